@@ -1,0 +1,61 @@
+import type { EventEnvelope } from '../envelope.js';
+import type { SubscribeAllOptions, Subscription } from './event-store.js';
+
+export interface PollingSource {
+  readAll(options: { after_position: number; limit: number }): Promise<EventEnvelope[]>;
+  /** Registers a wake-up for appends made through this process; returns the unregister function. */
+  onAppend?(listener: () => void): () => void;
+}
+
+/**
+ * Catch-up-then-live subscription shared by every adapter: read batches until the head, then wait for an
+ * in-process append signal or the poll interval (appends by other processes are seen by polling).
+ */
+export function pollingSubscription(source: PollingSource, options: SubscribeAllOptions, pollIntervalMs: number): Subscription {
+  let position = options.after_position ?? 0;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let resolveCaughtUp!: () => void;
+  const caughtUp = new Promise<void>((r) => (resolveCaughtUp = r));
+  const batchSize = options.batch_size ?? 1000;
+  const unregister = source.onAppend?.(() => wake?.());
+
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const events = await source.readAll({ after_position: position, limit: batchSize });
+        if (stopped) break;
+        if (events.length > 0) {
+          await options.onEvents(events);
+          position = events[events.length - 1]!.position;
+          if (events.length === batchSize) continue;
+        }
+        resolveCaughtUp();
+      } catch (error) {
+        options.onError?.(error);
+      }
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollIntervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  })();
+
+  return {
+    get position() {
+      return position;
+    },
+    caughtUp,
+    async stop() {
+      stopped = true;
+      wake?.();
+      unregister?.();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Runs every project's jest suite (or one: --project NAME) in native ESM mode and ends with the plain
+// summary line `N passed, N failed` that CI reads. Exit code is non-zero on any failure.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const jestArgs = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--project') jestArgs.push('--selectProjects', args[++i]);
+  else jestArgs.push(args[i]);
+}
+const results = path.join(root, '.jest-results.json');
+rmSync(results, { force: true });
+const run = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules/jest/bin/jest.js'), '--config', path.join(root, 'jest.config.cjs'), '--json', '--outputFile', results, ...jestArgs],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim() },
+  },
+);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(results)) {
+  const r = JSON.parse(readFileSync(results, 'utf8'));
+  passed = r.numPassedTests;
+  failed = r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+  skipped = r.numPendingTests + r.numTodoTests;
+} else {
+  failed = 1;
+}
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(run.status === 0 && failed === 0 ? 0 : 1);
