@@ -1,0 +1,110 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gatewayConfigShape, parseConfig } from '@powernode/runtime';
+import { findExecutable, installCommand, installDebianPackages } from './debian-packages.js';
+import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers, waitFor } from './endpoint-probe.js';
+import { ProcessSupervisor } from './process-supervisor.js';
+
+export const SERVICES = ['catalog', 'ingest', 'provisioner', 'gateway'] as const;
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+export interface DevStackOptions {
+  env?: NodeJS.ProcessEnv;
+  out?: (line: string) => void;
+  /** How long to wait for the gateway's /readyz before giving up. */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningDevStack {
+  gatewayUrl: string;
+  adminTokenFile: string | undefined;
+  started: string[];
+  stop(): Promise<void>;
+  /** Resolves when a service exits on its own (the stack is then unhealthy). */
+  crashed: Promise<string>;
+}
+
+/**
+ * Brings up the platform on one machine: reuses NATS and the registry when they answer, otherwise spawns
+ * them (installing the Debian packages when allowed), then starts every service and waits for /readyz.
+ */
+export async function startDevStack(options: DevStackOptions = {}): Promise<RunningDevStack> {
+  const env = { ...(options.env ?? process.env) };
+  const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const config = parseConfig(gatewayConfigShape, env);
+  const dataDir = config.POWERNODE_DATA_DIR;
+  mkdirSync(dataDir, { recursive: true });
+  const supervisor = new ProcessSupervisor(out, ['nats', 'registry', ...SERVICES]);
+  const started: string[] = [];
+  let onCrash!: (name: string) => void;
+  const crashed = new Promise<string>((r) => (onCrash = r));
+
+  try {
+    const nats = natsHostPort(config.NATS_URL);
+    if (await tcpAnswers(nats.host, nats.port)) {
+      out(`powernode | using NATS at ${config.NATS_URL}`);
+    } else {
+      const bin = requireExecutable('nats-server', 'nats-server', out);
+      const storeDir = path.join(dataDir, 'nats');
+      mkdirSync(storeDir, { recursive: true });
+      out(`powernode | starting nats-server (JetStream) on ${nats.host}:${nats.port}, data in ${storeDir}`);
+      supervisor.start('nats', bin, ['-a', nats.host, '-p', String(nats.port), '-js', '-sd', storeDir], {}, () => onCrash('nats'));
+      started.push('nats');
+      if (!(await waitFor(() => tcpAnswers(nats.host, nats.port), 10_000))) throw new Error(`nats-server did not answer on ${nats.host}:${nats.port} within 10 s`);
+    }
+
+    if (await registryAnswers(config.OCI_REGISTRY)) {
+      out(`powernode | using OCI registry at ${config.OCI_REGISTRY}`);
+    } else {
+      const bin = requireExecutable('docker-registry', 'docker-registry', out);
+      const { host, port } = registryHostPort(config.OCI_REGISTRY);
+      const storage = path.join(dataDir, 'registry');
+      mkdirSync(storage, { recursive: true });
+      const configFile = path.join(dataDir, 'registry.yml');
+      writeFileSync(
+        configFile,
+        ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, '  delete:', '    enabled: true', 'http:', `  addr: ${host}:${port}`, ''].join('\n'),
+      );
+      out(`powernode | starting docker-registry on ${host}:${port}, data in ${storage}`);
+      supervisor.start('registry', bin, ['serve', configFile], {}, () => onCrash('registry'));
+      started.push('registry');
+      if (!(await waitFor(() => registryAnswers(config.OCI_REGISTRY), 10_000))) throw new Error(`docker-registry did not answer on ${config.OCI_REGISTRY} within 10 s`);
+    }
+
+    const serviceEnv = { ...env, POWERNODE_DATA_DIR: dataDir, EVENT_STORE_URL: config.EVENT_STORE_URL, NATS_URL: config.NATS_URL, OCI_REGISTRY: config.OCI_REGISTRY };
+    for (const service of SERVICES) {
+      supervisor.start(service, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps', service, 'src', 'main.ts')], { cwd: repoRoot, env: serviceEnv }, () => onCrash(service));
+      started.push(service);
+    }
+
+    const gatewayUrl = `http://${config.HOST}:${config.PORT}`;
+    const ready = await Promise.race([
+      waitFor(async () => {
+        try {
+          return (await fetch(`${gatewayUrl}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200;
+        } catch {
+          return false;
+        }
+      }, options.readyTimeoutMs ?? 60_000, 200),
+      crashed.then(() => false),
+    ]);
+    if (!ready) throw new Error(`the platform did not become ready at ${gatewayUrl}/readyz`);
+    const adminTokenFile = config.POWERNODE_ADMIN_TOKEN ? undefined : path.join(dataDir, 'admin-token');
+    return { gatewayUrl, adminTokenFile, started, stop: () => supervisor.stopAll(), crashed };
+  } catch (error) {
+    await supervisor.stopAll();
+    throw error;
+  }
+}
+
+function requireExecutable(name: string, debianPackage: string, out: (line: string) => void): string {
+  const found = findExecutable(name);
+  if (found) return found;
+  if (installDebianPackages([debianPackage], (l) => out(`powernode | ${l}`))) {
+    const installed = findExecutable(name);
+    if (installed) return installed;
+  }
+  throw new Error(`${name} is not installed and nothing answers at its address. Install it with:\n  ${installCommand([debianPackage])}`);
+}

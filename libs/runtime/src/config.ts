@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { PowernodeError } from '@powernode/contracts';
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+/** Settings every service reads; see the configuration table in README.md. */
+export const baseConfigShape = {
+  POWERNODE_DATA_DIR: z.string().min(1).default('./.data'),
+  NATS_URL: z
+    .string()
+    .default('nats://127.0.0.1:4222')
+    .refine((v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim()) || /^[^\s:/]+:\d+$/.test(u.trim())), 'must be nats://host:port (comma-separated for a cluster)'),
+  EVENT_STORE_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^(sqlite:.+|memory:|postgres(ql)?:\/\/.+|kurrentdb(\+discover)?:\/\/.+|esdb(\+discover)?:\/\/.+)$/.test(v), 'must be sqlite:<path>, postgres://…, kurrentdb://… or esdb://…'),
+  OCI_REGISTRY: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host[:port]').default('127.0.0.1:5000'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+} as const;
+
+export const gatewayConfigShape = {
+  ...baseConfigShape,
+  PORT: port.default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  POWERNODE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+} as const;
+
+/** A parsed config with the store URL resolved against the data dir. */
+export type ResolvedConfig<T> = T & { EVENT_STORE_URL: string; POWERNODE_DATA_DIR: string };
+
+/**
+ * Parses environment variables with a zod shape. Throws `config_invalid` whose message has one line per bad
+ * variable, naming it, what was given and what is accepted.
+ */
+export function parseConfig<S extends z.ZodRawShape>(shape: S, env: NodeJS.ProcessEnv = process.env): ResolvedConfig<z.infer<z.ZodObject<S>>> {
+  const result = z.object(shape).safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '(env)');
+      const given = env[name];
+      return `${name}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`;
+    });
+    throw new PowernodeError('config_invalid', `invalid configuration: ${lines.join('; ')}`, { details: { problems: lines } });
+  }
+  const data = result.data as Record<string, unknown>;
+  const dataDir = path.resolve(String(data['POWERNODE_DATA_DIR'] ?? './.data'));
+  return {
+    ...(data as z.infer<z.ZodObject<S>>),
+    POWERNODE_DATA_DIR: dataDir,
+    EVENT_STORE_URL: (data['EVENT_STORE_URL'] as string | undefined) ?? `sqlite:${path.join(dataDir, 'events.sqlite')}`,
+  };
+}
+
+/** parseConfig for a process entry point: prints one clear line per problem and exits 1. */
+export function loadConfigOrExit<S extends z.ZodRawShape>(service: string, shape: S, env: NodeJS.ProcessEnv = process.env): ResolvedConfig<z.infer<z.ZodObject<S>>> {
+  try {
+    return parseConfig(shape, env);
+  } catch (error) {
+    if (error instanceof PowernodeError && error.code === 'config_invalid') {
+      for (const line of (error.details?.['problems'] as string[]) ?? [error.message]) process.stderr.write(`${service}: configuration error: ${line}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+
+export type Closer = { name: string; close: () => Promise<unknown> | unknown };
+
+/**
+ * Runs closers in order on SIGTERM/SIGINT (once; a second signal forces exit) so NATS is drained and the
+ * store closed before the process ends. Returns a function that performs the same shutdown on demand.
+ */
+export function installGracefulShutdown(logger: Logger, closers: Closer[], options: { timeoutMs?: number; exit?: boolean } = {}): () => Promise<void> {
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (signal: string): Promise<void> => {
+    if (shuttingDown) return shuttingDown;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ signal }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, options.timeoutMs ?? 10_000);
+    timer.unref();
+    shuttingDown = (async () => {
+      for (const closer of closers) {
+        try {
+          await closer.close();
+        } catch (error) {
+          logger.warn({ err: error, closer: closer.name }, 'error while closing');
+        }
+      }
+      logger.info('stopped');
+      logger.flush?.();
+      if (options.exit !== false) process.exit(0);
+    })();
+    return shuttingDown;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    void shutdown(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => shutdown('manual');
+}
