@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { EventStore, Subscription } from '../store/event-store.js';
+import type { ProjectionStateStore } from '../store/projection-state-store.js';
+import type { Projection } from './projection.js';
+
+interface SavedDocument<TState> {
+  projection_version: number;
+  state: TState;
+}
+
+export interface ProjectionRunnerOptions {
+  /** Save the state after this many events have been folded since the last save… */
+  saveEveryEvents?: number;
+  /** …or after this long, whichever comes first. */
+  saveEveryMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * Keeps one projection's state current: loads the saved state and checkpoint, catches up from the global
+ * log, follows it live, and saves state with its position together so a restart resumes exactly there.
+ */
+export class ProjectionRunner<TState> {
+  private state: TState;
+  private position = 0;
+  private unsaved = 0;
+  private lastSave = Date.now();
+  private subscription: Subscription | undefined;
+  private readonly waiters: { position: number; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly projection: Projection<TState>,
+    private readonly store: EventStore,
+    private readonly states: ProjectionStateStore,
+    private readonly options: ProjectionRunnerOptions = {},
+  ) {
+    this.state = projection.initialState();
+  }
+
+  /** The current state; callers must treat it as read-only. */
+  get current(): TState {
+    return this.state;
+  }
+
+  get checkpoint(): number {
+    return this.position;
+  }
+
+  /** Loads the saved state (discarding one of another projection version), then catches up. */
+  async start(): Promise<void> {
+    const saved = await this.states.load(this.projection.name);
+    const doc = saved?.state as SavedDocument<TState> | undefined;
+    if (saved && doc && doc.projection_version === this.projection.version) {
+      this.state = doc.state;
+      this.position = saved.position;
+    } else {
+      if (saved) this.options.logger?.info({ projection: this.projection.name }, 'saved projection is of another version; rebuilding from position 0');
+      this.state = this.projection.initialState();
+      this.position = 0;
+    }
+    this.subscription = this.store.subscribeAll({
+      after_position: this.position,
+      onEvents: async (events) => {
+        for (const event of events) this.state = this.projection.evolve(this.state, event);
+        this.position = events[events.length - 1]!.position;
+        this.unsaved += events.length;
+        if (this.unsaved >= (this.options.saveEveryEvents ?? 500) || Date.now() - this.lastSave >= (this.options.saveEveryMs ?? 1000)) await this.save();
+        this.release();
+      },
+      onError: (error) => this.options.logger?.error({ err: error, projection: this.projection.name }, 'projection subscription error'),
+    });
+    await this.subscription.caughtUp;
+    await this.save();
+  }
+
+  /** Resolves once the projection has folded every event up to `position` (read-your-writes for commands). */
+  waitFor(position: number, timeoutMs = 5000): Promise<void> {
+    if (this.position >= position) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`projection ${this.projection.name} did not reach position ${position} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        position,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+    await this.save();
+  }
+
+  /** Drops the saved state and rebuilds from position 0 (what `powernode replay` asks a running service to do). */
+  async rebuild(): Promise<{ position: number }> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+    await this.states.drop(this.projection.name);
+    await this.start();
+    return { position: this.position };
+  }
+
+  private async save(): Promise<void> {
+    const doc: SavedDocument<TState> = { projection_version: this.projection.version, state: this.state };
+    await this.states.save(this.projection.name, doc, this.position);
+    this.unsaved = 0;
+    this.lastSave = Date.now();
+  }
+
+  private release(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (this.position >= w.position) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+}
