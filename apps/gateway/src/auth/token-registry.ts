@@ -1,0 +1,53 @@
+import type { TokenCreated, TokenRevoked } from '@powernode/contracts';
+import type { EventEnvelope, Projection } from '@powernode/events';
+import type { Role } from './roles.js';
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: Role;
+  token_sha256: string;
+  created_by: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface TokenRegistryState {
+  by_id: Record<string, TokenRecord>;
+  /** sha256 → token id, for O(1) bearer lookups. */
+  by_hash: Record<string, string>;
+}
+
+/** Issued bearer tokens, folded from TokenCreated/TokenRevoked (the store only ever holds their digests). */
+export const tokenRegistryProjection: Projection<TokenRegistryState> = {
+  name: 'gateway-tokens',
+  version: 1,
+  initialState: () => ({ by_id: {}, by_hash: {} }),
+  evolve(state, event: EventEnvelope) {
+    switch (event.type) {
+      case 'TokenCreated': {
+        const d = event.data as TokenCreated;
+        return {
+          by_id: { ...state.by_id, [d.token_id]: { id: d.token_id, name: d.name, role: d.role, token_sha256: d.token_sha256, created_by: d.created_by, created_at: d.created_at, revoked_at: null } },
+          by_hash: { ...state.by_hash, [d.token_sha256]: d.token_id },
+        };
+      }
+      case 'TokenRevoked': {
+        const d = event.data as TokenRevoked;
+        const existing = state.by_id[d.token_id];
+        if (!existing) return state;
+        const { [existing.token_sha256]: _gone, ...by_hash } = state.by_hash;
+        return { by_id: { ...state.by_id, [d.token_id]: { ...existing, revoked_at: d.revoked_at } }, by_hash };
+      }
+      default:
+        return state;
+    }
+  },
+};
+
+/** The active token with this digest, if any. */
+export function findActiveToken(state: TokenRegistryState, sha256: string): TokenRecord | undefined {
+  const id = state.by_hash[sha256];
+  const record = id === undefined ? undefined : state.by_id[id];
+  return record && record.revoked_at === null ? record : undefined;
+}

@@ -1,0 +1,42 @@
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from '@powernode/runtime';
+import { parseOrThrow } from '@powernode/contracts';
+import type { Authenticator } from '../auth/authenticator.js';
+import { requirePermission } from '../auth/roles.js';
+import type { Operation } from '../operations/operation.js';
+import { correlationIdFrom } from './correlation.js';
+import { toProblem } from './problem.js';
+
+/** Express path (`/modules/:module_name`) from an operation's path (`/modules/{module_name}`). */
+export function expressPath(path: string): string {
+  return path.replace(/\{([a-z_]+)\}/g, ':$1');
+}
+
+/**
+ * Serves every operation as a REST route: bearer auth, permission check, input merged from path, query and
+ * body and validated by the operation's schema, JSON result, problem+json errors.
+ */
+export function restRouter(operations: Operation[], authenticator: Authenticator, logger: Logger): Router {
+  const router = Router();
+  for (const op of operations) {
+    const method = op.rest.method.toLowerCase() as 'get' | 'post' | 'patch' | 'put' | 'delete';
+    router[method](expressPath(op.rest.path), async (req: Request, res: Response) => {
+      const correlation_id = correlationIdFrom(req.headers['x-correlation-id']);
+      res.setHeader('X-Correlation-Id', correlation_id);
+      try {
+        const principal = authenticator.authenticate(req.headers.authorization);
+        requirePermission(principal, op.permission);
+        const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+        const input = parseOrThrow(op.input, { ...(req.query as Record<string, unknown>), ...body, ...req.params }, `${op.tool} input`);
+        const result = await op.run(input, { principal, correlation_id });
+        res.status(op.rest.status ?? 200).json(result);
+      } catch (error) {
+        const problem = toProblem(error, req.originalUrl, correlation_id);
+        if (problem.status >= 500) logger.error({ err: error, correlation_id, tool: op.tool }, 'operation failed');
+        if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+        res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+      }
+    });
+  }
+  return router;
+}

@@ -1,0 +1,79 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { isPowernodeError, parseOrThrow, PowernodeError } from '@powernode/contracts';
+import type { Logger } from '@powernode/runtime';
+import type { Authenticator } from '../auth/authenticator.js';
+import { requirePermission, type Principal } from '../auth/roles.js';
+import { correlationIdFrom } from '../http/correlation.js';
+import { toProblem } from '../http/problem.js';
+import type { Operation } from '../operations/operation.js';
+
+/** The MCP tool list, computed once: each operation's input schema as JSON Schema. */
+export function toolList(operations: Operation[]): Tool[] {
+  return operations.map((op) => ({
+    name: op.tool,
+    title: op.title,
+    description: op.description,
+    inputSchema: z.toJSONSchema(op.input, { io: 'input', unrepresentable: 'any' }) as Tool['inputSchema'],
+  }));
+}
+
+/** Runs one tool call; a refusal is a tool error whose text starts with the error code. */
+export async function callTool(op: Operation | undefined, name: string, args: unknown, principal: Principal, correlation_id: string, logger: Logger): Promise<CallToolResult> {
+  try {
+    if (!op) throw new PowernodeError('not_found', `unknown tool ${name}: call tools/list for the available tools`);
+    requirePermission(principal, op.permission);
+    const input = parseOrThrow(op.input, args ?? {}, `${op.tool} arguments`);
+    const result = (await op.run(input, { principal, correlation_id })) as Record<string, unknown>;
+    return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
+  } catch (error) {
+    if (!isPowernodeError(error)) logger.error({ err: error, correlation_id, tool: name }, 'tool failed');
+    const problem = toProblem(error, undefined, correlation_id);
+    const details = isPowernodeError(error) ? error.details : undefined;
+    return {
+      isError: true,
+      content: [{ type: 'text', text: `${problem.code}: ${problem.detail}` }],
+      structuredContent: { error: { code: problem.code, message: problem.detail, ...(details ? { details } : {}) } },
+    };
+  }
+}
+
+/**
+ * MCP over streamable HTTP, stateless: every POST gets its own small protocol server bound to the caller's
+ * principal. Authentication happens before the protocol, so a bad token is a plain HTTP 401 like REST.
+ */
+export function mcpHandler(operations: Operation[], authenticator: Authenticator, logger: Logger): (req: Request, res: Response) => Promise<void> {
+  const tools = toolList(operations);
+  const byName = new Map(operations.map((op) => [op.tool, op]));
+  return async (req, res) => {
+    const correlation_id = correlationIdFrom(req.headers['x-correlation-id']);
+    let principal: Principal;
+    try {
+      principal = authenticator.authenticate(req.headers.authorization);
+    } catch (error) {
+      const problem = toProblem(error, req.originalUrl, correlation_id);
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.status(405).setHeader('Allow', 'POST').json({ jsonrpc: '2.0', error: { code: -32000, message: 'this MCP endpoint is stateless: use POST' }, id: null });
+      return;
+    }
+    const server = new Server({ name: 'powernode', version: '0.1.0' }, { capabilities: { tools: {} } });
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
+    server.setRequestHandler(CallToolRequestSchema, async (request) =>
+      callTool(byName.get(request.params.name), request.params.name, request.params.arguments, principal, correlation_id, logger),
+    );
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  };
+}

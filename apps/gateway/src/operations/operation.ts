@@ -1,0 +1,31 @@
+import type { z } from 'zod';
+import type { Permission, Principal } from '../auth/roles.js';
+
+/** Who is calling and under which correlation id; every command carries both into its events. */
+export interface OperationContext {
+  principal: Principal;
+  correlation_id: string;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+/**
+ * One operation of the public surface. The same definition is served as an MCP tool, as a REST route
+ * (path parameters, query and body merged into the input) and documented in the OpenAPI document.
+ */
+export interface Operation<I = any, O = any> {
+  /** MCP tool name, e.g. `system_create_module`. */
+  tool: string;
+  title: string;
+  description: string;
+  permission: Permission;
+  /** Validates and normalises the merged input (aliases of the reference platform included). */
+  input: z.ZodType<I>;
+  rest: { method: HttpMethod; path: string; status?: number };
+  run(input: I, context: OperationContext): Promise<O>;
+}
+
+/** Helps TypeScript infer I and O for a literal operation definition. */
+export function defineOperation<I, O>(operation: Operation<I, O>): Operation<I, O> {
+  return operation;
+}

@@ -1,0 +1,82 @@
+import { mkdirSync } from 'node:fs';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { z } from 'zod';
+import { PowernodeError } from '@powernode/contracts';
+import { EventRelay, ensureDeadLetterStream, ensureEventStream, openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
+import { loadConfigOrExit, type ResolvedConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { installGracefulShutdown, type Closer } from './shutdown.js';
+
+export interface ServiceHost<C> {
+  service: string;
+  config: C;
+  logger: Logger;
+  store: EventStore;
+  nats: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  relay: EventRelay | undefined;
+  /** Registers something to close on shutdown; closed in reverse registration order, before NATS and the store. */
+  onShutdown(closer: Closer): void;
+  /** Stops everything this host opened (what SIGTERM/SIGINT run). */
+  shutdown(): Promise<void>;
+}
+
+export interface ServiceHostOptions<S extends z.ZodRawShape> {
+  service: string;
+  shape: S;
+  /** Run the store→JetStream relay in this process. */
+  relay?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Install SIGTERM/SIGINT handlers that exit the process (entry points); tests pass false. */
+  exitOnSignal?: boolean;
+}
+
+/**
+ * What every service process starts with: validated config, a pino logger, the event store, a NATS
+ * connection with the event streams ensured, optionally the relay, and graceful shutdown wiring.
+ */
+export async function startServiceHost<S extends z.ZodRawShape>(options: ServiceHostOptions<S>): Promise<ServiceHost<ResolvedConfig<z.infer<z.ZodObject<S>>>>> {
+  const config = loadConfigOrExit(options.service, options.shape, options.env);
+  const logger = createLogger(options.service, String(config['LOG_LEVEL' as keyof typeof config] ?? 'info'));
+  mkdirSync(config.POWERNODE_DATA_DIR, { recursive: true });
+  const store = await openEventStore(config.EVENT_STORE_URL, powernodeEventCatalogue());
+  let nats: NatsConnection;
+  try {
+    nats = await connect({ servers: String(config['NATS_URL' as keyof typeof config]).split(','), name: options.service, maxReconnectAttempts: -1 });
+  } catch (cause) {
+    await store.close();
+    throw new PowernodeError('bus_unavailable', `cannot connect to NATS at ${String(config['NATS_URL' as keyof typeof config])}: start nats-server with JetStream (-js) or set NATS_URL`, { cause });
+  }
+  const js = jetstream(nats);
+  const jsm = await jetstreamManager(nats);
+  await ensureEventStream(jsm);
+  await ensureDeadLetterStream(jsm);
+  let relay: EventRelay | undefined;
+  if (options.relay) {
+    relay = new EventRelay({ store, js, checkpoints: store.checkpoints, logger });
+    await relay.start();
+  }
+  const extra: Closer[] = [];
+  const closers: Closer[] = [
+    { name: 'service', close: async () => { for (const c of [...extra].reverse()) await c.close(); } },
+    { name: 'relay', close: () => relay?.stop() },
+    { name: 'nats', close: () => nats.drain() },
+    { name: 'store', close: () => store.close() },
+  ];
+  const shutdown = installGracefulShutdown(logger, closers, { exit: options.exitOnSignal !== false });
+  logger.info({ store: store.adapter, nats: String(config['NATS_URL' as keyof typeof config]), relay: Boolean(relay) }, `${options.service} connected`);
+  return {
+    service: options.service,
+    config,
+    logger,
+    store,
+    nats,
+    js,
+    jsm,
+    relay,
+    onShutdown: (closer) => extra.push(closer),
+    shutdown,
+  };
+}
