@@ -2,7 +2,7 @@
 // Runs every project's jest suite (or one: --project NAME) in native ESM mode and ends with the plain
 // summary line `N passed, N failed` that CI reads. Exit code is non-zero on any failure.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +13,8 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] === '--project') jestArgs.push('--selectProjects', args[++i]);
   else jestArgs.push(args[i]);
 }
-const results = path.join(root, '.jest-results.json');
+const results = path.join(root, 'tmp', `jest-results-${process.pid}.json`);
+mkdirSync(path.dirname(results), { recursive: true });
 rmSync(results, { force: true });
 const run = spawnSync(
   process.execPath,
@@ -36,4 +37,5 @@ if (existsSync(results)) {
   failed = 1;
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+rmSync(results, { force: true });
 process.exit(run.status === 0 && failed === 0 ? 0 : 1);

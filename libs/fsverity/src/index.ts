@@ -1,1 +1,4 @@
-export {};
+export * from './descriptor.js';
+export * from './merkle-tree.js';
+export * from './file-digest.js';
+export * from './digest-line.js';

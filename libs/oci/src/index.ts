@@ -1,1 +1,10 @@
-export {};
+export * from './media-types.js';
+export * from './digest.js';
+export * from './canonical-json.js';
+export * from './reference.js';
+export * from './manifest-types.js';
+export * from './auth-challenge.js';
+export * from './link-header.js';
+export * from './referrers-index.js';
+export * from './registry-transport.js';
+export * from './oci-client.js';
