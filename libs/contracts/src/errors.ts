@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   not_semver: { http: 422, retryable: false },
   registry_unreachable: { http: 502, retryable: true },
   registry_error: { http: 502, retryable: true },
+  signing_failed: { http: 502, retryable: true },
 } as const satisfies Record<string, { http: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,118 @@
+import { PowernodeError, type ApprovalStatus } from '@powernode/contracts';
+import { asCatalogEvent, compareText, type CatalogProjection } from './catalog-projection.js';
+import { assertNever } from './decider.js';
+import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
+
+/** A promotion approval as the approval tools and lists return it. */
+export interface ApprovalView {
+  id: string;
+  version_id: string;
+  module_id: string;
+  module_name: string;
+  version_string: string;
+  to: 'live';
+  status: ApprovalStatus;
+  requested_by: string;
+  requested_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  reason: string | null;
+}
+
+export interface ApprovalsReadModel {
+  approvals: Record<string, ApprovalView>;
+}
+
+function withApproval(state: ApprovalsReadModel, id: string, change: (a: ApprovalView) => ApprovalView): ApprovalsReadModel {
+  const current = state.approvals[id];
+  return current === undefined ? state : { approvals: { ...state.approvals, [id]: change(current) } };
+}
+
+/** Promotion approvals and their outcome. */
+export const approvalsProjection: CatalogProjection<ApprovalsReadModel> = {
+  name: 'catalog-promotion-approvals',
+  version: 1,
+  initialState: () => ({ approvals: {} }),
+  evolve(state, stored) {
+    const event = asCatalogEvent(stored);
+    if (event === null) return state;
+    switch (event.type) {
+      case 'PromotionApprovalRequested': {
+        const d = event.data;
+        const view: ApprovalView = {
+          id: d.approval_id,
+          version_id: d.version_id,
+          module_id: d.module_id,
+          module_name: d.module_name,
+          version_string: d.version_string,
+          to: d.to,
+          status: 'pending',
+          requested_by: d.requested_by,
+          requested_at: d.requested_at,
+          expires_at: d.expires_at,
+          decided_by: null,
+          decided_at: null,
+          reason: null,
+        };
+        return { approvals: { ...state.approvals, [d.approval_id]: view } };
+      }
+      case 'PromotionApprovalGranted':
+        return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'granted', decided_by: event.data.approved_by, decided_at: event.data.approved_at }));
+      case 'PromotionApprovalRejected':
+        return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'rejected', decided_by: event.data.rejected_by, decided_at: event.data.rejected_at, reason: event.data.reason }));
+      case 'PromotionApprovalExpired':
+        return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'expired', decided_at: event.data.expired_at }));
+      case 'ModuleDeleted':
+        return { approvals: Object.fromEntries(Object.entries(state.approvals).filter(([, a]) => a.module_id !== event.data.module_id)) };
+      case 'ModuleIdentityClaimed':
+      case 'ModuleIdentityReleased':
+      case 'ModuleRegistered':
+      case 'ModuleSpecSeeded':
+      case 'ModuleUpdated':
+      case 'ModuleTrustPolicyUpdated':
+      case 'ModuleWebhookSecretRotated':
+      case 'ModuleBuildReported':
+      case 'ModuleVersionBuilt':
+      case 'ModuleVersionRejected':
+      case 'ModuleVersionPromoted':
+      case 'TemplateCreated':
+      case 'ModuleAssignedToTemplate':
+      case 'ModuleUnassignedFromTemplate':
+        return state;
+      default:
+        return assertNever(event);
+    }
+  },
+};
+
+/** The approval as of `now`: a pending one past its deadline reads as expired even before the expiry is recorded. */
+function asOf(approval: ApprovalView, now: string): ApprovalView {
+  return approval.status === 'pending' && Date.parse(now) >= Date.parse(approval.expires_at) ? { ...approval, status: 'expired' } : approval;
+}
+
+/** One approval as of `now`; refuses with `not_found`. */
+export function getApproval(state: ApprovalsReadModel, approvalId: string, now: string): ApprovalView {
+  const approval = Object.prototype.hasOwnProperty.call(state.approvals, approvalId) ? state.approvals[approvalId] : undefined;
+  if (approval === undefined) throw new PowernodeError('not_found', `no promotion approval ${approvalId}: list pending approvals to find its id`, { details: { approval_id: approvalId } });
+  return asOf(approval, now);
+}
+
+/** Approvals still waiting for a decision at `now`, oldest request first, one page at a time. */
+export function listPendingApprovals(state: ApprovalsReadModel, now: string, page: PageRequest = {}): PageResult<ApprovalView> {
+  const pending = Object.values(state.approvals)
+    .map((a) => asOf(a, now))
+    .filter((a) => a.status === 'pending')
+    .sort((a, b) => compareText(a.requested_at, b.requested_at) || compareText(a.id, b.id));
+  return paginate(pending, (a): SortKey => [a.requested_at, a.id], (a, b) => compareText(String(a[0]), String(b[0])) || compareText(String(a[1]), String(b[1])), page);
+}
+
+/** The approval still pending at `now` for a version, if any (a second promotion request returns it instead of a new one). */
+export function pendingApprovalForVersion(state: ApprovalsReadModel, versionId: string, now: string): ApprovalView | null {
+  return Object.values(state.approvals).map((a) => asOf(a, now)).find((a) => a.version_id === versionId && a.status === 'pending') ?? null;
+}
+
+/** Approvals whose deadline has passed but whose expiry is not recorded yet (for a sweeper issuing ExpireApproval). */
+export function overdueApprovals(state: ApprovalsReadModel, now: string): ApprovalView[] {
+  return Object.values(state.approvals).filter((a) => a.status === 'pending' && Date.parse(now) >= Date.parse(a.expires_at));
+}

@@ -1,0 +1,143 @@
+/**
+ * The catalog's pure domain: deciders (commands → events), projections (events → read models) and the compose
+ * preview. No I/O here: a command handler loads state, gathers the facts a command needs from read models,
+ * calls `decide`, appends the events with the stream's expected version, and replies.
+ *
+ * Aggregates and streams (names from `catalogStreams` in @powernode/contracts):
+ *
+ *   moduleRegistryDecider     `module-registry`                name + repository uniqueness
+ *     ClaimModuleIdentity{module_id,name,gitea_repo_full_name,now} → ModuleIdentityClaimed | already_exists
+ *     ReleaseModuleIdentity{module_id,now}                          → ModuleIdentityReleased (no-op if not held)
+ *
+ *   moduleDecider             `module-<module_id>`             module_id is a fresh uuid per registration
+ *     RegisterModule{…, manifest_yaml?, webhook_secret:{encrypted, entropy_bytes}, now} → ModuleRegistered
+ *     SeedModuleSpec{manifest, source_version_id, now}  → ModuleSpecSeeded once (no-op when seeded or edited)
+ *     UpdateModule{changes, now}                         → ModuleUpdated (only changed fields; no-op if none)
+ *     UpdateTrustPolicy{cosign_identity_regexp, cosign_issuer_regexp, now} → ModuleTrustPolicyUpdated
+ *     RotateWebhookSecret{webhook_secret, now}           → ModuleWebhookSecretRotated
+ *     DeleteModule{assigned_templates, version_ids, now} → ModuleDeleted | module_assigned (lists templates)
+ *
+ *   moduleVersionDecider      `module-version-<version_id>`    version_id = moduleVersionIdFor(module_id, tag)
+ *     RecordBuild{build}          → ModuleVersionBuilt (idempotent on redelivery)
+ *     RecordRejection{rejection}  → ModuleVersionRejected
+ *     PromoteVersion{to, requested_by, approval_policy, dependencies, approval, now} → ModuleVersionPromoted
+ *       refusals: not_found, validation_failed (unknown state), invalid_transition, unverified_signature,
+ *       dependency_not_promoted (details.unmet), approval_required, approval_expired
+ *
+ *   promotionApprovalDecider  `promotion-approval-<approval_id>`
+ *     RequestPromotionApproval{approval_id, version, requested_by, now, ttl_ms?} → PromotionApprovalRequested
+ *     ApprovePromotion / RejectPromotion{approver, approver_roles, now} → Granted / Rejected
+ *       refusals: not_found, approval_expired, invalid_transition (decided once), forbidden, self_approval
+ *     ExpireApproval{now} → PromotionApprovalExpired (for pending approvals past their deadline)
+ *
+ *   templateDecider           `template-<template_id>`         template_id = templateIdFor(name)
+ *     CreateTemplate{template_id, name, description?, now} → TemplateCreated | already_exists
+ *     AssignModule{module_name, module, closure:{before, after}, now} → ModuleAssignedToTemplate
+ *       refusals: not_found, already_assigned, provides_conflict, dependency_cycle
+ *     UnassignModule{module_name, now} → ModuleUnassignedFromTemplate (no-op when absent)
+ *
+ * Typical handler flows:
+ *   create module: moduleIdentity claim (registry) → RegisterModule (module stream); reply the plain secret once.
+ *     Mint the secret with ≥ 32 random bytes, encrypt it, pass {encrypted, entropy_bytes}.
+ *   delete module: DeleteModule{assigned_templates: templatesUsingModule(...), version_ids: moduleVersionIds(...)}
+ *     → ReleaseModuleIdentity; reply {deleted:true, versions_deleted}.
+ *   promote: PromoteVersion with approval:null and dependencies = dependencyView(catalogFactsFromReadModels(…)). When it refuses with `approval_required` (to live under require_approval):
+ *     reuse pendingApprovalForVersion() or RequestPromotionApproval, reply {approval:{id, status:"pending"}}.
+ *   approve: ApprovePromotion on the approval stream, then PromoteVersion{to:'live', approval:{…status:'granted'}}
+ *     by the approver on the version stream; reply {version}.
+ *   assign: AssignModule with closure = assignmentClosureFacts(assigned names, module_name, catalog facts).
+ *   compose preview: templateComposePreview(template module names, catalog facts).
+ *
+ * Read models (register each with a ProjectionRunner): modulesProjection, webhookRoutesProjection,
+ * versionsProjection, templatesProjection, approvalsProjection; their query functions return `{items,
+ * next_cursor}` pages or single views and refuse unknown ids with `not_found`.
+ */
+export { assertNever, stateFromEvents, type Decider } from './decider.js';
+
+export {
+  moduleRegistryDecider,
+  moduleIdHoldingName,
+  type ModuleRegistryCommand,
+  type ModuleRegistryEvent,
+  type ModuleRegistryState,
+} from './module-registry.decider.js';
+export {
+  moduleDecider,
+  MIN_WEBHOOK_SECRET_BYTES,
+  type ModuleChanges,
+  type ModuleCommand,
+  type ModuleEvent,
+  type ModuleRecord,
+  type ModuleState,
+  type WebhookSecretInput,
+} from './module.decider.js';
+export {
+  moduleVersionDecider,
+  unmetDependencies,
+  type ApprovalFact,
+  type ModuleVersionCommand,
+  type ModuleVersionEvent,
+  type ModuleVersionState,
+  type RecordedVersion,
+  type UnmetDependency,
+} from './module-version.decider.js';
+export {
+  promotionApprovalDecider,
+  isPastDeadline,
+  APPROVER_ROLES,
+  type PromotionApprovalCommand,
+  type PromotionApprovalEvent,
+  type PromotionApprovalRecord,
+  type PromotionApprovalState,
+} from './promotion-approval.decider.js';
+export { templateDecider, type ClosureFacts, type TemplateCommand, type TemplateEvent, type TemplateRecord, type TemplateState } from './template.decider.js';
+export {
+  templateClosure,
+  closureFacts,
+  assignmentClosureFacts,
+  templateComposePreview,
+  type TemplateComposePreview,
+} from './template-closure.js';
+export { catalogFactsFromReadModels, dependencyView, type CatalogFacts, type CatalogModuleFacts } from './catalog-facts.js';
+export { seedTemplateCommands } from './catalog-seed.js';
+
+export { emptyModuleSpec, specFromManifest, parseManifestDocument, parseManifestYaml } from './manifest-seed.js';
+export { manifestDependencyFacts, type ManifestDependencyFacts } from './manifest-facts.js';
+export { anchorTrustPattern, assertTrustPatternCompiles } from './trust-policy.js';
+export { assertSpecGlobsValid, GLOB_FIELDS } from './spec-globs.js';
+
+export { asCatalogEvent, foldProjection, type CatalogProjection, type StoredEventLike } from './catalog-projection.js';
+export { paginate, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PageRequest, type PageResult, type SortKey } from './pagination.js';
+export {
+  modulesProjection,
+  webhookRoutesProjection,
+  findModule,
+  getModule,
+  listModules,
+  webhookRouteFor,
+  type ModuleView,
+  type ModulesReadModel,
+  type WebhookRoute,
+  type WebhookRoutesReadModel,
+} from './modules.projection.js';
+export {
+  versionsProjection,
+  listModuleVersions,
+  getModuleVersion,
+  versionCandidates,
+  moduleVersionIds,
+  toVersionView,
+  type ModuleVersionRow,
+  type ModuleVersionView,
+  type VersionsReadModel,
+} from './versions.projection.js';
+export { templatesProjection, listTemplates, getTemplate, templatesUsingModule, type TemplateView, type TemplatesReadModel } from './templates.projection.js';
+export {
+  approvalsProjection,
+  getApproval,
+  listPendingApprovals,
+  pendingApprovalForVersion,
+  overdueApprovals,
+  type ApprovalView,
+  type ApprovalsReadModel,
+} from './approvals.projection.js';

@@ -1,0 +1,216 @@
+import { PowernodeError, type PromotionState } from '@powernode/contracts';
+import { compareVersionsNewestFirst, type VersionCandidate } from '@powernode/dependencies';
+import { asCatalogEvent, compareText, type CatalogProjection } from './catalog-projection.js';
+import { assertNever } from './decider.js';
+import { manifestDependencyFacts } from './manifest-facts.js';
+import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
+
+/** A version exactly as `system_list_module_versions` returns it. */
+export interface ModuleVersionView {
+  id: string;
+  module_name: string;
+  version_string: string;
+  promotion_state: PromotionState;
+  composefs_digest: string | null;
+  fsverity_root_hash: string | null;
+  oci_ref: string | null;
+  oci_digest: string | null;
+  cosign_verified: boolean;
+  signer_identity: string | null;
+  signer_issuer: string | null;
+  /** Why the version cannot be promoted: the ingest rejection, or the signature that failed the trust policy. */
+  rejection_reason: string | null;
+  created_at: string;
+}
+
+/** What the read model keeps per version: the view plus what promotion and composition need. */
+export interface ModuleVersionRow extends ModuleVersionView {
+  module_id: string;
+  tag: string;
+  /** False for a build ingest rejected: it is listed but never resolves a dependency. */
+  usable: boolean;
+  requires: string[];
+  provides: string[];
+}
+
+export interface VersionsReadModel {
+  /** module id → version id → row */
+  by_module: Record<string, Record<string, ModuleVersionRow>>;
+  /** module name → id of the module registered under it */
+  module_ids_by_name: Record<string, string>;
+  /** version id → module id */
+  module_of_version: Record<string, string>;
+}
+
+/** Adds or replaces a version row; versions of a module that is not registered (deleted meanwhile) are dropped. */
+function upsertRow(state: VersionsReadModel, moduleId: string, row: ModuleVersionRow): VersionsReadModel {
+  const versions = state.by_module[moduleId];
+  if (versions === undefined) return state;
+  return {
+    ...state,
+    by_module: { ...state.by_module, [moduleId]: { ...versions, [row.id]: row } },
+    module_of_version: { ...state.module_of_version, [row.id]: moduleId },
+  };
+}
+
+function existingRow(state: VersionsReadModel, moduleId: string, versionId: string): ModuleVersionRow | undefined {
+  return state.by_module[moduleId]?.[versionId];
+}
+
+/** Versions per module, as ingest recorded them, with their promotion state. */
+export const versionsProjection: CatalogProjection<VersionsReadModel> = {
+  name: 'catalog-module-versions',
+  version: 1,
+  initialState: () => ({ by_module: {}, module_ids_by_name: {}, module_of_version: {} }),
+  evolve(state, stored) {
+    const event = asCatalogEvent(stored);
+    if (event === null) return state;
+    switch (event.type) {
+      case 'ModuleRegistered':
+        return {
+          ...state,
+          by_module: { ...state.by_module, [event.data.module_id]: state.by_module[event.data.module_id] ?? {} },
+          module_ids_by_name: { ...state.module_ids_by_name, [event.data.name]: event.data.module_id },
+        };
+      case 'ModuleDeleted': {
+        const byModule = { ...state.by_module };
+        const removed = Object.keys(byModule[event.data.module_id] ?? {});
+        delete byModule[event.data.module_id];
+        const ids = { ...state.module_ids_by_name };
+        if (ids[event.data.name] === event.data.module_id) delete ids[event.data.name];
+        const moduleOf = { ...state.module_of_version };
+        for (const id of [...removed, ...event.data.version_ids]) delete moduleOf[id];
+        return { by_module: byModule, module_ids_by_name: ids, module_of_version: moduleOf };
+      }
+      case 'ModuleVersionBuilt': {
+        const d = event.data;
+        const previous = existingRow(state, d.module_id, d.version_id);
+        const { requires, provides } = manifestDependencyFacts(d.manifest);
+        return upsertRow(state, d.module_id, {
+          id: d.version_id,
+          module_name: d.module_name,
+          version_string: d.version_string,
+          promotion_state: previous?.promotion_state ?? 'built',
+          composefs_digest: d.composefs_digest,
+          fsverity_root_hash: d.fsverity_root_hash,
+          oci_ref: d.oci_ref,
+          oci_digest: d.oci_digest,
+          cosign_verified: d.cosign_verified,
+          signer_identity: d.signer_identity,
+          signer_issuer: d.signer_issuer,
+          rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
+          created_at: previous?.created_at ?? d.built_at,
+          module_id: d.module_id,
+          tag: d.tag,
+          usable: true,
+          requires,
+          provides,
+        });
+      }
+      case 'ModuleVersionRejected': {
+        const d = event.data;
+        const previous = existingRow(state, d.module_id, d.version_id);
+        return upsertRow(state, d.module_id, {
+          id: d.version_id,
+          module_name: d.module_name,
+          version_string: d.version_string ?? d.tag,
+          promotion_state: previous?.promotion_state ?? 'built',
+          composefs_digest: null,
+          fsverity_root_hash: null,
+          oci_ref: d.oci_ref,
+          oci_digest: d.oci_digest,
+          cosign_verified: false,
+          signer_identity: null,
+          signer_issuer: null,
+          rejection_reason: `${d.reason_code}: ${d.reason}`,
+          created_at: previous?.created_at ?? d.rejected_at,
+          module_id: d.module_id,
+          tag: d.tag,
+          usable: false,
+          requires: [],
+          provides: [],
+        });
+      }
+      case 'ModuleVersionPromoted': {
+        const row = existingRow(state, event.data.module_id, event.data.version_id);
+        if (row === undefined) return state;
+        return upsertRow(state, row.module_id, { ...row, promotion_state: event.data.to });
+      }
+      case 'ModuleIdentityClaimed':
+      case 'ModuleIdentityReleased':
+      case 'ModuleSpecSeeded':
+      case 'ModuleUpdated':
+      case 'ModuleTrustPolicyUpdated':
+      case 'ModuleWebhookSecretRotated':
+      case 'ModuleBuildReported':
+      case 'PromotionApprovalRequested':
+      case 'PromotionApprovalGranted':
+      case 'PromotionApprovalRejected':
+      case 'PromotionApprovalExpired':
+      case 'TemplateCreated':
+      case 'ModuleAssignedToTemplate':
+      case 'ModuleUnassignedFromTemplate':
+        return state;
+      default:
+        return assertNever(event);
+    }
+  },
+};
+
+/** Exactly the fields of `system_list_module_versions`. */
+export function toVersionView(row: ModuleVersionRow): ModuleVersionView {
+  return {
+    id: row.id,
+    module_name: row.module_name,
+    version_string: row.version_string,
+    promotion_state: row.promotion_state,
+    composefs_digest: row.composefs_digest,
+    fsverity_root_hash: row.fsverity_root_hash,
+    oci_ref: row.oci_ref,
+    oci_digest: row.oci_digest,
+    cosign_verified: row.cosign_verified,
+    signer_identity: row.signer_identity,
+    signer_issuer: row.signer_issuer,
+    rejection_reason: row.rejection_reason,
+    created_at: row.created_at,
+  };
+}
+
+const versionKey = (row: ModuleVersionRow): SortKey => [row.version_string, row.created_at, row.id];
+
+/** Newest first: semver precedence, then creation time (later first), then id. */
+function compareVersionKeys(a: SortKey, b: SortKey): number {
+  return compareVersionsNewestFirst(String(a[0]), String(b[0])) || compareText(String(b[1]), String(a[1])) || compareText(String(a[2]), String(b[2]));
+}
+
+function rowsOf(state: VersionsReadModel, moduleName: string): ModuleVersionRow[] | null {
+  const id = Object.prototype.hasOwnProperty.call(state.module_ids_by_name, moduleName) ? state.module_ids_by_name[moduleName] : undefined;
+  if (id === undefined) return null;
+  return Object.values(state.by_module[id] ?? {}).sort((a, b) => compareVersionKeys(versionKey(a), versionKey(b)));
+}
+
+/** The versions of a module, newest first, one page at a time; refuses an unknown module with `not_found`. */
+export function listModuleVersions(state: VersionsReadModel, moduleName: string, page: PageRequest = {}): PageResult<ModuleVersionView> {
+  const rows = rowsOf(state, moduleName);
+  if (rows === null) throw new PowernodeError('not_found', `no module named "${moduleName}": list modules with system_list_modules`, { details: { module_name: moduleName } });
+  const result = paginate(rows, versionKey, compareVersionKeys, page);
+  return { items: result.items.map(toVersionView), next_cursor: result.next_cursor };
+}
+
+/** One version's row (with module id, tag, requires); refuses with `not_found`. */
+export function getModuleVersion(state: VersionsReadModel, versionId: string): ModuleVersionRow {
+  const moduleId = Object.prototype.hasOwnProperty.call(state.module_of_version, versionId) ? state.module_of_version[versionId] : undefined;
+  const row = moduleId === undefined ? undefined : state.by_module[moduleId]?.[versionId];
+  if (row === undefined) throw new PowernodeError('not_found', `no module version ${versionId}: list versions with system_list_module_versions`, { details: { version_id: versionId } });
+  return row;
+}
+
+/** The usable versions of a module with their promotion state (dependency resolution input); empty for an unknown module. */
+export function versionCandidates(state: VersionsReadModel, moduleName: string): VersionCandidate[] {
+  return (rowsOf(state, moduleName) ?? []).filter((r) => r.usable).map((r) => ({ version: r.version_string, promotion_state: r.promotion_state }));
+}
+
+/** Ids of every version of a module (DeleteModule's `version_ids`). */
+export function moduleVersionIds(state: VersionsReadModel, moduleName: string): string[] {
+  return (rowsOf(state, moduleName) ?? []).map((r) => r.id);
+}

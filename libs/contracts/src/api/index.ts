@@ -1,0 +1,3 @@
+export * from './pagination.js';
+export * from './actor.js';
+export * from './catalog-api.js';
