@@ -1,1 +1,14 @@
-export {};
+export * from './artifact-media-types.js';
+export * from './artifact-progress.js';
+export * from './module-tree.js';
+export * from './tar-header.js';
+export * from './tar-writer.js';
+export * from './tar-reader.js';
+export * from './composefs-description.js';
+export * from './cyclonedx-sbom.js';
+export * from './tree-on-disk.js';
+export * from './module-manifest-source.js';
+export * from './oci-layout.js';
+export * from './module-artifact-build.js';
+export * from './module-artifact-push.js';
+export * from './module-artifact-pull.js';
