@@ -1,1 +1,13 @@
-export {};
+export * from './verdict.js';
+export * from './signer-policy.js';
+export * from './trusted-root.js';
+export * from './artifact-binding.js';
+export * from './certificate-identity.js';
+export * from './verify-bundle.js';
+export * from './cosign-legacy.js';
+export * from './bundle-assembly.js';
+export * from './timestamp-authority.js';
+export * from './dev-sigstore.js';
+export * from './key-signing.js';
+export * from './keyless-signing.js';
+export { verifyEcdsaPrehashed } from './ecdsa-prehashed.js';
