@@ -8,4 +8,5 @@ for (const group of ['apps', 'libs']) {
     if (fs.existsSync(cfg)) projects.push(cfg);
   }
 }
-module.exports = { projects };
+// testTimeout is a global option: projects mode ignores it in the per-project preset.
+module.exports = { projects, testTimeout: 60000 };

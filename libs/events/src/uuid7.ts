@@ -1,7 +1,20 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let seq = 0;
+// Random bytes are drawn from the OS in 4 KiB refills: one call per id costs more than minting the id itself.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+function randomBytes(n: number): Buffer {
+  if (poolOffset + n > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolOffset, poolOffset + n));
+  poolOffset += n;
+  return out;
+}
 
 /**
  * RFC 9562 UUIDv7: 48-bit unix ms timestamp, then a 12-bit counter so ids minted in the same millisecond

@@ -37,6 +37,11 @@ export class ProjectionRunner<TState> {
     this.state = projection.initialState();
   }
 
+  /** The projection's name (also the key of its saved state). */
+  get name(): string {
+    return this.projection.name;
+  }
+
   /** The current state; callers must treat it as read-only. */
   get current(): TState {
     return this.state;

@@ -1,4 +1,6 @@
 import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+import type { ProjectionStateStore } from './projection-state-store.js';
 
 /** What the writer believes the stream's current version is. `no_stream` = the stream must not exist yet. */
 export type ExpectedVersion = number | 'no_stream' | 'any';
@@ -65,6 +67,10 @@ export interface EventStore {
   headPosition(): Promise<number>;
   /** Catch-up then live subscription to the global log. */
   subscribeAll(options: SubscribeAllOptions): Subscription;
+  /** Consumer checkpoints kept in the same database as the events. */
+  readonly checkpoints: CheckpointStore;
+  /** Projection read-model snapshots kept in the same database as the events. */
+  readonly projections: ProjectionStateStore;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

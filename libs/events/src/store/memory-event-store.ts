@@ -3,12 +3,16 @@ import type { EventCatalogue } from '../catalogue.js';
 import type { EventEnvelope, NewEvent } from '../envelope.js';
 import { uuidv7 } from '../uuid7.js';
 import type { AppendOptions, AppendResult, EventStore, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
-import { checkExpectedVersion, toEnvelope } from './append-rules.js';
+import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, toEnvelope } from './append-rules.js';
 import { pollingSubscription } from './polling-subscription.js';
+import { MemoryCheckpointStore } from './checkpoint-store.js';
+import { MemoryProjectionStateStore } from './projection-state-store.js';
 
 /** In-process store for unit tests: same semantics as the durable adapters, nothing survives the process. */
 export class MemoryEventStore implements EventStore {
   readonly adapter = 'memory';
+  readonly checkpoints = new MemoryCheckpointStore();
+  readonly projections = new MemoryProjectionStateStore();
   private readonly log: EventEnvelope[] = [];
   private readonly streams = new Map<string, EventEnvelope[]>();
   private readonly ids = new Map<string, EventEnvelope>();
@@ -17,7 +21,9 @@ export class MemoryEventStore implements EventStore {
   constructor(private readonly catalogue: EventCatalogue) {}
 
   async append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    checkAppendRequest(stream, options.expected);
     const validated = events.map((e) => this.catalogue.validate(e));
+    checkDistinctIds(validated);
     const current = this.streams.get(stream) ?? [];
     const existing = validated.map((e) => (e.id ? this.ids.get(e.id) : undefined));
     if (validated.length > 0 && existing.every((e) => e !== undefined && e.stream === stream)) {

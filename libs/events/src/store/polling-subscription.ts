@@ -15,13 +15,19 @@ export function pollingSubscription(source: PollingSource, options: SubscribeAll
   let position = options.after_position ?? 0;
   let stopped = false;
   let wake: (() => void) | undefined;
+  // An append signalled while a batch is being handled must not be lost: remember it and skip the sleep.
+  let signalled = false;
   let resolveCaughtUp!: () => void;
   const caughtUp = new Promise<void>((r) => (resolveCaughtUp = r));
   const batchSize = options.batch_size ?? 1000;
-  const unregister = source.onAppend?.(() => wake?.());
+  const unregister = source.onAppend?.(() => {
+    signalled = true;
+    wake?.();
+  });
 
   const loop = (async () => {
     while (!stopped) {
+      signalled = false;
       try {
         const events = await source.readAll({ after_position: position, limit: batchSize });
         if (stopped) break;
@@ -35,6 +41,7 @@ export function pollingSubscription(source: PollingSource, options: SubscribeAll
         options.onError?.(error);
       }
       if (stopped) break;
+      if (signalled) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollIntervalMs);
         wake = () => {

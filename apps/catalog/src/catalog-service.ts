@@ -1,0 +1,406 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  catalogStreams,
+  contentDerivedId,
+  moduleVersionIdFor,
+  PowernodeError,
+  SEEDED_MODULE_CATEGORIES,
+  templateIdFor,
+  type Actor,
+  type CreateModuleInput,
+  type ModuleVersionBuiltData,
+  type ModuleVersionRejectedData,
+} from '@powernode/contracts';
+import { executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
+import type { Logger } from '@powernode/runtime';
+import {
+  catalogFactsFromReadModels,
+  dependencyView,
+  assignmentClosureFacts,
+  getApproval,
+  getModule,
+  getModuleVersion,
+  getTemplate,
+  listModules,
+  listModuleVersions,
+  listPendingApprovals,
+  listTemplates,
+  moduleDecider,
+  moduleRegistryDecider,
+  moduleVersionDecider,
+  moduleVersionIds,
+  pendingApprovalForVersion,
+  promotionApprovalDecider,
+  seedTemplateCommands,
+  templateComposePreview,
+  templateDecider,
+  templatesUsingModule,
+  toVersionView,
+  webhookRouteFor,
+  type ApprovalView,
+  type ModuleView,
+  type TemplateState,
+  type TemplateView,
+} from './domain/index.js';
+import type { CatalogReadModels } from './read-models.js';
+import { mintWebhookSecret, type SecretBox } from './secrets/secret-box.js';
+
+/** The webhook answer for a bad signature and for an unknown repository alike: no oracle. */
+const WEBHOOK_REFUSAL = 'webhook signature invalid or repository unknown: check POWERNODE_WEBHOOK_SECRET and the repository name';
+
+export interface WebhookDelivery {
+  repository_full_name: string;
+  raw_body_base64: string;
+  signature: string;
+  delivery_id: string;
+  tag: string;
+  artifact_ref: string | null;
+}
+
+/**
+ * The catalog's command and query handlers: load aggregate state, gather facts from the read models, let the
+ * decider decide, append with the expected version, and answer once the read models have caught up.
+ */
+export class CatalogService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly readModels: CatalogReadModels,
+    private readonly secrets: SecretBox,
+    private readonly logger: Logger,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  private meta(actor: Actor | string, correlation_id: string, extra: Partial<CommandMetadata> = {}): CommandMetadata {
+    return { actor: typeof actor === 'string' ? actor : actor.name, correlation_id, ...extra };
+  }
+
+  /** Creates the seeded templates once; ids derive from names so a second start changes nothing. */
+  async seed(): Promise<void> {
+    for (const command of seedTemplateCommands(this.now())) {
+      try {
+        const outcome = await executeCommand(this.store, catalogStreams.template(command.template_id), templateDecider, command, {
+          actor: 'system',
+          correlation_id: `seed-${command.name}`,
+          event_id: (i) => contentDerivedId('seed', command.template_id, String(i)),
+        });
+        if (outcome.appended.length) this.logger.info({ template: command.name }, 'seeded template');
+      } catch (error) {
+        if (!(error instanceof PowernodeError && error.code === 'already_exists')) throw error;
+      }
+    }
+  }
+
+  // ---- modules ---------------------------------------------------------------------------------------------
+
+  async createModule(input: CreateModuleInput, actor: Actor, correlation_id: string): Promise<{ module: ModuleView; webhook_secret: string }> {
+    const module_id = uuidv7();
+    const now = this.now();
+    const secret = mintWebhookSecret();
+    const meta = this.meta(actor, correlation_id);
+    await executeCommand(this.store, catalogStreams.moduleRegistry(), moduleRegistryDecider, { type: 'ClaimModuleIdentity', module_id, name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, now }, meta);
+    let position: number;
+    try {
+      const outcome = await executeCommand(
+        this.store,
+        catalogStreams.module(module_id),
+        moduleDecider,
+        {
+          type: 'RegisterModule',
+          module_id,
+          name: input.name,
+          display_name: input.display_name ?? null,
+          description: input.description ?? null,
+          category: input.category,
+          variety: input.variety,
+          gitea_repo_full_name: input.gitea_repo_full_name,
+          cosign_identity_regexp: input.cosign_identity_regexp,
+          cosign_issuer_regexp: input.cosign_issuer_regexp,
+          approval_policy: input.approval_policy ?? null,
+          manifest_yaml: input.manifest_yaml ?? null,
+          webhook_secret: { encrypted: this.secrets.encrypt(secret), entropy_bytes: 32 },
+          now,
+        },
+        meta,
+      );
+      position = outcome.position;
+    } catch (error) {
+      // Registration refused (bad manifest, bad pattern…): give the name back so nothing changed.
+      await executeCommand(this.store, catalogStreams.moduleRegistry(), moduleRegistryDecider, { type: 'ReleaseModuleIdentity', module_id, now }, meta);
+      throw error;
+    }
+    await this.readModels.caughtUpTo(position);
+    return { module: getModule(this.readModels.modules.current, input.name), webhook_secret: secret };
+  }
+
+  getModule(name: string): { module: ModuleView } {
+    return { module: getModule(this.readModels.modules.current, name) };
+  }
+
+  listModules(input: { limit?: number; cursor?: string; category?: string }): { modules: ModuleView[]; next_cursor: string | null } {
+    const page = listModules(this.readModels.modules.current, { limit: input.limit ?? null, cursor: input.cursor ?? null });
+    const items = input.category ? page.items.filter((m) => m.category === input.category) : page.items;
+    return { modules: items, next_cursor: page.next_cursor };
+  }
+
+  async updateModule(input: Record<string, unknown> & { module_name: string }, actor: Actor, correlation_id: string): Promise<{ module: ModuleView }> {
+    const current = getModule(this.readModels.modules.current, input.module_name);
+    const stream = catalogStreams.module(current.id);
+    const meta = this.meta(actor, correlation_id);
+    const now = this.now();
+    let position = 0;
+    const { module_name: _name, cosign_identity_regexp, cosign_issuer_regexp, ...changes } = input;
+    if (cosign_identity_regexp !== undefined || cosign_issuer_regexp !== undefined) {
+      const outcome = await executeCommand(this.store, stream, moduleDecider, {
+        type: 'UpdateTrustPolicy',
+        cosign_identity_regexp: String(cosign_identity_regexp ?? current.cosign_identity_regexp),
+        cosign_issuer_regexp: String(cosign_issuer_regexp ?? current.cosign_issuer_regexp),
+        now,
+      }, meta);
+      position = Math.max(position, outcome.position);
+    }
+    if (Object.keys(changes).length > 0) {
+      const outcome = await executeCommand(this.store, stream, moduleDecider, { type: 'UpdateModule', changes, now }, meta);
+      position = Math.max(position, outcome.position);
+    }
+    await this.readModels.caughtUpTo(position);
+    return { module: getModule(this.readModels.modules.current, input.module_name) };
+  }
+
+  async rotateWebhookSecret(name: string, actor: Actor, correlation_id: string): Promise<{ module: ModuleView; webhook_secret: string }> {
+    const current = getModule(this.readModels.modules.current, name);
+    const secret = mintWebhookSecret();
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.module(current.id),
+      moduleDecider,
+      { type: 'RotateWebhookSecret', webhook_secret: { encrypted: this.secrets.encrypt(secret), entropy_bytes: 32 }, now: this.now() },
+      this.meta(actor, correlation_id),
+    );
+    await this.readModels.caughtUpTo(outcome.position);
+    return { module: getModule(this.readModels.modules.current, name), webhook_secret: secret };
+  }
+
+  async deleteModule(name: string, actor: Actor, correlation_id: string): Promise<{ deleted: true; versions_deleted: number }> {
+    const current = getModule(this.readModels.modules.current, name);
+    const meta = this.meta(actor, correlation_id);
+    const now = this.now();
+    const outcome = await executeCommand(this.store, catalogStreams.module(current.id), moduleDecider, {
+      type: 'DeleteModule',
+      assigned_templates: templatesUsingModule(this.readModels.templates.current, name),
+      version_ids: moduleVersionIds(this.readModels.versions.current, name),
+      now,
+    }, meta);
+    const released = await executeCommand(this.store, catalogStreams.moduleRegistry(), moduleRegistryDecider, { type: 'ReleaseModuleIdentity', module_id: current.id, now }, meta);
+    await this.readModels.caughtUpTo(Math.max(outcome.position, released.position));
+    const deleted = outcome.events.find((e) => e.type === 'ModuleDeleted');
+    return { deleted: true, versions_deleted: deleted ? (deleted.data as { versions_deleted: number }).versions_deleted : 0 };
+  }
+
+  // ---- versions --------------------------------------------------------------------------------------------
+
+  listModuleVersions(input: { module_name: string; limit?: number; cursor?: string; promotion_state?: string }) {
+    getModule(this.readModels.modules.current, input.module_name);
+    const page = listModuleVersions(this.readModels.versions.current, input.module_name, { limit: input.limit ?? null, cursor: input.cursor ?? null });
+    const items = input.promotion_state ? page.items.filter((v) => v.promotion_state === input.promotion_state) : page.items;
+    return { versions: items, next_cursor: page.next_cursor };
+  }
+
+  getModuleVersion(id: string) {
+    return { version: toVersionView(getModuleVersion(this.readModels.versions.current, id)) };
+  }
+
+  /** Ingest's hand-off: records a verified (or policy-failing) build; idempotent for the same module+tag+digest. */
+  async recordBuild(build: ModuleVersionBuiltData, correlation_id: string, causation_id: string | null) {
+    const version_id = moduleVersionIdFor(build.module_id, build.tag);
+    if (version_id !== build.version_id) throw new PowernodeError('validation_failed', `version_id must be derived from module_id and tag (expected ${version_id})`);
+    const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(version_id), moduleVersionDecider, { type: 'RecordBuild', build }, this.meta('ingest', correlation_id, {
+      causation_id,
+      event_id: (i) => contentDerivedId('record-build', version_id, build.oci_digest, String(i)),
+    }));
+    let position = outcome.position;
+    if (outcome.appended.length > 0 && build.cosign_verified) {
+      // The first verified build seeds the module's spec fields from its manifest (a no-op once seeded/edited).
+      try {
+        const seeded = await executeCommand(this.store, catalogStreams.module(build.module_id), moduleDecider, { type: 'SeedModuleSpec', manifest: build.manifest, source_version_id: version_id, now: this.now() }, this.meta('ingest', correlation_id, { causation_id }));
+        position = Math.max(position, seeded.position);
+      } catch (error) {
+        this.logger.warn({ err: error, version_id }, 'manifest of the build could not seed the module spec');
+      }
+    }
+    await this.readModels.caughtUpTo(position);
+    return this.getModuleVersion(version_id);
+  }
+
+  async recordRejection(rejection: ModuleVersionRejectedData, correlation_id: string, causation_id: string | null) {
+    const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(rejection.version_id), moduleVersionDecider, { type: 'RecordRejection', rejection }, this.meta('ingest', correlation_id, {
+      causation_id,
+      event_id: (i) => contentDerivedId('record-rejection', rejection.version_id, causation_id ?? correlation_id, String(i)),
+    }));
+    await this.readModels.caughtUpTo(outcome.position);
+    return this.getModuleVersion(rejection.version_id);
+  }
+
+  async promote(id: string, to: string, actor: Actor, correlation_id: string): Promise<{ version: unknown } | { approval: ApprovalView }> {
+    const row = getModuleVersion(this.readModels.versions.current, id);
+    const module = getModule(this.readModels.modules.current, row.module_name);
+    const now = this.now();
+    const meta = this.meta(actor, correlation_id);
+    const facts = catalogFactsFromReadModels(this.readModels.modules.current, this.readModels.versions.current);
+    try {
+      const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(id), moduleVersionDecider, {
+        type: 'PromoteVersion',
+        to,
+        requested_by: actor.name,
+        approval_policy: module.approval_policy,
+        dependencies: dependencyView(facts),
+        approval: null,
+        now,
+      }, meta);
+      await this.readModels.caughtUpTo(outcome.position);
+      return this.getModuleVersion(id);
+    } catch (error) {
+      if (!(error instanceof PowernodeError && error.code === 'approval_required')) throw error;
+    }
+    const pending = pendingApprovalForVersion(this.readModels.approvals.current, id, now);
+    if (pending) return { approval: pending };
+    const approval_id = uuidv7();
+    const outcome = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, {
+      type: 'RequestPromotionApproval',
+      approval_id,
+      version: { version_id: id, module_id: row.module_id, module_name: row.module_name, version_string: row.version_string },
+      requested_by: actor.name,
+      now,
+    }, meta);
+    await this.readModels.caughtUpTo(outcome.position);
+    return { approval: getApproval(this.readModels.approvals.current, approval_id, now) };
+  }
+
+  async approve(approval_id: string, actor: Actor, correlation_id: string) {
+    const now = this.now();
+    const meta = this.meta(actor, correlation_id);
+    const decided = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'ApprovePromotion', approver: actor.name, approver_roles: [actor.role], now }, meta);
+    if (decided.state.status === 'absent') throw new PowernodeError('not_found', `promotion approval ${approval_id} does not exist`);
+    const record = decided.state.approval;
+    const row = getModuleVersion(this.readModels.versions.current, record.version_id);
+    const module = getModule(this.readModels.modules.current, row.module_name);
+    const facts = catalogFactsFromReadModels(this.readModels.modules.current, this.readModels.versions.current);
+    const promoted = await executeCommand(this.store, catalogStreams.moduleVersion(record.version_id), moduleVersionDecider, {
+      type: 'PromoteVersion',
+      to: 'live',
+      requested_by: actor.name,
+      approval_policy: module.approval_policy,
+      dependencies: dependencyView(facts),
+      approval: { approval_id, version_id: record.version_id, status: 'granted', approved_by: actor.name },
+      now,
+    }, meta);
+    await this.readModels.caughtUpTo(Math.max(decided.position, promoted.position));
+    return this.getModuleVersion(record.version_id);
+  }
+
+  async reject(approval_id: string, reason: string | undefined, actor: Actor, correlation_id: string) {
+    const now = this.now();
+    const outcome = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'RejectPromotion', approver: actor.name, approver_roles: [actor.role], reason: reason ?? null, now }, this.meta(actor, correlation_id));
+    await this.readModels.caughtUpTo(outcome.position);
+    return { approval: getApproval(this.readModels.approvals.current, approval_id, now) };
+  }
+
+  listApprovals(input: { limit?: number; cursor?: string }) {
+    const page = listPendingApprovals(this.readModels.approvals.current, this.now(), { limit: input.limit ?? null, cursor: input.cursor ?? null });
+    return { approvals: page.items, next_cursor: page.next_cursor };
+  }
+
+  // ---- templates -------------------------------------------------------------------------------------------
+
+  /** A template by id, or by name (the tutorial passes either). */
+  private template(idOrName: string): TemplateView {
+    const state = this.readModels.templates.current;
+    if (state.templates[idOrName]) return getTemplate(state, idOrName);
+    const byName = state.templates[templateIdFor(idOrName)];
+    return byName ?? getTemplate(state, idOrName);
+  }
+
+  listTemplates(input: { limit?: number; cursor?: string }) {
+    const page = listTemplates(this.readModels.templates.current, { limit: input.limit ?? null, cursor: input.cursor ?? null });
+    return { templates: page.items, next_cursor: page.next_cursor };
+  }
+
+  getTemplate(idOrName: string) {
+    return { template: this.template(idOrName) };
+  }
+
+  async createTemplate(name: string, description: string | undefined, actor: Actor, correlation_id: string) {
+    const template_id = templateIdFor(name);
+    const outcome = await executeCommand(this.store, catalogStreams.template(template_id), templateDecider, { type: 'CreateTemplate', template_id, name, description: description ?? null, now: this.now() }, this.meta(actor, correlation_id));
+    await this.readModels.caughtUpTo(outcome.position);
+    return { template: getTemplate(this.readModels.templates.current, template_id) };
+  }
+
+  async assign(templateIdOrName: string, module_name: string, actor: Actor, correlation_id: string) {
+    const template = this.template(templateIdOrName);
+    const modules = this.readModels.modules.current;
+    const moduleId = modules.ids_by_name[module_name];
+    const facts = catalogFactsFromReadModels(modules, this.readModels.versions.current);
+    const outcome = await executeCommand(this.store, catalogStreams.template(template.id), templateDecider, (state: TemplateState) => ({
+      type: 'AssignModule' as const,
+      module_name,
+      module: moduleId ? { module_id: moduleId, name: module_name } : null,
+      closure: assignmentClosureFacts(state.status === 'active' ? state.template.modules.map((m) => m.module_name) : [], module_name, facts),
+      now: this.now(),
+    }), this.meta(actor, correlation_id));
+    await this.readModels.caughtUpTo(outcome.position);
+    return { template: getTemplate(this.readModels.templates.current, template.id) };
+  }
+
+  async unassign(templateIdOrName: string, module_name: string, actor: Actor, correlation_id: string) {
+    const template = this.template(templateIdOrName);
+    const outcome = await executeCommand(this.store, catalogStreams.template(template.id), templateDecider, { type: 'UnassignModule', module_name, now: this.now() }, this.meta(actor, correlation_id));
+    await this.readModels.caughtUpTo(outcome.position);
+    return { template: getTemplate(this.readModels.templates.current, template.id) };
+  }
+
+  composePreview(templateIdOrName: string) {
+    const template = this.template(templateIdOrName);
+    const facts = catalogFactsFromReadModels(this.readModels.modules.current, this.readModels.versions.current);
+    return { template: { id: template.id, name: template.name }, preview: templateComposePreview(template.modules.map((m) => m.name), facts, SEEDED_MODULE_CATEGORIES) };
+  }
+
+  // ---- webhook ---------------------------------------------------------------------------------------------
+
+  /**
+   * Authenticates a CI webhook (HMAC-SHA256 of the raw body with the module's secret, constant-time) and
+   * records the build report once per delivery id. Unknown repository and bad signature are the same refusal.
+   */
+  async receiveWebhook(delivery: WebhookDelivery, correlation_id: string): Promise<{ delivery_id: string; duplicate: boolean; module_name: string }> {
+    const route = webhookRouteFor(this.readModels.webhookRoutes.current, delivery.repository_full_name);
+    const expected = route ? createHmac('sha256', this.secrets.decrypt(route.webhook_secret)).update(Buffer.from(delivery.raw_body_base64, 'base64')).digest() : Buffer.alloc(32);
+    const given = /^[0-9a-fA-F]{64}$/.test(delivery.signature) ? Buffer.from(delivery.signature, 'hex') : Buffer.alloc(32, 0xff);
+    const matches = timingSafeEqual(expected, given);
+    if (!route || !matches) throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL);
+    const artifact_ref = delivery.artifact_ref ?? '';
+    const stream = `module-build-${contentDerivedId('webhook-delivery', delivery.delivery_id)}`;
+    try {
+      const result = await this.store.append(stream, [{
+        id: contentDerivedId('webhook-delivery-event', delivery.delivery_id),
+        type: 'ModuleBuildReported',
+        data: { module_id: route.module_id, module_name: route.module_name, tag: delivery.tag, artifact_ref, delivery_id: delivery.delivery_id, repository_full_name: delivery.repository_full_name },
+        actor: `webhook:${delivery.repository_full_name}`,
+        correlation_id,
+      }], { expected: 'no_stream' });
+      return { delivery_id: delivery.delivery_id, duplicate: result.events.length === 0, module_name: route.module_name };
+    } catch (error) {
+      if (error instanceof PowernodeError && error.code === 'concurrency_conflict') return { delivery_id: delivery.delivery_id, duplicate: true, module_name: route.module_name };
+      throw error;
+    }
+  }
+
+  /** What ingest verifies a build against: the module's current trust policy. */
+  trustPolicy(module_id: string): { module_id: string; module_name: string; cosign_identity_regexp: string; cosign_issuer_regexp: string; gitea_repo_full_name: string } {
+    const module = this.readModels.modules.current.modules[module_id];
+    if (!module) throw new PowernodeError('not_found', `module ${module_id} is not registered (deleted?)`);
+    return { module_id, module_name: module.name, cosign_identity_regexp: module.cosign_identity_regexp, cosign_issuer_regexp: module.cosign_issuer_regexp, gitea_repo_full_name: module.gitea_repo_full_name };
+  }
+}

@@ -1,0 +1,107 @@
+import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { PowernodeError } from '@powernode/contracts';
+import { uuidv7 } from '../uuid7.js';
+import { BUS_HEADERS } from './event-message.js';
+import { rpcReplySchema } from './rpc-reply.js';
+
+export interface RpcRequestOptions {
+  /** How long to wait for the reply. Default: the client's default (5000 ms). */
+  timeout_ms?: number;
+  /** Carried in the `Powernode-Correlation-Id` header; minted when absent. */
+  correlation_id?: string;
+}
+
+export interface RpcClientOptions {
+  default_timeout_ms?: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Sends commands and queries to Nest microservices listening with `Transport.NATS` (`@MessagePattern`),
+ * speaking Nest's NATS packet format over a plain NATS request, so that "nobody listens" is reported by the
+ * server at once (`rpc_no_responder`) instead of surfacing as a timeout.
+ */
+export class RpcClient {
+  private readonly defaultTimeoutMs: number;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    options: RpcClientOptions = {},
+    private readonly ownsConnection = false,
+  ) {
+    this.defaultTimeoutMs = options.default_timeout_ms ?? 5000;
+  }
+
+  /** Connects to NATS (`servers`, e.g. `process.env.NATS_URL`) and returns a client that closes the connection on `close()`. */
+  static async connect(servers: string | string[], options: RpcClientOptions = {}): Promise<RpcClient> {
+    try {
+      // No async traces: a failed request becomes a PowernodeError thrown from request(), with the caller's stack.
+      return new RpcClient(await connect({ servers, name: 'powernode-rpc-client', noAsyncTraces: true }), options, true);
+    } catch (cause) {
+      throw new PowernodeError('bus_unavailable', `cannot connect to NATS at ${String(servers)}: ${(cause as Error).message}; check NATS_URL and that nats-server runs`, {
+        cause,
+        details: { servers },
+      });
+    }
+  }
+
+  /**
+   * Sends `payload` to the handler of `pattern` and returns its data. Throws the handler's PowernodeError
+   * (code from the reply), `rpc_no_responder` when no service listens, `rpc_timeout` when none answers in time.
+   */
+  async request<T>(pattern: string, payload: unknown, options: RpcRequestOptions = {}): Promise<T> {
+    const timeout = options.timeout_ms ?? this.defaultTimeoutMs;
+    const correlationId = options.correlation_id ?? uuidv7();
+    const h = natsHeaders();
+    h.set(BUS_HEADERS.correlation_id, correlationId);
+    // Nest's NATS packet: the server routes on the subject and echoes `id` in the reply.
+    const packet = { pattern, data: payload, id: uuidv7() };
+    let raw: unknown;
+    try {
+      const reply = await this.nc.request(pattern, encoder.encode(JSON.stringify(packet)), { timeout, headers: h });
+      raw = reply.json();
+    } catch (error) {
+      throw this.transportError(error, pattern, timeout, correlationId);
+    }
+    const nestReply = raw as { err?: unknown; response?: unknown } | null;
+    if (nestReply === null || typeof nestReply !== 'object') {
+      throw new PowernodeError('internal', `the handler of ${pattern} answered with something that is not a Nest reply packet; check that it is a Nest microservice`, {
+        details: { pattern, correlation_id: correlationId },
+      });
+    }
+    if (nestReply.err !== undefined && nestReply.err !== null) {
+      const message = typeof nestReply.err === 'object' && 'message' in nestReply.err ? String((nestReply.err as { message: unknown }).message) : String(nestReply.err);
+      throw new PowernodeError('internal', `the handler of ${pattern} failed outside its reply envelope: ${message}; wrap it with rpcHandler()`, {
+        details: { pattern, correlation_id: correlationId },
+      });
+    }
+    const parsed = rpcReplySchema.safeParse(nestReply.response);
+    if (!parsed.success) {
+      throw new PowernodeError('internal', `the handler of ${pattern} answered without an {ok, data | error} envelope; wrap it with rpcHandler()`, {
+        details: { pattern, correlation_id: correlationId },
+      });
+    }
+    if (parsed.data.ok) return parsed.data.data as T;
+    throw PowernodeError.fromBody(parsed.data.error);
+  }
+
+  /** Closes the NATS connection when this client opened it. */
+  async close(): Promise<void> {
+    if (this.ownsConnection) await this.nc.close();
+  }
+
+  private transportError(error: unknown, pattern: string, timeout: number, correlationId: string): PowernodeError {
+    const details = { pattern, correlation_id: correlationId };
+    if (error instanceof natsErrors.RequestError && error.isNoResponders()) {
+      return new PowernodeError('rpc_no_responder', `no service handles ${pattern}: start the service that owns it, or check the pattern name`, { cause: error, details });
+    }
+    if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
+      return new PowernodeError('rpc_timeout', `no reply to ${pattern} within ${timeout} ms: the service is overloaded or stuck; retry later or raise timeout_ms`, {
+        cause: error,
+        details: { ...details, timeout_ms: timeout },
+      });
+    }
+    return new PowernodeError('bus_unavailable', `cannot send ${pattern} over NATS: ${(error as Error)?.message ?? String(error)}; check the NATS connection`, { cause: error, details });
+  }
+}

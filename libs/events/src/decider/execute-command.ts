@@ -1,0 +1,71 @@
+import { isPowernodeError } from '@powernode/contracts';
+import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { AppendResult, EventStore } from '../store/event-store.js';
+
+/** The shape of an aggregate's decider (structural: apps define theirs with their own command/event unions). */
+export interface DeciderLike<Command, State, Event extends { type: string; data: unknown }> {
+  initialState: () => State;
+  decide: (command: Command, state: State) => Event[];
+  evolve: (state: State, event: Event) => State;
+}
+
+/** Provenance every appended event carries. */
+export interface CommandMetadata {
+  actor: string;
+  correlation_id: string;
+  causation_id?: string | null;
+  /** Derives each new event's id (index within the batch) so a redelivered command appends nothing twice. */
+  event_id?: (index: number) => string;
+}
+
+export interface CommandOutcome<State, Event> {
+  /** State after the new events. */
+  state: State;
+  events: Event[];
+  /** Empty when the decider decided nothing (an idempotent no-op). */
+  appended: EventEnvelope[];
+  /** Stream version after the command. */
+  version: number;
+  /** Global position of the last appended event, or 0 for a no-op. */
+  position: number;
+}
+
+/**
+ * Loads a stream, folds it with the decider, decides, and appends with the version it read. A concurrent
+ * writer makes the append fail with `concurrency_conflict`; the whole cycle is then retried on fresh state
+ * (the command is re-decided, never blindly re-appended), up to `maxAttempts`.
+ */
+export async function executeCommand<Command, State, Event extends { type: string; data: unknown }>(
+  store: EventStore,
+  stream: string,
+  decider: DeciderLike<Command, State, Event>,
+  command: Command | ((state: State) => Command),
+  metadata: CommandMetadata,
+  maxAttempts = 5,
+): Promise<CommandOutcome<State, Event>> {
+  for (let attempt = 1; ; attempt++) {
+    const history = await store.readStream(stream);
+    let state = decider.initialState();
+    for (const e of history) state = decider.evolve(state, { type: e.type, data: e.data } as Event);
+    const cmd = typeof command === 'function' ? (command as (s: State) => Command)(state) : command;
+    const events = decider.decide(cmd, state);
+    if (events.length === 0) return { state, events, appended: [], version: history.length, position: 0 };
+    const toAppend: NewEvent[] = events.map((e, i) => ({
+      ...(metadata.event_id ? { id: metadata.event_id(i) } : {}),
+      type: e.type,
+      data: e.data,
+      actor: metadata.actor,
+      correlation_id: metadata.correlation_id,
+      causation_id: metadata.causation_id ?? null,
+    }));
+    let result: AppendResult;
+    try {
+      result = await store.append(stream, toAppend, { expected: history.length === 0 ? 'no_stream' : history.length });
+    } catch (error) {
+      if (isPowernodeError(error) && error.code === 'concurrency_conflict' && attempt < maxAttempts) continue;
+      throw error;
+    }
+    for (const e of events) state = decider.evolve(state, e);
+    return { state, events, appended: result.events, version: result.next_expected_version, position: result.position };
+  }
+}

@@ -1,0 +1,208 @@
+import 'reflect-metadata';
+import { Controller, Inject, Module, type INestMicroservice } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Ctx, MessagePattern, NatsContext, Payload, Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { PowernodeError } from '@powernode/contracts';
+import { z } from 'zod';
+import { RpcClient } from '../../src/bus/rpc-client.js';
+import { rpcHandler, unwrapRpcReply } from '../../src/bus/rpc-handler.js';
+import { NATS_URL, recordingLogger, uniqueId } from './bus-fixture.js';
+
+const MODULES = Symbol('modules');
+const CLOCK = Symbol('clock');
+
+interface ModuleRecord {
+  name: string;
+  category: string;
+  created_at?: string;
+}
+
+const getModuleQuery = z.object({ module_name: z.string().min(1) });
+const createModuleCommand = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'lowercase letters, digits and dashes, starting with a letter'),
+  category: z.enum(['system-base', 'userland']),
+  limits: z.object({ max_versions: z.number().int().positive() }).optional(),
+});
+
+/** A small catalog service the way apps write one: a Nest controller whose patterns are rpcHandler-wrapped. */
+function catalogModule(prefix: string) {
+  const logger = recordingLogger();
+
+  @Controller()
+  class ModulesController {
+    constructor(
+      @Inject(MODULES) private readonly modules: Map<string, ModuleRecord>,
+      @Inject(CLOCK) private readonly clock: () => string,
+    ) {}
+
+    private readonly getModule = rpcHandler(getModuleQuery, ({ module_name }) => {
+      const found = this.modules.get(module_name);
+      if (!found) throw new PowernodeError('not_found', `module ${module_name} does not exist: create it first`, { details: { module_name } });
+      return { module: found };
+    });
+
+    private readonly createModule = rpcHandler(createModuleCommand, ({ name, category }) => {
+      if (this.modules.has(name)) throw new PowernodeError('already_exists', `module ${name} already exists`);
+      const record = { name, category, created_at: this.clock() };
+      this.modules.set(name, record);
+      return { module: record };
+    });
+
+    private readonly crash = rpcHandler(
+      z.object({}),
+      () => {
+        throw new Error('database file is locked');
+      },
+      { logger },
+    );
+
+    private readonly whoami = rpcHandler(z.object({}), (_input, context) => ({ correlation_id: context.correlation_id, subject: context.subject }));
+
+    private readonly slow = rpcHandler(z.object({ ms: z.number() }), async ({ ms }) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return { slept: ms };
+    });
+
+    @MessagePattern(`${prefix}.modules.get`)
+    get(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+      return this.getModule(payload, ctx);
+    }
+
+    @MessagePattern(`${prefix}.modules.create`)
+    create(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+      return this.createModule(payload, ctx);
+    }
+
+    @MessagePattern(`${prefix}.modules.crash`)
+    crashes(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+      return this.crash(payload, ctx);
+    }
+
+    @MessagePattern(`${prefix}.whoami`)
+    who(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+      return this.whoami(payload, ctx);
+    }
+
+    @MessagePattern(`${prefix}.slow`)
+    sleeps(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+      return this.slow(payload, ctx);
+    }
+
+    @MessagePattern(`${prefix}.unwrapped`)
+    unwrapped(): never {
+      throw new Error('thrown outside rpcHandler');
+    }
+  }
+
+  @Module({
+    controllers: [ModulesController],
+    providers: [
+      { provide: MODULES, useValue: new Map<string, ModuleRecord>([['my-redis', { name: 'my-redis', category: 'userland' }]]) },
+      { provide: CLOCK, useValue: () => '2025-01-01T00:00:00.000Z' },
+    ],
+  })
+  class CatalogModule {}
+  return { CatalogModule, logger };
+}
+
+describe('RPC over NATS with a Nest microservice', () => {
+  const prefix = `pntest.${uniqueId()}.catalog`;
+  const { CatalogModule, logger } = catalogModule(prefix);
+  let app: INestMicroservice;
+  let nc: NatsConnection;
+  let client: RpcClient;
+
+  beforeAll(async () => {
+    app = await NestFactory.createMicroservice<MicroserviceOptions>(CatalogModule, {
+      transport: Transport.NATS,
+      options: { servers: [NATS_URL] },
+      logger: false,
+    });
+    await app.listen();
+    nc = await connect({ servers: NATS_URL });
+    client = new RpcClient(nc, { default_timeout_ms: 5000 });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await nc?.close();
+    await app?.close();
+  });
+
+  it('returns the data of a successful query', async () => {
+    await expect(client.request(`${prefix}.modules.get`, { module_name: 'my-redis' })).resolves.toEqual({ module: { name: 'my-redis', category: 'userland' } });
+  });
+
+  it('carries a command through and its effect is visible to the next query', async () => {
+    await expect(client.request(`${prefix}.modules.create`, { name: 'net-tools', category: 'system-base' })).resolves.toEqual({
+      module: { name: 'net-tools', category: 'system-base', created_at: '2025-01-01T00:00:00.000Z' },
+    });
+    await expect(client.request(`${prefix}.modules.get`, { module_name: 'net-tools' })).resolves.toMatchObject({ module: { name: 'net-tools' } });
+  });
+
+  it('throws the domain error with the code, message and details from the reply', async () => {
+    const error = await client.request(`${prefix}.modules.get`, { module_name: 'nope' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PowernodeError);
+    expect(error).toMatchObject({ code: 'not_found', message: 'module nope does not exist: create it first', details: { module_name: 'nope' }, retryable: false });
+    await expect(client.request(`${prefix}.modules.create`, { name: 'my-redis', category: 'userland' })).rejects.toMatchObject({ code: 'already_exists' });
+  });
+
+  it('refuses an invalid payload with validation_failed and the field paths', async () => {
+    const error = (await client.request(`${prefix}.modules.create`, { name: 'Bad Name', category: 'games', limits: { max_versions: 0 } }).catch((e: unknown) => e)) as PowernodeError;
+    expect(error.code).toBe('validation_failed');
+    const issues = (error.details as { issues: { path: string; message: string }[] }).issues;
+    expect(issues.map((i) => i.path).sort()).toEqual(['category', 'limits.max_versions', 'name']);
+    expect(error.message).toContain('name: lowercase letters, digits and dashes');
+    await expect(client.request(`${prefix}.modules.get`, undefined)).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+
+  it('answers an unexpected exception as internal with the correlation id, and logs it', async () => {
+    const error = (await client.request(`${prefix}.modules.crash`, {}, { correlation_id: 'corr-crash-1' }).catch((e: unknown) => e)) as PowernodeError;
+    expect(error.code).toBe('internal');
+    expect(error.message).toContain('corr-crash-1');
+    expect(error.message).not.toContain('database file is locked');
+    const logged = logger.lines.find((l) => l.level === 'error' && (l.obj as { correlation_id?: string }).correlation_id === 'corr-crash-1');
+    expect((logged?.obj as { err: Error }).err.message).toBe('database file is locked');
+  });
+
+  it('passes the correlation id to the handler in a header, or mints one', async () => {
+    await expect(client.request(`${prefix}.whoami`, {}, { correlation_id: 'corr-42' })).resolves.toEqual({ correlation_id: 'corr-42', subject: `${prefix}.whoami` });
+    const minted = await client.request<{ correlation_id: string }>(`${prefix}.whoami`, {});
+    expect(minted.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('throws rpc_timeout when the handler does not answer in time', async () => {
+    await expect(client.request(`${prefix}.slow`, { ms: 1000 }, { timeout_ms: 200 })).rejects.toMatchObject({ code: 'rpc_timeout', retryable: true, details: { timeout_ms: 200 } });
+  });
+
+  it('throws rpc_no_responder when no service listens, without waiting for the timeout', async () => {
+    const error = (await client.request(`${prefix}.nobody.home`, {}, { timeout_ms: 60_000 }).catch((e: unknown) => e)) as PowernodeError;
+    expect(error).toBeInstanceOf(PowernodeError);
+    expect(error.code).toBe('rpc_no_responder');
+    expect(error.message).toContain(`${prefix}.nobody.home`);
+  });
+
+  it('reports a handler that throws outside rpcHandler as internal', async () => {
+    await expect(client.request(`${prefix}.unwrapped`, {})).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('rpcHandler') });
+  });
+
+  it('reports a closed connection as bus_unavailable', async () => {
+    const own = await RpcClient.connect(NATS_URL);
+    await own.close();
+    await expect(own.request(`${prefix}.modules.get`, { module_name: 'my-redis' })).rejects.toMatchObject({ code: 'bus_unavailable' });
+  });
+
+  it('reports an unreachable NATS as bus_unavailable', async () => {
+    await expect(RpcClient.connect('nats://127.0.0.1:1')).rejects.toMatchObject({ code: 'bus_unavailable' });
+  });
+});
+
+describe('unwrapRpcReply', () => {
+  it('returns data of an ok reply and throws the coded error of a failed one', () => {
+    expect(unwrapRpcReply({ ok: true, data: 7 })).toBe(7);
+    expect(() => unwrapRpcReply({ ok: false, error: { code: 'forbidden', message: 'approver role required' } })).toThrow(
+      expect.objectContaining({ code: 'forbidden', message: 'approver role required' }),
+    );
+  });
+});
