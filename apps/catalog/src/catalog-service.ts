@@ -53,7 +53,7 @@ export interface WebhookDelivery {
   raw_body_base64: string;
   signature: string;
   delivery_id: string;
-  tag: string;
+  tag: string | null;
   artifact_ref: string | null;
 }
 
@@ -380,6 +380,9 @@ export class CatalogService {
     const given = /^[0-9a-fA-F]{64}$/.test(delivery.signature) ? Buffer.from(delivery.signature, 'hex') : Buffer.alloc(32, 0xff);
     const matches = timingSafeEqual(expected, given);
     if (!route || !matches) throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL);
+    if (!delivery.tag) {
+      throw new PowernodeError('validation_failed', 'webhook payload names no tag: send ref "refs/tags/<tag>" (push) or release.tag_name (release)', { details: { issues: [{ path: 'ref', message: 'must be refs/tags/<tag>' }] } });
+    }
     const artifact_ref = delivery.artifact_ref ?? '';
     const stream = `module-build-${contentDerivedId('webhook-delivery', delivery.delivery_id)}`;
     try {

@@ -1,52 +1,115 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import express from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { PowernodeError } from '@powernode/contracts';
+import { ProjectionRunner, RpcClient, type Projection } from '@powernode/events';
 import type { ServiceHost } from '@powernode/runtime';
+import { Authenticator } from './auth/authenticator.js';
+import { tokenRegistryProjection, type TokenRegistryState } from './auth/token-registry.js';
 import { HealthController, READINESS_CHECKS } from './health/health.controller.js';
 import type { ReadinessCheck } from './health/readiness.js';
+import { HttpMetrics } from './http/metrics.js';
+import { API_PREFIX, openApiDocument } from './http/openapi.js';
+import { toProblem } from './http/problem.js';
+import { RateLimiter } from './http/rate-limiter.js';
+import { restRouter } from './http/rest-router.js';
+import { WEBHOOK_BODY_LIMIT, webhookHandler } from './http/webhook-endpoint.js';
+import { mcpHandler } from './mcp/mcp-endpoint.js';
+import { catalogOperations } from './operations/catalog-operations.js';
+import { gatewayOperations } from './operations/gateway-operations.js';
+import type { Operation } from './operations/operation.js';
 
 export interface GatewayDeps {
   host: ServiceHost<{ POWERNODE_DATA_DIR: string }>;
   bootstrapAdminToken: string;
+  /** Extra operations served by other services (e.g. the provisioner's), forwarded over NATS. */
+  extraOperations?: (rpc: RpcClient) => Operation[];
 }
 
-export const GATEWAY_DEPS = Symbol('GATEWAY_DEPS');
+/** Everything the gateway serves, started before the HTTP server so the first request finds it ready. */
+export interface GatewayRuntime {
+  deps: GatewayDeps;
+  rpc: RpcClient;
+  tokens: ProjectionRunner<TokenRegistryState>;
+  authenticator: Authenticator;
+  operations: Operation[];
+  metrics: HttpMetrics;
+}
 
-/** The HTTP edge. Built from already-connected dependencies so tests can start it against real services. */
+/** Starts the gateway's own read model (tokens) and assembles its operations. */
+export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime> {
+  const { host } = deps;
+  const tokens = new ProjectionRunner(tokenRegistryProjection as Projection<TokenRegistryState>, host.store, host.store.projections, { logger: host.logger });
+  await tokens.start();
+  host.onShutdown({ name: 'tokens', close: () => tokens.stop() });
+  const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000 });
+  const operations = [...catalogOperations(rpc), ...gatewayOperations(host.store, tokens), ...(deps.extraOperations?.(rpc) ?? [])];
+  return { deps, rpc, tokens, authenticator: new Authenticator(deps.bootstrapAdminToken, () => tokens.current), operations, metrics: new HttpMetrics() };
+}
+
+/** The HTTP edge: health probes as a Nest controller; REST, MCP, webhooks, docs and metrics as express routes. */
 @Module({})
 export class GatewayModule {
-  static register(deps: GatewayDeps): DynamicModule {
+  static register(runtime: GatewayRuntime): DynamicModule {
+    const { host } = runtime.deps;
     const checks: ReadinessCheck[] = [
-      { name: 'store', check: () => deps.host.store.ping() },
+      { name: 'store', check: () => host.store.ping() },
       {
         name: 'bus',
         check: async () => {
-          if (deps.host.nats.isClosed()) throw new Error('NATS connection closed');
-          await deps.host.nats.flush();
-          await deps.host.jsm.getAccountInfo();
+          if (host.nats.isClosed()) throw new Error('NATS connection closed');
+          await host.nats.flush();
+          await host.jsm.getAccountInfo();
         },
       },
+      { name: 'catalog', check: async () => void (await runtime.rpc.request('catalog.ping', {}, { timeout_ms: 1500 })) },
     ];
     return {
       module: GatewayModule,
       controllers: [HealthController],
-      providers: [
-        { provide: GATEWAY_DEPS, useValue: deps },
-        { provide: READINESS_CHECKS, useValue: checks },
-      ],
+      providers: [{ provide: READINESS_CHECKS, useValue: checks }],
     };
   }
 
-  /** HTTP middleware that must run before Nest's routing: bounded JSON bodies, raw body kept for HMAC. */
-  static async configure(app: NestExpressApplication): Promise<void> {
-    app.use(
-      express.json({
-        limit: '1mb',
-        type: ['application/json', 'application/*+json'],
-        verify: (req, _res, buf) => {
-          (req as unknown as { rawBody: Buffer }).rawBody = buf;
-        },
-      }),
-    );
+  /** Mounts the express routes that Nest's controllers do not serve. */
+  static configure(app: NestExpressApplication, runtime: GatewayRuntime): void {
+    const { host } = runtime.deps;
+    const logger = host.logger;
+    const server = app.getHttpAdapter().getInstance() as express.Express;
+    server.set('trust proxy', 'loopback');
+    server.use((req: Request, res: Response, next: NextFunction) => {
+      const started = performance.now();
+      res.on('finish', () => runtime.metrics.observe(req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || req.path, req.method, res.statusCode, performance.now() - started));
+      next();
+    });
+    server.post(`${API_PREFIX}/webhooks/gitea/module`, express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
+    server.post(`${API_PREFIX}/webhooks/github/module`, express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
+    const json = express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] });
+    server.use(API_PREFIX, json, restRouter(runtime.operations, runtime.authenticator, logger));
+    server.post('/mcp', json, mcpHandler(runtime.operations, runtime.authenticator, logger));
+    server.get('/mcp', mcpHandler(runtime.operations, runtime.authenticator, logger));
+    const doc = openApiDocument(runtime.operations);
+    server.get('/api/docs', (_req: Request, res: Response) => void res.json(doc));
+    server.get('/metrics', (_req: Request, res: Response) => {
+      res.type('text/plain; version=0.0.4').send(runtime.metrics.render({ powernode_token_registry_position: runtime.tokens.checkpoint, powernode_event_store_open: 1 }));
+    });
+    server.use(API_PREFIX, (req: Request, res: Response) => {
+      const problem = toProblem(new PowernodeError('not_found', `no route ${req.method} ${req.originalUrl}: see /api/docs`), req.originalUrl);
+      res.status(404).type('application/problem+json').send(JSON.stringify(problem));
+    });
+    // Body parser failures (malformed JSON, over the limit) as problem+json.
+    server.use((error: Error & { status?: number; type?: string }, req: Request, res: Response, next: NextFunction) => {
+      if (res.headersSent) return next(error);
+      const status = error.status ?? 500;
+      const mapped =
+        status === 413
+          ? new PowernodeError('payload_too_large', 'request body is larger than 1 MiB')
+          : status === 400
+            ? new PowernodeError('validation_failed', `request body is not valid JSON: ${error.message}`)
+            : error;
+      const problem = toProblem(mapped, req.originalUrl);
+      if (problem.status >= 500) logger.error({ err: error }, 'unhandled error');
+      res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    });
   }
 }

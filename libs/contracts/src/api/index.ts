@@ -1,3 +1,4 @@
 export * from './pagination.js';
 export * from './actor.js';
 export * from './catalog-api.js';
+export * from './rpc-patterns.js';

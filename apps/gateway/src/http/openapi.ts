@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import type { Operation } from '../operations/operation.js';
+
+export const API_PREFIX = '/api/v1/system';
+
+type JsonSchema = { type?: string; properties?: Record<string, unknown>; required?: string[]; [k: string]: unknown };
+
+/** Input schema as JSON Schema; zod preprocess steps (aliases) are documented through their output shape. */
+function inputJsonSchema(op: Operation): JsonSchema {
+  return z.toJSONSchema(op.input, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+}
+
+/** The OpenAPI 3.1 document of the REST surface, generated from the same operations that serve it. */
+export function openApiDocument(operations: Operation[], version = '0.1.0'): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of operations) {
+    const schema = inputJsonSchema(op);
+    const pathParams = [...op.rest.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]!);
+    const properties = schema.properties ?? {};
+    const parameters: unknown[] = pathParams.map((name) => ({ name, in: 'path', required: true, schema: properties[name] ?? { type: 'string' } }));
+    const bodyless = op.rest.method === 'GET' || op.rest.method === 'DELETE';
+    if (bodyless) {
+      for (const [name, s] of Object.entries(properties)) {
+        if (pathParams.includes(name)) continue;
+        parameters.push({ name, in: 'query', required: (schema.required ?? []).includes(name), schema: s });
+      }
+    }
+    const bodyProperties = Object.fromEntries(Object.entries(properties).filter(([k]) => !pathParams.includes(k)));
+    const item: Record<string, unknown> = {
+      operationId: op.tool,
+      summary: op.title,
+      description: `${op.description}\n\nMCP tool: \`${op.tool}\`. Requires the \`${op.permission}\` permission.`,
+      parameters,
+      security: [{ bearer: [] }],
+      responses: {
+        [String(op.rest.status ?? 200)]: { description: 'success', content: { 'application/json': { schema: { type: 'object' } } } },
+        default: { description: 'error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
+      },
+    };
+    if (!bodyless) {
+      item['requestBody'] = {
+        required: true,
+        content: { 'application/json': { schema: { ...schema, properties: bodyProperties, required: (schema.required ?? []).filter((r) => !pathParams.includes(r)) } } },
+      };
+    }
+    const path = `${API_PREFIX}${op.rest.path}`;
+    paths[path] = { ...(paths[path] ?? {}), [op.rest.method.toLowerCase()]: item };
+  }
+  paths[`${API_PREFIX}/webhooks/gitea/module`] = {
+    post: {
+      operationId: 'webhook_gitea_module',
+      summary: 'CI build webhook',
+      description: 'HMAC-SHA256 of the raw body in X-Gitea-Signature (hex) or X-Hub-Signature-256 (sha256=<hex>); delivery id in X-Gitea-Delivery or X-GitHub-Delivery. 202 accepted, 200 duplicate delivery, 401 bad signature or unknown repository, 413 over 1 MiB, 400 signed but malformed.',
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { repository: { type: 'object', properties: { full_name: { type: 'string' } } }, ref: { type: 'string' }, artifact: { type: 'string' } } } } } },
+      responses: { '202': { description: 'accepted' }, '200': { description: 'duplicate delivery' }, '401': { description: 'refused' } },
+    },
+  };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Powernode API', version, description: 'Modules, versions, promotion, templates, nodes and instances. Every operation is also an MCP tool at /mcp.' },
+    servers: [{ url: '/' }],
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status', 'detail', 'code'],
+          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' }, correlation_id: { type: 'string' } },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import {
+  approvalIdInput,
+  CATALOG_RPC,
+  createModuleInput,
+  createTemplateInput,
+  deleteModuleInput,
+  listApprovalsInput,
+  listModulesInput,
+  listModuleVersionsInput,
+  listTemplatesInput,
+  moduleNameInput,
+  promoteVersionInput,
+  rejectApprovalInput,
+  templateIdInput,
+  templateModuleInput,
+  updateModuleInput,
+  validateManifestInput,
+  versionIdInput,
+} from '@powernode/contracts';
+import type { RpcClient } from '@powernode/events';
+import { validateManifestYaml } from '@powernode/manifest';
+import type { Permission } from '../auth/roles.js';
+import { defineOperation, type HttpMethod, type Operation } from './operation.js';
+
+/** An operation the catalog service answers over NATS; the gateway forwards it with the caller as actor. */
+function forwarded(
+  rpc: RpcClient,
+  tool: string,
+  pattern: string,
+  input: z.ZodType,
+  permission: Permission,
+  rest: { method: HttpMethod; path: string; status?: number },
+  title: string,
+  description: string,
+): Operation {
+  return defineOperation({
+    tool,
+    title,
+    description,
+    permission,
+    input,
+    rest,
+    run: (payload, ctx) => rpc.request(pattern, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms: 15_000 }),
+  });
+}
+
+/** The catalog's public operations (CONTRACT §2), each an MCP tool and a REST route. */
+export function catalogOperations(rpc: RpcClient): Operation[] {
+  return [
+    forwarded(rpc, 'system_create_module', CATALOG_RPC.createModule, createModuleInput, 'change', { method: 'POST', path: '/modules', status: 201 }, 'Register a module',
+      'Registers a NodeModule (name, category, variety, repository, cosign identity/issuer patterns, optional manifest_yaml to seed its spec). Returns the webhook secret once.'),
+    forwarded(rpc, 'system_list_modules', CATALOG_RPC.listModules, listModulesInput, 'read', { method: 'GET', path: '/modules' }, 'List modules', 'Lists registered modules, paginated (limit, cursor).'),
+    forwarded(rpc, 'system_get_module', CATALOG_RPC.getModule, moduleNameInput, 'read', { method: 'GET', path: '/modules/{module_name}' }, 'Get a module', 'One module with its spec, trust policy and assigned templates.'),
+    forwarded(rpc, 'system_update_module', CATALOG_RPC.updateModule, updateModuleInput, 'change', { method: 'PATCH', path: '/modules/{module_name}' }, 'Update a module',
+      'Updates trust policy (cosign_identity_regexp, cosign_issuer_regexp), approval_policy and spec fields (mask, file_spec, package_spec, dependency_spec, protected_spec, requires, provides, priority). The platform record is authoritative after registration.'),
+    forwarded(rpc, 'system_rotate_webhook_secret', CATALOG_RPC.rotateWebhookSecret, moduleNameInput, 'change', { method: 'POST', path: '/modules/{module_name}/webhook-secret' }, 'Rotate the webhook secret',
+      'Replaces the module webhook secret; the new one is returned once.'),
+    forwarded(rpc, 'system_delete_module', CATALOG_RPC.deleteModule, deleteModuleInput, 'admin', { method: 'DELETE', path: '/modules/{name}' }, 'Delete a module',
+      'Deletes a module and its versions; refused with module_assigned while any template uses it.'),
+    defineOperation({
+      tool: 'system_validate_module_manifest',
+      title: 'Validate a manifest',
+      description: 'Dry-run validation of a module manifest.yaml: schema violations with YAML paths and lines, invalid globs, file_spec/mask conflicts, init commands that cannot be split into argv.',
+      permission: 'read',
+      input: validateManifestInput,
+      rest: { method: 'POST', path: '/manifests/validate' },
+      run: async (input) => validateManifestYaml(input.manifest_yaml),
+    }),
+    forwarded(rpc, 'system_list_module_versions', CATALOG_RPC.listModuleVersions, listModuleVersionsInput, 'read', { method: 'GET', path: '/modules/{module_name}/versions' }, 'List module versions',
+      'Versions of a module, newest first, with promotion_state, digests, signature verdict and rejection reason.'),
+    forwarded(rpc, 'system_get_module_version', CATALOG_RPC.getModuleVersion, versionIdInput, 'read', { method: 'GET', path: '/module-versions/{id}' }, 'Get a module version', 'One module version.'),
+    forwarded(rpc, 'system_promote_module_version', CATALOG_RPC.promoteModuleVersion, promoteVersionInput, 'change', { method: 'POST', path: '/module-versions/{id}/promote' }, 'Promote a module version',
+      'Moves a version along built → staging → blessed → live (or to retired). Promotion to live under require_approval returns a pending approval instead.'),
+    forwarded(rpc, 'system_approve_promotion', CATALOG_RPC.approvePromotion, approvalIdInput, 'approve', { method: 'POST', path: '/approvals/{approval_id}/approve' }, 'Approve a promotion',
+      'Approves a pending promotion to live (approver role; not the requester) and applies it.'),
+    forwarded(rpc, 'system_reject_promotion', CATALOG_RPC.rejectPromotion, rejectApprovalInput, 'approve', { method: 'POST', path: '/approvals/{approval_id}/reject' }, 'Reject a promotion', 'Rejects a pending promotion to live.'),
+    forwarded(rpc, 'system_list_approvals', CATALOG_RPC.listApprovals, listApprovalsInput, 'read', { method: 'GET', path: '/approvals' }, 'List pending approvals', 'Pending promotion approvals, paginated.'),
+    forwarded(rpc, 'system_list_templates', CATALOG_RPC.listTemplates, listTemplatesInput, 'read', { method: 'GET', path: '/templates' }, 'List templates', 'NodeTemplates with their assigned modules.'),
+    forwarded(rpc, 'system_get_template', CATALOG_RPC.getTemplate, templateIdInput, 'read', { method: 'GET', path: '/templates/{template_id}' }, 'Get a template', 'One template by id or name.'),
+    forwarded(rpc, 'system_create_template', CATALOG_RPC.createTemplate, createTemplateInput, 'change', { method: 'POST', path: '/templates', status: 201 }, 'Create a template', 'Creates a NodeTemplate.'),
+    forwarded(rpc, 'system_assign_module_to_template', CATALOG_RPC.assignModule, templateModuleInput, 'change', { method: 'POST', path: '/templates/{template_id}/modules' }, 'Assign a module to a template',
+      'Assigns a module (by name) to a template; refused when already assigned or when it brings a provides conflict or a dependency cycle.'),
+    forwarded(rpc, 'system_unassign_module_from_template', CATALOG_RPC.unassignModule, templateModuleInput, 'change', { method: 'DELETE', path: '/templates/{template_id}/modules/{module_name}' }, 'Unassign a module',
+      'Removes a module from a template; idempotent.'),
+    forwarded(rpc, 'system_compose_preview', CATALOG_RPC.composePreview, templateIdInput, 'read', { method: 'GET', path: '/templates/{template_id}/compose-preview' }, 'Compose preview',
+      "A template's dependency closure, layer order, each module's effective_mask, and conflicts."),
+  ];
+}
