@@ -18,7 +18,7 @@ mkdirSync(path.dirname(results), { recursive: true });
 rmSync(results, { force: true });
 const run = spawnSync(
   process.execPath,
-  [path.join(root, 'node_modules/jest/bin/jest.js'), '--config', path.join(root, 'jest.config.cjs'), '--json', '--outputFile', results, ...jestArgs],
+  [path.join(root, 'node_modules/jest/bin/jest.js'), '--config', path.join(root, 'jest.config.cjs'), '--json', '--outputFile', results, '--forceExit', ...jestArgs],
   {
     cwd: root,
     stdio: 'inherit',

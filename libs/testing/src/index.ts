@@ -1,3 +1,5 @@
-export {};
 export * from './registry.js';
 export * from './registry-token-service.js';
+export * from './nats-server.js';
+export * from './service-processes.js';
+export * from './platform.js';

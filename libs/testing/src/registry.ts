@@ -41,7 +41,7 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-async function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -1,0 +1,257 @@
+import path from 'node:path';
+import { catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
+import { openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
+import { startPlatform, type TestPlatform } from '@powernode/testing';
+import { mcpClient, restClient } from './platform-client.js';
+
+const digest = (c: string) => `sha256:${c.repeat(64).slice(0, 64)}`;
+
+let platform: TestPlatform;
+let store: EventStore;
+let admin: ReturnType<typeof restClient>;
+
+/** Records a build the way ingest does: a ModuleVersionBuilt event on the version's stream. */
+async function appendBuild(module: { id: string; name: string }, tag: string, manifest: Record<string, unknown>, verified = true): Promise<string> {
+  const version_id = moduleVersionIdFor(module.id, tag);
+  await store.append(catalogStreams.moduleVersion(version_id), [{
+    type: 'ModuleVersionBuilt',
+    actor: 'ingest',
+    data: {
+      version_id,
+      module_id: module.id,
+      module_name: module.name,
+      version_string: tag.replace(/^v/, ''),
+      tag,
+      oci_ref: `127.0.0.1:5000/acme/${module.name}:${tag}`,
+      oci_digest: digest('a'),
+      composefs_digest: digest('b'),
+      fsverity_root_hash: digest('c'),
+      cosign_verified: verified,
+      signer_identity: verified ? 'https://ci.example.com/acme/x' : 'someone-else',
+      signer_issuer: 'https://token.actions.example.com',
+      ...(verified ? {} : { verification_reason: 'identity_mismatch: signer does not match cosign_identity_regexp' }),
+      sbom_summary: { format: 'CycloneDX', component_count: 1 },
+      manifest: { schema_version: 1, name: module.name, ...manifest },
+      built_at: new Date().toISOString(),
+    },
+  }], { expected: 'no_stream' });
+  // Appended behind the catalog's back (as ingest does): wait until its read model has folded it.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const res = await admin('GET', `/module-versions/${version_id}`);
+    if (res.status === 200) return version_id;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`version ${version_id} never appeared in the catalog`);
+}
+
+async function registerModule(name: string, extra: Record<string, unknown> = {}) {
+  const res = await admin('POST', '/modules', {
+    name,
+    category: 'userland',
+    variety: 'subscription',
+    gitea_repo_full_name: `acme/modules/${name}`,
+    cosign_identity_regexp: `https://ci\\.example\\.com/acme/.*`,
+    cosign_issuer_regexp: 'https://token\\.actions\\.example\\.com',
+    ...extra,
+  });
+  expect(res.status).toBe(201);
+  return res.body as { module: { id: string; name: string }; webhook_secret: string };
+}
+
+beforeAll(async () => {
+  platform = await startPlatform({ services: ['catalog', 'gateway'] });
+  store = await openEventStore(`sqlite:${path.join(platform.dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
+  admin = restClient(platform.url, platform.adminToken);
+}, 120_000);
+
+afterAll(async () => {
+  await store?.close();
+  await platform?.stop();
+});
+
+describe('catalog over REST and MCP', () => {
+  it('refuses requests without a token or with a bad one (401) and with the wrong role (403), on REST and MCP alike', async () => {
+    expect((await restClient(platform.url, undefined)('GET', '/modules')).status).toBe(401);
+    const bad = await restClient(platform.url, 'pn_nope')('GET', '/modules');
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    expect(bad.body.code).toBe('unauthenticated');
+    const viewer = (await admin('POST', '/tokens', { role: 'viewer', name: 'viewer-1' })).body.token as string;
+    const asViewer = restClient(platform.url, viewer);
+    expect((await asViewer('GET', '/modules')).status).toBe(200);
+    const refused = await asViewer('POST', '/templates', { name: 'viewer-made' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('forbidden');
+
+    const noAuthMcp = await fetch(`${platform.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    expect(noAuthMcp.status).toBe(401);
+    const mcp = await mcpClient(platform.url, viewer);
+    const denied = await mcp.call('system_create_template', { name: 'viewer-mcp' });
+    expect(denied.isError).toBe(true);
+    expect(denied.text).toMatch(/^forbidden: /);
+    await mcp.close();
+  });
+
+  it('registers a module, shows the webhook secret once, and validates input with field paths', async () => {
+    const created = await registerModule('my-redis');
+    expect(created.webhook_secret).toMatch(/^[0-9a-f]{64}$/);
+    const got = await admin('GET', '/modules/my-redis');
+    expect(got.status).toBe(200);
+    expect(JSON.stringify(got.body)).not.toContain(created.webhook_secret);
+    expect(got.body.module.name).toBe('my-redis');
+
+    const events = await admin('GET', `/events?stream=${catalogStreams.module(created.module.id)}`);
+    expect(JSON.stringify(events.body)).not.toContain(created.webhook_secret);
+    expect(events.body.events[0].actor).toBe('bootstrap-admin');
+
+    const dup = await admin('POST', '/modules', { name: 'my-redis', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/other', cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y' });
+    expect(dup.status).toBe(409);
+    expect(dup.body.code).toBe('already_exists');
+
+    const invalid = await admin('POST', '/modules', { name: 'Bad Name', category: 'nope', variety: 'subscription', gitea_repo_full_name: 'acme/x', cosign_identity_regexp: '(', cosign_issuer_regexp: 'y' });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.code).toBe('validation_failed');
+    expect(invalid.body.issues.map((i: { path: string }) => i.path).sort()).toEqual(['category', 'name']);
+
+    const badPattern = await admin('POST', '/modules', { name: 'bad-pattern', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/bad-pattern', cosign_identity_regexp: '(unclosed', cosign_issuer_regexp: 'y' });
+    expect(badPattern.status).toBe(400);
+    expect(badPattern.body.detail).toContain('cosign_identity_regexp');
+    expect((await admin('GET', '/modules/bad-pattern')).status).toBe(404);
+    // The refused registration released the name: it can be registered properly now.
+    await registerModule('bad-pattern');
+  });
+
+  it('walks built → staging → blessed → live with a second principal approving, and refuses built → live', async () => {
+    const dep = await registerModule('dep-base', { category: 'system-base' });
+    const app = await registerModule('web-app');
+    const depVersion = await appendBuild(dep.module, 'v1.0.0', {});
+    const appVersion = await appendBuild(app.module, 'v0.1.0', { dependencies: { requires: ['powernode/dep-base@^1.0'], provides: [] } });
+
+    const operator = (await admin('POST', '/tokens', { role: 'operator', name: 'op' })).body.token as string;
+    const approver = (await admin('POST', '/tokens', { role: 'approver', name: 'approver' })).body.token as string;
+    const op = await mcpClient(platform.url, operator);
+
+    const listed = await op.call('system_list_module_versions', { module_name: 'web-app' });
+    expect(listed.isError).toBe(false);
+    expect(listed.data.versions).toHaveLength(1);
+    expect(listed.data.versions[0]).toMatchObject({ id: appVersion, version_string: '0.1.0', promotion_state: 'built', cosign_verified: true, composefs_digest: digest('b'), fsverity_root_hash: digest('c') });
+
+    const toLive = await op.call('system_promote_module_version', { id: appVersion, to: 'live' });
+    expect(toLive.isError).toBe(true);
+    expect(toLive.text).toMatch(/^invalid_transition: /);
+
+    const blocked = await op.call('system_promote_module_version', { id: appVersion, to: 'staging' });
+    expect(blocked.isError).toBe(true);
+    expect(blocked.text).toMatch(/^dependency_not_promoted: .*dep-base/);
+
+    expect((await op.call('system_promote_module_version', { module_version_id: depVersion, target_state: 'staging' })).isError).toBe(false);
+    const staged = await op.call('system_promote_module_version', { id: appVersion, to: 'staging' });
+    expect(staged.data.version.promotion_state).toBe('staging');
+    expect((await op.call('system_promote_module_version', { id: appVersion, to: 'blessed' })).data.version.promotion_state).toBe('blessed');
+
+    const pending = await op.call('system_promote_module_version', { id: appVersion, to: 'live' });
+    expect(pending.isError).toBe(false);
+    expect(pending.data.approval).toMatchObject({ status: 'pending' });
+
+    const self = await op.call('system_approve_promotion', { approval_id: pending.data.approval.id });
+    expect(self.isError).toBe(true);
+    expect(self.text).toMatch(/^forbidden: /);
+
+    const approverClient = await mcpClient(platform.url, approver);
+    const approved = await approverClient.call('system_approve_promotion', { approval_id: pending.data.approval.id });
+    expect(approved.isError).toBe(false);
+    expect(approved.data.version.promotion_state).toBe('live');
+    await approverClient.close();
+
+    const rest = await restClient(platform.url, operator)('GET', '/modules/web-app/versions');
+    expect(rest.body.versions[0].promotion_state).toBe('live');
+    await op.close();
+  });
+
+  it('refuses to promote an unverified version anywhere but retired', async () => {
+    const m = await registerModule('unsigned-thing');
+    const v = await appendBuild(m.module, 'v1.0.0', {}, false);
+    const refused = await admin('POST', `/module-versions/${v}/promote`, { to: 'staging' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('unverified_signature');
+    const retired = await admin('POST', `/module-versions/${v}/promote`, { to: 'retired' });
+    expect(retired.status).toBe(200);
+    expect(retired.body.version.promotion_state).toBe('retired');
+  });
+
+  it('assigns and unassigns by name, previews composition with a protected path folded into a neighbour, and guards delete', async () => {
+    await registerModule('redis-protected', { manifest_yaml: 'schema_version: 1\nname: redis-protected\nfile_spec:\n  - "/etc/redis/**"\nprotected_spec:\n  - "/etc/redis/redis.conf"\n' });
+    await registerModule('overlay-etc', { manifest_yaml: 'schema_version: 1\nname: overlay-etc\nfile_spec:\n  - "/etc/**"\nmask:\n  - "/etc/motd"\n' });
+    const templates = await admin('GET', '/templates');
+    const base = templates.body.templates.find((t: { name: string }) => t.name === 'base');
+    expect(base).toBeDefined();
+    expect(templates.body.templates.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['base', 'hardened']));
+
+    const assigned = await admin('POST', `/templates/${base.id}/modules`, { module_name: 'redis-protected' });
+    expect(assigned.status).toBe(200);
+    expect(assigned.body.template.modules.map((m: { name: string }) => m.name)).toContain('redis-protected');
+    const again = await admin('POST', `/templates/${base.id}/modules`, { module_name: 'redis-protected' });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('already_assigned');
+    await admin('POST', '/templates/base/modules', { module_name: 'overlay-etc' });
+
+    const preview = await admin('GET', '/templates/base/compose-preview');
+    expect(preview.status).toBe(200);
+    const overlay = preview.body.preview.layers.find((l: { module: string }) => l.module === 'overlay-etc');
+    expect(overlay.effective_mask).toEqual(expect.arrayContaining(['/etc/motd', '/etc/redis/redis.conf']));
+
+    const refused = await admin('DELETE', '/modules/redis-protected');
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('module_assigned');
+    expect(refused.body.detail).toContain('base');
+
+    const unassigned = await admin('DELETE', `/templates/${base.id}/modules/redis-protected`);
+    expect(unassigned.status).toBe(200);
+    expect(unassigned.body.template.modules.map((m: { name: string }) => m.name)).not.toContain('redis-protected');
+    expect((await admin('DELETE', `/templates/${base.id}/modules/redis-protected`)).status).toBe(200);
+
+    const deleted = await admin('DELETE', '/modules/redis-protected');
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toEqual({ deleted: true, versions_deleted: 0 });
+    expect((await admin('GET', '/modules/redis-protected')).status).toBe(404);
+    await registerModule('redis-protected');
+  });
+
+  it('paginates lists with an opaque cursor', async () => {
+    for (const n of ['page-a', 'page-b', 'page-c']) await registerModule(n);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { modules: { name: string }[]; next_cursor: string | null } } = await admin('GET', `/modules?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(page.body.modules.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.modules.map((m) => m.name));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(expect.arrayContaining(['page-a', 'page-b', 'page-c']));
+  });
+
+  it('serves an OpenAPI document and the MCP tool list from the same operations', async () => {
+    const doc = await (await fetch(`${platform.url}/api/docs`)).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.paths['/api/v1/system/modules'].post.operationId).toBe('system_create_module');
+    const mcp = await mcpClient(platform.url, platform.adminToken);
+    const tools = (await mcp.client.listTools()).tools.map((t) => t.name);
+    for (const op of Object.values(doc.paths).flatMap((p) => Object.values(p as Record<string, { operationId: string }>)).map((o) => o.operationId)) {
+      if (op !== 'webhook_gitea_module') expect(tools).toContain(op);
+    }
+    await mcp.close();
+  });
+
+  it('gives the same answers after the catalog read models are dropped and replayed', async () => {
+    const before = await Promise.all(['/modules?limit=200', '/templates', '/modules/web-app/versions', '/approvals'].map((p) => admin('GET', p)));
+    const { RpcClient } = await import('@powernode/events');
+    const rpc = await RpcClient.connect(platform.nats.url);
+    const replayed = await rpc.request<{ rebuilt: { projection: string; position: number }[] }>('catalog.projections.replay', {});
+    await rpc.close();
+    expect(replayed.rebuilt.map((r) => r.projection).sort()).toEqual(['catalog-modules', 'catalog-promotion-approvals', 'catalog-templates', 'catalog-module-versions', 'catalog-webhook-routes'].sort());
+    const after = await Promise.all(['/modules?limit=200', '/templates', '/modules/web-app/versions', '/approvals'].map((p) => admin('GET', p)));
+    expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
+  });
+});
