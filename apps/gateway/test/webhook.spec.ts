@@ -1,0 +1,97 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
+import { startPlatform, type TestPlatform } from '@powernode/testing';
+import { restClient } from './platform-client.js';
+
+let platform: TestPlatform;
+let store: EventStore;
+let secret: string;
+const repo = 'acme/modules/hooked';
+
+function sign(body: string, key = secret): string {
+  return createHmac('sha256', key).update(body).digest('hex');
+}
+
+async function deliver(body: string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${platform.url}/api/v1/system/webhooks/gitea/module`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function buildReports(): Promise<{ delivery_id: string; tag: string; artifact_ref: string }[]> {
+  const all = await store.readAll({ after_position: 0, limit: 100_000 });
+  return all.filter((e) => e.type === 'ModuleBuildReported').map((e) => e.data as { delivery_id: string; tag: string; artifact_ref: string });
+}
+
+const payload = (tag = 'v0.1.0') => JSON.stringify({ repository: { full_name: repo }, ref: `refs/tags/${tag}`, artifact: `127.0.0.1:5000/${repo}:${tag}` });
+
+beforeAll(async () => {
+  platform = await startPlatform({ services: ['catalog', 'gateway'] });
+  store = await openEventStore(`sqlite:${path.join(platform.dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
+  const created = await restClient(platform.url, platform.adminToken)('POST', '/modules', {
+    name: 'hooked', category: 'userland', variety: 'subscription', gitea_repo_full_name: repo, cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y',
+  });
+  secret = created.body.webhook_secret;
+}, 120_000);
+
+afterAll(async () => {
+  await store?.close();
+  await platform?.stop();
+});
+
+describe('CI webhook', () => {
+  it('accepts a signed delivery with 202 and records one ModuleBuildReported; a replayed delivery gets 200 and no second event', async () => {
+    const body = payload();
+    const delivery = randomUUID();
+    const first = await deliver(body, { 'x-gitea-signature': sign(body), 'x-gitea-delivery': delivery });
+    expect(first.status).toBe(202);
+    expect(first.body).toEqual({ delivery_id: delivery, duplicate: false });
+    const again = await deliver(body, { 'x-gitea-signature': sign(body), 'x-gitea-delivery': delivery });
+    expect(again.status).toBe(200);
+    expect(again.body.duplicate).toBe(true);
+    const reports = (await buildReports()).filter((r) => r.delivery_id === delivery);
+    expect(reports).toEqual([{ module_id: expect.any(String), module_name: 'hooked', tag: 'v0.1.0', artifact_ref: `127.0.0.1:5000/${repo}:v0.1.0`, delivery_id: delivery, repository_full_name: repo }]);
+  });
+
+  it('accepts the GitHub signature header form', async () => {
+    const body = payload('v0.2.0');
+    const res = await deliver(body, { 'x-hub-signature-256': `sha256=${sign(body)}`, 'x-github-delivery': randomUUID() });
+    expect(res.status).toBe(202);
+  });
+
+  it('answers a forged signature and an unknown repository with the same 401 and records nothing', async () => {
+    const before = (await buildReports()).length;
+    const body = payload('v9.9.9');
+    const forged = await deliver(body, { 'x-gitea-signature': sign(body, 'not-the-secret'), 'x-gitea-delivery': randomUUID() });
+    const unknownBody = JSON.stringify({ repository: { full_name: 'nobody/nothing' }, ref: 'refs/tags/v1.0.0' });
+    const unknown = await deliver(unknownBody, { 'x-gitea-signature': sign(unknownBody), 'x-gitea-delivery': randomUUID() });
+    const unsigned = await deliver(body, { 'x-gitea-delivery': randomUUID() });
+    for (const r of [forged, unknown, unsigned]) expect(r.status).toBe(401);
+    const strip = ({ correlation_id: _c, ...rest }: Record<string, unknown>) => rest;
+    expect(strip(forged.body)).toEqual(strip(unknown.body));
+    expect(strip(unsigned.body)).toEqual(strip(unknown.body));
+    expect((await buildReports()).length).toBe(before);
+  });
+
+  it('refuses a body over 1 MiB with 413 and a signed payload without a tag with 400', async () => {
+    const big = JSON.stringify({ repository: { full_name: repo }, ref: 'refs/tags/v1.0.0', padding: 'x'.repeat(1024 * 1024) });
+    const tooLarge = await deliver(big, { 'x-gitea-signature': sign(big), 'x-gitea-delivery': randomUUID() });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.code).toBe('payload_too_large');
+    const noTag = JSON.stringify({ repository: { full_name: repo }, ref: 'refs/heads/main' });
+    const malformed = await deliver(noTag, { 'x-gitea-signature': sign(noTag), 'x-gitea-delivery': randomUUID() });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.code).toBe('validation_failed');
+    const noDelivery = await deliver(payload(), { 'x-gitea-signature': sign(payload()) });
+    expect(noDelivery.status).toBe(400);
+    expect(noDelivery.body.detail).toContain('X-Gitea-Delivery');
+  });
+
+  it('rate-limits a source that floods the endpoint', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 80; i++) statuses.push((await deliver('{}', { 'x-gitea-delivery': randomUUID() })).status);
+    expect(statuses).toContain(429);
+    expect(statuses.filter((s) => s === 401).length).toBeGreaterThan(0);
+  });
+});
