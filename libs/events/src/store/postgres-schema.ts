@@ -131,7 +131,7 @@ BEGIN
       EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME, v_detail = PG_EXCEPTION_DETAIL;
         IF v_constraint = 'events_id_key' THEN
-          RETURN QUERY SELECT v_idx, 'id_taken'::text, v_current, NULL::bigint, NULL::bigint, substring(v_detail from '\(id\)=\((.*)\)'), NULL::text;
+          RETURN QUERY SELECT v_idx, 'id_taken'::text, v_current, NULL::bigint, NULL::bigint, substring(v_detail from '\\(id\\)=\\((.*)\\)'), NULL::text;
         ELSE
           RETURN QUERY SELECT v_idx, 'conflict'::text, v_current, NULL::bigint, NULL::bigint, NULL::text, NULL::text;
         END IF;

@@ -19,16 +19,21 @@ describe('PostgresEventStore on a real server', () => {
   const schema = `pn_store_pg_${uniqueSuffix()}`;
   let store: PostgresEventStore;
   let raw: pg.Client;
+  // Watches pg_locks from outside `raw`'s transactions: inside one, pg_stat_activity is a frozen snapshot.
+  let observer: pg.Client;
 
   beforeAll(async () => {
     store = await PostgresEventStore.open(PG_URL, testCatalogue(), { schema, pollIntervalMs: 60_000 });
     raw = new pg.Client({ connectionString: PG_URL });
     await raw.connect();
+    observer = new pg.Client({ connectionString: PG_URL });
+    await observer.connect();
   });
 
   afterAll(async () => {
     await store?.close();
     await raw?.end();
+    await observer?.end();
     await dropSchema(schema);
   });
 
@@ -72,6 +77,19 @@ describe('PostgresEventStore on a real server', () => {
     expect((await store.readStream('raced')).map((e) => e.id)).toEqual(['racer-id']);
   });
 
+  it('turns a unique id violation from a writer racing outside the lock into conflict naming the id', async () => {
+    const head = await store.headPosition();
+    const id = '0190a0a0-0000-7000-8000-00000000abcd';
+    await raw.query('BEGIN');
+    await raw.query(`INSERT INTO "${schema}".events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, actor, data)
+                     VALUES ($1, $2, 'id-racer', 1, 'TestEvent', 2, '2024-01-01T00:00:00Z', $2, 'system', '{"n":0}')`, [head + 1000, id]);
+    const pending = store.append('id-raced', [{ id, type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' }).catch((e: unknown) => e);
+    await until(async () => (await waitingOn('transactionid')) > 0, 'the append to block on the racing id');
+    await raw.query('COMMIT');
+    expect(await pending).toMatchObject({ code: 'conflict', details: { id } });
+    expect(await store.streamVersion('id-raced')).toBe(0);
+  });
+
   it('wakes a subscriber through LISTEN/NOTIFY when another process appends (its poll interval is a minute)', async () => {
     const writer = await PostgresEventStore.open(PG_URL, testCatalogue(), { schema });
     try {
@@ -80,7 +98,7 @@ describe('PostgresEventStore on a real server', () => {
       const subscription = store.subscribeAll({ after_position: from, onEvents: (events) => void seen.push(...events) });
       await subscription.caughtUp;
       // The listener connects asynchronously; an append before it listens would only be found by the next poll.
-      await until(async () => (await raw.query(`SELECT 1 FROM pg_stat_activity WHERE query = 'LISTEN "${schema}_events"'`)).rowCount === 1, 'the listener');
+      await until(async () => (await observer.query(`SELECT 1 FROM pg_stat_activity WHERE query = 'LISTEN "${schema}_events"'`)).rowCount === 1, 'the listener');
       const { events } = await writer.append('notified', [{ type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' });
       await until(() => seen.length >= 1, 'the notification to wake the subscriber');
       await subscription.stop();
@@ -117,10 +135,12 @@ describe('PostgresEventStore on a real server', () => {
     expect((error as Error).message).not.toContain('s3cret');
   });
 
+  /** How many of this store's appends are blocked waiting for a lock of the given type. */
   async function waitingOn(lockType: string): Promise<number> {
-    const r = await raw.query(
-      `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND l.locktype = $1 AND a.datname = current_database()`,
-      [lockType],
+    const r = await observer.query(
+      `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE NOT l.granted AND l.locktype = $1 AND a.datname = current_database() AND position($2 IN a.query) > 0`,
+      [lockType, `"${schema}".append_group`],
     );
     return (r.rows[0] as { n: number }).n;
   }
