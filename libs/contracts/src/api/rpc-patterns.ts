@@ -11,6 +11,7 @@ export const CATALOG_RPC = {
   promoteModuleVersion: 'catalog.version.promote',
   recordBuild: 'catalog.version.record_build',
   recordRejection: 'catalog.version.record_rejection',
+  recordReverification: 'catalog.version.record_reverification',
   approvePromotion: 'catalog.approval.approve',
   rejectPromotion: 'catalog.approval.reject',
   listApprovals: 'catalog.approval.list',
@@ -24,4 +25,11 @@ export const CATALOG_RPC = {
   webhookPolicy: 'catalog.module.trust_policy',
   replay: 'catalog.projections.replay',
   ping: 'catalog.ping',
+} as const;
+
+/** NATS request/reply subjects of the ingest service. */
+export const INGEST_RPC = {
+  /** `{actor, input:{id}}`: verify a recorded version's signature again under its module's current trust policy. */
+  reverifyVersion: 'ingest.version.reverify',
+  ping: 'ingest.ping',
 } as const;

@@ -148,7 +148,8 @@ export const moduleBuildReportedSchema = z.object({
   module_id: id,
   module_name: catalogNameSchema,
   tag: z.string().min(1).max(256),
-  artifact_ref: z.string().min(1),
+  /** The OCI reference CI reported; empty when it named none (ingest then looks at `<OCI_REGISTRY>/<repository>:<tag>`). */
+  artifact_ref: z.string().max(2000),
   delivery_id: z.string().min(1),
   repository_full_name: giteaRepoFullNameSchema,
 });
@@ -197,6 +198,29 @@ export const moduleVersionRejectedSchema = z.object({
   reason_code: versionRejectionCodeSchema,
   reason: z.string().min(1),
   rejected_at: isoTimestamp,
+});
+
+/**
+ * Ingest verified the signature of a recorded version again (after its module's trust policy changed) and
+ * the verdict differs from the one recorded. The promotion state is kept; an unverified version can then only
+ * be retired.
+ */
+export const moduleVersionReverifiedSchema = z.object({
+  version_id: id,
+  module_id: id,
+  module_name: catalogNameSchema,
+  version_string: z.string().min(1),
+  /** The manifest whose signatures were checked: must still be the version's. */
+  oci_digest: digest,
+  cosign_verified: z.boolean(),
+  signer_identity: z.string().nullable(),
+  signer_issuer: z.string().nullable(),
+  verification_reason: z.string().optional(),
+  /** The trust policy the signatures were judged against. */
+  cosign_identity_regexp: z.string().min(1),
+  cosign_issuer_regexp: z.string().min(1),
+  requested_by: z.string().min(1),
+  reverified_at: isoTimestamp,
 });
 
 export const moduleVersionPromotedSchema = z.object({
@@ -286,6 +310,7 @@ export const catalogEventSchemas = {
   ModuleVersionBuilt: moduleVersionBuiltSchema,
   ModuleVersionRejected: moduleVersionRejectedSchema,
   ModuleVersionPromoted: moduleVersionPromotedSchema,
+  ModuleVersionReverified: moduleVersionReverifiedSchema,
   PromotionApprovalRequested: promotionApprovalRequestedSchema,
   PromotionApprovalGranted: promotionApprovalGrantedSchema,
   PromotionApprovalRejected: promotionApprovalRejectedSchema,
@@ -308,6 +333,7 @@ export type ModuleBuildReportedData = CatalogEventData<'ModuleBuildReported'>;
 export type ModuleVersionBuiltData = CatalogEventData<'ModuleVersionBuilt'>;
 export type ModuleVersionRejectedData = CatalogEventData<'ModuleVersionRejected'>;
 export type ModuleVersionPromotedData = CatalogEventData<'ModuleVersionPromoted'>;
+export type ModuleVersionReverifiedData = CatalogEventData<'ModuleVersionReverified'>;
 export type PromotionApprovalRequestedData = CatalogEventData<'PromotionApprovalRequested'>;
 
 /** One event type for the event catalogue: structurally an `EventDefinition` of libs/events. */

@@ -30,18 +30,52 @@ export interface CommandOutcome<State, Event> {
   position: number;
 }
 
+const streamQueues = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
+
 /**
- * Loads a stream, folds it with the decider, decides, and appends with the version it read. A concurrent
- * writer makes the append fail with `concurrency_conflict`; the whole cycle is then retried on fresh state
- * (the command is re-decided, never blindly re-appended), up to `maxAttempts`.
+ * Runs `work` after every earlier call for the same store and stream has settled. Commands on one hot stream
+ * (e.g. the module registry) from one process then never race each other; only other processes can conflict.
  */
-export async function executeCommand<Command, State, Event extends { type: string; data: unknown }>(
+function serialisedPerStream<T>(store: EventStore, stream: string, work: () => Promise<T>): Promise<T> {
+  let queues = streamQueues.get(store);
+  if (!queues) streamQueues.set(store, (queues = new Map()));
+  const previous = queues.get(stream) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(stream, settled);
+  void settled.then(() => {
+    if (queues.get(stream) === settled) queues.delete(stream);
+  });
+  return run;
+}
+
+/**
+ * Loads a stream, folds it with the decider, decides, and appends with the version it read. Commands on the
+ * same stream are serialised within this process; a writer in another process makes the append fail with
+ * `concurrency_conflict`, and the whole cycle is then retried on fresh state after a short jittered pause (the
+ * command is re-decided, never blindly re-appended), up to `maxAttempts`.
+ */
+export function executeCommand<Command, State, Event extends { type: string; data: unknown }>(
   store: EventStore,
   stream: string,
   decider: DeciderLike<Command, State, Event>,
   command: Command | ((state: State) => Command),
   metadata: CommandMetadata,
-  maxAttempts = 5,
+  maxAttempts = 8,
+): Promise<CommandOutcome<State, Event>> {
+  return serialisedPerStream(store, stream, () => decideAndAppend(store, stream, decider, command, metadata, maxAttempts));
+}
+
+async function decideAndAppend<Command, State, Event extends { type: string; data: unknown }>(
+  store: EventStore,
+  stream: string,
+  decider: DeciderLike<Command, State, Event>,
+  command: Command | ((state: State) => Command),
+  metadata: CommandMetadata,
+  maxAttempts: number,
 ): Promise<CommandOutcome<State, Event>> {
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(stream);
@@ -62,7 +96,10 @@ export async function executeCommand<Command, State, Event extends { type: strin
     try {
       result = await store.append(stream, toAppend, { expected: history.length === 0 ? 'no_stream' : history.length });
     } catch (error) {
-      if (isPowernodeError(error) && error.code === 'concurrency_conflict' && attempt < maxAttempts) continue;
+      if (isPowernodeError(error) && error.code === 'concurrency_conflict' && attempt < maxAttempts) {
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+        continue;
+      }
       throw error;
     }
     for (const e of events) state = decider.evolve(state, e);

@@ -1,0 +1,18 @@
+/**
+ * Hypervisor drivers: the port (hypervisor-driver.ts) and its adapters. `local` runs an instance as a sandbox
+ * directory plus a supervised agent process; a libvirt driver for QEMU/KVM fits the same port. Every adapter
+ * passes the contract suite in apps/provisioner/test/drivers/driver-contract.ts.
+ */
+export {
+  instanceNotCreated,
+  instanceSpecSchema,
+  parseInstanceId,
+  parseInstanceSpec,
+  type AdoptOutcome,
+  type DriverInstanceStatus,
+  type HypervisorDriver,
+  type InstanceHandle,
+  type InstanceSpec,
+} from './hypervisor-driver.js';
+export { DEFAULT_INHERITED_ENV, LOCAL_AGENT_ENV, LocalDriver, type LocalDriverEvent, type LocalDriverOptions } from './local-driver.js';
+export { currentBootId, isProcessAlive, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
