@@ -33,3 +33,20 @@ export const INGEST_RPC = {
   reverifyVersion: 'ingest.version.reverify',
   ping: 'ingest.ping',
 } as const;
+
+export const PROVISIONER_RPC = {
+  createNode: 'provisioner.node.create',
+  getNode: 'provisioner.node.get',
+  listNodes: 'provisioner.node.list',
+  setNodeChannel: 'provisioner.node.set_channel',
+  provisionInstance: 'provisioner.instance.provision',
+  getInstance: 'provisioner.instance.get',
+  listInstances: 'provisioner.instance.list',
+  terminateInstance: 'provisioner.instance.terminate',
+  driftReport: 'provisioner.instance.drift',
+  agentEnrol: 'provisioner.agent.enrol',
+  agentDesired: 'provisioner.agent.desired',
+  agentHeartbeat: 'provisioner.agent.heartbeat',
+  replay: 'provisioner.projections.replay',
+  ping: 'provisioner.ping',
+} as const;

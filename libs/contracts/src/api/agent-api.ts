@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/*
+ * The agent ↔ platform protocol. The agent speaks HTTP to the gateway (the only endpoint an instance needs to
+ * reach besides the OCI registry); the gateway forwards to the provisioner over NATS (PROVISIONER_RPC).
+ *
+ *   POST /api/v1/agent/enrol      {instance_id, enrolment_token}            → {credential, heartbeat_interval_ms}
+ *   GET  /api/v1/agent/desired    Authorization: Bearer <credential>         → AgentDesiredState
+ *   POST /api/v1/agent/heartbeat  Authorization: Bearer <credential>, AgentHeartbeat → {ok:true, desired_generation}
+ *
+ * The enrolment token is one-time; the credential is bound to the instance and revoked at termination.
+ */
+
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+
+export const agentEnrolInput = z.object({
+  instance_id: z.string().min(1).max(200),
+  enrolment_token: z.string().min(16).max(500),
+});
+export type AgentEnrolInput = z.infer<typeof agentEnrolInput>;
+
+export const agentEnrolResult = z.object({
+  credential: z.string().min(16),
+  heartbeat_interval_ms: z.number().int().positive(),
+});
+export type AgentEnrolResult = z.infer<typeof agentEnrolResult>;
+
+/** One module the instance must run, with everything the agent needs to pull, verify, compose and start it. */
+export const agentDesiredModule = z.object({
+  module_name: z.string(),
+  version_id: z.string(),
+  version_string: z.string(),
+  oci_ref: z.string(),
+  oci_digest: digest,
+  composefs_digest: digest,
+  /** Layer priority (category position × 1000 + module priority); higher wins on overlapping paths. */
+  priority: z.number().int(),
+  /** rsync-style globs removed from this module's layer when composing (its mask + neighbours' protected paths…). */
+  effective_mask: z.array(z.string()),
+  init: z.object({ start: z.string().nullable(), stop: z.string().nullable(), restart: z.string().nullable() }),
+});
+export type AgentDesiredModule = z.infer<typeof agentDesiredModule>;
+
+export const agentDesiredState = z.object({
+  instance_id: z.string(),
+  /** Changes whenever the desired set changes; the agent reconciles when it differs from what it composed. */
+  generation: z.string(),
+  modules: z.array(agentDesiredModule),
+  /** Why some assigned modules have no version to run (not promoted to the node's channel, unverified…). */
+  unresolved: z.array(z.object({ module_name: z.string(), code: z.string(), message: z.string() })),
+});
+export type AgentDesiredState = z.infer<typeof agentDesiredState>;
+
+export const agentHeartbeat = z.object({
+  /** module name → composefs_digest of the version actually composed and started. */
+  running_module_digests: z.record(z.string(), digest),
+  /** fs-verity digest of the composed root description, when one is composed. */
+  composed_root_hash: digest.nullable(),
+  /** The generation the agent last reconciled to. */
+  generation: z.string().nullable(),
+  /** Problems of the last reconcile, e.g. `fsverity verification failed: /etc/redis/redis.conf`. */
+  errors: z.array(z.object({ module_name: z.string().nullable(), message: z.string() })).max(100),
+  /** Per-module start outcome: `started`, `skipped: <reason>` (no isolation available), `failed: <reason>`. */
+  module_states: z.record(z.string(), z.string()).default({}),
+  agent_version: z.string(),
+  boot_id: z.string(),
+});
+export type AgentHeartbeat = z.infer<typeof agentHeartbeat>;
+
+export const agentHeartbeatResult = z.object({ ok: z.literal(true), desired_generation: z.string() });
