@@ -9,9 +9,12 @@ interface SavedDocument<TState> {
 }
 
 export interface ProjectionRunnerOptions {
-  /** Save the state after this many events have been folded since the last save… */
+  /**
+   * Save the state after this many events have been folded since the last save… (saving serialises the whole
+   * read model, so it is kept off the per-event path: a restart refolds at most this much of the log).
+   */
   saveEveryEvents?: number;
-  /** …or after this long, whichever comes first. */
+  /** …or once this long has passed since the last save with events unsaved, whichever comes first. */
   saveEveryMs?: number;
   logger?: Logger;
 }
@@ -69,7 +72,7 @@ export class ProjectionRunner<TState> {
         for (const event of events) this.state = this.projection.evolve(this.state, event);
         this.position = events[events.length - 1]!.position;
         this.unsaved += events.length;
-        if (this.unsaved >= (this.options.saveEveryEvents ?? 500) || Date.now() - this.lastSave >= (this.options.saveEveryMs ?? 1000)) await this.save();
+        if (this.unsaved >= (this.options.saveEveryEvents ?? 10_000) || Date.now() - this.lastSave >= (this.options.saveEveryMs ?? 5000)) await this.save();
         this.release();
       },
       onError: (error) => this.options.logger?.error({ err: error, projection: this.projection.name }, 'projection subscription error'),
