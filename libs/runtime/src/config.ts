@@ -34,7 +34,9 @@ export type ResolvedConfig<T> = T & { EVENT_STORE_URL: string; POWERNODE_DATA_DI
  * variable, naming it, what was given and what is accepted.
  */
 export function parseConfig<S extends z.ZodRawShape>(shape: S, env: NodeJS.ProcessEnv = process.env): ResolvedConfig<z.infer<z.ZodObject<S>>> {
-  const result = z.object(shape).safeParse(env);
+  // An empty variable means "not set" (what `VAR= cmd` and compose files with blank values produce).
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = z.object(shape).safeParse(present);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '(env)');
