@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
-import { openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
+import { openEventStore, powernodeEventCatalogue, RpcClient, type EventStore } from '@powernode/events';
 import { startPlatform, type TestPlatform } from '@powernode/testing';
 import { mcpClient, restClient } from './platform-client.js';
 
@@ -246,7 +246,6 @@ describe('catalog over REST and MCP', () => {
 
   it('gives the same answers after the catalog read models are dropped and replayed', async () => {
     const before = await Promise.all(['/modules?limit=200', '/templates', '/modules/web-app/versions', '/approvals'].map((p) => admin('GET', p)));
-    const { RpcClient } = await import('@powernode/events');
     const rpc = await RpcClient.connect(platform.nats.url);
     const replayed = await rpc.request<{ rebuilt: { projection: string; position: number }[] }>('catalog.projections.replay', {});
     await rpc.close();
