@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { isPowernodeError } from '@powernode/contracts';
@@ -59,7 +60,6 @@ export function registerOperatorCommands(program: Command): void {
     .option('--manifest <file>', 'manifest.yaml whose spec fields seed the record')
     .option('--approval-policy <policy>', 'require_approval | auto_approve')
     .action(async function (this: Command, name: string, o) {
-      const { readFile } = await import('node:fs/promises');
       return run(this, 'system_create_module', {
         name,
         category: o.category,
