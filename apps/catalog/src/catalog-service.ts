@@ -10,6 +10,7 @@ import {
   type CreateModuleInput,
   type ModuleVersionBuiltData,
   type ModuleVersionRejectedData,
+  type ModuleVersionReverifiedData,
 } from '@powernode/contracts';
 import { executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
@@ -219,7 +220,9 @@ export class CatalogService {
     if (version_id !== build.version_id) throw new PowernodeError('validation_failed', `version_id must be derived from module_id and tag (expected ${version_id})`);
     const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(version_id), moduleVersionDecider, { type: 'RecordBuild', build }, this.meta('ingest', correlation_id, {
       causation_id,
-      event_id: (i) => contentDerivedId('record-build', version_id, build.oci_digest, String(i)),
+      // Per report, not per digest: a report of the same build under an edited trust policy carries a new
+      // verdict, and an id derived from the digest alone would make the store drop it as already appended.
+      event_id: (i) => contentDerivedId('record-build', version_id, build.oci_digest, causation_id ?? correlation_id, String(i)),
     }));
     let position = outcome.position;
     if (outcome.appended.length > 0 && build.cosign_verified) {
@@ -242,6 +245,13 @@ export class CatalogService {
     }));
     await this.readModels.caughtUpTo(outcome.position);
     return this.getModuleVersion(rejection.version_id);
+  }
+
+  /** Ingest's re-verification of a recorded build: a changed signature verdict, or nothing when it is unchanged. */
+  async recordReverification(reverification: ModuleVersionReverifiedData, correlation_id: string, causation_id: string | null) {
+    const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(reverification.version_id), moduleVersionDecider, { type: 'RecordReverification', reverification }, this.meta('ingest', correlation_id, { causation_id }));
+    await this.readModels.caughtUpTo(outcome.position);
+    return { ...this.getModuleVersion(reverification.version_id), changed: outcome.appended.length > 0 };
   }
 
   async promote(id: string, to: string, actor: Actor, correlation_id: string): Promise<{ version: unknown } | { approval: ApprovalView }> {

@@ -15,6 +15,7 @@ import {
   PowernodeError,
   moduleVersionBuiltSchema,
   moduleVersionRejectedSchema,
+  moduleVersionReverifiedSchema,
   promoteVersionInput,
   rejectApprovalInput,
   rpcRequestSchema,
@@ -77,6 +78,7 @@ export class CatalogController {
       webhook: rpcHandler(webhookInput, (input, c) => catalog.receiveWebhook(input, c.correlation_id), o),
       recordBuild: rpcHandler(recordInput(moduleVersionBuiltSchema), ({ data, causation_id }, c) => catalog.recordBuild(data, c.correlation_id, causation_id), o),
       recordRejection: rpcHandler(recordInput(moduleVersionRejectedSchema), ({ data, causation_id }, c) => catalog.recordRejection(data, c.correlation_id, causation_id), o),
+      recordReverification: rpcHandler(recordInput(moduleVersionReverifiedSchema), ({ data, causation_id }, c) => catalog.recordReverification(data, c.correlation_id, causation_id), o),
       trustPolicy: rpcHandler(systemInput, ({ module_id }) => catalog.trustPolicy(module_id), o),
       replay: rpcHandler(replayInput, async ({ projection }) => {
         const runners = projection ? [readModels.byName(projection)].filter((r) => r !== undefined) : readModels.all();
@@ -112,6 +114,7 @@ export class CatalogController {
   @MessagePattern(CATALOG_RPC.receiveWebhook) webhook(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.webhook(p, c); }
   @MessagePattern(CATALOG_RPC.recordBuild) recordBuild(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.recordBuild(p, c); }
   @MessagePattern(CATALOG_RPC.recordRejection) recordRejection(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.recordRejection(p, c); }
+  @MessagePattern(CATALOG_RPC.recordReverification) recordReverification(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.recordReverification(p, c); }
   @MessagePattern(CATALOG_RPC.webhookPolicy) trustPolicy(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.trustPolicy(p, c); }
   @MessagePattern(CATALOG_RPC.replay) replay(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.replay(p, c); }
   @MessagePattern(CATALOG_RPC.ping) ping(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.ping(p, c); }

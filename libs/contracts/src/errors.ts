@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   registry_error: { http: 502, retryable: true },
   signing_failed: { http: 502, retryable: true },
   webhook_unreachable: { http: 502, retryable: true },
+  // agent
+  gateway_unreachable: { http: 502, retryable: true },
 } as const satisfies Record<string, { http: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -24,6 +24,8 @@ export function installGracefulShutdown(logger: Logger, closers: Closer[], optio
           logger.warn({ err: error, closer: closer.name }, 'error while closing');
         }
       }
+      // Done in time: the watchdog must not fire later in a process that lives on (tests, embedded use).
+      clearTimeout(timer);
       logger.info('stopped');
       logger.flush?.();
       if (options.exit !== false) process.exit(0);

@@ -11,3 +11,4 @@ export * from './dev-sigstore.js';
 export * from './key-signing.js';
 export * from './keyless-signing.js';
 export { verifyEcdsaPrehashed } from './ecdsa-prehashed.js';
+export * from './public-good-root.js';

@@ -1,5 +1,5 @@
 import { PowernodeError, type ApprovalStatus } from '@powernode/contracts';
-import { asCatalogEvent, compareText, type CatalogProjection } from './catalog-projection.js';
+import { asCatalogEvent, compareText, entryOf, setEntry, type CatalogProjection } from './catalog-projection.js';
 import { assertNever } from './decider.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
@@ -22,18 +22,23 @@ export interface ApprovalView {
 
 export interface ApprovalsReadModel {
   approvals: Record<string, ApprovalView>;
+  /** module id → ids of its approvals (as a set: approval id → true), so a module deletion touches only those */
+  approval_ids_by_module: Record<string, Record<string, true>>;
 }
 
+/** Stores the changed view in place of the approval's view (a view is never changed once stored: a caller may hold it). */
 function withApproval(state: ApprovalsReadModel, id: string, change: (a: ApprovalView) => ApprovalView): ApprovalsReadModel {
-  const current = state.approvals[id];
-  return current === undefined ? state : { approvals: { ...state.approvals, [id]: change(current) } };
+  const current = entryOf(state.approvals, id);
+  if (current !== undefined) setEntry(state.approvals, id, change(current));
+  return state;
 }
 
-/** Promotion approvals and their outcome. */
+/** Promotion approvals and their outcome. Updates its state in place. */
 export const approvalsProjection: CatalogProjection<ApprovalsReadModel> = {
   name: 'catalog-promotion-approvals',
-  version: 1,
-  initialState: () => ({ approvals: {} }),
+  // 2: approval_ids_by_module added.
+  version: 2,
+  initialState: () => ({ approvals: {}, approval_ids_by_module: {} }),
   evolve(state, stored) {
     const event = asCatalogEvent(stored);
     if (event === null) return state;
@@ -55,7 +60,11 @@ export const approvalsProjection: CatalogProjection<ApprovalsReadModel> = {
           decided_at: null,
           reason: null,
         };
-        return { approvals: { ...state.approvals, [d.approval_id]: view } };
+        setEntry(state.approvals, d.approval_id, view);
+        let approvalIds = entryOf(state.approval_ids_by_module, d.module_id);
+        if (approvalIds === undefined) setEntry(state.approval_ids_by_module, d.module_id, (approvalIds = {}));
+        setEntry(approvalIds, d.approval_id, true);
+        return state;
       }
       case 'PromotionApprovalGranted':
         return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'granted', decided_by: event.data.approved_by, decided_at: event.data.approved_at }));
@@ -63,8 +72,15 @@ export const approvalsProjection: CatalogProjection<ApprovalsReadModel> = {
         return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'rejected', decided_by: event.data.rejected_by, decided_at: event.data.rejected_at, reason: event.data.reason }));
       case 'PromotionApprovalExpired':
         return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'expired', decided_at: event.data.expired_at }));
-      case 'ModuleDeleted':
-        return { approvals: Object.fromEntries(Object.entries(state.approvals).filter(([, a]) => a.module_id !== event.data.module_id)) };
+      case 'ModuleDeleted': {
+        // Costs the module's own approvals, each of which an earlier event added: O(1) amortised per event.
+        const moduleId = event.data.module_id;
+        for (const id of Object.keys(entryOf(state.approval_ids_by_module, moduleId) ?? {})) {
+          if (entryOf(state.approvals, id)?.module_id === moduleId) delete state.approvals[id];
+        }
+        delete state.approval_ids_by_module[moduleId];
+        return state;
+      }
       case 'ModuleIdentityClaimed':
       case 'ModuleIdentityReleased':
       case 'ModuleRegistered':
@@ -76,6 +92,7 @@ export const approvalsProjection: CatalogProjection<ApprovalsReadModel> = {
       case 'ModuleVersionBuilt':
       case 'ModuleVersionRejected':
       case 'ModuleVersionPromoted':
+      case 'ModuleVersionReverified':
       case 'TemplateCreated':
       case 'ModuleAssignedToTemplate':
       case 'ModuleUnassignedFromTemplate':
@@ -93,7 +110,7 @@ function asOf(approval: ApprovalView, now: string): ApprovalView {
 
 /** One approval as of `now`; refuses with `not_found`. */
 export function getApproval(state: ApprovalsReadModel, approvalId: string, now: string): ApprovalView {
-  const approval = Object.prototype.hasOwnProperty.call(state.approvals, approvalId) ? state.approvals[approvalId] : undefined;
+  const approval = entryOf(state.approvals, approvalId);
   if (approval === undefined) throw new PowernodeError('not_found', `no promotion approval ${approvalId}: list pending approvals to find its id`, { details: { approval_id: approvalId } });
   return asOf(approval, now);
 }

@@ -20,6 +20,8 @@
  *   moduleVersionDecider      `module-version-<version_id>`    version_id = moduleVersionIdFor(module_id, tag)
  *     RecordBuild{build}          → ModuleVersionBuilt (idempotent on redelivery)
  *     RecordRejection{rejection}  → ModuleVersionRejected
+ *     RecordReverification{reverification} → ModuleVersionReverified (no-op when the verdict is unchanged)
+ *       refusals: not_found, conflict (rejected version, or the build changed since it was checked)
  *     PromoteVersion{to, requested_by, approval_policy, dependencies, approval, now} → ModuleVersionPromoted
  *       refusals: not_found, validation_failed (unknown state), invalid_transition, unverified_signature,
  *       dependency_not_promoted (details.unmet), approval_required, approval_expired

@@ -53,4 +53,20 @@ describe('module registry decider', () => {
   it('treats releasing an identity not held as done', () => {
     given(moduleRegistryDecider, []).when({ type: 'ReleaseModuleIdentity', module_id: 'm9', now: T1 }).then([]);
   });
+
+  it('folds a long registry stream (one claim per module) into exactly the identities still held, the same way every time', () => {
+    const history: ModuleRegistryEvent[] = [];
+    for (let i = 0; i < 2000; i++) history.push(claimed(`m${i}`, `mod-${i}`, `acme/Mod-${i}`));
+    for (let i = 0; i < 2000; i += 2) history.push(released(`m${i}`, `mod-${i}`, `acme/Mod-${i}`));
+    const state = stateFromEvents(moduleRegistryDecider, history);
+    expect(stateFromEvents(moduleRegistryDecider, history)).toEqual(state);
+    expect(Object.keys(state.names)).toHaveLength(1000);
+    expect(moduleIdHoldingName(state, 'mod-1')).toBe('m1');
+    expect(moduleIdHoldingName(state, 'mod-2')).toBeNull();
+    expect(state.repositories['acme/mod-1999']).toBe('m1999');
+    expect(state.holders['m0']).toBeUndefined();
+    expect(moduleRegistryDecider.initialState()).toEqual({ names: {}, repositories: {}, holders: {} });
+    given(moduleRegistryDecider, history).when(claim('m-new', 'mod-2', 'acme/mod-2')).then([claimed('m-new', 'mod-2', 'acme/mod-2')]);
+    given(moduleRegistryDecider, history).when(claim('m-new', 'mod-3', 'acme/other')).thenRefuses({ code: 'already_exists', rule: 'module_name_unique' });
+  });
 });

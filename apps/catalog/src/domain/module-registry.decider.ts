@@ -1,4 +1,5 @@
 import { PowernodeError, type CatalogEventOf } from '@powernode/contracts';
+import { entryOf, setEntry } from './catalog-projection.js';
 import { assertNever, type Decider } from './decider.js';
 
 /*
@@ -67,25 +68,23 @@ export const moduleRegistryDecider: Decider<ModuleRegistryCommand, ModuleRegistr
     }
   },
 
+  // The stream gets one event per registered module, so the fold updates its own state in place (O(1) per
+  // event) rather than copying the name maps each time; the state belongs to the fold that created it.
   evolve(state, event) {
     switch (event.type) {
       case 'ModuleIdentityClaimed': {
         const { module_id, name, gitea_repo_full_name } = event.data;
-        return {
-          names: { ...state.names, [name]: module_id },
-          repositories: { ...state.repositories, [repositoryKey(gitea_repo_full_name)]: module_id },
-          holders: { ...state.holders, [module_id]: { name, gitea_repo_full_name } },
-        };
+        setEntry(state.names, name, module_id);
+        setEntry(state.repositories, repositoryKey(gitea_repo_full_name), module_id);
+        setEntry(state.holders, module_id, { name, gitea_repo_full_name });
+        return state;
       }
       case 'ModuleIdentityReleased': {
         const { module_id, name, gitea_repo_full_name } = event.data;
-        const names = { ...state.names };
-        if (names[name] === module_id) delete names[name];
-        const repositories = { ...state.repositories };
-        if (repositories[repositoryKey(gitea_repo_full_name)] === module_id) delete repositories[repositoryKey(gitea_repo_full_name)];
-        const holders = { ...state.holders };
-        delete holders[module_id];
-        return { names, repositories, holders };
+        if (entryOf(state.names, name) === module_id) delete state.names[name];
+        if (entryOf(state.repositories, repositoryKey(gitea_repo_full_name)) === module_id) delete state.repositories[repositoryKey(gitea_repo_full_name)];
+        delete state.holders[module_id];
+        return state;
       }
       default:
         return assertNever(event);

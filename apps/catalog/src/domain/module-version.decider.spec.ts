@@ -1,4 +1,4 @@
-import { PROMOTION_STATES, PROMOTION_TRANSITIONS, type PromotionState } from '@powernode/contracts';
+import { PROMOTION_STATES, PROMOTION_TRANSITIONS, type ModuleVersionReverifiedData, type PromotionState } from '@powernode/contracts';
 import type { CatalogView } from '@powernode/dependencies';
 import { given } from './decider-table.test-support.js';
 import { moduleVersionDecider, type ApprovalFact, type ModuleVersionCommand, type ModuleVersionEvent } from './module-version.decider.js';
@@ -270,5 +270,73 @@ describe('module version decider: recording rejections', () => {
 
   it('refuses a rejection whose version id is not derived', () => {
     given(moduleVersionDecider, []).when({ type: 'RecordRejection', rejection: { ...rejection, version_id: 'x' } }).thenRefuses({ code: 'validation_failed', rule: 'version_id_derived' });
+  });
+});
+
+describe('module version decider: re-verification after a trust-policy edit', () => {
+  const reverified = (overrides: Partial<ModuleVersionReverifiedData> = {}): ModuleVersionReverifiedData => ({
+    version_id: VERSION_ID,
+    module_id: build.module_id,
+    module_name: 'my-redis',
+    version_string: '0.1.0',
+    oci_digest: build.oci_digest,
+    cosign_verified: false,
+    signer_identity: 'https://gitea.example.com/acme/other/.gitea/workflows/build.yaml@refs/tags/v0.1.0',
+    signer_issuer: 'https://gitea.example.com',
+    verification_reason: 'identity_mismatch: signer identity does not match',
+    cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/modules/.*',
+    cosign_issuer_regexp: 'https://gitea\\.example\\.com',
+    requested_by: 'alice',
+    reverified_at: T1,
+    ...overrides,
+  });
+  const reverify = (data: ModuleVersionReverifiedData): ModuleVersionCommand => ({ type: 'RecordReverification', reverification: data });
+
+  it('records a verdict that changed', () => {
+    const data = reverified();
+    given(moduleVersionDecider, [built]).when(reverify(data)).then([{ type: 'ModuleVersionReverified', data }]);
+  });
+
+  it('records nothing when the verdict is unchanged', () => {
+    given(moduleVersionDecider, [built]).when(reverify(reverified({ cosign_verified: true, verification_reason: undefined }))).then([]);
+    const lost = reverified();
+    given(moduleVersionDecider, [built, { type: 'ModuleVersionReverified', data: lost }]).when(reverify(lost)).then([]);
+  });
+
+  it('verifies an unverified version once the policy matches its signer', () => {
+    const data = reverified({ cosign_verified: true, verification_reason: undefined });
+    given(moduleVersionDecider, [unverified]).when(reverify(data)).then([{ type: 'ModuleVersionReverified', data }]);
+    given(moduleVersionDecider, [unverified, { type: 'ModuleVersionReverified', data }]).when(promote('staging')).then([moved('built', 'staging')]);
+  });
+
+  it('keeps the promotion state of a live version that loses its verification, which can then only be retired', () => {
+    const lost: ModuleVersionEvent = { type: 'ModuleVersionReverified', data: reverified() };
+    const history = [...historyAt('live'), lost];
+    const state = given(moduleVersionDecider, history).state;
+    expect(state).toMatchObject({ status: 'available', version: { promotion_state: 'live', cosign_verified: false } });
+    given(moduleVersionDecider, history).when(promote('retired')).then([moved('live', 'retired')]);
+  });
+
+  it('refuses every move but retired for a staging version that lost its verification, re-bake to built included', () => {
+    const history = [...historyAt('staging'), { type: 'ModuleVersionReverified', data: reverified() } as ModuleVersionEvent];
+    given(moduleVersionDecider, history).when(promote('blessed')).thenRefuses({ code: 'unverified_signature', rule: 'verified_signature_required', message: /identity_mismatch/ });
+    given(moduleVersionDecider, history).when(promote('built')).thenRefuses({ code: 'unverified_signature', rule: 'verified_signature_required' });
+    given(moduleVersionDecider, history).when(promote('retired')).then([moved('staging', 'retired')]);
+  });
+
+  it('refuses to re-verify a version that does not exist', () => {
+    given(moduleVersionDecider, []).when(reverify(reverified())).thenRefuses({ code: 'not_found', rule: 'version_exists' });
+  });
+
+  it('refuses to re-verify a version rejected at ingest', () => {
+    given(moduleVersionDecider, [{ type: 'ModuleVersionRejected', data: rejectedData() }]).when(reverify(reverified())).thenRefuses({ code: 'conflict', rule: 'rejected_version_not_reverified' });
+  });
+
+  it('refuses a verdict about another build than the one the version holds', () => {
+    given(moduleVersionDecider, [built]).when(reverify(reverified({ oci_digest: digestOf('z') }))).thenRefuses({ code: 'conflict', rule: 'reverified_digest_current' });
+  });
+
+  it('refuses a verdict addressed to another version', () => {
+    given(moduleVersionDecider, [built]).when(reverify(reverified({ version_id: 'other' }))).thenRefuses({ code: 'validation_failed', rule: 'version_id_matches' });
   });
 });

@@ -9,6 +9,7 @@ import {
   type CatalogEventOf,
   type ModuleVersionBuiltData,
   type ModuleVersionRejectedData,
+  type ModuleVersionReverifiedData,
   type PromotionState,
 } from '@powernode/contracts';
 import { parseVersionFromTag, resolveRequirement, type CatalogView, type VersionCandidate } from '@powernode/dependencies';
@@ -23,7 +24,11 @@ import { parseManifestDocument } from './manifest-seed.js';
  * dependencies (for entering staging), and the PromotionApproval that grants a `live` promotion.
  */
 
-export type ModuleVersionEvent = CatalogEventOf<'ModuleVersionBuilt'> | CatalogEventOf<'ModuleVersionRejected'> | CatalogEventOf<'ModuleVersionPromoted'>;
+export type ModuleVersionEvent =
+  | CatalogEventOf<'ModuleVersionBuilt'>
+  | CatalogEventOf<'ModuleVersionRejected'>
+  | CatalogEventOf<'ModuleVersionPromoted'>
+  | CatalogEventOf<'ModuleVersionReverified'>;
 
 /** What the command handler knows about the PromotionApproval offered for a `live` promotion. */
 export interface ApprovalFact {
@@ -36,6 +41,8 @@ export interface ApprovalFact {
 export type ModuleVersionCommand =
   | { type: 'RecordBuild'; build: ModuleVersionBuiltData }
   | { type: 'RecordRejection'; rejection: ModuleVersionRejectedData }
+  /** A new signature verdict for a recorded build (trust policy edited); the promotion state is kept. */
+  | { type: 'RecordReverification'; reverification: ModuleVersionReverifiedData }
   | {
       type: 'PromoteVersion';
       to: string;
@@ -94,6 +101,8 @@ export const moduleVersionDecider: Decider<ModuleVersionCommand, ModuleVersionSt
         return recordBuild(command.build, state);
       case 'RecordRejection':
         return recordRejection(command.rejection, state);
+      case 'RecordReverification':
+        return recordReverification(command.reverification, state);
       case 'PromoteVersion':
         return promote(command, state);
       default:
@@ -141,6 +150,12 @@ export const moduleVersionDecider: Decider<ModuleVersionCommand, ModuleVersionSt
           default:
             return assertNever(state);
         }
+      case 'ModuleVersionReverified':
+        if (state.status !== 'available') return state;
+        return {
+          status: 'available',
+          version: { ...state.version, cosign_verified: event.data.cosign_verified, verification_reason: event.data.verification_reason ?? null },
+        };
       default:
         return assertNever(event);
     }
@@ -219,6 +234,42 @@ function recordRejection(rejection: ModuleVersionRejectedData, state: ModuleVers
     default:
       return assertNever(state);
   }
+}
+
+/**
+ * A changed signature verdict for the build the version holds. Same verdict = no event. A version promoted
+ * beyond built keeps its state when it loses its verification; `promote` then only lets it be retired.
+ */
+function recordReverification(reverification: ModuleVersionReverifiedData, state: ModuleVersionState): ModuleVersionEvent[] {
+  switch (state.status) {
+    case 'absent':
+      throw new PowernodeError('not_found', `no module version ${reverification.version_id}: list versions with system_list_module_versions`, {
+        details: { version_id: reverification.version_id, rule: 'version_exists' },
+      });
+    case 'rejected': {
+      const r = state.rejection;
+      throw new PowernodeError('conflict', `version ${r.version_string ?? r.tag} of ${r.module_name} was rejected at ingest (${r.reason_code}); there is no signature verdict to revise: publish a new tag`, {
+        details: { version_id: r.version_id, reason_code: r.reason_code, rule: 'rejected_version_not_reverified' },
+      });
+    }
+    case 'available':
+      break;
+    default:
+      return assertNever(state);
+  }
+  const v = state.version;
+  if (reverification.version_id !== v.version_id) {
+    throw new PowernodeError('validation_failed', `version_id ${reverification.version_id} is not this version (${v.version_id})`, {
+      details: { field: 'version_id', expected: v.version_id, rule: 'version_id_matches' },
+    });
+  }
+  if (reverification.oci_digest !== v.oci_digest) {
+    throw new PowernodeError('conflict', `version ${v.version_string} of ${v.module_name} now holds ${v.oci_digest}, not the checked ${reverification.oci_digest}: verify it again`, {
+      details: { version_id: v.version_id, oci_digest: v.oci_digest, checked_digest: reverification.oci_digest, rule: 'reverified_digest_current' },
+    });
+  }
+  const sameVerdict = v.cosign_verified === reverification.cosign_verified && v.verification_reason === (reverification.verification_reason ?? null);
+  return sameVerdict ? [] : [{ type: 'ModuleVersionReverified', data: reverification }];
 }
 
 function promote(command: Extract<ModuleVersionCommand, { type: 'PromoteVersion' }>, state: ModuleVersionState): ModuleVersionEvent[] {

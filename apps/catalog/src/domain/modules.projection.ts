@@ -1,5 +1,5 @@
 import { PowernodeError, type ApprovalPolicy, type EncryptedSecret, type ModuleCategory, type ModuleVariety } from '@powernode/contracts';
-import { asCatalogEvent, compareText, type CatalogProjection } from './catalog-projection.js';
+import { asCatalogEvent, compareText, entryOf, setEntry, type CatalogProjection } from './catalog-projection.js';
 import { assertNever } from './decider.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
@@ -37,12 +37,14 @@ export interface ModulesReadModel {
   ids_by_name: Record<string, string>;
 }
 
+/** Stores the changed view in place of the module's view (a view is never changed once stored: a caller may hold it). */
 function withModule(state: ModulesReadModel, id: string, change: (m: ModuleView) => ModuleView): ModulesReadModel {
-  const current = state.modules[id];
-  return current === undefined ? state : { ...state, modules: { ...state.modules, [id]: change(current) } };
+  const current = entryOf(state.modules, id);
+  if (current !== undefined) setEntry(state.modules, id, change(current));
+  return state;
 }
 
-/** Modules with their record and the templates they are assigned to. */
+/** Modules with their record and the templates they are assigned to. Updates its state in place. */
 export const modulesProjection: CatalogProjection<ModulesReadModel> = {
   name: 'catalog-modules',
   version: 1,
@@ -71,7 +73,9 @@ export const modulesProjection: CatalogProjection<ModulesReadModel> = {
           created_at: d.registered_at,
           updated_at: d.registered_at,
         };
-        return { modules: { ...state.modules, [d.module_id]: view }, ids_by_name: { ...state.ids_by_name, [d.name]: d.module_id } };
+        setEntry(state.modules, d.module_id, view);
+        setEntry(state.ids_by_name, d.name, d.module_id);
+        return state;
       }
       case 'ModuleSpecSeeded':
         return withModule(state, event.data.module_id, (m) => ({ ...m, ...event.data.spec, updated_at: event.data.seeded_at }));
@@ -86,13 +90,10 @@ export const modulesProjection: CatalogProjection<ModulesReadModel> = {
         }));
       case 'ModuleWebhookSecretRotated':
         return withModule(state, event.data.module_id, (m) => ({ ...m, webhook_secret_rotated_at: event.data.rotated_at, updated_at: event.data.rotated_at }));
-      case 'ModuleDeleted': {
-        const modules = { ...state.modules };
-        delete modules[event.data.module_id];
-        const ids = { ...state.ids_by_name };
-        if (ids[event.data.name] === event.data.module_id) delete ids[event.data.name];
-        return { modules, ids_by_name: ids };
-      }
+      case 'ModuleDeleted':
+        delete state.modules[event.data.module_id];
+        if (entryOf(state.ids_by_name, event.data.name) === event.data.module_id) delete state.ids_by_name[event.data.name];
+        return state;
       case 'ModuleAssignedToTemplate':
         return withModule(state, event.data.module_id, (m) => ({
           ...m,
@@ -106,6 +107,7 @@ export const modulesProjection: CatalogProjection<ModulesReadModel> = {
       case 'ModuleVersionBuilt':
       case 'ModuleVersionRejected':
       case 'ModuleVersionPromoted':
+      case 'ModuleVersionReverified':
       case 'PromotionApprovalRequested':
       case 'PromotionApprovalGranted':
       case 'PromotionApprovalRejected':
@@ -118,10 +120,10 @@ export const modulesProjection: CatalogProjection<ModulesReadModel> = {
   },
 };
 
-/** The module registered under `name`, or null. */
+/** The module registered under `name`, or null. The view is a snapshot: later events store a new one. */
 export function findModule(state: ModulesReadModel, name: string): ModuleView | null {
-  const id = Object.prototype.hasOwnProperty.call(state.ids_by_name, name) ? state.ids_by_name[name] : undefined;
-  return id === undefined ? null : (state.modules[id] ?? null);
+  const id = entryOf(state.ids_by_name, name);
+  return id === undefined ? null : (entryOf(state.modules, id) ?? null);
 }
 
 /** The module registered under `name`; refuses with `not_found`. */
@@ -148,34 +150,47 @@ export interface WebhookRoute {
 export interface WebhookRoutesReadModel {
   /** lower-cased repository full name → route */
   routes: Record<string, WebhookRoute>;
+  /** module id → keys of `routes` that route to it (a rotation or deletion touches only those) */
+  route_keys_by_module: Record<string, string[]>;
 }
 
-/** Repository → module routing for the CI webhook; holds only ciphertext of the secrets. */
+/** The keys of the routes that belong to a module (an index entry is only trusted when its route agrees). */
+function routeKeysOf(state: WebhookRoutesReadModel, moduleId: string): string[] {
+  return (entryOf(state.route_keys_by_module, moduleId) ?? []).filter((key) => entryOf(state.routes, key)?.module_id === moduleId);
+}
+
+/** Repository → module routing for the CI webhook; holds only ciphertext of the secrets. Updates its state in place. */
 export const webhookRoutesProjection: CatalogProjection<WebhookRoutesReadModel> = {
   name: 'catalog-webhook-routes',
-  version: 1,
-  initialState: () => ({ routes: {} }),
+  // 2: route_keys_by_module added.
+  version: 2,
+  initialState: () => ({ routes: {}, route_keys_by_module: {} }),
   evolve(state, stored) {
     const event = asCatalogEvent(stored);
     if (event === null) return state;
     switch (event.type) {
       case 'ModuleRegistered': {
         const d = event.data;
-        return {
-          routes: {
-            ...state.routes,
-            [d.gitea_repo_full_name.toLowerCase()]: { module_id: d.module_id, module_name: d.name, gitea_repo_full_name: d.gitea_repo_full_name, webhook_secret: d.webhook_secret },
-          },
-        };
+        const key = d.gitea_repo_full_name.toLowerCase();
+        const previous = entryOf(state.routes, key);
+        if (previous !== undefined && previous.module_id !== d.module_id) {
+          const left = routeKeysOf(state, previous.module_id).filter((k) => k !== key);
+          if (left.length === 0) delete state.route_keys_by_module[previous.module_id];
+          else setEntry(state.route_keys_by_module, previous.module_id, left);
+        }
+        setEntry(state.routes, key, { module_id: d.module_id, module_name: d.name, gitea_repo_full_name: d.gitea_repo_full_name, webhook_secret: d.webhook_secret });
+        const keys = entryOf(state.route_keys_by_module, d.module_id) ?? [];
+        if (!keys.includes(key)) setEntry(state.route_keys_by_module, d.module_id, [...keys, key]);
+        return state;
       }
       case 'ModuleWebhookSecretRotated': {
-        const entry = Object.entries(state.routes).find(([, r]) => r.module_id === event.data.module_id);
-        if (entry === undefined) return state;
-        return { routes: { ...state.routes, [entry[0]]: { ...entry[1], webhook_secret: event.data.webhook_secret } } };
+        for (const key of routeKeysOf(state, event.data.module_id)) setEntry(state.routes, key, { ...state.routes[key]!, webhook_secret: event.data.webhook_secret });
+        return state;
       }
       case 'ModuleDeleted': {
-        const routes = Object.fromEntries(Object.entries(state.routes).filter(([, r]) => r.module_id !== event.data.module_id));
-        return { routes };
+        for (const key of routeKeysOf(state, event.data.module_id)) delete state.routes[key];
+        delete state.route_keys_by_module[event.data.module_id];
+        return state;
       }
       case 'ModuleIdentityClaimed':
       case 'ModuleIdentityReleased':
@@ -186,6 +201,7 @@ export const webhookRoutesProjection: CatalogProjection<WebhookRoutesReadModel> 
       case 'ModuleVersionBuilt':
       case 'ModuleVersionRejected':
       case 'ModuleVersionPromoted':
+      case 'ModuleVersionReverified':
       case 'PromotionApprovalRequested':
       case 'PromotionApprovalGranted':
       case 'PromotionApprovalRejected':
@@ -200,8 +216,10 @@ export const webhookRoutesProjection: CatalogProjection<WebhookRoutesReadModel> 
   },
 };
 
-/** The module a repository's webhook deliveries belong to, or null (answer it exactly like a bad signature). */
+/**
+ * The module a repository's webhook deliveries belong to, or null (answer it exactly like a bad signature).
+ * The route is a snapshot: a rotation stores a new route instead of changing this one.
+ */
 export function webhookRouteFor(state: WebhookRoutesReadModel, repositoryFullName: string): WebhookRoute | null {
-  const key = repositoryFullName.toLowerCase();
-  return Object.prototype.hasOwnProperty.call(state.routes, key) ? state.routes[key]! : null;
+  return entryOf(state.routes, repositoryFullName.toLowerCase()) ?? null;
 }

@@ -1,5 +1,5 @@
 import { PowernodeError } from '@powernode/contracts';
-import { asCatalogEvent, compareText, type CatalogProjection } from './catalog-projection.js';
+import { asCatalogEvent, compareText, entryOf, setEntry, type CatalogProjection } from './catalog-projection.js';
 import { assertNever } from './decider.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
@@ -16,25 +16,54 @@ export interface TemplateView {
 
 export interface TemplatesReadModel {
   templates: Record<string, TemplateView>;
+  /** module id → ids of the templates listing it (as a set: template id → true), so a deletion touches only those */
+  template_ids_by_module: Record<string, Record<string, true>>;
 }
 
+/**
+ * Stores the changed view in place of the template's view (a view is never changed once stored: a caller may
+ * hold it) and keeps `template_ids_by_module` in step with the modules the template lists.
+ */
 function withTemplate(state: TemplatesReadModel, id: string, change: (t: TemplateView) => TemplateView): TemplatesReadModel {
-  const current = state.templates[id];
-  return current === undefined ? state : { templates: { ...state.templates, [id]: change(current) } };
+  const current = entryOf(state.templates, id);
+  if (current === undefined) return state;
+  const next = change(current);
+  if (next === current) return state;
+  setEntry(state.templates, id, next);
+  for (const m of current.modules) if (!next.modules.some((n) => n.id === m.id)) forgetListing(state, m.id, id);
+  for (const m of next.modules) rememberListing(state, m.id, id);
+  return state;
 }
 
-/** Templates with their assigned modules. */
+function rememberListing(state: TemplatesReadModel, moduleId: string, templateId: string): void {
+  let templateIds = entryOf(state.template_ids_by_module, moduleId);
+  if (templateIds === undefined) setEntry(state.template_ids_by_module, moduleId, (templateIds = {}));
+  setEntry(templateIds, templateId, true);
+}
+
+function forgetListing(state: TemplatesReadModel, moduleId: string, templateId: string): void {
+  const templateIds = entryOf(state.template_ids_by_module, moduleId);
+  if (templateIds === undefined) return;
+  delete templateIds[templateId];
+  // An emptied set is dropped, so the state depends on what is assigned, not on what once was.
+  if (Object.keys(templateIds).length === 0) delete state.template_ids_by_module[moduleId];
+}
+
+/** Templates with their assigned modules. Updates its state in place. */
 export const templatesProjection: CatalogProjection<TemplatesReadModel> = {
   name: 'catalog-templates',
-  version: 1,
-  initialState: () => ({ templates: {} }),
+  // 2: template_ids_by_module added.
+  version: 2,
+  initialState: () => ({ templates: {}, template_ids_by_module: {} }),
   evolve(state, stored) {
     const event = asCatalogEvent(stored);
     if (event === null) return state;
     switch (event.type) {
       case 'TemplateCreated': {
         const d = event.data;
-        return { templates: { ...state.templates, [d.template_id]: { id: d.template_id, name: d.name, description: d.description, modules: [], created_at: d.created_at, updated_at: d.created_at } } };
+        for (const m of entryOf(state.templates, d.template_id)?.modules ?? []) forgetListing(state, m.id, d.template_id);
+        setEntry(state.templates, d.template_id, { id: d.template_id, name: d.name, description: d.description, modules: [], created_at: d.created_at, updated_at: d.created_at });
+        return state;
       }
       case 'ModuleAssignedToTemplate':
         return withTemplate(state, event.data.template_id, (t) =>
@@ -46,11 +75,12 @@ export const templatesProjection: CatalogProjection<TemplatesReadModel> = {
         return withTemplate(state, event.data.template_id, (t) => ({ ...t, modules: t.modules.filter((m) => m.name !== event.data.module_name), updated_at: event.data.unassigned_at }));
       case 'ModuleDeleted': {
         // Deletion is refused while a module is assigned; this keeps the model clean if history says otherwise.
-        const templates: Record<string, TemplateView> = {};
-        for (const [id, t] of Object.entries(state.templates)) {
-          templates[id] = t.modules.some((m) => m.id === event.data.module_id) ? { ...t, modules: t.modules.filter((m) => m.id !== event.data.module_id) } : t;
+        const moduleId = event.data.module_id;
+        for (const templateId of Object.keys(entryOf(state.template_ids_by_module, moduleId) ?? {})) {
+          withTemplate(state, templateId, (t) => ({ ...t, modules: t.modules.filter((m) => m.id !== moduleId) }));
         }
-        return { templates };
+        delete state.template_ids_by_module[moduleId];
+        return state;
       }
       case 'ModuleIdentityClaimed':
       case 'ModuleIdentityReleased':
@@ -63,6 +93,7 @@ export const templatesProjection: CatalogProjection<TemplatesReadModel> = {
       case 'ModuleVersionBuilt':
       case 'ModuleVersionRejected':
       case 'ModuleVersionPromoted':
+      case 'ModuleVersionReverified':
       case 'PromotionApprovalRequested':
       case 'PromotionApprovalGranted':
       case 'PromotionApprovalRejected':
@@ -80,9 +111,9 @@ export function listTemplates(state: TemplatesReadModel, page: PageRequest = {})
   return paginate(sorted, (t): SortKey => [t.name], (a, b) => compareText(String(a[0]), String(b[0])), page);
 }
 
-/** One template by id; refuses with `not_found`. */
+/** One template by id; refuses with `not_found`. The view is a snapshot: later events store a new one. */
 export function getTemplate(state: TemplatesReadModel, templateId: string): TemplateView {
-  const template = Object.prototype.hasOwnProperty.call(state.templates, templateId) ? state.templates[templateId] : undefined;
+  const template = entryOf(state.templates, templateId);
   if (template === undefined) throw new PowernodeError('not_found', `no template ${templateId}: list templates with system_list_templates`, { details: { template_id: templateId } });
   return template;
 }

@@ -1,6 +1,6 @@
 import { PowernodeError, type PromotionState } from '@powernode/contracts';
 import { compareVersionsNewestFirst, type VersionCandidate } from '@powernode/dependencies';
-import { asCatalogEvent, compareText, type CatalogProjection } from './catalog-projection.js';
+import { asCatalogEvent, compareText, entryOf, setEntry, type CatalogProjection } from './catalog-projection.js';
 import { assertNever } from './decider.js';
 import { manifestDependencyFacts } from './manifest-facts.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
@@ -42,22 +42,24 @@ export interface VersionsReadModel {
   module_of_version: Record<string, string>;
 }
 
-/** Adds or replaces a version row; versions of a module that is not registered (deleted meanwhile) are dropped. */
+/**
+ * Stores a version row in place of the previous one (rows are never changed once stored: a caller may hold
+ * one); versions of a module that is not registered (deleted meanwhile) are dropped.
+ */
 function upsertRow(state: VersionsReadModel, moduleId: string, row: ModuleVersionRow): VersionsReadModel {
-  const versions = state.by_module[moduleId];
+  const versions = entryOf(state.by_module, moduleId);
   if (versions === undefined) return state;
-  return {
-    ...state,
-    by_module: { ...state.by_module, [moduleId]: { ...versions, [row.id]: row } },
-    module_of_version: { ...state.module_of_version, [row.id]: moduleId },
-  };
+  setEntry(versions, row.id, row);
+  setEntry(state.module_of_version, row.id, moduleId);
+  return state;
 }
 
 function existingRow(state: VersionsReadModel, moduleId: string, versionId: string): ModuleVersionRow | undefined {
-  return state.by_module[moduleId]?.[versionId];
+  const versions = entryOf(state.by_module, moduleId);
+  return versions === undefined ? undefined : entryOf(versions, versionId);
 }
 
-/** Versions per module, as ingest recorded them, with their promotion state. */
+/** Versions per module, as ingest recorded them, with their promotion state. Updates its state in place. */
 export const versionsProjection: CatalogProjection<VersionsReadModel> = {
   name: 'catalog-module-versions',
   version: 1,
@@ -67,20 +69,17 @@ export const versionsProjection: CatalogProjection<VersionsReadModel> = {
     if (event === null) return state;
     switch (event.type) {
       case 'ModuleRegistered':
-        return {
-          ...state,
-          by_module: { ...state.by_module, [event.data.module_id]: state.by_module[event.data.module_id] ?? {} },
-          module_ids_by_name: { ...state.module_ids_by_name, [event.data.name]: event.data.module_id },
-        };
+        if (entryOf(state.by_module, event.data.module_id) === undefined) setEntry(state.by_module, event.data.module_id, {});
+        setEntry(state.module_ids_by_name, event.data.name, event.data.module_id);
+        return state;
       case 'ModuleDeleted': {
-        const byModule = { ...state.by_module };
-        const removed = Object.keys(byModule[event.data.module_id] ?? {});
-        delete byModule[event.data.module_id];
-        const ids = { ...state.module_ids_by_name };
-        if (ids[event.data.name] === event.data.module_id) delete ids[event.data.name];
-        const moduleOf = { ...state.module_of_version };
-        for (const id of [...removed, ...event.data.version_ids]) delete moduleOf[id];
-        return { by_module: byModule, module_ids_by_name: ids, module_of_version: moduleOf };
+        // Costs the module's own versions, each of which an earlier event added: O(1) amortised per event.
+        const removed = entryOf(state.by_module, event.data.module_id);
+        if (removed !== undefined) for (const id of Object.keys(removed)) delete state.module_of_version[id];
+        for (const id of event.data.version_ids) delete state.module_of_version[id];
+        delete state.by_module[event.data.module_id];
+        if (entryOf(state.module_ids_by_name, event.data.name) === event.data.module_id) delete state.module_ids_by_name[event.data.name];
+        return state;
       }
       case 'ModuleVersionBuilt': {
         const d = event.data;
@@ -136,6 +135,18 @@ export const versionsProjection: CatalogProjection<VersionsReadModel> = {
         if (row === undefined) return state;
         return upsertRow(state, row.module_id, { ...row, promotion_state: event.data.to });
       }
+      case 'ModuleVersionReverified': {
+        const d = event.data;
+        const row = existingRow(state, d.module_id, d.version_id);
+        if (row === undefined) return state;
+        return upsertRow(state, row.module_id, {
+          ...row,
+          cosign_verified: d.cosign_verified,
+          signer_identity: d.signer_identity,
+          signer_issuer: d.signer_issuer,
+          rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
+        });
+      }
       case 'ModuleIdentityClaimed':
       case 'ModuleIdentityReleased':
       case 'ModuleSpecSeeded':
@@ -183,10 +194,11 @@ function compareVersionKeys(a: SortKey, b: SortKey): number {
   return compareVersionsNewestFirst(String(a[0]), String(b[0])) || compareText(String(b[1]), String(a[1])) || compareText(String(a[2]), String(b[2]));
 }
 
+/** A new array of the module's rows, newest first (the rows themselves are never changed once stored). */
 function rowsOf(state: VersionsReadModel, moduleName: string): ModuleVersionRow[] | null {
-  const id = Object.prototype.hasOwnProperty.call(state.module_ids_by_name, moduleName) ? state.module_ids_by_name[moduleName] : undefined;
+  const id = entryOf(state.module_ids_by_name, moduleName);
   if (id === undefined) return null;
-  return Object.values(state.by_module[id] ?? {}).sort((a, b) => compareVersionKeys(versionKey(a), versionKey(b)));
+  return Object.values(entryOf(state.by_module, id) ?? {}).sort((a, b) => compareVersionKeys(versionKey(a), versionKey(b)));
 }
 
 /** The versions of a module, newest first, one page at a time; refuses an unknown module with `not_found`. */
@@ -197,10 +209,13 @@ export function listModuleVersions(state: VersionsReadModel, moduleName: string,
   return { items: result.items.map(toVersionView), next_cursor: result.next_cursor };
 }
 
-/** One version's row (with module id, tag, requires); refuses with `not_found`. */
+/**
+ * One version's row (with module id, tag, requires); refuses with `not_found`. The row is a snapshot: later
+ * events store a new row instead of changing this one.
+ */
 export function getModuleVersion(state: VersionsReadModel, versionId: string): ModuleVersionRow {
-  const moduleId = Object.prototype.hasOwnProperty.call(state.module_of_version, versionId) ? state.module_of_version[versionId] : undefined;
-  const row = moduleId === undefined ? undefined : state.by_module[moduleId]?.[versionId];
+  const moduleId = entryOf(state.module_of_version, versionId);
+  const row = moduleId === undefined ? undefined : existingRow(state, moduleId, versionId);
   if (row === undefined) throw new PowernodeError('not_found', `no module version ${versionId}: list versions with system_list_module_versions`, { details: { version_id: versionId } });
   return row;
 }

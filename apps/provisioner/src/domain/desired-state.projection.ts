@@ -2,7 +2,7 @@ import semver from 'semver';
 import { isPowernodeError, parseRequires, PowernodeError, type NodeChannel, type PromotionState } from '@powernode/contracts';
 import { dependencyClosure, isPromotedAtLeast, type CatalogView, type DependencyClosure } from '@powernode/dependencies';
 import { assertNever } from './decider.js';
-import { asCatalogEvent, asProvisionerEvent, type ProvisionerProjection, type StoredEventLike } from './provisioner-projection.js';
+import { asCatalogEvent, asProvisionerEvent, entryOf, setEntry, type ProvisionerProjection, type StoredEventLike } from './provisioner-projection.js';
 
 /*
  * What every instance should run, folded from catalog and provisioner events. Nothing is materialised per
@@ -48,6 +48,8 @@ export interface DesiredStateModel {
   versions: Record<string, Record<string, VersionFacts>>;
   /** template id → assigned module names in assignment order */
   templates: Record<string, { template_id: string; name: string; modules: string[] }>;
+  /** module name → ids of the templates listing it (as a set: template id → true), so a deletion touches only those */
+  template_ids_by_module: Record<string, Record<string, true>>;
   nodes: Record<string, { node_id: string; node_template_id: string; channel: NodeChannel }>;
   /** instance id → node id */
   instances: Record<string, string>;
@@ -94,11 +96,12 @@ export interface DesiredModules {
   unresolved: UnresolvedReason[];
 }
 
-/** Catalog + provisioner facts that decide what each instance should run. */
+/** Catalog + provisioner facts that decide what each instance should run. Updates its state in place. */
 export const desiredStateProjection: ProvisionerProjection<DesiredStateModel> = {
   name: 'provisioner-desired-state',
-  version: 1,
-  initialState: () => ({ modules: {}, versions: {}, templates: {}, nodes: {}, instances: {} }),
+  // 2: template_ids_by_module added.
+  version: 2,
+  initialState: () => ({ modules: {}, versions: {}, templates: {}, template_ids_by_module: {}, nodes: {}, instances: {} }),
   evolve(state, stored) {
     return evolveWithCatalogEvent(evolveWithProvisionerEvent(state, stored), stored);
   },
@@ -110,14 +113,17 @@ function evolveWithProvisionerEvent(state: DesiredStateModel, stored: StoredEven
   switch (event.type) {
     case 'NodeCreated': {
       const d = event.data;
-      return { ...state, nodes: { ...state.nodes, [d.node_id]: { node_id: d.node_id, node_template_id: d.node_template_id, channel: d.channel } } };
+      setEntry(state.nodes, d.node_id, { node_id: d.node_id, node_template_id: d.node_template_id, channel: d.channel });
+      return state;
     }
     case 'NodeChannelChanged': {
-      const node = state.nodes[event.data.node_id];
-      return node === undefined ? state : { ...state, nodes: { ...state.nodes, [node.node_id]: { ...node, channel: event.data.to } } };
+      const node = entryOf(state.nodes, event.data.node_id);
+      if (node !== undefined) setEntry(state.nodes, node.node_id, { ...node, channel: event.data.to });
+      return state;
     }
     case 'InstanceProvisionRequested':
-      return { ...state, instances: { ...state.instances, [event.data.instance_id]: event.data.node_id } };
+      setEntry(state.instances, event.data.instance_id, event.data.node_id);
+      return state;
     case 'NodeHostnameClaimed':
     case 'NodeHostnameReleased':
     case 'InstanceStatusChanged':
@@ -137,11 +143,9 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
   switch (event.type) {
     case 'ModuleRegistered': {
       const d = event.data;
-      return {
-        ...state,
-        modules: { ...state.modules, [d.name]: { module_id: d.module_id, name: d.name, category: d.category, priority: d.spec.priority, requires: [...d.spec.requires] } },
-        versions: { ...state.versions, [d.module_id]: state.versions[d.module_id] ?? {} },
-      };
+      setEntry(state.modules, d.name, { module_id: d.module_id, name: d.name, category: d.category, priority: d.spec.priority, requires: [...d.spec.requires] });
+      if (entryOf(state.versions, d.module_id) === undefined) setEntry(state.versions, d.module_id, {});
+      return state;
     }
     case 'ModuleSpecSeeded':
       return withModule(state, event.data.module_id, event.data.name, (m) => ({ ...m, priority: event.data.spec.priority, requires: [...event.data.spec.requires] }));
@@ -156,21 +160,22 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
     }
     case 'ModuleDeleted': {
       const { module_id, name } = event.data;
-      const modules = { ...state.modules };
-      if (modules[name]?.module_id === module_id) delete modules[name];
-      const versions = { ...state.versions };
-      delete versions[module_id];
+      if (entryOf(state.modules, name)?.module_id === module_id) delete state.modules[name];
+      delete state.versions[module_id];
       // The catalog refuses to delete an assigned module; should history say otherwise, the module still vanishes.
-      const templates: DesiredStateModel['templates'] = {};
-      for (const [id, t] of Object.entries(state.templates)) templates[id] = t.modules.includes(name) ? { ...t, modules: t.modules.filter((n) => n !== name) } : t;
-      return { ...state, modules, versions, templates };
+      for (const templateId of Object.keys(entryOf(state.template_ids_by_module, name) ?? {})) {
+        const template = entryOf(state.templates, templateId);
+        if (template !== undefined) setEntry(state.templates, templateId, { ...template, modules: template.modules.filter((n) => n !== name) });
+      }
+      delete state.template_ids_by_module[name];
+      return state;
     }
     case 'ModuleVersionBuilt': {
       const d = event.data;
-      const versions = state.versions[d.module_id];
+      const versions = entryOf(state.versions, d.module_id);
       // Versions of a module that is not registered (deleted meanwhile) are never desired.
       if (versions === undefined) return state;
-      const previous = versions[d.version_id];
+      const previous = entryOf(versions, d.version_id);
       const facts: VersionFacts = {
         version_id: d.version_id,
         module_id: d.module_id,
@@ -183,43 +188,58 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
         oci_digest: d.oci_digest,
         requires: manifestRequires(d.manifest),
       };
-      return { ...state, versions: { ...state.versions, [d.module_id]: { ...versions, [d.version_id]: facts } } };
+      setEntry(versions, d.version_id, facts);
+      return state;
     }
     case 'ModuleVersionRejected': {
-      const versions = state.versions[event.data.module_id];
-      if (versions?.[event.data.version_id] === undefined) return state;
-      const remaining = { ...versions };
-      delete remaining[event.data.version_id];
-      return { ...state, versions: { ...state.versions, [event.data.module_id]: remaining } };
+      const versions = entryOf(state.versions, event.data.module_id);
+      if (versions !== undefined) delete versions[event.data.version_id];
+      return state;
     }
     case 'ModuleVersionPromoted': {
-      const versions = state.versions[event.data.module_id];
-      const version = versions?.[event.data.version_id];
+      const versions = entryOf(state.versions, event.data.module_id);
+      const version = versions === undefined ? undefined : entryOf(versions, event.data.version_id);
       if (versions === undefined || version === undefined) return state;
-      return { ...state, versions: { ...state.versions, [event.data.module_id]: { ...versions, [version.version_id]: { ...version, promotion_state: event.data.to } } } };
+      setEntry(versions, version.version_id, { ...version, promotion_state: event.data.to });
+      return state;
     }
     case 'ModuleVersionReverified': {
       // A signature that no longer passes the module's trust policy takes the version out of every desired state.
-      const versions = state.versions[event.data.module_id];
-      const version = versions?.[event.data.version_id];
+      const versions = entryOf(state.versions, event.data.module_id);
+      const version = versions === undefined ? undefined : entryOf(versions, event.data.version_id);
       if (versions === undefined || version === undefined || version.oci_digest !== event.data.oci_digest) return state;
-      return { ...state, versions: { ...state.versions, [event.data.module_id]: { ...versions, [version.version_id]: { ...version, cosign_verified: event.data.cosign_verified } } } };
+      setEntry(versions, version.version_id, { ...version, cosign_verified: event.data.cosign_verified });
+      return state;
     }
     case 'TemplateCreated': {
       const d = event.data;
-      const existing = state.templates[d.template_id];
-      return { ...state, templates: { ...state.templates, [d.template_id]: { template_id: d.template_id, name: d.name, modules: existing?.modules ?? [] } } };
+      const existing = entryOf(state.templates, d.template_id);
+      setEntry(state.templates, d.template_id, { template_id: d.template_id, name: d.name, modules: existing?.modules ?? [] });
+      return state;
     }
     case 'ModuleAssignedToTemplate': {
       const d = event.data;
-      const template = state.templates[d.template_id] ?? { template_id: d.template_id, name: d.template_name, modules: [] };
+      const template = entryOf(state.templates, d.template_id) ?? { template_id: d.template_id, name: d.template_name, modules: [] };
       if (template.modules.includes(d.module_name)) return state;
-      return { ...state, templates: { ...state.templates, [d.template_id]: { ...template, modules: [...template.modules, d.module_name] } } };
+      // A template lists a handful of modules: the new list is a copy, so a list a caller holds stays as it was.
+      setEntry(state.templates, d.template_id, { ...template, modules: [...template.modules, d.module_name] });
+      let templateIds = entryOf(state.template_ids_by_module, d.module_name);
+      if (templateIds === undefined) setEntry(state.template_ids_by_module, d.module_name, (templateIds = {}));
+      setEntry(templateIds, d.template_id, true);
+      return state;
     }
     case 'ModuleUnassignedFromTemplate': {
-      const template = state.templates[event.data.template_id];
-      if (template === undefined || !template.modules.includes(event.data.module_name)) return state;
-      return { ...state, templates: { ...state.templates, [template.template_id]: { ...template, modules: template.modules.filter((n) => n !== event.data.module_name) } } };
+      const { template_id, module_name } = event.data;
+      const template = entryOf(state.templates, template_id);
+      if (template === undefined || !template.modules.includes(module_name)) return state;
+      setEntry(state.templates, template.template_id, { ...template, modules: template.modules.filter((n) => n !== module_name) });
+      const templateIds = entryOf(state.template_ids_by_module, module_name);
+      if (templateIds !== undefined) {
+        delete templateIds[template.template_id];
+        // An emptied set is dropped, so the state depends on what is assigned, not on what once was.
+        if (Object.keys(templateIds).length === 0) delete state.template_ids_by_module[module_name];
+      }
+      return state;
     }
     case 'ModuleIdentityClaimed':
     case 'ModuleIdentityReleased':
@@ -236,10 +256,11 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
   }
 }
 
+/** Stores the changed facts in place of the module's facts (facts are never changed once stored). */
 function withModule(state: DesiredStateModel, moduleId: string, name: string, change: (m: ModuleFacts) => ModuleFacts): DesiredStateModel {
-  const module = state.modules[name];
-  if (module === undefined || module.module_id !== moduleId) return state;
-  return { ...state, modules: { ...state.modules, [name]: change(module) } };
+  const module = entryOf(state.modules, name);
+  if (module !== undefined && module.module_id === moduleId) setEntry(state.modules, name, change(module));
+  return state;
 }
 
 /** `dependencies.requires` of a manifest document; tolerant, because old events must still fold. */
@@ -260,12 +281,12 @@ export type DesiredStateTarget = { node_id: string } | { instance_id: string };
  */
 export function desiredModulesFor(state: DesiredStateModel, target: DesiredStateTarget): DesiredModules {
   const nodeId = 'instance_id' in target ? nodeOfInstance(state, target.instance_id) : target.node_id;
-  const node = state.nodes[nodeId];
+  const node = entryOf(state.nodes, nodeId);
   if (node === undefined) {
     throw new PowernodeError('not_found', `node ${nodeId} not found: create it with system_create_node`, { details: { node_id: nodeId, rule: 'node_must_exist' } });
   }
   const result: DesiredModules = { node_id: node.node_id, node_template_id: node.node_template_id, channel: node.channel, modules: {}, unresolved: [] };
-  const template = state.templates[node.node_template_id];
+  const template = entryOf(state.templates, node.node_template_id);
   if (template === undefined) {
     result.unresolved.push({
       reason: 'template_missing',
@@ -300,7 +321,7 @@ export function desiredModulesFor(state: DesiredStateModel, target: DesiredState
 }
 
 function nodeOfInstance(state: DesiredStateModel, instanceId: string): string {
-  const nodeId = state.instances[instanceId];
+  const nodeId = entryOf(state.instances, instanceId);
   if (nodeId === undefined) {
     throw new PowernodeError('not_found', `instance ${instanceId} not found: provision one with system_provision_instance`, {
       details: { instance_id: instanceId, rule: 'instance_must_exist' },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hostnameSchema } from '../events/provisioner-events.js';
 import { pageInputShape } from './pagination.js';
+import { agentHeartbeat } from './agent-api.js';
 
 /** Inputs of the provisioner's operations (MCP tools and REST routes), shared by gateway and service. */
 export const createNodeInput = z.object({
@@ -22,3 +23,11 @@ export const driftReportInput = z.preprocess(
   z.object({ instance_id: z.string().min(1).max(200) }),
 );
 export const listInstancesInput = z.object({ ...pageInputShape, node_id: z.string().optional() });
+
+/*
+ * Payloads of the agent patterns of PROVISIONER_RPC (`provisioner.agent.*`). The gateway forwards the bearer
+ * credential of /api/v1/agent/* unchanged (it never checks it itself); the provisioner authenticates it.
+ * `provisioner.agent.enrol` takes `agentEnrolInput` as is.
+ */
+export const agentCredentialRequest = z.object({ credential: z.string().min(1).max(500) });
+export const agentHeartbeatRequest = z.object({ credential: z.string().min(1).max(500), heartbeat: agentHeartbeat });

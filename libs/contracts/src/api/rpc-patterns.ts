@@ -43,6 +43,8 @@ export const PROVISIONER_RPC = {
   getInstance: 'provisioner.instance.get',
   listInstances: 'provisioner.instance.list',
   terminateInstance: 'provisioner.instance.terminate',
+  stopInstance: 'provisioner.instance.stop',
+  startInstance: 'provisioner.instance.start',
   driftReport: 'provisioner.instance.drift',
   agentEnrol: 'provisioner.agent.enrol',
   agentDesired: 'provisioner.agent.desired',
