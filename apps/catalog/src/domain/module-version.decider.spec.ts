@@ -219,7 +219,7 @@ describe('module version decider: recording builds', () => {
   });
 
   it('refuses a build of a retired rejected tag (retired is final)', () => {
-    given(moduleVersionDecider, [{ type: 'ModuleVersionRejected', data: rejectedData() }, moved('built', 'retired')])
+    given(moduleVersionDecider, [{ type: 'ModuleVersionRejected' as const, data: rejectedData() }, moved('built', 'retired')])
       .when({ type: 'RecordBuild', build })
       .thenRefuses({ code: 'invalid_transition', rule: 'retired_is_final' });
   });

@@ -1,3 +1,4 @@
+import type { ModuleCommand } from './module.decider.js';
 import { catalogEventSchemas } from '@powernode/contracts';
 import { given } from './decider-table.test-support.js';
 import { moduleDecider, type ModuleEvent } from './module.decider.js';
@@ -230,7 +231,7 @@ describe('module decider: DeleteModule', () => {
     ['RotateWebhookSecret', { type: 'RotateWebhookSecret', webhook_secret: { encrypted: encryptedSecret, entropy_bytes: 32 }, now: T2 }],
     ['DeleteModule', { type: 'DeleteModule', assigned_templates: [], version_ids: [], now: T2 }],
     ['SeedModuleSpec', { type: 'SeedModuleSpec', manifest: {}, source_version_id: null, now: T2 }],
-  ] as const)('refuses %s on a deleted module (not_found)', (_name, command) => {
+  ] satisfies [string, ModuleCommand][])('refuses %s on a deleted module (not_found)', (_name, command) => {
     given(moduleDecider, [moduleRegistered(), deleted]).when(command).thenRefuses({ code: 'not_found', rule: 'module_exists', message: /was deleted/ });
   });
 

@@ -101,6 +101,9 @@ export function registerOperatorCommands(program: Command): void {
   versions.command('get <id>').description('one version').action(function (this: Command, id: string) {
     return run(this, 'system_get_module_version', { id });
   });
+  versions.command('reverify <id>').description("verify a version's signature again under the module's current trust policy").action(function (this: Command, id: string) {
+    return run(this, 'system_reverify_module_version', { id });
+  });
   program
     .command('promote <version-id>')
     .description('promote a version (built → staging → blessed → live, or retired)')

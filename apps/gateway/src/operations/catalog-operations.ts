@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   approvalIdInput,
   CATALOG_RPC,
+  INGEST_RPC,
   createModuleInput,
   createTemplateInput,
   deleteModuleInput,
@@ -70,6 +71,15 @@ export function catalogOperations(rpc: RpcClient): Operation[] {
     forwarded(rpc, 'system_list_module_versions', CATALOG_RPC.listModuleVersions, listModuleVersionsInput, 'read', { method: 'GET', path: '/modules/{module_name}/versions' }, 'List module versions',
       'Versions of a module, newest first, with promotion_state, digests, signature verdict and rejection reason.'),
     forwarded(rpc, 'system_get_module_version', CATALOG_RPC.getModuleVersion, versionIdInput, 'read', { method: 'GET', path: '/module-versions/{id}' }, 'Get a module version', 'One module version.'),
+    defineOperation({
+      tool: 'system_reverify_module_version',
+      title: 'Verify a version again',
+      description: "Pulls the version's artifact again and re-checks its signature under the module's current trust policy (after editing cosign_identity_regexp / cosign_issuer_regexp). Returns the version with its new verdict.",
+      permission: 'change',
+      input: versionIdInput,
+      rest: { method: 'POST', path: '/module-versions/{id}/reverify' },
+      run: (payload, ctx) => rpc.request(INGEST_RPC.reverifyVersion, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms: 120_000 }),
+    }),
     forwarded(rpc, 'system_promote_module_version', CATALOG_RPC.promoteModuleVersion, promoteVersionInput, 'change', { method: 'POST', path: '/module-versions/{id}/promote' }, 'Promote a module version',
       'Moves a version along built → staging → blessed → live (or to retired). Promotion to live under require_approval returns a pending approval instead.'),
     forwarded(rpc, 'system_approve_promotion', CATALOG_RPC.approvePromotion, approvalIdInput, 'approve', { method: 'POST', path: '/approvals/{approval_id}/approve' }, 'Approve a promotion',
