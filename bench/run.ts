@@ -1,0 +1,32 @@
+/**
+ * `npm run bench`: every benchmark, each printing its figures next to a baseline measured in the same run.
+ * `npm run bench -- <name>…` runs only the named ones.
+ */
+import { benchBus } from './bus.bench.js';
+import { benchCatalog } from './catalog.bench.js';
+import { benchEventStore } from './event-store.bench.js';
+import { benchFsverity } from './fsverity.bench.js';
+import { benchSupplyChain } from './supply-chain.bench.js';
+
+const benches: Record<string, (report: (line: string) => void) => Promise<void>> = {
+  'event-store': benchEventStore,
+  bus: benchBus,
+  fsverity: benchFsverity,
+  catalog: benchCatalog,
+  'supply-chain': benchSupplyChain,
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !(w in benches));
+if (unknown.length) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(benches).join(', ')}\n`);
+  process.exit(2);
+}
+for (const [name, bench] of Object.entries(benches)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  process.stdout.write(`\n## ${name}\n`);
+  const started = performance.now();
+  await bench((line) => process.stdout.write(`${line}\n`));
+  process.stdout.write(`(${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+}
+process.exit(0);
