@@ -18,7 +18,22 @@ export interface TokenRegistryState {
   by_hash: Record<string, string>;
 }
 
-/** Issued bearer tokens, folded from TokenCreated/TokenRevoked (the store only ever holds their digests). */
+/** The entry of a map under `key`: own properties only, so a key such as "constructor" is just a key. */
+function entryOf<V>(map: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined;
+}
+
+/** Stores `value` under `key` in place as an own property ("__proto__" stays a plain key, as JSON gives it back). */
+function setEntry<V>(map: Record<string, V>, key: string, value: V): void {
+  if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+  else map[key] = value;
+}
+
+/**
+ * Issued bearer tokens, folded from TokenCreated/TokenRevoked (the store only ever holds their digests).
+ * `evolve` updates the state in place (it belongs to the fold), so an event costs O(1); records are never
+ * changed once stored (a revocation stores a new record), so a record a caller holds stays as it was.
+ */
 export const tokenRegistryProjection: Projection<TokenRegistryState> = {
   name: 'gateway-tokens',
   version: 1,
@@ -27,17 +42,17 @@ export const tokenRegistryProjection: Projection<TokenRegistryState> = {
     switch (event.type) {
       case 'TokenCreated': {
         const d = event.data as TokenCreated;
-        return {
-          by_id: { ...state.by_id, [d.token_id]: { id: d.token_id, name: d.name, role: d.role, token_sha256: d.token_sha256, created_by: d.created_by, created_at: d.created_at, revoked_at: null } },
-          by_hash: { ...state.by_hash, [d.token_sha256]: d.token_id },
-        };
+        setEntry(state.by_id, d.token_id, { id: d.token_id, name: d.name, role: d.role, token_sha256: d.token_sha256, created_by: d.created_by, created_at: d.created_at, revoked_at: null });
+        setEntry(state.by_hash, d.token_sha256, d.token_id);
+        return state;
       }
       case 'TokenRevoked': {
         const d = event.data as TokenRevoked;
-        const existing = state.by_id[d.token_id];
+        const existing = entryOf(state.by_id, d.token_id);
         if (!existing) return state;
-        const { [existing.token_sha256]: _gone, ...by_hash } = state.by_hash;
-        return { by_id: { ...state.by_id, [d.token_id]: { ...existing, revoked_at: d.revoked_at } }, by_hash };
+        delete state.by_hash[existing.token_sha256];
+        setEntry(state.by_id, d.token_id, { ...existing, revoked_at: d.revoked_at });
+        return state;
       }
       default:
         return state;
@@ -47,7 +62,7 @@ export const tokenRegistryProjection: Projection<TokenRegistryState> = {
 
 /** The active token with this digest, if any. */
 export function findActiveToken(state: TokenRegistryState, sha256: string): TokenRecord | undefined {
-  const id = state.by_hash[sha256];
-  const record = id === undefined ? undefined : state.by_id[id];
+  const id = entryOf(state.by_hash, sha256);
+  const record = id === undefined ? undefined : entryOf(state.by_id, id);
   return record && record.revoked_at === null ? record : undefined;
 }

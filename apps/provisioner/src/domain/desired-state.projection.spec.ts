@@ -352,3 +352,64 @@ describe('desired state', () => {
     expect(refusalOf(() => desiredModulesFor(state, { instance_id: 'nope' }))).toMatchObject({ code: 'not_found', details: { rule: 'instance_must_exist' } });
   });
 });
+
+describe('desired state folds in place', () => {
+  const log = (): StoredEventLike[] => [
+    ...tutorialCatalog(),
+    templateCreated('edge'),
+    assigned('system-base', 'edge'),
+    nodeCreated(),
+    provisionRequested(),
+    channelChanged('live', 'blessed'),
+    versionBuilt('my-redis', '0.2.0', { requires: ['powernode/system-base@^1.0'] }),
+    ...promotedTo('my-redis', '0.2.0', 'blessed'),
+    unassigned('system-base', 'edge'),
+  ];
+
+  it('gives deep-equal states when the same events are folded twice from fresh initial states', () => {
+    const events = log();
+    const eventsBefore = structuredClone(events);
+    const initial = structuredClone(desiredStateProjection.initialState());
+    const first = foldProjection(desiredStateProjection, events);
+    const second = foldProjection(desiredStateProjection, events);
+    expect(second).not.toBe(first);
+    expect(second).toEqual(first);
+    expect(JSON.parse(JSON.stringify(first))).toEqual(first);
+    expect(foldProjection(desiredStateProjection, events.slice(9), JSON.parse(JSON.stringify(foldProjection(desiredStateProjection, events.slice(0, 9)))))).toEqual(first);
+    expect(events).toEqual(eventsBefore);
+    expect(desiredStateProjection.initialState()).toEqual(initial);
+    // What was assigned and then unassigned leaves nothing behind in the index.
+    expect(first.template_ids_by_module).toEqual({ 'my-redis': { [BASE_TEMPLATE_ID]: true } });
+  });
+
+  it('does not change a desired set it returned when later events are folded', () => {
+    const state = foldProjection(desiredStateProjection, [...tutorialCatalog(), nodeCreated()]);
+    const before = desiredModulesFor(state, { node_id: NODE_ID });
+    const snapshot = structuredClone(before);
+    foldProjection(
+      desiredStateProjection,
+      [versionBuilt('my-redis', '0.2.0', { requires: ['powernode/system-base@^1.0'] }), ...promotedTo('my-redis', '0.2.0', 'live'), channelChanged('live', 'staging'), unassigned('my-redis')],
+      state,
+    );
+    expect(before).toEqual(snapshot);
+    expect(desiredModulesFor(state, { node_id: NODE_ID })).toMatchObject({ channel: 'staging', modules: {} });
+  });
+
+  it('takes a deleted module out of every template that lists it, and only those', () => {
+    const state = foldProjection(desiredStateProjection, [
+      ...tutorialCatalog(),
+      templateCreated('edge'),
+      templateCreated('bare'),
+      assigned('system-base', 'edge'),
+      assigned('my-redis', 'edge'),
+      moduleDeleted('my-redis', [versionIdOf('my-redis', '0.1.0')]),
+    ]);
+    expect(Object.values(state.templates).map((t) => [t.name, t.modules])).toEqual([
+      ['base', []],
+      ['edge', ['system-base']],
+      ['bare', []],
+    ]);
+    expect(Object.keys(state.template_ids_by_module)).toEqual(['system-base']);
+    expect(state.versions[moduleIdOf('my-redis')]).toBeUndefined();
+  });
+});

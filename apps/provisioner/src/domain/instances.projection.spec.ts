@@ -113,3 +113,37 @@ describe('instances read model', () => {
     expect(instanceView(model, INSTANCE_ID).status).toBe('running');
   });
 });
+
+describe('instances read model folds in place', () => {
+  const log: StoredEventLike[] = [
+    ...historyTo('running'),
+    heartbeatReceived(T1),
+    stale,
+    provisionRequested({ instance_id: 'i-2', at: T1 }),
+    heartbeatReceived(LATER, { errors: [{ module: 'my-redis', code: 'fsverity_mismatch', message: 'fsverity verification failed' }] }),
+    provisionRequested(),
+    terminated('running', LATER),
+  ];
+
+  it('gives deep-equal states when the same events are folded twice from fresh initial states', () => {
+    const eventsBefore = structuredClone(log);
+    const first = fold(log);
+    const second = fold(log);
+    expect(second).not.toBe(first);
+    expect(second).toEqual(first);
+    expect(JSON.parse(JSON.stringify(first))).toEqual(first);
+    expect(log).toEqual(eventsBefore);
+    expect(instancesProjection.initialState()).toEqual({ instances: {} });
+  });
+
+  it('does not change an instance or a list a query returned when later events are folded', () => {
+    const state = fold([...historyTo('running'), heartbeatReceived(T1)]);
+    const view = instanceView(state, INSTANCE_ID);
+    const all = listInstances(state);
+    const snapshot = structuredClone({ view, all });
+    foldProjection(instancesProjection, [heartbeatReceived(T2, { running_module_digests: {} }), stale, terminated('running', T3), provisionRequested({ instance_id: 'i-2', at: T2 })], state);
+    expect({ view, all }).toEqual(snapshot);
+    expect(instanceView(state, INSTANCE_ID)).toMatchObject({ status: 'terminated', running_module_digests: {} });
+    expect(listInstances(state).map((i) => i.id)).toEqual(['i-2']);
+  });
+});

@@ -1,7 +1,7 @@
 import { PowernodeError, type AgentReportedError, type InstanceStatus, type RunningModuleDigests } from '@powernode/contracts';
 import { assertNever } from './decider.js';
 import { epochMs, laterOf } from './heartbeat-staleness.js';
-import { asProvisionerEvent, compareText, type ProvisionerProjection } from './provisioner-projection.js';
+import { asProvisionerEvent, compareText, entryOf, setEntry, type ProvisionerProjection } from './provisioner-projection.js';
 
 /** An instance as `system_get_instance` returns it. */
 export interface InstanceView {
@@ -34,12 +34,14 @@ export interface InstancesReadModel {
   instances: Record<string, InstanceView>;
 }
 
+/** Stores the changed view in place of the instance's view (a view is never changed once stored: a caller may hold it). */
 function withInstance(state: InstancesReadModel, id: string, change: (i: InstanceView) => InstanceView): InstancesReadModel {
-  const current = state.instances[id];
-  return current === undefined ? state : { instances: { ...state.instances, [id]: change(current) } };
+  const current = entryOf(state.instances, id);
+  if (current !== undefined) setEntry(state.instances, id, change(current));
+  return state;
 }
 
-/** Instances with their status, enrolment and last recorded heartbeat. */
+/** Instances with their status, enrolment and last recorded heartbeat. Updates its state in place. */
 export const instancesProjection: ProvisionerProjection<InstancesReadModel> = {
   name: 'provisioner-instances',
   version: 1,
@@ -50,7 +52,7 @@ export const instancesProjection: ProvisionerProjection<InstancesReadModel> = {
     switch (event.type) {
       case 'InstanceProvisionRequested': {
         const d = event.data;
-        if (state.instances[d.instance_id] !== undefined) return state;
+        if (entryOf(state.instances, d.instance_id) !== undefined) return state;
         const view: InstanceView = {
           id: d.instance_id,
           node_id: d.node_id,
@@ -73,7 +75,8 @@ export const instancesProjection: ProvisionerProjection<InstancesReadModel> = {
           updated_at: d.requested_at,
           terminated_at: null,
         };
-        return { instances: { ...state.instances, [d.instance_id]: view } };
+        setEntry(state.instances, d.instance_id, view);
+        return state;
       }
       case 'InstanceStatusChanged':
         return withInstance(state, event.data.instance_id, (i) => ({ ...i, status: event.data.to, status_reason: event.data.reason, updated_at: event.data.changed_at }));
@@ -128,10 +131,11 @@ export interface InstanceLiveness {
 
 /**
  * One instance, with the liveness table's newer heartbeat time merged in (a report newer than the stale mark
- * also clears the mark). Refuses an unknown id with `not_found`.
+ * also clears the mark). Refuses an unknown id with `not_found`. The view is a snapshot: later events store a
+ * new one.
  */
 export function instanceView(state: InstancesReadModel, id: string, liveness: InstanceLiveness | null = null): InstanceView {
-  const view = state.instances[id];
+  const view = entryOf(state.instances, id);
   if (view === undefined) {
     throw new PowernodeError('not_found', `instance ${id} not found: list instances, or provision one with system_provision_instance`, {
       details: { instance_id: id, rule: 'instance_must_exist' },

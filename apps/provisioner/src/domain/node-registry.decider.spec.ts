@@ -55,4 +55,19 @@ describe('node registry decider', () => {
   it('treats releasing a hostname not held as done', () => {
     given(nodeRegistryDecider, []).when({ type: 'ReleaseHostname', node_id: 'n9', now: T1 }).then([]);
   });
+
+  it('folds a long registry stream (one claim per node) into exactly the hostnames still held, the same way every time', () => {
+    const history: NodeRegistryEvent[] = [];
+    for (let i = 0; i < 2000; i++) history.push(claimed(`n${i}`, `host-${i}`));
+    for (let i = 0; i < 2000; i += 2) history.push(released(`n${i}`, `host-${i}`));
+    const state = stateFromEvents(nodeRegistryDecider, history);
+    expect(stateFromEvents(nodeRegistryDecider, history)).toEqual(state);
+    expect(Object.keys(state.hostnames)).toHaveLength(1000);
+    expect(nodeIdHoldingHostname(state, 'host-1')).toBe('n1');
+    expect(nodeIdHoldingHostname(state, 'host-2')).toBeNull();
+    expect(state.holders['n0']).toBeUndefined();
+    expect(nodeRegistryDecider.initialState()).toEqual({ hostnames: {}, holders: {} });
+    given(nodeRegistryDecider, history).when(claim('n-new', 'host-2')).then([claimed('n-new', 'host-2')]);
+    given(nodeRegistryDecider, history).when(claim('n-new', 'host-3')).thenRefuses({ code: 'already_exists', rule: 'hostname_unique' });
+  });
 });

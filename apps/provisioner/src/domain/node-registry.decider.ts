@@ -1,6 +1,7 @@
 import { PowernodeError, type ProvisionerEventOf } from '@powernode/contracts';
 import { assertNever, type Decider } from './decider.js';
 import { parseHostname } from './node-fields.js';
+import { entryOf, setEntry } from './provisioner-projection.js';
 
 /*
  * Uniqueness of node hostnames. Node streams are keyed by a node id, so a hostname is claimed on this one
@@ -58,19 +59,21 @@ export const nodeRegistryDecider: Decider<NodeRegistryCommand, NodeRegistryState
     }
   },
 
+  // The stream gets one event per created node, so the fold updates its own state in place (O(1) per event)
+  // rather than copying both maps each time; the state belongs to the fold that created it.
   evolve(state, event) {
     switch (event.type) {
       case 'NodeHostnameClaimed': {
         const { node_id, hostname } = event.data;
-        return { hostnames: { ...state.hostnames, [hostname]: node_id }, holders: { ...state.holders, [node_id]: hostname } };
+        setEntry(state.hostnames, hostname, node_id);
+        setEntry(state.holders, node_id, hostname);
+        return state;
       }
       case 'NodeHostnameReleased': {
         const { node_id, hostname } = event.data;
-        const hostnames = { ...state.hostnames };
-        if (hostnames[hostname] === node_id) delete hostnames[hostname];
-        const holders = { ...state.holders };
-        delete holders[node_id];
-        return { hostnames, holders };
+        if (entryOf(state.hostnames, hostname) === node_id) delete state.hostnames[hostname];
+        delete state.holders[node_id];
+        return state;
       }
       default:
         return assertNever(event);
