@@ -6,12 +6,14 @@ import { benchBus } from './bus.bench.js';
 import { benchCatalog } from './catalog.bench.js';
 import { benchEventStore } from './event-store.bench.js';
 import { benchFsverity } from './fsverity.bench.js';
+import { benchProjectionFold } from './projection-fold.bench.js';
 import { benchSupplyChain } from './supply-chain.bench.js';
 
 const benches: Record<string, (report: (line: string) => void) => Promise<void>> = {
   'event-store': benchEventStore,
   bus: benchBus,
   fsverity: benchFsverity,
+  'projection-fold': benchProjectionFold,
   catalog: benchCatalog,
   'supply-chain': benchSupplyChain,
 };
