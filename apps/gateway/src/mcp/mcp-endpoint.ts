@@ -63,6 +63,7 @@ export function mcpHandler(operations: Operation[], authenticator: Authenticator
       res.status(405).setHeader('Allow', 'POST').json({ jsonrpc: '2.0', error: { code: -32000, message: 'this MCP endpoint is stateless: use POST' }, id: null });
       return;
     }
+    if (await answeredDirectly(req, res, tools, byName, principal, correlation_id, logger)) return;
     const server = new Server({ name: 'powernode', version: '0.1.0' }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
     server.setRequestHandler(CallToolRequestSchema, async (request) =>
@@ -76,4 +77,36 @@ export function mcpHandler(operations: Operation[], authenticator: Authenticator
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
   };
+}
+
+/**
+ * The two requests that make up nearly all MCP traffic — a single `tools/call` or `tools/list` asking for a
+ * JSON response — are answered here without building a protocol server per request; the SDK handles
+ * everything else (initialize, notifications, batches, SSE). The answer is the same JSON-RPC the SDK sends.
+ */
+async function answeredDirectly(
+  req: Request,
+  res: Response,
+  tools: Tool[],
+  byName: Map<string, Operation>,
+  principal: Principal,
+  correlation_id: string,
+  logger: Logger,
+): Promise<boolean> {
+  const body = req.body as { jsonrpc?: unknown; id?: unknown; method?: unknown } | undefined;
+  const accept = String(req.headers.accept ?? '');
+  if (!body || Array.isArray(body) || body.jsonrpc !== '2.0' || (typeof body.id !== 'string' && typeof body.id !== 'number')) return false;
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return false;
+  let result: unknown;
+  if (body.method === 'tools/list') {
+    result = { tools };
+  } else if (body.method === 'tools/call') {
+    const parsed = CallToolRequestSchema.safeParse(body);
+    if (!parsed.success) return false;
+    result = await callTool(byName.get(parsed.data.params.name), parsed.data.params.name, parsed.data.params.arguments, principal, correlation_id, logger);
+  } else {
+    return false;
+  }
+  res.status(200).type('application/json').send(JSON.stringify({ jsonrpc: '2.0', id: body.id, result }));
+  return true;
 }
