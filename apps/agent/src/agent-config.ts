@@ -1,0 +1,117 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { PowernodeError } from '@powernode/contracts';
+
+const positiveInt = z.coerce.number().int().min(1);
+const absolutePath = z.string().refine((value) => path.isAbsolute(value), 'must be an absolute path');
+const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/, 'must be host[:port]');
+const registryList = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+  .refine((entries) => entries.every((entry) => registryHost.safeParse(entry).success), 'must be comma-separated host[:port] entries');
+
+/**
+ * The agent's environment. The local driver sets the first block; the rest are optional knobs.
+ *
+ * - `POWERNODE_ENROLMENT_TOKEN` is needed only until the instance credential is persisted: a restarted agent
+ *   uses `<data dir>/credential.json` and never spends the (one-time) token again.
+ * - `POWERNODE_AGENT_CACHE_DIR`: the digest-addressed artifact cache (`<cache>/blobs/sha256/<hex>`), meant to
+ *   be shared by every instance of a machine; default `<data dir>/cache` (private).
+ * - `POWERNODE_HEARTBEAT_INTERVAL_MS`: default the interval the enrolment answered with.
+ * - `POWERNODE_AGENT_ISOLATION`: `auto` (bubblewrap, else unshare + chroot, else none), or force one; with
+ *   `none` every init command is recorded as skipped.
+ * - `POWERNODE_AGENT_NETWORK`: `none` (init commands get an empty network namespace) or `host`.
+ */
+export const agentConfigShape = {
+  POWERNODE_INSTANCE_ID: z.string().min(1).max(200),
+  POWERNODE_HOSTNAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'must be a hostname (letters, digits, ".", "_", "-", at most 253)').optional(),
+  POWERNODE_ENROLMENT_TOKEN: z.string().min(16, 'must be at least 16 characters').max(500).optional(),
+  POWERNODE_SANDBOX_DIR: absolutePath,
+  POWERNODE_AGENT_DATA_DIR: absolutePath.optional(),
+  POWERNODE_AGENT_CACHE_DIR: absolutePath.optional(),
+  POWERNODE_GATEWAY_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http:// or https:// URL'),
+  POWERNODE_NATS_URL: z.string().optional(),
+  POWERNODE_OCI_REGISTRY: registryHost,
+  POWERNODE_OCI_INSECURE_REGISTRIES: registryList,
+  POWERNODE_CA_PEM: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must hold PEM certificates (-----BEGIN CERTIFICATE-----)' }).optional(),
+  POWERNODE_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).max(3_600_000).optional(),
+  POWERNODE_AGENT_ISOLATION: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto'),
+  POWERNODE_AGENT_NETWORK: z.enum(['none', 'host']).default('none'),
+  POWERNODE_AGENT_INIT_TIMEOUT_MS: positiveInt.max(3_600_000).default(60_000),
+  POWERNODE_AGENT_RETRY_INITIAL_MS: positiveInt.default(1_000),
+  POWERNODE_AGENT_RETRY_MAX_MS: positiveInt.default(60_000),
+  POWERNODE_AGENT_OCI_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  POWERNODE_AGENT_HTTP_TIMEOUT_MS: positiveInt.default(15_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+} as const;
+
+type RawAgentConfig = z.infer<z.ZodObject<typeof agentConfigShape>>;
+
+/** The validated configuration with defaults resolved. */
+export interface AgentConfig {
+  instanceId: string;
+  hostname: string;
+  enrolmentToken: string | undefined;
+  sandboxDir: string;
+  dataDir: string;
+  cacheDir: string;
+  gatewayUrl: string;
+  registry: string;
+  insecureRegistries: string[];
+  caPem: string | undefined;
+  heartbeatIntervalMs: number | undefined;
+  isolation: 'auto' | 'bwrap' | 'unshare' | 'none';
+  network: 'none' | 'host';
+  initTimeoutMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  ociRetries: number;
+  httpTimeoutMs: number;
+  logLevel: RawAgentConfig['LOG_LEVEL'];
+}
+
+/** Parses the agent's environment; throws `config_invalid` with one line per bad variable, naming it. */
+export function parseAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
+  // An empty variable means "not set", as blank values in compose files and `VAR= cmd` produce.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = z.object(agentConfigShape).safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '(environment)');
+      const given = env[name];
+      // The token and the CA are not echoed: a log line must not leak a secret.
+      const echo = given === undefined || name === 'POWERNODE_ENROLMENT_TOKEN' || name === 'POWERNODE_CA_PEM' ? '' : ` (got ${JSON.stringify(given)})`;
+      return `${name}: ${issue.message}${echo}`;
+    });
+    throw new PowernodeError('config_invalid', `invalid agent configuration: ${problems.join('; ')}`, { details: { problems } });
+  }
+  const raw = result.data;
+  if (raw.POWERNODE_AGENT_RETRY_MAX_MS < raw.POWERNODE_AGENT_RETRY_INITIAL_MS) {
+    const problem = `POWERNODE_AGENT_RETRY_MAX_MS: must be at least POWERNODE_AGENT_RETRY_INITIAL_MS (${raw.POWERNODE_AGENT_RETRY_INITIAL_MS})`;
+    throw new PowernodeError('config_invalid', `invalid agent configuration: ${problem}`, { details: { problems: [problem] } });
+  }
+  const sandboxDir = path.resolve(raw.POWERNODE_SANDBOX_DIR);
+  const dataDir = path.resolve(raw.POWERNODE_AGENT_DATA_DIR ?? path.join(sandboxDir, 'data'));
+  return {
+    instanceId: raw.POWERNODE_INSTANCE_ID,
+    hostname: raw.POWERNODE_HOSTNAME ?? 'powernode-instance',
+    enrolmentToken: raw.POWERNODE_ENROLMENT_TOKEN,
+    sandboxDir,
+    dataDir,
+    cacheDir: path.resolve(raw.POWERNODE_AGENT_CACHE_DIR ?? path.join(dataDir, 'cache')),
+    gatewayUrl: raw.POWERNODE_GATEWAY_URL.replace(/\/+$/, ''),
+    registry: raw.POWERNODE_OCI_REGISTRY,
+    insecureRegistries: raw.POWERNODE_OCI_INSECURE_REGISTRIES,
+    caPem: raw.POWERNODE_CA_PEM,
+    heartbeatIntervalMs: raw.POWERNODE_HEARTBEAT_INTERVAL_MS,
+    isolation: raw.POWERNODE_AGENT_ISOLATION,
+    network: raw.POWERNODE_AGENT_NETWORK,
+    initTimeoutMs: raw.POWERNODE_AGENT_INIT_TIMEOUT_MS,
+    retryInitialMs: raw.POWERNODE_AGENT_RETRY_INITIAL_MS,
+    retryMaxMs: raw.POWERNODE_AGENT_RETRY_MAX_MS,
+    ociRetries: raw.POWERNODE_AGENT_OCI_RETRIES,
+    httpTimeoutMs: raw.POWERNODE_AGENT_HTTP_TIMEOUT_MS,
+    logLevel: raw.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,69 @@
+import { PowernodeError, type AgentDesiredModule } from '@powernode/contracts';
+import { moduleArtifactLayers, pullModuleArtifact, type ArtifactProgressListener, type ComposefsEntry } from '@powernode/artifact';
+import { parseReference, type Descriptor } from '@powernode/oci';
+import type { RegistryClients } from './registry-clients.js';
+
+/** A desired module whose artifact was pulled into the cache and verified end to end. */
+export interface VerifiedModule {
+  desired: AgentDesiredModule;
+  manifestDigest: string;
+  composefsDigest: string;
+  rootHash: string;
+  /** The tree layer's descriptor (digest and size the cached file must still match when it is extracted). */
+  treeLayer: Descriptor;
+  /** The cached tree layer, `<cache>/blobs/sha256/<hex>`. */
+  treeLayerPath: string;
+  /** The tree as the verified composefs description lists it (root excluded). */
+  entries: ComposefsEntry[];
+}
+
+/**
+ * Pulls one desired module by its manifest digest (never by tag: a registry serving something else under the
+ * tag is not even asked) into the shared cache, with every verification of `pullModuleArtifact`, then checks
+ * the artifact is the version the platform meant: its composefs digest equals the desired `composefs_digest`
+ * and its module name the desired `module_name`. Throws `digest_mismatch`, `fsverity_mismatch`,
+ * `manifest_invalid` or `registry_unreachable`.
+ */
+export async function pullDesiredModule(
+  clients: RegistryClients,
+  desired: AgentDesiredModule,
+  cacheDir: string,
+  onProgress?: ArtifactProgressListener,
+): Promise<VerifiedModule> {
+  const reference = parseReference(desired.oci_ref, {});
+  if (reference.digest !== undefined && reference.digest !== desired.oci_digest) {
+    throw new PowernodeError('digest_mismatch', `module ${desired.module_name}: oci_ref pins ${reference.digest} but oci_digest is ${desired.oci_digest}; the desired state contradicts itself`, {
+      details: { module_name: desired.module_name, oci_ref: desired.oci_ref, oci_digest: desired.oci_digest },
+    });
+  }
+  const client = clients.clientFor(reference.registry);
+  const pinned = { registry: reference.registry, repository: reference.repository, digest: desired.oci_digest };
+  const pulled = await pullModuleArtifact(client, pinned, { cacheDir, ...(onProgress === undefined ? {} : { onProgress }) });
+  if (pulled.manifestDigest !== desired.oci_digest) {
+    throw new PowernodeError('digest_mismatch', `module ${desired.module_name}: the registry served manifest ${pulled.manifestDigest} for ${desired.oci_digest}; do not use it`, {
+      details: { module_name: desired.module_name, expected: desired.oci_digest, actual: pulled.manifestDigest },
+    });
+  }
+  if (pulled.composefsDigest !== desired.composefs_digest) {
+    throw new PowernodeError(
+      'digest_mismatch',
+      `module ${desired.module_name}: artifact ${desired.oci_ref} has composefs digest ${pulled.composefsDigest} but the platform verified ${desired.composefs_digest}; it is not the version that was promoted, so it is not started`,
+      { details: { module_name: desired.module_name, expected: desired.composefs_digest, actual: pulled.composefsDigest } },
+    );
+  }
+  if (pulled.config.name !== desired.module_name) {
+    throw new PowernodeError('manifest_invalid', `module ${desired.module_name}: artifact ${desired.oci_ref} is module ${pulled.config.name}; the desired state points at the wrong artifact`, {
+      details: { module_name: desired.module_name, artifact_module: pulled.config.name },
+    });
+  }
+  if (pulled.treeLayerPath === undefined) throw new PowernodeError('internal', `module ${desired.module_name}: the pull kept no tree layer in the cache`);
+  return {
+    desired,
+    manifestDigest: pulled.manifestDigest,
+    composefsDigest: pulled.composefsDigest,
+    rootHash: pulled.rootHash,
+    treeLayer: moduleArtifactLayers(pulled.manifest).tree,
+    treeLayerPath: pulled.treeLayerPath,
+    entries: pulled.entries,
+  };
+}

@@ -1,0 +1,454 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { PowernodeError, isPowernodeError, type AgentDesiredState } from '@powernode/contracts';
+import type { AgentConfig } from './agent-config.js';
+import { readAgentState, writeAgentState } from './agent-state-file.js';
+import { ensureCacheLayout, removeAbandonedDownloads } from './artifact-cache.js';
+import { publishRoot, readCurrentRoot, removeRoot, removeStaleRoots, stagingPathFor, switchCurrentRoot } from './composed-roots.js';
+import {
+  composedModulesOf,
+  compositionKey,
+  heartbeatOf,
+  planTransition,
+  retryDelayMs,
+  runningModuleDigests,
+  type ComposedModule,
+  type Composition,
+  type ModuleRunState,
+  type ReconcileError,
+} from './composition-state.js';
+import { pullDesiredModule, type VerifiedModule } from './desired-module-pull.js';
+import type { GatewayClient } from './gateway-client.js';
+import { readStoredCredential, writeStoredCredential } from './instance-credential.js';
+import { runInitCommand, type InitAction, type InitCommandResult } from './init-commands.js';
+import type { IsolationBoundary } from './isolation-boundary.js';
+import type { RegistryClients } from './registry-clients.js';
+import { composeRoot, describeComposedRoot } from './root-composition.js';
+
+/** Reported in every heartbeat. */
+export const AGENT_VERSION = '0.1.0';
+
+/** A temporary download untouched this long was left by a killed agent. */
+const ABANDONED_DOWNLOAD_IDLE_MS = 10 * 60 * 1000;
+const FINAL_HEARTBEAT_TIMEOUT_MS = 2_000;
+
+/** Everything the agent works with, built by main.ts from the configuration. */
+export interface InstanceAgentDependencies {
+  config: AgentConfig;
+  logger: Logger;
+  gateway: GatewayClient;
+  registries: RegistryClients;
+  boundary: IsolationBoundary;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function errorCode(error: unknown): string | undefined {
+  return isPowernodeError(error) ? error.code : undefined;
+}
+
+/** Init command outcome → the module's run state for a start (stop outcomes are mapped by the caller). */
+function runStateAfterStart(result: InitCommandResult): ModuleRunState {
+  switch (result.outcome) {
+    case 'succeeded':
+      return { state: 'started' };
+    case 'failed':
+      return { state: 'failed', reason: result.reason };
+    case 'skipped':
+      return { state: 'skipped', reason: result.reason };
+    default: {
+      const unreachable: never = result;
+      return unreachable;
+    }
+  }
+}
+
+/**
+ * The on-instance agent: enrols once, then loops — heartbeat, and whenever the platform's desired generation
+ * differs from the composed one, pull + verify + compose + switch + start (make-before-break: the running
+ * composition stays until a complete, verified new one replaces it). A failed reconcile is retried with
+ * exponential backoff; a new desired generation is tried at once.
+ */
+export class InstanceAgent {
+  readonly bootId = randomUUID();
+  private readonly config: AgentConfig;
+  private readonly logger: Logger;
+  private credential: string | undefined;
+  private heartbeatIntervalMs = 0;
+  private committed: Composition | null = null;
+  private errors: ReconcileError[] = [];
+  /** The generation the platform wants, as last heard (null: ask). */
+  private desiredGeneration: string | null = null;
+  private failedGeneration: string | null = null;
+  private failedAttempts = 0;
+  private nextAttemptAt = 0;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+  /** Serialises what touches `current` and runs init commands: a switch, its starts, and the final stops. */
+  private exclusiveChain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: InstanceAgentDependencies) {
+    this.config = deps.config;
+    this.logger = deps.logger;
+  }
+
+  /** Prepares the directories, gets the credential, resumes what was composed before, and starts the loop. */
+  async start(): Promise<void> {
+    await mkdir(this.config.sandboxDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.config.dataDir, { recursive: true, mode: 0o700 });
+    await ensureCacheLayout(this.config.cacheDir);
+    const abandoned = await removeAbandonedDownloads(this.config.cacheDir, ABANDONED_DOWNLOAD_IDLE_MS);
+    if (abandoned.length > 0) this.logger.info({ files: abandoned }, 'removed abandoned downloads from the artifact cache');
+    await this.obtainCredential();
+    if (this.stopping) return;
+    await this.resume();
+    this.loopDone = this.loop();
+  }
+
+  /** Stops the loop, runs init.stop of every started module, sends a last heartbeat. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      this.wakeUp?.();
+      await this.exclusive(async () => {
+        const composition = this.committed;
+        if (composition === null) return;
+        const started = composition.modules.filter((m) => m.run.state === 'started').sort((a, b) => b.priority - a.priority);
+        for (const module of started) {
+          const result = await this.runInit(composition, module, 'stop');
+          module.run = result.outcome === 'failed' ? { state: 'failed', reason: `stop: ${result.reason}` } : { state: 'stopped' };
+        }
+        // Modules that were composed but had nothing to run are not in use any more either.
+        for (const module of composition.modules) if (module.run.state === 'skipped') module.run = { state: 'stopped' };
+        await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
+      });
+      if (this.credential !== undefined) {
+        await Promise.race([
+          this.deps.gateway.heartbeat(this.credential, this.heartbeat()).catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'final heartbeat not delivered')),
+          new Promise((resolve) => setTimeout(resolve, FINAL_HEARTBEAT_TIMEOUT_MS).unref()),
+        ]);
+      }
+    })();
+    return this.stopped;
+  }
+
+  /** The heartbeat this agent would send now (for logs and tests). */
+  heartbeat(): ReturnType<typeof heartbeatOf> {
+    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId });
+  }
+
+  // ---- enrolment ---------------------------------------------------------------------------------------------
+
+  private async obtainCredential(): Promise<void> {
+    const { credential: stored, problem } = await readStoredCredential(this.config.dataDir, this.config.instanceId);
+    if (problem !== undefined) this.logger.warn({ problem }, 'ignoring the persisted credential');
+    if (stored !== null) {
+      this.credential = stored.credential;
+      this.heartbeatIntervalMs = this.config.heartbeatIntervalMs ?? stored.heartbeat_interval_ms;
+      this.logger.info({ instance_id: this.config.instanceId, enrolled_at: stored.enrolled_at }, 'using the persisted instance credential');
+      return;
+    }
+    const token = this.config.enrolmentToken;
+    if (token === undefined) {
+      throw new PowernodeError('config_invalid', `POWERNODE_ENROLMENT_TOKEN: required to enrol, as no credential is persisted in ${this.config.dataDir}`, {
+        details: { problems: [`POWERNODE_ENROLMENT_TOKEN: required to enrol, as no credential is persisted in ${this.config.dataDir}`] },
+      });
+    }
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        const enrolled = await this.deps.gateway.enrol({ instance_id: this.config.instanceId, enrolment_token: token });
+        await writeStoredCredential(this.config.dataDir, {
+          instance_id: this.config.instanceId,
+          credential: enrolled.credential,
+          heartbeat_interval_ms: enrolled.heartbeat_interval_ms,
+          enrolled_at: new Date().toISOString(),
+        });
+        this.credential = enrolled.credential;
+        this.heartbeatIntervalMs = this.config.heartbeatIntervalMs ?? enrolled.heartbeat_interval_ms;
+        this.logger.info({ instance_id: this.config.instanceId, heartbeat_interval_ms: this.heartbeatIntervalMs }, 'enrolled');
+        return;
+      } catch (error) {
+        if (!isPowernodeError(error) || !error.retryable) throw error;
+        const delay = retryDelayMs(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
+        this.logger.warn({ err: errorMessage(error), retry_in_ms: delay }, 'enrolment failed; retrying');
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  // ---- resuming after a restart ------------------------------------------------------------------------------
+
+  /**
+   * Adopts the composition `current` names when its root still hashes to what was recorded, and starts its
+   * modules again; a root that changed is not trusted (nothing counts as running until a new one is composed).
+   */
+  private async resume(): Promise<void> {
+    const { state, problem } = await readAgentState(this.config.dataDir);
+    if (problem !== undefined) this.logger.warn({ problem }, 'ignoring the persisted agent state');
+    const current = await readCurrentRoot(this.config.sandboxDir);
+    const candidate = [state.committed, state.pending].find((c) => c !== null && c.root_dir === current) ?? null;
+    if (candidate !== null) {
+      const { rootHash } = await describeComposedRoot(path.join(this.config.sandboxDir, candidate.root_dir)).catch((error: unknown) => ({ rootHash: `unreadable: ${errorMessage(error)}` }));
+      if (rootHash === candidate.composed_root_hash) {
+        this.committed = { ...candidate, modules: candidate.modules.map((m) => ({ ...m, run: { state: 'pending' } })) };
+        await writeAgentState(this.config.dataDir, { committed: this.committed, pending: null });
+        this.logger.info({ generation: candidate.generation, root: candidate.root_dir, composed_root_hash: rootHash }, 'resumed the composed root');
+      } else {
+        const message = `composed root ${candidate.root_dir} changed since it was composed (root hash ${rootHash}, recorded ${candidate.composed_root_hash}); composing again`;
+        this.errors = [{ module_name: null, message }];
+        this.logger.error({ root: candidate.root_dir }, message);
+        await writeAgentState(this.config.dataDir, { committed: null, pending: null });
+      }
+    }
+    const removed = await removeStaleRoots(this.config.sandboxDir);
+    if (removed.length > 0) this.logger.info({ roots: removed }, 'removed roots left by an earlier run');
+    const composition = this.committed;
+    if (composition !== null) {
+      await this.exclusive(async () => {
+        for (const module of [...composition.modules].sort((a, b) => a.priority - b.priority)) {
+          if (this.stopping) break;
+          module.run = runStateAfterStart(await this.runInit(composition, module, 'start'));
+        }
+        await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
+      });
+    }
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        if (this.reconcileDue()) await this.reconcile();
+        if (this.stopping) break;
+        await this.sendHeartbeat();
+      } catch (error) {
+        this.logger.error({ err: errorMessage(error) }, 'agent loop iteration failed');
+      }
+      if (this.stopping) break;
+      // Straight on when the heartbeat revealed a generation to reconcile now; else one interval (or less, until a retry is due).
+      if (this.reconcileDue()) continue;
+      const untilRetry = this.desiredDiffers() ? Math.max(0, this.nextAttemptAt - Date.now()) : Number.POSITIVE_INFINITY;
+      await this.sleep(Math.min(this.heartbeatIntervalMs, untilRetry));
+    }
+  }
+
+  private desiredDiffers(): boolean {
+    return this.desiredGeneration === null || this.desiredGeneration !== this.committed?.generation;
+  }
+
+  private reconcileDue(): boolean {
+    return this.desiredDiffers() && Date.now() >= this.nextAttemptAt;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private async sendHeartbeat(): Promise<void> {
+    if (this.credential === undefined) return;
+    let answer;
+    try {
+      answer = await this.deps.gateway.heartbeat(this.credential, this.heartbeat());
+    } catch (error) {
+      this.logger.warn({ err: errorMessage(error), code: errorCode(error) }, 'heartbeat not delivered');
+      return;
+    }
+    if (answer.desired_generation !== this.desiredGeneration) {
+      this.desiredGeneration = answer.desired_generation;
+      // A generation other than the one that keeps failing is tried at once.
+      if (answer.desired_generation !== this.failedGeneration) this.nextAttemptAt = 0;
+    }
+  }
+
+  private recordFailure(generation: string | null, errors: ReconcileError[]): void {
+    this.errors = errors;
+    if (generation !== this.failedGeneration) this.failedAttempts = 0;
+    this.failedGeneration = generation;
+    this.failedAttempts += 1;
+    const delay = retryDelayMs(this.failedAttempts, this.config.retryInitialMs, this.config.retryMaxMs);
+    this.nextAttemptAt = Date.now() + delay;
+    this.logger.error({ generation, errors, retry_in_ms: delay, running_module_digests: runningModuleDigests(this.committed) }, 'reconcile failed; the current composition stays');
+  }
+
+  private recordSuccess(): void {
+    this.errors = [];
+    this.failedGeneration = null;
+    this.failedAttempts = 0;
+    this.nextAttemptAt = 0;
+  }
+
+  // ---- reconcile ---------------------------------------------------------------------------------------------
+
+  private async reconcile(): Promise<void> {
+    if (this.credential === undefined) return;
+    let desired: AgentDesiredState;
+    try {
+      desired = await this.deps.gateway.desired(this.credential);
+    } catch (error) {
+      this.recordFailure(this.desiredGeneration, [{ module_name: null, message: errorMessage(error) }]);
+      return;
+    }
+    this.desiredGeneration = desired.generation;
+    if (desired.instance_id !== this.config.instanceId) {
+      this.recordFailure(desired.generation, [{ module_name: null, message: `the desired state is for instance ${desired.instance_id}, not ${this.config.instanceId}; nothing changed` }]);
+      return;
+    }
+    if (this.committed?.generation === desired.generation) {
+      this.recordSuccess();
+      return;
+    }
+    if (desired.unresolved.length > 0) this.logger.info({ generation: desired.generation, unresolved: desired.unresolved }, 'modules the platform could not resolve');
+    const key = compositionKey(desired.modules);
+    if (this.committed !== null && this.committed.composition_key === key) {
+      // Same modules, same layers: the generation moved for another reason (e.g. an unresolved module).
+      const composition = this.committed;
+      await this.exclusive(async () => {
+        composition.generation = desired.generation;
+        await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
+      });
+      this.recordSuccess();
+      this.logger.info({ generation: desired.generation }, 'generation adopted; the composition is unchanged');
+      return;
+    }
+    await this.applyDesired(desired, key);
+  }
+
+  /** Pulls and verifies every desired module, composes a new root, switches to it, stops and starts modules. */
+  private async applyDesired(desired: AgentDesiredState, key: string): Promise<void> {
+    const log = this.logger.child({ generation: desired.generation });
+    log.info({ modules: desired.modules.map((m) => `${m.module_name}@${m.version_string}`) }, 'reconciling');
+    const verified: VerifiedModule[] = [];
+    const errors: ReconcileError[] = [];
+    for (const module of desired.modules) {
+      if (this.stopping) return;
+      try {
+        const pulled = await pullDesiredModule(this.deps.registries, module, this.config.cacheDir, (step, detail) => log.debug({ module_name: module.module_name, step, detail }, 'pull progress'));
+        verified.push(pulled);
+        log.info({ module_name: module.module_name, oci_digest: pulled.manifestDigest, composefs_digest: pulled.composefsDigest, root_hash: pulled.rootHash }, 'module pulled and verified');
+      } catch (error) {
+        errors.push({ module_name: module.module_name, message: errorMessage(error) });
+        log.error({ module_name: module.module_name, code: errorCode(error), err: errorMessage(error) }, 'module not usable');
+      }
+    }
+    if (errors.length > 0) {
+      this.recordFailure(desired.generation, errors);
+      return;
+    }
+    if (this.stopping) return;
+
+    const staging = stagingPathFor(this.config.sandboxDir, desired.generation);
+    let composed;
+    try {
+      composed = await composeRoot(staging, verified);
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      const moduleName = isPowernodeError(error) && typeof error.details?.['module_name'] === 'string' ? (error.details['module_name'] as string) : null;
+      this.recordFailure(desired.generation, [{ module_name: moduleName, message: errorMessage(error) }]);
+      return;
+    }
+    log.info({ composed_root_hash: composed.rootHash, masked: composed.masked }, 'root composed');
+
+    await this.exclusive(async () => {
+      if (this.stopping) {
+        await rm(staging, { recursive: true, force: true });
+        return;
+      }
+      const previous = this.committed;
+      const previousRoot = await readCurrentRoot(this.config.sandboxDir);
+      let rootDir: string;
+      let next: Composition;
+      try {
+        rootDir = await publishRoot(this.config.sandboxDir, staging, desired.generation);
+        next = { generation: desired.generation, root_dir: rootDir, composed_root_hash: composed.rootHash, composition_key: key, modules: composedModulesOf(desired.modules) };
+        await writeAgentState(this.config.dataDir, { committed: previous, pending: next });
+        await switchCurrentRoot(this.config.sandboxDir, rootDir);
+      } catch (error) {
+        await rm(staging, { recursive: true, force: true });
+        this.recordFailure(desired.generation, [{ module_name: null, message: `cannot switch to the new root: ${errorMessage(error)}` }]);
+        return;
+      }
+      const plan = planTransition(previous, next.modules);
+      for (const module of next.modules) {
+        const kept = plan.keep.get(module.module_name);
+        if (kept !== undefined) module.run = kept;
+      }
+      this.committed = next;
+      this.recordSuccess();
+      await writeAgentState(this.config.dataDir, { committed: next, pending: null });
+      log.info({ root: rootDir, previous_root: previousRoot, stop: plan.stop.map((m) => m.module_name), restart: plan.restart, start: plan.start }, 'switched to the new root');
+
+      if (previous !== null) {
+        for (const module of plan.stop) {
+          const result = await this.runInit(previous, module, 'stop');
+          module.run = result.outcome === 'failed' ? { state: 'failed', reason: `stop: ${result.reason}` } : { state: 'stopped' };
+        }
+      }
+      for (const name of plan.restart) {
+        if (this.stopping) break;
+        const module = next.modules.find((m) => m.module_name === name)!;
+        const result = await this.runInit(next, module, 'restart');
+        // A restart that cannot run leaves the service as it was; one that ran and failed means it is down.
+        if (result.outcome === 'failed') module.run = { state: 'failed', reason: `restart: ${result.reason}` };
+      }
+      for (const name of plan.start) {
+        if (this.stopping) break;
+        const module = next.modules.find((m) => m.module_name === name)!;
+        module.run = runStateAfterStart(await this.runInit(next, module, 'start'));
+      }
+      await writeAgentState(this.config.dataDir, { committed: next, pending: null });
+      if (previousRoot !== null && previousRoot !== rootDir) await removeRoot(this.config.sandboxDir, previousRoot);
+      log.info({ running_module_digests: runningModuleDigests(next), module_states: this.heartbeat().module_states }, 'reconciled');
+    });
+  }
+
+  // ---- init commands -----------------------------------------------------------------------------------------
+
+  private async runInit(composition: Composition, module: ComposedModule, action: InitAction): Promise<InitCommandResult> {
+    const result = await runInitCommand({
+      moduleName: module.module_name,
+      action,
+      command: module.init[action],
+      root: path.join(this.config.sandboxDir, composition.root_dir),
+      boundary: this.deps.boundary,
+      hostname: this.config.hostname,
+      network: this.config.network,
+      timeoutMs: this.config.initTimeoutMs,
+    });
+    const fields = { module_name: module.module_name, action, isolation: this.deps.boundary.kind, outcome: result.outcome, ...('argv' in result ? { argv: result.argv } : {}), ...('reason' in result ? { reason: result.reason } : {}) };
+    if (result.outcome === 'failed') this.logger.warn(fields, `init.${action} failed`);
+    else this.logger.info(fields, `init.${action} ${result.outcome}`);
+    return result;
+  }
+
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const next = this.exclusiveChain.then(operation, operation);
+    this.exclusiveChain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  /** Resolves when the loop has ended (after stop). */
+  async finished(): Promise<void> {
+    await this.loopDone;
+  }
+}

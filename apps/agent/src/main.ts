@@ -1,0 +1,77 @@
+import { PowernodeError } from '@powernode/contracts';
+import { parseAgentConfig, type AgentConfig } from './agent-config.js';
+import { createAgentLogger } from './agent-logger.js';
+import { fetchTrusting } from './ca-trusting-fetch.js';
+import { GatewayClient } from './gateway-client.js';
+import { AGENT_VERSION, InstanceAgent } from './instance-agent.js';
+import { detectIsolationBoundary } from './isolation-boundary.js';
+import { RegistryClients } from './registry-clients.js';
+
+function configOrExit(): AgentConfig {
+  try {
+    return parseAgentConfig(process.env);
+  } catch (error) {
+    if (error instanceof PowernodeError && error.code === 'config_invalid') {
+      for (const line of (error.details?.['problems'] as string[] | undefined) ?? [error.message]) process.stderr.write(`agent: configuration error: ${line}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const config = configOrExit();
+const logger = createAgentLogger(config.instanceId, config.logLevel);
+const fetchImplementation = config.caPem === undefined ? undefined : fetchTrusting(config.caPem);
+const boundary = await detectIsolationBoundary(config.isolation);
+if (boundary.kind === 'none') logger.warn({ isolation: boundary }, 'no isolation boundary: module init commands will be recorded as skipped');
+else logger.info({ isolation: boundary }, 'isolation boundary found');
+
+const agent = new InstanceAgent({
+  config,
+  logger,
+  boundary,
+  gateway: new GatewayClient({
+    baseUrl: config.gatewayUrl,
+    timeoutMs: config.httpTimeoutMs,
+    userAgent: `powernode-agent/${AGENT_VERSION}`,
+    ...(fetchImplementation === undefined ? {} : { fetch: fetchImplementation }),
+  }),
+  registries: new RegistryClients({
+    insecure: config.insecureRegistries,
+    retries: config.ociRetries,
+    ...(fetchImplementation === undefined ? {} : { fetch: fetchImplementation }),
+  }),
+});
+
+let stopping = false;
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting now');
+    process.exit(130);
+  }
+  stopping = true;
+  logger.info({ signal }, 'stopping: running init.stop of started modules');
+  agent.stop().then(
+    () => {
+      logger.info('stopped');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      logger.error({ err: (error as Error).message }, 'stop did not complete cleanly');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+try {
+  await agent.start();
+  logger.info({ instance_id: config.instanceId, sandbox: config.sandboxDir, cache: config.cacheDir }, 'agent running');
+} catch (error) {
+  if (error instanceof PowernodeError && error.code === 'config_invalid') {
+    process.stderr.write(`agent: configuration error: ${error.message}\n`);
+  }
+  logger.fatal({ err: (error as Error).message, code: (error as PowernodeError).code }, `agent cannot start: ${(error as Error).message}`);
+  process.exit(1);
+}
