@@ -4,7 +4,7 @@ import { resolveSigningMode, DEFAULT_DEV_IDENTITY, DEFAULT_DEV_ISSUER, PUBLIC_FU
 import { UsageError } from '../src/commands/module-command-action.js';
 import { moduleWebhookPayload, refusalReason, webhookSignature } from '../src/commands/module-webhook-delivery.js';
 import { tokenRequestUrl } from '../src/commands/module-oidc-token.js';
-import { isLoopbackRegistry } from '../src/commands/module-registry-access.js';
+import { isLoopbackRegistry } from '@powernode/oci';
 import { displayNameOf, fillTemplateText } from '../src/commands/module-template-files.js';
 import { versionFromTag } from '../src/commands/module-push-command.js';
 import { exactPattern } from '../src/commands/verify-blob-command.js';

@@ -8,3 +8,4 @@ export * from './link-header.js';
 export * from './referrers-index.js';
 export * from './registry-transport.js';
 export * from './oci-client.js';
+export * from './oci-client-pool.js';

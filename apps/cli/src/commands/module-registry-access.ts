@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { PowernodeError } from '@powernode/contracts';
-import { OciClient, parseReference, type OciReference, type RegistryAuth } from '@powernode/oci';
+import { isLoopbackRegistry, OciClient, parseReference, type OciReference, type RegistryAuth } from '@powernode/oci';
 import { UsageError } from './module-command-action.js';
 
 /** Registry flags shared by push, sign and publish. */
@@ -18,12 +18,6 @@ export function addRegistryOptions(command: Command): Command {
     .addOption(new Option('--registry-username <user>', 'registry user for basic or token auth').env('POWERNODE_REGISTRY_USERNAME'))
     .addOption(new Option('--registry-password <password>', 'registry password or access token (prefer the environment variable)').env('POWERNODE_REGISTRY_PASSWORD'))
     .addOption(new Option('--registry-token <token>', 'a registry bearer token instead of user and password').env('POWERNODE_REGISTRY_TOKEN'));
-}
-
-/** True for registries on this machine, which docker and oras also reach over plain HTTP. */
-export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.split(':')[0]!;
-  return host === 'localhost' || host === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(host);
 }
 
 /** The credentials the flags give, if any; a user without a password (or the reverse) is a usage error. */
