@@ -14,9 +14,11 @@ import { toProblem } from './http/problem.js';
 import { RateLimiter } from './http/rate-limiter.js';
 import { restRouter } from './http/rest-router.js';
 import { WEBHOOK_BODY_LIMIT, webhookHandler } from './http/webhook-endpoint.js';
+import { AGENT_API_PREFIX, agentRouter } from './http/agent-endpoints.js';
 import { mcpHandler } from './mcp/mcp-endpoint.js';
 import { catalogOperations } from './operations/catalog-operations.js';
 import { gatewayOperations } from './operations/gateway-operations.js';
+import { provisionerOperations } from './operations/provisioner-operations.js';
 import type { Operation } from './operations/operation.js';
 
 export interface GatewayDeps {
@@ -43,7 +45,7 @@ export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime>
   await tokens.start();
   host.onShutdown({ name: 'tokens', close: () => tokens.stop() });
   const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000 });
-  const operations = [...catalogOperations(rpc), ...gatewayOperations(host.store, tokens), ...(deps.extraOperations?.(rpc) ?? [])];
+  const operations = [...catalogOperations(rpc), ...provisionerOperations(rpc), ...gatewayOperations(host.store, tokens), ...(deps.extraOperations?.(rpc) ?? [])];
   return { deps, rpc, tokens, authenticator: new Authenticator(deps.bootstrapAdminToken, () => tokens.current), operations, metrics: new HttpMetrics() };
 }
 
@@ -63,6 +65,7 @@ export class GatewayModule {
         },
       },
       { name: 'catalog', check: async () => void (await runtime.rpc.request('catalog.ping', {}, { timeout_ms: 1500 })) },
+      { name: 'provisioner', check: async () => void (await runtime.rpc.request('provisioner.ping', {}, { timeout_ms: 1500 })) },
     ];
     return {
       module: GatewayModule,
@@ -86,6 +89,7 @@ export class GatewayModule {
     server.post(`${API_PREFIX}/webhooks/github/module`, express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
     const json = express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] });
     server.use(API_PREFIX, json, restRouter(runtime.operations, runtime.authenticator, logger));
+    server.use(AGENT_API_PREFIX, agentRouter(runtime.rpc, logger));
     server.post('/mcp', json, mcpHandler(runtime.operations, runtime.authenticator, logger));
     server.get('/mcp', mcpHandler(runtime.operations, runtime.authenticator, logger));
     const doc = openApiDocument(runtime.operations);

@@ -1,37 +1,141 @@
-import { Controller, Module, type DynamicModule } from '@nestjs/common';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
-import { MessagePattern, Payload, Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { z } from 'zod';
-import { rpcHandler } from '@powernode/events';
-import { baseConfigShape, type ServiceHost } from '@powernode/runtime';
+import { PowernodeError } from '@powernode/contracts';
+import { CommandSyntaxError, splitArgv } from '@powernode/manifest';
+import { baseConfigShape, type Logger, type ServiceHost } from '@powernode/runtime';
+import { AgentSessions } from './agent-sessions.js';
+import { EnrolmentKeys } from './agent-secrets.js';
+import { LocalDriver, type HypervisorDriver } from './drivers/index.js';
+import { HeartbeatSweeper } from './heartbeat-sweeper.js';
+import { InstanceReconciler } from './instance-reconciler.js';
+import { LivenessTable } from './liveness-table.js';
+import { ProvisionerModule } from './provisioner.controller.js';
+import { ProvisionerService } from './provisioner-service.js';
+import { ProvisionerReadModels } from './read-models.js';
 
-export const provisionerConfigShape = { ...baseConfigShape } as const;
+export const provisionerConfigShape = {
+  ...baseConfigShape,
+  /** The hypervisor driver that runs instances. */
+  POWERNODE_HYPERVISOR: z.enum(['local']).default('local'),
+  /** How often agents report; an instance silent for three intervals is marked stale. */
+  POWERNODE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5000),
+  /** The gateway's port, for the default POWERNODE_GATEWAY_URL. */
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  /** Where agents reach the platform; default `http://127.0.0.1:<PORT>`. */
+  POWERNODE_GATEWAY_URL: z.url().optional(),
+  /** The agent's command line (argv with POSIX quoting, never given to a shell); default: this checkout's agent. */
+  POWERNODE_AGENT_COMMAND: z.string().min(1).optional(),
+  /** How long a new instance's enrolment token stays valid. */
+  POWERNODE_ENROLMENT_TTL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+} as const;
 
-@Controller()
-class ProvisionerController {
-  private readonly pingHandler = rpcHandler(z.unknown(), () => ({ service: 'provisioner', ok: true }));
+type ProvisionerConfig = {
+  POWERNODE_DATA_DIR: string;
+  NATS_URL: string;
+  OCI_REGISTRY: string;
+  POWERNODE_HYPERVISOR: 'local';
+  POWERNODE_HEARTBEAT_INTERVAL_MS: number;
+  PORT: number;
+  POWERNODE_GATEWAY_URL?: string | undefined;
+  POWERNODE_AGENT_COMMAND?: string | undefined;
+  POWERNODE_ENROLMENT_TTL_MS: number;
+};
 
-  @MessagePattern('provisioner.ping')
-  ping(@Payload() p: unknown) {
-    return this.pingHandler(p);
-  }
+export interface RunningProvisioner {
+  service: ProvisionerService;
+  agents: AgentSessions;
+  reconciler: InstanceReconciler;
+  readModels: ProvisionerReadModels;
+  driver: HypervisorDriver;
 }
 
-@Module({})
-class ProvisionerModule {
-  static register(): DynamicModule {
-    return { module: ProvisionerModule, controllers: [ProvisionerController] };
-  }
-}
+const DEFAULT_AGENT_ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../agent/src/main.ts');
 
-/** Starts the provisioner's NATS microservice on a connected host. */
-export async function startProvisioner(host: ServiceHost<{ NATS_URL: string }>): Promise<void> {
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register(), {
+/**
+ * Starts the provisioner on a connected host: read models caught up, the hypervisor driver, the NATS
+ * microservice answering PROVISIONER_RPC, a start-up pass that re-adopts the agents of every instance that is
+ * not terminated, and the heartbeat sweeper. Returns its parts for in-process use (tests, benchmarks).
+ */
+export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Promise<RunningProvisioner> {
+  const { config, logger } = host;
+  const readModels = new ProvisionerReadModels(host.store, logger);
+  await readModels.start();
+  host.onShutdown({ name: 'read-models', close: () => readModels.stop() });
+
+  const keys = EnrolmentKeys.loadOrCreate(config.POWERNODE_DATA_DIR);
+  const cacheDir = path.join(config.POWERNODE_DATA_DIR, 'cache');
+  mkdirSync(path.join(cacheDir, 'blobs', 'sha256'), { recursive: true });
+  const driver = createDriver(config, cacheDir, logger);
+  host.onShutdown({ name: 'driver', close: () => driver.close() });
+
+  const liveness = new LivenessTable();
+  const gatewayUrl = config.POWERNODE_GATEWAY_URL ?? `http://127.0.0.1:${config.PORT}`;
+  const reconciler = new InstanceReconciler({
+    store: host.store,
+    driver,
+    readModels,
+    keys,
+    liveness,
+    settings: { gatewayUrl, ociRegistry: config.OCI_REGISTRY, cacheDir },
+    logger,
+  });
+  const service = new ProvisionerService({
+    store: host.store,
+    readModels,
+    reconciler,
+    liveness,
+    keys,
+    driverKind: driver.kind,
+    settings: { enrolmentTtlMs: config.POWERNODE_ENROLMENT_TTL_MS },
+    logger,
+  });
+  const agents = new AgentSessions({ store: host.store, readModels, liveness, keys, heartbeatIntervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
+
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register({ service, agents, readModels, logger }), {
     transport: Transport.NATS,
-    options: { servers: host.config.NATS_URL.split(','), queue: 'provisioner' },
+    options: { servers: config.NATS_URL.split(','), queue: 'provisioner' },
     logger: false,
   });
   await app.listen();
   host.onShutdown({ name: 'nest', close: () => app.close() });
-  host.logger.info('provisioner ready');
+
+  const resumed = await reconciler.resumeAll('provisioner-start');
+  const sweeper = new HeartbeatSweeper({ store: host.store, readModels, liveness, reconciler, intervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
+  sweeper.start();
+  host.onShutdown({ name: 'heartbeat-sweeper', close: () => sweeper.stop() });
+  logger.info({ driver: driver.kind, gateway_url: gatewayUrl, heartbeat_interval_ms: config.POWERNODE_HEARTBEAT_INTERVAL_MS, ...resumed }, 'provisioner ready');
+  return { service, agents, reconciler, readModels, driver };
+}
+
+function createDriver(config: ProvisionerConfig, cacheDir: string, logger: Logger): HypervisorDriver {
+  switch (config.POWERNODE_HYPERVISOR) {
+    case 'local': {
+      const agentCommand = config.POWERNODE_AGENT_COMMAND === undefined ? undefined : agentArgv(config.POWERNODE_AGENT_COMMAND);
+      if (agentCommand === undefined && !existsSync(DEFAULT_AGENT_ENTRY)) {
+        logger.warn({ agent_entry: DEFAULT_AGENT_ENTRY }, 'the agent entry point is missing: instances will not start until it exists or POWERNODE_AGENT_COMMAND names an agent');
+      }
+      return new LocalDriver({
+        dataDir: config.POWERNODE_DATA_DIR,
+        cacheDir,
+        ...(agentCommand === undefined ? {} : { agentCommand }),
+        onEvent: (event) => logger.info({ driver: 'local', ...event }, `local driver: ${event.type}`),
+      });
+    }
+  }
+}
+
+function agentArgv(command: string): string[] {
+  let argv: string[];
+  try {
+    argv = splitArgv(command);
+  } catch (error) {
+    const reason = error instanceof CommandSyntaxError ? error.message : String(error);
+    throw new PowernodeError('config_invalid', `invalid configuration: POWERNODE_AGENT_COMMAND cannot be split into arguments: ${reason}`, { cause: error, details: { problems: [`POWERNODE_AGENT_COMMAND: ${reason}`] } });
+  }
+  if (argv.length === 0) throw new PowernodeError('config_invalid', 'invalid configuration: POWERNODE_AGENT_COMMAND names no program', { details: { problems: ['POWERNODE_AGENT_COMMAND: names no program'] } });
+  return argv;
 }

@@ -63,7 +63,8 @@
  * Typical handler flows:
  *   create node: ClaimHostname (registry) → CreateNode{template_exists from the catalog's templates read model}
  *     (node stream); on a refusal of CreateNode, ReleaseHostname. Reply {node: nodeView(...)}.
- *   provision: mint the enrolment token (≥ 32 random bytes), RequestProvision with its SHA-256 → driver.create
+ *   provision: the enrolment token (HMAC of the instance id under the provisioner's key: 256 bits, recomputable
+ *     after a crash; see ../agent-secrets.ts), RequestProvision with its SHA-256 → driver.create
  *     → ChangeStatus provisioning → driver.start → ChangeStatus starting; a driver failure → ChangeStatus error.
  *   terminate: TerminateInstance, then driver.destroy (idempotent); a reconcile loop destroys whatever a
  *     terminated instance still has in its driver.
@@ -113,3 +114,8 @@ export {
 export { instancesProjection, instanceView, listInstances, type InstanceFilter, type InstanceLiveness, type InstancesReadModel, type InstanceView } from './instances.projection.js';
 export { listNodes, nodeByHostname, nodesProjection, nodeView, type NodesReadModel, type NodeView } from './nodes.projection.js';
 export { driftReport, instanceDriftReport, type DriftReport, type InstanceDriftReport } from './drift-report.js';
+export { moduleCompositionProjection, NO_INIT, type ComposedModuleSpec, type ModuleCompositionModel, type VersionInit } from './module-composition.projection.js';
+export { agentCredentialsProjection, instanceOfCredential, type AgentCredentialsModel } from './agent-credentials.projection.js';
+export { agentDesiredState, canonicalJson, desiredGeneration } from './agent-desired-state.js';
+export { artifactCacheRoots } from './artifact-cache-roots.js';
+export { entryOf } from './provisioner-projection.js';

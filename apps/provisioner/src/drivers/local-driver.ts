@@ -15,7 +15,7 @@ import {
   type InstanceHandle,
   type InstanceSpec,
 } from './hypervisor-driver.js';
-import { isProcessAlive, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
+import { findProcessesWithEnvironment, isProcessAlive, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 
 /*
  * The `local` driver: an instance is a private directory under the data dir plus an agent process the driver
@@ -42,6 +42,7 @@ export const LOCAL_AGENT_ENV = [
   'POWERNODE_NATS_URL',
   'POWERNODE_OCI_REGISTRY',
   'POWERNODE_CA_PEM',
+  'POWERNODE_AGENT_CACHE_DIR',
 ] as const;
 
 /** Only these variables of the provisioner's environment reach an agent: never its tokens or database URLs. */
@@ -72,6 +73,11 @@ export interface LocalDriverOptions {
   healthyRunMs?: number;
   /** Names of the provisioner's environment variables passed on to agents. */
   inheritEnv?: readonly string[];
+  /**
+   * A digest-addressed artifact cache shared by every agent of this driver (`POWERNODE_AGENT_CACHE_DIR`), so a
+   * layer used by many instances is pulled once; the provisioner collects what no instance needs any more.
+   */
+  cacheDir?: string;
   onEvent?: (event: LocalDriverEvent) => void;
 }
 
@@ -110,6 +116,7 @@ export class LocalDriver implements HypervisorDriver {
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly healthyRunMs: number;
   private readonly inheritEnv: readonly string[];
+  private readonly cacheDir: string | undefined;
   private readonly onEvent: (event: LocalDriverEvent) => void;
   private readonly supervised = new Map<string, Supervision>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -134,6 +141,7 @@ export class LocalDriver implements HypervisorDriver {
     this.backoff = options.restartBackoff ?? { initialMs: 1_000, maxMs: 30_000 };
     this.healthyRunMs = options.healthyRunMs ?? 60_000;
     this.inheritEnv = options.inheritEnv ?? DEFAULT_INHERITED_ENV;
+    this.cacheDir = options.cacheDir === undefined ? undefined : path.resolve(options.cacheDir);
     this.onEvent = options.onEvent ?? (() => undefined);
   }
 
@@ -307,7 +315,7 @@ export class LocalDriver implements HypervisorDriver {
     try {
       pidFile = JSON.parse(await readFile(this.pidFilePath(id), 'utf8')) as PidFile;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.unrecordedAgent(id);
       // A torn or foreign pid file names no process we can vouch for.
       if (error instanceof SyntaxError) return null;
       throw error;
@@ -315,6 +323,20 @@ export class LocalDriver implements HypervisorDriver {
     const identity = { pid: pidFile.pid, start_ticks: pidFile.start_ticks, boot_id: pidFile.boot_id };
     if (!Number.isInteger(identity.pid) || identity.pid <= 1) return null;
     return (await isProcessAlive(identity)) ? identity : null;
+  }
+
+  /**
+   * An agent whose pid was never written down: a driver killed between spawning it and writing agent.pid left
+   * it running. Found by the sandbox in its environment and recorded, so it is adopted (or stopped) like any
+   * other agent instead of getting a second copy next to it.
+   */
+  private async unrecordedAgent(id: string): Promise<ProcessIdentity | null> {
+    if (!existsSync(path.join(this.instanceDir(id), 'instance.json'))) return null;
+    const [identity] = await findProcessesWithEnvironment('POWERNODE_SANDBOX_DIR', path.join(this.instanceDir(id), 'sandbox'), this.agentCommand);
+    if (identity === undefined) return null;
+    const pidFile: PidFile = { ...identity, argv: [...this.agentCommand], started_at: new Date().toISOString() };
+    await writeFileAtomically(this.pidFilePath(id), `${JSON.stringify(pidFile)}\n`);
+    return identity;
   }
 
   private agentEnvironment(id: string, spec: InstanceSpec): NodeJS.ProcessEnv {
@@ -330,6 +352,7 @@ export class LocalDriver implements HypervisorDriver {
     env['POWERNODE_OCI_REGISTRY'] = spec.oci_registry;
     if (spec.nats_url !== undefined) env['POWERNODE_NATS_URL'] = spec.nats_url;
     if (spec.ca_pem !== undefined) env['POWERNODE_CA_PEM'] = spec.ca_pem;
+    if (this.cacheDir !== undefined) env['POWERNODE_AGENT_CACHE_DIR'] = this.cacheDir;
     return env;
   }
 

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /*
  * A process is identified by more than its pid: pids are reused. Linux gives every process a start time (in
@@ -62,4 +62,29 @@ export async function isProcessAlive(identity: ProcessIdentity): Promise<boolean
   if (identity.boot_id !== (await currentBootId())) return false;
   const stat = await readProcStat(identity.pid);
   return stat !== null && !isGone(stat.state) && stat.start_ticks === identity.start_ticks;
+}
+
+/**
+ * Live processes readable by this user that run exactly `argv` with `name=value` in their environment, oldest
+ * first. Used to find an agent whose pid was never recorded (its starter was killed between spawning it and
+ * writing it down); the command line keeps out the agent's own children, which may inherit its environment.
+ */
+export async function findProcessesWithEnvironment(name: string, value: string, argv: readonly string[]): Promise<ProcessIdentity[]> {
+  const wanted = `${name}=${value}`;
+  const command = `${argv.join('\0')}\0`;
+  const found: ProcessIdentity[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let environ: string;
+    let cmdline: string;
+    try {
+      [environ, cmdline] = await Promise.all([readFile(`/proc/${entry}/environ`, 'utf8'), readFile(`/proc/${entry}/cmdline`, 'utf8')]);
+    } catch {
+      continue; // gone meanwhile, or another user's process
+    }
+    if (cmdline !== command || !environ.split('\0').includes(wanted)) continue;
+    const identity = await readProcessIdentity(Number(entry));
+    if (identity !== null) found.push(identity);
+  }
+  return found.sort((a, b) => (BigInt(a.start_ticks) < BigInt(b.start_ticks) ? -1 : BigInt(a.start_ticks) > BigInt(b.start_ticks) ? 1 : 0));
 }

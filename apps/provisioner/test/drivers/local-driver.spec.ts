@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalDriver } from '../../src/drivers/local-driver.js';
 import { readProcessIdentity } from '../../src/drivers/process-identity.js';
@@ -61,6 +61,33 @@ describe('local driver', () => {
     await fixture.waitUntilUp(spec.instance_id);
     const seen = JSON.parse(readFileSync(path.join(sandboxOf(spec.instance_id), 'env.json'), 'utf8')) as { env: Record<string, string> };
     expect(seen.env['POWERNODE_AGENT_DATA_DIR']).toBe(spec.data_dir);
+  });
+
+  it('passes the shared artifact cache dir on to every agent when the driver has one', async () => {
+    fixture = await localDriverFixture({ cacheDir: 'relative-cache' });
+    const spec = contractSpec();
+    await fixture.driver.create(spec);
+    await fixture.driver.start(spec.instance_id);
+    await fixture.waitUntilUp(spec.instance_id);
+    const seen = JSON.parse(readFileSync(path.join(sandboxOf(spec.instance_id), 'env.json'), 'utf8')) as { env: Record<string, string> };
+    expect(seen.env['POWERNODE_AGENT_CACHE_DIR']).toBe(path.resolve('relative-cache'));
+  });
+
+  it('adopts an agent whose pid was never recorded (its driver died right after spawning it) instead of starting a second one', async () => {
+    fixture = await localDriverFixture();
+    const spec = contractSpec();
+    await fixture.driver.create(spec);
+    await fixture.driver.start(spec.instance_id);
+    await fixture.waitUntilUp(spec.instance_id);
+    const pid = (await fixture.driver.agentPid(spec.instance_id))!;
+    await fixture.driver.close();
+    await rm(path.join(fixture.driver.instanceDir(spec.instance_id), 'agent.pid'));
+    const next = fixture.newDriver();
+    expect(await next.adopt(spec.instance_id)).toEqual({ outcome: 'adopted', instance_id: spec.instance_id });
+    expect(await next.agentPid(spec.instance_id)).toBe(pid);
+    await next.stop(spec.instance_id);
+    expect(await readProcessIdentity(pid)).toBeNull();
+    expect(await next.status(spec.instance_id)).toBe('stopped');
   });
 
   it('sends SIGTERM first and SIGKILLs an agent that ignores it once the grace period is over', async () => {
