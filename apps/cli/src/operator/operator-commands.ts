@@ -146,6 +146,48 @@ export function registerOperatorCommands(program: Command): void {
     return run(this, 'system_compose_preview', { template_id: t });
   });
 
+  const nodes = program.command('nodes').description('nodes: create, list, get, set-channel');
+  nodes
+    .command('create <hostname>')
+    .requiredOption('--template <template>', 'node template id or name (e.g. base)')
+    .option('--channel <channel>', 'lowest promotion state this node accepts: live | blessed | staging', 'live')
+    .description('create a node')
+    .action(function (this: Command, hostname: string, o) {
+      return run(this, 'system_create_node', { hostname, node_template_id: o.template, channel: o.channel });
+    });
+  nodes.command('list').option('--limit <n>').option('--cursor <c>').description('list nodes').action(function (this: Command, o) {
+    return run(this, 'system_list_nodes', pageArgs(o));
+  });
+  nodes.command('get <node-id>').description('one node').action(function (this: Command, id: string) {
+    return run(this, 'system_get_node', { node_id: id });
+  });
+  nodes.command('set-channel <node-id> <channel>').description('change the lowest promotion state the node accepts').action(function (this: Command, id: string, channel: string) {
+    return run(this, 'system_set_node_channel', { node_id: id, channel });
+  });
+
+  const instances = program.command('instances').description('NodeInstances: provision, list, get, drift, stop, start, terminate');
+  instances.command('provision <node-id>').description('provision an instance of a node').action(function (this: Command, id: string) {
+    return run(this, 'system_provision_instance', { node_id: id });
+  });
+  instances.command('list').option('--node <node-id>').option('--limit <n>').option('--cursor <c>').description('list instances').action(function (this: Command, o) {
+    return run(this, 'system_list_instances', { ...pageArgs(o), ...(o.node ? { node_id: o.node } : {}) });
+  });
+  instances.command('get <id>').description('one instance with running_module_digests and its last heartbeat').action(function (this: Command, id: string) {
+    return run(this, 'system_get_instance', { id });
+  });
+  instances.command('drift <id>').description('desired vs running modules').action(function (this: Command, id: string) {
+    return run(this, 'system_drift_report', { instance_id: id });
+  });
+  for (const [verb, tool, what] of [
+    ['stop', 'system_stop_instance', 'stop an instance (its state is kept)'],
+    ['start', 'system_start_instance', 'start a stopped instance'],
+    ['terminate', 'system_terminate_instance', 'terminate an instance: agent stopped, sandbox and private state removed (idempotent)'],
+  ] as const) {
+    instances.command(`${verb} <id>`).description(what).action(function (this: Command, id: string) {
+      return run(this, tool, { id });
+    });
+  }
+
   const token = program.command('token').description('bearer tokens (admin)');
   token
     .command('create')

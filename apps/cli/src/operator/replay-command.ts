@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
-import { CATALOG_RPC, isPowernodeError } from '@powernode/contracts';
+import { CATALOG_RPC, isPowernodeError, PROVISIONER_RPC } from '@powernode/contracts';
 import { openEventStore, powernodeEventCatalogue, RpcClient } from '@powernode/events';
 import { baseConfigShape, parseConfig } from '@powernode/runtime';
 
 /** Services that own projections and rebuild them on request. */
-const OWNERS = [{ service: 'catalog', pattern: CATALOG_RPC.replay }];
+const OWNERS = [
+  { service: 'catalog', pattern: CATALOG_RPC.replay },
+  { service: 'provisioner', pattern: PROVISIONER_RPC.replay },
+];
 
 /**
  * `powernode replay [--projection NAME]`: running services rebuild their read models from position 0 in place;
