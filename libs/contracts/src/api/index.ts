@@ -4,3 +4,4 @@ export * from './catalog-api.js';
 export * from './rpc-patterns.js';
 export * from './agent-api.js';
 export * from './provisioner-api.js';
+export * from './projection-owners.js';

@@ -1,0 +1,19 @@
+import { CATALOG_RPC, PROVISIONER_RPC } from './rpc-patterns.js';
+
+/**
+ * Which service keeps which read models, and the pattern that asks it to rebuild them. `powernode replay`
+ * uses it to rebuild through a running service, or to drop a stopped service's saved states so that it rebuilds
+ * them when it starts. Each service's tests check that its projections are exactly the ones listed here.
+ */
+export const PROJECTION_OWNERS = [
+  {
+    service: 'catalog',
+    replay: CATALOG_RPC.replay,
+    projections: ['catalog-modules', 'catalog-webhook-routes', 'catalog-module-versions', 'catalog-templates', 'catalog-promotion-approvals'],
+  },
+  {
+    service: 'provisioner',
+    replay: PROVISIONER_RPC.replay,
+    projections: ['provisioner-nodes', 'provisioner-instances', 'provisioner-desired-state', 'provisioner-module-composition', 'provisioner-agent-credentials'],
+  },
+] as const;
