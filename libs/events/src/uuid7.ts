@@ -1,4 +1,5 @@
-import { createHash, randomFillSync } from 'node:crypto';
+import { contentDerivedId } from '@powernode/contracts';
+import { randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let seq = 0;
@@ -38,15 +39,11 @@ export function uuidv7(now: number = Date.now()): string {
 }
 
 /**
- * A UUID (RFC 9562 v8, custom) derived from names: the same inputs give the same id, so the effect of a
- * redelivered message is appended with the same event id and the store treats the second copy as a no-op.
+ * A UUID derived from names (the same as `contentDerivedId` of @powernode/contracts): the same inputs give the
+ * same id, so the effect of a redelivered message is appended with the same event id and the store treats the
+ * second copy as a no-op.
  */
-export function uuidFromName(...parts: string[]): string {
-  const b = createHash('sha256').update(parts.join('\u0000')).digest().subarray(0, 16);
-  b[6] = 0x80 | (b[6]! & 0x0f);
-  b[8] = 0x80 | (b[8]! & 0x3f);
-  return formatUuid(b.toString('hex'));
-}
+export const uuidFromName: (...parts: string[]) => string = contentDerivedId;
 
 function formatUuid(h: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
