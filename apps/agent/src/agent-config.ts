@@ -3,6 +3,14 @@ import { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
 
 const positiveInt = z.coerce.number().int().min(1);
+
+/**
+ * Default of `POWERNODE_AGENT_INIT_TIMEOUT_MS`. On SIGTERM the agent's init.stop commands share this budget and
+ * then the last heartbeat gets up to 2 s; the local driver sends SIGKILL 10 s after SIGTERM, so 7 s leaves the
+ * agent time to record the stops and exit on its own. A service that needs longer to start or stop raises it
+ * (and the driver's grace with it).
+ */
+export const DEFAULT_INIT_TIMEOUT_MS = 7_000;
 const absolutePath = z.string().refine((value) => path.isAbsolute(value), 'must be an absolute path');
 const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/, 'must be host[:port]');
 const registryList = z
@@ -22,6 +30,8 @@ const registryList = z
  * - `POWERNODE_AGENT_ISOLATION`: `auto` (bubblewrap, else unshare + chroot, else none), or force one; with
  *   `none` every init command is recorded as skipped.
  * - `POWERNODE_AGENT_NETWORK`: `none` (init commands get an empty network namespace) or `host`.
+ * - `POWERNODE_AGENT_INIT_TIMEOUT_MS`: per init command, and the budget of all init.stop commands on SIGTERM
+ *   (see `DEFAULT_INIT_TIMEOUT_MS`).
  */
 export const agentConfigShape = {
   POWERNODE_INSTANCE_ID: z.string().min(1).max(200),
@@ -38,7 +48,7 @@ export const agentConfigShape = {
   POWERNODE_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).max(3_600_000).optional(),
   POWERNODE_AGENT_ISOLATION: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto'),
   POWERNODE_AGENT_NETWORK: z.enum(['none', 'host']).default('none'),
-  POWERNODE_AGENT_INIT_TIMEOUT_MS: positiveInt.max(3_600_000).default(60_000),
+  POWERNODE_AGENT_INIT_TIMEOUT_MS: positiveInt.max(3_600_000).default(DEFAULT_INIT_TIMEOUT_MS),
   POWERNODE_AGENT_RETRY_INITIAL_MS: positiveInt.default(1_000),
   POWERNODE_AGENT_RETRY_MAX_MS: positiveInt.default(60_000),
   POWERNODE_AGENT_OCI_RETRIES: z.coerce.number().int().min(0).max(10).default(3),

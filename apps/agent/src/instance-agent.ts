@@ -20,19 +20,27 @@ import {
   type ReconcileError,
 } from './composition-state.js';
 import { pullDesiredModule, type VerifiedModule } from './desired-module-pull.js';
+import { isMissingCachedLayer } from './layer-extraction.js';
 import type { GatewayClient } from './gateway-client.js';
 import { readStoredCredential, writeStoredCredential } from './instance-credential.js';
 import { runInitCommand, type InitAction, type InitCommandResult } from './init-commands.js';
 import type { IsolationBoundary } from './isolation-boundary.js';
 import type { RegistryClients } from './registry-clients.js';
-import { composeRoot, describeComposedRoot } from './root-composition.js';
+import { composeRoot, describeComposedRoot, type ComposedRoot } from './root-composition.js';
 
 /** Reported in every heartbeat. */
 export const AGENT_VERSION = '0.1.0';
 
 /** A temporary download untouched this long was left by a killed agent. */
 const ABANDONED_DOWNLOAD_IDLE_MS = 10 * 60 * 1000;
-const FINAL_HEARTBEAT_TIMEOUT_MS = 2_000;
+/** How long the last heartbeat on SIGTERM may take (after the init.stop commands, within the driver's stop grace). */
+export const FINAL_HEARTBEAT_TIMEOUT_MS = 2_000;
+/** Less than this left of the shutdown budget and an init.stop is not started: a sandboxed command cannot even start in it. */
+const MIN_STOP_SLICE_MS = 100;
+/** Compositions of one generation whose cached layers keep disappearing before they are extracted. */
+const COMPOSE_ATTEMPTS = 3;
+/** Gateway codes that mean the enrolment token itself was refused: trying it again cannot succeed. */
+const ENROLMENT_REFUSED_CODES: ReadonlySet<string> = new Set(['unauthenticated', 'forbidden']);
 
 /** Everything the agent works with, built by main.ts from the configuration. */
 export interface InstanceAgentDependencies {
@@ -111,17 +119,31 @@ export class InstanceAgent {
     this.loopDone = this.loop();
   }
 
-  /** Stops the loop, runs init.stop of every started module, sends a last heartbeat. Safe to call twice. */
+  /**
+   * Stops the loop, runs init.stop of every started module, sends a last heartbeat. Safe to call twice. The
+   * init commands share one budget of the init timeout from the moment stop is asked (an init command still
+   * running then finishes first, within it), so the whole stop — budget plus last heartbeat — fits in the
+   * driver's grace before SIGKILL however many modules there are; a stop left without time is not run.
+   */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
       this.wakeUp?.();
+      const budgetMs = this.config.initTimeoutMs;
+      const deadline = Date.now() + budgetMs;
       await this.exclusive(async () => {
         const composition = this.committed;
         if (composition === null) return;
         const started = composition.modules.filter((m) => m.run.state === 'started').sort((a, b) => b.priority - a.priority);
         for (const module of started) {
-          const result = await this.runInit(composition, module, 'stop');
+          const leftMs = deadline - Date.now();
+          if (leftMs < MIN_STOP_SLICE_MS) {
+            const reason = `not run: the ${budgetMs} ms shutdown budget (POWERNODE_AGENT_INIT_TIMEOUT_MS) was spent by earlier commands`;
+            this.logger.warn({ module_name: module.module_name, action: 'stop', reason }, 'init.stop not run');
+            module.run = { state: 'failed', reason: `stop: ${reason}` };
+            continue;
+          }
+          const result = await this.runInit(composition, module, 'stop', leftMs);
           module.run = result.outcome === 'failed' ? { state: 'failed', reason: `stop: ${result.reason}` } : { state: 'stopped' };
         }
         // Modules that were composed but had nothing to run are not in use any more either.
@@ -174,6 +196,16 @@ export class InstanceAgent {
         this.logger.info({ instance_id: this.config.instanceId, heartbeat_interval_ms: this.heartbeatIntervalMs }, 'enrolled');
         return;
       } catch (error) {
+        if (isPowernodeError(error) && ENROLMENT_REFUSED_CODES.has(error.code)) {
+          // Exiting is all that is left, and the driver will start the agent again to the same end: say so plainly.
+          throw new PowernodeError(
+            'unauthenticated',
+            `the platform refused the enrolment token (${error.message}) and no instance credential is persisted in ${this.config.dataDir}; ` +
+              `an enrolment token works once, so this agent cannot authenticate and every restart will fail the same way — ` +
+              `restore ${this.config.dataDir}/credential.json, or delete the instance and create a new one (it gets a new token)`,
+            { cause: error, retryable: false, details: { instance_id: this.config.instanceId, data_dir: this.config.dataDir, gateway_code: error.code } },
+          );
+        }
         if (!isPowernodeError(error) || !error.retryable) throw error;
         const delay = retryDelayMs(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
         this.logger.warn({ err: errorMessage(error), retry_in_ms: delay }, 'enrolment failed; retrying');
@@ -355,15 +387,12 @@ export class InstanceAgent {
     if (this.stopping) return;
 
     const staging = stagingPathFor(this.config.sandboxDir, desired.generation);
-    let composed;
-    try {
-      composed = await composeRoot(staging, verified);
-    } catch (error) {
-      await rm(staging, { recursive: true, force: true });
-      const moduleName = isPowernodeError(error) && typeof error.details?.['module_name'] === 'string' ? (error.details['module_name'] as string) : null;
-      this.recordFailure(desired.generation, [{ module_name: moduleName, message: errorMessage(error) }]);
+    const composition = await this.composeVerified(staging, verified, log);
+    if ('failure' in composition) {
+      this.recordFailure(desired.generation, [composition.failure]);
       return;
     }
+    const composed = composition.root;
     log.info({ composed_root_hash: composed.rootHash, masked: composed.masked }, 'root composed');
 
     await this.exclusive(async () => {
@@ -419,9 +448,34 @@ export class InstanceAgent {
     });
   }
 
+  /**
+   * Composes the verified modules into `staging`. A cached layer that disappeared since its pull (the cache's
+   * garbage collection, another agent) is pulled and verified again and the root composed anew, a few times at
+   * most; any other failure is returned as the error to report. `staging` is removed on failure.
+   */
+  private async composeVerified(staging: string, verified: VerifiedModule[], log: Logger): Promise<{ root: ComposedRoot } | { failure: ReconcileError }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { root: await composeRoot(staging, verified) };
+      } catch (error) {
+        await rm(staging, { recursive: true, force: true });
+        const moduleName = isPowernodeError(error) && typeof error.details?.['module_name'] === 'string' ? (error.details['module_name'] as string) : null;
+        const index = verified.findIndex((module) => module.desired.module_name === moduleName);
+        if (!isMissingCachedLayer(error) || index < 0 || attempt >= COMPOSE_ATTEMPTS || this.stopping) return { failure: { module_name: moduleName, message: errorMessage(error) } };
+        log.warn({ module_name: moduleName, blob: error.details.blob }, 'a cached layer disappeared before it was composed; pulling it again');
+        try {
+          verified[index] = await pullDesiredModule(this.deps.registries, verified[index]!.desired, this.config.cacheDir);
+        } catch (pullError) {
+          log.error({ module_name: moduleName, code: errorCode(pullError), err: errorMessage(pullError) }, 'module not usable');
+          return { failure: { module_name: moduleName, message: errorMessage(pullError) } };
+        }
+      }
+    }
+  }
+
   // ---- init commands -----------------------------------------------------------------------------------------
 
-  private async runInit(composition: Composition, module: ComposedModule, action: InitAction): Promise<InitCommandResult> {
+  private async runInit(composition: Composition, module: ComposedModule, action: InitAction, timeoutMs = this.config.initTimeoutMs): Promise<InitCommandResult> {
     const result = await runInitCommand({
       moduleName: module.module_name,
       action,
@@ -430,7 +484,7 @@ export class InstanceAgent {
       boundary: this.deps.boundary,
       hostname: this.config.hostname,
       network: this.config.network,
-      timeoutMs: this.config.initTimeoutMs,
+      timeoutMs,
     });
     const fields = { module_name: module.module_name, action, isolation: this.deps.boundary.kind, outcome: result.outcome, ...('argv' in result ? { argv: result.argv } : {}), ...('reason' in result ? { reason: result.reason } : {}) };
     if (result.outcome === 'failed') this.logger.warn(fields, `init.${action} failed`);

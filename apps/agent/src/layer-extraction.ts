@@ -43,6 +43,27 @@ function mismatchError(moduleName: string, mismatch: TreeMismatch): PowernodeErr
   );
 }
 
+/** Why an extraction found no layer to read: the cached file is gone (the cache's GC or another agent removed it). */
+export const CACHED_LAYER_MISSING = 'cached_layer_missing';
+
+/** True for the error `extractLayer` throws when the cached layer is gone: pulling the module again repairs it. */
+export function isMissingCachedLayer(error: unknown): error is PowernodeError & { details: { module_name: string; blob: string } } {
+  return error instanceof PowernodeError && error.code === 'not_found' && error.details?.['reason'] === CACHED_LAYER_MISSING;
+}
+
+async function openCachedLayer(layer: LayerToExtract): Promise<FileHandle> {
+  try {
+    return await open(layer.layerPath, 'r');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
+    throw new PowernodeError(
+      'not_found',
+      `module ${layer.module_name}: the cached layer ${layer.layerPath} (${layer.layer.digest}) disappeared from the artifact cache after it was verified; it must be pulled again`,
+      { cause, retryable: true, details: { reason: CACHED_LAYER_MISSING, module_name: layer.module_name, blob: layer.layer.digest, path: layer.layerPath } },
+    );
+  }
+}
+
 /**
  * Reads a file once, hashing every byte handed out. Closing the tar reader early does not stop it, so the
  * bytes after the archive's end marker are hashed too (`drain`) and the digest covers the whole file.
@@ -138,7 +159,8 @@ async function drainBody(entry: TarEntry, hasher?: FsverityHasher, handle?: File
  * is extracted — sha256 and size of the archive, and every entry's type, mode, owner, size, symlink target and
  * fs-verity digest against the description — because the cache is shared and the file may have been swapped
  * since the pull verified it. A mismatch throws (`digest_mismatch` or `fsverity_mismatch`) and the caller
- * discards the half-built root. Nothing is ever written through a symlink.
+ * discards the half-built root. A layer that is no longer in the cache throws `not_found` (see
+ * `isMissingCachedLayer`). Nothing is ever written through a symlink.
  */
 export async function extractLayer(root: string, layer: LayerToExtract, options: ExtractLayerOptions): Promise<LayerExtractionResult> {
   const expected = new Map(layer.entries.map((entry) => [entry.path, entry]));
@@ -146,7 +168,7 @@ export async function extractLayer(root: string, layer: LayerToExtract, options:
   const maskedDirectories: string[] = [];
   const masked: string[] = [];
   let written = 0;
-  const handle = await open(layer.layerPath, 'r');
+  const handle = await openCachedLayer(layer);
   try {
     const source = new HashingFileSource(handle);
     for await (const entry of readTar(source)) {

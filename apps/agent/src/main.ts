@@ -72,6 +72,8 @@ try {
   if (error instanceof PowernodeError && error.code === 'config_invalid') {
     process.stderr.write(`agent: configuration error: ${error.message}\n`);
   }
-  logger.fatal({ err: (error as Error).message, code: (error as PowernodeError).code }, `agent cannot start: ${(error as Error).message}`);
+  // The last line the agent writes: it names what is wrong and whether starting again can help.
+  const retryable = error instanceof PowernodeError ? error.retryable : undefined;
+  logger.fatal({ err: (error as Error).message, code: (error as PowernodeError).code, retryable, exit_code: 1 }, `agent cannot start: ${(error as Error).message}`);
   process.exit(1);
 }

@@ -126,7 +126,7 @@ describe('agent against a real registry and the agent endpoints', () => {
     expect(await restarted.stop('SIGTERM')).toBe(0);
   });
 
-  it('a spent enrolment token is refused by the platform: an agent without a persisted credential exits 1 saying so', async () => {
+  it('a spent enrolment token is refused by the platform: an agent without a persisted credential exits 1, its last line saying why and that restarting cannot help', async () => {
     const instance = testInstance(workDir, 'reuse');
     const gateway = await gatewayFor(instance, generationOne(instance));
     const first = launch(agentEnvironment(instance, gateway.url, registry.host));
@@ -139,7 +139,13 @@ describe('agent against a real registry and the agent endpoints', () => {
     await expect(second.waitForLog(() => false, 30_000)).rejects.toThrow(/exited \(code 1\)/);
     await outputClosed(second);
     expect(gateway.enrolments).toEqual([{ accepted: true }, { accepted: false, reason: 'token reused' }]);
-    expect(second.lines.join('\n')).toMatch(/agent cannot start: cannot enrol: the gateway answered 401: the enrolment token was already used/);
+    // The last line says what happened, where the credential was looked for, and what to do instead of restarting.
+    const last = JSON.parse(second.lines.filter((line) => line.trim() !== '').at(-1)!) as Record<string, unknown>;
+    expect(last).toMatchObject({ level: 60, code: 'unauthenticated', retryable: false, exit_code: 1 });
+    expect(last['msg']).toMatch(/^agent cannot start: the platform refused the enrolment token \(cannot enrol: the gateway answered 401: the enrolment token was already used\)/);
+    expect(last['msg']).toContain(`no instance credential is persisted in ${path.join(workDir, 'reuse-other-data')}`);
+    expect(last['msg']).toMatch(/every restart will fail the same way/);
+    expect(last['msg']).toMatch(/create a new one/);
   });
 
   it('switches to a new generation atomically: the composed root is always complete, the old one is removed after the switch', async () => {
@@ -193,8 +199,9 @@ describe('agent against a real registry and the agent endpoints', () => {
     expect(beats[0]!.running_module_digests).toEqual({ base: base.built.composefsDigest, app: appV1.built.composefsDigest });
     expect(beats[1]!.running_module_digests).toEqual(beats[0]!.running_module_digests);
     expect(beats[1]!.composed_root_hash).toBe(beats[0]!.composed_root_hash);
+    // One entry per artifact manifest and tree layer, whichever agent stored it first.
     const cached = (await readdir(path.join(sharedCache, 'blobs/sha256'))).filter((name) => !name.includes('.partial-'));
-    expect(cached.sort()).toEqual([base.treeDigest.slice(7), appV1.treeDigest.slice(7)].sort());
+    expect(cached.sort()).toEqual([base.treeDigest, appV1.treeDigest, base.built.manifestDigest, appV1.built.manifestDigest].map((digest) => digest.slice(7)).sort());
     for (const agent of agents) expect(await agent.stop('SIGTERM')).toBe(0);
   });
 

@@ -147,7 +147,7 @@ describe('the agent keeps what runs when a new generation cannot be trusted or f
     gate.setMode({ kind: 'down' });
     gateway.setDesired(desiredState(instance, '2', [base.desired(gate.host, { priority: 1000 }), redis.desired(gate.host, { priority: 5000 })]));
     const failing = await gateway.waitForHeartbeat((h) => h.errors.length > 0);
-    // Manifests are always fetched (only tree layers are cached), so both modules report the outage.
+    // Every pull fetches the manifest from the registry (a cached copy only tells the cache's GC what a layer belongs to), so both modules report the outage.
     expect(failing.errors.map((error) => error.module_name).sort()).toEqual(['base', 'my-redis']);
     expect(failing.errors[0]!.message).toMatch(/pull manifest/);
     // Several more heartbeats while the registry stays down: still generation 1, still running base.

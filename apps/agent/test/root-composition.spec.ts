@@ -4,6 +4,7 @@ import type { AgentDesiredModule } from '@powernode/contracts';
 import { buildModuleArtifact, parseComposefsDescription, type BuiltModuleArtifact } from '@powernode/artifact';
 import { composeRoot, compositionOrder, describeComposedRoot } from '../src/root-composition.js';
 import type { VerifiedModule } from '../src/desired-module-pull.js';
+import { isMissingCachedLayer } from '../src/layer-extraction.js';
 import { findExecutableInRoot, resolveFileInRoot } from '../src/executable-lookup.js';
 import { freshDir, writeModuleDir, type ModuleSpec } from './module-artifacts.test-support.js';
 
@@ -137,6 +138,30 @@ describe('composing a root from verified layers', () => {
       code: 'fsverity_mismatch',
       message: expect.stringMatching(/^fsverity verification failed: \/etc\/b\.conf \(module full, presence: expected present, got missing\)/),
     });
+  });
+
+  it('a cached layer that disappeared after its pull is not_found (retryable, naming module and blob), so the agent pulls it again', async () => {
+    const module = await verifiedModule({ name: 'collected', version: '1.0.0', files: { '/etc/a.conf': 'a\n' } }, { priority: 1000 });
+    await rm(module.treeLayerPath);
+    const failure = await composeRoot(path.join(workDir, 'root-collected'), [module]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isMissingCachedLayer(failure)).toBe(true);
+    expect(failure).toMatchObject({
+      code: 'not_found',
+      retryable: true,
+      details: { module_name: 'collected', blob: module.treeLayer.digest },
+      message: expect.stringContaining('disappeared from the artifact cache after it was verified'),
+    });
+    // Any other failure is not mistaken for a missing layer.
+    await writeFile(module.treeLayerPath, Buffer.alloc(1024));
+    const other = await composeRoot(path.join(workDir, 'root-collected-2'), [module]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(other).toBeDefined();
+    expect(isMissingCachedLayer(other)).toBe(false);
   });
 
   it('refuses an effective mask that is not a valid glob, naming the module and pattern', async () => {
