@@ -7,11 +7,11 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
-import { openEventStore, powernodeEventCatalogue, RpcClient, type EventStore, type NewEvent } from '@powernode/events';
+import { foldEvents, openEventStore, powernodeEventCatalogue, RpcClient, type EventStore, type NewEvent } from '@powernode/events';
 import { startPlatform } from '@powernode/testing';
 import { measureRequestsPerSecond } from './http-load.js';
 // The projections are the catalog's pure folds; the benchmark reads them from source like the service does.
-import { approvalsProjection, foldProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from '../apps/catalog/src/domain/index.js';
+import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from '../apps/catalog/src/domain/index.js';
 
 const MODULES = 1000;
 const VERSIONS_PER_MODULE = 10;
@@ -126,7 +126,7 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
     }
     const readSeconds = (performance.now() - t) / 1000;
     t = performance.now();
-    for (const projection of [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection]) foldProjection(projection as never, events);
+    for (const projection of [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection]) foldEvents(projection as never, events);
     const foldSeconds = (performance.now() - t) / 1000;
     report(`replay baseline: read ${events.length} events from SQLite in ${readSeconds.toFixed(2)} s (${(events.length / readSeconds).toFixed(0)} events/s)`);
     report(`replay fold (5 catalog read models, in process): ${foldSeconds.toFixed(2)} s (${(events.length / foldSeconds).toFixed(0)} events/s), ratio to read ${(readSeconds / foldSeconds).toFixed(2)}`);

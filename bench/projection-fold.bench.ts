@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { moduleVersionIdFor, type CatalogEvent, type CatalogEventOf } from '@powernode/contracts';
+import { foldEvents } from '@powernode/events';
 // The projections are the catalog's pure folds; the benchmark reads them from source like the service does.
 import {
   approvalsProjection,
-  foldProjection,
   modulesProjection,
   templatesProjection,
   versionsProjection,
@@ -123,11 +123,11 @@ const countingFold: CatalogProjection<{ events: number }> = {
  * so neither warm-up nor scheduler noise decides the figure.
  */
 function bestFoldSeconds<S>(projection: CatalogProjection<S>, events: readonly CatalogEvent[]): number {
-  foldProjection(projection, events);
+  foldEvents(projection, events);
   let best = Number.POSITIVE_INFINITY;
   for (let round = 0; round < ROUNDS; round++) {
     const started = process.hrtime.bigint();
-    foldProjection(projection, events);
+    foldEvents(projection, events);
     best = Math.min(best, Number(process.hrtime.bigint() - started) / 1e9);
   }
   return best;

@@ -9,14 +9,13 @@ import {
   type AgentEnrolResult,
   type AgentHeartbeat,
 } from '@powernode/contracts';
-import { executeCommand, type EventStore } from '@powernode/events';
+import { entryOf, executeCommand, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { mintAgentCredential, sha256Hex, type EnrolmentKeys } from './agent-secrets.js';
 import {
   agentDesiredState,
   DEFAULT_HEARTBEAT_KEEPALIVE_MS,
   desiredModulesFor,
-  entryOf,
   instanceDecider,
   instanceOfCredential,
   type HeartbeatReport,

@@ -1,14 +1,12 @@
 import { isPowernodeError, provisionerStreams, type InstanceStatus } from '@powernode/contracts';
-import { executeCommand, type EventStore } from '@powernode/events';
+import { entryOf, executeCommand, stateFromEvents, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import type { EnrolmentKeys } from './agent-secrets.js';
 import { collectArtifactCache, type CacheCollection } from './artifact-cache-gc.js';
 import {
   artifactCacheRoots,
-  entryOf,
   instanceDecider,
   listInstances,
-  stateFromEvents,
   type InstanceCommand,
   type InstanceEvent,
   type InstanceRecord,

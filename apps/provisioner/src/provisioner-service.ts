@@ -7,12 +7,11 @@ import {
   type InstanceStatus,
   type NodeChannel,
 } from '@powernode/contracts';
-import { executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
+import { entryOf, executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { sha256Hex, type EnrolmentKeys } from './agent-secrets.js';
 import {
   desiredModulesFor,
-  entryOf,
   instanceDecider,
   instanceDriftReport,
   instanceView,

@@ -3,3 +3,4 @@ export * from './registry-token-service.js';
 export * from './nats-server.js';
 export * from './service-processes.js';
 export * from './platform.js';
+export * from './decider-table.js';

@@ -1,6 +1,6 @@
 import { PowernodeError, type ApprovalStatus } from '@powernode/contracts';
-import { asCatalogEvent, compareText, entryOf, setEntry, type CatalogProjection } from './catalog-projection.js';
-import { assertNever } from './decider.js';
+import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
+import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
 /** A promotion approval as the approval tools and lists return it. */

@@ -1,6 +1,7 @@
 import { catalogEventDefinitions, catalogStreams, moduleVersionIdFor, templateIdFor } from '@powernode/contracts';
+import { refusalOf } from '@powernode/testing';
+import { foldEvents } from '@powernode/events';
 import { CatalogJourney } from './catalog-journey.test-support.js';
-import { refusalOf } from './decider-table.test-support.js';
 import { REDIS_MANIFEST_YAML, T0, T1, T2, builtData, digestOf, encryptedSecret, registerCommand } from './catalog-fixtures.test-support.js';
 import { moduleRegistryDecider } from './module-registry.decider.js';
 import { moduleDecider } from './module.decider.js';
@@ -10,7 +11,7 @@ import { templateDecider } from './template.decider.js';
 import { seedTemplateCommands } from './catalog-seed.js';
 import { assignmentClosureFacts, templateComposePreview } from './template-closure.js';
 import { catalogFactsFromReadModels, dependencyView } from './catalog-facts.js';
-import { foldProjection, type CatalogProjection } from './catalog-projection.js';
+import type { CatalogProjection } from './catalog-projection.js';
 import { getModule, listModules, modulesProjection, webhookRouteFor, webhookRoutesProjection } from './modules.projection.js';
 import { getModuleVersion, listModuleVersions, moduleVersionIds, versionsProjection } from './versions.projection.js';
 import { getTemplate, listTemplates, templatesProjection, templatesUsingModule } from './templates.projection.js';
@@ -48,8 +49,8 @@ function tutorialJourney(): { journey: CatalogJourney; checkpoints: Record<strin
   ingest(ids.redis, 'my-redis', 'v0.9.0', ['powernode/system-base@^1.0'], 'e', T2);
 
   const facts = () => {
-    const modules = foldProjection(modulesProjection, j.log);
-    const versions = foldProjection(versionsProjection, j.log);
+    const modules = foldEvents(modulesProjection, j.log);
+    const versions = foldEvents(versionsProjection, j.log);
     return catalogFactsFromReadModels(modules, versions);
   };
   const promote = (versionId: string, to: string, approval: ApprovalFact | null = null, who = 'alice') =>
@@ -87,8 +88,8 @@ function tutorialJourney(): { journey: CatalogJourney; checkpoints: Record<strin
   // Assign to the base template.
   const baseTemplate = templateIdFor('base');
   for (const name of ['system-base', 'my-redis']) {
-    const assignedNow = foldProjection(templatesProjection, j.log).templates[baseTemplate]!.modules.map((m) => m.name);
-    const module = getModule(foldProjection(modulesProjection, j.log), name);
+    const assignedNow = foldEvents(templatesProjection, j.log).templates[baseTemplate]!.modules.map((m) => m.name);
+    const module = getModule(foldEvents(modulesProjection, j.log), name);
     j.run(templateDecider, catalogStreams.template(baseTemplate), {
       type: 'AssignModule',
       module_name: name,
@@ -119,7 +120,7 @@ describe('the tutorial journey through deciders and read models', () => {
   });
 
   it('lists my-redis versions newest first by semver with exactly the contract fields', () => {
-    const versions = foldProjection(versionsProjection, journey.log);
+    const versions = foldEvents(versionsProjection, journey.log);
     const page = listModuleVersions(versions, 'my-redis');
     expect(page.items.map((v) => [v.version_string, v.promotion_state])).toEqual([
       ['0.10.0', 'built'],
@@ -134,7 +135,7 @@ describe('the tutorial journey through deciders and read models', () => {
   });
 
   it('pages versions with an opaque cursor', () => {
-    const versions = foldProjection(versionsProjection, journey.log);
+    const versions = foldEvents(versionsProjection, journey.log);
     const first = listModuleVersions(versions, 'my-redis', { limit: 2 });
     expect(first.items).toHaveLength(2);
     expect(first.next_cursor).toEqual(expect.any(String));
@@ -143,31 +144,31 @@ describe('the tutorial journey through deciders and read models', () => {
   });
 
   it('shows the pending approval until it is granted', () => {
-    const pending = foldProjection(approvalsProjection, at(checkpoints['afterRequest']!));
+    const pending = foldEvents(approvalsProjection, at(checkpoints['afterRequest']!));
     expect(listPendingApprovals(pending, T1).items).toEqual([expect.objectContaining({ id: 'ap-1', status: 'pending', requested_by: 'alice', expires_at: '2026-05-01T15:00:00.000Z' })]);
     expect(pendingApprovalForVersion(pending, moduleVersionIdFor(ids.redis, 'v0.1.0'), T1)?.id).toBe('ap-1');
     expect(listPendingApprovals(pending, '2026-05-01T15:00:00.000Z').items).toEqual([]);
     expect(getApproval(pending, 'ap-1', '2026-05-01T15:00:00.000Z').status).toBe('expired');
-    const after = foldProjection(approvalsProjection, journey.log);
+    const after = foldEvents(approvalsProjection, journey.log);
     expect(listPendingApprovals(after, T2).items).toEqual([]);
     expect(getApproval(after, 'ap-1', T2)).toMatchObject({ status: 'granted', decided_by: 'carol' });
   });
 
   it('lists templates with their modules and modules with their templates', () => {
-    const templates = foldProjection(templatesProjection, journey.log);
+    const templates = foldEvents(templatesProjection, journey.log);
     expect(listTemplates(templates).items.map((t) => [t.name, t.modules.map((m) => m.name)])).toEqual([
       ['base', ['system-base', 'my-redis']],
       ['hardened', []],
     ]);
     expect(templatesUsingModule(templates, 'my-redis')).toEqual(['base']);
-    const modules = foldProjection(modulesProjection, journey.log);
+    const modules = foldEvents(modulesProjection, journey.log);
     expect(getModule(modules, 'my-redis')).toMatchObject({ assigned_templates: ['base'], display_name: 'Redis 7.4', requires: ['powernode/system-base@^1.0', 'powernode/security-hardening@^1.0'] });
     expect(listModules(modules).items.map((m) => m.name)).toEqual(['my-redis', 'security-hardening', 'system-base']);
   });
 
   it('previews the base template: closure, layers by priority, effective masks, conflicts', () => {
-    const facts = catalogFactsFromReadModels(foldProjection(modulesProjection, journey.log), foldProjection(versionsProjection, journey.log));
-    const template = getTemplate(foldProjection(templatesProjection, journey.log), templateIdFor('base'));
+    const facts = catalogFactsFromReadModels(foldEvents(modulesProjection, journey.log), foldEvents(versionsProjection, journey.log));
+    const template = getTemplate(foldEvents(templatesProjection, journey.log), templateIdFor('base'));
     const preview = templateComposePreview(
       template.modules.map((m) => m.name),
       facts,
@@ -186,8 +187,8 @@ describe('the tutorial journey through deciders and read models', () => {
 
   it('refuses to delete an assigned module, naming the template; deletes it once unassigned; lets the name be registered again', () => {
     const j = tutorialJourney().journey;
-    const templates = () => foldProjection(templatesProjection, j.log);
-    const versions = () => foldProjection(versionsProjection, j.log);
+    const templates = () => foldEvents(templatesProjection, j.log);
+    const versions = () => foldEvents(versionsProjection, j.log);
     const remove = () =>
       j.run(moduleDecider, catalogStreams.module(ids.redis), {
         type: 'DeleteModule',
@@ -200,15 +201,15 @@ describe('the tutorial journey through deciders and read models', () => {
     expect(remove()).toEqual([expect.objectContaining({ type: 'ModuleDeleted', data: expect.objectContaining({ versions_deleted: 3 }) })]);
     j.run(moduleRegistryDecider, catalogStreams.moduleRegistry(), { type: 'ReleaseModuleIdentity', module_id: ids.redis, now: T2 });
 
-    expect(() => getModule(foldProjection(modulesProjection, j.log), 'my-redis')).toThrow(expect.objectContaining({ code: 'not_found' }));
+    expect(() => getModule(foldEvents(modulesProjection, j.log), 'my-redis')).toThrow(expect.objectContaining({ code: 'not_found' }));
     expect(() => listModuleVersions(versions(), 'my-redis')).toThrow(expect.objectContaining({ code: 'not_found' }));
     expect(() => getModuleVersion(versions(), moduleVersionIdFor(ids.redis, 'v0.1.0'))).toThrow(expect.objectContaining({ code: 'not_found' }));
 
     j.run(moduleRegistryDecider, catalogStreams.moduleRegistry(), { type: 'ClaimModuleIdentity', module_id: ids.redis2, name: 'my-redis', gitea_repo_full_name: 'powernode/my-redis', now: T2 });
     j.run(moduleDecider, catalogStreams.module(ids.redis2), registerCommand({ module_id: ids.redis2, gitea_repo_full_name: 'powernode/my-redis', now: T2 }));
-    expect(getModule(foldProjection(modulesProjection, j.log), 'my-redis')).toMatchObject({ id: ids.redis2, assigned_templates: [] });
+    expect(getModule(foldEvents(modulesProjection, j.log), 'my-redis')).toMatchObject({ id: ids.redis2, assigned_templates: [] });
     expect(listModuleVersions(versions(), 'my-redis').items).toEqual([]);
-    expect(webhookRouteFor(foldProjection(webhookRoutesProjection, j.log), 'POWERNODE/my-redis')).toMatchObject({ module_id: ids.redis2, webhook_secret: encryptedSecret });
+    expect(webhookRouteFor(foldEvents(webhookRoutesProjection, j.log), 'POWERNODE/my-redis')).toMatchObject({ module_id: ids.redis2, webhook_secret: encryptedSecret });
   });
 
   it.each(projections.map((p) => [p.name, p] as const))('rebuilds %s by folding the log: incremental, persisted and from-scratch states agree', (_name, projection) => {
@@ -219,19 +220,19 @@ describe('the tutorial journey through deciders and read models', () => {
       // What a runner does between batches: save the document as JSON and load it back.
       persisted = JSON.parse(JSON.stringify(projection.evolve(persisted, event)));
     }
-    const rebuilt = foldProjection(projection, journey.log);
+    const rebuilt = foldEvents(projection, journey.log);
     expect(rebuilt).toEqual(incremental);
     expect(persisted).toEqual(rebuilt);
     expect(JSON.parse(JSON.stringify(rebuilt))).toEqual(rebuilt);
   });
 
   it.each(projections.map((p) => [p.name, p] as const))('%s skips events of other contexts', (_name, projection) => {
-    const state = foldProjection(projection, journey.log);
+    const state = foldEvents(projection, journey.log);
     expect(projection.evolve(state, { type: 'InstanceProvisioned', data: { id: 'i-1' } })).toBe(state);
   });
 
   it('never exposes the webhook secret in the modules read model', () => {
-    const text = JSON.stringify(foldProjection(modulesProjection, journey.log));
+    const text = JSON.stringify(foldEvents(modulesProjection, journey.log));
     expect(text).not.toContain(encryptedSecret.ciphertext);
     expect(text).not.toContain('webhook_secret"');
   });

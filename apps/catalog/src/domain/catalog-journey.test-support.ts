@@ -1,5 +1,5 @@
 import type { CatalogEvent } from '@powernode/contracts';
-import { stateFromEvents, type Decider } from './decider.js';
+import { stateFromEvents, type Decider } from '@powernode/events';
 
 /** An in-memory event log with streams, for driving deciders the way a command handler does. */
 export class CatalogJourney {

@@ -54,7 +54,6 @@
  * versionsProjection, templatesProjection, approvalsProjection; their query functions return `{items,
  * next_cursor}` pages or single views and refuse unknown ids with `not_found`.
  */
-export { assertNever, stateFromEvents, type Decider } from './decider.js';
 
 export {
   moduleRegistryDecider,
@@ -108,7 +107,7 @@ export { manifestDependencyFacts, type ManifestDependencyFacts } from './manifes
 export { anchorTrustPattern, assertTrustPatternCompiles } from './trust-policy.js';
 export { assertSpecGlobsValid, GLOB_FIELDS } from './spec-globs.js';
 
-export { asCatalogEvent, foldProjection, type CatalogProjection, type StoredEventLike } from './catalog-projection.js';
+export { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
 export { paginate, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 export {
   modulesProjection,

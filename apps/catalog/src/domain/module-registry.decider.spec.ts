@@ -1,6 +1,6 @@
-import { given } from './decider-table.test-support.js';
+import { given } from '@powernode/testing';
+import { stateFromEvents } from '@powernode/events';
 import { moduleRegistryDecider, moduleIdHoldingName, type ModuleRegistryEvent } from './module-registry.decider.js';
-import { stateFromEvents } from './decider.js';
 import { T0, T1 } from './catalog-fixtures.test-support.js';
 
 const claimed = (module_id: string, name: string, repo: string): ModuleRegistryEvent => ({

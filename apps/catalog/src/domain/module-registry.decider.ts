@@ -1,6 +1,5 @@
 import { PowernodeError, type CatalogEventOf } from '@powernode/contracts';
-import { entryOf, setEntry } from './catalog-projection.js';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, entryOf, setEntry, type Decider } from '@powernode/events';
 
 /*
  * Uniqueness of module names and repositories across the catalog. Module streams are keyed by a module id (a

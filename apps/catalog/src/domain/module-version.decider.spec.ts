@@ -1,6 +1,6 @@
 import { PROMOTION_STATES, PROMOTION_TRANSITIONS, type ModuleVersionReverifiedData, type PromotionState } from '@powernode/contracts';
 import type { CatalogView } from '@powernode/dependencies';
-import { given } from './decider-table.test-support.js';
+import { given } from '@powernode/testing';
 import { moduleVersionDecider, type ApprovalFact, type ModuleVersionCommand, type ModuleVersionEvent } from './module-version.decider.js';
 import { T1, T2, builtData, digestOf, rejectedData } from './catalog-fixtures.test-support.js';
 

@@ -13,7 +13,7 @@ import {
   type PromotionState,
 } from '@powernode/contracts';
 import { parseVersionFromTag, resolveRequirement, type CatalogView, type VersionCandidate } from '@powernode/dependencies';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, type Decider } from '@powernode/events';
 import { manifestDependencyFacts } from './manifest-facts.js';
 import { parseManifestDocument } from './manifest-seed.js';
 

@@ -1,8 +1,8 @@
-import type { ModuleCommand } from './module.decider.js';
 import { catalogEventSchemas } from '@powernode/contracts';
-import { given } from './decider-table.test-support.js';
+import { given } from '@powernode/testing';
+import { stateFromEvents } from '@powernode/events';
+import type { ModuleCommand } from './module.decider.js';
 import { moduleDecider, type ModuleEvent } from './module.decider.js';
-import { stateFromEvents } from './decider.js';
 import { REDIS_ID, REDIS_MANIFEST_YAML, T0, T1, T2, encryptedSecret, moduleRegistered, registerCommand } from './catalog-fixtures.test-support.js';
 
 const deleted: ModuleEvent = { type: 'ModuleDeleted', data: { module_id: REDIS_ID, name: 'my-redis', version_ids: [], versions_deleted: 0, deleted_at: T1 } };

@@ -20,7 +20,7 @@ import {
   type ModuleSpec,
   type ModuleVariety,
 } from '@powernode/contracts';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, type Decider } from '@powernode/events';
 import { validField } from './field-validation.js';
 import { emptyModuleSpec, parseManifestDocument, parseManifestYaml, specFromManifest } from './manifest-seed.js';
 import { assertSpecGlobsValid } from './spec-globs.js';

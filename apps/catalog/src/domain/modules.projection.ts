@@ -1,6 +1,6 @@
 import { PowernodeError, type ApprovalPolicy, type EncryptedSecret, type ModuleCategory, type ModuleVariety } from '@powernode/contracts';
-import { asCatalogEvent, compareText, entryOf, setEntry, type CatalogProjection } from './catalog-projection.js';
-import { assertNever } from './decider.js';
+import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
+import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
 /** A module as `system_get_module` / `system_list_modules` return it. The webhook secret is never part of it. */

@@ -1,4 +1,4 @@
-import { given } from './decider-table.test-support.js';
+import { given } from '@powernode/testing';
 import { promotionApprovalDecider, type PromotionApprovalCommand, type PromotionApprovalEvent } from './promotion-approval.decider.js';
 import { T0 } from './catalog-fixtures.test-support.js';
 

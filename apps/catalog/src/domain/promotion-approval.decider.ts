@@ -1,5 +1,5 @@
 import { DEFAULT_APPROVAL_TTL_MS, PowernodeError, type ApprovalStatus, type CatalogEventOf } from '@powernode/contracts';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, type Decider } from '@powernode/events';
 
 /*
  * PromotionApproval (stream `promotion-approval-<approval_id>`): the second pair of eyes on a `live`

@@ -1,5 +1,5 @@
 import { templateIdFor } from '@powernode/contracts';
-import { given } from './decider-table.test-support.js';
+import { given } from '@powernode/testing';
 import { templateDecider, type ClosureFacts, type TemplateEvent } from './template.decider.js';
 import { seedTemplateCommands } from './catalog-seed.js';
 import { assignmentClosureFacts } from './template-closure.js';

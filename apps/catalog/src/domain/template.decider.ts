@@ -1,6 +1,6 @@
 import { PowernodeError, catalogNameSchema, templateIdFor, type CatalogEventOf } from '@powernode/contracts';
 import { findProvidesConflicts, providesConflictKey, type CapabilityClaim } from '@powernode/composition';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, type Decider } from '@powernode/events';
 import { validField } from './field-validation.js';
 
 /*

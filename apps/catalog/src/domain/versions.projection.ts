@@ -1,7 +1,7 @@
 import { PowernodeError, type PromotionState } from '@powernode/contracts';
 import { compareVersionsNewestFirst, type VersionCandidate } from '@powernode/dependencies';
-import { asCatalogEvent, compareText, entryOf, setEntry, type CatalogProjection } from './catalog-projection.js';
-import { assertNever } from './decider.js';
+import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
+import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
 import { manifestDependencyFacts } from './manifest-facts.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 

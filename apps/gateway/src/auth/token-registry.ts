@@ -1,5 +1,5 @@
 import type { TokenCreated, TokenRevoked } from '@powernode/contracts';
-import type { EventEnvelope, Projection } from '@powernode/events';
+import { entryOf, setEntry, type EventEnvelope, type Projection } from '@powernode/events';
 import type { Role } from './roles.js';
 
 export interface TokenRecord {
@@ -16,17 +16,6 @@ export interface TokenRegistryState {
   by_id: Record<string, TokenRecord>;
   /** sha256 → token id, for O(1) bearer lookups. */
   by_hash: Record<string, string>;
-}
-
-/** The entry of a map under `key`: own properties only, so a key such as "constructor" is just a key. */
-function entryOf<V>(map: Readonly<Record<string, V>>, key: string): V | undefined {
-  return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined;
-}
-
-/** Stores `value` under `key` in place as an own property ("__proto__" stays a plain key, as JSON gives it back). */
-function setEntry<V>(map: Record<string, V>, key: string, value: V): void {
-  if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
-  else map[key] = value;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   approvalIdInput,
   CATALOG_RPC,
@@ -21,30 +20,11 @@ import {
 } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
 import { validateManifestYaml } from '@powernode/manifest';
-import type { Permission } from '../auth/roles.js';
-import { defineOperation, type HttpMethod, type Operation } from './operation.js';
+import { forwarded } from './forwarded-operation.js';
+import { defineOperation, type Operation } from './operation.js';
 
-/** An operation the catalog service answers over NATS; the gateway forwards it with the caller as actor. */
-function forwarded(
-  rpc: RpcClient,
-  tool: string,
-  pattern: string,
-  input: z.ZodType,
-  permission: Permission,
-  rest: { method: HttpMethod; path: string; status?: number },
-  title: string,
-  description: string,
-): Operation {
-  return defineOperation({
-    tool,
-    title,
-    description,
-    permission,
-    input,
-    rest,
-    run: (payload, ctx) => rpc.request(pattern, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms: 15_000 }),
-  });
-}
+/** Re-verification pulls the whole artifact again: give it longer than a query. */
+const REVERIFY_TIMEOUT_MS = 120_000;
 
 /** The catalog's public operations (CONTRACT §2), each an MCP tool and a REST route. */
 export function catalogOperations(rpc: RpcClient): Operation[] {
@@ -71,15 +51,9 @@ export function catalogOperations(rpc: RpcClient): Operation[] {
     forwarded(rpc, 'system_list_module_versions', CATALOG_RPC.listModuleVersions, listModuleVersionsInput, 'read', { method: 'GET', path: '/modules/{module_name}/versions' }, 'List module versions',
       'Versions of a module, newest first, with promotion_state, digests, signature verdict and rejection reason.'),
     forwarded(rpc, 'system_get_module_version', CATALOG_RPC.getModuleVersion, versionIdInput, 'read', { method: 'GET', path: '/module-versions/{id}' }, 'Get a module version', 'One module version.'),
-    defineOperation({
-      tool: 'system_reverify_module_version',
-      title: 'Verify a version again',
-      description: "Pulls the version's artifact again and re-checks its signature under the module's current trust policy (after editing cosign_identity_regexp / cosign_issuer_regexp). Returns the version with its new verdict.",
-      permission: 'change',
-      input: versionIdInput,
-      rest: { method: 'POST', path: '/module-versions/{id}/reverify' },
-      run: (payload, ctx) => rpc.request(INGEST_RPC.reverifyVersion, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms: 120_000 }),
-    }),
+    forwarded(rpc, 'system_reverify_module_version', INGEST_RPC.reverifyVersion, versionIdInput, 'change', { method: 'POST', path: '/module-versions/{id}/reverify' }, 'Verify a version again',
+      "Pulls the version's artifact again and re-checks its signature under the module's current trust policy (after editing cosign_identity_regexp / cosign_issuer_regexp). Returns the version with its new verdict.",
+      REVERIFY_TIMEOUT_MS),
     forwarded(rpc, 'system_promote_module_version', CATALOG_RPC.promoteModuleVersion, promoteVersionInput, 'change', { method: 'POST', path: '/module-versions/{id}/promote' }, 'Promote a module version',
       'Moves a version along built → staging → blessed → live (or to retired). Promotion to live under require_approval returns a pending approval instead.'),
     forwarded(rpc, 'system_approve_promotion', CATALOG_RPC.approvePromotion, approvalIdInput, 'approve', { method: 'POST', path: '/approvals/{approval_id}/approve' }, 'Approve a promotion',

@@ -11,8 +11,8 @@ import {
   setNodeChannelInput,
 } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
-import type { Permission } from '../auth/roles.js';
-import { defineOperation, type HttpMethod, type Operation } from './operation.js';
+import { forwarded } from './forwarded-operation.js';
+import type { Operation } from './operation.js';
 
 /** The reference platform names a node's hostname `name`; both are accepted. */
 const createNodeWithAliases = z.preprocess(
@@ -25,28 +25,6 @@ const createNodeWithAliases = z.preprocess(
 
 /** Driver work (create, start, destroy) happens inside provision and terminate: give them longer than a query. */
 const LONG_RUNNING_MS = 30_000;
-
-function forwarded(
-  rpc: RpcClient,
-  tool: string,
-  pattern: string,
-  input: z.ZodType,
-  permission: Permission,
-  rest: { method: HttpMethod; path: string; status?: number },
-  title: string,
-  description: string,
-  timeout_ms = 15_000,
-): Operation {
-  return defineOperation({
-    tool,
-    title,
-    description,
-    permission,
-    input,
-    rest,
-    run: (payload, ctx) => rpc.request(pattern, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms }),
-  });
-}
 
 /** The provisioner's public operations (CONTRACT §2): nodes, instances, drift; each an MCP tool and a REST route. */
 export function provisionerOperations(rpc: RpcClient): Operation[] {

@@ -1,5 +1,5 @@
-import { assertNever } from './decider.js';
-import { asProvisionerEvent, entryOf, setEntry, type ProvisionerProjection } from './provisioner-projection.js';
+import { assertNever, entryOf, setEntry } from '@powernode/events';
+import { asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
 
 /*
  * Which instance an agent credential belongs to, by the credential's SHA-256 (the credential itself is never

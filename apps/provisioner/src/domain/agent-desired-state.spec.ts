@@ -1,8 +1,8 @@
 import type { CatalogEvent } from '@powernode/contracts';
+import { foldEvents, type StoredEventLike } from '@powernode/events';
 import { agentDesiredState, desiredGeneration } from './agent-desired-state.js';
 import { desiredModulesFor, desiredStateProjection, type DesiredModules } from './desired-state.projection.js';
 import { moduleCompositionProjection } from './module-composition.projection.js';
-import { foldProjection, type StoredEventLike } from './provisioner-projection.js';
 import {
   assigned,
   composefsOf,
@@ -46,8 +46,8 @@ function catalog(): StoredEventLike[] {
 }
 
 function agentView(events: StoredEventLike[]) {
-  const desired: DesiredModules = desiredModulesFor(foldProjection(desiredStateProjection, events), { instance_id: INSTANCE_ID });
-  return agentDesiredState(INSTANCE_ID, desired, foldProjection(moduleCompositionProjection, events));
+  const desired: DesiredModules = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
+  return agentDesiredState(INSTANCE_ID, desired, foldEvents(moduleCompositionProjection, events));
 }
 
 describe('the desired state an agent receives', () => {

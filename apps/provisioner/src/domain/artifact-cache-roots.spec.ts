@@ -1,7 +1,7 @@
+import { foldEvents, type StoredEventLike } from '@powernode/events';
 import { artifactCacheRoots } from './artifact-cache-roots.js';
 import { desiredStateProjection } from './desired-state.projection.js';
 import { instancesProjection, listInstances } from './instances.projection.js';
-import { foldProjection, type StoredEventLike } from './provisioner-projection.js';
 import {
   assigned,
   composefsOf,
@@ -20,8 +20,8 @@ import {
 const ociOf = (name: string, version: string): string => (versionBuilt(name, version).data as { oci_digest: string }).oci_digest;
 
 function roots(events: StoredEventLike[]): Set<string> {
-  const instances = listInstances(foldProjection(instancesProjection, events), { include_terminated: true });
-  return artifactCacheRoots(foldProjection(desiredStateProjection, events), instances);
+  const instances = listInstances(foldEvents(instancesProjection, events), { include_terminated: true });
+  return artifactCacheRoots(foldEvents(desiredStateProjection, events), instances);
 }
 
 const catalog: StoredEventLike[] = [

@@ -1,7 +1,7 @@
 import type { CatalogEvent } from '@powernode/contracts';
-import { refusalOf } from './decider-table.test-support.js';
+import { refusalOf } from '@powernode/testing';
+import { foldEvents, type StoredEventLike } from '@powernode/events';
 import { desiredModulesFor, desiredStateProjection, type DesiredModules } from './desired-state.projection.js';
-import { foldProjection, type StoredEventLike } from './provisioner-projection.js';
 import {
   assigned,
   BASE_TEMPLATE_ID,
@@ -37,7 +37,7 @@ function tutorialCatalog(): StoredEventLike[] {
 }
 
 function desired(events: StoredEventLike[], target: { node_id: string } | { instance_id: string } = { node_id: NODE_ID }): DesiredModules {
-  return desiredModulesFor(foldProjection(desiredStateProjection, events), target);
+  return desiredModulesFor(foldEvents(desiredStateProjection, events), target);
 }
 
 const digestsOf = (d: DesiredModules): Record<string, string> => Object.fromEntries(Object.entries(d.modules).map(([name, m]) => [name, m.composefs_digest]));
@@ -347,7 +347,7 @@ describe('desired state', () => {
   });
 
   it('refuses an unknown node or instance with not_found', () => {
-    const state = foldProjection(desiredStateProjection, tutorialCatalog());
+    const state = foldEvents(desiredStateProjection, tutorialCatalog());
     expect(refusalOf(() => desiredModulesFor(state, { node_id: 'nope' }))).toMatchObject({ code: 'not_found', details: { rule: 'node_must_exist' } });
     expect(refusalOf(() => desiredModulesFor(state, { instance_id: 'nope' }))).toMatchObject({ code: 'not_found', details: { rule: 'instance_must_exist' } });
   });
@@ -370,12 +370,12 @@ describe('desired state folds in place', () => {
     const events = log();
     const eventsBefore = structuredClone(events);
     const initial = structuredClone(desiredStateProjection.initialState());
-    const first = foldProjection(desiredStateProjection, events);
-    const second = foldProjection(desiredStateProjection, events);
+    const first = foldEvents(desiredStateProjection, events);
+    const second = foldEvents(desiredStateProjection, events);
     expect(second).not.toBe(first);
     expect(second).toEqual(first);
     expect(JSON.parse(JSON.stringify(first))).toEqual(first);
-    expect(foldProjection(desiredStateProjection, events.slice(9), JSON.parse(JSON.stringify(foldProjection(desiredStateProjection, events.slice(0, 9)))))).toEqual(first);
+    expect(foldEvents(desiredStateProjection, events.slice(9), JSON.parse(JSON.stringify(foldEvents(desiredStateProjection, events.slice(0, 9)))))).toEqual(first);
     expect(events).toEqual(eventsBefore);
     expect(desiredStateProjection.initialState()).toEqual(initial);
     // What was assigned and then unassigned leaves nothing behind in the index.
@@ -383,10 +383,10 @@ describe('desired state folds in place', () => {
   });
 
   it('does not change a desired set it returned when later events are folded', () => {
-    const state = foldProjection(desiredStateProjection, [...tutorialCatalog(), nodeCreated()]);
+    const state = foldEvents(desiredStateProjection, [...tutorialCatalog(), nodeCreated()]);
     const before = desiredModulesFor(state, { node_id: NODE_ID });
     const snapshot = structuredClone(before);
-    foldProjection(
+    foldEvents(
       desiredStateProjection,
       [versionBuilt('my-redis', '0.2.0', { requires: ['powernode/system-base@^1.0'] }), ...promotedTo('my-redis', '0.2.0', 'live'), channelChanged('live', 'staging'), unassigned('my-redis')],
       state,
@@ -396,7 +396,7 @@ describe('desired state folds in place', () => {
   });
 
   it('takes a deleted module out of every template that lists it, and only those', () => {
-    const state = foldProjection(desiredStateProjection, [
+    const state = foldEvents(desiredStateProjection, [
       ...tutorialCatalog(),
       templateCreated('edge'),
       templateCreated('bare'),

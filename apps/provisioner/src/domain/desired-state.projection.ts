@@ -1,8 +1,8 @@
 import semver from 'semver';
 import { isPowernodeError, parseRequires, PowernodeError, type NodeChannel, type PromotionState } from '@powernode/contracts';
 import { dependencyClosure, isPromotedAtLeast, type CatalogView, type DependencyClosure } from '@powernode/dependencies';
-import { assertNever } from './decider.js';
-import { asCatalogEvent, asProvisionerEvent, entryOf, setEntry, type ProvisionerProjection, type StoredEventLike } from './provisioner-projection.js';
+import { assertNever, entryOf, setEntry, type StoredEventLike } from '@powernode/events';
+import { asCatalogEvent, asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
 
 /*
  * What every instance should run, folded from catalog and provisioner events. Nothing is materialised per

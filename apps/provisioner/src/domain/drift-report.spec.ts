@@ -1,7 +1,7 @@
+import { foldEvents, type StoredEventLike } from '@powernode/events';
 import { desiredModulesFor, desiredStateProjection, type DesiredModule } from './desired-state.projection.js';
 import { driftReport, instanceDriftReport } from './drift-report.js';
 import { instancesProjection, instanceView } from './instances.projection.js';
-import { foldProjection, type StoredEventLike } from './provisioner-projection.js';
 import {
   assigned,
   composefsOf,
@@ -67,8 +67,8 @@ describe('drift report', () => {
       ...historyTo('running'),
       heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } }),
     ];
-    const desired = desiredModulesFor(foldProjection(desiredStateProjection, events), { instance_id: INSTANCE_ID });
-    const instance = instanceView(foldProjection(instancesProjection, events), INSTANCE_ID);
+    const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
+    const instance = instanceView(foldEvents(instancesProjection, events), INSTANCE_ID);
     expect(instanceDriftReport(desired, instance)).toEqual({
       drift: false,
       missing: {},
@@ -97,8 +97,8 @@ describe('drift report', () => {
       versionBuilt('my-redis', '0.2.0'),
       ...promotedTo('my-redis', '0.2.0', 'live'),
     ];
-    const desired = desiredModulesFor(foldProjection(desiredStateProjection, events), { instance_id: INSTANCE_ID });
-    const report = instanceDriftReport(desired, instanceView(foldProjection(instancesProjection, events), INSTANCE_ID));
+    const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
+    const report = instanceDriftReport(desired, instanceView(foldEvents(instancesProjection, events), INSTANCE_ID));
     expect(report).toMatchObject({ drift: true, mismatched_count: 1, mismatched: { 'my-redis': { want: composefsOf('my-redis', '0.2.0'), have: composefsOf('my-redis', '0.1.0') } } });
   });
 });

@@ -1,4 +1,4 @@
-import { refusalOf } from './decider-table.test-support.js';
+import { refusalOf } from '@powernode/testing';
 import { isHeartbeatStale, laterOf, staleThresholdMs } from './heartbeat-staleness.js';
 
 describe('heartbeat staleness', () => {

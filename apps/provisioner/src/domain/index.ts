@@ -69,7 +69,6 @@
  *   terminate: TerminateInstance, then driver.destroy (idempotent); a reconcile loop destroys whatever a
  *     terminated instance still has in its driver.
  */
-export { assertNever, stateFromEvents, type Decider } from './decider.js';
 
 export { nodeRegistryDecider, nodeIdHoldingHostname, type NodeRegistryCommand, type NodeRegistryEvent, type NodeRegistryState } from './node-registry.decider.js';
 export { nodeDecider, type NodeCommand, type NodeEvent, type NodeRecord, type NodeState } from './node.decider.js';
@@ -99,7 +98,7 @@ export {
   laterOf,
   staleThresholdMs,
 } from './heartbeat-staleness.js';
-export { asCatalogEvent, asProvisionerEvent, foldProjection, type ProvisionerProjection, type StoredEventLike } from './provisioner-projection.js';
+export { asCatalogEvent, asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
 export {
   desiredModulesFor,
   desiredStateProjection,
@@ -118,4 +117,3 @@ export { moduleCompositionProjection, NO_INIT, type ComposedModuleSpec, type Mod
 export { agentCredentialsProjection, instanceOfCredential, type AgentCredentialsModel } from './agent-credentials.projection.js';
 export { agentDesiredState, canonicalJson, desiredGeneration } from './agent-desired-state.js';
 export { artifactCacheRoots } from './artifact-cache-roots.js';
-export { entryOf } from './provisioner-projection.js';

@@ -1,5 +1,5 @@
 import { INSTANCE_STATUSES, type InstanceStatus } from '@powernode/contracts';
-import { given } from './decider-table.test-support.js';
+import { given } from '@powernode/testing';
 import { instanceDecider, type InstanceCommand } from './instance.decider.js';
 import { INSTANCE_TRANSITIONS } from './instance-status-machine.js';
 import {

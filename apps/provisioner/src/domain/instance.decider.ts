@@ -5,7 +5,7 @@ import {
   type ProvisionerEventOf,
   type RunningModuleDigests,
 } from '@powernode/contracts';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, type Decider } from '@powernode/events';
 import { DEFAULT_HEARTBEAT_KEEPALIVE_MS, DEFAULT_MISSED_BEATS, epochMs, isHeartbeatStale, laterOf, staleThresholdMs } from './heartbeat-staleness.js';
 import { assertInstanceTransition, parseInstanceStatus, STATUSES_A_HEARTBEAT_MARKS_RUNNING } from './instance-status-machine.js';
 

@@ -1,6 +1,6 @@
-import { refusalOf } from './decider-table.test-support.js';
+import { refusalOf } from '@powernode/testing';
+import { foldEvents, type StoredEventLike } from '@powernode/events';
 import { instancesProjection, instanceView, listInstances } from './instances.projection.js';
-import { foldProjection, type StoredEventLike } from './provisioner-projection.js';
 import {
   composefsOf,
   heartbeatReceived,
@@ -18,7 +18,7 @@ import {
   terminated,
 } from './provisioner-fixtures.test-support.js';
 
-const fold = (events: StoredEventLike[]) => foldProjection(instancesProjection, events);
+const fold = (events: StoredEventLike[]) => foldEvents(instancesProjection, events);
 const stale = { type: 'InstanceHeartbeatStale', data: { instance_id: INSTANCE_ID, last_heartbeat_at: T1, threshold_ms: 90_000, detected_at: T3 } };
 
 describe('instances read model', () => {
@@ -141,7 +141,7 @@ describe('instances read model folds in place', () => {
     const view = instanceView(state, INSTANCE_ID);
     const all = listInstances(state);
     const snapshot = structuredClone({ view, all });
-    foldProjection(instancesProjection, [heartbeatReceived(T2, { running_module_digests: {} }), stale, terminated('running', T3), provisionRequested({ instance_id: 'i-2', at: T2 })], state);
+    foldEvents(instancesProjection, [heartbeatReceived(T2, { running_module_digests: {} }), stale, terminated('running', T3), provisionRequested({ instance_id: 'i-2', at: T2 })], state);
     expect({ view, all }).toEqual(snapshot);
     expect(instanceView(state, INSTANCE_ID)).toMatchObject({ status: 'terminated', running_module_digests: {} });
     expect(listInstances(state).map((i) => i.id)).toEqual(['i-2']);

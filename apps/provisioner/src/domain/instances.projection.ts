@@ -1,7 +1,7 @@
 import { PowernodeError, type AgentReportedError, type InstanceStatus, type RunningModuleDigests } from '@powernode/contracts';
-import { assertNever } from './decider.js';
+import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
 import { epochMs, laterOf } from './heartbeat-staleness.js';
-import { asProvisionerEvent, compareText, entryOf, setEntry, type ProvisionerProjection } from './provisioner-projection.js';
+import { asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
 
 /** An instance as `system_get_instance` returns it. */
 export interface InstanceView {

@@ -1,9 +1,9 @@
 import type { CatalogEvent } from '@powernode/contracts';
+import { foldEvents } from '@powernode/events';
 import { moduleCompositionProjection, type ModuleCompositionModel } from './module-composition.projection.js';
-import { foldProjection } from './provisioner-projection.js';
 import { moduleDeleted, moduleIdOf, moduleRegistered, T1, versionBuilt, versionIdOf } from './provisioner-fixtures.test-support.js';
 
-const fold = (events: CatalogEvent[]): ModuleCompositionModel => foldProjection(moduleCompositionProjection, events);
+const fold = (events: CatalogEvent[]): ModuleCompositionModel => foldEvents(moduleCompositionProjection, events);
 
 function withManifest(event: CatalogEvent, manifest: Record<string, unknown>): CatalogEvent {
   return { ...event, data: { ...(event.data as object), manifest } } as CatalogEvent;

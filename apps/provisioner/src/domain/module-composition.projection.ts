@@ -1,5 +1,5 @@
-import { assertNever } from './decider.js';
-import { asCatalogEvent, entryOf, setEntry, type ProvisionerProjection } from './provisioner-projection.js';
+import { assertNever, entryOf, setEntry } from '@powernode/events';
+import { asCatalogEvent, type ProvisionerProjection } from './provisioner-projection.js';
 
 /*
  * What an agent needs to compose a module beyond the chosen version: the module record's glob lists (the

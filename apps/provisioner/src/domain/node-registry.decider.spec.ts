@@ -1,5 +1,5 @@
-import { given } from './decider-table.test-support.js';
-import { stateFromEvents } from './decider.js';
+import { given } from '@powernode/testing';
+import { stateFromEvents } from '@powernode/events';
 import { nodeIdHoldingHostname, nodeRegistryDecider, type NodeRegistryEvent } from './node-registry.decider.js';
 import { T0, T1 } from './provisioner-fixtures.test-support.js';
 

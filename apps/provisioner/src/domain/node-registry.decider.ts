@@ -1,7 +1,6 @@
 import { PowernodeError, type ProvisionerEventOf } from '@powernode/contracts';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, entryOf, setEntry, type Decider } from '@powernode/events';
 import { parseHostname } from './node-fields.js';
-import { entryOf, setEntry } from './provisioner-projection.js';
 
 /*
  * Uniqueness of node hostnames. Node streams are keyed by a node id, so a hostname is claimed on this one

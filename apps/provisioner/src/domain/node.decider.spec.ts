@@ -1,5 +1,5 @@
 import { templateIdFor } from '@powernode/contracts';
-import { given } from './decider-table.test-support.js';
+import { given } from '@powernode/testing';
 import { nodeDecider, type NodeCommand } from './node.decider.js';
 import { channelChanged, NODE_ID, nodeCreated, T0, T1 } from './provisioner-fixtures.test-support.js';
 

@@ -1,5 +1,5 @@
 import { DEFAULT_NODE_CHANNEL, PowernodeError, type NodeChannel, type ProvisionerEventOf } from '@powernode/contracts';
-import { assertNever, type Decider } from './decider.js';
+import { assertNever, type Decider } from '@powernode/events';
 import { parseChannel, parseHostname } from './node-fields.js';
 
 /*

@@ -1,6 +1,6 @@
 import { PowernodeError, type NodeChannel } from '@powernode/contracts';
-import { assertNever } from './decider.js';
-import { asProvisionerEvent, compareText, entryOf, setEntry, type ProvisionerProjection } from './provisioner-projection.js';
+import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
+import { asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
 
 /** A node as `system_create_node` returns it. */
 export interface NodeView {

@@ -1,13 +1,7 @@
 import { isPowernodeError } from '@powernode/contracts';
 import type { EventEnvelope, NewEvent } from '../envelope.js';
 import type { AppendResult, EventStore } from '../store/event-store.js';
-
-/** The shape of an aggregate's decider (structural: apps define theirs with their own command/event unions). */
-export interface DeciderLike<Command, State, Event extends { type: string; data: unknown }> {
-  initialState: () => State;
-  decide: (command: Command, state: State) => Event[];
-  evolve: (state: State, event: Event) => State;
-}
+import type { Decider } from './decider.js';
 
 /** Provenance every appended event carries. */
 export interface CommandMetadata {
@@ -61,7 +55,7 @@ function serialisedPerStream<T>(store: EventStore, stream: string, work: () => P
 export function executeCommand<Command, State, Event extends { type: string; data: unknown }>(
   store: EventStore,
   stream: string,
-  decider: DeciderLike<Command, State, Event>,
+  decider: Decider<Command, State, Event>,
   command: Command | ((state: State) => Command),
   metadata: CommandMetadata,
   maxAttempts = 8,
@@ -72,7 +66,7 @@ export function executeCommand<Command, State, Event extends { type: string; dat
 async function decideAndAppend<Command, State, Event extends { type: string; data: unknown }>(
   store: EventStore,
   stream: string,
-  decider: DeciderLike<Command, State, Event>,
+  decider: Decider<Command, State, Event>,
   command: Command | ((state: State) => Command),
   metadata: CommandMetadata,
   maxAttempts: number,

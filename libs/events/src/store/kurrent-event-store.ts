@@ -9,7 +9,7 @@ import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, isAlreadySt
 import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
 import { KurrentCheckpointStore, KurrentProjectionStateStore, INTERNAL_STREAM_PREFIX } from './kurrent-consumer-state.js';
 import { isMissingStream, kurrentFailure } from './kurrent-failure.js';
-import { pollingSubscription } from './polling-subscription.js';
+import { LogSubscriptions } from './polling-subscription.js';
 
 export interface KurrentEventStoreOptions {
   /** How often a subscription polls $all when the live wake-up subscription is down. Default 500 ms. */
@@ -60,8 +60,7 @@ export class KurrentEventStore implements EventStore {
   readonly checkpoints: KurrentCheckpointStore;
   readonly projections: KurrentProjectionStateStore;
   private closed = false;
-  private readonly listeners = new Set<() => void>();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new LogSubscriptions();
   private live: AllStreamSubscription | undefined;
 
   private constructor(
@@ -139,7 +138,7 @@ export class KurrentEventStore implements EventStore {
         // KurrentDB recognised the ids of an earlier identical append and wrote nothing.
         return { next_expected_version: next, position: events[events.length - 1]?.position ?? 0, events: [] };
       }
-      for (const l of this.listeners) l();
+      this.subscriptions.appended();
       return { next_expected_version: next, position: events[events.length - 1]!.position, events };
     } catch (cause) {
       if (isPowernodeError(cause)) throw cause;
@@ -199,30 +198,7 @@ export class KurrentEventStore implements EventStore {
   subscribeAll(options: SubscribeAllOptions): Subscription {
     this.assertOpen();
     this.startLiveWakeUp();
-    const inner = pollingSubscription(
-      {
-        readAll: (o) => this.readAll(o),
-        onAppend: (l) => {
-          this.listeners.add(l);
-          return () => this.listeners.delete(l);
-        },
-      },
-      options,
-      this.pollIntervalMs,
-    );
-    const subscriptions = this.subscriptions;
-    const subscription: Subscription = {
-      get position() {
-        return inner.position;
-      },
-      caughtUp: inner.caughtUp,
-      async stop() {
-        subscriptions.delete(subscription);
-        await inner.stop();
-      },
-    };
-    subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.subscribe((o) => this.readAll(o), options, this.pollIntervalMs);
   }
 
   async ping(): Promise<void> {
@@ -231,12 +207,12 @@ export class KurrentEventStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.subscriptions.stopAll();
     this.closed = true;
     const live = this.live;
     this.live = undefined;
     await live?.unsubscribe().catch(() => undefined);
-    this.listeners.clear();
+    this.subscriptions.clear();
     await this.client.dispose();
   }
 
@@ -276,7 +252,7 @@ export class KurrentEventStore implements EventStore {
     const live = this.client.subscribeToAll({ fromPosition: END, filter: this.userEvents() });
     this.live = live;
     live.on('data', () => {
-      for (const l of this.listeners) l();
+      this.subscriptions.appended();
     });
     const lost = () => {
       if (this.live === live) this.live = undefined;

@@ -66,3 +66,61 @@ export function pollingSubscription(source: PollingSource, options: SubscribeAll
     },
   };
 }
+
+/**
+ * The open subscriptions of one store instance and the in-process append signal that wakes them: the adapter
+ * signals `appended()` after each commit (or when another process's append is announced) and stops them all
+ * when it closes, so no subscription outlives its store.
+ */
+export class LogSubscriptions {
+  private readonly listeners = new Set<() => void>();
+  private readonly open = new Set<Subscription>();
+
+  /** A catch-up-then-live subscription over `readAll`, kept in this set until it is stopped. */
+  subscribe(readAll: PollingSource['readAll'], options: SubscribeAllOptions, pollIntervalMs: number): Subscription {
+    const inner = pollingSubscription(
+      {
+        readAll,
+        onAppend: (l) => {
+          this.listeners.add(l);
+          return () => this.listeners.delete(l);
+        },
+      },
+      options,
+      pollIntervalMs,
+    );
+    const open = this.open;
+    const subscription: Subscription = {
+      get position() {
+        return inner.position;
+      },
+      caughtUp: inner.caughtUp,
+      async stop() {
+        open.delete(subscription);
+        await inner.stop();
+      },
+    };
+    open.add(subscription);
+    return subscription;
+  }
+
+  /** How many subscriptions are open (a store keeps its append wake-up only while someone listens). */
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Wakes every subscription waiting for the next append, instead of at its next poll. */
+  appended(): void {
+    for (const l of this.listeners) l();
+  }
+
+  /** Stops every open subscription and waits for each to finish its current batch. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.open].map((s) => s.stop()));
+  }
+
+  /** Forgets every wake-up (the store is closed). */
+  clear(): void {
+    this.listeners.clear();
+  }
+}

@@ -4,8 +4,9 @@ import type { EventCatalogue } from '../catalogue.js';
 import type { EventEnvelope, NewEvent } from '../envelope.js';
 import { uuidv7 } from '../uuid7.js';
 import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, eventIdTaken, toEnvelope } from './append-rules.js';
-import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
-import { pollingSubscription } from './polling-subscription.js';
+import type { AppendOptions, AppendResult, EventStore, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
+import { LogSubscriptions } from './polling-subscription.js';
+import type { AppendOutcome, PendingAppend } from './pending-append.js';
 import { PostgresCheckpointStore, PostgresProjectionStateStore } from './postgres-consumer-state.js';
 import { postgresFailure } from './postgres-failure.js';
 import { type PostgresLayout, postgresLayout, postgresSchemaDdl } from './postgres-schema.js';
@@ -33,16 +34,6 @@ interface EventRow {
   data: unknown;
 }
 
-interface PendingAppend {
-  stream: string;
-  events: (NewEvent & { schema_version: number })[];
-  expected: ExpectedVersion;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
-
-type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
-
 const COLUMNS = 'position, id, stream, version, type, schema_version, occurred_at, correlation_id, causation_id, actor, data';
 // Bounds one group transaction so a burst of appenders cannot build an unbounded commit.
 const MAX_GROUP_APPENDS = 256;
@@ -66,8 +57,7 @@ export class PostgresEventStore implements EventStore {
   private queue: PendingAppend[] = [];
   private draining: Promise<void> | undefined;
   private closed = false;
-  private readonly listeners = new Set<() => void>();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new LogSubscriptions();
   private listener: pg.Client | undefined;
   private listenerRetry: NodeJS.Timeout | undefined;
 
@@ -159,30 +149,7 @@ export class PostgresEventStore implements EventStore {
   subscribeAll(options: SubscribeAllOptions): Subscription {
     this.assertOpen();
     this.startListener();
-    const inner = pollingSubscription(
-      {
-        readAll: (o) => this.readAll(o),
-        onAppend: (l) => {
-          this.listeners.add(l);
-          return () => this.listeners.delete(l);
-        },
-      },
-      options,
-      this.pollIntervalMs,
-    );
-    const subscriptions = this.subscriptions;
-    const subscription: Subscription = {
-      get position() {
-        return inner.position;
-      },
-      caughtUp: inner.caughtUp,
-      async stop() {
-        subscriptions.delete(subscription);
-        await inner.stop();
-      },
-    };
-    subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.subscribe((o) => this.readAll(o), options, this.pollIntervalMs);
   }
 
   async ping(): Promise<void> {
@@ -193,14 +160,14 @@ export class PostgresEventStore implements EventStore {
   /** Stops subscriptions, lets queued appends commit, then closes every connection. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.subscriptions.stopAll();
     await this.draining;
     this.closed = true;
     clearTimeout(this.listenerRetry);
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
-    this.listeners.clear();
+    this.subscriptions.clear();
     await this.pool.end();
   }
 
@@ -289,7 +256,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private wake(): void {
-    for (const l of this.listeners) l();
+    this.subscriptions.appended();
   }
 
   // A dedicated connection LISTENs for appends made by any process; when it is lost, subscribers keep polling
@@ -352,7 +319,7 @@ interface OutcomeRow {
 }
 
 /** Turns the server's verdict on one append into its result or its error. */
-function settle(p: PendingAppend, envelopes: EventEnvelope[], row: OutcomeRow): Outcome {
+function settle(p: PendingAppend, envelopes: EventEnvelope[], row: OutcomeRow): AppendOutcome {
   switch (row.outcome) {
     case 'ok': {
       const first = Number(row.first_position);

@@ -6,8 +6,9 @@ import type { EventCatalogue } from '../catalogue.js';
 import type { EventEnvelope, NewEvent } from '../envelope.js';
 import { uuidv7 } from '../uuid7.js';
 import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, eventIdTaken, isAlreadyStored, toEnvelope } from './append-rules.js';
-import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
-import { pollingSubscription } from './polling-subscription.js';
+import type { AppendOptions, AppendResult, EventStore, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
+import { LogSubscriptions } from './polling-subscription.js';
+import type { AppendOutcome, PendingAppend } from './pending-append.js';
 import { SqliteCheckpointStore, SqliteProjectionStateStore } from './sqlite-consumer-state.js';
 import { sqliteFailure } from './sqlite-failure.js';
 
@@ -70,16 +71,6 @@ type Row = [
 
 const COLUMNS = 'position, id, stream, version, type, schema_version, occurred_at, correlation_id, causation_id, actor, data';
 
-interface PendingAppend {
-  stream: string;
-  events: (NewEvent & { schema_version: number })[];
-  expected: ExpectedVersion;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
-
-type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
-
 /**
  * The embedded default event store: one SQLite file in WAL mode, safe for several processes on one host.
  *
@@ -95,8 +86,7 @@ export class SqliteEventStore implements EventStore {
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private closed = false;
-  private readonly listeners = new Set<() => void>();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new LogSubscriptions();
   private readonly stmt;
   private readonly commitGroup;
   private readonly applyInSavepoint;
@@ -122,7 +112,7 @@ export class SqliteEventStore implements EventStore {
     };
     this.applyInSavepoint = db.transaction((p: PendingAppend) => this.apply(p));
     this.commitGroup = db.transaction((group: PendingAppend[]) => {
-      const outcomes: Outcome[] = [];
+      const outcomes: AppendOutcome[] = [];
       for (const p of group) {
         try {
           outcomes.push({ ok: true, result: this.applyInSavepoint(p) });
@@ -210,30 +200,7 @@ export class SqliteEventStore implements EventStore {
 
   subscribeAll(options: SubscribeAllOptions): Subscription {
     this.assertOpen();
-    const inner = pollingSubscription(
-      {
-        readAll: (o) => this.readAll(o),
-        onAppend: (l) => {
-          this.listeners.add(l);
-          return () => this.listeners.delete(l);
-        },
-      },
-      options,
-      this.pollIntervalMs,
-    );
-    const subscriptions = this.subscriptions;
-    const subscription: Subscription = {
-      get position() {
-        return inner.position;
-      },
-      caughtUp: inner.caughtUp,
-      async stop() {
-        subscriptions.delete(subscription);
-        await inner.stop();
-      },
-    };
-    subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.subscribe((o) => this.readAll(o), options, this.pollIntervalMs);
   }
 
   async ping(): Promise<void> {
@@ -244,10 +211,10 @@ export class SqliteEventStore implements EventStore {
   /** Stops subscriptions, commits appends still queued, then closes the file. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.subscriptions.stopAll();
     this.flush();
     this.closed = true;
-    this.listeners.clear();
+    this.subscriptions.clear();
     this.db.close();
   }
 
@@ -256,7 +223,7 @@ export class SqliteEventStore implements EventStore {
     const group = this.pending;
     this.pending = [];
     if (group.length === 0) return;
-    let outcomes: Outcome[];
+    let outcomes: AppendOutcome[];
     try {
       outcomes = this.commitGroup.immediate(group);
     } catch (cause) {
@@ -273,7 +240,7 @@ export class SqliteEventStore implements EventStore {
         group[i]!.reject(o.error);
       }
     });
-    if (wrote) for (const l of this.listeners) l();
+    if (wrote) this.subscriptions.appended();
   }
 
   // Runs inside the group transaction, under the write lock: what it reads cannot change before the commit.

@@ -1,7 +1,7 @@
 /**
  * An aggregate as plain functions: `decide` turns a command into events (or throws a PowernodeError whose code
  * names the broken rule), `evolve` folds an event into state. No clock, no ids, no I/O: those arrive inside the
- * command.
+ * command. Each bounded context defines its deciders with its own command, state and event unions.
  */
 export interface Decider<Command, State, Event> {
   initialState: () => State;

@@ -1,14 +1,15 @@
 import { isPowernodeError, type ErrorCode } from '@powernode/contracts';
-import { stateFromEvents, type Decider } from './decider.js';
+import { stateFromEvents, type Decider } from '@powernode/events';
 
-/** The refusal a command must meet: the error code, the rule named in details, and optionally message text. */
+/** The refusal a command must meet: the error code, the rule named in details, optionally message text and details. */
 export interface Refusal {
   code: ErrorCode;
   rule?: string;
   message?: string | RegExp;
+  details?: Record<string, unknown>;
 }
 
-/** Runs `decide` and returns the thrown error (fails the test when nothing is thrown). */
+/** Runs `run` and returns the PowernodeError it throws (fails the test when nothing is thrown). */
 export function refusalOf(run: () => unknown): { code: string; message: string; details: Record<string, unknown> | undefined } {
   try {
     run();
@@ -19,7 +20,7 @@ export function refusalOf(run: () => unknown): { code: string; message: string; 
   throw new Error('expected the command to be refused, but it was accepted');
 }
 
-/** given(history).when(command).then(events) / .thenRefuses({code, rule}) */
+/** A decider test table row: given(decider, history).when(command).then(events) / .thenRefuses({code, rule}). */
 export function given<C, S, E>(decider: Decider<C, S, E>, history: readonly E[]) {
   const state = stateFromEvents(decider, history);
   return {
@@ -34,6 +35,7 @@ export function given<C, S, E>(decider: Decider<C, S, E>, history: readonly E[])
           expect(error.code).toBe(refusal.code);
           if (refusal.rule !== undefined) expect(error.details?.['rule']).toBe(refusal.rule);
           if (refusal.message !== undefined) expect(error.message).toMatch(refusal.message);
+          if (refusal.details !== undefined) expect(error.details).toMatchObject(refusal.details);
         },
         events(): E[] {
           return decider.decide(command, state);

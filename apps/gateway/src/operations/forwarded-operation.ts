@@ -1,0 +1,33 @@
+import type { z } from 'zod';
+import type { RpcClient } from '@powernode/events';
+import type { Permission } from '../auth/roles.js';
+import { defineOperation, type HttpMethod, type Operation } from './operation.js';
+
+/** How long a forwarded query or command may take unless the operation says otherwise. */
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+/**
+ * An operation a backing service answers over NATS request/reply (`pattern`): the gateway forwards the validated
+ * input with the caller as actor and the request's correlation id, and returns the service's reply.
+ */
+export function forwarded(
+  rpc: RpcClient,
+  tool: string,
+  pattern: string,
+  input: z.ZodType,
+  permission: Permission,
+  rest: { method: HttpMethod; path: string; status?: number },
+  title: string,
+  description: string,
+  timeout_ms = DEFAULT_TIMEOUT_MS,
+): Operation {
+  return defineOperation({
+    tool,
+    title,
+    description,
+    permission,
+    input,
+    rest,
+    run: (payload, ctx) => rpc.request(pattern, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms }),
+  });
+}
