@@ -7,6 +7,7 @@ import { benchCatalog } from './catalog.bench.js';
 import { benchEventStore } from './event-store.bench.js';
 import { benchFsverity } from './fsverity.bench.js';
 import { benchProjectionFold } from './projection-fold.bench.js';
+import { benchProvisioning } from './provisioning.bench.js';
 import { benchSupplyChain } from './supply-chain.bench.js';
 
 const benches: Record<string, (report: (line: string) => void) => Promise<void>> = {
@@ -16,6 +17,7 @@ const benches: Record<string, (report: (line: string) => void) => Promise<void>>
   'projection-fold': benchProjectionFold,
   catalog: benchCatalog,
   'supply-chain': benchSupplyChain,
+  provisioning: benchProvisioning,
 };
 
 const wanted = process.argv.slice(2);
