@@ -4,3 +4,4 @@ export * from './nats-server.js';
 export * from './service-processes.js';
 export * from './platform.js';
 export * from './decider-table.js';
+export * from './registry-gate.js';

@@ -3,9 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPlatform, startRegistry, type TestPlatform, type TestRegistry } from '@powernode/testing';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the agent's tests own the registry gate; these tests put it in front of the whole platform
-import { startRegistryGate, type RegistryGate } from '../../../agent/test/registry-gate.test-support.js';
+import { startPlatform, startRegistry, startRegistryGate, type RegistryGate, type TestPlatform, type TestRegistry } from '@powernode/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
 import {
   DEV_IDENTITY_REGEXP,
