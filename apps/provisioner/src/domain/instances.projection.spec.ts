@@ -82,11 +82,14 @@ describe('instances read model', () => {
     expect(instanceView(model, INSTANCE_ID, { last_heartbeat_at: T2 }).heartbeat_stale).toBe(true);
   });
 
-  it('shows a terminated instance with its termination time and reason', () => {
-    expect(instanceView(fold([...historyTo('running'), terminated('running', T3, 'tutorial cleanup')]), INSTANCE_ID)).toMatchObject({
+  it('shows a terminated instance with its termination time and reason, and nothing running', () => {
+    const running = fold([...historyTo('running'), heartbeatReceived(T1)]);
+    expect(Object.keys(instanceView(running, INSTANCE_ID).running_module_digests).length).toBeGreaterThan(0);
+    expect(instanceView(fold([...historyTo('running'), heartbeatReceived(T1), terminated('running', T3, 'tutorial cleanup')]), INSTANCE_ID)).toMatchObject({
       status: 'terminated',
       status_reason: 'tutorial cleanup',
       terminated_at: T3,
+      running_module_digests: {},
     });
   });
 

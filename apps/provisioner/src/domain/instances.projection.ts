@@ -44,7 +44,7 @@ function withInstance(state: InstancesReadModel, id: string, change: (i: Instanc
 /** Instances with their status, enrolment and last recorded heartbeat. Updates its state in place. */
 export const instancesProjection: ProvisionerProjection<InstancesReadModel> = {
   name: 'provisioner-instances',
-  version: 1,
+  version: 2,
   initialState: () => ({ instances: {} }),
   evolve(state, stored) {
     const event = asProvisionerEvent(stored);
@@ -110,6 +110,8 @@ export const instancesProjection: ProvisionerProjection<InstancesReadModel> = {
           ...i,
           status: 'terminated',
           status_reason: event.data.reason,
+          // Nothing runs on a terminated instance, whatever its last heartbeat said.
+          running_module_digests: {},
           terminated_at: event.data.terminated_at,
           updated_at: event.data.terminated_at,
         }));
