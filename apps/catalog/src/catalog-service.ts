@@ -6,6 +6,7 @@ import {
   PowernodeError,
   SEEDED_MODULE_CATEGORIES,
   templateIdFor,
+  WEBHOOK_REFUSAL_MESSAGE,
   type Actor,
   type CreateModuleInput,
   type ModuleVersionBuiltData,
@@ -45,9 +46,6 @@ import {
 } from './domain/index.js';
 import type { CatalogReadModels } from './read-models.js';
 import { mintWebhookSecret, type SecretBox } from './secrets/secret-box.js';
-
-/** The webhook answer for a bad signature and for an unknown repository alike: no oracle. */
-const WEBHOOK_REFUSAL = 'webhook signature invalid or repository unknown: check POWERNODE_WEBHOOK_SECRET and the repository name';
 
 export interface WebhookDelivery {
   repository_full_name: string;
@@ -389,7 +387,7 @@ export class CatalogService {
     const expected = route ? createHmac('sha256', this.secrets.decrypt(route.webhook_secret)).update(Buffer.from(delivery.raw_body_base64, 'base64')).digest() : Buffer.alloc(32);
     const given = /^[0-9a-fA-F]{64}$/.test(delivery.signature) ? Buffer.from(delivery.signature, 'hex') : Buffer.alloc(32, 0xff);
     const matches = timingSafeEqual(expected, given);
-    if (!route || !matches) throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL);
+    if (!route || !matches) throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL_MESSAGE);
     if (!delivery.tag) {
       throw new PowernodeError('validation_failed', 'webhook payload names no tag: send ref "refs/tags/<tag>" (push) or release.tag_name (release)', { details: { issues: [{ path: 'ref', message: 'must be refs/tags/<tag>' }] } });
     }

@@ -1,42 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startPlatform, startRegistry, type TestPlatform, type TestRegistry } from '@powernode/testing';
-import { runCli } from './cli-process.test-support.js';
+import { REPO_ROOT, runCli } from './cli-process.test-support.js';
 
 /**
  * The tutorial's supply chain for real: module init → edit → validate → publish --dev to the local registry
  * with the webhook to the running gateway → the version appears built, verified, with both digests.
  */
-const TUTORIAL_MANIFEST = `schema_version: 1
-name: my-redis
-display_name: "Redis 7.4"
-description: "Redis 7.4 with TLS + persistence"
-license: "BSD-3-Clause"
-package_spec:
-  - redis-server
-  - redis-tools
-file_spec:
-  - "/etc/redis/**"
-  - "/var/lib/redis/.gitkeep"
-mask:
-  - "/etc/redis/sentinel.conf"
-protected_spec:
-  - "/etc/redis/redis.conf"
-dependencies:
-  requires:
-    - "powernode/powernode-base-ruby@^1.0"
-    - "powernode/security-hardening@^1.0"
-  provides: []
-init:
-  start: "systemctl start redis-server"
-  stop:  "systemctl stop redis-server"
-  restart: "systemctl restart redis-server"
-reboot_required: false
-build:
-  ubuntu_digest: null
-  apt_snapshot: null
-`;
+/** The tutorial's manifest, as shipped with the example module. */
+const TUTORIAL_MANIFEST = readFileSync(path.join(REPO_ROOT, 'examples/my-redis/manifest.yaml'), 'utf8');
 
 let platform: TestPlatform;
 let registry: TestRegistry;

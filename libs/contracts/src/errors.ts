@@ -92,3 +92,9 @@ export function isPowernodeError(value: unknown): value is PowernodeError {
 export function httpStatusFor(code: ErrorCode): number {
   return ERROR_CODES[code].http;
 }
+
+/**
+ * The one answer to a webhook whose signature is wrong or whose repository is unknown: the gateway and the
+ * catalog both refuse with exactly this text, so the two cases cannot be told apart (no oracle).
+ */
+export const WEBHOOK_REFUSAL_MESSAGE = 'webhook signature invalid or repository unknown: check POWERNODE_WEBHOOK_SECRET and the repository name';

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { CATALOG_RPC, PowernodeError } from '@powernode/contracts';
+import { CATALOG_RPC, PowernodeError, WEBHOOK_REFUSAL_MESSAGE } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { correlationIdFrom } from './correlation.js';
@@ -7,7 +7,6 @@ import { toProblem } from './problem.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
-const REFUSAL = 'webhook signature invalid or repository unknown: check POWERNODE_WEBHOOK_SECRET and the repository name';
 
 function header(req: Request, name: string): string | undefined {
   const v = req.headers[name];
@@ -53,7 +52,7 @@ export function webhookHandler(rpc: RpcClient, limiter: RateLimiter, logger: Log
       const repository = payload?.['repository'];
       const fullName = repository && typeof repository === 'object' ? (repository as Record<string, unknown>)['full_name'] : undefined;
       // Without a signature or a repository name there is nothing to check a signature against: same 401.
-      if (!signature || typeof fullName !== 'string' || !payload) throw new PowernodeError('unauthenticated', REFUSAL);
+      if (!signature || typeof fullName !== 'string' || !payload) throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL_MESSAGE);
       const delivery_id = header(req, 'x-gitea-delivery') ?? header(req, 'x-github-delivery');
       if (!delivery_id) throw new PowernodeError('validation_failed', 'missing delivery id: send X-Gitea-Delivery or X-GitHub-Delivery');
       const artifact = payload['artifact'];
