@@ -11,7 +11,7 @@ import { foldEvents, openEventStore, powernodeEventCatalogue, RpcClient, type Ev
 import { startPlatform } from '@powernode/testing';
 import { measureRequestsPerSecond } from './http-load.js';
 // The projections are the catalog's pure folds; the benchmark reads them from source like the service does.
-import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from '../apps/catalog/src/domain/index.js';
+import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from '@powernode/catalog-views';
 
 const MODULES = 1000;
 const VERSIONS_PER_MODULE = 10;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { moduleVersionIdFor, type CatalogEvent, type CatalogEventOf } from '@powernode/contracts';
 import { foldEvents } from '@powernode/events';
-// The projections are the catalog's pure folds; the benchmark reads them from source like the service does.
+// The projections are the catalog's pure folds, from the lib the catalog and the gateway share.
 import {
   approvalsProjection,
   modulesProjection,
@@ -15,7 +15,7 @@ import {
   versionsProjection,
   webhookRoutesProjection,
   type CatalogProjection,
-} from '../apps/catalog/src/domain/index.js';
+} from '@powernode/catalog-views';
 
 const MODULES = 1000;
 const VERSIONS_PER_MODULE = 10;

@@ -4,7 +4,6 @@ import {
   contentDerivedId,
   moduleVersionIdFor,
   PowernodeError,
-  SEEDED_MODULE_CATEGORIES,
   templateIdFor,
   WEBHOOK_REFUSAL_MESSAGE,
   type Actor,
@@ -17,32 +16,31 @@ import { executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@
 import type { Logger } from '@powernode/runtime';
 import {
   catalogFactsFromReadModels,
+  catalogQueries,
   dependencyView,
   assignmentClosureFacts,
   getApproval,
   getModule,
   getModuleVersion,
   getTemplate,
-  listModules,
-  listModuleVersions,
-  listPendingApprovals,
-  listTemplates,
-  moduleDecider,
-  moduleRegistryDecider,
-  moduleVersionDecider,
   moduleVersionIds,
   pendingApprovalForVersion,
-  promotionApprovalDecider,
-  seedTemplateCommands,
-  templateComposePreview,
-  templateDecider,
+  resolveTemplate,
   templatesUsingModule,
-  toVersionView,
   webhookRouteFor,
   type ApprovalView,
   type ModuleView,
-  type TemplateState,
+  type CatalogViews,
   type TemplateView,
+} from '@powernode/catalog-views';
+import {
+  moduleDecider,
+  moduleRegistryDecider,
+  moduleVersionDecider,
+  promotionApprovalDecider,
+  seedTemplateCommands,
+  templateDecider,
+  type TemplateState,
 } from './domain/index.js';
 import type { CatalogReadModels } from './read-models.js';
 import { mintWebhookSecret, type SecretBox } from './secrets/secret-box.js';
@@ -71,6 +69,11 @@ export class CatalogService {
 
   private now(): string {
     return this.clock().toISOString();
+  }
+
+  private views(): CatalogViews {
+    const { modules, versions, templates, approvals } = this.readModels;
+    return { modules: modules.current, versions: versions.current, templates: templates.current, approvals: approvals.current };
   }
 
   private meta(actor: Actor | string, correlation_id: string, extra: Partial<CommandMetadata> = {}): CommandMetadata {
@@ -136,13 +139,11 @@ export class CatalogService {
   }
 
   getModule(name: string): { module: ModuleView } {
-    return { module: getModule(this.readModels.modules.current, name) };
+    return catalogQueries.getModule(this.views(), { module_name: name });
   }
 
   listModules(input: { limit?: number; cursor?: string; category?: string }): { modules: ModuleView[]; next_cursor: string | null } {
-    const page = listModules(this.readModels.modules.current, { limit: input.limit ?? null, cursor: input.cursor ?? null });
-    const items = input.category ? page.items.filter((m) => m.category === input.category) : page.items;
-    return { modules: items, next_cursor: page.next_cursor };
+    return catalogQueries.listModules(this.views(), input);
   }
 
   async updateModule(input: Record<string, unknown> & { module_name: string }, actor: Actor, correlation_id: string): Promise<{ module: ModuleView }> {
@@ -202,14 +203,11 @@ export class CatalogService {
   // ---- versions --------------------------------------------------------------------------------------------
 
   listModuleVersions(input: { module_name: string; limit?: number; cursor?: string; promotion_state?: string }) {
-    getModule(this.readModels.modules.current, input.module_name);
-    const page = listModuleVersions(this.readModels.versions.current, input.module_name, { limit: input.limit ?? null, cursor: input.cursor ?? null });
-    const items = input.promotion_state ? page.items.filter((v) => v.promotion_state === input.promotion_state) : page.items;
-    return { versions: items, next_cursor: page.next_cursor };
+    return catalogQueries.listModuleVersions(this.views(), input);
   }
 
   getModuleVersion(id: string) {
-    return { version: toVersionView(getModuleVersion(this.readModels.versions.current, id)) };
+    return catalogQueries.getModuleVersion(this.views(), { id });
   }
 
   /** Ingest's hand-off: records a verified (or policy-failing) build; idempotent for the same module+tag+digest. */
@@ -317,27 +315,21 @@ export class CatalogService {
   }
 
   listApprovals(input: { limit?: number; cursor?: string }) {
-    const page = listPendingApprovals(this.readModels.approvals.current, this.now(), { limit: input.limit ?? null, cursor: input.cursor ?? null });
-    return { approvals: page.items, next_cursor: page.next_cursor };
+    return catalogQueries.listApprovals(this.views(), input, this.now());
   }
 
   // ---- templates -------------------------------------------------------------------------------------------
 
-  /** A template by id, or by name (the tutorial passes either). */
   private template(idOrName: string): TemplateView {
-    const state = this.readModels.templates.current;
-    if (state.templates[idOrName]) return getTemplate(state, idOrName);
-    const byName = state.templates[templateIdFor(idOrName)];
-    return byName ?? getTemplate(state, idOrName);
+    return resolveTemplate(this.readModels.templates.current, idOrName);
   }
 
   listTemplates(input: { limit?: number; cursor?: string }) {
-    const page = listTemplates(this.readModels.templates.current, { limit: input.limit ?? null, cursor: input.cursor ?? null });
-    return { templates: page.items, next_cursor: page.next_cursor };
+    return catalogQueries.listTemplates(this.views(), input);
   }
 
   getTemplate(idOrName: string) {
-    return { template: this.template(idOrName) };
+    return catalogQueries.getTemplate(this.views(), { template_id: idOrName });
   }
 
   async createTemplate(name: string, description: string | undefined, actor: Actor, correlation_id: string) {
@@ -371,9 +363,7 @@ export class CatalogService {
   }
 
   composePreview(templateIdOrName: string) {
-    const template = this.template(templateIdOrName);
-    const facts = catalogFactsFromReadModels(this.readModels.modules.current, this.readModels.versions.current);
-    return { template: { id: template.id, name: template.name }, preview: templateComposePreview(template.modules.map((m) => m.name), facts, SEEDED_MODULE_CATEGORIES) };
+    return catalogQueries.composePreview(this.views(), { template_id: templateIdOrName });
   }
 
   // ---- webhook ---------------------------------------------------------------------------------------------

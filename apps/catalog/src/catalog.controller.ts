@@ -12,7 +12,6 @@ import {
   listModuleVersionsInput,
   listTemplatesInput,
   moduleNameInput,
-  PowernodeError,
   moduleVersionBuiltSchema,
   moduleVersionRejectedSchema,
   moduleVersionReverifiedSchema,
@@ -23,8 +22,9 @@ import {
   templateModuleInput,
   updateModuleInput,
   versionIdInput,
+  replayRequestSchema,
 } from '@powernode/contracts';
-import { rpcHandler } from '@powernode/events';
+import { rpcHandler, type RpcContext } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { CatalogService } from './catalog-service.js';
 import type { CatalogReadModels } from './read-models.js';
@@ -43,7 +43,6 @@ const webhookInput = z.object({
 });
 const recordInput = <S extends z.ZodType>(schema: S) => z.object({ data: schema, causation_id: z.string().nullable() });
 const systemInput = z.object({ module_id: z.string().min(1) });
-const replayInput = z.object({ projection: z.string().optional() });
 
 /** The catalog's commands and queries on NATS; every handler validates its payload and answers `{ok,…}`. */
 @Controller()
@@ -56,39 +55,38 @@ export class CatalogController {
     @Inject(CATALOG_LOGGER) logger: Logger,
   ) {
     const o = { logger };
+    // Facts for a command and answers to a query come from the read models, so they first fold everything the
+    // store holds: an event appended by another process (a gateway reads it at once) is never missed here.
+    const handle = <S extends z.ZodType, T>(schema: S, fn: (input: z.output<S>, context: RpcContext) => Promise<T> | T) =>
+      rpcHandler(schema, async (input, context) => {
+        await readModels.caughtUpWithStore();
+        return fn(input, context);
+      }, o);
     this.handlers = {
-      createModule: rpcHandler(rpcRequestSchema(createModuleInput), ({ input, actor }, c) => catalog.createModule(input, actor, c.correlation_id), o),
-      getModule: rpcHandler(rpcRequestSchema(moduleNameInput), ({ input }) => catalog.getModule(input.module_name), o),
-      listModules: rpcHandler(rpcRequestSchema(listModulesInput), ({ input }) => catalog.listModules(input), o),
-      updateModule: rpcHandler(rpcRequestSchema(updateModuleInput), ({ input, actor }, c) => catalog.updateModule(input, actor, c.correlation_id), o),
-      rotate: rpcHandler(rpcRequestSchema(moduleNameInput), ({ input, actor }, c) => catalog.rotateWebhookSecret(input.module_name, actor, c.correlation_id), o),
-      deleteModule: rpcHandler(rpcRequestSchema(deleteModuleInput), ({ input, actor }, c) => catalog.deleteModule(input.name, actor, c.correlation_id), o),
-      listVersions: rpcHandler(rpcRequestSchema(listModuleVersionsInput), ({ input }) => catalog.listModuleVersions(input), o),
-      getVersion: rpcHandler(rpcRequestSchema(versionIdInput), ({ input }) => catalog.getModuleVersion(input.id), o),
-      promote: rpcHandler(rpcRequestSchema(promoteVersionInput), ({ input, actor }, c) => catalog.promote(input.id, input.to, actor, c.correlation_id), o),
-      approve: rpcHandler(rpcRequestSchema(approvalIdInput), ({ input, actor }, c) => catalog.approve(input.approval_id, actor, c.correlation_id), o),
-      reject: rpcHandler(rpcRequestSchema(rejectApprovalInput), ({ input, actor }, c) => catalog.reject(input.approval_id, input.reason, actor, c.correlation_id), o),
-      listApprovals: rpcHandler(rpcRequestSchema(listApprovalsInput), ({ input }) => catalog.listApprovals(input), o),
-      listTemplates: rpcHandler(rpcRequestSchema(listTemplatesInput), ({ input }) => catalog.listTemplates(input), o),
-      getTemplate: rpcHandler(rpcRequestSchema(templateIdInput), ({ input }) => catalog.getTemplate(input.template_id), o),
-      createTemplate: rpcHandler(rpcRequestSchema(createTemplateInput), ({ input, actor }, c) => catalog.createTemplate(input.name, input.description, actor, c.correlation_id), o),
-      assign: rpcHandler(rpcRequestSchema(templateModuleInput), ({ input, actor }, c) => catalog.assign(input.template_id, input.module_name, actor, c.correlation_id), o),
-      unassign: rpcHandler(rpcRequestSchema(templateModuleInput), ({ input, actor }, c) => catalog.unassign(input.template_id, input.module_name, actor, c.correlation_id), o),
-      preview: rpcHandler(rpcRequestSchema(templateIdInput), ({ input }) => catalog.composePreview(input.template_id), o),
-      webhook: rpcHandler(webhookInput, (input, c) => catalog.receiveWebhook(input, c.correlation_id), o),
-      recordBuild: rpcHandler(recordInput(moduleVersionBuiltSchema), ({ data, causation_id }, c) => catalog.recordBuild(data, c.correlation_id, causation_id), o),
-      recordRejection: rpcHandler(recordInput(moduleVersionRejectedSchema), ({ data, causation_id }, c) => catalog.recordRejection(data, c.correlation_id, causation_id), o),
-      recordReverification: rpcHandler(recordInput(moduleVersionReverifiedSchema), ({ data, causation_id }, c) => catalog.recordReverification(data, c.correlation_id, causation_id), o),
-      trustPolicy: rpcHandler(systemInput, ({ module_id }) => catalog.trustPolicy(module_id), o),
-      replay: rpcHandler(replayInput, async ({ projection }) => {
-        const runners = projection ? [readModels.byName(projection)].filter((r) => r !== undefined) : readModels.all();
-        if (projection && runners.length === 0) {
-          throw new PowernodeError('not_found', `no catalog projection named ${projection}; known: ${readModels.all().map((r) => r.name).join(', ')}`);
-        }
-        const rebuilt = [];
-        for (const r of runners) rebuilt.push({ projection: r.name, ...(await r.rebuild()) });
-        return { rebuilt };
-      }, o),
+      createModule: handle(rpcRequestSchema(createModuleInput), ({ input, actor }, c) => catalog.createModule(input, actor, c.correlation_id)),
+      getModule: handle(rpcRequestSchema(moduleNameInput), ({ input }) => catalog.getModule(input.module_name)),
+      listModules: handle(rpcRequestSchema(listModulesInput), ({ input }) => catalog.listModules(input)),
+      updateModule: handle(rpcRequestSchema(updateModuleInput), ({ input, actor }, c) => catalog.updateModule(input, actor, c.correlation_id)),
+      rotate: handle(rpcRequestSchema(moduleNameInput), ({ input, actor }, c) => catalog.rotateWebhookSecret(input.module_name, actor, c.correlation_id)),
+      deleteModule: handle(rpcRequestSchema(deleteModuleInput), ({ input, actor }, c) => catalog.deleteModule(input.name, actor, c.correlation_id)),
+      listVersions: handle(rpcRequestSchema(listModuleVersionsInput), ({ input }) => catalog.listModuleVersions(input)),
+      getVersion: handle(rpcRequestSchema(versionIdInput), ({ input }) => catalog.getModuleVersion(input.id)),
+      promote: handle(rpcRequestSchema(promoteVersionInput), ({ input, actor }, c) => catalog.promote(input.id, input.to, actor, c.correlation_id)),
+      approve: handle(rpcRequestSchema(approvalIdInput), ({ input, actor }, c) => catalog.approve(input.approval_id, actor, c.correlation_id)),
+      reject: handle(rpcRequestSchema(rejectApprovalInput), ({ input, actor }, c) => catalog.reject(input.approval_id, input.reason, actor, c.correlation_id)),
+      listApprovals: handle(rpcRequestSchema(listApprovalsInput), ({ input }) => catalog.listApprovals(input)),
+      listTemplates: handle(rpcRequestSchema(listTemplatesInput), ({ input }) => catalog.listTemplates(input)),
+      getTemplate: handle(rpcRequestSchema(templateIdInput), ({ input }) => catalog.getTemplate(input.template_id)),
+      createTemplate: handle(rpcRequestSchema(createTemplateInput), ({ input, actor }, c) => catalog.createTemplate(input.name, input.description, actor, c.correlation_id)),
+      assign: handle(rpcRequestSchema(templateModuleInput), ({ input, actor }, c) => catalog.assign(input.template_id, input.module_name, actor, c.correlation_id)),
+      unassign: handle(rpcRequestSchema(templateModuleInput), ({ input, actor }, c) => catalog.unassign(input.template_id, input.module_name, actor, c.correlation_id)),
+      preview: handle(rpcRequestSchema(templateIdInput), ({ input }) => catalog.composePreview(input.template_id)),
+      webhook: handle(webhookInput, (input, c) => catalog.receiveWebhook(input, c.correlation_id)),
+      recordBuild: handle(recordInput(moduleVersionBuiltSchema), ({ data, causation_id }, c) => catalog.recordBuild(data, c.correlation_id, causation_id)),
+      recordRejection: handle(recordInput(moduleVersionRejectedSchema), ({ data, causation_id }, c) => catalog.recordRejection(data, c.correlation_id, causation_id)),
+      recordReverification: handle(recordInput(moduleVersionReverifiedSchema), ({ data, causation_id }, c) => catalog.recordReverification(data, c.correlation_id, causation_id)),
+      trustPolicy: handle(systemInput, ({ module_id }) => catalog.trustPolicy(module_id)),
+      replay: rpcHandler(replayRequestSchema, ({ projection }) => readModels.rebuild(projection), o),
       ping: rpcHandler(z.unknown(), () => ({ service: 'catalog', ok: true }), o),
     };
   }

@@ -1,5 +1,5 @@
 import { PROJECTION_OWNERS } from '@powernode/contracts';
-import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from './domain/index.js';
+import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from '@powernode/catalog-views';
 
 describe('catalog read models', () => {
   it('are exactly the projections PROJECTION_OWNERS lists for the catalog (what powernode replay rebuilds)', () => {

@@ -1,6 +1,6 @@
 import { ReadModelSet, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
-import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from './domain/index.js';
+import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from '@powernode/catalog-views';
 
 /** The catalog's read models, each kept current by its own projection runner over the global log. */
 export class CatalogReadModels extends ReadModelSet {

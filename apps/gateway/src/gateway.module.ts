@@ -1,11 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { PowernodeError } from '@powernode/contracts';
-import { ProjectionRunner, RpcClient, type Projection } from '@powernode/events';
+import { GATEWAY_RPC, PowernodeError, replayRequestSchema } from '@powernode/contracts';
+import { RpcClient, rpcHandler, serveRpc } from '@powernode/events';
 import type { ServiceHost } from '@powernode/runtime';
 import { Authenticator } from './auth/authenticator.js';
-import { tokenRegistryProjection, type TokenRegistryState } from './auth/token-registry.js';
 import { HealthController, READINESS_CHECKS } from './health/health.controller.js';
 import type { ReadinessCheck } from './health/readiness.js';
 import { HttpMetrics } from './http/metrics.js';
@@ -20,6 +19,7 @@ import { catalogOperations } from './operations/catalog-operations.js';
 import { gatewayOperations } from './operations/gateway-operations.js';
 import { provisionerOperations } from './operations/provisioner-operations.js';
 import type { Operation } from './operations/operation.js';
+import { GatewayReadModels } from './read-models/gateway-read-models.js';
 
 export interface GatewayDeps {
   host: ServiceHost<{ POWERNODE_DATA_DIR: string }>;
@@ -32,21 +32,26 @@ export interface GatewayDeps {
 export interface GatewayRuntime {
   deps: GatewayDeps;
   rpc: RpcClient;
-  tokens: ProjectionRunner<TokenRegistryState>;
+  readModels: GatewayReadModels;
   authenticator: Authenticator;
   operations: Operation[];
   metrics: HttpMetrics;
 }
 
-/** Starts the gateway's own read model (tokens) and assembles its operations. */
+/**
+ * Starts the gateway's read models (tokens, and its copies of the catalog's), answers `powernode replay` for
+ * them, and assembles its operations.
+ */
 export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime> {
   const { host } = deps;
-  const tokens = new ProjectionRunner(tokenRegistryProjection as Projection<TokenRegistryState>, host.store, host.store.projections, { logger: host.logger });
-  await tokens.start();
-  host.onShutdown({ name: 'tokens', close: () => tokens.stop() });
+  const readModels = new GatewayReadModels(host.store, host.logger);
+  await readModels.start();
+  host.onShutdown({ name: 'read models', close: () => readModels.stop() });
+  const replay = serveRpc(host.nats, GATEWAY_RPC.replay, rpcHandler(replayRequestSchema, ({ projection }) => readModels.rebuild(projection), { logger: host.logger }));
+  host.onShutdown({ name: 'replay', close: () => replay.stop() });
   const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000 });
-  const operations = [...catalogOperations(rpc), ...provisionerOperations(rpc), ...gatewayOperations(host.store, tokens), ...(deps.extraOperations?.(rpc) ?? [])];
-  return { deps, rpc, tokens, authenticator: new Authenticator(deps.bootstrapAdminToken, () => tokens.current), operations, metrics: new HttpMetrics() };
+  const operations = [...catalogOperations(rpc, readModels), ...provisionerOperations(rpc), ...gatewayOperations(host.store, readModels.tokens), ...(deps.extraOperations?.(rpc) ?? [])];
+  return { deps, rpc, readModels, authenticator: new Authenticator(deps.bootstrapAdminToken, () => readModels.tokens.current), operations, metrics: new HttpMetrics() };
 }
 
 /** The HTTP edge: health probes as a Nest controller; REST, MCP, webhooks, docs and metrics as express routes. */
@@ -95,7 +100,7 @@ export class GatewayModule {
     const doc = openApiDocument(runtime.operations);
     server.get('/api/docs', (_req: Request, res: Response) => void res.json(doc));
     server.get('/metrics', (_req: Request, res: Response) => {
-      res.type('text/plain; version=0.0.4').send(runtime.metrics.render({ powernode_token_registry_position: runtime.tokens.checkpoint, powernode_event_store_open: 1 }));
+      res.type('text/plain; version=0.0.4').send(runtime.metrics.render({ ...readModelPositions(runtime.readModels), powernode_event_store_open: 1 }));
     });
     server.use(API_PREFIX, (req: Request, res: Response) => {
       const problem = toProblem(new PowernodeError('not_found', `no route ${req.method} ${req.originalUrl}: see /api/docs`), req.originalUrl);
@@ -116,4 +121,9 @@ export class GatewayModule {
       res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
     });
   }
+}
+
+/** One gauge per read model: how far into the log it has folded (compare with the store's head to see lag). */
+function readModelPositions(readModels: GatewayReadModels): Record<string, number> {
+  return Object.fromEntries(readModels.all().map((r) => [`powernode_read_model_position_${r.name.replace(/[^a-zA-Z0-9_]/g, '_')}`, r.checkpoint]));
 }

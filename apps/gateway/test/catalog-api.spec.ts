@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
+import { CATALOG_RPC, catalogStreams, GATEWAY_RPC, moduleVersionIdFor, PROJECTION_OWNERS } from '@powernode/contracts';
 import { openEventStore, powernodeEventCatalogue, RpcClient, type EventStore } from '@powernode/events';
 import { startPlatform, type TestPlatform } from '@powernode/testing';
 import { mcpClient, restClient } from './platform-client.js';
@@ -244,13 +244,71 @@ describe('catalog over REST and MCP', () => {
     await mcp.close();
   });
 
-  it('gives the same answers after the catalog read models are dropped and replayed', async () => {
-    const before = await Promise.all(['/modules?limit=200', '/templates', '/modules/web-app/versions', '/approvals'].map((p) => admin('GET', p)));
+  // The GET paths of every catalog read, with the catalog RPC that answers the same question.
+  const catalogReads = (): [string, string, Record<string, unknown>][] => [
+    ['/modules?limit=200', CATALOG_RPC.listModules, { limit: 200 }],
+    ['/modules/web-app', CATALOG_RPC.getModule, { module_name: 'web-app' }],
+    ['/modules/web-app/versions', CATALOG_RPC.listModuleVersions, { module_name: 'web-app' }],
+    ['/templates', CATALOG_RPC.listTemplates, {}],
+    ['/templates/base', CATALOG_RPC.getTemplate, { template_id: 'base' }],
+    ['/templates/base/compose-preview', CATALOG_RPC.composePreview, { template_id: 'base' }],
+    ['/approvals', CATALOG_RPC.listApprovals, {}],
+  ];
+
+  it('answers catalog reads from its own read models exactly as the catalog service answers them', async () => {
     const rpc = await RpcClient.connect(platform.nats.url);
-    const replayed = await rpc.request<{ rebuilt: { projection: string; position: number }[] }>('catalog.projections.replay', {});
-    await rpc.close();
-    expect(replayed.rebuilt.map((r) => r.projection).sort()).toEqual(['catalog-modules', 'catalog-promotion-approvals', 'catalog-templates', 'catalog-module-versions', 'catalog-webhook-routes'].sort());
-    const after = await Promise.all(['/modules?limit=200', '/templates', '/modules/web-app/versions', '/approvals'].map((p) => admin('GET', p)));
+    const actor = { id: 'test-reader', name: 'test-reader', role: 'viewer' };
+    try {
+      for (const [route, pattern, input] of catalogReads()) {
+        const rest = await admin('GET', route);
+        expect({ route, status: rest.status }).toEqual({ route, status: 200 });
+        expect(rest.body).toEqual(await rpc.request(pattern, { actor, input }));
+      }
+      expect((await admin('GET', '/modules/no-such-module/versions')).body.code).toBe('not_found');
+    } finally {
+      await rpc.close();
+    }
+  });
+
+  it('sees at once a version appended to the store by another process', async () => {
+    const { module } = await registerModule('late-arrival');
+    const version_id = moduleVersionIdFor(module.id, 'v1.0.0');
+    await store.append(catalogStreams.moduleVersion(version_id), [{
+      type: 'ModuleVersionBuilt',
+      actor: 'ingest',
+      data: {
+        version_id, module_id: module.id, module_name: module.name, version_string: '1.0.0', tag: 'v1.0.0',
+        oci_ref: `127.0.0.1:5000/acme/late-arrival:v1.0.0`, oci_digest: digest('d'), composefs_digest: digest('e'), fsverity_root_hash: digest('f'),
+        cosign_verified: true, signer_identity: 'https://ci.example.com/acme/x', signer_issuer: 'https://token.actions.example.com',
+        sbom_summary: null, manifest: { schema_version: 1, name: module.name }, built_at: new Date().toISOString(),
+      },
+    }], { expected: 'no_stream' });
+    // No polling here: a read that follows an append to the store answers with it.
+    const listed = await admin('GET', '/modules/late-arrival/versions');
+    expect(listed.body.versions.map((v: { id: string }) => v.id)).toEqual([version_id]);
+    const promoted = await admin('POST', `/module-versions/${version_id}/promote`, { to: 'staging' });
+    expect(promoted.status).toBe(200);
+    expect(promoted.body.version.promotion_state).toBe('staging');
+  });
+
+  it('gives the same answers after the catalog and gateway read models are dropped and replayed', async () => {
+    const reads = catalogReads().map(([route]) => route);
+    const before = await Promise.all(reads.map((route) => admin('GET', route)));
+    expect(before.map((r) => r.status)).toEqual(reads.map(() => 200));
+    expect(before[0]!.body.modules.length).toBeGreaterThan(3);
+    expect(before[2]!.body.versions.length).toBeGreaterThan(0);
+    const rpc = await RpcClient.connect(platform.nats.url);
+    try {
+      for (const service of ['catalog', 'gateway'] as const) {
+        const owner = PROJECTION_OWNERS.find((o) => o.service === service)!;
+        const replayed = await rpc.request<{ rebuilt: { projection: string; position: number }[] }>(owner.replay, {}, { timeout_ms: 60_000 });
+        expect(replayed.rebuilt.map((r) => r.projection).sort()).toEqual([...owner.projections].sort());
+      }
+      await expect(rpc.request(GATEWAY_RPC.replay, { projection: 'no-such-projection' })).rejects.toMatchObject({ code: 'not_found', details: { projection: 'no-such-projection' } });
+    } finally {
+      await rpc.close();
+    }
+    const after = await Promise.all(reads.map((route) => admin('GET', route)));
     expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
   });
 });

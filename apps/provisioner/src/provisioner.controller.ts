@@ -11,11 +11,11 @@ import {
   listInstancesInput,
   listNodesInput,
   nodeIdInput,
-  PowernodeError,
   PROVISIONER_RPC,
   provisionInstanceInput,
   rpcRequestSchema,
   setNodeChannelInput,
+  replayRequestSchema,
 } from '@powernode/contracts';
 import { rpcHandler } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
@@ -32,7 +32,6 @@ export interface ProvisionerControllerDeps {
   logger: Logger;
 }
 
-const replayInput = z.object({ projection: z.string().optional() });
 
 /** The provisioner's commands, queries and agent calls on NATS; every handler validates its payload and answers `{ok,…}`. */
 @Controller()
@@ -57,19 +56,7 @@ export class ProvisionerController {
       agentEnrol: rpcHandler(agentEnrolInput, (input, c) => agents.enrol(input, c.correlation_id), o),
       agentDesired: rpcHandler(agentCredentialRequest, ({ credential }) => agents.desired(credential), o),
       agentHeartbeat: rpcHandler(agentHeartbeatRequest, ({ credential, heartbeat }, c) => agents.heartbeat(credential, heartbeat, c.correlation_id), o),
-      replay: rpcHandler(
-        replayInput,
-        async ({ projection }) => {
-          const runners = projection ? [readModels.byName(projection)].filter((r) => r !== undefined) : readModels.all();
-          if (projection && runners.length === 0) {
-            throw new PowernodeError('not_found', `no provisioner projection named ${projection}; known: ${readModels.all().map((r) => r.name).join(', ')}`);
-          }
-          const rebuilt = [];
-          for (const r of runners) rebuilt.push({ projection: r.name, ...(await r.rebuild()) });
-          return { rebuilt };
-        },
-        o,
-      ),
+      replay: rpcHandler(replayRequestSchema, ({ projection }) => readModels.rebuild(projection), o),
       ping: rpcHandler(z.unknown(), () => ({ service: 'provisioner', ok: true }), o),
     };
   }

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   bus_unavailable: { http: 503, retryable: true },
   rpc_timeout: { http: 504, retryable: true },
   rpc_no_responder: { http: 503, retryable: true },
+  read_model_behind: { http: 503, retryable: true },
   config_invalid: { http: 500, retryable: false },
   // catalog
   already_exists: { http: 409, retryable: false },

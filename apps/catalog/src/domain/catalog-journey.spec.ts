@@ -9,13 +9,7 @@ import { moduleVersionDecider, type ApprovalFact } from './module-version.decide
 import { promotionApprovalDecider } from './promotion-approval.decider.js';
 import { templateDecider } from './template.decider.js';
 import { seedTemplateCommands } from './catalog-seed.js';
-import { assignmentClosureFacts, templateComposePreview } from './template-closure.js';
-import { catalogFactsFromReadModels, dependencyView } from './catalog-facts.js';
-import type { CatalogProjection } from './catalog-projection.js';
-import { getModule, listModules, modulesProjection, webhookRouteFor, webhookRoutesProjection } from './modules.projection.js';
-import { getModuleVersion, listModuleVersions, moduleVersionIds, versionsProjection } from './versions.projection.js';
-import { getTemplate, listTemplates, templatesProjection, templatesUsingModule } from './templates.projection.js';
-import { approvalsProjection, getApproval, listPendingApprovals, pendingApprovalForVersion } from './approvals.projection.js';
+import { assignmentClosureFacts, templateComposePreview, catalogFactsFromReadModels, dependencyView, type CatalogProjection, getModule, listModules, modulesProjection, webhookRouteFor, webhookRoutesProjection, getModuleVersion, listModuleVersions, moduleVersionIds, versionsProjection, getTemplate, listTemplates, templatesProjection, templatesUsingModule, approvalsProjection, getApproval, listPendingApprovals, pendingApprovalForVersion } from '@powernode/catalog-views';
 
 const ids = { base: 'mod-system-base', hardening: 'mod-hardening', redis: 'mod-redis', redis2: 'mod-redis-2' };
 const projections = [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection] as CatalogProjection<unknown>[];

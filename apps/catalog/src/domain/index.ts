@@ -50,9 +50,9 @@
  *   assign: AssignModule with closure = assignmentClosureFacts(assigned names, module_name, catalog facts).
  *   compose preview: templateComposePreview(template module names, catalog facts).
  *
- * Read models (register each with a ProjectionRunner): modulesProjection, webhookRoutesProjection,
- * versionsProjection, templatesProjection, approvalsProjection; their query functions return `{items,
- * next_cursor}` pages or single views and refuse unknown ids with `not_found`.
+ * Read models and queries (modulesProjection, versionsProjection, templatesProjection, approvalsProjection,
+ * webhookRoutesProjection, catalogQueries, the compose preview) live in @powernode/catalog-views, which the
+ * gateway shares to serve reads from its own copies.
  */
 
 export {
@@ -91,54 +91,9 @@ export {
   type PromotionApprovalRecord,
   type PromotionApprovalState,
 } from './promotion-approval.decider.js';
-export { templateDecider, type ClosureFacts, type TemplateCommand, type TemplateEvent, type TemplateRecord, type TemplateState } from './template.decider.js';
-export {
-  templateClosure,
-  closureFacts,
-  assignmentClosureFacts,
-  templateComposePreview,
-  type TemplateComposePreview,
-} from './template-closure.js';
-export { catalogFactsFromReadModels, dependencyView, type CatalogFacts, type CatalogModuleFacts } from './catalog-facts.js';
+export { templateDecider, type TemplateCommand, type TemplateEvent, type TemplateRecord, type TemplateState } from './template.decider.js';
 export { seedTemplateCommands } from './catalog-seed.js';
 
 export { emptyModuleSpec, specFromManifest, parseManifestDocument, parseManifestYaml } from './manifest-seed.js';
-export { manifestDependencyFacts, type ManifestDependencyFacts } from './manifest-facts.js';
 export { anchorTrustPattern, assertTrustPatternCompiles } from './trust-policy.js';
 export { assertSpecGlobsValid, GLOB_FIELDS } from './spec-globs.js';
-
-export { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
-export { paginate, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PageRequest, type PageResult, type SortKey } from './pagination.js';
-export {
-  modulesProjection,
-  webhookRoutesProjection,
-  findModule,
-  getModule,
-  listModules,
-  webhookRouteFor,
-  type ModuleView,
-  type ModulesReadModel,
-  type WebhookRoute,
-  type WebhookRoutesReadModel,
-} from './modules.projection.js';
-export {
-  versionsProjection,
-  listModuleVersions,
-  getModuleVersion,
-  versionCandidates,
-  moduleVersionIds,
-  toVersionView,
-  type ModuleVersionRow,
-  type ModuleVersionView,
-  type VersionsReadModel,
-} from './versions.projection.js';
-export { templatesProjection, listTemplates, getTemplate, templatesUsingModule, type TemplateView, type TemplatesReadModel } from './templates.projection.js';
-export {
-  approvalsProjection,
-  getApproval,
-  listPendingApprovals,
-  pendingApprovalForVersion,
-  overdueApprovals,
-  type ApprovalView,
-  type ApprovalsReadModel,
-} from './approvals.projection.js';

@@ -14,7 +14,7 @@ import {
 } from '@powernode/contracts';
 import { parseVersionFromTag, resolveRequirement, type CatalogView, type VersionCandidate } from '@powernode/dependencies';
 import { assertNever, type Decider } from '@powernode/events';
-import { manifestDependencyFacts } from './manifest-facts.js';
+import { manifestDependencyFacts } from '@powernode/catalog-views';
 import { parseManifestDocument } from './manifest-seed.js';
 
 /*

@@ -1,12 +1,8 @@
 import type { CatalogEvent } from '@powernode/contracts';
 import { foldEvents } from '@powernode/events';
 import { refusalOf } from '@powernode/testing';
-import type { CatalogProjection } from './catalog-projection.js';
+import { type CatalogProjection, getModule, listModules, modulesProjection, webhookRouteFor, webhookRoutesProjection, getModuleVersion, listModuleVersions, moduleVersionIds, versionCandidates, versionsProjection, getTemplate, listTemplates, templatesProjection, templatesUsingModule, approvalsProjection, getApproval, listPendingApprovals, overdueApprovals } from '@powernode/catalog-views';
 import { REDIS_ID, T0, T1, T2, builtData, digestOf, encryptedSecret, moduleRegistered, rejectedData } from './catalog-fixtures.test-support.js';
-import { getModule, listModules, modulesProjection, webhookRouteFor, webhookRoutesProjection } from './modules.projection.js';
-import { getModuleVersion, listModuleVersions, moduleVersionIds, versionCandidates, versionsProjection } from './versions.projection.js';
-import { getTemplate, listTemplates, templatesProjection, templatesUsingModule } from './templates.projection.js';
-import { approvalsProjection, getApproval, listPendingApprovals, overdueApprovals } from './approvals.projection.js';
 
 const registered = moduleRegistered();
 const built = (tag: string, at: string, extra: Parameters<typeof builtData>[0] = {}): CatalogEvent => ({ type: 'ModuleVersionBuilt', data: builtData({ tag, built_at: at, ...extra }) });

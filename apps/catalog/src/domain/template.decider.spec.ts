@@ -1,9 +1,8 @@
 import { templateIdFor } from '@powernode/contracts';
 import { given } from '@powernode/testing';
-import { templateDecider, type ClosureFacts, type TemplateEvent } from './template.decider.js';
+import { templateDecider, type TemplateEvent } from './template.decider.js';
 import { seedTemplateCommands } from './catalog-seed.js';
-import { assignmentClosureFacts } from './template-closure.js';
-import type { CatalogFacts } from './catalog-facts.js';
+import { assignmentClosureFacts, type CatalogFacts, type ClosureFacts } from '@powernode/catalog-views';
 import { BASE_TEMPLATE_ID, T0, T1 } from './catalog-fixtures.test-support.js';
 
 const created: TemplateEvent = { type: 'TemplateCreated', data: { template_id: BASE_TEMPLATE_ID, name: 'base', description: '', created_at: T0 } };

@@ -1,5 +1,6 @@
 import { PowernodeError, catalogNameSchema, templateIdFor, type CatalogEventOf } from '@powernode/contracts';
-import { findProvidesConflicts, providesConflictKey, type CapabilityClaim } from '@powernode/composition';
+import type { ClosureFacts } from '@powernode/catalog-views';
+import { findProvidesConflicts, providesConflictKey } from '@powernode/composition';
 import { assertNever, type Decider } from '@powernode/events';
 import { validField } from './field-validation.js';
 
@@ -7,18 +8,10 @@ import { validField } from './field-validation.js';
  * NodeTemplate (stream `template-<template_id>`, id = templateIdFor(name), so a name is taken once and seeding
  * is idempotent): creation and module assignment by module name. Assignment is refused when it would bring a
  * new provides conflict or a new dependency cycle into the template's closure; the handler computes the closure
- * before and after (see closureFacts in template-closure.ts) and passes both in.
+ * before and after (closureFacts of @powernode/catalog-views) and passes both in.
  */
 
 export type TemplateEvent = CatalogEventOf<'TemplateCreated'> | CatalogEventOf<'ModuleAssignedToTemplate'> | CatalogEventOf<'ModuleUnassignedFromTemplate'>;
-
-/** What assignment checks know about the template's dependency closure. */
-export interface ClosureFacts {
-  /** Capabilities of every module in the closure. */
-  provides: CapabilityClaim[];
-  /** Dependency cycles in the closure, as paths. */
-  cycles: string[][];
-}
 
 export type TemplateCommand =
   | { type: 'CreateTemplate'; template_id: string; name: string; description?: string | null; now: string }

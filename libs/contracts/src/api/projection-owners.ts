@@ -1,4 +1,5 @@
-import { CATALOG_RPC, PROVISIONER_RPC } from './rpc-patterns.js';
+import { z } from 'zod';
+import { CATALOG_RPC, GATEWAY_RPC, PROVISIONER_RPC } from './rpc-patterns.js';
 
 /**
  * Which service keeps which read models, and the pattern that asks it to rebuild them. `powernode replay`
@@ -12,8 +13,17 @@ export const PROJECTION_OWNERS = [
     projections: ['catalog-modules', 'catalog-webhook-routes', 'catalog-module-versions', 'catalog-templates', 'catalog-promotion-approvals'],
   },
   {
+    // The gateway's tokens, and its own copies of the catalog read models it serves reads from.
+    service: 'gateway',
+    replay: GATEWAY_RPC.replay,
+    projections: ['gateway-tokens', 'gateway-catalog-modules', 'gateway-catalog-module-versions', 'gateway-catalog-templates', 'gateway-catalog-promotion-approvals'],
+  },
+  {
     service: 'provisioner',
     replay: PROVISIONER_RPC.replay,
     projections: ['provisioner-nodes', 'provisioner-instances', 'provisioner-desired-state', 'provisioner-module-composition', 'provisioner-agent-credentials'],
   },
 ] as const;
+
+/** What a service's replay pattern takes: one projection by name, or none for all of its read models. */
+export const replayRequestSchema = z.object({ projection: z.string().min(1).max(200).optional() });

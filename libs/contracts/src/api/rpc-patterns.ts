@@ -27,6 +27,11 @@ export const CATALOG_RPC = {
   ping: 'catalog.ping',
 } as const;
 
+/** NATS request/reply subjects the gateway answers (it serves reads from its own read models). */
+export const GATEWAY_RPC = {
+  replay: 'gateway.projections.replay',
+} as const;
+
 /** NATS request/reply subjects of the ingest service. */
 export const INGEST_RPC = {
   /** `{actor, input:{id}}`: verify a recorded version's signature again under its module's current trust policy. */

@@ -12,3 +12,4 @@ export * from './durable-consumer.js';
 export * from './rpc-reply.js';
 export * from './rpc-handler.js';
 export * from './rpc-client.js';
+export * from './rpc-responder.js';

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PowernodeError } from '@powernode/contracts';
 import type { EventStore, Subscription } from '../store/event-store.js';
 import type { ProjectionStateStore } from '../store/projection-state-store.js';
 import type { Projection } from './projection.js';
@@ -66,6 +67,73 @@ export class ProjectionRunner<TState> {
       this.state = this.projection.initialState();
       this.position = 0;
     }
+    await this.follow();
+    await this.save();
+  }
+
+  /**
+   * Resolves once the projection has folded every event up to `position` (read-your-writes for commands); the
+   * log is read at once rather than at the next poll, since the caller knows it has grown. Rejects with
+   * `read_model_behind` (retryable) when that takes longer than `timeoutMs`.
+   */
+  waitFor(position: number, timeoutMs = 5000): Promise<void> {
+    if (this.position >= position) return Promise.resolve();
+    this.subscription?.poll();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const index = this.waiters.findIndex((w) => w.resolve === release);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(
+          new PowernodeError('read_model_behind', `read model ${this.projection.name} is at position ${this.position} and did not reach ${position} within ${timeoutMs} ms; retry shortly`, {
+            details: { projection: this.projection.name, position: this.position, wanted: position },
+          }),
+        );
+      }, timeoutMs);
+      const release = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push({ position, resolve: release });
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+    await this.save();
+  }
+
+  /**
+   * Drops the saved state and rebuilds from position 0 (what `powernode replay` asks a running service to do).
+   * The log is folded into a fresh state while the current one keeps answering, then swapped in: a reader never
+   * sees a half-rebuilt read model.
+   */
+  async rebuild(): Promise<{ position: number }> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+    await this.states.drop(this.projection.name);
+    let state = this.projection.initialState();
+    let position = 0;
+    const fold = this.store.subscribeAll({
+      after_position: 0,
+      onEvents: async (events) => {
+        for (const event of events) state = this.projection.evolve(state, event);
+        position = events[events.length - 1]!.position;
+      },
+      onError: (error) => this.options.logger?.error({ err: error, projection: this.projection.name }, 'projection rebuild error'),
+    });
+    await fold.caughtUp;
+    await fold.stop();
+    this.state = state;
+    this.position = position;
+    this.release();
+    await this.follow();
+    await this.save();
+    return { position: this.position };
+  }
+
+  /** Folds the log live from the current position; resolves once it has caught up with the head. */
+  private async follow(): Promise<void> {
     this.subscription = this.store.subscribeAll({
       after_position: this.position,
       onEvents: async (events) => {
@@ -78,37 +146,6 @@ export class ProjectionRunner<TState> {
       onError: (error) => this.options.logger?.error({ err: error, projection: this.projection.name }, 'projection subscription error'),
     });
     await this.subscription.caughtUp;
-    await this.save();
-  }
-
-  /** Resolves once the projection has folded every event up to `position` (read-your-writes for commands). */
-  waitFor(position: number, timeoutMs = 5000): Promise<void> {
-    if (this.position >= position) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`projection ${this.projection.name} did not reach position ${position} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({
-        position,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    await this.subscription?.stop();
-    this.subscription = undefined;
-    await this.save();
-  }
-
-  /** Drops the saved state and rebuilds from position 0 (what `powernode replay` asks a running service to do). */
-  async rebuild(): Promise<{ position: number }> {
-    await this.subscription?.stop();
-    this.subscription = undefined;
-    await this.states.drop(this.projection.name);
-    await this.start();
-    return { position: this.position };
   }
 
   private async save(): Promise<void> {

@@ -1,3 +1,4 @@
+import { PowernodeError } from '@powernode/contracts';
 import type { EventStore } from '../store/event-store.js';
 import type { Projection } from './projection.js';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner.js';
@@ -30,6 +31,22 @@ export class ReadModelSet {
   /** The runner of the projection called `name` (what `powernode replay --projection` names). */
   byName(name: string): ProjectionRunner<unknown> | undefined {
     return this.runners.find((r) => r.name === name);
+  }
+
+  /**
+   * Rebuilds one read model (`projection`, by name) or all of them from position 0, one after another; each keeps
+   * answering from its old state until its rebuild has caught up. What a service runs for `powernode replay`.
+   */
+  async rebuild(projection?: string): Promise<{ rebuilt: { projection: string; position: number }[] }> {
+    const runners = projection === undefined ? this.all() : this.runners.filter((r) => r.name === projection);
+    if (runners.length === 0) {
+      throw new PowernodeError('not_found', `no projection named ${projection} in this service; known: ${this.runners.map((r) => r.name).join(', ')}`, {
+        details: { projection, known: this.runners.map((r) => r.name) },
+      });
+    }
+    const rebuilt: { projection: string; position: number }[] = [];
+    for (const runner of runners) rebuilt.push({ projection: runner.name, ...(await runner.rebuild()) });
+    return { rebuilt };
   }
 
   /** Loads every read model's saved state and catches each up with the log. */

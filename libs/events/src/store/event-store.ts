@@ -44,6 +44,11 @@ export interface Subscription {
   readonly position: number;
   /** Resolves when the subscription has caught up with the head at least once. */
   readonly caughtUp: Promise<void>;
+  /**
+   * Reads the log now rather than at the next poll: for a reader that knows the log has grown through another
+   * process (whose appends this store instance is not told about).
+   */
+  poll(): void;
   stop(): Promise<void>;
 }
 

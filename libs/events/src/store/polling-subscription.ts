@@ -58,6 +58,10 @@ export function pollingSubscription(source: PollingSource, options: SubscribeAll
       return position;
     },
     caughtUp,
+    poll() {
+      signalled = true;
+      wake?.();
+    },
     async stop() {
       stopped = true;
       wake?.();
@@ -95,6 +99,7 @@ export class LogSubscriptions {
         return inner.position;
       },
       caughtUp: inner.caughtUp,
+      poll: () => inner.poll(),
       async stop() {
         open.delete(subscription);
         await inner.stop();

@@ -7,6 +7,7 @@ import { PowernodeError } from '@powernode/contracts';
 import { z } from 'zod';
 import { RpcClient } from '../../src/bus/rpc-client.js';
 import { rpcHandler, unwrapRpcReply } from '../../src/bus/rpc-handler.js';
+import { serveRpc } from '../../src/bus/rpc-responder.js';
 import { NATS_URL, recordingLogger, uniqueId } from './bus-fixture.js';
 
 const MODULES = Symbol('modules');
@@ -204,5 +205,47 @@ describe('unwrapRpcReply', () => {
     expect(() => unwrapRpcReply({ ok: false, error: { code: 'forbidden', message: 'approver role required' } })).toThrow(
       expect.objectContaining({ code: 'forbidden', message: 'approver role required' }),
     );
+  });
+});
+
+describe('serveRpc (a plain NATS process answering like a Nest microservice)', () => {
+  let nc: NatsConnection;
+  let client: RpcClient;
+  const prefix = `plain-${uniqueId()}`;
+  const served: { stop(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    nc = await connect({ servers: NATS_URL });
+    client = await RpcClient.connect(NATS_URL, { default_timeout_ms: 2000 });
+    const echo = rpcHandler(z.object({ n: z.number().int() }), ({ n }, context) => {
+      if (n < 0) throw new PowernodeError('validation_failed', 'n must not be negative', { details: { n } });
+      return { doubled: n * 2, correlation_id: context.correlation_id, subject: context.subject };
+    });
+    served.push(serveRpc(nc, `${prefix}.double`, echo));
+    await nc.flush();
+  });
+
+  afterAll(async () => {
+    for (const s of served) await s.stop();
+    await client.close();
+    await nc.close();
+  });
+
+  it('answers RpcClient requests with the handler data, the correlation id and the subject', async () => {
+    await expect(client.request(`${prefix}.double`, { n: 21 }, { correlation_id: 'corr-plain-1' })).resolves.toEqual({ doubled: 42, correlation_id: 'corr-plain-1', subject: `${prefix}.double` });
+  });
+
+  it('carries refusals and payload validation back as coded errors', async () => {
+    await expect(client.request(`${prefix}.double`, { n: -1 })).rejects.toMatchObject({ code: 'validation_failed', message: 'n must not be negative', details: { n: -1 } });
+    await expect(client.request(`${prefix}.double`, { n: 'x' })).rejects.toMatchObject({ code: 'validation_failed', details: { issues: [{ path: 'n' }] } });
+  });
+
+  it('stops answering once stopped: callers get rpc_no_responder', async () => {
+    const stopped = serveRpc(nc, `${prefix}.gone`, rpcHandler(z.unknown(), () => ({ ok: true })));
+    await nc.flush();
+    await expect(client.request(`${prefix}.gone`, {})).resolves.toEqual({ ok: true });
+    await stopped.stop();
+    await nc.flush();
+    await expect(client.request(`${prefix}.gone`, {})).rejects.toMatchObject({ code: 'rpc_no_responder' });
   });
 });

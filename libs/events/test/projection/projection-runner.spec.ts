@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { EventCatalogue, MemoryEventStore, ProjectionRunner, foldEvents, type EventEnvelope, type Projection } from '@powernode/events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { EventCatalogue, MemoryEventStore, ProjectionRunner, SqliteEventStore, foldEvents, type EventEnvelope, type Projection } from '@powernode/events';
 
 const catalogue = new EventCatalogue([
   { type: 'CounterIncremented', schema_version: 1, schema: z.object({ by: z.number().int() }) },
@@ -88,7 +91,58 @@ describe('ProjectionRunner', () => {
     const store = new MemoryEventStore(catalogue);
     const runner = new ProjectionRunner(counters, store, store.projections);
     await runner.start();
-    await expect(runner.waitFor(5, 100)).rejects.toThrow(/did not reach position 5/);
+    await expect(runner.waitFor(5, 100)).rejects.toMatchObject({
+      code: 'read_model_behind',
+      message: expect.stringMatching(/read model counters is at position 0 and did not reach 5 within 100 ms/),
+      details: { projection: 'counters', position: 0, wanted: 5 },
+    });
     await runner.stop();
+  });
+
+  it('keeps answering from its old state while it rebuilds, then swaps in the rebuilt one', async () => {
+    const store = new MemoryEventStore(catalogue);
+    const head = await seed(store, 3000);
+    let rebuilding = false;
+    let seenMidway: Counters | undefined;
+    let runner!: ProjectionRunner<Counters>;
+    const watched: Projection<Counters> = {
+      ...counters,
+      evolve: (state, event) => {
+        if (rebuilding && event.position === 1500) seenMidway = structuredClone(runner.current);
+        return counters.evolve(state, event);
+      },
+    };
+    runner = new ProjectionRunner(watched, store, store.projections);
+    await runner.start();
+    const live = structuredClone(runner.current);
+    rebuilding = true;
+    await expect(runner.rebuild()).resolves.toEqual({ position: head });
+    expect(seenMidway).toEqual(live);
+    expect(runner.current).toEqual(live);
+    expect(runner.checkpoint).toBe(head);
+    await runner.stop();
+  });
+});
+
+describe('ProjectionRunner over a store another process appends to', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'runner-poll-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the log at once when waited for, instead of at its next poll', async () => {
+    const file = path.join(dir, 'events.db');
+    // Polling once a minute: only waitFor's own read of the log can see the other instance's append in time.
+    const reader = SqliteEventStore.open(file, catalogue, { pollIntervalMs: 60_000 });
+    const writer = SqliteEventStore.open(file, catalogue, { pollIntervalMs: 60_000 });
+    const runner = new ProjectionRunner(counters, reader, reader.projections);
+    await runner.start();
+    const appended = await writer.append('counter-x', [{ type: 'CounterIncremented', data: { by: 5 } }], { expected: 'no_stream' });
+    await runner.waitFor(appended.position, 5000);
+    expect(runner.current.totals['counter-x']).toBe(5);
+    await runner.stop();
+    await writer.close();
+    await reader.close();
   });
 });

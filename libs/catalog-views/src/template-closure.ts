@@ -1,8 +1,15 @@
 import { SEEDED_MODULE_CATEGORIES } from '@powernode/contracts';
-import { composePreview, type ComposePreview } from '@powernode/composition';
+import { composePreview, type CapabilityClaim, type ComposePreview } from '@powernode/composition';
 import { dependencyClosure, type DependencyClosure } from '@powernode/dependencies';
 import { dependencyView, type CatalogFacts } from './catalog-facts.js';
-import type { ClosureFacts } from './template.decider.js';
+
+/** What assigning a module needs to know of a template's dependency closure (AssignModule's `closure`). */
+export interface ClosureFacts {
+  /** Capabilities of every module in the closure. */
+  provides: CapabilityClaim[];
+  /** Dependency cycles in the closure, as paths. */
+  cycles: string[][];
+}
 
 /** The dependency closure of a set of template modules (min state staging). */
 export function templateClosure(moduleNames: readonly string[], catalog: CatalogFacts): DependencyClosure {
