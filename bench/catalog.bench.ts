@@ -2,13 +2,18 @@
 // Reads: REST `GET /modules/{name}/versions` and MCP `system_list_module_versions` per second against the real
 // gateway + catalog processes (SQLite store, private nats-server) holding 1,000 modules and 10,000 versions;
 // baseline: `GET /healthz` on the same gateway with the same client (HTTP alone). Target >= 3,000 req/s.
+// Measured with ApacheBench (a native client that leaves the CPU to the services) when it is installed, and with
+// a Node fetch client in this process; with one gateway process, then with two workers (one per core).
 // Replay: folding 100,000 catalog events into the catalog read models, in process and through the running
 // catalog's replay command; baseline: reading the same events from the store without folding.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
-import { foldEvents, openEventStore, powernodeEventCatalogue, RpcClient, type EventStore, type NewEvent } from '@powernode/events';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { DEFAULT_EVENT_STREAM, foldEvents, openEventStore, powernodeEventCatalogue, RpcClient, type EventStore, type NewEvent } from '@powernode/events';
 import { startPlatform } from '@powernode/testing';
+import { abAvailable, measureWithAb } from './ab-load.js';
 import { measureRequestsPerSecond } from './http-load.js';
 // The projections are the catalog's pure folds; the benchmark reads them from source like the service does.
 import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, webhookRoutesProjection } from '@powernode/catalog-views';
@@ -84,6 +89,24 @@ async function padWithPromotions(store: EventStore, modules: { id: string; name:
   }
 }
 
+/**
+ * Waits until the catalog's relay has published every event up to `head` to JetStream: until then the catalog
+ * and nats-server are busy with the dataset just loaded, and would take CPU from the reads being measured.
+ */
+async function relayCaughtUp(natsUrl: string, head: number): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + 120_000;
+    while ((await jsm.streams.info(DEFAULT_EVENT_STREAM)).state.last_seq < head) {
+      if (Date.now() > deadline) throw new Error(`the relay did not publish up to position ${head} within 120 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
 export async function benchCatalog(report: (line: string) => void): Promise<void> {
   const platform = await startPlatform({ services: ['catalog', 'gateway'] });
   const store = await openEventStore(`sqlite:${path.join(platform.dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
@@ -96,23 +119,47 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
       if (res.ok && ((await res.json()) as { versions: unknown[] }).versions.length === VERSIONS_PER_MODULE) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    await relayCaughtUp(platform.nats.url, await store.headPosition());
     report(`dataset: ${MODULES} modules, ${MODULES * VERSIONS_PER_MODULE} versions (SQLite store, catalog + gateway processes, private nats-server)`);
     const auth = { authorization: `Bearer ${platform.adminToken}` };
+    const load = { concurrency: 16, durationMs: 4000 };
+    const line = (label: string, r: { rps: number; p50: number; p99: number; errors: number }, baseline: { rps: number }) =>
+      `${label}: ${r.rps.toFixed(0)} req/s (p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}), ratio to baseline ${(r.rps / baseline.rps).toFixed(2)}${r === baseline ? '' : ` — target >= ${TARGET_RPS}: ${r.rps >= TARGET_RPS ? 'OK' : 'BELOW TARGET'}`}`;
+    const mcpBody = (name: string) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'system_list_module_versions', arguments: { module_name: name } } });
+    const mcpHeaders = { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+    const haveAb = await abAvailable();
+    if (!haveAb) report('ApacheBench (ab) not found (Debian package apache2-utils): only the Node fetch client measures');
     let i = 0;
     const nextName = () => modules[i++ % MODULES]!.name;
-    const load = { concurrency: 16, durationMs: 4000 };
-    const baseline = await measureRequestsPerSecond(() => fetch(`${platform.url}/healthz`), load);
-    const rest = await measureRequestsPerSecond(() => fetch(`${platform.url}/api/v1/system/modules/${nextName()}/versions`, { headers: auth }), load);
-    const mcpBody = () => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'system_list_module_versions', arguments: { module_name: nextName() } } });
-    const mcp = await measureRequestsPerSecond(
-      () => fetch(`${platform.url}/mcp`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: mcpBody() }),
-      load,
-    );
-    const line = (label: string, r: { rps: number; p50: number; p99: number; errors: number }) =>
-      `${label}: ${r.rps.toFixed(0)} req/s (p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}), ratio to baseline ${(r.rps / baseline.rps).toFixed(2)}${label === 'baseline GET /healthz' ? '' : ` — target >= ${TARGET_RPS}: ${r.rps >= TARGET_RPS ? 'OK' : 'BELOW TARGET'}`}`;
-    report(line('baseline GET /healthz', baseline));
-    report(line('REST GET /modules/{name}/versions', rest));
-    report(line('MCP system_list_module_versions', mcp));
+    for (const workers of [1, 2]) {
+      if (workers > 1) {
+        // The same gateway with one worker process per core (POWERNODE_GATEWAY_WORKERS), on the same data.
+        await platform.services.get('gateway')!.stop();
+        platform.env['POWERNODE_GATEWAY_WORKERS'] = String(workers);
+        const gateway = await platform.startService('gateway');
+        await gateway.waitForLog(() => gateway.lines.filter((l) => l.includes('gateway listening')).length >= workers, 60_000);
+      }
+      const setup = `gateway with ${workers} worker process${workers > 1 ? 'es' : ''}`;
+      if (haveAb) {
+        // ApacheBench asks for one URL; the module read is the last one registered, which holds 10 versions.
+        report(`${setup}; client: ApacheBench (ab), ${load.concurrency} keep-alive connections, ${load.durationMs / 1000} s per figure`);
+        const baseline = await measureWithAb(`${platform.url}/healthz`, load);
+        const rest = await measureWithAb(`${platform.url}/api/v1/system/modules/${probe}/versions`, { ...load, headers: auth });
+        const mcp = await measureWithAb(`${platform.url}/mcp`, { ...load, headers: { authorization: auth.authorization, accept: mcpHeaders.accept }, postJson: mcpBody(probe) });
+        report(line('  baseline GET /healthz', baseline, baseline));
+        report(line('  REST GET /modules/{name}/versions', rest, baseline));
+        report(line('  MCP system_list_module_versions', mcp, baseline));
+      }
+      // The same figures from a Node fetch client in this process (it competes with the services for the CPU).
+      report(`${setup}; client: Node fetch in the benchmark process, ${load.concurrency} concurrent requests, ${load.durationMs / 1000} s per figure, modules in turn`);
+      const baseline = await measureRequestsPerSecond(() => fetch(`${platform.url}/healthz`), load);
+      const rest = await measureRequestsPerSecond(() => fetch(`${platform.url}/api/v1/system/modules/${nextName()}/versions`, { headers: auth }), load);
+      const mcp = await measureRequestsPerSecond(() => fetch(`${platform.url}/mcp`, { method: 'POST', headers: mcpHeaders, body: mcpBody(nextName()) }), load);
+      report(line('  baseline GET /healthz', baseline, baseline));
+      report(line('  REST GET /modules/{name}/versions', rest, baseline));
+      report(line('  MCP system_list_module_versions', mcp, baseline));
+    }
 
     await padWithPromotions(store, modules, REPLAY_EVENTS);
     const head = await store.headPosition();

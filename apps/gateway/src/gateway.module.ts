@@ -51,7 +51,7 @@ export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime>
   host.onShutdown({ name: 'replay', close: () => replay.stop() });
   const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000 });
   const operations = [...catalogOperations(rpc, readModels), ...provisionerOperations(rpc), ...gatewayOperations(host.store, readModels.tokens), ...(deps.extraOperations?.(rpc) ?? [])];
-  return { deps, rpc, readModels, authenticator: new Authenticator(deps.bootstrapAdminToken, () => readModels.tokens.current), operations, metrics: new HttpMetrics() };
+  return { deps, rpc, readModels, authenticator: new Authenticator(deps.bootstrapAdminToken, () => readModels.tokens.current, async () => readModels.tokens.waitFor(await host.store.headPosition())), operations, metrics: new HttpMetrics() };
 }
 
 /** The HTTP edge: health probes as a Nest controller; REST, MCP, webhooks, docs and metrics as express routes. */
@@ -85,6 +85,9 @@ export class GatewayModule {
     const logger = host.logger;
     const server = app.getHttpAdapter().getInstance() as express.Express;
     server.set('trust proxy', 'loopback');
+    // Answers are the current state of the caller's query, never revalidated with If-None-Match: hashing every
+    // body for an ETag would only cost CPU on the read path.
+    server.set('etag', false);
     server.use((req: Request, res: Response, next: NextFunction) => {
       const started = performance.now();
       res.on('finish', () => runtime.metrics.observe(req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || req.path, req.method, res.statusCode, performance.now() - started));

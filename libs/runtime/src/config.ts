@@ -24,6 +24,8 @@ export const gatewayConfigShape = {
   PORT: port.default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   POWERNODE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** HTTP worker processes sharing the port (Node cluster); each keeps its own read models. */
+  POWERNODE_GATEWAY_WORKERS: z.coerce.number().int().min(1, 'must be at least 1').max(64, 'must be at most 64').default(1),
 } as const;
 
 /** A parsed config with the store URL resolved against the data dir. */

@@ -24,7 +24,7 @@ export function restRouter(operations: Operation[], authenticator: Authenticator
       const correlation_id = correlationIdFrom(req.headers['x-correlation-id']);
       res.setHeader('X-Correlation-Id', correlation_id);
       try {
-        const principal = authenticator.authenticate(req.headers.authorization);
+        const principal = await authenticator.authenticate(req.headers.authorization);
         requirePermission(principal, op.permission);
         const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
         const input = parseOrThrow(op.input, { ...(req.query as Record<string, unknown>), ...body, ...req.params }, `${op.tool} input`);

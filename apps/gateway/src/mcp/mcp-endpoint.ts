@@ -21,7 +21,10 @@ export function toolList(operations: Operation[]): Tool[] {
   }));
 }
 
-/** Runs one tool call; a refusal is a tool error whose text starts with the error code. */
+/**
+ * Runs one tool call; a refusal is a tool error whose text starts with the error code. A successful result's
+ * text content is exactly the JSON of its structured content (answeredDirectly relies on it).
+ */
 export async function callTool(op: Operation | undefined, name: string, args: unknown, principal: Principal, correlation_id: string, logger: Logger): Promise<CallToolResult> {
   try {
     if (!op) throw new PowernodeError('not_found', `unknown tool ${name}: call tools/list for the available tools`);
@@ -52,7 +55,7 @@ export function mcpHandler(operations: Operation[], authenticator: Authenticator
     const correlation_id = correlationIdFrom(req.headers['x-correlation-id']);
     let principal: Principal;
     try {
-      principal = authenticator.authenticate(req.headers.authorization);
+      principal = await authenticator.authenticate(req.headers.authorization);
     } catch (error) {
       const problem = toProblem(error, req.originalUrl, correlation_id);
       res.setHeader('WWW-Authenticate', 'Bearer');
@@ -107,6 +110,19 @@ async function answeredDirectly(
   } else {
     return false;
   }
-  res.status(200).type('application/json').send(JSON.stringify({ jsonrpc: '2.0', id: body.id, result }));
+  res.status(200).type('application/json').send(jsonRpcResponse(body.id, result));
   return true;
+}
+
+/**
+ * The JSON-RPC response of a request answered here. A successful tool result carries its data twice (as text
+ * and as structured content): the text is already that JSON, so it is spliced in rather than serialized again.
+ */
+export function jsonRpcResponse(id: string | number, result: unknown): string {
+  const call = result as Partial<CallToolResult>;
+  const first = call.content?.[0];
+  if (call.isError !== true && call.structuredContent !== undefined && call.content?.length === 1 && first?.type === 'text') {
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[{"type":"text","text":${JSON.stringify(first.text)}}],"structuredContent":${first.text}}}`;
+  }
+  return JSON.stringify({ jsonrpc: '2.0', id, result });
 }
