@@ -55,12 +55,17 @@ export async function superviseGatewayWorkers(config: { POWERNODE_DATA_DIR: stri
     logger.flush?.();
     process.exit(exitCode);
   };
+  let first: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    // As in every service: the same signal again forces the exit, another one (a supervisor's SIGTERM after
+    // the terminal's SIGINT) does not.
+    if (stopping && signal === first) {
       logger.warn({ signal }, 'second signal: killing the gateway workers now');
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
       process.exit(130);
     }
+    if (stopping) return;
+    first = signal;
     logger.info({ signal }, 'stopping gateway workers');
     void stopAll(0);
   };

@@ -30,4 +30,36 @@ describe('graceful shutdown', () => {
       process.exit = realExit;
     }
   });
+
+  it('keeps draining when a different signal follows (Ctrl-C, then the supervisor’s SIGTERM), and exits at once on the same signal again', async () => {
+    const exits: Array<number | string | null | undefined> = [];
+    const realExit = process.exit;
+    process.exit = ((code?: number | string | null) => {
+      exits.push(code);
+    }) as typeof process.exit;
+    // Only this test's handlers may see the signals (the test above left its own installed).
+    const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
+    let release!: () => void;
+    const draining = new Promise<void>((resolve) => (release = resolve));
+    const closed: string[] = [];
+    try {
+      installGracefulShutdown(createLogger('shutdown-test', 'silent'), [{ name: 'slow', close: async () => { await draining; closed.push('slow'); } }], { exit: false, timeoutMs: 5000 });
+      process.emit('SIGINT', 'SIGINT');
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(exits).toEqual([]);
+      process.emit('SIGINT', 'SIGINT');
+      expect(exits).toEqual([130]);
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(closed).toEqual(['slow']);
+    } finally {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.removeAllListeners(signal);
+        for (const listener of before[signal]) process.on(signal, listener);
+      }
+      process.exit = realExit;
+    }
+  });
 });

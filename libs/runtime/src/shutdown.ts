@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 export type Closer = { name: string; close: () => Promise<unknown> | unknown };
 
 /**
- * Runs closers in order on SIGTERM/SIGINT (once; a second signal forces exit) so NATS is drained and the
+ * Runs closers in order on SIGTERM/SIGINT (once; the same signal again forces exit) so NATS is drained and the
  * store closed before the process ends. Returns a function that performs the same shutdown on demand.
  */
 export function installGracefulShutdown(logger: Logger, closers: Closer[], options: { timeoutMs?: number; exit?: boolean } = {}): () => Promise<void> {
@@ -32,11 +32,19 @@ export function installGracefulShutdown(logger: Logger, closers: Closer[], optio
     })();
     return shuttingDown;
   };
+  let first: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (shuttingDown) {
+    // The same signal twice (Ctrl-C pressed again) forces the exit. A different one does not: Ctrl-C reaches
+    // every process of the terminal's group, and a supervisor stopping its children sends SIGTERM as well.
+    if (shuttingDown && signal === first) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
+    if (shuttingDown) {
+      logger.info({ signal }, 'already shutting down');
+      return;
+    }
+    first = signal;
     void shutdown(signal);
   };
   process.on('SIGTERM', onSignal);
