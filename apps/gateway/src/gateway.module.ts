@@ -69,6 +69,8 @@ export class GatewayModule {
           await host.jsm.getAccountInfo();
         },
       },
+      // Reads are answered from the gateway's own read models: a gateway far behind the log is not ready.
+      { name: 'read_models', check: () => runtime.readModels.caughtUpWithStore() },
       { name: 'catalog', check: async () => void (await runtime.rpc.request('catalog.ping', {}, { timeout_ms: 1500 })) },
       { name: 'provisioner', check: async () => void (await runtime.rpc.request('provisioner.ping', {}, { timeout_ms: 1500 })) },
     ];

@@ -265,6 +265,9 @@ describe('catalog over REST and MCP', () => {
         expect(rest.body).toEqual(await rpc.request(pattern, { actor, input }));
       }
       expect((await admin('GET', '/modules/no-such-module/versions')).body.code).toBe('not_found');
+      const ready = (await (await fetch(`${platform.url}/readyz`)).json()) as { status: string; checks: Record<string, { ok: boolean }> };
+      // (no provisioner runs in this platform, so only these two checks are ready)
+      expect(ready.checks).toMatchObject({ read_models: { ok: true }, catalog: { ok: true } });
     } finally {
       await rpc.close();
     }
