@@ -17,6 +17,7 @@ import type { Logger } from '@powernode/runtime';
 import {
   catalogFactsFromReadModels,
   catalogQueries,
+  currentCatalogViews,
   dependencyView,
   assignmentClosureFacts,
   getApproval,
@@ -72,8 +73,7 @@ export class CatalogService {
   }
 
   private views(): CatalogViews {
-    const { modules, versions, templates, approvals } = this.readModels;
-    return { modules: modules.current, versions: versions.current, templates: templates.current, approvals: approvals.current };
+    return currentCatalogViews(this.readModels);
   }
 
   private meta(actor: Actor | string, correlation_id: string, extra: Partial<CommandMetadata> = {}): CommandMetadata {

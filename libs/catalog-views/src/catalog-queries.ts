@@ -14,6 +14,14 @@ export interface CatalogViews {
   readonly approvals: ApprovalsReadModel;
 }
 
+/**
+ * The current states of a service's catalog read models: whatever holds one runner per read model, each
+ * exposing its state as `current` (the catalog's and the gateway's read model sets both do).
+ */
+export function currentCatalogViews(readModels: { readonly [K in keyof CatalogViews]: { readonly current: CatalogViews[K] } }): CatalogViews {
+  return { modules: readModels.modules.current, versions: readModels.versions.current, templates: readModels.templates.current, approvals: readModels.approvals.current };
+}
+
 interface Page {
   limit?: number | undefined;
   cursor?: string | undefined;

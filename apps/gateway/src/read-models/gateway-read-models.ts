@@ -1,4 +1,4 @@
-import { approvalsProjection, modulesProjection, templatesProjection, versionsProjection, type CatalogViews } from '@powernode/catalog-views';
+import { approvalsProjection, currentCatalogViews, modulesProjection, templatesProjection, versionsProjection, type CatalogViews } from '@powernode/catalog-views';
 import { ReadModelSet, type EventStore, type Projection } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { tokenRegistryProjection, type TokenRegistryState } from '../auth/token-registry.js';
@@ -34,6 +34,6 @@ export class GatewayReadModels extends ReadModelSet {
    */
   async freshCatalogViews(): Promise<CatalogViews> {
     await this.caughtUpWithStore();
-    return { modules: this.modules.current, versions: this.versions.current, templates: this.templates.current, approvals: this.approvals.current };
+    return currentCatalogViews(this);
   }
 }
