@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import type { Logger } from '@powernode/runtime';
+import { installGracefulShutdown, type Logger } from '@powernode/runtime';
 import { ensureBootstrapAdminToken } from './auth/bootstrap-token.js';
 
 /** What the primary sends a worker to stop it gracefully (a signal could reach a worker twice: see below). */
@@ -12,7 +12,8 @@ const STOP_TIMEOUT_MS = 15_000;
 /**
  * Runs the gateway as `workers` processes sharing one listening port (Node cluster), each a complete gateway
  * with its own read models. The primary only forks them, replaces one that dies, and stops them all on
- * SIGTERM/SIGINT. It settles the bootstrap admin token once, so every worker accepts the same one.
+ * SIGTERM/SIGINT (with the same signal rules as every service). It settles the bootstrap admin token once, so
+ * every worker accepts the same one.
  *
  * Workers are stopped with an IPC message rather than a signal: Ctrl-C in a terminal already sends SIGINT to
  * every process of the group, and a second signal makes a service exit at once instead of draining.
@@ -22,27 +23,11 @@ export async function superviseGatewayWorkers(config: { POWERNODE_DATA_DIR: stri
   const env = { POWERNODE_ADMIN_TOKEN: bootstrap.token };
   const restarts: number[] = [];
   let stopping = false;
+  const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
-  const fork = (): Worker => cluster.fork(env);
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    const now = Date.now();
-    restarts.push(now);
-    while (restarts.length > 0 && restarts[0]! < now - 60_000) restarts.shift();
-    if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
-      logger.fatal({ pid: worker.process.pid, code, signal }, `gateway workers exited ${restarts.length} times within a minute; giving up (see the errors above)`);
-      void stopAll(1);
-      return;
-    }
-    logger.error({ pid: worker.process.pid, code, signal }, 'gateway worker exited; starting another');
-    setTimeout(() => {
-      if (!stopping) fork();
-    }, 1000);
-  });
-
-  const stopAll = async (exitCode: number): Promise<void> => {
+  const stopWorkers = async (): Promise<void> => {
     stopping = true;
-    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+    const alive = workers();
     const exited = alive.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
     for (const w of alive) if (w.isConnected()) w.send(WORKER_SHUTDOWN_MESSAGE);
     const timer = setTimeout(() => {
@@ -52,25 +37,33 @@ export async function superviseGatewayWorkers(config: { POWERNODE_DATA_DIR: stri
     await Promise.all(exited);
     clearTimeout(timer);
     logger.info('gateway workers stopped');
-    logger.flush?.();
-    process.exit(exitCode);
   };
-  let first: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    // As in every service: the same signal again forces the exit, another one (a supervisor's SIGTERM after
-    // the terminal's SIGINT) does not.
-    if (stopping && signal === first) {
-      logger.warn({ signal }, 'second signal: killing the gateway workers now');
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-      process.exit(130);
-    }
+  // The shutdown watchdog outlasts the workers' own deadline, so it only fires when killing them failed too.
+  installGracefulShutdown(logger, [{ name: 'gateway workers', close: stopWorkers }], { timeoutMs: STOP_TIMEOUT_MS + 5000 });
+  // However the primary ends (a forced second signal, the watchdog), no worker outlives it.
+  process.on('exit', () => {
+    for (const w of workers()) w.process.kill('SIGKILL');
+  });
+
+  const fork = (): Worker => cluster.fork(env);
+  cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    first = signal;
-    logger.info({ signal }, 'stopping gateway workers');
-    void stopAll(0);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+    const now = Date.now();
+    restarts.push(now);
+    while (restarts.length > 0 && restarts[0]! < now - 60_000) restarts.shift();
+    if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
+      logger.fatal({ pid: worker.process.pid, code, signal }, `gateway workers exited ${restarts.length} times within a minute; giving up (see the errors above)`);
+      void stopWorkers().then(() => {
+        logger.flush?.();
+        process.exit(1);
+      });
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'gateway worker exited; starting another');
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, 1000);
+  });
 
   logger.info({ workers: config.POWERNODE_GATEWAY_WORKERS, admin_token_file: bootstrap.file ?? null }, 'starting gateway workers');
   for (let i = 0; i < config.POWERNODE_GATEWAY_WORKERS; i++) fork();
