@@ -27,16 +27,17 @@ export async function measureWithAb(
 ): Promise<{ rps: number; count: number; errors: number; p50: number; p99: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ab-load-'));
   try {
-    const args = ['-k', '-q', '-c', String(options.concurrency), '-t', String(Math.ceil(options.durationMs / 1000)), '-n', '10000000'];
-    for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
+    const common = ['-k', '-q', '-c', String(options.concurrency)];
+    for (const [name, value] of Object.entries(options.headers ?? {})) common.push('-H', `${name}: ${value}`);
     if (options.postJson !== undefined) {
       const body = path.join(dir, 'body.json');
       writeFileSync(body, options.postJson);
-      args.push('-p', body, '-T', 'application/json');
+      common.push('-p', body, '-T', 'application/json');
     }
     // Warm-up, so the measured run starts with connections and JIT in their steady state.
-    await run('ab', [...args.slice(0, 4), '-n', String(options.concurrency * 50), ...args.slice(8), url], { maxBuffer: 1 << 20 });
-    const { stdout } = await run('ab', [...args, url], { maxBuffer: 1 << 20 });
+    await run('ab', ['-n', String(options.concurrency * 50), ...common, url], { maxBuffer: 1 << 20 });
+    const seconds = String(Math.ceil(options.durationMs / 1000));
+    const { stdout } = await run('ab', ['-t', seconds, '-n', '10000000', ...common, url], { maxBuffer: 1 << 20 });
     const number = (pattern: RegExp): number => Number(pattern.exec(stdout)?.[1] ?? 0);
     return {
       rps: number(/Requests per second:\s+([\d.]+)/),

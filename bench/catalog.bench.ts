@@ -22,6 +22,8 @@ const MODULES = 1000;
 const VERSIONS_PER_MODULE = 10;
 const REPLAY_EVENTS = 100_000;
 const TARGET_RPS = 3000;
+
+type Throughput = { rps: number; p50: number; p99: number; errors: number };
 const hex = (n: number, c: string) => `sha256:${(c + n.toString(16)).padEnd(64, '0').slice(0, 64)}`;
 
 async function createModules(url: string, token: string): Promise<{ id: string; name: string }[]> {
@@ -123,8 +125,13 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
     report(`dataset: ${MODULES} modules, ${MODULES * VERSIONS_PER_MODULE} versions (SQLite store, catalog + gateway processes, private nats-server)`);
     const auth = { authorization: `Bearer ${platform.adminToken}` };
     const load = { concurrency: 16, durationMs: 4000 };
-    const line = (label: string, r: { rps: number; p50: number; p99: number; errors: number }, baseline: { rps: number }) =>
+    const line = (label: string, r: Throughput, baseline: Throughput) =>
       `${label}: ${r.rps.toFixed(0)} req/s (p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}), ratio to baseline ${(r.rps / baseline.rps).toFixed(2)}${r === baseline ? '' : ` — target >= ${TARGET_RPS}: ${r.rps >= TARGET_RPS ? 'OK' : 'BELOW TARGET'}`}`;
+    const reportReads = (baseline: Throughput, rest: Throughput, mcp: Throughput) => {
+      report(line('  baseline GET /healthz', baseline, baseline));
+      report(line('  REST GET /modules/{name}/versions', rest, baseline));
+      report(line('  MCP system_list_module_versions', mcp, baseline));
+    };
     const mcpBody = (name: string) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'system_list_module_versions', arguments: { module_name: name } } });
     const mcpHeaders = { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -147,18 +154,14 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
         const baseline = await measureWithAb(`${platform.url}/healthz`, load);
         const rest = await measureWithAb(`${platform.url}/api/v1/system/modules/${probe}/versions`, { ...load, headers: auth });
         const mcp = await measureWithAb(`${platform.url}/mcp`, { ...load, headers: { authorization: auth.authorization, accept: mcpHeaders.accept }, postJson: mcpBody(probe) });
-        report(line('  baseline GET /healthz', baseline, baseline));
-        report(line('  REST GET /modules/{name}/versions', rest, baseline));
-        report(line('  MCP system_list_module_versions', mcp, baseline));
+        reportReads(baseline, rest, mcp);
       }
       // The same figures from a Node fetch client in this process (it competes with the services for the CPU).
       report(`${setup}; client: Node fetch in the benchmark process, ${load.concurrency} concurrent requests, ${load.durationMs / 1000} s per figure, modules in turn`);
       const baseline = await measureRequestsPerSecond(() => fetch(`${platform.url}/healthz`), load);
       const rest = await measureRequestsPerSecond(() => fetch(`${platform.url}/api/v1/system/modules/${nextName()}/versions`, { headers: auth }), load);
       const mcp = await measureRequestsPerSecond(() => fetch(`${platform.url}/mcp`, { method: 'POST', headers: mcpHeaders, body: mcpBody(nextName()) }), load);
-      report(line('  baseline GET /healthz', baseline, baseline));
-      report(line('  REST GET /modules/{name}/versions', rest, baseline));
-      report(line('  MCP system_list_module_versions', mcp, baseline));
+      reportReads(baseline, rest, mcp);
     }
 
     await padWithPromotions(store, modules, REPLAY_EVENTS);
