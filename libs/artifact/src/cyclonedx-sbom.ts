@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { ModuleManifest } from '@powernode/contracts';
 
 /*
- * A CycloneDX 1.6 JSON SBOM of a module artifact: the module itself (metadata.component), the Debian
- * packages its manifest declares (`package_spec`) and every regular file it ships with its SHA-256. It holds
+ * A CycloneDX 1.6 JSON SBOM of a module artifact: the module itself (metadata.component), its Debian
+ * packages and every regular file it ships with its SHA-256. The packages are the ones the build installed
+ * (name, version, architecture from dpkg) when it materialised `package_spec`, else the declared entries. It holds
  * no wall-clock time and no random serial: the timestamp is SOURCE_DATE_EPOCH and the serial number is
  * derived from the rest of the document, so the same build gives the same bytes.
  */
@@ -20,6 +21,13 @@ export interface SbomFile {
   fsverityDigest: string;
 }
 
+/** A Debian package as dpkg records it installed. */
+export interface InstalledDebianPackage {
+  name: string;
+  version: string;
+  architecture: string;
+}
+
 /** Inputs of the SBOM. */
 export interface ModuleSbomInput {
   manifest: Pick<ModuleManifest, 'name' | 'description' | 'license' | 'package_spec'>;
@@ -31,6 +39,10 @@ export interface ModuleSbomInput {
   packageNamespace: string;
   /** Version of the tool that built the artifact, recorded under metadata.tools. */
   toolVersion: string;
+  /** The packages the build installed; when given, they replace the declared `package_spec` entries. */
+  installedPackages?: readonly InstalledDebianPackage[];
+  /** The suite the installed packages come from (`bookworm`), the purl's `distro` qualifier. */
+  distributionSuite?: string;
 }
 
 /** A package_spec entry split into purl parts: `name`, `name=version`, `name:arch`, `name:arch=version`. */
@@ -44,11 +56,35 @@ export function parsePackageSpecEntry(entry: string): { name: string; version?: 
   };
 }
 
+const encodePurlPart = (value: string): string => encodeURIComponent(value).replace(/%3A/gi, ':');
+
 /** The package URL of a declared Debian package, without a version when none is pinned (`pkg:deb/ubuntu/redis-server`). */
 export function debianPackageUrl(entry: string, namespace: string): string {
   const { name, version, arch } = parsePackageSpecEntry(entry);
-  const encode = (value: string): string => encodeURIComponent(value).replace(/%3A/gi, ':');
-  return `pkg:deb/${encode(namespace)}/${encode(name)}${version === undefined ? '' : `@${encode(version)}`}${arch === undefined ? '' : `?arch=${encode(arch)}`}`;
+  return `pkg:deb/${encodePurlPart(namespace)}/${encodePurlPart(name)}${version === undefined ? '' : `@${encodePurlPart(version)}`}${arch === undefined ? '' : `?arch=${encodePurlPart(arch)}`}`;
+}
+
+/** The package URL of an installed package: `pkg:deb/debian/redis-server@5:7.0.15-1~deb12u1?arch=amd64&distro=bookworm`. */
+export function installedPackageUrl(pkg: InstalledDebianPackage, namespace: string, suite: string | undefined): string {
+  const qualifiers = [`arch=${encodePurlPart(pkg.architecture)}`, ...(suite === undefined ? [] : [`distro=${encodePurlPart(suite)}`])];
+  return `pkg:deb/${encodePurlPart(namespace)}/${encodePurlPart(pkg.name)}@${encodePurlPart(pkg.version)}?${qualifiers.join('&')}`;
+}
+
+function packageComponentsOf(input: ModuleSbomInput): Array<{ type: string; 'bom-ref': string; name: string; version?: string; purl: string; scope: string }> {
+  if (input.installedPackages !== undefined) {
+    return [...input.installedPackages]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.architecture < b.architecture ? -1 : 1))
+      .map((pkg) => {
+        const purl = installedPackageUrl(pkg, input.packageNamespace, input.distributionSuite);
+        return { type: 'library', 'bom-ref': purl, name: pkg.name, version: pkg.version, purl, scope: 'required' };
+      });
+  }
+  const declared = [...new Set((input.manifest.package_spec ?? []).map((entry) => entry.trim()).filter((entry) => entry !== ''))].sort();
+  return declared.map((entry) => {
+    const { name, version } = parsePackageSpecEntry(entry);
+    const purl = debianPackageUrl(entry, input.packageNamespace);
+    return { type: 'library', 'bom-ref': purl, name, ...(version === undefined ? {} : { version }), purl, scope: 'required' };
+  });
 }
 
 /** An RFC 4122 name-based (version 5 layout) UUID from content, for CycloneDX's `serialNumber` pattern. */
@@ -64,12 +100,7 @@ export function contentUuid(content: string | Uint8Array): string {
 export function buildModuleSbom(input: ModuleSbomInput): Buffer {
   const { manifest } = input;
   const moduleRef = `module:${manifest.name}`;
-  const packages = [...new Set((manifest.package_spec ?? []).map((entry) => entry.trim()).filter((entry) => entry !== ''))].sort();
-  const packageComponents = packages.map((entry) => {
-    const { name, version } = parsePackageSpecEntry(entry);
-    const purl = debianPackageUrl(entry, input.packageNamespace);
-    return { type: 'library', 'bom-ref': purl, name, ...(version === undefined ? {} : { version }), purl, scope: 'required' };
-  });
+  const packageComponents = packageComponentsOf(input);
   const fileComponents = [...input.files]
     .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
     .map((file) => ({

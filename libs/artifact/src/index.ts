@@ -1,6 +1,7 @@
 export * from './artifact-media-types.js';
 export * from './artifact-progress.js';
 export * from './module-tree.js';
+export * from './package-tree-merge.js';
 export * from './tar-header.js';
 export * from './tar-writer.js';
 export * from './tar-reader.js';

@@ -17,9 +17,10 @@ import {
 } from './artifact-media-types.js';
 import type { ArtifactProgressListener } from './artifact-progress.js';
 import { formatComposefsDescription, type DescribedEntry } from './composefs-description.js';
-import { buildModuleSbom } from './cyclonedx-sbom.js';
+import { buildModuleSbom, type InstalledDebianPackage } from './cyclonedx-sbom.js';
 import { loadModuleManifest } from './module-manifest-source.js';
-import { readModuleTree, type TreeEntry } from './module-tree.js';
+import { compileMask, readModuleTree, type TreeEntry } from './module-tree.js';
+import { applyMask, mergePackageAndRootfsTrees } from './package-tree-merge.js';
 import { writeLayoutFiles, blobPathIn } from './oci-layout.js';
 import { reproducibleTar } from './tar-writer.js';
 
@@ -32,6 +33,20 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 // The grammar of semver.org 2.0.0 (no leading zeros, optional pre-release and build metadata).
 const SEMVER_PATTERN =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+/**
+ * The files the module's installed packages add or change, with their real owners and modes (a captured
+ * package layer, or the whole base system for the base module), and the packages dpkg lists for them.
+ */
+export interface PackageTree {
+  /** Sorted entries with every parent directory; file `sourcePath`s point into the captured tree. */
+  entries: readonly TreeEntry[];
+  /** The packages this tree installs (the SBOM lists them instead of the declared `package_spec`). */
+  packages: readonly InstalledDebianPackage[];
+  /** purl namespace and `distro` qualifier of those packages, e.g. `debian` and `bookworm`. */
+  vendor: string;
+  suite: string;
+}
 
 /** Inputs of a module build. Everything that reaches the artifact is here: no clock, no environment but SOURCE_DATE_EPOCH. */
 export interface BuildModuleArtifactOptions {
@@ -49,6 +64,8 @@ export interface BuildModuleArtifactOptions {
   outDir?: string;
   /** purl namespace of the declared packages (default `ubuntu`, the distribution module builds install from). */
   packageNamespace?: string;
+  /** Installed package files merged under rootfs/ (rootfs/ wins on the same path), then `mask` applies to both. */
+  packageTree?: PackageTree;
   onProgress?: ArtifactProgressListener;
 }
 
@@ -197,7 +214,7 @@ async function archiveTree(tree: readonly TreeEntry[], layoutDir: string, mtime:
   await rename(temporary, finalPath);
 
   const entries: ArtifactEntry[] = tree.map((entry) => {
-    const common = { path: entry.path, type: entry.type, mode: entry.mode, uid: 0, gid: 0 };
+    const common = { path: entry.path, type: entry.type, mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid };
     switch (entry.type) {
       case 'directory':
         return { ...common, size: 0 };
@@ -216,13 +233,20 @@ async function archiveTree(tree: readonly TreeEntry[], layoutDir: string, mtime:
   return { digest, size, path: finalPath, entries };
 }
 
+/** rootfs/ minus mask, or, with installed packages, the package tree and rootfs/ merged, minus mask. */
+async function moduleTree(dir: string, manifest: ModuleManifest, packageTree: PackageTree | undefined): Promise<TreeEntry[]> {
+  if (packageTree === undefined) return readModuleTree(dir, manifest);
+  const rootfs = await readModuleTree(dir, { mask: [] });
+  return applyMask(mergePackageAndRootfsTrees(packageTree.entries, rootfs), compileMask(manifest.mask));
+}
+
 function layerDescriptor(role: Exclude<ModuleBlobRole, 'config'>, mediaType: string, digest: string, size: number): Descriptor {
   return { mediaType, digest, size, annotations: { [MODULE_ANNOTATIONS.title]: MODULE_LAYER_TITLES[role] } };
 }
 
 /**
  * Builds the module artifact of DESIGN §4 from a module directory: the tree layer (reproducible tar of
- * rootfs/ minus `mask`), the composefs description with every file's fs-verity digest, the CycloneDX SBOM,
+ * rootfs/, merged over the installed package files when `packageTree` is given, minus `mask`), the composefs description with every file's fs-verity digest, the CycloneDX SBOM,
  * the module manifest as config, and the image manifest annotated with name, version, root hash and
  * composefs digest. Written as an OCI image layout. Same inputs, same manifest digest: nothing depends on the
  * clock, the checkout's timestamps, owners or umask.
@@ -231,7 +255,7 @@ export async function buildModuleArtifact(options: BuildModuleArtifactOptions): 
   const mtime = resolveSourceDateEpoch(options.sourceDateEpoch);
   const version = options.version === undefined ? undefined : normaliseModuleVersion(options.version);
   const moduleManifest = await loadModuleManifest(options.dir);
-  const tree = await readModuleTree(options.dir, moduleManifest);
+  const tree = await moduleTree(options.dir, moduleManifest, options.packageTree);
   options.onProgress?.('tree_read', {
     entries: tree.length,
     files: tree.filter((entry) => entry.type === 'file').length,
@@ -265,8 +289,9 @@ export async function buildModuleArtifact(options: BuildModuleArtifactOptions): 
       ...(version === undefined ? {} : { version }),
       files: archive.entries.filter((entry) => entry.type === 'file').map((entry) => ({ path: entry.path, sha256: entry.sha256!, fsverityDigest: entry.digest! })),
       sourceDateEpoch: mtime,
-      packageNamespace: options.packageNamespace ?? 'ubuntu',
+      packageNamespace: options.packageTree?.vendor ?? options.packageNamespace ?? 'ubuntu',
       toolVersion: MODULE_BUILDER_VERSION,
+      ...(options.packageTree === undefined ? {} : { installedPackages: options.packageTree.packages, distributionSuite: options.packageTree.suite }),
     });
     const sbomDigest = await addBlob('sbom', CYCLONEDX_SBOM_MEDIA_TYPE, sbom);
 

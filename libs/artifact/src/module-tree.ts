@@ -6,9 +6,10 @@ import { compileGlob, type CompiledGlob } from '@powernode/globs';
 
 /*
  * The module's file tree as it ships: every entry of rootfs/ (copied verbatim, as the tutorial says) minus
- * what `mask` excludes. Paths are absolute module paths (`/etc/redis/redis.conf`). Ownership is always
- * root:root and modes are normalised (directories 0755, files 0644 or 0755 when any execute bit is set,
- * symlinks 0777), so that the checkout's umask, owner and timestamps never reach the artifact.
+ * what `mask` excludes. Paths are absolute module paths (`/etc/redis/redis.conf`). rootfs/ entries are
+ * always root:root with normalised modes (directories 0755, files 0644 or 0755 when any execute bit is set,
+ * symlinks 0777), so that the checkout's umask, owner and timestamps never reach the artifact. Entries that
+ * come from installed Debian packages keep their real owner and full mode (setuid, setgid, sticky included).
  */
 
 /** A directory of the module tree. */
@@ -16,6 +17,8 @@ export interface TreeDirectory {
   type: 'directory';
   path: string;
   mode: number;
+  uid: number;
+  gid: number;
 }
 
 /** A regular file of the module tree; `sourcePath` is where its bytes are read from at build time. */
@@ -23,6 +26,8 @@ export interface TreeFile {
   type: 'file';
   path: string;
   mode: number;
+  uid: number;
+  gid: number;
   size: number;
   sourcePath: string;
 }
@@ -32,6 +37,8 @@ export interface TreeSymlink {
   type: 'symlink';
   path: string;
   mode: number;
+  uid: number;
+  gid: number;
   linkTarget: string;
 }
 
@@ -141,16 +148,16 @@ export async function readModuleTree(dir: string, manifest: Pick<ModuleManifest,
       if (masked(modulePath, type === 'directory')) continue;
       switch (type) {
         case 'directory':
-          entries.push({ type, path: modulePath, mode: DIRECTORY_MODE });
+          entries.push({ type, path: modulePath, mode: DIRECTORY_MODE, uid: 0, gid: 0 });
           await walk(hostPath, modulePath);
           break;
         case 'file': {
           const stats = await lstat(hostPath);
-          entries.push({ type, path: modulePath, mode: normalisedMode(type, stats.mode), size: stats.size, sourcePath: hostPath });
+          entries.push({ type, path: modulePath, mode: normalisedMode(type, stats.mode), uid: 0, gid: 0, size: stats.size, sourcePath: hostPath });
           break;
         }
         case 'symlink':
-          entries.push({ type, path: modulePath, mode: SYMLINK_MODE, linkTarget: await readlink(hostPath) });
+          entries.push({ type, path: modulePath, mode: SYMLINK_MODE, uid: 0, gid: 0, linkTarget: await readlink(hostPath) });
           break;
         default: {
           const unreachable: never = type;

@@ -29,7 +29,16 @@ export function tarNameOf(entry: TreeEntry): string {
 }
 
 function headerFor(entry: TreeEntry, mtime: number): Buffer {
-  const common = { name: tarNameOf(entry), mode: entry.mode, uid: 0, gid: 0, mtime, uname: 'root', gname: 'root' };
+  // Only id 0 has a name we can vouch for on every system; other ids are written numerically only.
+  const common = {
+    name: tarNameOf(entry),
+    mode: entry.mode & 0o7777,
+    uid: entry.uid,
+    gid: entry.gid,
+    mtime,
+    uname: entry.uid === 0 ? 'root' : '',
+    gname: entry.gid === 0 ? 'root' : '',
+  };
   switch (entry.type) {
     case 'directory':
       return encodeTarHeader({ ...common, typeflag: TAR_TYPE.directory, size: 0, linkname: '' });
@@ -63,8 +72,8 @@ async function* fileContent(entry: TreeFile, observer: FileContentObserver | und
 }
 
 /**
- * Streams a POSIX (pax) tar of `entries` in the given order: fixed mtime, uid/gid 0, owner names root, the
- * entries' (already normalised) modes. File contents are streamed from disk chunk by chunk, never held whole.
+ * Streams a POSIX (pax) tar of `entries` in the given order: fixed mtime, each entry's uid/gid (owner names
+ * `root` for id 0, empty otherwise) and mode (setuid, setgid and sticky bits included). File contents are streamed from disk chunk by chunk, never held whole.
  * The same entries and file bytes always give the same archive bytes.
  */
 export async function* reproducibleTar(entries: readonly TreeEntry[], options: ReproducibleTarOptions): AsyncGenerator<Buffer> {
