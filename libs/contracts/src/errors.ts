@@ -45,6 +45,12 @@ export const ERROR_CODES = {
   registry_error: { http: 502, retryable: true },
   signing_failed: { http: 502, retryable: true },
   webhook_unreachable: { http: 502, retryable: true },
+  // module builds
+  distribution_unavailable: { http: 422, retryable: false },
+  package_unavailable: { http: 422, retryable: false },
+  package_install_failed: { http: 422, retryable: false },
+  build_requires_root: { http: 403, retryable: false },
+  build_tool_failed: { http: 500, retryable: false },
   // agent
   gateway_unreachable: { http: 502, retryable: true },
 } as const satisfies Record<string, { http: number; retryable: boolean }>;

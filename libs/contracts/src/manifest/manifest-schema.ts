@@ -133,6 +133,8 @@ export const ModuleSecuritySchema = z.strictObject({
   user_namespace: z.boolean().optional(),
 });
 
+const DISTRIBUTION_PATTERN = /^[a-z0-9][a-z0-9.+-]*\/[a-z0-9][a-z0-9.+-]*$/;
+
 export const ModuleBuildSchema = z.strictObject({
   ubuntu_digest: z
     .string()
@@ -149,6 +151,11 @@ export const ModuleBuildSchema = z.strictObject({
   firmware_repo: z.string().optional(),
   firmware_ref: z.string().optional(),
   k3s_version: z.string().optional(),
+  distribution: z
+    .string()
+    .regex(DISTRIBUTION_PATTERN, { error: 'must be <vendor>/<suite>, e.g. debian/bookworm' })
+    .optional()
+    .describe('Distribution package_spec installs from, <vendor>/<suite>; default debian/bookworm'),
 });
 
 export const ModuleDependenciesSchema = z.strictObject({
