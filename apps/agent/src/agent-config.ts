@@ -30,6 +30,8 @@ const registryList = z
  * - `POWERNODE_AGENT_ISOLATION`: `auto` (bubblewrap, else unshare + chroot, else none), or force one; with
  *   `none` every init command is recorded as skipped.
  * - `POWERNODE_AGENT_NETWORK`: `none` (init commands get an empty network namespace) or `host`.
+ * - `POWERNODE_AGENT_MACHINE`: `none` (init commands in the isolation boundary) or `nspawn` (the instance is a
+ *   machine booting systemd on the composed root; init commands run inside it, services are systemd units).
  * - `POWERNODE_AGENT_INIT_TIMEOUT_MS`: per init command, and the budget of all init.stop commands on SIGTERM
  *   (see `DEFAULT_INIT_TIMEOUT_MS`).
  */
@@ -48,6 +50,7 @@ export const agentConfigShape = {
   POWERNODE_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).max(3_600_000).optional(),
   POWERNODE_AGENT_ISOLATION: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto'),
   POWERNODE_AGENT_NETWORK: z.enum(['none', 'host']).default('none'),
+  POWERNODE_AGENT_MACHINE: z.enum(['none', 'nspawn']).default('none'),
   POWERNODE_AGENT_INIT_TIMEOUT_MS: positiveInt.max(3_600_000).default(DEFAULT_INIT_TIMEOUT_MS),
   POWERNODE_AGENT_RETRY_INITIAL_MS: positiveInt.default(1_000),
   POWERNODE_AGENT_RETRY_MAX_MS: positiveInt.default(60_000),
@@ -72,6 +75,7 @@ export interface AgentConfig {
   caPem: string | undefined;
   heartbeatIntervalMs: number | undefined;
   isolation: 'auto' | 'bwrap' | 'unshare' | 'none';
+  machine: 'none' | 'nspawn';
   network: 'none' | 'host';
   initTimeoutMs: number;
   retryInitialMs: number;
@@ -116,6 +120,7 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
     caPem: raw.POWERNODE_CA_PEM,
     heartbeatIntervalMs: raw.POWERNODE_HEARTBEAT_INTERVAL_MS,
     isolation: raw.POWERNODE_AGENT_ISOLATION,
+    machine: raw.POWERNODE_AGENT_MACHINE,
     network: raw.POWERNODE_AGENT_NETWORK,
     initTimeoutMs: raw.POWERNODE_AGENT_INIT_TIMEOUT_MS,
     retryInitialMs: raw.POWERNODE_AGENT_RETRY_INITIAL_MS,

@@ -1,4 +1,4 @@
-import type { AgentDesiredModule, AgentHeartbeat } from '@powernode/contracts';
+import type { AgentDesiredModule, AgentHeartbeat, AgentServiceStatus } from '@powernode/contracts';
 
 /*
  * What the agent has composed and started, as plain data with pure functions over it: the reconciler decides
@@ -24,6 +24,8 @@ export interface ComposedModule {
   effective_mask: string[];
   init: AgentDesiredModule['init'];
   run: ModuleRunState;
+  /** The systemd units whose state is reported for this module (machine instances). */
+  units?: string[];
 }
 
 /** One composed root and what runs from it. */
@@ -159,7 +161,12 @@ export interface ReconcileError {
 const MAX_HEARTBEAT_ERRORS = 100;
 
 /** The heartbeat for what is composed now and the last reconcile's problems. */
-export function heartbeatOf(composition: Composition | null, errors: readonly ReconcileError[], agent: { version: string; bootId: string }): AgentHeartbeat {
+export function heartbeatOf(
+  composition: Composition | null,
+  errors: readonly ReconcileError[],
+  agent: { version: string; bootId: string },
+  services: readonly AgentServiceStatus[] = [],
+): AgentHeartbeat {
   const module_states: Record<string, string> = {};
   for (const module of composition?.modules ?? []) module_states[module.module_name] = formatModuleState(module.run);
   return {
@@ -168,6 +175,7 @@ export function heartbeatOf(composition: Composition | null, errors: readonly Re
     generation: composition?.generation ?? null,
     errors: errors.slice(0, MAX_HEARTBEAT_ERRORS).map((e) => ({ module_name: e.module_name, message: e.message.slice(0, 2000) })),
     module_states,
+    services: [...services],
     agent_version: agent.version,
     boot_id: agent.bootId,
   };

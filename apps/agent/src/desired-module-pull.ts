@@ -1,4 +1,4 @@
-import { PowernodeError, type AgentDesiredModule } from '@powernode/contracts';
+import { PowernodeError, type AgentDesiredModule, type ModuleService } from '@powernode/contracts';
 import { moduleArtifactLayers, pullModuleArtifact, type ArtifactProgressListener, type ComposefsEntry, type PulledModuleArtifact } from '@powernode/artifact';
 import { isImageIndex, parseReference, type Descriptor, type OciClient, type OciReference } from '@powernode/oci';
 import { cachedBlobPath, isVanishedCacheEntry, readCachedBlob, storeCachedBlob } from './artifact-cache.js';
@@ -21,6 +21,8 @@ export interface VerifiedModule {
   treeLayerPath: string;
   /** The tree as the verified composefs description lists it (root excluded). */
   entries: ComposefsEntry[];
+  /** The manifest's services (from the verified config blob): composing writes units for them. */
+  services: ModuleService[];
 }
 
 /**
@@ -97,5 +99,6 @@ export async function pullDesiredModule(
     treeLayer: moduleArtifactLayers(pulled.manifest).tree,
     treeLayerPath: pulled.treeLayerPath,
     entries: pulled.entries,
+    services: pulled.config.services ?? [],
   };
 }

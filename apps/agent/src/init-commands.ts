@@ -43,6 +43,8 @@ function execFailedInside(boundary: IsolationBoundary['kind'], code: number | nu
       return code === 1 && /^bwrap: execvp [^\n]*: (No such file or directory|Permission denied|Exec format error)/m.test(stderr);
     case 'unshare':
       return (code === 126 || code === 127) && /^unshare: failed to execute /m.test(stderr);
+    case 'machine':
+      return (code === 126 || code === 127) && /^nsenter: failed to execute /m.test(stderr);
     case 'none':
       return false;
     default: {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { PowernodeError, isPowernodeError, type AgentDesiredState } from '@powernode/contracts';
+import { PowernodeError, isPowernodeError, type AgentDesiredState, type AgentServiceStatus } from '@powernode/contracts';
 import type { AgentConfig } from './agent-config.js';
 import { readAgentState, writeAgentState } from './agent-state-file.js';
 import { ensureCacheLayout, removeAbandonedDownloads } from './artifact-cache.js';
@@ -27,6 +27,9 @@ import { runInitCommand, type InitAction, type InitCommandResult } from './init-
 import type { IsolationBoundary } from './isolation-boundary.js';
 import type { RegistryClients } from './registry-clients.js';
 import { composeRoot, describeComposedRoot, type ComposedRoot } from './root-composition.js';
+import { parseSystemctlShow } from './machine-services.js';
+import type { NspawnMachine } from './nspawn-machine.js';
+import { unitsOfModule } from './service-units.js';
 
 /** Reported in every heartbeat. */
 export const AGENT_VERSION = '0.1.0';
@@ -49,6 +52,8 @@ export interface InstanceAgentDependencies {
   gateway: GatewayClient;
   registries: RegistryClients;
   boundary: IsolationBoundary;
+  /** Present when the instance is a booted machine (POWERNODE_AGENT_MACHINE=nspawn). */
+  machine?: NspawnMachine;
 }
 
 function errorMessage(error: unknown): string {
@@ -57,6 +62,10 @@ function errorMessage(error: unknown): string {
 
 function errorCode(error: unknown): string | undefined {
   return isPowernodeError(error) ? error.code : undefined;
+}
+
+function formatFailure(run: ModuleRunState): string {
+  return run.state === 'failed' ? run.reason : run.state;
 }
 
 /** Init command outcome → the module's run state for a start (stop outcomes are mapped by the caller). */
@@ -89,6 +98,8 @@ export class InstanceAgent {
   private heartbeatIntervalMs = 0;
   private committed: Composition | null = null;
   private errors: ReconcileError[] = [];
+  /** The units of the composed modules as last read inside the machine. */
+  private services: AgentServiceStatus[] = [];
   /** The generation the platform wants, as last heard (null: ask). */
   private desiredGeneration: string | null = null;
   private failedGeneration: string | null = null;
@@ -150,6 +161,10 @@ export class InstanceAgent {
         for (const module of composition.modules) if (module.run.state === 'skipped') module.run = { state: 'stopped' };
         await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
       });
+      if (this.deps.machine !== undefined) {
+        await this.deps.machine.powerOff().catch((error: unknown) => this.logger.error({ err: errorMessage(error) }, 'the machine did not power off cleanly'));
+        this.services = [];
+      }
       if (this.credential !== undefined) {
         await Promise.race([
           this.deps.gateway.heartbeat(this.credential, this.heartbeat()).catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'final heartbeat not delivered')),
@@ -162,7 +177,7 @@ export class InstanceAgent {
 
   /** The heartbeat this agent would send now (for logs and tests). */
   heartbeat(): ReturnType<typeof heartbeatOf> {
-    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId });
+    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId }, this.services);
   }
 
   // ---- enrolment ---------------------------------------------------------------------------------------------
@@ -241,7 +256,18 @@ export class InstanceAgent {
     const removed = await removeStaleRoots(this.config.sandboxDir);
     if (removed.length > 0) this.logger.info({ roots: removed }, 'removed roots left by an earlier run');
     const composition = this.committed;
-    if (composition !== null) {
+    if (composition !== null && this.deps.machine !== undefined) {
+      const machine = this.deps.machine;
+      await this.exclusive(async () => {
+        if (await machine.adopt(composition.root_dir)) {
+          this.logger.info({ root: composition.root_dir }, 'adopted the running machine');
+          await this.startModules(composition);
+        } else {
+          await this.bootAndStart(composition);
+        }
+        await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
+      });
+    } else if (composition !== null) {
       await this.exclusive(async () => {
         for (const module of [...composition.modules].sort((a, b) => a.priority - b.priority)) {
           if (this.stopping) break;
@@ -257,8 +283,10 @@ export class InstanceAgent {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       try {
+        await this.reviveMachine();
         if (this.reconcileDue()) await this.reconcile();
         if (this.stopping) break;
+        await this.refreshServices();
         await this.sendHeartbeat();
       } catch (error) {
         this.logger.error({ err: errorMessage(error) }, 'agent loop iteration failed');
@@ -407,6 +435,10 @@ export class InstanceAgent {
       try {
         rootDir = await publishRoot(this.config.sandboxDir, staging, desired.generation);
         next = { generation: desired.generation, root_dir: rootDir, composed_root_hash: composed.rootHash, composition_key: key, modules: composedModulesOf(desired.modules) };
+        for (const module of next.modules) {
+          const services = verified.find((v) => v.desired.module_name === module.module_name)?.services ?? [];
+          module.units = unitsOfModule(services, module.init.start);
+        }
         await writeAgentState(this.config.dataDir, { committed: previous, pending: next });
         await switchCurrentRoot(this.config.sandboxDir, rootDir);
       } catch (error) {
@@ -415,6 +447,10 @@ export class InstanceAgent {
         return;
       }
       const plan = planTransition(previous, next.modules);
+      if (this.deps.machine !== undefined) {
+        await this.switchMachine(previous, next, plan.stop, previousRoot, rootDir, log);
+        return;
+      }
       for (const module of next.modules) {
         const kept = plan.keep.get(module.module_name);
         if (kept !== undefined) module.run = kept;
@@ -471,6 +507,100 @@ export class InstanceAgent {
         }
       }
     }
+  }
+
+  // ---- the machine -------------------------------------------------------------------------------------------
+
+  /**
+   * Machine instances: stops what leaves in the old machine, reboots the machine on the new root and starts
+   * every module there (the reboot restarted them all). When the new root does not boot or a module fails to
+   * come up and there was a previous root, the machine goes back to it (make-before-break: the old root was
+   * kept until now) and the generation is reported failed.
+   */
+  private async switchMachine(previous: Composition | null, next: Composition, leaving: ComposedModule[], previousRoot: string | null, rootDir: string, log: Logger): Promise<void> {
+    if (previous !== null) {
+      for (const module of leaving) {
+        const result = await this.runInit(previous, module, 'stop');
+        module.run = result.outcome === 'failed' ? { state: 'failed', reason: `stop: ${result.reason}` } : { state: 'stopped' };
+      }
+    }
+    const failures = await this.bootAndStart(next);
+    if (failures.length > 0 && previous !== null && previousRoot !== null && previousRoot !== rootDir) {
+      log.error({ failures, previous_root: previousRoot }, 'the new root did not come up; rolling back to the previous one');
+      await switchCurrentRoot(this.config.sandboxDir, previousRoot);
+      for (const module of previous.modules) module.run = { state: 'pending' };
+      await this.bootAndStart(previous);
+      this.committed = previous;
+      await writeAgentState(this.config.dataDir, { committed: previous, pending: null });
+      await removeRoot(this.config.sandboxDir, rootDir);
+      this.recordFailure(next.generation, failures.map((f) => ({ module_name: f.module_name, message: `rolled back to generation ${previous.generation}: ${f.message}` })));
+      return;
+    }
+    await writeAgentState(this.config.dataDir, { committed: next, pending: null });
+    if (previousRoot !== null && previousRoot !== rootDir) await removeRoot(this.config.sandboxDir, previousRoot);
+    log.info({ running_module_digests: runningModuleDigests(next), services: this.services }, 'reconciled');
+  }
+
+  /** Boots the machine on the composition's root and starts its modules; returns what failed (empty: all up). */
+  private async bootAndStart(composition: Composition): Promise<ReconcileError[]> {
+    const machine = this.deps.machine!;
+    try {
+      await machine.boot(composition.root_dir);
+      this.logger.info({ root: composition.root_dir }, 'machine booted');
+    } catch (error) {
+      const reason = `boot: ${errorMessage(error)}`;
+      for (const module of composition.modules) module.run = { state: 'failed', reason };
+      this.logger.error({ err: errorMessage(error) }, 'the machine did not boot');
+      return [{ module_name: null, message: reason }];
+    }
+    return this.startModules(composition);
+  }
+
+  /** Runs init.start of every module in priority order inside the machine, then reads the units' states. */
+  private async startModules(composition: Composition): Promise<ReconcileError[]> {
+    for (const module of [...composition.modules].sort((a, b) => a.priority - b.priority)) {
+      if (this.stopping) break;
+      module.run = runStateAfterStart(await this.runInit(composition, module, 'start'));
+    }
+    await this.refreshServices(composition);
+    const failures: ReconcileError[] = composition.modules.filter((m) => m.run.state === 'failed').map((m) => ({ module_name: m.module_name, message: formatFailure(m.run) }));
+    for (const service of this.services.filter((s) => s.state === 'failed')) failures.push({ module_name: service.module, message: `service ${service.name} failed` });
+    return failures;
+  }
+
+  /** Boots the machine again when it stopped without being asked to (its process was killed), and restarts its modules. */
+  private async reviveMachine(): Promise<void> {
+    const machine = this.deps.machine;
+    const composition = this.committed;
+    if (machine === undefined || composition === null || this.stopping) return;
+    if (await machine.running()) return;
+    this.logger.warn({ root: composition.root_dir }, 'the machine stopped unexpectedly; booting it again');
+    await this.exclusive(async () => {
+      if (this.stopping) return;
+      await this.bootAndStart(composition);
+      await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
+    });
+  }
+
+  /** Reads the state of every composed module's units inside the machine (one systemctl call). */
+  private async refreshServices(composition: Composition | null = this.committed): Promise<void> {
+    const machine = this.deps.machine;
+    if (machine === undefined || composition === null || machine.leaderPid() === null) {
+      this.services = [];
+      return;
+    }
+    const owner = new Map<string, string>();
+    for (const module of composition.modules) for (const unit of module.units ?? []) owner.set(unit, module.module_name);
+    if (owner.size === 0) {
+      this.services = [];
+      return;
+    }
+    const shown = await machine.exec(['systemctl', 'show', '--timestamp=unix', '-p', 'Id,ActiveState,StateChangeTimestamp', ...owner.keys()], 10_000);
+    if (shown.code !== 0) {
+      this.logger.warn({ code: shown.code, stderr: shown.stderr.trim() }, 'cannot read the service states inside the machine');
+      return;
+    }
+    this.services = parseSystemctlShow(shown.stdout).map((unit) => ({ module: owner.get(unit.unit) ?? '', name: unit.unit, state: unit.state, since: unit.since })).filter((s) => s.module !== '');
   }
 
   // ---- init commands -----------------------------------------------------------------------------------------

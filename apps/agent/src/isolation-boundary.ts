@@ -18,6 +18,8 @@ import { ISOLATED_PATH } from './executable-lookup.js';
 export type IsolationBoundary =
   | { kind: 'bwrap'; program: string }
   | { kind: 'unshare'; program: string }
+  /** A booted machine (systemd-nspawn): commands enter its namespaces; `enter` gives the host argv. */
+  | { kind: 'machine'; program: string; enter: (argv: readonly string[]) => string[] }
   | { kind: 'none'; reason: string };
 
 /** What to run and where. */
@@ -72,6 +74,8 @@ export function isolatedArgv(boundary: Exclude<IsolationBoundary, { kind: 'none'
         '--',
         ...command.argv,
       ];
+    case 'machine':
+      return boundary.enter(command.argv);
     default: {
       const unreachable: never = boundary;
       return unreachable;

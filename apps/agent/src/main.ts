@@ -4,7 +4,8 @@ import { createAgentLogger } from './agent-logger.js';
 import { fetchTrusting } from './ca-trusting-fetch.js';
 import { GatewayClient } from './gateway-client.js';
 import { AGENT_VERSION, InstanceAgent } from './instance-agent.js';
-import { detectIsolationBoundary } from './isolation-boundary.js';
+import { detectIsolationBoundary, type IsolationBoundary } from './isolation-boundary.js';
+import { machineNameOf, NspawnMachine } from './nspawn-machine.js';
 import { RegistryClients } from './registry-clients.js';
 
 function configOrExit(): AgentConfig {
@@ -22,7 +23,9 @@ function configOrExit(): AgentConfig {
 const config = configOrExit();
 const logger = createAgentLogger(config.instanceId, config.logLevel);
 const fetchImplementation = config.caPem === undefined ? undefined : fetchTrusting(config.caPem);
-const boundary = await detectIsolationBoundary(config.isolation);
+const machine = config.machine === 'nspawn' ? new NspawnMachine({ sandboxDir: config.sandboxDir, machineName: machineNameOf(config.instanceId), hostname: config.hostname }) : undefined;
+const boundary: IsolationBoundary =
+  machine === undefined ? await detectIsolationBoundary(config.isolation) : { kind: 'machine', program: 'nsenter', enter: (argv) => machine.execArgv(argv) };
 if (boundary.kind === 'none') logger.warn({ isolation: boundary }, 'no isolation boundary: module init commands will be recorded as skipped');
 else logger.info({ isolation: boundary }, 'isolation boundary found');
 
@@ -30,6 +33,7 @@ const agent = new InstanceAgent({
   config,
   logger,
   boundary,
+  ...(machine === undefined ? {} : { machine }),
   gateway: new GatewayClient({
     baseUrl: config.gatewayUrl,
     timeoutMs: config.httpTimeoutMs,

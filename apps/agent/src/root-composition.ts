@@ -6,6 +6,7 @@ import { fsverityDigestOfBuffer } from '@powernode/fsverity';
 import { compileGlob, type CompiledGlob } from '@powernode/globs';
 import { extractLayer, type LayerToExtract } from './layer-extraction.js';
 import type { VerifiedModule } from './desired-module-pull.js';
+import { SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
 
 /** Mount points an isolated command needs in its root; created empty when no module ships them. */
 export const ROOT_SKELETON: ReadonlyArray<{ name: string; mode: number }> = [
@@ -24,6 +25,10 @@ export interface ComposedRoot {
   description: Buffer;
   /** Paths each module's effective mask removed. */
   masked: Record<string, string[]>;
+  /** Shared databases merged from several layers (see shared-databases.ts). */
+  mergedDatabases: string[];
+  /** Units written for manifest services no package ships. */
+  serviceUnits: string[];
 }
 
 /**
@@ -58,7 +63,8 @@ export async function describeComposedRoot(root: string): Promise<{ rootHash: st
 /**
  * Builds a root filesystem in `stagingDir` (which must be empty or absent) from verified module layers in
  * priority order, each without what its effective mask selects, then adds the mount-point skeleton and hashes
- * the result. Every layer is verified again as it is extracted; any failure throws and leaves `stagingDir`
+ * the result. Shared databases several layers ship are merged and manifest services get units before the
+ * hash is taken. Every layer is verified again as it is extracted; any failure throws and leaves `stagingDir`
  * for the caller to remove.
  */
 export async function composeRoot(stagingDir: string, modules: readonly VerifiedModule[]): Promise<ComposedRoot> {
@@ -66,6 +72,7 @@ export async function composeRoot(stagingDir: string, modules: readonly Verified
   const chown = process.getuid?.() === 0;
   const directoryModes = new Map<string, number>();
   const masked: Record<string, string[]> = {};
+  const databases = new SharedDatabaseCollector();
   for (const module of compositionOrder(modules)) {
     const layer: LayerToExtract = {
       module_name: module.desired.module_name,
@@ -76,7 +83,15 @@ export async function composeRoot(stagingDir: string, modules: readonly Verified
     };
     const result = await extractLayer(stagingDir, layer, { chown, directoryModes });
     masked[module.desired.module_name] = result.masked;
+    const maskedPaths = new Set(result.masked);
+    const shipped = new Set(module.entries.filter((entry) => entry.type === 'file' && !maskedPaths.has(entry.path)).map((entry) => entry.path));
+    await databases.afterLayer(stagingDir, module.desired.module_name, shipped);
   }
+  const mergedDatabases = await databases.writeMerged(stagingDir);
+  const serviceUnits = await writeServiceUnits(
+    stagingDir,
+    modules.map((module) => ({ module_name: module.desired.module_name, services: module.services })),
+  );
   for (const { name, mode } of ROOT_SKELETON) {
     const hostPath = path.join(stagingDir, name);
     const exists = await lstat(hostPath).then(
@@ -97,5 +112,5 @@ export async function composeRoot(stagingDir: string, modules: readonly Verified
   }
   await chmod(stagingDir, 0o755);
   const { rootHash, description } = await describeComposedRoot(stagingDir);
-  return { rootHash, description, masked };
+  return { rootHash, description, masked, mergedDatabases, serviceUnits };
 }

@@ -61,13 +61,15 @@ describe('module run states', () => {
 describe('heartbeats', () => {
   it('follow the contract, with the composed digests, the root hash, states and errors', () => {
     const state = composition([module('my-redis', { composefs_digest: digest(5), run: { state: 'skipped', reason: 'systemctl is not in the composed root' } })]);
-    const heartbeat = heartbeatOf(state, [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }], { version: '0.1.0', bootId: 'boot-1' });
+    const services = [{ module: 'my-redis', name: 'redis-server.service', state: 'failed' as const, since: '2026-12-07T14:00:00.000Z' }];
+    const heartbeat = heartbeatOf(state, [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }], { version: '0.1.0', bootId: 'boot-1' }, services);
     expect(agentHeartbeat.parse(heartbeat)).toEqual({
       running_module_digests: { 'my-redis': digest(5) },
       composed_root_hash: digest(9),
       generation: '7',
       errors: [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }],
       module_states: { 'my-redis': 'skipped: systemctl is not in the composed root' },
+      services,
       agent_version: '0.1.0',
       boot_id: 'boot-1',
     });

@@ -45,7 +45,7 @@ async function verifiedModule(spec: ModuleSpec, desired: { priority: number; eff
   // A private copy of the layer, as the cache would hold it (tests alter it).
   const layerPath = path.join(workDir, `layer-${builds.length}-${tree.digest.slice(7, 19)}`);
   await copyFile(built.blobs.get(tree.digest)!.path, layerPath);
-  return { desired: desiredModule, manifestDigest: built.manifestDigest, composefsDigest: built.composefsDigest, rootHash: built.rootHash, treeLayer: tree, treeLayerPath: layerPath, entries };
+  return { desired: desiredModule, manifestDigest: built.manifestDigest, composefsDigest: built.composefsDigest, rootHash: built.rootHash, treeLayer: tree, treeLayerPath: layerPath, entries, services: built.moduleManifest.services ?? [] };
 }
 
 async function exists(file: string): Promise<boolean> {

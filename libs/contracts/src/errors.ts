@@ -53,6 +53,13 @@ export const ERROR_CODES = {
   build_tool_failed: { http: 500, retryable: false },
   // agent
   gateway_unreachable: { http: 502, retryable: true },
+  // instances as machines
+  base_missing: { http: 409, retryable: false },
+  compose_conflict: { http: 409, retryable: false },
+  compose_failed: { http: 500, retryable: false },
+  machine_failed: { http: 502, retryable: true },
+  instance_terminated: { http: 409, retryable: false },
+  instance_not_running: { http: 409, retryable: false },
 } as const satisfies Record<string, { http: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -51,6 +51,17 @@ export const agentDesiredState = z.object({
 });
 export type AgentDesiredState = z.infer<typeof agentDesiredState>;
 
+/** One systemd unit of a composed module inside the machine, as the agent last read it. */
+export const agentServiceStatus = z.object({
+  module: z.string(),
+  /** The unit name, e.g. `redis-server.service`. */
+  name: z.string(),
+  state: z.enum(['active', 'activating', 'failed', 'inactive']),
+  /** When the unit last changed state (ISO 8601), when systemd knows. */
+  since: z.string().nullable(),
+});
+export type AgentServiceStatus = z.infer<typeof agentServiceStatus>;
+
 export const agentHeartbeat = z.object({
   /** module name → composefs_digest of the version actually composed and started. */
   running_module_digests: z.record(z.string(), digest),
@@ -62,6 +73,8 @@ export const agentHeartbeat = z.object({
   errors: z.array(z.object({ module_name: z.string().nullable(), message: z.string() })).max(100),
   /** Per-module start outcome: `started`, `skipped: <reason>` (no isolation available), `failed: <reason>`. */
   module_states: z.record(z.string(), z.string()).default({}),
+  /** The modules' systemd units on a machine instance (empty where the instance runs no init system). */
+  services: z.array(agentServiceStatus).max(500).default([]),
   agent_version: z.string(),
   boot_id: z.string(),
 });

@@ -1,0 +1,251 @@
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PowernodeError } from '@powernode/contracts';
+import { writeFileAtomically } from './atomic-file-write.js';
+
+/*
+ * The instance as a booted machine: systemd-nspawn runs systemd as PID 1 on an overlay whose lower layer is
+ * the verified composed root (read-only, never written) and whose upper is the instance's own writable state,
+ * kept across upgrades and reboots. Layout under the sandbox:
+ *
+ *   machine/upper, machine/work   the instance's writes (overlay upper and its work dir)
+ *   machine/root                  the overlay mount nspawn boots
+ *   machine/console.log           what the machine printed (boot log)
+ *   machine.json                  the running nspawn: pid, its start time, the root it booted
+ *
+ * nspawn runs in its own session, so the machine outlives an agent restart; a new agent adopts it from
+ * machine.json. This host has no D-Bus system bus and no systemd as PID 1, hence `--register=no --keep-unit`.
+ */
+
+/** What is persisted about a running machine. */
+export interface MachineRecord {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: tells the nspawn we started from a later process that reused its pid. */
+  start_ticks: string;
+  /** The composed root (relative to the sandbox) the machine booted. */
+  root_dir: string;
+  booted_at: string;
+}
+
+/** Where one instance's machine lives and how it is named. */
+export interface MachinePaths {
+  sandboxDir: string;
+  machineName: string;
+  hostname: string;
+}
+
+const BOOT_TIMEOUT_MS = 60_000;
+
+/** nspawn's machine name for an instance: at most 64 characters of letters, digits and `-`. */
+export function machineNameOf(instanceId: string): string {
+  return `pn-${instanceId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 64).replace(/-+$/, '');
+}
+const POWEROFF_GRACE_MS = 15_000;
+
+function machineDir(sandboxDir: string): string {
+  return path.join(sandboxDir, 'machine');
+}
+
+function recordPath(sandboxDir: string): string {
+  return path.join(sandboxDir, 'machine.json');
+}
+
+/** The overlay mount point the machine boots from. */
+export function machineRootMount(sandboxDir: string): string {
+  return path.join(machineDir(sandboxDir), 'root');
+}
+
+async function startTicks(pid: number): Promise<string | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return null;
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after its closing one.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+}
+
+/** The machine's PID 1 (systemd), seen from the host: the child of the nspawn process. */
+async function leaderOf(nspawnPid: number): Promise<number | null> {
+  const children = await readFile(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').catch(() => '');
+  const first = children.trim().split(/\s+/)[0];
+  return first === undefined || first === '' ? null : Number(first);
+}
+
+async function run(argv: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [program, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout = (stdout + text).slice(-64_000)));
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-4_000)));
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: error.message });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function isMounted(mountPoint: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  return mounts.split('\n').some((line) => line.split(' ')[4] === mountPoint);
+}
+
+async function unmount(mountPoint: string): Promise<void> {
+  for (let attempt = 0; attempt < 10 && (await isMounted(mountPoint)); attempt++) {
+    const outcome = await run(['umount', mountPoint], 10_000);
+    if (outcome.code === 0) return;
+    await sleep(200);
+  }
+  // Something still holds it (a process that lingered): detach it so the next boot can mount afresh.
+  if (await isMounted(mountPoint)) await run(['umount', '--lazy', mountPoint], 10_000);
+}
+
+/** Reads machine.json; null when there is none or it is unreadable. */
+export async function readMachineRecord(sandboxDir: string): Promise<MachineRecord | null> {
+  try {
+    return JSON.parse(await readFile(recordPath(sandboxDir), 'utf8')) as MachineRecord;
+  } catch {
+    return null;
+  }
+}
+
+/** True when the nspawn process the record names is still that process. */
+export async function machineRuns(record: MachineRecord | null): Promise<boolean> {
+  if (record === null) return false;
+  return (await startTicks(record.pid)) === record.start_ticks;
+}
+
+/** Controls one instance's machine. Not safe for concurrent use: the agent serialises calls. */
+export class NspawnMachine {
+  private leader: number | null = null;
+
+  constructor(private readonly paths: MachinePaths) {}
+
+  /** The machine's PID 1 on the host, once it runs. */
+  leaderPid(): number | null {
+    return this.leader;
+  }
+
+  /** Re-attaches to a machine still running on `rootDir` (after an agent restart); false when there is none to adopt. */
+  async adopt(rootDir: string): Promise<boolean> {
+    const record = await readMachineRecord(this.paths.sandboxDir);
+    if (record === null || record.root_dir !== rootDir || !(await machineRuns(record))) return false;
+    this.leader = await leaderOf(record.pid);
+    return this.leader !== null;
+  }
+
+  /** True while the machine's nspawn process runs. */
+  async running(): Promise<boolean> {
+    return machineRuns(await readMachineRecord(this.paths.sandboxDir));
+  }
+
+  /**
+   * Boots systemd on an overlay of `rootDir` (relative to the sandbox) and the instance's upper, and waits
+   * until systemd says the boot finished (`running` or `degraded`). A machine already running is powered off
+   * first. `machine_failed` when nspawn exits or the boot does not finish in time; the mount is undone then.
+   */
+  async boot(rootDir: string): Promise<void> {
+    await this.powerOff();
+    const dir = machineDir(this.paths.sandboxDir);
+    const upper = path.join(dir, 'upper');
+    const work = path.join(dir, 'work');
+    const mountPoint = machineRootMount(this.paths.sandboxDir);
+    await mkdir(upper, { recursive: true, mode: 0o755 });
+    await mkdir(work, { recursive: true, mode: 0o700 });
+    await mkdir(mountPoint, { recursive: true, mode: 0o755 });
+    // A work dir left by a killed overlay refuses a new mount until it is emptied.
+    await rm(work, { recursive: true, force: true });
+    await mkdir(work, { mode: 0o700 });
+    const lower = path.join(this.paths.sandboxDir, rootDir);
+    const mounted = await run(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, mountPoint], 30_000);
+    if (mounted.code !== 0) {
+      throw new PowernodeError('machine_failed', `cannot mount the instance root (overlay of ${lower}): ${mounted.stderr.trim()}; the agent needs root and a kernel with overlayfs`, {
+        retryable: true,
+        details: { rule: 'machine_overlay', root_dir: rootDir },
+      });
+    }
+    const console = await open(path.join(dir, 'console.log'), 'a', 0o600);
+    let child;
+    try {
+      child = spawn(
+        'systemd-nspawn',
+        ['-D', mountPoint, '-b', '--register=no', '--keep-unit', '--private-network', `--machine=${this.paths.machineName}`, `--hostname=${this.paths.hostname}`, '--console=pipe'],
+        { detached: true, stdio: ['ignore', console.fd, console.fd], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } },
+      );
+      await new Promise<void>((resolve, reject) => {
+        child!.once('spawn', resolve);
+        child!.once('error', reject);
+      });
+    } catch (cause) {
+      await unmount(mountPoint);
+      throw new PowernodeError('machine_failed', `cannot start systemd-nspawn (${(cause as Error).message}); install systemd-container`, { cause, retryable: true, details: { rule: 'machine_spawn' } });
+    } finally {
+      await console.close();
+    }
+    child.unref();
+    const pid = child.pid!;
+    const ticks = (await startTicks(pid)) ?? '';
+    await writeFileAtomically(recordPath(this.paths.sandboxDir), JSON.stringify({ pid, start_ticks: ticks, root_dir: rootDir, booted_at: new Date().toISOString() }, null, 2), 0o600);
+    const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if ((await startTicks(pid)) !== ticks) break;
+      this.leader ??= await leaderOf(pid);
+      if (this.leader !== null) {
+        const state = await this.exec(['systemctl', 'is-system-running'], 10_000);
+        const text = state.stdout.trim();
+        if (text === 'running' || text === 'degraded') return;
+      }
+      await sleep(100);
+    }
+    const log = await readFile(path.join(dir, 'console.log'), 'utf8').catch(() => '');
+    await this.powerOff();
+    throw new PowernodeError('machine_failed', `the machine did not finish booting within ${BOOT_TIMEOUT_MS / 1000} s; last console lines: ${log.trim().split('\n').slice(-3).join(' | ')}`, {
+      retryable: true,
+      details: { rule: 'machine_boot', root_dir: rootDir },
+    });
+  }
+
+  /** Runs argv inside the machine (all its namespaces, its root) with a minimal environment; never through a shell. */
+  async exec(argv: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    if (this.leader === null) return { code: null, stdout: '', stderr: 'the machine is not running' };
+    return run(this.execArgv(argv), timeoutMs);
+  }
+
+  /** The host argv that runs `argv` inside the machine. */
+  execArgv(argv: readonly string[]): string[] {
+    if (this.leader === null) throw new PowernodeError('machine_failed', 'the machine is not running', { retryable: true, details: { rule: 'machine_running' } });
+    return ['nsenter', '-t', String(this.leader), '-a', '--', ...argv];
+  }
+
+  /**
+   * Shuts the machine down cleanly (SIGTERM makes nspawn halt the container), kills it after the grace
+   * period, then unmounts its root. Nothing of the machine runs afterwards. A machine not running is a no-op
+   * apart from removing a stale mount.
+   */
+  async powerOff(graceMs: number = POWEROFF_GRACE_MS): Promise<void> {
+    const record = await readMachineRecord(this.paths.sandboxDir);
+    if (record !== null && (await machineRuns(record))) {
+      process.kill(record.pid, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && (await machineRuns(record))) await sleep(50);
+      if (await machineRuns(record)) {
+        // nspawn's own group holds the container: kill all of it.
+        try {
+          process.kill(-record.pid, 'SIGKILL');
+        } catch {
+          process.kill(record.pid, 'SIGKILL');
+        }
+        for (let i = 0; i < 100 && (await machineRuns(record)); i++) await sleep(50);
+      }
+    }
+    this.leader = null;
+    await unmount(machineRootMount(this.paths.sandboxDir));
+    await rm(recordPath(this.paths.sandboxDir), { force: true });
+  }
+}
