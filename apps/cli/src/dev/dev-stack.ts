@@ -42,6 +42,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
   const crashed = new Promise<string>((r) => (onCrash = r));
 
   try {
+    ensureMachineTools(out);
     const nats = natsHostPort(config.NATS_URL);
     if (await tcpAnswers(nats.host, nats.port)) {
       out(`powernode | using NATS at ${config.NATS_URL}`);
@@ -98,6 +99,25 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
     throw error;
   }
 }
+
+/**
+ * Instances boot as systemd-nspawn machines and modules install their packages with mmdebstrap: as root,
+ * install what is missing. Without them the platform still runs (the local driver; config-only builds), so a
+ * failed install is a warning that says what to run.
+ */
+function ensureMachineTools(out: (line: string) => void): void {
+  if (process.getuid?.() !== 0) return;
+  const missing = MACHINE_TOOLS.filter(([program]) => !findExecutable(program)).map(([, debianPackage]) => debianPackage);
+  if (missing.length === 0) return;
+  if (!installDebianPackages(missing, (l) => out(`powernode | ${l}`))) {
+    out(`powernode | warning: ${missing.join(', ')} could not be installed; instances fall back to the local driver. Install them with:\n  ${installCommand(missing)}`);
+  }
+}
+
+const MACHINE_TOOLS: ReadonlyArray<readonly [string, string]> = [
+  ['systemd-nspawn', 'systemd-container'],
+  ['mmdebstrap', 'mmdebstrap'],
+];
 
 function requireExecutable(name: string, debianPackage: string, out: (line: string) => void): string {
   const found = findExecutable(name);
