@@ -459,6 +459,28 @@ export interface DemoOutcome {
   instance_id: string;
   running_module_digests: Record<string, string>;
   drift: boolean;
+  /** What `powernode instances exec` printed on the instance, per command (machine instances only). */
+  on_instance: Record<string, { exit_code: number | null; stdout: string }>;
+}
+
+/** Drivers whose instances are machines with systemd, where the tutorial's "ssh in and check" step applies. */
+const MACHINE_DRIVERS = new Set(['nspawn', 'qemu']);
+
+/**
+ * The tutorial's last step, on the instance itself: `powernode instances exec <id> -- <argv…>` runs each
+ * command inside the instance and prints what it printed. Throws when a command fails.
+ */
+export async function checkOnInstance(ctx: StepContext, instanceId: string, commands: readonly (readonly string[])[]): Promise<Record<string, { exit_code: number | null; stdout: string }>> {
+  const env = { ...process.env, POWERNODE_URL: ctx.target.url, POWERNODE_TOKEN: ctx.target.token };
+  const seen: Record<string, { exit_code: number | null; stdout: string }> = {};
+  for (const command of commands) {
+    const argv = ['instances', 'exec', instanceId, '--', ...command];
+    const run = await runPowernode(argv, env);
+    ctx.narrator.record({ kind: 'command', step: 'on the instance', argv: ['powernode', ...argv], result: { exit_code: run.code, stdout: run.stdout.trim(), stderr: run.stderr.trim() } });
+    seen[command.join(' ')] = { exit_code: run.code, stdout: run.stdout.trim() };
+    if (run.code !== 0) throw new Error(`${command.join(' ')} on instance ${instanceId} exited ${run.code}: ${run.stderr.trim() || run.stdout.trim()}`);
+  }
+  return seen;
 }
 
 /** Ensures a live 1.x version of each prerequisite: reuses one that is live already, else publishes and promotes. */
@@ -576,7 +598,22 @@ async function tutorial(ctx: StepContext, cleanup: Cleanup): Promise<DemoOutcome
     throw new Error(`${error.message}; last report: ${JSON.stringify(last)}`);
   });
   const drift = await narratedCall<{ drift: boolean }>(ctx, 'verify', 'system_drift_report', { instance_id: instance.id });
-  return { version, template_id: base.id, node_id: node.id, instance_id: instance.id, running_module_digests: running.running_module_digests, drift: drift.drift };
+
+  narrator.heading('Verification — on the instance itself');
+  let onInstance: DemoOutcome['on_instance'] = {};
+  if (MACHINE_DRIVERS.has(String(running.driver))) {
+    await waitUntil('redis-server to be active on the instance', async () => {
+      const { instance: now } = await ctx.client.call<{ instance: { services?: Array<{ name: string; state: string }> } }>('system_get_instance', { id: instance.id });
+      return now.services?.some((s) => s.name === 'redis-server.service' && s.state === 'active') === true;
+    }, 60_000);
+    onInstance = await checkOnInstance(ctx, instance.id, [
+      ['systemctl', 'is-active', 'redis-server'],
+      ['redis-cli', 'ping'],
+    ]);
+  } else {
+    narrator.record({ kind: 'note', step: 'on the instance', text: `instance ${instance.id} runs on the ${String(running.driver)} driver, which boots no machine: nothing runs redis there (POWERNODE_HYPERVISOR=nspawn, or auto as root with systemd-container, boots one)` });
+  }
+  return { version, template_id: base.id, node_id: node.id, instance_id: instance.id, running_module_digests: running.running_module_digests, drift: drift.drift, on_instance: onInstance };
 }
 
 async function main(): Promise<void> {
@@ -584,7 +621,9 @@ async function main(): Promise<void> {
   const narrator = json ? jsonNarrator() : textNarrator();
   try {
     const outcome = await runDemo(demoTarget(), narrator);
-    if (!json) process.stdout.write(`\nDone: my-redis ${outcome.version.version_string} ran on instance ${outcome.instance_id} without drift, and was cleaned up.\n`);
+    const ping = outcome.on_instance['redis-cli ping']?.stdout;
+    const checked = ping === undefined ? '' : ` (redis-cli ping on the instance answered ${ping})`;
+    if (!json) process.stdout.write(`\nDone: my-redis ${outcome.version.version_string} ran on instance ${outcome.instance_id} without drift${checked}, and was cleaned up.\n`);
   } catch (error) {
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

@@ -40,6 +40,9 @@ const ABANDONED_DOWNLOAD_IDLE_MS = 10 * 60 * 1000;
 export const FINAL_HEARTBEAT_TIMEOUT_MS = 2_000;
 /** Less than this left of the shutdown budget and an init.stop is not started: a sandboxed command cannot even start in it. */
 const MIN_STOP_SLICE_MS = 100;
+/** How long started units get before their state is judged, and how long one still activating is waited for. */
+const SERVICE_SETTLE_MS = 1_000;
+const SERVICE_ACTIVATION_WAIT_MS = 5_000;
 /** Compositions of one generation whose cached layers keep disappearing before they are extracted. */
 const COMPOSE_ATTEMPTS = 3;
 /** Gateway codes that mean the enrolment token itself was refused: trying it again cannot succeed. */
@@ -562,7 +565,14 @@ export class InstanceAgent {
       if (this.stopping) break;
       module.run = runStateAfterStart(await this.runInit(composition, module, 'start'));
     }
+    // A unit can be active for a moment and then fail (a simple service whose program exits at once): give
+    // them a moment, then wait out any still activating before judging the generation.
+    await new Promise((resolve) => setTimeout(resolve, SERVICE_SETTLE_MS));
     await this.refreshServices(composition);
+    for (let waited = 0; waited < SERVICE_ACTIVATION_WAIT_MS && this.services.some((s) => s.state === 'activating'); waited += 250) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await this.refreshServices(composition);
+    }
     const failures: ReconcileError[] = composition.modules.filter((m) => m.run.state === 'failed').map((m) => ({ module_name: m.module_name, message: formatFailure(m.run) }));
     for (const service of this.services.filter((s) => s.state === 'failed')) failures.push({ module_name: service.module, message: `service ${service.name} failed` });
     return failures;

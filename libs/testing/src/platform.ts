@@ -44,6 +44,8 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     POWERNODE_ADMIN_TOKEN: adminToken,
     PORT: String(port),
     HOST: '127.0.0.1',
+    // Tests that boot machines ask for nspawn; the rest keep the quick local driver whatever the host offers.
+    POWERNODE_HYPERVISOR: 'local',
     ...options.env,
   };
   const services = new Map<PlatformService, ServiceProcess>();
