@@ -484,7 +484,7 @@ export async function checkOnInstance(ctx: StepContext, instanceId: string, comm
 }
 
 /** Ensures a live 1.x version of each prerequisite: reuses one that is live already, else publishes and promotes. */
-async function ensurePrerequisites(ctx: StepContext, approver: { client: PlatformClient; label: string }): Promise<void> {
+export async function ensurePrerequisites(ctx: StepContext, approver: { client: PlatformClient; label: string }): Promise<void> {
   for (const module of PREREQUISITE_MODULES) {
     ctx.narrator.heading(`Prerequisite ${module.name}`);
     let live: VersionView | undefined;

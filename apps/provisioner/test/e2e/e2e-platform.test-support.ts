@@ -76,7 +76,7 @@ function agentCommand(): string {
 }
 
 /** Starts registry, gate and platform; heartbeats every 300 ms. */
-export async function startE2ePlatform(): Promise<E2ePlatform> {
+export async function startE2ePlatform(options: { hypervisor?: 'local' | 'nspawn' } = {}): Promise<E2ePlatform> {
   const registry = await startRegistry();
   const gate = await startRegistryGate(registry.host);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'pn-e2e-'));
@@ -85,7 +85,13 @@ export async function startE2ePlatform(): Promise<E2ePlatform> {
     platform = await startPlatform({
       services: ['catalog', 'ingest', 'provisioner', 'gateway'],
       dataDir,
-      env: { OCI_REGISTRY: gate.host, POWERNODE_DEV_SIGNING: 'true', POWERNODE_HEARTBEAT_INTERVAL_MS: '300', POWERNODE_AGENT_COMMAND: agentCommand() },
+      env: {
+        OCI_REGISTRY: gate.host,
+        POWERNODE_DEV_SIGNING: 'true',
+        POWERNODE_HEARTBEAT_INTERVAL_MS: '300',
+        POWERNODE_AGENT_COMMAND: agentCommand(),
+        POWERNODE_HYPERVISOR: options.hypervisor ?? 'local',
+      },
     });
   } catch (error) {
     await gate.stop();

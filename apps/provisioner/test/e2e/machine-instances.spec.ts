@@ -1,0 +1,175 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
+import { ensureModule, ensurePrerequisites, MY_REDIS, PlatformClient, promoteVersion, publishNextVersion, REPO_ROOT, waitUntil } from '../../../../scripts/demo.js';
+import { agentProcessesOf } from '../provisioner-platform.js';
+import { startE2ePlatform, type E2ePlatform } from './e2e-platform.test-support.js';
+
+/*
+ * Instances as machines: the platform on the nspawn driver, modules built with their Debian packages, and
+ * the tutorial's last step checked on the instance itself. Needs root, systemd-nspawn and mmdebstrap (CI
+ * installs them); the base build is cached between runs.
+ */
+
+const canBootMachines = process.getuid?.() === 0 && spawnSync('systemd-nspawn', ['--version']).status === 0 && spawnSync('mmdebstrap', ['--version']).status === 0;
+const describeMachines = canBootMachines ? describe : describe.skip;
+
+let e: E2ePlatform;
+
+/** Processes of an instance's machine: nspawn, systemd and everything under it carry its machine name or root. */
+function machineProcessesOf(instanceId: string): number[] {
+  const marker = `pn-${instanceId.toLowerCase()}`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmdline.includes(`--machine=${marker.slice(0, 64)}`)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function exec(instanceId: string, argv: string[]): Promise<{ status: number; body: any }> {
+  return e.rest('POST', `/instances/${instanceId}/exec`, { argv, timeout_ms: 30_000 });
+}
+
+async function ping(instanceId: string): Promise<string> {
+  const answer = await exec(instanceId, ['redis-cli', 'ping']);
+  return answer.status === 200 ? String(answer.body.stdout).trim() : `HTTP ${answer.status}`;
+}
+
+async function runDemoScript(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(POWERNODE_|OCI_|NODE_OPTIONS$)/.test(k)) env[k] = v;
+  Object.assign(env, { POWERNODE_URL: e.target.url, POWERNODE_TOKEN: e.target.token, POWERNODE_DATA_DIR: e.target.dataDir, OCI_REGISTRY: e.target.registry });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/demo.ts'), '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, stdout, stderr };
+}
+
+describeMachines('instances as machines (nspawn)', () => {
+  beforeAll(async () => {
+    e = await startE2ePlatform({ hypervisor: 'nspawn' });
+  }, 180_000);
+
+  afterAll(async () => {
+    await e?.stop();
+  }, 180_000);
+
+  it('npm run demo ends on the instance: systemctl is-active redis-server prints active and redis-cli ping prints PONG', async () => {
+    const run = await runDemoScript();
+    expect({ code: run.code, failure: run.stderr.match(/demo failed: .*/)?.[0] ?? null }).toEqual({ code: 0, failure: null });
+    const steps = run.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { step: string; command?: string[]; result?: any });
+    const onInstance = steps.filter((s) => s.step === 'on the instance' && s.command !== undefined);
+    expect(onInstance.map((s) => [s.command!.slice(4).join(' '), s.result.exit_code, s.result.stdout])).toEqual([
+      ['systemctl is-active redis-server', 0, 'active'],
+      ['redis-cli ping', 0, 'PONG'],
+    ]);
+    const instanceId = onInstance[0]!.command![2]!;
+    // The demo terminated its instance: nothing of the machine is left.
+    expect((await e.instance(instanceId)).status).toBe('terminated');
+    await waitUntil('the terminated machine to be gone', async () => machineProcessesOf(instanceId).length === 0 && agentProcessesOf(instanceId).length === 0, 30_000);
+    expect(existsSync(path.join(e.target.dataDir, 'instances', instanceId))).toBe(false);
+    const refused = await exec(instanceId, ['redis-cli', 'ping']);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('instance_terminated');
+  }, 900_000);
+
+  it('upgrades in place, comes back after its machine is killed, and rolls back a generation whose service fails', async () => {
+    const approverToken = (await e.client.call<{ token: string }>('system_create_token', { role: 'approver', name: 'machine-approver' })).token;
+    const approver = { client: new PlatformClient(e.target.url, approverToken), label: 'approver' };
+    await ensurePrerequisites(e.ctx, approver);
+    const { webhook_secret } = await ensureModule(e.ctx, MY_REDIS);
+    const first = await publishNextVersion(e.ctx, MY_REDIS, webhook_secret);
+    for (const to of ['staging', 'blessed', 'live']) await promoteVersion(e.ctx, first.version.id, to, approver);
+    const { templates } = await e.client.call<{ templates: Array<{ id: string; name: string }> }>('system_list_templates', {});
+    const base = templates.find((t) => t.name === 'base')!;
+    await e.client.call('system_assign_module_to_template', { template_id: base.id, module_name: MY_REDIS.name });
+    const { node } = await e.client.call<{ node: { id: string } }>('system_create_node', { hostname: 'redis-machine-1', node_template_id: base.id });
+    const { instance } = await e.client.call<{ instance: { id: string } }>('system_provision_instance', { node_id: node.id });
+    await waitUntil('PONG from the instance', async () => (await ping(instance.id)) === 'PONG', 300_000, 500);
+    const view = await e.instance(instance.id);
+    expect(view.services).toContainEqual(expect.objectContaining({ module: 'my-redis', name: 'redis-server.service', state: 'active' }));
+
+    // SIGKILL of the machine: the driver's agent boots it again and redis answers again.
+    const killed = machineProcessesOf(instance.id).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('systemd-nspawn'));
+    expect(killed).toEqual(expect.any(Number));
+    process.kill(killed!, 'SIGKILL');
+    await waitUntil('PONG after the machine was killed', async () => (await ping(instance.id)) === 'PONG', 120_000, 500);
+
+    // v0.2: a changed config file reaches the instance, and redis still answers.
+    const changed = await mkdtemp(path.join(os.tmpdir(), 'pn-redis-v2-'));
+    try {
+      await cp(MY_REDIS.dir, changed, { recursive: true });
+      const conf = path.join(changed, 'rootfs/etc/redis/redis.conf');
+      await writeFile(conf, `${await readFile(conf, 'utf8')}\n# powernode upgrade marker v0.2\n`);
+      const second = await publishNextVersion(e.ctx, MY_REDIS, webhook_secret, changed);
+      for (const to of ['staging', 'blessed', 'live']) await promoteVersion(e.ctx, second.version.id, to, approver);
+      await waitUntil('the instance to run the new version', async () => (await e.instance(instance.id)).running_module_digests['my-redis'] === second.version.composefs_digest, 300_000, 500);
+      const conf2 = await exec(instance.id, ['cat', '/etc/redis/redis.conf']);
+      expect(conf2.body.stdout).toContain('# powernode upgrade marker v0.2');
+      await waitUntil('PONG after the upgrade', async () => (await ping(instance.id)) === 'PONG', 60_000, 500);
+    } finally {
+      await rm(changed, { recursive: true, force: true });
+    }
+
+    // A service that cannot start: failed, and the drift report says so.
+    const broken = await mkdtemp(path.join(os.tmpdir(), 'pn-broken-'));
+    try {
+      await writeFile(
+        path.join(broken, 'manifest.yaml'),
+        [
+          'schema_version: 1',
+          'name: broken-service',
+          'dependencies:',
+          '  requires: ["powernode/system-base@^1.0"]',
+          'services:',
+          '  - name: broken-service',
+          '    start_command: "/bin/false"',
+          '    restart_policy: never',
+          'init:',
+          '  start: "systemctl start broken-service"',
+          '',
+        ].join('\n'),
+      );
+      const module: typeof MY_REDIS = { name: 'broken-service', dir: broken, category: 'userland', repo: 'demo/modules/broken-service', series: '1.0', approval_policy: 'auto_approve' };
+      const registered = await ensureModule(e.ctx, module);
+      const published = await publishNextVersion(e.ctx, module, registered.webhook_secret);
+      for (const to of ['staging', 'blessed', 'live']) await promoteVersion(e.ctx, published.version.id, to, approver);
+      await e.client.call('system_assign_module_to_template', { template_id: base.id, module_name: 'broken-service' });
+      // The generation that adds it does not come up, so the machine goes back to the previous root: redis
+      // keeps answering, and the report says what is missing and why.
+      const drift = await waitUntil(
+        'the drift report to name the module that did not come up',
+        async () => {
+          const report = (await e.drift(instance.id)) as any;
+          return report.missing?.['broken-service'] !== undefined && (await e.instance(instance.id)).errors.length > 0 ? report : null;
+        },
+        300_000,
+        500,
+      );
+      expect(drift).toMatchObject({ drift: true });
+      const errors = (await e.instance(instance.id)).errors as Array<{ module: string | null; message: string }>;
+      expect(errors).toContainEqual(expect.objectContaining({ module: 'broken-service', message: expect.stringMatching(/rolled back .*broken-service\.service failed/) }));
+      expect(await ping(instance.id)).toBe('PONG');
+      await e.client.call('system_unassign_module_from_template', { template_id: base.id, module_name: 'broken-service' });
+    } finally {
+      await rm(broken, { recursive: true, force: true });
+    }
+
+    // Terminate: the machine powers off and nothing of it is left.
+    await e.client.call('system_terminate_instance', { id: instance.id });
+    await waitUntil('the machine to be gone', async () => machineProcessesOf(instance.id).length === 0 && agentProcessesOf(instance.id).length === 0, 60_000);
+    await e.client.call('system_unassign_module_from_template', { template_id: base.id, module_name: MY_REDIS.name });
+  }, 1_500_000);
+});
