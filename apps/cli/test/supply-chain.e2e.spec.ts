@@ -74,10 +74,11 @@ describe('supply chain end to end', () => {
     });
     expect(created.status).toBe(201);
 
+    // This exercises signing and ingest; installing package_spec is covered by libs/debian-build's own tests.
     const published = await runCli(
       ['module', 'publish', dir, '--ref', `${registry.host}/acme/modules/my-redis-module:v0.1.0`, '--repo-full-name', 'acme/modules/my-redis-module',
         '--webhook-url', `${platform.url}/api/v1/system/webhooks/gitea/module`, '--webhook-secret', created.body.webhook_secret, '--dev'],
-      { env: { POWERNODE_DATA_DIR: platform.dataDir } },
+      { env: { POWERNODE_DATA_DIR: platform.dataDir, POWERNODE_SKIP_PACKAGES: '1' } },
     );
     expect(published.code).toBe(0);
 
@@ -92,7 +93,7 @@ describe('supply chain end to end', () => {
     const again = await runCli(
       ['module', 'publish', dir, '--ref', `${registry.host}/acme/modules/my-redis-module:v0.1.0`, '--repo-full-name', 'acme/modules/my-redis-module',
         '--webhook-url', `${platform.url}/api/v1/system/webhooks/gitea/module`, '--webhook-secret', created.body.webhook_secret, '--dev'],
-      { env: { POWERNODE_DATA_DIR: platform.dataDir } },
+      { env: { POWERNODE_DATA_DIR: platform.dataDir, POWERNODE_SKIP_PACKAGES: '1' } },
     );
     expect(again.code).toBe(0);
     await new Promise((r) => setTimeout(r, 1500));
@@ -109,7 +110,7 @@ describe('supply chain end to end', () => {
     const published = await runCli(
       ['module', 'publish', dir, '--ref', `${registry.host}/acme/other-module:v1.0.0`, '--repo-full-name', 'acme/other-module',
         '--webhook-url', `${platform.url}/api/v1/system/webhooks/gitea/module`, '--webhook-secret', created.body.webhook_secret, '--dev', '--dev-identity', 'evil-user@example.com'],
-      { env: { POWERNODE_DATA_DIR: platform.dataDir } },
+      { env: { POWERNODE_DATA_DIR: platform.dataDir, POWERNODE_SKIP_PACKAGES: '1' } },
     );
     expect(published.code).toBe(0);
     const [version] = await versionsOf('other-module', (v) => v.length === 1);

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { PowernodeError } from '@powernode/contracts';
-import { buildModuleArtifact, type BuiltModuleArtifact } from '@powernode/artifact';
+import { buildModuleArtifact, loadModuleManifest, type BuiltModuleArtifact } from '@powernode/artifact';
 import { commandAction, writeJson, writeLine } from './module-command-action.js';
+import { gitCommitTime, modulePackageTree, skipPackagesFromEnv } from './module-package-build.js';
 import { progressReporter, type ProgressReporter } from './module-progress-reporter.js';
 import { requireValidModuleDir } from './module-validate-command.js';
 
@@ -11,6 +12,7 @@ export interface BuildOptions {
   source?: string;
   revision?: string;
   sourceDateEpoch?: string;
+  skipPackages?: boolean;
 }
 
 interface BuildCommandOptions extends BuildOptions {
@@ -25,7 +27,17 @@ export function addBuildOptions(command: Command, versionHelp: string): Command 
     .addOption(new Option('--version <version>', versionHelp).env('POWERNODE_MODULE_VERSION'))
     .addOption(new Option('--source <url>', 'org.opencontainers.image.source annotation, e.g. the repository URL').env('POWERNODE_MODULE_SOURCE'))
     .addOption(new Option('--revision <commit>', 'org.opencontainers.image.revision annotation, e.g. the git commit').env('POWERNODE_MODULE_REVISION'))
-    .addOption(new Option('--source-date-epoch <seconds>', 'mtime of every file and the SBOM timestamp (default 0)').env('SOURCE_DATE_EPOCH'));
+    .addOption(
+      new Option('--source-date-epoch <seconds>', 'mtime of every file and the SBOM timestamp (default: the commit time of HEAD in a git checkout, else 0)').env(
+        'SOURCE_DATE_EPOCH',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--skip-packages',
+        'do not install package_spec (nor the base system of a base.os module): a configuration-only test build whose SBOM lists the declared packages; also POWERNODE_SKIP_PACKAGES=1',
+      ),
+    );
 }
 
 function parseSourceDateEpoch(value: string | undefined): number | undefined {
@@ -38,9 +50,14 @@ function parseSourceDateEpoch(value: string | undefined): number | undefined {
   return Number(value.trim());
 }
 
-/** Builds the artifact of a module directory (validate it first), reporting progress. */
+/**
+ * Builds the artifact of a module directory (validate it first), reporting progress: installs its packages
+ * first unless skipped (root required), so a missing package fails the command before anything is pushed.
+ */
 export async function buildArtifact(dir: string, options: BuildOptions & { outDir?: string }, progress: ProgressReporter): Promise<BuiltModuleArtifact> {
-  const sourceDateEpoch = parseSourceDateEpoch(options.sourceDateEpoch);
+  const sourceDateEpoch = parseSourceDateEpoch(options.sourceDateEpoch) ?? (await gitCommitTime(dir));
+  const manifest = await loadModuleManifest(dir);
+  const packageTree = await modulePackageTree(manifest, options.skipPackages === true || skipPackagesFromEnv(), progress);
   return buildModuleArtifact({
     dir,
     ...(options.version === undefined ? {} : { version: options.version }),
@@ -48,6 +65,7 @@ export async function buildArtifact(dir: string, options: BuildOptions & { outDi
     ...(options.revision === undefined ? {} : { revision: options.revision }),
     ...(sourceDateEpoch === undefined ? {} : { sourceDateEpoch }),
     ...(options.outDir === undefined ? {} : { outDir: options.outDir }),
+    ...(packageTree === undefined ? {} : { packageTree }),
     onProgress: progress.artifact,
   });
 }
@@ -86,7 +104,13 @@ export function registerModuleBuildCommand(module: Command): void {
     .option('-q, --quiet', 'no progress lines on stderr')
     .addHelpText(
       'after',
-      '\nThe same inputs always give the same manifest digest: no clock, owner or umask reaches the artifact.\nExit status: 0 built, 1 invalid module, 2 usage.',
+      [
+        '',
+        'The same inputs always give the same manifest digest: no clock, owner or umask reaches the artifact.',
+        'package_spec is installed from the Debian mirror apt is configured with (POWERNODE_DEBIAN_MIRROR overrides it)',
+        'onto a cached base system, as root; a module providing base.os ships the whole base system.',
+        'Exit status: 0 built, 1 invalid module or unavailable package, 2 usage.',
+      ].join('\n'),
     )
     .action(
       commandAction(
