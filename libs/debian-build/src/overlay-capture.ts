@@ -13,7 +13,7 @@ import { runCommand, runCommandOrThrow, type BuildProgressListener } from './com
  */
 
 /** Bumped whenever the capture procedure changes what a layer holds. */
-export const LAYER_RECIPE_VERSION = 1;
+export const LAYER_RECIPE_VERSION = 2;
 
 /** A captured layer in the cache: the raw upper directory and the base paths the install deleted. */
 export interface CapturedLayer {
@@ -36,6 +36,8 @@ const INSTALL_SCRIPT = [
   'set -e',
   'root="$1"; shift',
   'mount -t proc proc "$root/proc"',
+  // apt logs through a pseudo-terminal; a private devpts instance keeps the host's terminals out of reach.
+  'mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"',
   'mount -t tmpfs -o mode=0755 tmpfs "$root/var/lib/apt/lists"',
   'mount -t tmpfs -o mode=0755 tmpfs "$root/var/cache/apt"',
   'mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"',

@@ -30,7 +30,7 @@ export function artifactProgressLine<S extends ArtifactProgressStep>(step: S, de
   switch (step) {
     case 'tree_read': {
       const d = detail as ArtifactProgressDetails['tree_read'];
-      return `read rootfs/: ${d.entries} entries, ${d.files} files, ${formatBytes(d.bytes)}`;
+      return `read module tree: ${d.entries} entries, ${d.files} files, ${formatBytes(d.bytes)}`;
     }
     case 'tree_entry_archived': {
       const d = detail as ArtifactProgressDetails['tree_entry_archived'];
