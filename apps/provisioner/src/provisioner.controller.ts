@@ -7,6 +7,7 @@ import {
   agentHeartbeatRequest,
   createNodeInput,
   driftReportInput,
+  execInstanceInput,
   instanceIdInput,
   listInstancesInput,
   listNodesInput,
@@ -20,6 +21,7 @@ import {
 import { rpcHandler } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import type { AgentSessions } from './agent-sessions.js';
+import type { InstanceExecService } from './instance-exec-service.js';
 import type { ProvisionerService } from './provisioner-service.js';
 import type { ProvisionerReadModels } from './read-models.js';
 
@@ -27,6 +29,7 @@ export const PROVISIONER_DEPS = Symbol('PROVISIONER_DEPS');
 
 export interface ProvisionerControllerDeps {
   service: ProvisionerService;
+  exec: InstanceExecService;
   agents: AgentSessions;
   readModels: ProvisionerReadModels;
   logger: Logger;
@@ -39,7 +42,7 @@ export class ProvisionerController {
   private readonly handlers;
 
   constructor(@Inject(PROVISIONER_DEPS) deps: ProvisionerControllerDeps) {
-    const { service, agents, readModels } = deps;
+    const { service, exec, agents, readModels } = deps;
     const o = { logger: deps.logger };
     this.handlers = {
       createNode: rpcHandler(rpcRequestSchema(createNodeInput), ({ input, actor }, c) => service.createNode(input, actor, c.correlation_id), o),
@@ -53,6 +56,7 @@ export class ProvisionerController {
       stopInstance: rpcHandler(rpcRequestSchema(instanceIdInput), ({ input, actor }, c) => service.stopInstance(input.id, actor, c.correlation_id), o),
       startInstance: rpcHandler(rpcRequestSchema(instanceIdInput), ({ input, actor }, c) => service.startInstance(input.id, actor, c.correlation_id), o),
       driftReport: rpcHandler(rpcRequestSchema(driftReportInput), ({ input }) => service.driftReport(input.instance_id), o),
+      execInstance: rpcHandler(rpcRequestSchema(execInstanceInput), ({ input, actor }, c) => exec.exec(input, actor, c.correlation_id), o),
       agentEnrol: rpcHandler(agentEnrolInput, (input, c) => agents.enrol(input, c.correlation_id), o),
       agentDesired: rpcHandler(agentCredentialRequest, ({ credential }) => agents.desired(credential), o),
       agentHeartbeat: rpcHandler(agentHeartbeatRequest, ({ credential, heartbeat }, c) => agents.heartbeat(credential, heartbeat, c.correlation_id), o),
@@ -72,6 +76,7 @@ export class ProvisionerController {
   @MessagePattern(PROVISIONER_RPC.stopInstance) stopInstance(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.stopInstance(p, c); }
   @MessagePattern(PROVISIONER_RPC.startInstance) startInstance(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.startInstance(p, c); }
   @MessagePattern(PROVISIONER_RPC.driftReport) driftReport(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.driftReport(p, c); }
+  @MessagePattern(PROVISIONER_RPC.execInstance) execInstance(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.execInstance(p, c); }
   @MessagePattern(PROVISIONER_RPC.agentEnrol) agentEnrol(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.agentEnrol(p, c); }
   @MessagePattern(PROVISIONER_RPC.agentDesired) agentDesired(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.agentDesired(p, c); }
   @MessagePattern(PROVISIONER_RPC.agentHeartbeat) agentHeartbeat(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.agentHeartbeat(p, c); }

@@ -11,6 +11,7 @@ import { AgentSessions } from './agent-sessions.js';
 import { EnrolmentKeys } from './agent-secrets.js';
 import { LocalDriver, type HypervisorDriver } from './drivers/index.js';
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
+import { InstanceExecService } from './instance-exec-service.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
 import { ProvisionerModule } from './provisioner.controller.js';
@@ -93,9 +94,10 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
     settings: { enrolmentTtlMs: config.POWERNODE_ENROLMENT_TTL_MS },
     logger,
   });
+  const exec = new InstanceExecService({ store: host.store, driver, logger });
   const agents = new AgentSessions({ store: host.store, readModels, liveness, keys, heartbeatIntervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
 
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register({ service, agents, readModels, logger }), {
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register({ service, exec, agents, readModels, logger }), {
     transport: Transport.NATS,
     options: { servers: config.NATS_URL.split(','), queue: 'provisioner' },
     logger: false,

@@ -8,7 +8,8 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 
 /**
  * An operation a backing service answers over NATS request/reply (`pattern`): the gateway forwards the validated
- * input with the caller as actor and the request's correlation id, and returns the service's reply.
+ * input with the caller as actor and the request's correlation id, and returns the service's reply. `timeout_ms`
+ * may depend on the input (an operation whose input says how long it may run).
  */
 export function forwarded(
   rpc: RpcClient,
@@ -19,7 +20,7 @@ export function forwarded(
   rest: { method: HttpMethod; path: string; status?: number },
   title: string,
   description: string,
-  timeout_ms = DEFAULT_TIMEOUT_MS,
+  timeout_ms: number | ((input: any) => number) = DEFAULT_TIMEOUT_MS,
 ): Operation {
   return defineOperation({
     tool,
@@ -28,6 +29,7 @@ export function forwarded(
     permission,
     input,
     rest,
-    run: (payload, ctx) => rpc.request(pattern, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms }),
+    run: (payload, ctx) =>
+      rpc.request(pattern, { actor: ctx.principal, input: payload }, { correlation_id: ctx.correlation_id, timeout_ms: typeof timeout_ms === 'function' ? timeout_ms(payload) : timeout_ms }),
   });
 }

@@ -45,6 +45,7 @@ export const agentCredentialsProjection: ProvisionerProjection<AgentCredentialsM
       case 'InstanceStatusChanged':
       case 'InstanceHeartbeatReceived':
       case 'InstanceHeartbeatStale':
+      case 'InstanceCommandExecuted':
         return state;
       default:
         return assertNever(event);

@@ -131,6 +131,7 @@ function evolveWithProvisionerEvent(state: DesiredStateModel, stored: StoredEven
     case 'InstanceHeartbeatReceived':
     case 'InstanceHeartbeatStale':
     case 'InstanceTerminated':
+    case 'InstanceCommandExecuted':
       return state;
     default:
       return assertNever(event);

@@ -38,6 +38,10 @@
  *       refusals: conflict (instance_terminated: the agent should stop)
  *     CheckHeartbeat{instance_id, now, interval_ms, missed_beats?, last_heartbeat_at, watching_since}
  *       → InstanceHeartbeatStale for a running instance silent longer than interval × missed beats (3)
+ *     RecordCommandExecution{instance_id, argv, outcome, requested_by, now} → InstanceCommandExecuted (argv,
+ *       exit code, timed_out, truncated, duration; never the output). `assertAcceptsCommands` is the same rule
+ *       checked before the driver runs anything: not_found, instance_terminated, instance_not_running
+ *       (pending, provisioning, stopping, stopped, error)
  *
  * Heartbeats and the log: an agent reports every ~30 s; only changes (and a keep-alive) become events. The
  * exact latest report time is kept by the provisioner in a liveness table and merged by `instanceView`;
@@ -83,6 +87,7 @@ export {
   type NodeFacts,
   type RecordedHeartbeat,
 } from './instance.decider.js';
+export { assertAcceptsCommands, type CommandExecutionFacts } from './instance-exec.js';
 export {
   INSTANCE_TRANSITIONS,
   STATUSES_A_HEARTBEAT_MARKS_RUNNING,

@@ -7,6 +7,8 @@ import {
 } from '@powernode/contracts';
 import { assertNever, type Decider } from '@powernode/events';
 import { DEFAULT_HEARTBEAT_KEEPALIVE_MS, DEFAULT_MISSED_BEATS, epochMs, isHeartbeatStale, laterOf, staleThresholdMs } from './heartbeat-staleness.js';
+import { recordCommandExecution, type CommandExecutionFacts } from './instance-exec.js';
+import { existingInstance as existing, refuseTerminated } from './instance-refusals.js';
 import { assertInstanceTransition, parseInstanceStatus, STATUSES_A_HEARTBEAT_MARKS_RUNNING } from './instance-status-machine.js';
 
 /*
@@ -21,7 +23,8 @@ export type InstanceEvent =
   | ProvisionerEventOf<'InstanceEnrolled'>
   | ProvisionerEventOf<'InstanceHeartbeatReceived'>
   | ProvisionerEventOf<'InstanceHeartbeatStale'>
-  | ProvisionerEventOf<'InstanceTerminated'>;
+  | ProvisionerEventOf<'InstanceTerminated'>
+  | ProvisionerEventOf<'InstanceCommandExecuted'>;
 
 /** What an agent reports, as the gateway hands it on (the receive time is the command's `now`). */
 export interface HeartbeatReport {
@@ -81,7 +84,15 @@ export type InstanceCommand =
       /** When this provisioner started listening for heartbeats: silence before that is not the agent's fault. */
       watching_since: string;
     }
-  | { type: 'TerminateInstance'; instance_id: string; reason?: string | undefined; terminated_by: string; now: string };
+  | { type: 'TerminateInstance'; instance_id: string; reason?: string | undefined; terminated_by: string; now: string }
+  | {
+      type: 'RecordCommandExecution';
+      instance_id: string;
+      argv: readonly string[];
+      outcome: CommandExecutionFacts;
+      requested_by: string;
+      now: string;
+    };
 
 export interface RecordedHeartbeat extends HeartbeatReport {
   at: string;
@@ -150,6 +161,8 @@ export const instanceDecider: Decider<InstanceCommand, InstanceState, InstanceEv
           },
         ];
       }
+      case 'RecordCommandExecution':
+        return recordCommandExecution(command, state);
       default:
         return assertNever(command);
     }
@@ -188,20 +201,13 @@ export const instanceDecider: Decider<InstanceCommand, InstanceState, InstanceEv
         return state.status === 'none' ? state : { ...state, heartbeat_stale: true };
       case 'InstanceTerminated':
         return state.status === 'none' ? state : { ...state, status: 'terminated', status_changed_at: event.data.terminated_at };
+      case 'InstanceCommandExecuted':
+        return state;
       default:
         return assertNever(event);
     }
   },
 };
-
-function existing(state: InstanceState, instanceId: string): InstanceRecord {
-  if (state.status === 'none') {
-    throw new PowernodeError('not_found', `instance ${instanceId} not found: provision one with system_provision_instance`, {
-      details: { instance_id: instanceId, rule: 'instance_must_exist' },
-    });
-  }
-  return state;
-}
 
 function statusChanged(instance: InstanceRecord, to: InstanceStatus, reason: string, now: string): InstanceEvent {
   return { type: 'InstanceStatusChanged', data: { instance_id: instance.instance_id, from: instance.status, to, reason, changed_at: now } };
@@ -246,12 +252,6 @@ function requestProvision(command: Extract<InstanceCommand, { type: 'RequestProv
       },
     },
   ];
-}
-
-function refuseTerminated(instance: InstanceRecord, what: string): never {
-  throw new PowernodeError('conflict', `instance ${instance.instance_id} is terminated: ${what} is refused; its agent should shut down`, {
-    details: { instance_id: instance.instance_id, status: instance.status, rule: 'instance_terminated' },
-  });
 }
 
 function enrolAgent(command: Extract<InstanceCommand, { type: 'EnrolAgent' }>, instance: InstanceRecord): InstanceEvent[] {

@@ -119,6 +119,7 @@ export const instancesProjection: ProvisionerProjection<InstancesReadModel> = {
       case 'NodeHostnameReleased':
       case 'NodeCreated':
       case 'NodeChannelChanged':
+      case 'InstanceCommandExecuted':
         return state;
       default:
         return assertNever(event);

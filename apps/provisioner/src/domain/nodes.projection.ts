@@ -74,6 +74,7 @@ export const nodesProjection: ProvisionerProjection<NodesReadModel> = {
       case 'InstanceHeartbeatReceived':
       case 'InstanceHeartbeatStale':
       case 'InstanceTerminated':
+      case 'InstanceCommandExecuted':
         return state;
       default:
         return assertNever(event);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hostnameSchema, PowernodeError } from '@powernode/contracts';
+import { hostnameSchema, PowernodeError, type InstanceExecResult } from '@powernode/contracts';
 
 /*
  * The port between the provisioner and whatever runs instances. The provisioner decides (instance deciders)
@@ -69,6 +69,15 @@ export type AdoptOutcome =
   /** It was stopped on purpose and stays stopped. */
   | { outcome: 'stopped'; instance_id: string };
 
+/** Bounds of one `exec`: the command is killed at `timeoutMs`; each of stdout and stderr keeps `maxOutputBytes`. */
+export interface ExecOptions {
+  timeoutMs: number;
+  maxOutputBytes: number;
+}
+
+/** Exit code reported for a command killed at its timeout (as timeout(1) reports it). */
+export const EXEC_TIMEOUT_EXIT_CODE = 124;
+
 export interface HypervisorDriver {
   /** `local`, `libvirt`, … (recorded with each instance). */
   readonly kind: string;
@@ -85,6 +94,12 @@ export interface HypervisorDriver {
   list(): Promise<string[]>;
   /** Re-attaches to an instance after a provisioner restart (see AdoptOutcome); `not_found` when absent. */
   adopt(instanceId: string): Promise<AdoptOutcome>;
+  /**
+   * Runs `argv` (as argv, never through a shell) inside the running instance, its root as `/`; output is
+   * decoded as UTF-8. `not_found` when the driver does not hold the instance, `instance_not_running` when it
+   * is stopped. A command that outlives `timeoutMs` is killed and reported `timed_out` with exit code 124.
+   */
+  exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecResult>;
   /** Lets go of supervision without stopping anything: instances outlive the provisioner. */
   close(): Promise<void>;
 }
@@ -112,5 +127,12 @@ export function parseInstanceId(instanceId: string): string {
 export function instanceNotCreated(driver: string, instanceId: string): PowernodeError {
   return new PowernodeError('not_found', `the ${driver} driver holds no instance ${instanceId}: create it first`, {
     details: { driver, instance_id: instanceId, rule: 'driver_instance_must_exist' },
+  });
+}
+
+/** `instance_not_running` for an instance the driver holds but does not run. */
+export function instanceNotRunning(driver: string, instanceId: string): PowernodeError {
+  return new PowernodeError('instance_not_running', `instance ${instanceId} is not running: start it (powernode instances start ${instanceId}) and run the command again`, {
+    details: { driver, instance_id: instanceId, rule: 'instance_must_run' },
   });
 }

@@ -4,12 +4,15 @@
  * passes the contract suite in apps/provisioner/test/drivers/driver-contract.ts.
  */
 export {
+  EXEC_TIMEOUT_EXIT_CODE,
   instanceNotCreated,
+  instanceNotRunning,
   instanceSpecSchema,
   parseInstanceId,
   parseInstanceSpec,
   type AdoptOutcome,
   type DriverInstanceStatus,
+  type ExecOptions,
   type HypervisorDriver,
   type InstanceHandle,
   type InstanceSpec,

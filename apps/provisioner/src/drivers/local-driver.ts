@@ -4,17 +4,20 @@ import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { PowernodeError } from '@powernode/contracts';
+import { PowernodeError, type InstanceExecResult } from '@powernode/contracts';
 import {
   instanceNotCreated,
+  instanceNotRunning,
   parseInstanceId,
   parseInstanceSpec,
   type AdoptOutcome,
   type DriverInstanceStatus,
+  type ExecOptions,
   type HypervisorDriver,
   type InstanceHandle,
   type InstanceSpec,
 } from './hypervisor-driver.js';
+import { runBounded, sandboxExecArgv, sandboxRootEntries } from './local-exec.js';
 import { findProcessesWithEnvironment, isProcessAlive, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 
 /*
@@ -244,6 +247,18 @@ export class LocalDriver implements HypervisorDriver {
       await this.spawnAgent(id, record.spec);
       return { outcome: 'restarted', instance_id: id };
     });
+  }
+
+  /** Runs argv in bubblewrap on the composed root the instance's agent published as `<sandbox>/current`. */
+  async exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecResult> {
+    const id = parseInstanceId(instanceId);
+    if (argv.length === 0 || argv[0] === '') {
+      throw new PowernodeError('validation_failed', 'exec needs an argv naming at least the program', { details: { field: 'argv', rule: 'exec_argv_program' } });
+    }
+    const record = await this.requireRecord(id);
+    if ((await this.runningIdentity(id)) === null) throw instanceNotRunning(this.kind, id);
+    const entries = await sandboxRootEntries(path.join(this.instanceDir(id), 'sandbox', 'current'), id);
+    return runBounded(sandboxExecArgv({ program: 'bwrap', entries, hostname: record.spec.hostname, argv }), options);
   }
 
   /** Stops supervising; agents keep running for the next provisioner to adopt. */

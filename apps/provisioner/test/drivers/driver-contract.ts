@@ -42,9 +42,12 @@ export async function rejectionCode(run: () => Promise<unknown>): Promise<string
   throw new Error('expected a rejection, but the call succeeded');
 }
 
+const EXEC = { timeoutMs: 20_000, maxOutputBytes: 64 * 1024 };
+
 /**
  * The behaviour every hypervisor driver owes the provisioner: idempotent create/start/stop/destroy, an honest
- * status, a list that survives restarts, and adoption after the provisioner itself restarted.
+ * status, a list that survives restarts, adoption after the provisioner itself restarted, and commands run
+ * inside a running instance.
  */
 export function describeDriverContract(name: string, factory: () => Promise<DriverContractFixture>): void {
   describe(`hypervisor driver contract: ${name}`, () => {
@@ -194,6 +197,59 @@ export function describeDriverContract(name: string, factory: () => Promise<Driv
       const restarted = await fixture.restart();
       expect(await restarted.adopt(spec.instance_id)).toEqual({ outcome: 'stopped', instance_id: spec.instance_id });
       expect(await restarted.status(spec.instance_id)).toBe('stopped');
+    });
+
+    describe('exec', () => {
+      const runningInstance = async (): Promise<string> => {
+        const spec = contractSpec();
+        await driver.create(spec);
+        await driver.start(spec.instance_id);
+        await fixture.waitUntilUp(spec.instance_id);
+        return spec.instance_id;
+      };
+
+      it('passes the exit code through and keeps stdout and stderr apart', async () => {
+        const id = await runningInstance();
+        expect(await driver.exec(id, ['/bin/sh', '-c', 'echo to-out; echo to-err >&2; exit 3'], EXEC)).toEqual({
+          exit_code: 3,
+          stdout: 'to-out\n',
+          stderr: 'to-err\n',
+          truncated: false,
+          timed_out: false,
+          duration_ms: expect.any(Number),
+        });
+        expect((await driver.exec(id, ['/bin/true'], EXEC)).exit_code).toBe(0);
+      });
+
+      it('passes argv as argv: nothing is interpreted by a shell', async () => {
+        const id = await runningInstance();
+        const outcome = await driver.exec(id, ['/bin/echo', '$HOME;ls', '*', '`id`'], EXEC);
+        expect({ exit_code: outcome.exit_code, stdout: outcome.stdout }).toEqual({ exit_code: 0, stdout: '$HOME;ls * `id`\n' });
+      });
+
+      it('kills a command at its timeout and says so (exit code 124)', async () => {
+        const id = await runningInstance();
+        const outcome = await driver.exec(id, ['/bin/sleep', '30'], { ...EXEC, timeoutMs: 300 });
+        expect(outcome).toMatchObject({ exit_code: 124, timed_out: true });
+        expect(outcome.duration_ms).toBeLessThan(15_000);
+      });
+
+      it('keeps at most maxOutputBytes of each stream and marks the result truncated', async () => {
+        const id = await runningInstance();
+        const outcome = await driver.exec(id, ['/bin/sh', '-c', 'head -c 100000 /dev/zero | tr "\\000" a; echo short >&2'], { ...EXEC, maxOutputBytes: 1000 });
+        expect({ exit_code: outcome.exit_code, stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated }).toEqual({ exit_code: 0, stdout: 'a'.repeat(1000), stderr: 'short\n', truncated: true });
+      });
+
+      it('refuses an instance it does not hold (not_found) and a stopped one (instance_not_running)', async () => {
+        expect(await rejectionCode(() => driver.exec('never-created', ['/bin/true'], EXEC))).toBe('not_found');
+        const spec = contractSpec();
+        await driver.create(spec);
+        expect(await rejectionCode(() => driver.exec(spec.instance_id, ['/bin/true'], EXEC))).toBe('instance_not_running');
+        await driver.start(spec.instance_id);
+        await fixture.waitUntilUp(spec.instance_id);
+        await driver.stop(spec.instance_id);
+        expect(await rejectionCode(() => driver.exec(spec.instance_id, ['/bin/true'], EXEC))).toBe('instance_not_running');
+      });
     });
   });
 }

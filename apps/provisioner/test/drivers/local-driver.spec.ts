@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalDriver } from '../../src/drivers/local-driver.js';
@@ -252,5 +252,48 @@ describe('local driver', () => {
 
   it('refuses an agent command with no program', () => {
     expect(() => new LocalDriver({ dataDir: '/tmp/unused', agentCommand: [] })).toThrow(/needs an agent command/);
+  });
+});
+
+describe('local driver exec', () => {
+  let fixture: LocalDriverFixture;
+  const EXEC = { timeoutMs: 20_000, maxOutputBytes: 64 * 1024 };
+
+  beforeAll(async () => {
+    fixture = await localDriverFixture();
+  });
+
+  afterAll(async () => {
+    await fixture.cleanup();
+  });
+
+  const running = async (): Promise<string> => {
+    const spec = contractSpec();
+    await fixture.driver.create(spec);
+    await fixture.driver.start(spec.instance_id);
+    await fixture.waitUntilUp(spec.instance_id);
+    return spec.instance_id;
+  };
+
+  it("runs on the agent's composed root, read-only, with the host's userland but nothing else of the host", async () => {
+    const id = await running();
+    expect(await fixture.driver.exec(id, ['/bin/cat', '/etc/stand-in-release'], EXEC)).toMatchObject({ exit_code: 0, stdout: `stand-in root of ${id}\n` });
+    const script = 'test ! -e /etc/os-release && test ! -e /home && test -x /usr/bin/env; echo host=$?; touch /etc/x 2>/dev/null; echo write=$?; touch /tmp/x; echo tmp=$?; hostname; env | sort';
+    const outcome = await fixture.driver.exec(id, ['/bin/sh', '-c', script], EXEC);
+    expect(outcome.stdout.split('\n').slice(0, 4)).toEqual(['host=0', 'write=1', 'tmp=0', id]);
+    expect(outcome.stdout).not.toMatch(/POWERNODE_|ADMIN/);
+  });
+
+  it('refuses while the agent has not published a composed root yet (conflict, retryable)', async () => {
+    const id = await running();
+    unlinkSync(path.join(fixture.driver.instanceDir(id), 'sandbox', 'current'));
+    let error: unknown;
+    await fixture.driver.exec(id, ['/bin/true'], EXEC).catch((e: unknown) => (error = e));
+    expect(error).toMatchObject({ code: 'conflict', retryable: true, details: { rule: 'composed_root_required' } });
+  });
+
+  it('refuses an empty argv', async () => {
+    const id = await running();
+    expect(await rejectionCode(() => fixture.driver.exec(id, [], EXEC))).toBe('validation_failed');
   });
 });

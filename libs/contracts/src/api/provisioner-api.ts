@@ -14,10 +14,13 @@ export const nodeIdInput = z.object({ node_id: z.string().min(1).max(200) });
 export const setNodeChannelInput = z.object({ node_id: z.string().min(1).max(200), channel: z.enum(['live', 'blessed', 'staging']) });
 export const listNodesInput = z.object({ ...pageInputShape });
 export const provisionInstanceInput = z.object({ node_id: z.string().min(1).max(200) });
-export const instanceIdInput = z.preprocess(
-  (v) => (v && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>)['id'] === undefined && (v as Record<string, unknown>)['instance_id'] !== undefined ? { ...(v as object), id: (v as Record<string, unknown>)['instance_id'] } : v),
-  z.object({ id: z.string().min(1).max(200) }),
-);
+/** Accepts `instance_id` for `id` (the reference platform's name for it). */
+function withInstanceIdAlias(v: unknown): unknown {
+  return v && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>)['id'] === undefined && (v as Record<string, unknown>)['instance_id'] !== undefined
+    ? { ...(v as object), id: (v as Record<string, unknown>)['instance_id'] }
+    : v;
+}
+export const instanceIdInput = z.preprocess(withInstanceIdAlias, z.object({ id: z.string().min(1).max(200) }));
 export const driftReportInput = z.preprocess(
   (v) => (v && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>)['instance_id'] === undefined && (v as Record<string, unknown>)['id'] !== undefined ? { ...(v as object), instance_id: (v as Record<string, unknown>)['id'] } : v),
   z.object({ instance_id: z.string().min(1).max(200) }),
@@ -31,3 +34,51 @@ export const listInstancesInput = z.object({ ...pageInputShape, node_id: z.strin
  */
 export const agentCredentialRequest = z.object({ credential: z.string().min(1).max(500) });
 export const agentHeartbeatRequest = z.object({ credential: z.string().min(1).max(500), heartbeat: agentHeartbeat });
+
+/** Bounds of `system_exec_instance`: what one command may ask for and how much output comes back. */
+export const INSTANCE_EXEC_LIMITS = {
+  max_args: 64,
+  max_arg_chars: 4096,
+  min_timeout_ms: 1_000,
+  max_timeout_ms: 600_000,
+  default_timeout_ms: 60_000,
+  /** Per stream (stdout, stderr); what goes beyond is dropped and the result says `truncated`. */
+  max_output_bytes: 1024 * 1024,
+} as const;
+
+const execArgument = z
+  .string()
+  .max(INSTANCE_EXEC_LIMITS.max_arg_chars, `must be at most ${INSTANCE_EXEC_LIMITS.max_arg_chars} characters`)
+  .refine((arg) => !arg.includes('\u0000'), 'must not contain a NUL character (arguments are C strings)');
+
+/** `system_exec_instance`: argv is executed as argv on the instance, never handed to a shell. */
+export const execInstanceInput = z.preprocess(
+  withInstanceIdAlias,
+  z.object({
+    id: z.string().min(1).max(200),
+    argv: z
+      .array(execArgument)
+      .min(1, 'must name at least the program')
+      .max(INSTANCE_EXEC_LIMITS.max_args, `must have at most ${INSTANCE_EXEC_LIMITS.max_args} entries`)
+      .refine((argv) => argv[0] !== '', 'argv[0] must name the program'),
+    timeout_ms: z.coerce
+      .number()
+      .int()
+      .min(INSTANCE_EXEC_LIMITS.min_timeout_ms, `must be at least ${INSTANCE_EXEC_LIMITS.min_timeout_ms} ms`)
+      .max(INSTANCE_EXEC_LIMITS.max_timeout_ms, `must be at most ${INSTANCE_EXEC_LIMITS.max_timeout_ms} ms (10 minutes)`)
+      .default(INSTANCE_EXEC_LIMITS.default_timeout_ms),
+  }),
+);
+export type ExecInstanceInput = z.output<typeof execInstanceInput>;
+
+/** What `system_exec_instance` answers: the command's own exit code and output, as it came. */
+export interface InstanceExecResult {
+  exit_code: number;
+  stdout: string;
+  stderr: string;
+  /** Output beyond the cap was dropped. */
+  truncated: boolean;
+  /** The command ran out of time and was killed (exit_code 124). */
+  timed_out: boolean;
+  duration_ms: number;
+}

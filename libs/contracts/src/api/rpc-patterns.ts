@@ -50,6 +50,7 @@ export const PROVISIONER_RPC = {
   terminateInstance: 'provisioner.instance.terminate',
   stopInstance: 'provisioner.instance.stop',
   startInstance: 'provisioner.instance.start',
+  execInstance: 'provisioner.instance.exec',
   driftReport: 'provisioner.instance.drift',
   agentEnrol: 'provisioner.agent.enrol',
   agentDesired: 'provisioner.agent.desired',

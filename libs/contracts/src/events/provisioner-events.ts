@@ -152,6 +152,23 @@ export const instanceTerminatedSchema = z.object({
   terminated_at: isoTimestamp,
 });
 
+/**
+ * An operator ran a command on the instance (`powernode instances exec`). What ran and how it ended is a fact
+ * of record; its output is not: it can hold secrets and can be large, so it only goes back to the caller.
+ */
+export const instanceCommandExecutedSchema = z.object({
+  instance_id: id,
+  argv: z.array(z.string().max(4096)).min(1).max(64),
+  /** The command's exit code; 124 when it was killed at its timeout, 128 + n when a signal n ended it. */
+  exit_code: z.number().int().min(0).max(255),
+  timed_out: z.boolean(),
+  /** Some of its output went beyond the cap and was not returned. */
+  truncated: z.boolean(),
+  duration_ms: z.number().int().min(0),
+  requested_by: z.string().min(1),
+  executed_at: isoTimestamp,
+});
+
 /** Every provisioner event type with its data schema. */
 export const provisionerEventSchemas = {
   NodeHostnameClaimed: nodeHostnameClaimedSchema,
@@ -164,6 +181,7 @@ export const provisionerEventSchemas = {
   InstanceHeartbeatReceived: instanceHeartbeatReceivedSchema,
   InstanceHeartbeatStale: instanceHeartbeatStaleSchema,
   InstanceTerminated: instanceTerminatedSchema,
+  InstanceCommandExecuted: instanceCommandExecutedSchema,
 } as const;
 
 export type ProvisionerEventType = keyof typeof provisionerEventSchemas;

@@ -1,0 +1,63 @@
+import {
+  INSTANCE_EXEC_LIMITS,
+  isPowernodeError,
+  PowernodeError,
+  provisionerStreams,
+  type Actor,
+  type ExecInstanceInput,
+  type InstanceExecResult,
+} from '@powernode/contracts';
+import { executeCommand, stateFromEvents, type EventStore } from '@powernode/events';
+import type { Logger } from '@powernode/runtime';
+import { assertAcceptsCommands, instanceDecider, type InstanceEvent } from './domain/index.js';
+import type { HypervisorDriver } from './drivers/index.js';
+import { fitExecReply } from './exec-reply.js';
+
+export interface InstanceExecServiceDeps {
+  store: EventStore;
+  driver: HypervisorDriver;
+  logger: Logger;
+  clock?: () => Date;
+}
+
+/**
+ * `system_exec_instance`: the instance's stream decides whether a command may run (unknown, terminated or not
+ * running instances are refused before anything runs), the driver runs it, and the instance's stream records
+ * that it ran (InstanceCommandExecuted: argv, exit code, duration, who asked; never the output).
+ */
+export class InstanceExecService {
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: InstanceExecServiceDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  /** Runs `input.argv` on the instance and answers with its exit code and output. */
+  async exec(input: ExecInstanceInput, actor: Actor, correlation_id: string): Promise<InstanceExecResult> {
+    const stream = provisionerStreams.instance(input.id);
+    const history = await this.deps.store.readStream(stream);
+    const instance = assertAcceptsCommands(stateFromEvents(instanceDecider, history.map((e) => ({ type: e.type, data: e.data }) as InstanceEvent)), input.id);
+    let outcome: InstanceExecResult;
+    try {
+      outcome = await this.deps.driver.exec(input.id, input.argv, { timeoutMs: input.timeout_ms, maxOutputBytes: INSTANCE_EXEC_LIMITS.max_output_bytes });
+    } catch (error) {
+      if (isPowernodeError(error) && error.code === 'not_found') {
+        throw new PowernodeError('not_found', `instance ${input.id} is ${instance.status} on record, but the ${this.deps.driver.kind} driver holds nothing for it (removed outside the platform?): terminate it and provision a new one`, {
+          cause: error,
+          details: { instance_id: input.id, status: instance.status, driver: this.deps.driver.kind, rule: 'driver_instance_must_exist' },
+        });
+      }
+      throw error;
+    }
+    const { exit_code, timed_out, truncated, duration_ms } = outcome;
+    await executeCommand(
+      this.deps.store,
+      stream,
+      instanceDecider,
+      { type: 'RecordCommandExecution', instance_id: input.id, argv: input.argv, outcome: { exit_code, timed_out, truncated, duration_ms }, requested_by: actor.name, now: this.clock().toISOString() },
+      { actor: actor.name, correlation_id },
+    );
+    this.deps.logger.info({ instance_id: input.id, program: input.argv[0], exit_code, timed_out, duration_ms, requested_by: actor.name, correlation_id }, 'command executed on instance');
+    return fitExecReply(outcome);
+  }
+}
