@@ -44,7 +44,7 @@ export class InstanceExecService {
       if (isPowernodeError(error) && error.code === 'not_found') {
         throw new PowernodeError('not_found', `instance ${input.id} is ${instance.status} on record, but the ${this.deps.driver.kind} driver holds nothing for it (removed outside the platform?): terminate it and provision a new one`, {
           cause: error,
-          details: { instance_id: input.id, status: instance.status, driver: this.deps.driver.kind, rule: 'driver_instance_must_exist' },
+          details: { instance_id: input.id, instance_status: instance.status, driver: this.deps.driver.kind, rule: 'driver_instance_must_exist' },
         });
       }
       throw error;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { isPowernodeError } from '@powernode/contracts';
+import { registerInstanceExecCommand } from './instance-exec-command.js';
 import { callTool, platformTarget } from './platform-api.js';
 
 interface GlobalOptions {
@@ -165,7 +166,7 @@ export function registerOperatorCommands(program: Command): void {
     return run(this, 'system_set_node_channel', { node_id: id, channel });
   });
 
-  const instances = program.command('instances').description('NodeInstances: provision, list, get, drift, stop, start, terminate');
+  const instances = program.command('instances').description('NodeInstances: provision, list, get, drift, stop, start, terminate, exec');
   instances.command('provision <node-id>').description('provision an instance of a node').action(function (this: Command, id: string) {
     return run(this, 'system_provision_instance', { node_id: id });
   });
@@ -187,6 +188,7 @@ export function registerOperatorCommands(program: Command): void {
       return run(this, tool, { id });
     });
   }
+  registerInstanceExecCommand(instances);
 
   const token = program.command('token').description('bearer tokens (admin)');
   token

@@ -48,7 +48,7 @@ describe('instance decider: RecordCommandExecution', () => {
   it.each(['stopping', 'stopped', 'error'] as const)('refuses a %s instance (instance_not_running) saying to start it', (status) => {
     given(instanceDecider, historyTo(status))
       .when(recordExecution())
-      .thenRefuses({ code: 'instance_not_running', rule: 'instance_must_run', message: /start it \(powernode instances start/, details: { status } });
+      .thenRefuses({ code: 'instance_not_running', rule: 'instance_must_run', message: /start it \(powernode instances start/, details: { instance_status: status } });
   });
 
   it.each(['pending', 'provisioning'] as const)('refuses a %s instance (instance_not_running) saying to wait', (status) => {

@@ -16,13 +16,13 @@ export function assertAcceptsCommands(state: InstanceState, instanceId: string):
   const instance = existingInstance(state, instanceId);
   if (instance.status === 'terminated') {
     throw new PowernodeError('instance_terminated', `instance ${instanceId} is terminated: it is gone and runs nothing any more; provision a new instance of its node ${instance.node_id}`, {
-      details: { instance_id: instanceId, node_id: instance.node_id, status: instance.status, rule: 'instance_terminated' },
+      details: { instance_id: instanceId, node_id: instance.node_id, instance_status: instance.status, rule: 'instance_terminated' },
     });
   }
   if (!STATUSES_THAT_RUN_COMMANDS.includes(instance.status)) {
     const what = instance.status === 'pending' || instance.status === 'provisioning' ? 'wait until it runs' : `start it (powernode instances start ${instanceId})`;
     throw new PowernodeError('instance_not_running', `instance ${instanceId} is ${instance.status}, not running: ${what} and run the command again`, {
-      details: { instance_id: instanceId, status: instance.status, allowed: [...STATUSES_THAT_RUN_COMMANDS], rule: 'instance_must_run' },
+      details: { instance_id: instanceId, instance_status: instance.status, allowed: [...STATUSES_THAT_RUN_COMMANDS], rule: 'instance_must_run' },
     });
   }
   return instance;
