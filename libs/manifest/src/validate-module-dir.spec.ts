@@ -1,14 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatValidationReport, validateModuleDir } from './index.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../test/fixtures');
-const examples = readdirSync(path.join(fixtures, 'example-modules'), { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .map((entry) => entry.name);
 
 let scratch: string;
 beforeAll(() => {
@@ -29,46 +26,79 @@ function moduleDir(manifest: string | undefined, files: Record<string, string> =
 
 const header = 'schema_version: 1\nname: my-redis\n';
 
-describe('validateModuleDir on the reference platform example modules', () => {
-  test.each(examples)('%s has no errors', async (name) => {
-    const result = await validateModuleDir(path.join(fixtures, 'example-modules', name));
-    expect(result.errors).toEqual([]);
-    expect(result.valid).toBe(true);
-    // Only rpi4-firmware ships nothing from rootfs/ or packages: its firmware comes from the Containerfile.
-    expect(result.warnings.map((w) => [w.path, w.code])).toEqual(name === 'rpi4-firmware' ? [['file_spec[0]', 'unmatched_file_spec']] : []);
-  });
-
+describe('validateModuleDir on the tutorial module', () => {
   test('the tutorial module (with its .gitkeep listed in file_spec) is clean', async () => {
     expect(await validateModuleDir(path.join(fixtures, 'tutorial-my-redis'))).toEqual({ valid: true, errors: [], warnings: [] });
   });
 });
 
-describe('validateModuleDir file checks', () => {
-  test('a rootfs file no file_spec entry covers is an error pointing at file_spec', async () => {
+describe('rootfs coverage: rootfs/ ships verbatim, so a file file_spec does not cover is a warning naming it', () => {
+  const fileSpecCases: Array<[label: string, fileSpec: string, file: string, uncovered: boolean]> = [
+    ['no file_spec key', '', 'etc/motd', true],
+    ['an empty file_spec', 'file_spec: []\n', 'etc/motd', true],
+    ['a file_spec for another tree', 'file_spec: [/usr/lib/thing/**]\n', 'etc/thing/thing.conf', true],
+    ['a glob matching only the directory', 'file_spec: [/etc/redis/]\n', 'etc/redis/redis.conf', true],
+    ['a single-level glob one level too shallow', 'file_spec: ["/etc/*"]\n', 'etc/redis/redis.conf', true],
+    ['the exact path', 'file_spec: [/etc/motd]\n', 'etc/motd', false],
+    ['a recursive glob over its directory', 'file_spec: [/etc/redis/**]\n', 'etc/redis/redis.conf', false],
+    ['a glob over everything', 'file_spec: ["/**"]\n', 'usr/lib/thing/deep/file', false],
+    ['a wildcard in the name', 'file_spec: ["/etc/redis/*.conf"]\n', 'etc/redis/redis.conf', false],
+  ];
+
+  test.each(fileSpecCases)('%s: uncovered=%s', async (_label, fileSpec, file, uncovered) => {
+    const result = await validateModuleDir(moduleDir(`${header}package_spec: [redis-server]\n${fileSpec}`, { [file]: 'x' }));
+    expect(result.errors).toEqual([]);
+    expect(result.valid).toBe(true);
+    const warnings = result.warnings.filter((w) => w.code === 'uncovered_rootfs_file');
+    if (!uncovered) {
+      expect(warnings).toEqual([]);
+      return;
+    }
+    expect(warnings).toEqual([expect.objectContaining({ path: 'file_spec', file: `rootfs/${file}` })]);
+    expect(warnings[0]?.message).toMatch(new RegExp(`^rootfs/${file.replace(/[.*]/g, '\\$&')} is not covered by any file_spec glob; it still ships .*add .+ to file_spec, or leave it to ship verbatim$`));
+  });
+
+  test('the warning points at the file_spec key and says how to cover the file, or to leave it', async () => {
     const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec:\n  - /etc/redis/**\n`, { 'etc/redis/redis.conf': 'x', 'etc/motd': 'hi' });
     const result = await validateModuleDir(dir);
-    expect(result.errors).toEqual([
-      {
-        path: 'file_spec',
-        code: 'uncovered_rootfs_file',
-        line: 4,
-        column: 1,
-        file: 'rootfs/etc/motd',
-        message: 'rootfs/etc/motd is not covered by any file_spec entry; file_spec lists every path the module owns (add "/etc/motd" or a glob such as "/etc/**")',
-      },
-    ]);
-    expect(formatValidationReport(result)).toContain('manifest.yaml:4:1 error file_spec: rootfs/etc/motd is not covered by any file_spec entry');
+    expect(result).toEqual({
+      valid: true,
+      errors: [],
+      warnings: [
+        {
+          path: 'file_spec',
+          code: 'uncovered_rootfs_file',
+          line: 4,
+          column: 1,
+          file: 'rootfs/etc/motd',
+          message:
+            'rootfs/etc/motd is not covered by any file_spec glob; it still ships (rootfs/ is copied verbatim), but unclaimed, so conflict checks that read file_spec do not see it: add "/etc/motd" or a glob such as "/etc/**" to file_spec, or leave it to ship verbatim',
+        },
+      ],
+    });
+    expect(formatValidationReport(result)).toContain('manifest.yaml:4:1 warning file_spec: rootfs/etc/motd is not covered by any file_spec glob');
+    expect(formatValidationReport(result)).toMatch(/manifest\.yaml: valid, 1 warning\n$/);
   });
 
-  test('a glob matching only the directory does not cover its files, and says so', async () => {
-    const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/]\n`, { 'etc/redis/redis.conf': 'x' });
-    const result = await validateModuleDir(dir);
-    expect(result.errors.map((e) => e.message)).toEqual([
-      'rootfs/etc/redis/redis.conf is not covered by any file_spec entry; file_spec lists every path the module owns (file_spec[0] "/etc/redis/" matches the directory /etc/redis only; write "/etc/redis/**" to cover what is inside)',
+  test('a glob matching only the directory is named, with the glob that would cover the file', async () => {
+    const result = await validateModuleDir(moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/]\n`, { 'etc/redis/redis.conf': 'x' }));
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      'rootfs/etc/redis/redis.conf is not covered by any file_spec glob; it still ships (rootfs/ is copied verbatim), but unclaimed, so conflict checks that read file_spec do not see it: add "/etc/redis/**" (file_spec[0] "/etc/redis/" matches the directory /etc/redis only, not what is inside) to file_spec, or leave it to ship verbatim',
     ]);
   });
 
-  test('a rootfs file excluded by mask is an error on that mask entry', async () => {
+  test('file_spec: [] with rootfs files and no packages warns once per file and nothing else', async () => {
+    const result = await validateModuleDir(moduleDir(`${header}file_spec: []\n`, { 'etc/a.conf': 'a', 'etc/b/c.conf': 'c' }));
+    expect(result.errors).toEqual([]);
+    expect(result.warnings.map((w) => [w.code, w.file])).toEqual([
+      ['uncovered_rootfs_file', 'rootfs/etc/a.conf'],
+      ['uncovered_rootfs_file', 'rootfs/etc/b/c.conf'],
+    ]);
+  });
+});
+
+describe('validateModuleDir file checks', () => {
+  test('a rootfs file excluded by mask is an error on that mask entry (it can never ship)', async () => {
     const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec:\n  - /etc/redis/**\nmask:\n  - /etc/redis/sentinel.conf\n`, {
       'etc/redis/redis.conf': 'x',
       'etc/redis/sentinel.conf': 'x',
@@ -94,7 +124,7 @@ describe('validateModuleDir file checks', () => {
     ]);
   });
 
-  test('.gitkeep placeholders only warn when uncovered or masked', async () => {
+  test('.gitkeep placeholders only warn when masked; uncovered, they warn about their directory', async () => {
     const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/**]\nmask: [/var/log/**]\n`, {
       'etc/redis/redis.conf': 'x',
       'var/lib/redis/.gitkeep': '',
@@ -104,11 +134,10 @@ describe('validateModuleDir file checks', () => {
     expect(result.valid).toBe(true);
     expect(result.warnings.map((w) => [w.path, w.code, w.file])).toEqual([
       ['file_spec', 'uncovered_rootfs_file', 'rootfs/var/lib/redis/.gitkeep'],
-      ['file_spec', 'uncovered_rootfs_file', 'rootfs/var/log/redis/.gitkeep'],
       ['mask[0]', 'masked_rootfs_file', 'rootfs/var/log/redis/.gitkeep'],
     ]);
     expect(result.warnings[0]?.message).toBe(
-      'rootfs/var/lib/redis/.gitkeep is not covered by file_spec, so the directory /var/lib/redis ships unclaimed; add "/var/lib/redis/.gitkeep" (or a glob over /var/lib/redis) to file_spec',
+      'rootfs/var/lib/redis/.gitkeep is not covered by file_spec, so the directory /var/lib/redis ships unclaimed; add "/var/lib/redis/.gitkeep" or a glob such as "/var/lib/redis/**" to file_spec, or leave it: it only keeps the directory in git',
     );
   });
 
@@ -125,12 +154,13 @@ describe('validateModuleDir file checks', () => {
     expect(result).toEqual({ valid: true, errors: [], warnings: [] });
   });
 
-  test('symlinks are checked like files and not followed', async () => {
+  test('symlinks are checked for coverage like files, and not followed', async () => {
     const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/**]\n`, { 'etc/redis/redis.conf': 'x' });
     symlinkSync('/etc/redis/redis.conf', path.join(dir, 'rootfs/etc/redis/current.conf'));
     symlinkSync('/nonexistent', path.join(dir, 'rootfs/etc/dangling'));
     const result = await validateModuleDir(dir);
-    expect(result.errors.map((e) => e.file)).toEqual(['rootfs/etc/dangling']);
+    expect(result.errors).toEqual([]);
+    expect(result.warnings.map((w) => [w.code, w.file])).toEqual([['uncovered_rootfs_file', 'rootfs/etc/dangling']]);
   });
 
   test('special files in rootfs/ are refused', async () => {
@@ -180,12 +210,24 @@ describe('validateModuleDir file checks', () => {
     expect(result.errors.map((e) => e.code)).toEqual(['yaml_syntax']);
   });
 
-  test('schema errors and file errors are reported together', async () => {
-    const dir = moduleDir('schema_version: 1\nname: My-Redis\nfile_spec: [/etc/redis/**]\n', { 'etc/redis/redis.conf': 'x', 'etc/other': 'x' });
+  test('schema errors and file findings are reported together', async () => {
+    const dir = moduleDir('schema_version: 1\nname: My-Redis\nfile_spec: [/etc/redis/**]\nmask: [/etc/redis/sentinel.conf]\n', {
+      'etc/redis/redis.conf': 'x',
+      'etc/redis/sentinel.conf': 'x',
+      'etc/other': 'x',
+    });
     const result = await validateModuleDir(dir);
     expect(result.errors.map((e) => [e.path, e.code, e.line])).toEqual([
       ['name', 'invalid_value', 2],
-      ['file_spec', 'uncovered_rootfs_file', 3],
+      ['mask[0]', 'masked_rootfs_file', 4],
     ]);
+    expect(result.warnings.map((w) => [w.path, w.code, w.line])).toEqual([['file_spec', 'uncovered_rootfs_file', 3]]);
+  });
+
+  test('a masked file that file_spec does not cover is one error, without advice to leave it to ship', async () => {
+    const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/**]\nmask: [/var/log/**]\n`, { 'etc/redis/redis.conf': 'x', 'var/log/app.log': 'x' });
+    const result = await validateModuleDir(dir);
+    expect(result.errors.map((e) => [e.path, e.code, e.file])).toEqual([['mask[0]', 'masked_rootfs_file', 'rootfs/var/log/app.log']]);
+    expect(result.warnings).toEqual([]);
   });
 });

@@ -7,13 +7,13 @@ import type { IndexedGlob } from './manifest-semantics.js';
 import { analyzeManifestYaml, type ManifestAnalysis } from './validate-manifest-yaml.js';
 
 // The dry run of a module repository: manifest.yaml checked as by validateManifestYaml, plus what only the
-// directory can tell — every file under rootfs/ must be owned (covered by a file_spec glob) and must not be
-// masked away. Decisions:
-//  - an uncovered rootfs file is an ERROR: file_spec is what the module claims, so an unclaimed file would ship
-//    without protected-path conflict checks ever seeing it (or, under a carve that ends in "- *", be dropped);
-//  - `.gitkeep` files only exist to keep a directory in git; when uncovered or masked they are WARNINGS,
-//    because only the (empty) directory is at stake;
-//  - a rootfs file excluded by `mask` (itself or a directory above it) is an ERROR: it can never ship;
+// directory can tell about rootfs/. Decisions:
+//  - an uncovered rootfs file is a WARNING: rootfs/ is copied verbatim into the module (tutorial 02, step 3),
+//    so the file ships whether or not file_spec names it; what the author loses is the claim — conflict checks
+//    that read file_spec before a build cannot see the path. The warning says how to claim it, or to leave it;
+//  - `.gitkeep` files only exist to keep a directory in git; their warning speaks about the directory;
+//  - a rootfs file excluded by `mask` (itself or a directory above it) is an ERROR: it can never ship, so the
+//    tree in the repository lies about the module (a `.gitkeep` only warns, as only the empty directory is lost);
 //  - a file_spec glob matching nothing under rootfs/ is a WARNING only when the module installs no packages
 //    (package_spec empty): otherwise the packages are expected to provide those paths.
 // Coverage uses rsync semantics: a file is covered when a file_spec glob matches the file itself; a glob that
@@ -69,15 +69,16 @@ function maskingEntry(mask: readonly IndexedGlob[], modulePath: string): { entry
   return entry === undefined ? undefined : { entry, via: modulePath };
 }
 
-function coverageHint(fileSpec: readonly IndexedGlob[], modulePath: string): string {
+/** How to claim `modulePath` in file_spec: the glob to add, and why an existing entry falls short when one does. */
+function coverageSuggestion(fileSpec: readonly IndexedGlob[], modulePath: string): string {
   for (const dir of ancestorsOf(modulePath).reverse()) {
     const entry = fileSpec.find(({ glob }) => glob.match(dir, true));
     if (entry !== undefined) {
-      return ` (file_spec[${entry.index}] ${JSON.stringify(entry.glob.source)} matches the directory ${dir} only; write "${dir}/**" to cover what is inside)`;
+      return `${JSON.stringify(`${dir}/**`)} (file_spec[${entry.index}] ${JSON.stringify(entry.glob.source)} matches the directory ${dir} only, not what is inside)`;
     }
   }
   const parent = path.posix.dirname(modulePath);
-  return parent === '/' ? ` (add ${JSON.stringify(modulePath)})` : ` (add ${JSON.stringify(modulePath)} or a glob such as ${JSON.stringify(`${parent}/**`)})`;
+  return parent === '/' ? JSON.stringify(modulePath) : `${JSON.stringify(modulePath)} or a glob such as ${JSON.stringify(`${parent}/**`)}`;
 }
 
 function checkRootfs(analysis: ManifestAnalysis, entries: readonly RootfsEntry[], issues: IssueCollector): void {
@@ -100,24 +101,14 @@ function checkRootfs(analysis: ManifestAnalysis, entries: readonly RootfsEntry[]
       const message = `${file} is excluded by this mask entry${how} and will never ship${claimed}; remove the file or narrow the mask`;
       if (placeholder) issues.warning('masked_rootfs_file', ['mask', masked.entry.index], message, { file });
       else issues.error('masked_rootfs_file', ['mask', masked.entry.index], message, { file });
+      // A masked file never ships, so advice about claiming it (or leaving it to ship) would be wrong.
+      continue;
     }
     if (owner === undefined) {
-      if (placeholder) {
-        const dir = path.posix.dirname(entry.path);
-        issues.warning(
-          'uncovered_rootfs_file',
-          fileSpecField,
-          `${file} is not covered by file_spec, so the directory ${dir} ships unclaimed; add ${JSON.stringify(entry.path)} (or a glob over ${dir}) to file_spec`,
-          { file, anchor: 'key' },
-        );
-      } else {
-        issues.error(
-          'uncovered_rootfs_file',
-          fileSpecField,
-          `${file} is not covered by any file_spec entry; file_spec lists every path the module owns${coverageHint(globs.file_spec, entry.path)}`,
-          { file, anchor: 'key' },
-        );
-      }
+      const message = placeholder
+        ? `${file} is not covered by file_spec, so the directory ${path.posix.dirname(entry.path)} ships unclaimed; add ${coverageSuggestion(globs.file_spec, entry.path)} to file_spec, or leave it: it only keeps the directory in git`
+        : `${file} is not covered by any file_spec glob; it still ships (rootfs/ is copied verbatim), but unclaimed, so conflict checks that read file_spec do not see it: add ${coverageSuggestion(globs.file_spec, entry.path)} to file_spec, or leave it to ship verbatim`;
+      issues.warning('uncovered_rootfs_file', fileSpecField, message, { file, anchor: 'key' });
     }
   }
 }
