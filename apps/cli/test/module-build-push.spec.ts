@@ -49,8 +49,8 @@ describe('powernode module build', () => {
     expect(result.stdout).toContain(`fs-verity root     ${expected.rootHash}\n`);
     expect(result.stdout).toContain('module             cache-module 1.4.0\n');
     // Progress goes to stderr, never into the result.
-    expect(result.stderr).toMatch(/read rootfs\/: \d+ entries/);
-    expect(result.stdout).not.toMatch(/read rootfs/);
+    expect(result.stderr).toMatch(/read module tree: \d+ entries/);
+    expect(result.stdout).not.toMatch(/read module tree/);
   });
 
   test('--json prints the digests; the same inputs give the same manifest digest on every build', async () => {
@@ -83,11 +83,12 @@ describe('powernode module build', () => {
 
   test('an invalid module is refused with its validation report (exit 1) and nothing is built', async () => {
     const broken = await writeModule(path.join(dir, 'broken'), 'broken');
-    await writeFile(path.join(broken, 'rootfs', 'stray.txt'), 'not covered by file_spec\n');
+    // A file file_spec claims but mask excludes: it would never ship.
+    await writeFile(path.join(broken, 'rootfs', 'etc', 'broken', 'leftover.bak'), 'masked\n');
     const out = path.join(dir, 'broken-layout');
     const result = await runCli(['module', 'build', broken, '--out', out]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/error file_spec: rootfs\/stray\.txt is not covered/);
+    expect(result.stderr).toMatch(/error mask\[0\]: rootfs\/etc\/broken\/leftover\.bak is excluded by this mask entry/);
     expect(result.stdout).toBe('');
     await expect(readFile(path.join(out, 'index.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });

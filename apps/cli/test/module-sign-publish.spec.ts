@@ -350,14 +350,14 @@ describe('powernode module publish', () => {
 
   test('an invalid module stops at validation (exit 1): nothing pushed, no webhook', async () => {
     const broken = await writeModule(path.join(dir, 'broken'), 'broken');
-    await writeFile(path.join(broken, 'rootfs', 'stray.conf'), 'x\n');
+    await writeFile(path.join(broken, 'rootfs', 'etc', 'broken', 'leftover.bak'), 'x\n');
     const repository = uniqueRepository('invalid');
     const before = receiver.deliveries.length;
     const result = await runCli(['module', 'publish', broken, '--ref', `${registry.host}/${repository}:v1.0.0`, '--repo-full-name', 'acme/x', '--webhook-url', `${receiver.url}/ok`, '--webhook-secret', SECRET, '--dev'], {
       env: { POWERNODE_DATA_DIR: dataDir },
     });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/rootfs\/stray\.conf is not covered/);
+    expect(result.stderr).toMatch(/rootfs\/etc\/broken\/leftover\.bak is excluded by this mask entry/);
     expect(result.stderr).not.toContain('[2/5] build');
     expect(receiver.deliveries.length).toBe(before);
     expect(await client.headManifest(repository, 'v1.0.0')).toBeUndefined();

@@ -1,3 +1,4 @@
+import type { AgentServiceStatus } from '@powernode/contracts';
 import type { InstanceLiveness } from './domain/index.js';
 
 /** What the latest heartbeat of an agent said beyond what is recorded as an event. */
@@ -7,6 +8,8 @@ export interface AgentLiveness extends InstanceLiveness {
   generation: string | null;
   /** Per-module start outcome as the agent reported it (`started`, `skipped: …`, `failed: …`). */
   module_states: Record<string, string>;
+  /** The modules' systemd units inside a machine instance, as last reported. */
+  services: AgentServiceStatus[];
 }
 
 /**

@@ -36,6 +36,10 @@ import type { ProvisionerReadModels } from './read-models.js';
 
 /** A hostname claim older than this whose node was never created was left by a crash between the two appends. */
 const ABANDONED_CLAIM_MS = 60_000;
+/** Drivers whose instances boot a real machine from the composed root, and so need a base OS module. */
+const MACHINE_DRIVERS: ReadonlySet<string> = new Set(['nspawn', 'qemu']);
+/** The module category a base OS module belongs to. */
+const BASE_OS_CATEGORY = 'system-base';
 
 export interface ProvisionerSettings {
   /** How long a new instance's enrolment token stays valid. */
@@ -149,6 +153,7 @@ export class ProvisionerService {
         node_id: input.node_id,
         node,
         driver: this.deps.driverKind,
+        ...(node === null ? {} : { base_os: this.baseOsFacts(input.node_id) }),
         enrolment_token_sha256: sha256Hex(this.deps.keys.enrolmentToken(instance_id)),
         enrolment_expires_at: new Date(Date.parse(now) + this.deps.settings.enrolmentTtlMs).toISOString(),
         requested_by: actor.name,
@@ -223,7 +228,9 @@ export class ProvisionerService {
   // ---- internals -------------------------------------------------------------------------------------------
 
   private view(id: string): InstanceView {
-    return instanceView(this.deps.readModels.instances.current, id, this.deps.liveness.get(id));
+    const liveness = this.deps.liveness.get(id);
+    const view = instanceView(this.deps.readModels.instances.current, id, liveness);
+    return { ...view, services: view.status === 'terminated' ? [] : (liveness?.services ?? []) };
   }
 
   /** Appends the status `target` picks for the current status (null: nothing to do), decided on fresh state. */
@@ -260,6 +267,16 @@ export class ProvisionerService {
     if (found !== null) return found;
     await this.deps.readModels.caughtUpWithStore();
     return lookup() ?? idOrName;
+  }
+
+  /** Whether the driver needs a base OS, and whether the node's desired modules hold a system-base module. */
+  private baseOsFacts(nodeId: string): { required: boolean; present: boolean; template_id: string } {
+    const desired = desiredModulesFor(this.deps.readModels.desired.current, { node_id: nodeId });
+    return {
+      required: MACHINE_DRIVERS.has(this.deps.driverKind),
+      present: Object.values(desired.modules).some((module) => module.category === BASE_OS_CATEGORY),
+      template_id: desired.node_template_id,
+    };
   }
 
   private async nodeFacts(nodeId: string): Promise<NodeFacts | null> {

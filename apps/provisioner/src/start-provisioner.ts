@@ -9,7 +9,7 @@ import { CommandSyntaxError, splitArgv } from '@powernode/manifest';
 import { baseConfigShape, type Logger, type ServiceHost } from '@powernode/runtime';
 import { AgentSessions } from './agent-sessions.js';
 import { EnrolmentKeys } from './agent-secrets.js';
-import { LocalDriver, type HypervisorDriver } from './drivers/index.js';
+import { LocalDriver, NspawnDriver, nspawnUsable, type HypervisorDriver, type LocalDriverEvent } from './drivers/index.js';
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
 import { InstanceExecService } from './instance-exec-service.js';
 import { InstanceReconciler } from './instance-reconciler.js';
@@ -20,8 +20,8 @@ import { ProvisionerReadModels } from './read-models.js';
 
 export const provisionerConfigShape = {
   ...baseConfigShape,
-  /** The hypervisor driver that runs instances. */
-  POWERNODE_HYPERVISOR: z.enum(['local']).default('local'),
+  /** The hypervisor driver that runs instances: `auto` picks nspawn where systemd-nspawn runs as root, else local. */
+  POWERNODE_HYPERVISOR: z.enum(['auto', 'nspawn', 'local']).default('auto'),
   /** How often agents report; an instance silent for three intervals is marked stale. */
   POWERNODE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5000),
   /** The gateway's port, for the default POWERNODE_GATEWAY_URL. */
@@ -38,7 +38,7 @@ type ProvisionerConfig = {
   POWERNODE_DATA_DIR: string;
   NATS_URL: string;
   OCI_REGISTRY: string;
-  POWERNODE_HYPERVISOR: 'local';
+  POWERNODE_HYPERVISOR: 'auto' | 'nspawn' | 'local';
   POWERNODE_HEARTBEAT_INTERVAL_MS: number;
   PORT: number;
   POWERNODE_GATEWAY_URL?: string | undefined;
@@ -70,7 +70,7 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   const keys = EnrolmentKeys.loadOrCreate(config.POWERNODE_DATA_DIR);
   const cacheDir = path.join(config.POWERNODE_DATA_DIR, 'cache');
   mkdirSync(path.join(cacheDir, 'blobs', 'sha256'), { recursive: true });
-  const driver = createDriver(config, cacheDir, logger);
+  const driver = await createDriver(config, cacheDir, logger);
   host.onShutdown({ name: 'driver', close: () => driver.close() });
 
   const liveness = new LivenessTable();
@@ -113,19 +113,34 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   return { service, agents, reconciler, readModels, driver };
 }
 
-function createDriver(config: ProvisionerConfig, cacheDir: string, logger: Logger): HypervisorDriver {
-  switch (config.POWERNODE_HYPERVISOR) {
-    case 'local': {
-      const agentCommand = config.POWERNODE_AGENT_COMMAND === undefined ? undefined : agentArgv(config.POWERNODE_AGENT_COMMAND);
-      if (agentCommand === undefined && !existsSync(DEFAULT_AGENT_ENTRY)) {
-        logger.warn({ agent_entry: DEFAULT_AGENT_ENTRY }, 'the agent entry point is missing: instances will not start until it exists or POWERNODE_AGENT_COMMAND names an agent');
-      }
-      return new LocalDriver({
-        dataDir: config.POWERNODE_DATA_DIR,
-        cacheDir,
-        ...(agentCommand === undefined ? {} : { agentCommand }),
-        onEvent: (event) => logger.info({ driver: 'local', ...event }, `local driver: ${event.type}`),
-      });
+/** The driver `POWERNODE_HYPERVISOR` names; `auto` is nspawn where systemd-nspawn can run as root, else local. */
+export async function chooseHypervisor(setting: ProvisionerConfig['POWERNODE_HYPERVISOR']): Promise<{ kind: 'nspawn' | 'local'; reason: string }> {
+  if (setting !== 'auto') return { kind: setting, reason: `POWERNODE_HYPERVISOR=${setting}` };
+  const nspawn = await nspawnUsable();
+  return nspawn.usable ? { kind: 'nspawn', reason: nspawn.reason } : { kind: 'local', reason: nspawn.reason };
+}
+
+async function createDriver(config: ProvisionerConfig, cacheDir: string, logger: Logger): Promise<HypervisorDriver> {
+  const agentCommand = config.POWERNODE_AGENT_COMMAND === undefined ? undefined : agentArgv(config.POWERNODE_AGENT_COMMAND);
+  if (agentCommand === undefined && !existsSync(DEFAULT_AGENT_ENTRY)) {
+    logger.warn({ agent_entry: DEFAULT_AGENT_ENTRY }, 'the agent entry point is missing: instances will not start until it exists or POWERNODE_AGENT_COMMAND names an agent');
+  }
+  const chosen = await chooseHypervisor(config.POWERNODE_HYPERVISOR);
+  logger.info({ driver: chosen.kind, reason: chosen.reason }, 'hypervisor driver chosen');
+  const options = {
+    dataDir: config.POWERNODE_DATA_DIR,
+    cacheDir,
+    ...(agentCommand === undefined ? {} : { agentCommand }),
+    onEvent: (event: LocalDriverEvent) => logger.info({ driver: chosen.kind, ...event }, `${chosen.kind} driver: ${event.type}`),
+  };
+  switch (chosen.kind) {
+    case 'nspawn':
+      return new NspawnDriver(options);
+    case 'local':
+      return new LocalDriver(options);
+    default: {
+      const unreachable: never = chosen.kind;
+      return unreachable;
     }
   }
 }

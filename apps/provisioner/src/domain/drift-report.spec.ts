@@ -56,6 +56,31 @@ describe('drift report', () => {
     expect(driftReport({ modules: { constructor: want(dA) } }, {})).toEqual({ drift: true, missing: { constructor: dA }, extra: {}, mismatched: {} });
   });
 
+  it('says drift when a desired module\'s unit failed inside the instance, listing it under services_failed', () => {
+    const events: StoredEventLike[] = [
+      templateCreated(),
+      moduleRegistered('my-redis'),
+      versionBuilt('my-redis', '0.1.0'),
+      ...promotedTo('my-redis', '0.1.0', 'live'),
+      assigned('my-redis'),
+      nodeCreated(),
+      ...historyTo('running'),
+      heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } }),
+    ];
+    const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
+    const view = instanceView(foldEvents(instancesProjection, events), INSTANCE_ID);
+    const services = [
+      { module: 'my-redis', name: 'redis-server.service', state: 'failed' as const, since: T1 },
+      { module: 'my-redis', name: 'redis-sentinel.service', state: 'active' as const, since: T1 },
+    ];
+    expect(instanceDriftReport(desired, { ...view, services })).toMatchObject({
+      drift: true,
+      missing: {},
+      mismatched: {},
+      services_failed: [{ module: 'my-redis', name: 'redis-server.service', since: T1 }],
+    });
+  });
+
   it('gives the tutorial its { drift: false } once my-redis runs at the live digest', () => {
     const events: StoredEventLike[] = [
       templateCreated(),
@@ -78,6 +103,7 @@ describe('drift report', () => {
       missing_count: 0,
       extra_count: 0,
       mismatched_count: 0,
+      services_failed: [],
       last_heartbeat_at: T1,
       heartbeat_stale: false,
       unresolved: [],

@@ -21,6 +21,8 @@ export interface InstanceDriftReport extends DriftReport {
   last_heartbeat_at: string | null;
   heartbeat_stale: boolean;
   unresolved: UnresolvedReason[];
+  /** Units of desired modules that systemd reports failed inside the instance. */
+  services_failed: Array<{ module: string; name: string; since: string | null }>;
 }
 
 /**
@@ -46,8 +48,11 @@ export function driftReport(desired: Pick<DesiredModules, 'modules'>, running: R
 /** The drift report of one instance from its desired modules and its view. */
 export function instanceDriftReport(desired: DesiredModules, instance: InstanceView): InstanceDriftReport {
   const report = driftReport(desired, instance.running_module_digests);
+  const services_failed = (instance.services ?? []).filter((s) => s.state === 'failed').map((s) => ({ module: s.module, name: s.name, since: s.since }));
   return {
     ...report,
+    drift: report.drift || services_failed.length > 0,
+    services_failed,
     instance_id: instance.id,
     missing_count: Object.keys(report.missing).length,
     extra_count: Object.keys(report.extra).length,

@@ -68,6 +68,20 @@ describe('instance decider', () => {
       given(instanceDecider, []).when(requestProvision()).then([provisionRequested()]);
     });
 
+    it('refuses a machine driver when the template\'s closure holds no base OS (base_missing, naming the template)', () => {
+      given(instanceDecider, [])
+        .when(requestProvision({ driver: 'nspawn', base_os: { required: true, present: false, template_id: 'tpl-base' } }))
+        .thenRefuses({ code: 'base_missing', rule: 'base_os_required', details: { template_id: 'tpl-base', driver: 'nspawn' } });
+    });
+
+    it('provisions on a machine driver once a system-base module is desired', () => {
+      given(instanceDecider, []).when(requestProvision({ base_os: { required: true, present: true, template_id: 'tpl-base' } })).then([provisionRequested()]);
+    });
+
+    it('needs no base OS on a driver that boots no machine', () => {
+      given(instanceDecider, []).when(requestProvision({ base_os: { required: false, present: false, template_id: 'tpl-base' } })).then([provisionRequested()]);
+    });
+
     it('refuses a node that does not exist (not_found)', () => {
       given(instanceDecider, []).when(requestProvision({ node: null })).thenRefuses({ code: 'not_found', rule: 'node_must_exist', details: { field: 'node_id' } });
     });

@@ -49,6 +49,11 @@ export type InstanceCommand =
       /** The node as its stream knows it, or null when there is no such node. */
       node: NodeFacts | null;
       driver: string;
+      /**
+       * Drivers that boot a real machine need a base OS: a `system-base` module among the node's desired
+       * modules (template or dependency closure). Absent for drivers that need none.
+       */
+      base_os?: { required: boolean; present: boolean; template_id: string };
       /** SHA-256 (hex) of the one-time enrolment token handed to the driver; the token itself is never stored. */
       enrolment_token_sha256: string;
       enrolment_expires_at: string;
@@ -225,6 +230,13 @@ function requestProvision(command: Extract<InstanceCommand, { type: 'RequestProv
     throw new PowernodeError('not_found', `node ${command.node_id} not found: create it with system_create_node, then provision an instance of it`, {
       details: { field: 'node_id', node_id: command.node_id, rule: 'node_must_exist' },
     });
+  }
+  if (command.base_os !== undefined && command.base_os.required && !command.base_os.present) {
+    throw new PowernodeError(
+      'base_missing',
+      `template ${command.base_os.template_id} has no base OS: the ${command.driver} driver boots a real machine, which needs a system-base module (with a version promoted to the node's channel) in the template or its dependency closure; assign one, e.g. system-base, and provision again`,
+      { details: { template_id: command.base_os.template_id, driver: command.driver, rule: 'base_os_required' } },
+    );
   }
   if (!/^[0-9a-f]{64}$/.test(command.enrolment_token_sha256)) {
     throw new PowernodeError('validation_failed', 'enrolment_token_sha256 must be the SHA-256 of the enrolment token as 64 lowercase hex characters', {

@@ -1,4 +1,4 @@
-import { PowernodeError, type AgentReportedError, type InstanceStatus, type RunningModuleDigests } from '@powernode/contracts';
+import { PowernodeError, type AgentReportedError, type AgentServiceStatus, type InstanceStatus, type RunningModuleDigests } from '@powernode/contracts';
 import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
 import { epochMs, laterOf } from './heartbeat-staleness.js';
 import { asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
@@ -28,6 +28,11 @@ export interface InstanceView {
   created_at: string;
   updated_at: string;
   terminated_at: string | null;
+  /**
+   * The modules' systemd units as the agent last read them (machine instances). Not recorded as events: the
+   * agent reports them with every heartbeat and the view takes them from the liveness table.
+   */
+  services?: AgentServiceStatus[];
 }
 
 export interface InstancesReadModel {

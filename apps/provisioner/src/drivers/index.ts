@@ -19,3 +19,4 @@ export {
 } from './hypervisor-driver.js';
 export { DEFAULT_INHERITED_ENV, LOCAL_AGENT_ENV, LocalDriver, type LocalDriverEvent, type LocalDriverOptions } from './local-driver.js';
 export { currentBootId, isProcessAlive, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
+export { NspawnDriver, nspawnUsable } from './nspawn-driver.js';

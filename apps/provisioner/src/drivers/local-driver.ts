@@ -76,6 +76,8 @@ export interface LocalDriverOptions {
   healthyRunMs?: number;
   /** Names of the provisioner's environment variables passed on to agents. */
   inheritEnv?: readonly string[];
+  /** Variables every agent of this driver gets on top of the spec's (e.g. `POWERNODE_AGENT_MACHINE` for nspawn). */
+  agentEnvironment?: Readonly<Record<string, string>>;
   /**
    * A digest-addressed artifact cache shared by every agent of this driver (`POWERNODE_AGENT_CACHE_DIR`), so a
    * layer used by many instances is pulled once; the provisioner collects what no instance needs any more.
@@ -119,6 +121,7 @@ export class LocalDriver implements HypervisorDriver {
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly healthyRunMs: number;
   private readonly inheritEnv: readonly string[];
+  private readonly extraAgentEnv: Readonly<Record<string, string>>;
   private readonly cacheDir: string | undefined;
   private readonly onEvent: (event: LocalDriverEvent) => void;
   private readonly supervised = new Map<string, Supervision>();
@@ -144,6 +147,7 @@ export class LocalDriver implements HypervisorDriver {
     this.backoff = options.restartBackoff ?? { initialMs: 1_000, maxMs: 30_000 };
     this.healthyRunMs = options.healthyRunMs ?? 60_000;
     this.inheritEnv = options.inheritEnv ?? DEFAULT_INHERITED_ENV;
+    this.extraAgentEnv = options.agentEnvironment ?? {};
     this.cacheDir = options.cacheDir === undefined ? undefined : path.resolve(options.cacheDir);
     this.onEvent = options.onEvent ?? (() => undefined);
   }
@@ -368,6 +372,7 @@ export class LocalDriver implements HypervisorDriver {
     if (spec.nats_url !== undefined) env['POWERNODE_NATS_URL'] = spec.nats_url;
     if (spec.ca_pem !== undefined) env['POWERNODE_CA_PEM'] = spec.ca_pem;
     if (this.cacheDir !== undefined) env['POWERNODE_AGENT_CACHE_DIR'] = this.cacheDir;
+    Object.assign(env, this.extraAgentEnv);
     return env;
   }
 
