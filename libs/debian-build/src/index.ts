@@ -9,3 +9,4 @@ export * from './overlay-capture.js';
 export * from './tree-entries.js';
 export * from './upper-filter.js';
 export * from './module-packages.js';
+export * from './system-id-block.js';

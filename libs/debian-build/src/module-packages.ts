@@ -7,6 +7,7 @@ import type { BuildProgressListener } from './command-runner.js';
 import { parseDistribution, resolveDebianMirror } from './debian-mirror.js';
 import { packagesAddedTo, readInstalledPackages } from './dpkg-status.js';
 import { ensurePackageLayer, normalisePackageList } from './overlay-capture.js';
+import { systemIdBlockFor } from './system-id-block.js';
 import { readFullTree } from './tree-entries.js';
 import { filterCapturedUpper, type FilteredLayer } from './upper-filter.js';
 
@@ -102,7 +103,14 @@ export async function materialiseModulePackages(options: MaterialiseOptions): Pr
   let layer: FilteredLayer = { entries: [], deleted: [], warnings: [] };
   let layerPackages: InstalledDebianPackage[] = base.packages;
   if (packages.length > 0) {
-    const captured = await ensurePackageLayer({ base, packages, cacheDir, ...(progress ? { onProgress: progress } : {}) });
+    const captured = await ensurePackageLayer({
+      base,
+      packages,
+      cacheDir,
+      // The base system keeps Debian's own allocation; every other module allocates from a block of its own.
+      ...(isBase ? {} : { systemIds: systemIdBlockFor(options.manifest.name) }),
+      ...(progress ? { onProgress: progress } : {}),
+    });
     layer = await filterCapturedUpper(captured.upper, base.root, captured.deleted);
     warnings.push(...layer.warnings);
     const status = await readInstalledPackages(captured.upper);

@@ -4,6 +4,7 @@ import { PowernodeError } from '@powernode/contracts';
 import type { BaseTree } from './base-recipe.js';
 import { cacheKey, newWorkDir, publishWorkDir } from './build-cache.js';
 import { runCommand, runCommandOrThrow, type BuildProgressListener } from './command-runner.js';
+import { adduserConfWithBlock, loginDefsWithBlock, type SystemIdBlock } from './system-id-block.js';
 
 /*
  * A module's package layer, captured the cheap way (seconds, not a base rebuild): an overlay with the
@@ -13,7 +14,7 @@ import { runCommand, runCommandOrThrow, type BuildProgressListener } from './com
  */
 
 /** Bumped whenever the capture procedure changes what a layer holds. */
-export const LAYER_RECIPE_VERSION = 2;
+export const LAYER_RECIPE_VERSION = 3;
 
 /** A captured layer in the cache: the raw upper directory and the base paths the install deleted. */
 export interface CapturedLayer {
@@ -27,6 +28,8 @@ export interface PackageLayerOptions {
   base: BaseTree;
   packages: readonly string[];
   cacheDir: string;
+  /** System users and groups the packages create get ids from this block (see system-id-block.ts). */
+  systemIds?: SystemIdBlock;
   onProgress?: BuildProgressListener;
 }
 
@@ -93,6 +96,20 @@ async function capture(options: PackageLayerOptions, packages: string[], work: s
     };
     await addTemporary('usr/sbin/policy-rc.d', POLICY_RC_D, 0o755);
     await addTemporary('etc/resolv.conf', await readFile('/etc/resolv.conf', 'utf8').catch(() => ''), 0o644);
+    // Changed only for the install and written back unchanged after it, so the layer holds neither file.
+    const restore: Array<{ relative: string; content: string }> = [];
+    if (options.systemIds !== undefined) {
+      const block = options.systemIds;
+      for (const [relative, change] of [
+        ['etc/adduser.conf', (text: string) => adduserConfWithBlock(text, block)],
+        ['etc/login.defs', (text: string) => loginDefsWithBlock(text, block)],
+      ] as const) {
+        const content = await readFile(path.join(root, relative), 'utf8').catch(() => undefined);
+        if (content === undefined) continue;
+        restore.push({ relative, content });
+        await writeFile(path.join(root, relative), change(content));
+      }
+    }
     const unavailable = new Set<string>();
     const result = await runCommand(['nice', '-n', '19', 'unshare', '--mount', '--pid', '--fork', '--kill-child', 'sh', '-c', INSTALL_SCRIPT, 'install', root, ...packages], {
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive', SOURCE_DATE_EPOCH: String(base.sourceDateEpoch) },
@@ -119,6 +136,7 @@ async function capture(options: PackageLayerOptions, packages: string[], work: s
       });
     }
     for (const relative of temporary) await rm(path.join(root, relative), { force: true });
+    for (const { relative, content } of restore) await writeFile(path.join(root, relative), content);
     return await deletedBasePaths(upper, base.root, root);
   } finally {
     await unmount(root);
@@ -132,7 +150,7 @@ async function capture(options: PackageLayerOptions, packages: string[], work: s
  */
 export async function ensurePackageLayer(options: PackageLayerOptions): Promise<CapturedLayer> {
   const packages = normalisePackageList(options.packages);
-  const key = cacheKey({ recipe: LAYER_RECIPE_VERSION, base: options.base.key, packages });
+  const key = cacheKey({ recipe: LAYER_RECIPE_VERSION, base: options.base.key, packages, system_ids: options.systemIds ?? null });
   const finalDir = path.join(options.cacheDir, 'layers', key);
   const recorded = async (): Promise<CapturedLayer | undefined> => {
     try {

@@ -23,6 +23,9 @@ const NOISE = [
   /^var\/cache\/ldconfig\/aux-cache$/,
   /^etc\/(passwd|group|shadow|gshadow)-$/,
   /^usr\/sbin\/policy-rc\.d$/,
+  // Run-time directories: a booted machine mounts fresh tmpfs there (adduser leaves its lock in /run).
+  /^run\/./,
+  /^tmp\/./,
 ];
 // Log files are run-time output; the directories packages create for them (owned by the service user) are kept.
 const LOG_FILE = /^var\/log\/./;
