@@ -6,6 +6,7 @@ import { benchBus } from './bus.bench.js';
 import { benchCatalog } from './catalog.bench.js';
 import { benchEventStore } from './event-store.bench.js';
 import { benchFsverity } from './fsverity.bench.js';
+import { benchMachines } from './machines.bench.js';
 import { benchProjectionFold } from './projection-fold.bench.js';
 import { benchProvisioning } from './provisioning.bench.js';
 import { benchSupplyChain } from './supply-chain.bench.js';
@@ -18,6 +19,7 @@ const benches: Record<string, (report: (line: string) => void) => Promise<void>>
   catalog: benchCatalog,
   'supply-chain': benchSupplyChain,
   provisioning: benchProvisioning,
+  machines: benchMachines,
 };
 
 const wanted = process.argv.slice(2);

@@ -71,7 +71,7 @@ describeAsRoot('materialiseModulePackages (mmdebstrap + overlay capture)', () =>
   }, PACKAGE_BUILD_TIMEOUT_MS);
 
   it('refuses a package the distribution lacks with package_unavailable naming it', async () => {
-    const manifest = { package_spec: ['powernode-no-such-package'], dependencies: { provides: [] } };
+    const manifest = { name: 'no-such-package', package_spec: ['powernode-no-such-package'], dependencies: { provides: [] } };
     await expect(materialiseModulePackages({ manifest })).rejects.toMatchObject({
       code: 'package_unavailable',
       message: expect.stringContaining('powernode-no-such-package'),

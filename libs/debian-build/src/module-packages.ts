@@ -14,7 +14,7 @@ import { filterCapturedUpper, type FilteredLayer } from './upper-filter.js';
 /** The capability a module provides to be built as the base system. */
 export const BASE_OS_CAPABILITY = 'base.os';
 
-type PackageManifest = Pick<ModuleManifest, 'package_spec' | 'dependencies' | 'build'>;
+type PackageManifest = Pick<ModuleManifest, 'name' | 'package_spec' | 'dependencies' | 'build'>;
 
 /** Options of `materialiseModulePackages`. */
 export interface MaterialiseOptions {
