@@ -64,11 +64,17 @@ async function startTicks(pid: number): Promise<string | null> {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
 }
 
-/** The machine's PID 1 (systemd), seen from the host: the child of the nspawn process. */
+/**
+ * The machine's PID 1 (systemd), seen from the host: the child of the nspawn process once it runs systemd.
+ * Right after the start that child is still nspawn's own helper, so the command name is checked.
+ */
 async function leaderOf(nspawnPid: number): Promise<number | null> {
   const children = await readFile(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').catch(() => '');
-  const first = children.trim().split(/\s+/)[0];
-  return first === undefined || first === '' ? null : Number(first);
+  for (const child of children.trim().split(/\s+/).filter((pid) => pid !== '')) {
+    const name = (await readFile(`/proc/${child}/comm`, 'utf8').catch(() => '')).trim();
+    if (name === 'systemd') return Number(child);
+  }
+  return null;
 }
 
 async function run(argv: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -195,7 +201,7 @@ export class NspawnMachine {
     const deadline = Date.now() + BOOT_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if ((await startTicks(pid)) !== ticks) break;
-      this.leader ??= await leaderOf(pid);
+      this.leader = await leaderOf(pid);
       if (this.leader !== null) {
         const state = await this.exec(['systemctl', 'is-system-running'], 10_000);
         const text = state.stdout.trim();

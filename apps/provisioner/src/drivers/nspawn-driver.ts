@@ -157,10 +157,13 @@ export class NspawnDriver implements HypervisorDriver {
     return identity !== null && identity.start_ticks === record.start_ticks ? record : null;
   }
 
+  /** The machine's systemd (nspawn's child once it runs systemd; before that, nspawn's own helper). */
   private async leaderOf(nspawnPid: number): Promise<number | null> {
     const children = await readFile(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').catch(() => '');
-    const first = children.trim().split(/\s+/)[0];
-    return first === undefined || first === '' ? null : Number(first);
+    for (const child of children.trim().split(/\s+/).filter((pid) => pid !== '')) {
+      if ((await readFile(`/proc/${child}/comm`, 'utf8').catch(() => '')).trim() === 'systemd') return Number(child);
+    }
+    return null;
   }
 
   /** Kills a machine its agent left running and undoes its mount. */
