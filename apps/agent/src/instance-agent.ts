@@ -106,6 +106,11 @@ export class InstanceAgent {
   /** The generation the platform wants, as last heard (null: ask). */
   private desiredGeneration: string | null = null;
   private failedGeneration: string | null = null;
+  /**
+   * A generation the machine rolled back from: its modules did not come up, so trying it again would only
+   * take the running services down again. It is not retried until the platform wants another generation.
+   */
+  private rolledBackGeneration: string | null = null;
   private failedAttempts = 0;
   private nextAttemptAt = 0;
   private stopping = false;
@@ -307,6 +312,7 @@ export class InstanceAgent {
   }
 
   private reconcileDue(): boolean {
+    if (this.desiredGeneration !== null && this.desiredGeneration === this.rolledBackGeneration) return false;
     return this.desiredDiffers() && Date.now() >= this.nextAttemptAt;
   }
 
@@ -527,6 +533,9 @@ export class InstanceAgent {
         module.run = result.outcome === 'failed' ? { state: 'failed', reason: `stop: ${result.reason}` } : { state: 'stopped' };
       }
     }
+    this.committed = next;
+    this.recordSuccess();
+    await writeAgentState(this.config.dataDir, { committed: next, pending: null });
     const failures = await this.bootAndStart(next);
     if (failures.length > 0 && previous !== null && previousRoot !== null && previousRoot !== rootDir) {
       log.error({ failures, previous_root: previousRoot }, 'the new root did not come up; rolling back to the previous one');
@@ -537,6 +546,7 @@ export class InstanceAgent {
       await writeAgentState(this.config.dataDir, { committed: previous, pending: null });
       await removeRoot(this.config.sandboxDir, rootDir);
       this.recordFailure(next.generation, failures.map((f) => ({ module_name: f.module_name, message: `rolled back to generation ${previous.generation}: ${f.message}` })));
+      this.rolledBackGeneration = next.generation;
       return;
     }
     await writeAgentState(this.config.dataDir, { committed: next, pending: null });
