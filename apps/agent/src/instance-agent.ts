@@ -28,6 +28,7 @@ import type { IsolationBoundary } from './isolation-boundary.js';
 import type { RegistryClients } from './registry-clients.js';
 import { composeRoot, describeComposedRoot, type ComposedRoot } from './root-composition.js';
 import { parseSystemctlShow } from './machine-services.js';
+import { composeStackedRoot, describeStackedRoot, readStack } from './stacked-root.js';
 import type { NspawnMachine } from './nspawn-machine.js';
 import { unitsOfModule } from './service-units.js';
 
@@ -249,7 +250,9 @@ export class InstanceAgent {
     const current = await readCurrentRoot(this.config.sandboxDir);
     const candidate = [state.committed, state.pending].find((c) => c !== null && c.root_dir === current) ?? null;
     if (candidate !== null) {
-      const { rootHash } = await describeComposedRoot(path.join(this.config.sandboxDir, candidate.root_dir)).catch((error: unknown) => ({ rootHash: `unreadable: ${errorMessage(error)}` }));
+      const rootDir = path.join(this.config.sandboxDir, candidate.root_dir);
+      const stack = await readStack(rootDir);
+      const { rootHash } = await (stack === null ? describeComposedRoot(rootDir) : describeStackedRoot(rootDir, stack)).catch((error: unknown) => ({ rootHash: `unreadable: ${errorMessage(error)}` }));
       if (rootHash === candidate.composed_root_hash) {
         this.committed = { ...candidate, modules: candidate.modules.map((m) => ({ ...m, run: { state: 'pending' } })) };
         await writeAgentState(this.config.dataDir, { committed: this.committed, pending: null });
@@ -501,7 +504,9 @@ export class InstanceAgent {
   private async composeVerified(staging: string, verified: VerifiedModule[], log: Logger): Promise<{ root: ComposedRoot } | { failure: ReconcileError }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return { root: await composeRoot(staging, verified) };
+        // A machine stacks the shared, once-extracted trees; a sandbox root is a copy of them.
+        const root = this.deps.machine === undefined ? await composeRoot(staging, verified) : await composeStackedRoot(staging, verified, this.config.cacheDir);
+        return { root };
       } catch (error) {
         await rm(staging, { recursive: true, force: true });
         const moduleName = isPowernodeError(error) && typeof error.details?.['module_name'] === 'string' ? (error.details['module_name'] as string) : null;

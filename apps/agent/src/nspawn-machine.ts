@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowernodeError } from '@powernode/contracts';
 import { writeFileAtomically } from './atomic-file-write.js';
+import { readStack, stackLowers } from './stacked-root.js';
 
 /*
  * The instance as a booted machine: systemd-nspawn runs systemd as PID 1 on an overlay whose lower layer is
@@ -169,7 +170,9 @@ export class NspawnMachine {
     await rm(work, { recursive: true, force: true });
     await mkdir(work, { mode: 0o700 });
     const lower = path.join(this.paths.sandboxDir, rootDir);
-    const mounted = await run(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, mountPoint], 30_000);
+    const stack = await readStack(lower);
+    const lowers = stack === null ? [lower] : stackLowers(lower, stack);
+    const mounted = await run(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`, mountPoint], 30_000);
     if (mounted.code !== 0) {
       throw new PowernodeError('machine_failed', `cannot mount the instance root (overlay of ${lower}): ${mounted.stderr.trim()}; the agent needs root and a kernel with overlayfs`, {
         retryable: true,

@@ -1,0 +1,180 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PowernodeError } from '@powernode/contracts';
+import type { VerifiedModule } from './desired-module-pull.js';
+import { SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
+import { extractLayer } from './layer-extraction.js';
+import { compileEffectiveMask, compositionOrder, describeComposedRoot, ROOT_SKELETON, type ComposedRoot } from './root-composition.js';
+
+/*
+ * The root of a machine instance, stacked instead of copied. Each verified layer is extracted once per host
+ * (per tree layer digest and effective mask) into the shared cache, `<cache>/trees/<key>/root`, and every
+ * instance's overlay stacks those read-only directories: one copy of the 200 MB base serves every machine.
+ * A generation's own directory holds only `top/` (the merged shared databases, units for manifest services,
+ * the rebuilt ld.so.cache, the mount-point skeleton) and `layers.json` (the stack, highest first).
+ *
+ * A tree is extracted with the same verification as a copied root (every entry against the signed
+ * description, every file's fs-verity digest); it is renamed into place only when complete, so a tree that
+ * exists was verified once. The generation's root hash is taken over the stacked view, as for a copied root.
+ */
+
+/** The file listing a stacked generation's lower layers. */
+export const STACK_FILE = 'layers.json';
+
+/** What `layers.json` holds. */
+export interface StackFile {
+  /** The module trees in the shared cache, highest priority first (the generation's own `top/` goes above them). */
+  trees: string[];
+}
+
+/** The overlay lower directories of a stacked generation, highest first: its `top/`, then the module trees. */
+export function stackLowers(rootDir: string, stack: StackFile): string[] {
+  return [path.join(rootDir, 'top'), ...stack.trees];
+}
+
+async function exists(file: string): Promise<boolean> {
+  return lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function run(argv: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  const [program, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    let stderr = '';
+    const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-2000)));
+    child.once('error', (error) => resolve({ code: null, stderr: error.message }));
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** Where a module's extracted tree lives in the shared cache (keyed by its layer digest and its mask). */
+export function layerTreeDir(cacheDir: string, module: VerifiedModule): string {
+  const key = createHash('sha256')
+    .update(JSON.stringify({ layer: module.treeLayer.digest, mask: [...module.desired.effective_mask].sort() }))
+    .digest('hex');
+  return path.join(cacheDir, 'trees', key);
+}
+
+/** The module's verified tree in the shared cache, extracted (and verified) when it is not there yet. */
+export async function ensureLayerTree(cacheDir: string, module: VerifiedModule): Promise<string> {
+  const finalDir = layerTreeDir(cacheDir, module);
+  const root = path.join(finalDir, 'root');
+  if (await exists(root)) return root;
+  await mkdir(path.join(cacheDir, 'trees'), { recursive: true, mode: 0o755 });
+  const staging = `${finalDir}.staging-${randomBytes(4).toString('hex')}`;
+  try {
+    const stagingRoot = path.join(staging, 'root');
+    await mkdir(stagingRoot, { recursive: true, mode: 0o755 });
+    const directoryModes = new Map<string, number>();
+    const mask = compileEffectiveMask(module.desired.module_name, module.desired.effective_mask);
+    await extractLayer(stagingRoot, { module_name: module.desired.module_name, layerPath: module.treeLayerPath, layer: module.treeLayer, entries: module.entries, mask }, { chown: process.getuid?.() === 0, directoryModes });
+    const byDepth = [...directoryModes.entries()].sort(([a], [b]) => b.split(path.sep).length - a.split(path.sep).length);
+    for (const [hostPath, mode] of byDepth) if ((await lstat(hostPath).catch(() => undefined))?.isDirectory() === true) await chmod(hostPath, mode);
+    await chmod(stagingRoot, 0o755);
+    try {
+      await rename(staging, finalDir);
+    } catch (error) {
+      // Another agent of this host extracted the same tree meanwhile: use that one.
+      if (!(await exists(root))) throw error;
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  return root;
+}
+
+/** An empty directory in the cache: the only lower layer of a generation with no module. */
+async function emptyTree(cacheDir: string): Promise<string> {
+  const dir = path.join(cacheDir, 'trees', 'empty');
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
+
+/** The lower directories of a stacked generation, or null for a copied root (no `layers.json`). */
+export async function readStack(rootDir: string): Promise<StackFile | null> {
+  try {
+    return JSON.parse(await readFile(path.join(rootDir, STACK_FILE), 'utf8')) as StackFile;
+  } catch {
+    return null;
+  }
+}
+
+async function mountStack(lowers: readonly string[], mountPoint: string, upper?: { dir: string; work: string }): Promise<void> {
+  const options = [`lowerdir=${lowers.join(':')}`, ...(upper === undefined ? [] : [`upperdir=${upper.dir}`, `workdir=${upper.work}`])].join(',');
+  const mounted = await run(['mount', '-t', 'overlay', 'overlay', '-o', upper === undefined ? `ro,${options}` : options, mountPoint]);
+  if (mounted.code !== 0) {
+    throw new PowernodeError('compose_failed', `cannot mount the layer stack (${lowers.length} layers): ${mounted.stderr.trim()}; the agent needs root and overlayfs`, {
+      details: { rule: 'stack_mount' },
+    });
+  }
+}
+
+async function unmount(mountPoint: string): Promise<void> {
+  if ((await run(['umount', mountPoint])).code !== 0) await run(['umount', '--lazy', mountPoint]);
+}
+
+/**
+ * Composes a stacked generation in `stagingDir`: the modules' trees from the shared cache (extracted and
+ * verified on first use), then — through a temporary overlay whose upper is `<staging>/top` — the merged
+ * shared databases, the service units, a rebuilt ld.so.cache and the mount-point skeleton, and finally the
+ * hash of the stacked view. Leaves `top/` and `layers.json`; throws on any failure (the caller removes the
+ * staging directory).
+ */
+export async function composeStackedRoot(stagingDir: string, modules: readonly VerifiedModule[], cacheDir: string): Promise<ComposedRoot> {
+  const ordered = compositionOrder(modules);
+  const trees: string[] = [];
+  for (const module of ordered) trees.push(await ensureLayerTree(cacheDir, module));
+  const top = path.join(stagingDir, 'top');
+  const work = path.join(stagingDir, '.work');
+  const view = path.join(stagingDir, '.view');
+  for (const dir of [top, work, view]) await mkdir(dir, { recursive: true, mode: 0o755 });
+  // Highest priority first, as overlayfs reads lowerdir; an overlay needs one lower, so no module stacks an empty one.
+  const lowers = trees.length > 0 ? [...trees].reverse() : [await emptyTree(cacheDir)];
+  await mountStack(lowers, view, { dir: top, work });
+  let composed: ComposedRoot;
+  try {
+    const databases = new SharedDatabaseCollector();
+    for (const [index, module] of ordered.entries()) {
+      const shipped = new Set<string>();
+      for (const entry of module.entries) if (entry.type === 'file' && (await exists(path.join(trees[index]!, entry.path)))) shipped.add(entry.path);
+      await databases.afterLayer(trees[index]!, module.desired.module_name, shipped);
+    }
+    const mergedDatabases = await databases.writeMerged(view);
+    const serviceUnits = await writeServiceUnits(
+      view,
+      modules.map((module) => ({ module_name: module.desired.module_name, services: module.services })),
+    );
+    for (const { name, mode } of ROOT_SKELETON) {
+      if (!(await exists(path.join(view, name)))) {
+        await mkdir(path.join(view, name));
+        await chmod(path.join(view, name), mode);
+      }
+    }
+    const { rootHash, description } = await describeComposedRoot(view);
+    composed = { rootHash, description, masked: {}, mergedDatabases, serviceUnits };
+  } finally {
+    await unmount(view);
+    await rm(work, { recursive: true, force: true });
+    await rm(view, { recursive: true, force: true });
+  }
+  await writeFile(path.join(stagingDir, STACK_FILE), `${JSON.stringify({ trees: lowers } satisfies StackFile, null, 2)}\n`);
+  return composed;
+}
+
+/** The hash of a stacked generation as it was composed (read through a read-only overlay of its stack). */
+export async function describeStackedRoot(rootDir: string, stack: StackFile): Promise<{ rootHash: string; description: Buffer }> {
+  const view = path.join(rootDir, '.view');
+  await mkdir(view, { recursive: true });
+  await mountStack(stackLowers(rootDir, stack), view);
+  try {
+    return await describeComposedRoot(view);
+  } finally {
+    await unmount(view);
+    await rm(view, { recursive: true, force: true });
+  }
+}
