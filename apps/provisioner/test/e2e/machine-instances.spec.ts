@@ -71,11 +71,12 @@ describeMachines('instances as machines (nspawn)', () => {
     expect({ code: run.code, failure: run.stderr.match(/demo failed: .*/)?.[0] ?? null }).toEqual({ code: 0, failure: null });
     const steps = run.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { step: string; command?: string[]; result?: any });
     const onInstance = steps.filter((s) => s.step === 'on the instance' && s.command !== undefined);
-    expect(onInstance.map((s) => [s.command!.slice(4).join(' '), s.result.exit_code, s.result.stdout])).toEqual([
+    // powernode instances exec <id> -- <argv…>
+    expect(onInstance.map((s) => [s.command!.slice(5).join(' '), s.result.exit_code, s.result.stdout])).toEqual([
       ['systemctl is-active redis-server', 0, 'active'],
       ['redis-cli ping', 0, 'PONG'],
     ]);
-    const instanceId = onInstance[0]!.command![2]!;
+    const instanceId = onInstance[0]!.command![3]!;
     // The demo terminated its instance: nothing of the machine is left.
     expect((await e.instance(instanceId)).status).toBe('terminated');
     await waitUntil('the terminated machine to be gone', async () => machineProcessesOf(instanceId).length === 0 && agentProcessesOf(instanceId).length === 0, 30_000);
@@ -98,8 +99,12 @@ describeMachines('instances as machines (nspawn)', () => {
     const { node } = await e.client.call<{ node: { id: string } }>('system_create_node', { hostname: 'redis-machine-1', node_template_id: base.id });
     const { instance } = await e.client.call<{ instance: { id: string } }>('system_provision_instance', { node_id: node.id });
     await waitUntil('PONG from the instance', async () => (await ping(instance.id)) === 'PONG', 300_000, 500);
-    const view = await e.instance(instance.id);
-    expect(view.services).toContainEqual(expect.objectContaining({ module: 'my-redis', name: 'redis-server.service', state: 'active' }));
+    // The unit states arrive with the heartbeat after the modules were started.
+    const view = await waitUntil('the instance to report its services', async () => {
+      const seen = await e.instance(instance.id);
+      return seen.services?.length > 0 ? seen : null;
+    }, 30_000);
+    expect(view.services).toContainEqual(expect.objectContaining({ module: 'my-redis', name: 'redis-server.service', state: 'active', since: expect.any(String) }));
 
     // SIGKILL of the machine: the driver's agent boots it again and redis answers again.
     const killed = machineProcessesOf(instance.id).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('systemd-nspawn'));
