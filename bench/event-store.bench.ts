@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import { EventCatalogue } from '../libs/events/src/catalogue.js';
-import type { NewEvent } from '../libs/events/src/envelope.js';
+import type { NewEvent } from '../libs/event-core/src/envelope.js';
 import type { EventStore } from '../libs/events/src/store/event-store.js';
 import { MemoryEventStore } from '../libs/events/src/store/memory-event-store.js';
 import { PostgresEventStore } from '../libs/events/src/store/postgres-event-store.js';

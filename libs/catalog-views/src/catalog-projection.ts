@@ -1,5 +1,5 @@
 import { isCatalogEventType, type CatalogEvent } from '@powernode/contracts';
-import type { Projection, StoredEventLike } from '@powernode/events';
+import type { Projection, StoredEventLike } from '@powernode/event-core';
 
 /**
  * A catalog read model: a `Projection` of libs/events that reads only `type` and `data` of each event, so a

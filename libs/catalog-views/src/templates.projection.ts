@@ -1,5 +1,5 @@
 import { PowernodeError } from '@powernode/contracts';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
+import { assertNever, compareText, entryOf, setEntry } from '@powernode/event-core';
 import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 

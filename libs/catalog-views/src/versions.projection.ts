@@ -1,6 +1,6 @@
 import { PowernodeError, type PromotionState } from '@powernode/contracts';
 import { compareVersionsNewestFirst, type VersionCandidate } from '@powernode/dependencies';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
+import { assertNever, compareText, entryOf, setEntry } from '@powernode/event-core';
 import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
 import { manifestDependencyFacts } from './manifest-facts.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';

@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../envelope.js';
+import type { EventEnvelope } from './envelope.js';
 
 /** The part of a stored event a projection reads (an EventEnvelope has it; so do a context's event fixtures). */
 export interface StoredEventLike {

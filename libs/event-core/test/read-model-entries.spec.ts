@@ -1,4 +1,4 @@
-import { compareText, entryOf, setEntry } from '../../src/projection/read-model-entries.js';
+import { compareText, entryOf, setEntry } from '../src/read-model-entries.js';
 
 describe('read-model map entries', () => {
   it('finds only own entries: inherited names such as "constructor" are absent keys', () => {

@@ -1,6 +1,6 @@
 import type { ZodType } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
-import type { NewEvent } from './envelope.js';
+import type { NewEvent } from '@powernode/event-core';
 
 /** One event type: its name, current schema version and the zod schema of its `data`. */
 export interface EventDefinition<TType extends string = string, TData = unknown> {

@@ -11,7 +11,7 @@ import {
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, nanos } from '@nats-io/transport-node';
 import { PowernodeError, isPowernodeError } from '@powernode/contracts';
-import type { EventEnvelope } from '../envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 import { defaultBusLogger, type BusLogger } from './bus-logger.js';
 import { failureOutcome, type DeadLetterReason } from './delivery-outcome.js';
 import { BUS_HEADERS, decodeEvent } from './event-message.js';

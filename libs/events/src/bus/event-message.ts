@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { PowernodeError } from '@powernode/contracts';
-import { eventEnvelopeSchema, type EventEnvelope } from '../envelope.js';
+import { eventEnvelopeSchema, type EventEnvelope } from '@powernode/event-core';
 
 /** Header names the bus sets on every event message, so tools can route and trace without decoding JSON. */
 export const BUS_HEADERS = {

@@ -1,6 +1,6 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { PowernodeError } from '@powernode/contracts';
-import type { EventEnvelope } from '../envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 import type { CheckpointStore } from '../store/checkpoint-store.js';
 import type { EventStore, Subscription } from '../store/event-store.js';
 import { defaultBusLogger, type BusLogger } from './bus-logger.js';

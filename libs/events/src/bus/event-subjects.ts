@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 
 /** Subject prefix under which the relay publishes domain events. */
 export const DEFAULT_EVENT_SUBJECT_PREFIX = 'powernode.events';

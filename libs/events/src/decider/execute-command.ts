@@ -1,7 +1,7 @@
 import { isPowernodeError } from '@powernode/contracts';
-import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import type { AppendResult, EventStore } from '../store/event-store.js';
-import type { Decider } from './decider.js';
+import type { Decider } from '@powernode/event-core';
 
 /** Provenance every appended event carries. */
 export interface CommandMetadata {

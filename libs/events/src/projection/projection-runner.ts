@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { PowernodeError } from '@powernode/contracts';
 import type { EventStore, Subscription } from '../store/event-store.js';
 import type { ProjectionStateStore } from '../store/projection-state-store.js';
-import type { Projection } from './projection.js';
+import type { Projection } from '@powernode/event-core';
 
 interface SavedDocument<TState> {
   projection_version: number;

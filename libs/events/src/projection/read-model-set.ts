@@ -1,6 +1,6 @@
 import { PowernodeError } from '@powernode/contracts';
 import type { EventStore } from '../store/event-store.js';
-import type { Projection } from './projection.js';
+import type { Projection } from '@powernode/event-core';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner.js';
 
 /**

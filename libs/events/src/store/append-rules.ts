@@ -1,5 +1,5 @@
 import { PowernodeError } from '@powernode/contracts';
-import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import type { ExpectedVersion } from './event-store.js';
 
 /** Throws `concurrency_conflict` unless the stream's actual version satisfies the writer's expectation. */

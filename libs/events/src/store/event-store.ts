@@ -1,4 +1,4 @@
-import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { ProjectionStateStore } from './projection-state-store.js';
 

@@ -3,7 +3,7 @@ import type * as Kurrent from '@kurrent/kurrentdb-client';
 import type { AllStreamSubscription, AppendStreamState, JSONType, KurrentDBClient, ReadPosition, RecordedEvent, ResolvedEvent } from '@kurrent/kurrentdb-client';
 import { PowernodeError, isPowernodeError } from '@powernode/contracts';
 import type { EventCatalogue } from '../catalogue.js';
-import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import { uuidv7 } from '../uuid7.js';
 import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, isAlreadyStored } from './append-rules.js';
 import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';

@@ -1,6 +1,6 @@
 import { PowernodeError } from '@powernode/contracts';
 import type { EventCatalogue } from '../catalogue.js';
-import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import { uuidv7 } from '../uuid7.js';
 import type { AppendOptions, AppendResult, EventStore, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
 import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, toEnvelope } from './append-rules.js';

@@ -1,4 +1,4 @@
-import type { NewEvent } from '../envelope.js';
+import type { NewEvent } from '@powernode/event-core';
 import type { AppendResult, ExpectedVersion } from './event-store.js';
 
 /** An append waiting in a group-commit queue, with the callbacks that settle its caller's promise. */

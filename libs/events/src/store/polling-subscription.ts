@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 import type { SubscribeAllOptions, Subscription } from './event-store.js';
 
 export interface PollingSource {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { PowernodeError } from '@powernode/contracts';
 import type { EventCatalogue } from '../catalogue.js';
-import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import { uuidv7 } from '../uuid7.js';
 import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, eventIdTaken, toEnvelope } from './append-rules.js';
 import type { AppendOptions, AppendResult, EventStore, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { PowernodeError, isPowernodeError } from '@powernode/contracts';
 import type { EventCatalogue } from '../catalogue.js';
-import type { EventEnvelope, NewEvent } from '../envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import { uuidv7 } from '../uuid7.js';
 import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, eventIdTaken, isAlreadyStored, toEnvelope } from './append-rules.js';
 import type { AppendOptions, AppendResult, EventStore, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';

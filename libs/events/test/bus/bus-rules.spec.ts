@@ -3,7 +3,7 @@ import { failureOutcome } from '../../src/bus/delivery-outcome.js';
 import { decodeEvent, encodeEvent, eventHeaders } from '../../src/bus/event-message.js';
 import { deadLetterSubject, eventFilterSubject, eventSubject, streamCategory, subjectToken } from '../../src/bus/event-subjects.js';
 import { retryDelayMs } from '../../src/bus/retry-delay.js';
-import type { EventEnvelope } from '../../src/envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 
 const event: EventEnvelope = {
   id: '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b',

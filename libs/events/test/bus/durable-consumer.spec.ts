@@ -7,7 +7,7 @@ import { encodeEvent, eventHeaders } from '../../src/bus/event-message.js';
 import { eventSubject } from '../../src/bus/event-subjects.js';
 import { MemoryProcessedLedger } from '../../src/bus/processed-ledger.js';
 import { SqliteProcessedLedger } from '../../src/bus/sqlite-processed-ledger.js';
-import type { EventEnvelope } from '../../src/envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 import { MemoryEventStore } from '../../src/store/memory-event-store.js';
 import { busTestCatalogue, openBusFixture, recordingLogger, storedMessages, waitUntil, type BusFixture } from './bus-fixture.js';
 

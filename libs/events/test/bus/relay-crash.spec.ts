@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DurableConsumer } from '../../src/bus/durable-consumer.js';
 import { SqliteProcessedLedger } from '../../src/bus/sqlite-processed-ledger.js';
-import type { EventEnvelope } from '../../src/envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 import { SqliteEventStore } from '../../src/store/sqlite-event-store.js';
 import { uuidFromName } from '../../src/uuid7.js';
 import { busTestCatalogue, NATS_URL, openBusFixture, recordingLogger, waitUntil, type BusFixture } from './bus-fixture.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EventCatalogue } from '../../src/catalogue.js';
-import { foldEvents, type Projection, type StoredEventLike } from '../../src/projection/projection.js';
+import { foldEvents, type Projection, type StoredEventLike } from '@powernode/event-core';
 import { ReadModelSet } from '../../src/projection/read-model-set.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { MemoryEventStore } from '../../src/store/memory-event-store.js';

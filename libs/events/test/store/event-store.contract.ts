@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isPowernodeError } from '@powernode/contracts';
-import type { EventEnvelope, NewEvent } from '../../src/envelope.js';
+import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import type { EventStore } from '../../src/store/event-store.js';
 import type { OpenEventStoreOptions } from '../../src/store/open-event-store.js';
 import { uuidFromName, uuidv7 } from '../../src/uuid7.js';

@@ -1,7 +1,7 @@
 // PostgreSQL-specific behaviour beyond the shared contract: the schema it creates, append serialisation by the
 // advisory lock, the unique-constraint backstop under a race, LISTEN/NOTIFY wake-ups, and bad configuration.
 import pg from 'pg';
-import type { EventEnvelope } from '../../src/envelope.js';
+import type { EventEnvelope } from '@powernode/event-core';
 import { PostgresEventStore } from '../../src/store/postgres-event-store.js';
 import { PG_URL, dropSchema, uniqueSuffix } from './store-fixtures.js';
 import { testCatalogue } from './test-catalogue.js';
