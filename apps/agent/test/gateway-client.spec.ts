@@ -46,6 +46,7 @@ describe('the gateway client speaks the agent protocol', () => {
       generation: null,
       errors: [],
       module_states: {},
+      services: [],
       agent_version: '0.1.0',
       boot_id: 'b',
     });

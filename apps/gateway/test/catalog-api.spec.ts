@@ -233,12 +233,12 @@ describe('catalog over REST and MCP', () => {
   });
 
   it('serves an OpenAPI document and the MCP tool list from the same operations', async () => {
-    const doc = await (await fetch(`${platform.url}/api/docs`)).json();
+    const doc = (await (await fetch(`${platform.url}/api/docs`)).json()) as { openapi: string; paths: Record<string, Record<string, { operationId: string }>> };
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/api/v1/system/modules'].post.operationId).toBe('system_create_module');
     const mcp = await mcpClient(platform.url, platform.adminToken);
     const tools = (await mcp.client.listTools()).tools.map((t) => t.name);
-    for (const op of Object.values(doc.paths).flatMap((p) => Object.values(p as Record<string, { operationId: string }>)).map((o) => o.operationId)) {
+    for (const op of Object.values(doc.paths).flatMap((p) => Object.values(p)).map((o) => o.operationId)) {
       if (op !== 'webhook_gitea_module') expect(tools).toContain(op);
     }
     await mcp.close();

@@ -67,7 +67,7 @@ describe('connectBus', () => {
   it('connects with JetStream clients ready to use', async () => {
     const bus = await connectBus({ url: NATS_URL, name: 'bus-connection-test' });
     try {
-      expect((await bus.jsm.getAccountInfo()).type).toContain('account_info');
+      expect(typeof (await bus.jsm.getAccountInfo()).streams).toBe('number');
       expect(bus.nc.isClosed()).toBe(false);
     } finally {
       await bus.close();
