@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,8 +13,23 @@ export const execFileAsync = promisify(execFile);
 export const EXAMPLE_MODULES_DIR =
   process.env['POWERNODE_EXAMPLE_MODULES_DIR'] ?? fileURLToPath(new URL('../../../../shared/reference/powernode-example-modules', import.meta.url));
 
+/** Example modules copied into this project's fixtures, for tests that need only these (see the README there). */
+export const VENDORED_MODULES_DIR = fileURLToPath(new URL('../test/fixtures/reference-modules', import.meta.url));
+
+/**
+ * Why a test over every example module is skipped, or undefined when it runs: a clone without the shared folder
+ * beside it skips with this reason; in CI (the CI variable set) it always runs, so a missing folder fails there.
+ */
+export function exampleModulesSkipReason(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (existsSync(EXAMPLE_MODULES_DIR) || (env['CI'] ?? '') !== '') return undefined;
+  return `the reference example modules are not checked out at ${EXAMPLE_MODULES_DIR}: clone the shared folder beside the repository (<repo>/../shared) or set POWERNODE_EXAMPLE_MODULES_DIR; CI never skips this`;
+}
+
 /** Names of the example module directories (those holding a manifest.yaml). */
 export async function exampleModuleNames(): Promise<string[]> {
+  if (!existsSync(EXAMPLE_MODULES_DIR)) {
+    throw new Error(`the reference example modules are missing: ${EXAMPLE_MODULES_DIR} does not exist; check out the shared folder beside the repository (<repo>/../shared) or set POWERNODE_EXAMPLE_MODULES_DIR`);
+  }
   const children = await readdir(EXAMPLE_MODULES_DIR, { withFileTypes: true });
   return children.filter((child) => child.isDirectory()).map((child) => child.name).sort();
 }

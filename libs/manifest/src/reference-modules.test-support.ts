@@ -10,6 +10,16 @@ import { fileURLToPath } from 'node:url';
 export const REFERENCE_MODULES_DIR =
   process.env['POWERNODE_EXAMPLE_MODULES_DIR'] ?? fileURLToPath(new URL('../../../../shared/reference/powernode-example-modules', import.meta.url));
 
+/**
+ * Why the tests over the whole reference are skipped, or undefined when they run. A clone without the shared
+ * folder beside it skips them with this reason; in CI (the CI variable set) they always run, so a missing
+ * folder fails there instead of passing unnoticed.
+ */
+export function referenceModulesSkipReason(root: string = REFERENCE_MODULES_DIR, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (existsSync(root) || (env['CI'] ?? '') !== '') return undefined;
+  return `the reference example modules are not checked out at ${root}: clone the shared folder beside the repository (<repo>/../shared) or set POWERNODE_EXAMPLE_MODULES_DIR; CI never skips this`;
+}
+
 /** Modules the reference has always held; finding fewer means a partial checkout, not a smaller reference. */
 export const KNOWN_REFERENCE_MANIFESTS = [
   'apache/manifest.yaml',

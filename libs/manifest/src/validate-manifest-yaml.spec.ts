@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatValidationReport, MAX_MANIFEST_BYTES, parseModuleManifestYaml, validateManifestYaml } from './index.js';
-import { REFERENCE_MODULES_DIR } from './reference-modules.test-support.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../test/fixtures');
+/** Files copied from the reference example modules (see its README). */
+const VENDORED_REFERENCE_DIR = path.join(fixtures, 'reference-modules');
 
 const minimal = 'schema_version: 1\nname: my-redis\n';
 
@@ -248,7 +249,7 @@ describe('validateManifestYaml on broken YAML', () => {
 
 describe('parseModuleManifestYaml', () => {
   test('returns the typed manifest', () => {
-    const manifest = parseModuleManifestYaml(readFileSync(path.join(REFERENCE_MODULES_DIR, 'chrony/manifest.yaml'), 'utf8'));
+    const manifest = parseModuleManifestYaml(readFileSync(path.join(VENDORED_REFERENCE_DIR, 'chrony/manifest.yaml'), 'utf8'));
     expect(manifest.name).toBe('chrony');
     expect(manifest.protected_spec).toContain('/etc/chrony/chrony.conf');
     expect(manifest.dependencies?.requires).toEqual(['powernode/system-base@^1.0']);
