@@ -7,7 +7,7 @@ import { MODULE_ANNOTATIONS } from '@powernode/artifact';
 import { isPowernodeError, PowernodeError, type ModuleManifest } from '@powernode/contracts';
 import { parseConfig } from '@powernode/runtime';
 import { PUBLIC_GOOD_TRUSTED_ROOT_PATH } from '@powernode/sigstore';
-import { startRegistry } from '@powernode/testing';
+import { htpasswdSkipReason, startRegistry } from '@powernode/testing';
 import type { ImageManifest } from '@powernode/oci';
 import { classifyArtifactFailure } from '../src/artifact-failure.js';
 import { artifactReferenceFor } from '../src/artifact-reference.js';
@@ -184,7 +184,8 @@ describe('registry clients', () => {
     expect(errorOf(() => clients.clientFor('evil.example.com'))).toMatchObject({ code: 'validation_failed', details: { registry: 'evil.example.com' } });
   });
 
-  it('sends credentials to OCI_REGISTRY only, never to a registry a build report names', async () => {
+  const htpasswdMissing = htpasswdSkipReason();
+  (htpasswdMissing === undefined ? it : it.skip)(`sends credentials to OCI_REGISTRY only, never to a registry a build report names${htpasswdMissing === undefined ? '' : ` (skipped: ${htpasswdMissing})`}`, async () => {
     const registry = await startRegistry({ auth: 'htpasswd' });
     const seen: IncomingHttpHeaders[] = [];
     const other: Server = createServer((req, res) => {

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { startRegistry, type TestRegistry } from '@powernode/testing';
+import { htpasswdSkipReason, startRegistry, type TestRegistry } from '@powernode/testing';
 import { OCI_EMPTY_DESCRIPTOR, OCI_EMPTY_JSON, OciClient, sha256Digest } from './index.js';
 
 const repo = (what: string): string => `auth/${what}-${randomBytes(4).toString('hex')}`;
 
-describe('registry with htpasswd (basic) auth', () => {
+const skipReason = htpasswdSkipReason();
+
+(skipReason === undefined ? describe : describe.skip)(`registry with htpasswd (basic) auth${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
   let registry: TestRegistry;
   beforeAll(async () => {
     registry = await startRegistry({ auth: 'htpasswd' });

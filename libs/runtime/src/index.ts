@@ -2,3 +2,4 @@ export * from './config.js';
 export * from './logger.js';
 export * from './shutdown.js';
 export * from './service-host.js';
+export * from './debian-packages.js';

@@ -5,3 +5,4 @@ export * from './service-processes.js';
 export * from './platform.js';
 export * from './decider-table.js';
 export * from './registry-gate.js';
+export * from './debian-tools.js';

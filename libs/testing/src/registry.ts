@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { findExecutable, installCommand } from '@powernode/runtime';
 import { startRegistryTokenService, type TokenRequestRecord } from './registry-token-service.js';
 
 const execFileAsync = promisify(execFile);
@@ -55,10 +56,10 @@ export async function freeLoopbackPort(): Promise<number> {
 
 async function bcryptHtpasswdLine(username: string, password: string): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('htpasswd', ['-Bbn', username, password]);
+    const { stdout } = await execFileAsync(findExecutable('htpasswd') ?? 'htpasswd', ['-Bbn', username, password]);
     return stdout.trim();
   } catch (cause) {
-    throw new Error('htpasswd (Debian package apache2-utils) is needed to start a registry with basic auth', { cause });
+    throw new Error(`htpasswd (Debian package apache2-utils) is needed to start a registry with basic auth; install it with: ${installCommand(['apache2-utils'])}`, { cause });
   }
 }
 

@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatewayConfigShape, parseConfig } from '@powernode/runtime';
-import { findExecutable, installCommand, installDebianPackages } from './debian-packages.js';
+import { findExecutable, gatewayConfigShape, installCommand, installDebianPackages, parseConfig } from '@powernode/runtime';
 import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers, waitFor } from './endpoint-probe.js';
 import { ProcessSupervisor } from './process-supervisor.js';
 
