@@ -16,7 +16,9 @@ import { REPO_ROOT, runCli } from './cli-process.test-support.js';
 
 const REFERENCE = process.env['POWERNODE_EXAMPLE_MODULES_DIR'] ?? path.resolve(REPO_ROOT, '../shared/reference/powernode-example-modules');
 const canBuildPackages = process.getuid?.() === 0 && spawnSync('mmdebstrap', ['--version']).status === 0;
-const describeBuilds = canBuildPackages ? describe : describe.skip;
+// In CI the reference folder must be there (a missing one fails below); a newcomer's clone may lack it.
+const referencePresent = existsSync(REFERENCE) || process.env['CI'] !== undefined;
+const describeBuilds = canBuildPackages && referencePresent ? describe : describe.skip;
 
 let platform: TestPlatform;
 let registry: TestRegistry;
