@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { splitArgv } from '@powernode/manifest';
 import { findExecutableInRoot } from './executable-lookup.js';
 import { isolatedArgv, isolatedEnvironment, type IsolationBoundary } from './isolation-boundary.js';
@@ -74,6 +75,10 @@ export async function runInitCommand(request: InitCommandRequest): Promise<InitC
   const resolved = await findExecutableInRoot(request.root, program);
   if (resolved === undefined) {
     return { outcome: 'skipped', reason: `${program} is not in the composed root (no init system or binary to run it)` };
+  }
+  // Only a machine instance boots an init system; in a sandbox systemctl can only fail ("not booted with systemd").
+  if (request.boundary.kind !== 'machine' && path.posix.basename(program) === 'systemctl') {
+    return { outcome: 'skipped', reason: `no init system runs in a ${request.boundary.kind} sandbox (the local driver); a machine instance (nspawn) runs systemctl` };
   }
   const inside = [resolved, ...argv.slice(1)];
   const hostArgv = isolatedArgv(request.boundary, { root: request.root, argv: inside, hostname: request.hostname, network: request.network, moduleName: request.moduleName });

@@ -111,6 +111,19 @@ describe('init commands run as argv inside the isolation boundary, rooted at the
     });
   });
 
+  it('skips systemctl in a sandbox even when the root ships it: only a machine instance runs an init system', async () => {
+    const withSystemctl = path.join(workDir, 'root-with-systemctl');
+    await mkdir(path.join(withSystemctl, 'usr/bin'), { recursive: true });
+    await writeFile(path.join(withSystemctl, 'usr/bin/systemctl'), '#!/bin/sh\nexit 1\n');
+    await chmod(path.join(withSystemctl, 'usr/bin/systemctl'), 0o755);
+    for (const boundary of [{ kind: 'bwrap', program: 'bwrap' }, { kind: 'unshare', program: 'unshare' }] satisfies IsolationBoundary[]) {
+      await expect(runInitCommand(request(withSystemctl, boundary, 'systemctl start redis-server'))).resolves.toEqual({
+        outcome: 'skipped',
+        reason: `no init system runs in a ${boundary.kind} sandbox (the local driver); a machine instance (nspawn) runs systemctl`,
+      });
+    }
+  });
+
   it('never hands a command to a shell: shell syntax is refused before anything runs', async () => {
     const boundary: IsolationBoundary = AVAILABLE[0] ?? { kind: 'none', reason: 'none here' };
     const result = await runInitCommand(request(root, boundary, `true && touch ${hostMarker}.pwned`));
