@@ -30,6 +30,20 @@ const want = (digest: string): DesiredModule => ({
 });
 const [dA, dA2, dB, dC] = [digestOf('a'), digestOf('a2'), digestOf('b'), digestOf('c')];
 
+/** The tutorial's history up to an instance whose agent reports my-redis 0.1.0 (live) running. */
+function myRedisRunningLive(): StoredEventLike[] {
+  return [
+    templateCreated(),
+    moduleRegistered('my-redis'),
+    versionBuilt('my-redis', '0.1.0'),
+    ...promotedTo('my-redis', '0.1.0', 'live'),
+    assigned('my-redis'),
+    nodeCreated(),
+    ...historyTo('running'),
+    heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } }),
+  ];
+}
+
 describe('drift report', () => {
   it('reports no drift when every desired module runs at the desired digest', () => {
     expect(driftReport({ modules: { A: want(dA), B: want(dB) } }, { A: dA, B: dB })).toEqual({ drift: false, missing: {}, extra: {}, mismatched: {} });
@@ -57,16 +71,7 @@ describe('drift report', () => {
   });
 
   it('says drift when a desired module\'s unit failed inside the instance, listing it under services_failed', () => {
-    const events: StoredEventLike[] = [
-      templateCreated(),
-      moduleRegistered('my-redis'),
-      versionBuilt('my-redis', '0.1.0'),
-      ...promotedTo('my-redis', '0.1.0', 'live'),
-      assigned('my-redis'),
-      nodeCreated(),
-      ...historyTo('running'),
-      heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } }),
-    ];
+    const events = myRedisRunningLive();
     const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
     const view = instanceView(foldEvents(instancesProjection, events), INSTANCE_ID);
     const services = [
@@ -82,16 +87,7 @@ describe('drift report', () => {
   });
 
   it('gives the tutorial its { drift: false } once my-redis runs at the live digest', () => {
-    const events: StoredEventLike[] = [
-      templateCreated(),
-      moduleRegistered('my-redis'),
-      versionBuilt('my-redis', '0.1.0'),
-      ...promotedTo('my-redis', '0.1.0', 'live'),
-      assigned('my-redis'),
-      nodeCreated(),
-      ...historyTo('running'),
-      heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } }),
-    ];
+    const events = myRedisRunningLive();
     const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
     const instance = instanceView(foldEvents(instancesProjection, events), INSTANCE_ID);
     expect(instanceDriftReport(desired, instance)).toEqual({

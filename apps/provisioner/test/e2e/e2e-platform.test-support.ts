@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -292,4 +293,32 @@ function canonicalJson(value: unknown): string {
     return `{${Object.keys(value as Record<string, unknown>).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** One line of `npm run demo --json`. */
+export interface DemoStep {
+  step: string;
+  tool?: string;
+  command?: string[];
+  note?: string;
+  args?: any;
+  env?: Record<string, string>;
+  result?: any;
+  /** Which token made the call, when not the admin's. */
+  as?: string;
+}
+
+/** Runs `scripts/demo.ts --json` as a child process against the platform, as a user would; its steps parsed. */
+export async function runDemoScript(e: E2ePlatform): Promise<{ code: number | null; steps: DemoStep[]; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(POWERNODE_|OCI_|NODE_OPTIONS$)/.test(k)) env[k] = v;
+  Object.assign(env, { POWERNODE_URL: e.target.url, POWERNODE_TOKEN: e.target.token, POWERNODE_DATA_DIR: e.target.dataDir, OCI_REGISTRY: e.target.registry });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/demo.ts'), '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const steps = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as DemoStep);
+  return { code, steps, stderr };
 }

@@ -1,12 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
-import { ensureModule, ensurePrerequisites, MY_REDIS, PlatformClient, promoteVersion, publishNextVersion, REPO_ROOT, waitUntil } from '../../../../scripts/demo.js';
+import { ensureModule, ensurePrerequisites, MY_REDIS, PlatformClient, promoteVersion, publishNextVersion, waitUntil } from '../../../../scripts/demo.js';
 import { agentProcessesOf } from '../provisioner-platform.js';
-import { startE2ePlatform, type E2ePlatform } from './e2e-platform.test-support.js';
+import { runDemoScript, startE2ePlatform, type E2ePlatform } from './e2e-platform.test-support.js';
 
 /*
  * Instances as machines: the platform on the nspawn driver, modules built with their Debian packages, and
@@ -44,18 +44,6 @@ async function ping(instanceId: string): Promise<string> {
   return answer.status === 200 ? String(answer.body.stdout).trim() : `HTTP ${answer.status}`;
 }
 
-async function runDemoScript(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(POWERNODE_|OCI_|NODE_OPTIONS$)/.test(k)) env[k] = v;
-  Object.assign(env, { POWERNODE_URL: e.target.url, POWERNODE_TOKEN: e.target.token, POWERNODE_DATA_DIR: e.target.dataDir, OCI_REGISTRY: e.target.registry });
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/demo.ts'), '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { code, stdout, stderr };
-}
 
 describeMachines('instances as machines (nspawn)', () => {
   beforeAll(async () => {
@@ -67,10 +55,9 @@ describeMachines('instances as machines (nspawn)', () => {
   }, 180_000);
 
   it('npm run demo ends on the instance: systemctl is-active redis-server prints active and redis-cli ping prints PONG', async () => {
-    const run = await runDemoScript();
+    const run = await runDemoScript(e);
     expect({ code: run.code, failure: run.stderr.match(/demo failed: .*/)?.[0] ?? null }).toEqual({ code: 0, failure: null });
-    const steps = run.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { step: string; command?: string[]; result?: any });
-    const onInstance = steps.filter((s) => s.step === 'on the instance' && s.command !== undefined);
+    const onInstance = run.steps.filter((s) => s.step === 'on the instance' && s.command !== undefined);
     // powernode instances exec <id> -- <argv…>
     expect(onInstance.map((s) => [s.command!.slice(5).join(' '), s.result.exit_code, s.result.stdout])).toEqual([
       ['systemctl is-active redis-server', 0, 'active'],

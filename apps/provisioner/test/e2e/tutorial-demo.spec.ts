@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the demo script is what this test checks
-import { MY_REDIS, PREREQUISITE_MODULES, REPO_ROOT } from '../../../../scripts/demo.js';
+import { MY_REDIS, PREREQUISITE_MODULES } from '../../../../scripts/demo.js';
 import { agentProcessesOf } from '../provisioner-platform.js';
-import { expectNoDuplicateEvents, startE2ePlatform, type E2ePlatform } from './e2e-platform.test-support.js';
+import { expectNoDuplicateEvents, runDemoScript, startE2ePlatform, type DemoStep, type E2ePlatform } from './e2e-platform.test-support.js';
 
 /*
  * `npm run demo` against a running platform: the script itself runs as a child process (with --json, one
@@ -13,17 +12,7 @@ import { expectNoDuplicateEvents, startE2ePlatform, type E2ePlatform } from './e
  * API and the event log. A second run on the same platform must work as well.
  */
 
-interface Step {
-  step: string;
-  tool?: string;
-  command?: string[];
-  note?: string;
-  args?: any;
-  env?: Record<string, string>;
-  result?: any;
-  /** Which token made the call, when not the admin's. */
-  as?: string;
-}
+type Step = DemoStep;
 
 let e: E2ePlatform;
 
@@ -35,19 +24,6 @@ afterAll(async () => {
   await e?.stop();
 }, 120_000);
 
-async function runDemoScript(): Promise<{ code: number | null; steps: Step[]; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(POWERNODE_|OCI_|NODE_OPTIONS$)/.test(k)) env[k] = v;
-  Object.assign(env, { POWERNODE_URL: e.target.url, POWERNODE_TOKEN: e.target.token, POWERNODE_DATA_DIR: e.target.dataDir, OCI_REGISTRY: e.target.registry });
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/demo.ts'), '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  const steps = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Step);
-  return { code, steps, stderr };
-}
 
 /** The transcript from the first record matching `from` on (a cursor that only moves forward). */
 function reader(steps: Step[]) {
@@ -73,7 +49,7 @@ describe('npm run demo', () => {
   const prerequisiteDigests: Record<string, string> = {};
 
   it('walks tutorial 02 end to end and every step reports the state the tutorial promises', async () => {
-    const run = await runDemoScript();
+    const run = await runDemoScript(e);
     expect({ code: run.code, failure: run.stderr.match(/demo failed: .*/)?.[0] ?? null }).toEqual({ code: 0, failure: null });
     const t = reader(run.steps);
 
@@ -168,7 +144,7 @@ describe('npm run demo', () => {
   }, 300_000);
 
   it('runs again on the same platform: the live prerequisites are reused and my-redis gets a new tag', async () => {
-    const run = await runDemoScript();
+    const run = await runDemoScript(e);
     expect({ code: run.code, failure: run.stderr.match(/demo failed: .*/)?.[0] ?? null }).toEqual({ code: 0, failure: null });
     for (const module of PREREQUISITE_MODULES) {
       expect(run.steps).toContainEqual({ step: 'prerequisite', note: `${module.name} 1.0.0 is live already` });
