@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowernodeError, type InstanceExecResult } from '@powernode/contracts';
@@ -21,6 +21,21 @@ import { readProcessIdentity } from './process-identity.js';
  * The machine layout the agent keeps under `<sandbox>/` (see apps/agent/src/nspawn-machine.ts): machine.json
  * (the nspawn pid and its start time), machine/root (the overlay mount), machine/upper, machine/work.
  */
+
+/**
+ * Every machine's systemd takes several inotify instances; the kernel's default of 128 per user runs out near
+ * 16 machines, after which new machines hang in boot ("Failed to create inotify object: Too many open files").
+ */
+const INOTIFY_INSTANCES = 8192;
+const INOTIFY_INSTANCES_FILE = '/proc/sys/fs/inotify/max_user_instances';
+
+/** Raises the host's inotify instance limit for many machines; returns the limit before, or null when unchanged. */
+export async function raiseInotifyLimit(file: string = INOTIFY_INSTANCES_FILE, wanted: number = INOTIFY_INSTANCES): Promise<number | null> {
+  const current = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  if (!Number.isFinite(current) || current >= wanted) return null;
+  await writeFile(file, `${wanted}\n`).catch(() => undefined);
+  return current;
+}
 
 /** The agent's stop grace: init.stop of every module, the machine's clean halt, then the last heartbeat. */
 const NSPAWN_STOP_GRACE_MS = 30_000;
@@ -74,7 +89,8 @@ export class NspawnDriver implements HypervisorDriver {
     return { ...(await this.local.create(spec)), driver: this.kind };
   }
 
-  start(instanceId: string): Promise<void> {
+  async start(instanceId: string): Promise<void> {
+    await raiseInotifyLimit();
     return this.local.start(instanceId);
   }
 
@@ -100,7 +116,8 @@ export class NspawnDriver implements HypervisorDriver {
     return this.local.list();
   }
 
-  adopt(instanceId: string): Promise<AdoptOutcome> {
+  async adopt(instanceId: string): Promise<AdoptOutcome> {
+    await raiseInotifyLimit();
     return this.local.adopt(instanceId);
   }
 
