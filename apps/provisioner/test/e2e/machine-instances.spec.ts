@@ -73,7 +73,7 @@ describeMachines('instances as machines (nspawn)', () => {
     expect(refused.body.code).toBe('instance_terminated');
   }, 900_000);
 
-  it('upgrades in place, comes back after its machine is killed, and rolls back a generation whose service fails', async () => {
+  it('upgrades in place, comes back after its machine is killed, rolls back a generation whose service fails, and reports a service failing on first boot', async () => {
     const approverToken = (await e.client.call<{ token: string }>('system_create_token', { role: 'approver', name: 'machine-approver' })).token;
     const approver = { client: new PlatformClient(e.target.url, approverToken), label: 'approver' };
     await ensurePrerequisites(e.ctx, approver);
@@ -155,6 +155,25 @@ describeMachines('instances as machines (nspawn)', () => {
       expect(errors).toContainEqual(expect.objectContaining({ module: 'broken-service', message: expect.stringMatching(/rolled back .*broken-service\.service failed/) }));
       expect(await ping(instance.id)).toBe('PONG');
       await e.client.call('system_unassign_module_from_template', { template_id: base.id, module_name: 'broken-service' });
+
+      // On a first provision there is no earlier root to go back to: the unit stays failed and drift says so.
+      const { template: alone } = await e.client.call<{ template: { id: string } }>('system_create_template', { name: 'broken-first' });
+      await e.client.call('system_assign_module_to_template', { template_id: alone.id, module_name: 'broken-service' });
+      const { node: brokenNode } = await e.client.call<{ node: { id: string } }>('system_create_node', { hostname: 'broken-machine-1', node_template_id: alone.id });
+      const { instance: brokenInstance } = await e.client.call<{ instance: { id: string } }>('system_provision_instance', { node_id: brokenNode.id });
+      const failedReport = await waitUntil(
+        'the drift report of a first provision to list the failed unit',
+        async () => {
+          const report = (await e.drift(brokenInstance.id)) as any;
+          return report.services_failed?.length > 0 ? report : null;
+        },
+        300_000,
+        500,
+      );
+      expect(failedReport).toMatchObject({ drift: true, services_failed: [expect.objectContaining({ module: 'broken-service', name: 'broken-service.service' })] });
+      expect((await e.instance(brokenInstance.id)).services).toContainEqual(expect.objectContaining({ module: 'broken-service', name: 'broken-service.service', state: 'failed' }));
+      await e.client.call('system_terminate_instance', { id: brokenInstance.id });
+      await waitUntil('the failed machine to be gone', async () => machineProcessesOf(brokenInstance.id).length === 0, 60_000);
     } finally {
       await rm(broken, { recursive: true, force: true });
     }
