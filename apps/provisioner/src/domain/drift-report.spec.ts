@@ -108,14 +108,7 @@ describe('drift report', () => {
 
   it('reports the old digest as mismatched after a newer version goes live', () => {
     const events: StoredEventLike[] = [
-      templateCreated(),
-      moduleRegistered('my-redis'),
-      versionBuilt('my-redis', '0.1.0'),
-      ...promotedTo('my-redis', '0.1.0', 'live'),
-      assigned('my-redis'),
-      nodeCreated(),
-      ...historyTo('running'),
-      heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } }),
+      ...myRedisRunningLive(),
       versionBuilt('my-redis', '0.2.0'),
       ...promotedTo('my-redis', '0.2.0', 'live'),
     ];
