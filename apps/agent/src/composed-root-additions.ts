@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
-import { lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PowernodeError, type ModuleService } from '@powernode/contracts';
+import { hostPathOf, pathExists, runHostCommand } from './host-commands.js';
 import { mergeSharedDatabase, SHARED_DATABASES, type DatabaseCopy } from './shared-databases.js';
 import { PACKAGED_UNIT_DIRECTORIES, serviceUnitText, unitNameOf } from './service-units.js';
 
@@ -13,16 +13,8 @@ import { PACKAGED_UNIT_DIRECTORIES, serviceUnitText, unitNameOf } from './servic
 
 const LD_SO_CACHE = '/etc/ld.so.cache';
 
-function hostPathOf(root: string, modulePath: string): string {
-  return path.join(root, ...modulePath.split('/').filter((part) => part !== ''));
-}
-
-async function exists(hostPath: string): Promise<boolean> {
-  return lstat(hostPath).then(
-    () => true,
-    () => false,
-  );
-}
+/** The only paths the collector reads from a layer: callers need to say which of these a layer shipped, nothing more. */
+export const COLLECTED_PATHS: readonly string[] = [...SHARED_DATABASES.keys(), LD_SO_CACHE];
 
 /** Collects, layer by layer, each module's copy of the shared databases as it was just extracted. */
 export class SharedDatabaseCollector {
@@ -58,13 +50,7 @@ export class SharedDatabaseCollector {
 
 /** `ldconfig -r <root>`: the library cache of the composed root, from every layer's libraries. */
 async function rebuildLdCache(root: string): Promise<void> {
-  const outcome = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    let stderr = '';
-    const child = spawn('ldconfig', ['-r', root], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-2000)));
-    child.once('error', (error) => resolve({ code: null, stderr: error.message }));
-    child.once('close', (code) => resolve({ code, stderr }));
-  });
+  const outcome = await runHostCommand(['ldconfig', '-r', root], 120_000);
   if (outcome.code !== 0) {
     throw new PowernodeError('compose_failed', `cannot rebuild ${LD_SO_CACHE} of the composed root with ldconfig -r (${outcome.stderr.trim() || `exit ${outcome.code}`}); install libc-bin on the host`, {
       details: { rule: 'ld_so_cache' },
@@ -88,13 +74,13 @@ export async function writeServiceUnits(root: string, modules: readonly ModuleSe
     for (const service of module.services) {
       if (service.start_command === undefined || service.start_command.trim() === '') continue;
       const unit = unitNameOf(service.name);
-      const packaged = await Promise.all(PACKAGED_UNIT_DIRECTORIES.map((dir) => exists(hostPathOf(root, `${dir}/${unit}`))));
+      const packaged = await Promise.all(PACKAGED_UNIT_DIRECTORIES.map((dir) => pathExists(hostPathOf(root, `${dir}/${unit}`))));
       if (packaged.some(Boolean)) continue;
       const unitDir = hostPathOf(root, '/etc/systemd/system');
       await mkdir(path.join(unitDir, 'multi-user.target.wants'), { recursive: true, mode: 0o755 });
       await writeFile(path.join(unitDir, unit), serviceUnitText(module.module_name, service), { mode: 0o644 });
       const wants = path.join(unitDir, 'multi-user.target.wants', unit);
-      if (!(await exists(wants))) await symlink(`/etc/systemd/system/${unit}`, wants);
+      if (!(await pathExists(wants))) await symlink(`/etc/systemd/system/${unit}`, wants);
       written.push(unit);
     }
   }

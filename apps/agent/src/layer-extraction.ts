@@ -5,6 +5,7 @@ import { PowernodeError } from '@powernode/contracts';
 import { readTar, type ComposefsEntry, type TarEntry, type TreeMismatch } from '@powernode/artifact';
 import { FsverityHasher } from '@powernode/fsverity';
 import type { CompiledGlob } from '@powernode/globs';
+import { hostPathOf } from './host-commands.js';
 
 /** One module layer to extract into a composed root. */
 export interface LayerToExtract {
@@ -100,11 +101,6 @@ class HashingFileSource implements AsyncIterable<Uint8Array> {
       // hashed in next()
     }
   }
-}
-
-/** The host path of a module path under `root` (module paths are normalised by the tar reader: no `..`). */
-function hostPathOf(root: string, modulePath: string): string {
-  return path.join(root, ...modulePath.split('/').filter((part) => part !== ''));
 }
 
 /**

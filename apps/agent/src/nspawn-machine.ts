@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowernodeError } from '@powernode/contracts';
 import { writeFileAtomically } from './atomic-file-write.js';
+import { runHostCommand, unmount } from './host-commands.js';
 import { readStack, stackLowers } from './stacked-root.js';
 
 /*
@@ -78,41 +79,6 @@ async function leaderOf(nspawnPid: number): Promise<number | null> {
   return null;
 }
 
-async function run(argv: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [program, ...args] = argv as [string, ...string[]];
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout = (stdout + text).slice(-64_000)));
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-4_000)));
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: error.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function isMounted(mountPoint: string): Promise<boolean> {
-  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  return mounts.split('\n').some((line) => line.split(' ')[4] === mountPoint);
-}
-
-async function unmount(mountPoint: string): Promise<void> {
-  for (let attempt = 0; attempt < 10 && (await isMounted(mountPoint)); attempt++) {
-    const outcome = await run(['umount', mountPoint], 10_000);
-    if (outcome.code === 0) return;
-    await sleep(200);
-  }
-  // Something still holds it (a process that lingered): detach it so the next boot can mount afresh.
-  if (await isMounted(mountPoint)) await run(['umount', '--lazy', mountPoint], 10_000);
-}
-
 /** Reads machine.json; null when there is none or it is unreadable. */
 export async function readMachineRecord(sandboxDir: string): Promise<MachineRecord | null> {
   try {
@@ -172,7 +138,7 @@ export class NspawnMachine {
     const lower = path.join(this.paths.sandboxDir, rootDir);
     const stack = await readStack(lower);
     const lowers = stack === null ? [lower] : stackLowers(lower, stack);
-    const mounted = await run(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`, mountPoint], 30_000);
+    const mounted = await runHostCommand(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`, mountPoint], 30_000);
     if (mounted.code !== 0) {
       throw new PowernodeError('machine_failed', `cannot mount the instance root (overlay of ${lower}): ${mounted.stderr.trim()}; the agent needs root and a kernel with overlayfs`, {
         retryable: true,
@@ -223,7 +189,7 @@ export class NspawnMachine {
   /** Runs argv inside the machine (all its namespaces, its root) with a minimal environment; never through a shell. */
   async exec(argv: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
     if (this.leader === null) return { code: null, stdout: '', stderr: 'the machine is not running' };
-    return run(this.execArgv(argv), timeoutMs);
+    return runHostCommand(this.execArgv(argv), timeoutMs);
   }
 
   /** The host argv that runs `argv` inside the machine. */

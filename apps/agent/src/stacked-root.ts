@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PowernodeError } from '@powernode/contracts';
 import type { VerifiedModule } from './desired-module-pull.js';
-import { SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
+import { COLLECTED_PATHS, SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
+import { hostPathOf, pathExists, runHostCommand, unmount } from './host-commands.js';
 import { extractLayer } from './layer-extraction.js';
 import { compileEffectiveMask, compositionOrder, describeComposedRoot, ROOT_SKELETON, type ComposedRoot } from './root-composition.js';
 
@@ -34,24 +34,6 @@ export function stackLowers(rootDir: string, stack: StackFile): string[] {
   return [path.join(rootDir, 'top'), ...stack.trees];
 }
 
-async function exists(file: string): Promise<boolean> {
-  return lstat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function run(argv: readonly string[]): Promise<{ code: number | null; stderr: string }> {
-  const [program, ...args] = argv as [string, ...string[]];
-  return new Promise((resolve) => {
-    let stderr = '';
-    const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-2000)));
-    child.once('error', (error) => resolve({ code: null, stderr: error.message }));
-    child.once('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 /** Where a module's extracted tree lives in the shared cache (keyed by its layer digest and its mask). */
 export function layerTreeDir(cacheDir: string, module: VerifiedModule): string {
   const key = createHash('sha256')
@@ -64,7 +46,7 @@ export function layerTreeDir(cacheDir: string, module: VerifiedModule): string {
 export async function ensureLayerTree(cacheDir: string, module: VerifiedModule): Promise<string> {
   const finalDir = layerTreeDir(cacheDir, module);
   const root = path.join(finalDir, 'root');
-  if (await exists(root)) return root;
+  if (await pathExists(root)) return root;
   await mkdir(path.join(cacheDir, 'trees'), { recursive: true, mode: 0o755 });
   const staging = `${finalDir}.staging-${randomBytes(4).toString('hex')}`;
   try {
@@ -80,7 +62,7 @@ export async function ensureLayerTree(cacheDir: string, module: VerifiedModule):
       await rename(staging, finalDir);
     } catch (error) {
       // Another agent of this host extracted the same tree meanwhile: use that one.
-      if (!(await exists(root))) throw error;
+      if (!(await pathExists(root))) throw error;
     }
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -106,16 +88,12 @@ export async function readStack(rootDir: string): Promise<StackFile | null> {
 
 async function mountStack(lowers: readonly string[], mountPoint: string, upper?: { dir: string; work: string }): Promise<void> {
   const options = [`lowerdir=${lowers.join(':')}`, ...(upper === undefined ? [] : [`upperdir=${upper.dir}`, `workdir=${upper.work}`])].join(',');
-  const mounted = await run(['mount', '-t', 'overlay', 'overlay', '-o', upper === undefined ? `ro,${options}` : options, mountPoint]);
+  const mounted = await runHostCommand(['mount', '-t', 'overlay', 'overlay', '-o', upper === undefined ? `ro,${options}` : options, mountPoint], 60_000);
   if (mounted.code !== 0) {
     throw new PowernodeError('compose_failed', `cannot mount the layer stack (${lowers.length} layers): ${mounted.stderr.trim()}; the agent needs root and overlayfs`, {
       details: { rule: 'stack_mount' },
     });
   }
-}
-
-async function unmount(mountPoint: string): Promise<void> {
-  if ((await run(['umount', mountPoint])).code !== 0) await run(['umount', '--lazy', mountPoint]);
 }
 
 /**
@@ -140,8 +118,10 @@ export async function composeStackedRoot(stagingDir: string, modules: readonly V
   try {
     const databases = new SharedDatabaseCollector();
     for (const [index, module] of ordered.entries()) {
+      // What the collector reads, and only that: a file of the layer that its mask left in the extracted tree.
+      const files = new Set(module.entries.filter((entry) => entry.type === 'file').map((entry) => entry.path));
       const shipped = new Set<string>();
-      for (const entry of module.entries) if (entry.type === 'file' && (await exists(path.join(trees[index]!, entry.path)))) shipped.add(entry.path);
+      for (const modulePath of COLLECTED_PATHS) if (files.has(modulePath) && (await pathExists(hostPathOf(trees[index]!, modulePath)))) shipped.add(modulePath);
       await databases.afterLayer(trees[index]!, module.desired.module_name, shipped);
     }
     const mergedDatabases = await databases.writeMerged(view);
@@ -150,7 +130,7 @@ export async function composeStackedRoot(stagingDir: string, modules: readonly V
       modules.map((module) => ({ module_name: module.desired.module_name, services: module.services })),
     );
     for (const { name, mode } of ROOT_SKELETON) {
-      if (!(await exists(path.join(view, name)))) {
+      if (!(await pathExists(path.join(view, name)))) {
         await mkdir(path.join(view, name));
         await chmod(path.join(view, name), mode);
       }
