@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MACHINE_DRIVER_KINDS } from '@powernode/contracts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(REPO_ROOT, 'bin/powernode.mjs');
@@ -463,8 +464,6 @@ export interface DemoOutcome {
   on_instance: Record<string, { exit_code: number | null; stdout: string }>;
 }
 
-/** Drivers whose instances are machines with systemd, where the tutorial's "ssh in and check" step applies. */
-const MACHINE_DRIVERS = new Set(['nspawn', 'qemu']);
 
 /**
  * The tutorial's last step, on the instance itself: `powernode instances exec <id> -- <argv…>` runs each
@@ -601,7 +600,7 @@ async function tutorial(ctx: StepContext, cleanup: Cleanup): Promise<DemoOutcome
 
   narrator.heading('Verification — on the instance itself');
   let onInstance: DemoOutcome['on_instance'] = {};
-  if (MACHINE_DRIVERS.has(String(running.driver))) {
+  if (MACHINE_DRIVER_KINDS.has(String(running.driver))) {
     await waitUntil('redis-server to be active on the instance', async () => {
       const { instance: now } = await ctx.client.call<{ instance: { services?: Array<{ name: string; state: string }> } }>('system_get_instance', { id: instance.id });
       return now.services?.some((s) => s.name === 'redis-server.service' && s.state === 'active') === true;

@@ -1,6 +1,7 @@
 import {
   contentDerivedId,
   isPowernodeError,
+  MACHINE_DRIVER_KINDS,
   provisionerStreams,
   templateIdFor,
   type Actor,
@@ -36,8 +37,6 @@ import type { ProvisionerReadModels } from './read-models.js';
 
 /** A hostname claim older than this whose node was never created was left by a crash between the two appends. */
 const ABANDONED_CLAIM_MS = 60_000;
-/** Drivers whose instances boot a real machine from the composed root, and so need a base OS module. */
-const MACHINE_DRIVERS: ReadonlySet<string> = new Set(['nspawn', 'qemu']);
 /** The module category a base OS module belongs to. */
 const BASE_OS_CATEGORY = 'system-base';
 
@@ -273,7 +272,7 @@ export class ProvisionerService {
   private baseOsFacts(nodeId: string): { required: boolean; present: boolean; template_id: string } {
     const desired = desiredModulesFor(this.deps.readModels.desired.current, { node_id: nodeId });
     return {
-      required: MACHINE_DRIVERS.has(this.deps.driverKind),
+      required: MACHINE_DRIVER_KINDS.has(this.deps.driverKind),
       present: Object.values(desired.modules).some((module) => module.category === BASE_OS_CATEGORY),
       template_id: desired.node_template_id,
     };

@@ -27,6 +27,12 @@ export const instanceStatusSchema = z.enum(INSTANCE_STATUSES);
 export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
 
 /**
+ * Hypervisor drivers whose instances are machines booting an init system from a base OS module (CONTRACT §5):
+ * they need a system-base module, and the tutorial's "check on the instance" applies to them.
+ */
+export const MACHINE_DRIVER_KINDS: ReadonlySet<string> = new Set(['nspawn', 'qemu']);
+
+/**
  * The lowest promotion state a node accepts: `live` for the fleet, `blessed` or `staging` for test nodes. A
  * node on `staging` takes the newest version that reached staging or beyond.
  */
