@@ -20,7 +20,7 @@ export interface ArtifactProgressDetails {
   /** A blob was pulled and its digest and size checked. */
   blob_pulled: { role: ModuleBlobRole; digest: string; size: number; cached: boolean };
   /** Every file of the tree matched the composefs description, which matched the root hash. */
-  tree_verified: { entries: number; root_hash: string };
+  tree_verified: { entries: number; root_hash: string; recorded: boolean };
 }
 
 /** A progress step name. */

@@ -23,13 +23,16 @@ import {
   type TreeMismatch,
 } from './composefs-description.js';
 import { referenceForClient } from './module-artifact-push.js';
+import { layerWasVerified, recordVerifiedLayer } from './verified-layer-record.js';
 import { readTar } from './tar-reader.js';
 
 /** Options of `pullModuleArtifact`. */
 export interface PullModuleArtifactOptions {
   /**
    * Keeps the tree layer at `<cacheDir>/blobs/sha256/<hex>` (re-hashed before reuse, re-pulled when it no
-   * longer matches); without it the layer goes to a temporary file that is removed afterwards.
+   * longer matches); without it the layer goes to a temporary file that is removed afterwards. A layer once
+   * verified against this description is recorded there (`<cacheDir>/verified/`): a later pull checks the
+   * layer's sha256 but does not parse it and re-hash every file again.
    */
   cacheDir?: string;
   onProgress?: ArtifactProgressListener;
@@ -217,15 +220,19 @@ export async function pullModuleArtifact(
     const blobDir = path.join(options.cacheDir ?? temporaryDir!, 'blobs', 'sha256');
     await mkdir(blobDir, { recursive: true });
     const layerPath = path.join(blobDir, layers.tree.digest.slice('sha256:'.length));
+    const verifiedBefore = options.cacheDir !== undefined && (await layerWasVerified(options.cacheDir, layers.tree.digest, rootHash));
     const cached = options.cacheDir !== undefined && (await cachedLayerIsIntact(layerPath, layers.tree));
     // The layer is verified against its digest before a single byte of it is parsed.
     if (!cached) await client.downloadBlob(target.repository, layers.tree, layerPath);
     options.onProgress?.('blob_pulled', { role: 'tree', digest: layers.tree.digest, size: layers.tree.size, cached });
 
-    const mismatch = await verifyTreeLayer(layerPath, parsedDescription);
-    if (mismatch !== undefined) throw fsverityMismatchError(mismatch);
+    if (!verifiedBefore) {
+      const mismatch = await verifyTreeLayer(layerPath, parsedDescription);
+      if (mismatch !== undefined) throw fsverityMismatchError(mismatch);
+      if (options.cacheDir !== undefined) await recordVerifiedLayer(options.cacheDir, layers.tree.digest, rootHash);
+    }
     const entries = parsedDescription.entries.filter((entry) => entry.path !== '/');
-    options.onProgress?.('tree_verified', { entries: entries.length, root_hash: rootHash });
+    options.onProgress?.('tree_verified', { entries: entries.length, root_hash: rootHash, recorded: verifiedBefore });
     return {
       manifest,
       manifestDigest: pulled.digest,

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isPowernodeError } from '@powernode/contracts';
 import { fsverityDigestOfBuffer } from '@powernode/fsverity';
 import { OCI_MANIFEST_MEDIA_TYPE, OciClient, canonicalJsonBytes, sha256Digest, type ImageManifest } from '@powernode/oci';
 import { startRegistry, type TestRegistry } from '@powernode/testing';
-import { COMPOSEFS_DESCRIPTION_MEDIA_TYPE, MODULE_TREE_LAYER_MEDIA_TYPE } from './artifact-media-types.js';
+import { COMPOSEFS_DESCRIPTION_MEDIA_TYPE, MODULE_ANNOTATIONS, MODULE_TREE_LAYER_MEDIA_TYPE } from './artifact-media-types.js';
 import type { ArtifactProgressStep } from './artifact-progress.js';
 import { formatComposefsDescription, parseComposefsDescription } from './composefs-description.js';
 import { buildModuleArtifact, type BuiltModuleArtifact } from './module-artifact-build.js';
@@ -136,6 +136,22 @@ describe('push and pull against docker-registry', () => {
     const third = await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { cacheDir, onProgress });
     expect(cachedFlags).toEqual([false, true, false]);
     expect(sha256Digest(await readFile(third.treeLayerPath!))).toBe(built.manifest.layers[0]!.digest);
+  });
+
+  it('parses and re-hashes a tree layer once per cache: later pulls use the verification record', async () => {
+    const repository = repo('recorded');
+    await pushModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, built);
+    const cacheDir = path.join(workDir, `cache-${randomBytes(3).toString('hex')}`);
+    const recorded: boolean[] = [];
+    const onProgress = (step: ArtifactProgressStep, detail: unknown): void => {
+      if (step === 'tree_verified') recorded.push((detail as { recorded: boolean }).recorded);
+    };
+    await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { cacheDir, onProgress });
+    await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { cacheDir, onProgress });
+    // Without a cache there is nothing to remember: every pull verifies the whole tree.
+    await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { onProgress });
+    expect(recorded).toEqual([false, true, false]);
+    expect(await readdir(path.join(cacheDir, 'verified'))).toEqual([`${built.manifest.layers[0]!.digest.slice(7)}.${built.manifest.annotations![MODULE_ANNOTATIONS.fsverityRootHash]!.slice(7)}`]);
   });
 });
 
