@@ -1,12 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { describeDirectory, formatComposefsDescription } from '@powernode/artifact';
 import { PowernodeError } from '@powernode/contracts';
+import { fsverityDigestOfBuffer, fsverityDigestOfFile } from '@powernode/fsverity';
 import type { VerifiedModule } from './desired-module-pull.js';
 import { COLLECTED_PATHS, SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
 import { hostPathOf, pathExists, runHostCommand, unmount } from './host-commands.js';
 import { extractLayer } from './layer-extraction.js';
-import { compileEffectiveMask, compositionOrder, describeComposedRoot, ROOT_SKELETON, type ComposedRoot } from './root-composition.js';
+import { compileEffectiveMask, compositionOrder, ROOT_SKELETON, type ComposedRoot } from './root-composition.js';
 
 /*
  * The root of a machine instance, stacked instead of copied. Each verified layer is extracted once per host
@@ -19,6 +21,11 @@ import { compileEffectiveMask, compositionOrder, describeComposedRoot, ROOT_SKEL
  * description, every file's fs-verity digest); it is renamed into place only when complete, so a tree that
  * exists was verified once. The generation's root hash is taken over the stacked view, as for a copied root.
  */
+
+/** Beside each extracted tree: the files it holds with their verified size and fs-verity digest. */
+const TREE_FILES = 'files.json';
+
+type TreeFiles = Record<string, [size: number, digest: string]>;
 
 /** The file listing a stacked generation's lower layers. */
 export const STACK_FILE = 'layers.json';
@@ -54,10 +61,14 @@ export async function ensureLayerTree(cacheDir: string, module: VerifiedModule):
     await mkdir(stagingRoot, { recursive: true, mode: 0o755 });
     const directoryModes = new Map<string, number>();
     const mask = compileEffectiveMask(module.desired.module_name, module.desired.effective_mask);
-    await extractLayer(stagingRoot, { module_name: module.desired.module_name, layerPath: module.treeLayerPath, layer: module.treeLayer, entries: module.entries, mask }, { chown: process.getuid?.() === 0, directoryModes });
+    const extraction = await extractLayer(stagingRoot, { module_name: module.desired.module_name, layerPath: module.treeLayerPath, layer: module.treeLayer, entries: module.entries, mask }, { chown: process.getuid?.() === 0, directoryModes });
     const byDepth = [...directoryModes.entries()].sort(([a], [b]) => b.split(path.sep).length - a.split(path.sep).length);
     for (const [hostPath, mode] of byDepth) if ((await lstat(hostPath).catch(() => undefined))?.isDirectory() === true) await chmod(hostPath, mode);
     await chmod(stagingRoot, 0o755);
+    const maskedPaths = new Set(extraction.masked);
+    const files: TreeFiles = {};
+    for (const entry of module.entries) if (entry.type === 'file' && !maskedPaths.has(entry.path)) files[entry.path] = [entry.size, entry.digest!];
+    await writeFile(path.join(staging, TREE_FILES), JSON.stringify(files));
     try {
       await rename(staging, finalDir);
     } catch (error) {
@@ -135,7 +146,7 @@ export async function composeStackedRoot(stagingDir: string, modules: readonly V
         await chmod(path.join(view, name), mode);
       }
     }
-    const { rootHash, description } = await describeComposedRoot(view);
+    const { rootHash, description } = await describeStackedView(view, top, lowers);
     composed = { rootHash, description, masked: {}, mergedDatabases, serviceUnits };
   } finally {
     await unmount(view);
@@ -152,9 +163,38 @@ export async function describeStackedRoot(rootDir: string, stack: StackFile): Pr
   await mkdir(view, { recursive: true });
   await mountStack(stackLowers(rootDir, stack), view);
   try {
-    return await describeComposedRoot(view);
+    return await describeStackedView(view, path.join(rootDir, 'top'), stack.trees);
   } finally {
     await unmount(view);
     await rm(view, { recursive: true, force: true });
   }
+}
+
+/**
+ * The description of a mounted stack, as `describeComposedRoot` would give it, without reading the files the
+ * trees hold: every tree was verified file by file when it was extracted and recorded their digests, so only
+ * what the generation's own `top/` provides is hashed. A file no record accounts for (a tree extracted before
+ * records existed, a size that disagrees) is hashed as well.
+ */
+export async function describeStackedView(view: string, top: string, trees: readonly string[]): Promise<{ rootHash: string; description: Buffer }> {
+  const records: TreeFiles[] = [];
+  for (const tree of trees) {
+    records.push(await readFile(path.join(path.dirname(tree), TREE_FILES), 'utf8').then((text) => JSON.parse(text) as TreeFiles, () => ({})));
+  }
+  const description = formatComposefsDescription(
+    await describeDirectory(view, async (modulePath, hostPath, size) => {
+      if ((await lstat(hostPathOf(top, modulePath)).catch(() => undefined)) === undefined) {
+        // The highest tree that has the path is the one overlayfs shows.
+        for (const files of records) {
+          const known = files[modulePath];
+          if (known === undefined) continue;
+          if (known[0] === size) return known[1];
+          break;
+        }
+      }
+      return fsverityDigestOfFile(hostPath);
+    }),
+    { mtime: 0 },
+  );
+  return { rootHash: fsverityDigestOfBuffer(description), description };
 }

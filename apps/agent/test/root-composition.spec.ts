@@ -5,6 +5,8 @@ import { buildModuleArtifact, parseComposefsDescription, type BuiltModuleArtifac
 import { composeRoot, compositionOrder, describeComposedRoot } from '../src/root-composition.js';
 import type { VerifiedModule } from '../src/desired-module-pull.js';
 import { isMissingCachedLayer } from '../src/layer-extraction.js';
+import { runHostCommand, unmount } from '../src/host-commands.js';
+import { composeStackedRoot, describeStackedRoot, readStack, stackLowers } from '../src/stacked-root.js';
 import { findExecutableInRoot, resolveFileInRoot } from '../src/executable-lookup.js';
 import { freshDir, writeModuleDir, type ModuleSpec } from './module-artifacts.test-support.js';
 
@@ -167,6 +169,56 @@ describe('composing a root from verified layers', () => {
   it('refuses an effective mask that is not a valid glob, naming the module and pattern', async () => {
     const module = await verifiedModule({ name: 'masked', version: '1.0.0', files: { '/etc/a.conf': 'a\n' } }, { priority: 1000, effective_mask: ['/etc/[a'] });
     await expect(composeRoot(path.join(workDir, 'root-bad-mask'), [module])).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/^module masked: effective_mask\[0\] "\/etc\/\[a"/) });
+  });
+});
+
+const asRoot = process.getuid?.() === 0 ? describe : describe.skip;
+
+asRoot('a stacked root (machines; needs root for overlayfs)', () => {
+  /** The slow ground truth: every file of a read-only overlay of the stack, hashed. */
+  async function hashOfMountedStack(rootDir: string): Promise<string> {
+    const stack = (await readStack(rootDir))!;
+    const view = path.join(workDir, `view-${Math.random().toString(16).slice(2)}`);
+    await mkdir(view);
+    const lowers = stackLowers(rootDir, stack).join(':');
+    expect((await runHostCommand(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers}`, view], 30_000)).code).toBe(0);
+    try {
+      return (await describeComposedRoot(view)).rootHash;
+    } finally {
+      await unmount(view);
+    }
+  }
+
+  it('takes its root hash from the trees\' verified records and hashes only top/: the same hash as reading every file', async () => {
+    const low = await verifiedModule(
+      { name: 'stack-low', version: '1.0.0', files: { '/etc/shared.conf': 'low\n', '/etc/low.conf': 'low\n', '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n', '/usr/lib/a.so': 'a\n' } },
+      { priority: 1000 },
+    );
+    const high = await verifiedModule(
+      { name: 'stack-high', version: '1.0.0', files: { '/etc/shared.conf': 'high, and longer\n', '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nredis:x:100:101::/var/lib/redis:/usr/sbin/nologin\n', '/etc/high.key': 'secret\n' } },
+      { priority: 2000, effective_mask: ['/etc/high.key'] },
+    );
+    const cache = path.join(workDir, 'stack-cache');
+    const rootDir = path.join(workDir, 'stack-root');
+    const composed = await composeStackedRoot(rootDir, [high, low], cache);
+    // The merged /etc/passwd went to top/; the other files are read from the trees' records.
+    expect(await readFile(path.join(rootDir, 'top/etc/passwd'), 'utf8')).toContain('redis:x:100');
+    expect(composed.rootHash).toBe(await hashOfMountedStack(rootDir));
+    expect((await describeStackedRoot(rootDir, (await readStack(rootDir))!)).rootHash).toBe(composed.rootHash);
+
+    // A tree extracted before records were kept is hashed file by file: still the same answer.
+    const stack = (await readStack(rootDir))!;
+    for (const tree of stack.trees) await rm(path.join(path.dirname(tree), 'files.json'), { force: true });
+    expect((await describeStackedRoot(rootDir, stack)).rootHash).toBe(composed.rootHash);
+  });
+
+  it('sees a change made to top/ after composition: the resumed hash no longer matches', async () => {
+    const only = await verifiedModule({ name: 'stack-only', version: '1.0.0', files: { '/etc/only.conf': 'only\n' } }, { priority: 1000 });
+    const rootDir = path.join(workDir, 'stack-root-changed');
+    const composed = await composeStackedRoot(rootDir, [only], path.join(workDir, 'stack-cache'));
+    await mkdir(path.join(rootDir, 'top/etc'), { recursive: true });
+    await writeFile(path.join(rootDir, 'top/etc/only.conf'), 'changed\n');
+    expect((await describeStackedRoot(rootDir, (await readStack(rootDir))!)).rootHash).not.toBe(composed.rootHash);
   });
 });
 

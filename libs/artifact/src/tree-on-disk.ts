@@ -6,12 +6,16 @@ import { fsverityDigestOfFile } from '@powernode/fsverity';
 import type { DescribedEntry } from './composefs-description.js';
 import { compareModulePaths } from './module-tree.js';
 
+/** Where a file's fs-verity digest comes from when describing a directory: hashing it, unless told. */
+export type FileDigestSource = (modulePath: string, hostPath: string, size: number) => Promise<string>;
+
 /**
  * Describes a directory as it is on disk (an extracted tree layer, a mounted module): every entry below
  * `root` with its actual mode, owner, size, symlink target and, for files, the fs-verity digest of its
  * content; sorted, root excluded. Feed it to `verifyTreeAgainstDescription` to check an extracted tree.
+ * `fileDigest` may supply digests already known (files of verified layers) instead of reading every byte.
  */
-export async function describeDirectory(root: string): Promise<DescribedEntry[]> {
+export async function describeDirectory(root: string, fileDigest: FileDigestSource = (_path, hostPath) => fsverityDigestOfFile(hostPath)): Promise<DescribedEntry[]> {
   const entries: DescribedEntry[] = [];
   const walk = async (hostDir: string, moduleDir: string): Promise<void> => {
     let children: Dirent[];
@@ -29,7 +33,7 @@ export async function describeDirectory(root: string): Promise<DescribedEntry[]>
         entries.push({ ...common, type: 'directory', size: 0 });
         await walk(hostPath, modulePath);
       } else if (stats.isFile()) {
-        entries.push({ ...common, type: 'file', size: stats.size, digest: await fsverityDigestOfFile(hostPath) });
+        entries.push({ ...common, type: 'file', size: stats.size, digest: await fileDigest(modulePath, hostPath, stats.size) });
       } else if (stats.isSymbolicLink()) {
         const linkTarget = await readlink(hostPath);
         entries.push({ ...common, type: 'symlink', size: Buffer.byteLength(linkTarget, 'utf8'), linkTarget });
