@@ -113,7 +113,7 @@ export class CatalogController {
   @MessagePattern(CATALOG_RPC.recordBuild) recordBuild(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.recordBuild(p, c); }
   @MessagePattern(CATALOG_RPC.recordRejection) recordRejection(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.recordRejection(p, c); }
   @MessagePattern(CATALOG_RPC.recordReverification) recordReverification(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.recordReverification(p, c); }
-  @MessagePattern(CATALOG_RPC.webhookPolicy) trustPolicy(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.trustPolicy(p, c); }
+  @MessagePattern(CATALOG_RPC.trustPolicy) trustPolicy(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.trustPolicy(p, c); }
   @MessagePattern(CATALOG_RPC.replay) replay(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.replay(p, c); }
   @MessagePattern(CATALOG_RPC.ping) ping(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.ping(p, c); }
 }

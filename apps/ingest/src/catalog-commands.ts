@@ -33,7 +33,7 @@ export class CatalogCommands {
 
   /** The module's current trust policy; `not_found` when the module was deleted. */
   trustPolicy(module_id: string, correlation_id: string): Promise<ModuleTrustPolicy> {
-    return this.rpc.request(CATALOG_RPC.webhookPolicy, { module_id }, { correlation_id });
+    return this.rpc.request(CATALOG_RPC.trustPolicy, { module_id }, { correlation_id });
   }
 
   /** Records a build (idempotent for the same module, tag, digest and verdict). */

@@ -22,7 +22,7 @@ export const CATALOG_RPC = {
   unassignModule: 'catalog.template.unassign',
   composePreview: 'catalog.template.compose_preview',
   receiveWebhook: 'catalog.webhook.receive',
-  webhookPolicy: 'catalog.module.trust_policy',
+  trustPolicy: 'catalog.module.trust_policy',
   replay: 'catalog.projections.replay',
   ping: 'catalog.ping',
 } as const;
