@@ -2,6 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
   catalogStreams,
   contentDerivedId,
+  moduleBuildReportedEventIdFor,
+  moduleBuildReportIdFor,
   moduleVersionIdFor,
   PowernodeError,
   templateIdFor,
@@ -35,6 +37,7 @@ import {
   type TemplateView,
 } from '@powernode/catalog-views';
 import {
+  moduleBuildReportDecider,
   moduleDecider,
   moduleRegistryDecider,
   moduleVersionDecider,
@@ -369,8 +372,9 @@ export class CatalogService {
   // ---- webhook ---------------------------------------------------------------------------------------------
 
   /**
-   * Authenticates a CI webhook (HMAC-SHA256 of the raw body with the module's secret, constant-time) and
-   * records the build report once per delivery id. Unknown repository and bad signature are the same refusal.
+   * Authenticates a CI webhook (HMAC-SHA256 of the raw body with the module's secret, constant-time), then lets
+   * the build report decider record it once per delivery id. Unknown repository and bad signature are the
+   * same refusal, given before any payload rule so a forged request learns nothing about the payload.
    */
   async receiveWebhook(delivery: WebhookDelivery, correlation_id: string): Promise<{ delivery_id: string; duplicate: boolean; module_name: string }> {
     const route = webhookRouteFor(this.readModels.webhookRoutes.current, delivery.repository_full_name);
@@ -378,24 +382,21 @@ export class CatalogService {
     const given = /^[0-9a-fA-F]{64}$/.test(delivery.signature) ? Buffer.from(delivery.signature, 'hex') : Buffer.alloc(32, 0xff);
     const matches = timingSafeEqual(expected, given);
     if (!route || !matches) throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL_MESSAGE);
-    if (!delivery.tag) {
-      throw new PowernodeError('validation_failed', 'webhook payload names no tag: send ref "refs/tags/<tag>" (push) or release.tag_name (release)', { details: { issues: [{ path: 'ref', message: 'must be refs/tags/<tag>' }] } });
-    }
-    const artifact_ref = delivery.artifact_ref ?? '';
-    const stream = `module-build-${contentDerivedId('webhook-delivery', delivery.delivery_id)}`;
-    try {
-      const result = await this.store.append(stream, [{
-        id: contentDerivedId('webhook-delivery-event', delivery.delivery_id),
-        type: 'ModuleBuildReported',
-        data: { module_id: route.module_id, module_name: route.module_name, tag: delivery.tag, artifact_ref, delivery_id: delivery.delivery_id, repository_full_name: delivery.repository_full_name },
-        actor: `webhook:${delivery.repository_full_name}`,
-        correlation_id,
-      }], { expected: 'no_stream' });
-      return { delivery_id: delivery.delivery_id, duplicate: result.events.length === 0, module_name: route.module_name };
-    } catch (error) {
-      if (error instanceof PowernodeError && error.code === 'concurrency_conflict') return { delivery_id: delivery.delivery_id, duplicate: true, module_name: route.module_name };
-      throw error;
-    }
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.moduleBuildReport(moduleBuildReportIdFor(delivery.delivery_id)),
+      moduleBuildReportDecider,
+      {
+        type: 'ReportModuleBuild',
+        delivery_id: delivery.delivery_id,
+        module: { module_id: route.module_id, module_name: route.module_name },
+        repository_full_name: delivery.repository_full_name,
+        tag: delivery.tag,
+        artifact_ref: delivery.artifact_ref,
+      },
+      this.meta(`webhook:${delivery.repository_full_name}`, correlation_id, { event_id: () => moduleBuildReportedEventIdFor(delivery.delivery_id) }),
+    );
+    return { delivery_id: delivery.delivery_id, duplicate: outcome.appended.length === 0, module_name: route.module_name };
   }
 
   /** What ingest verifies a build against: the module's current trust policy. */

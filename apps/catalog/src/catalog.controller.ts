@@ -38,8 +38,9 @@ const webhookInput = z.object({
   raw_body_base64: z.string().max(2_000_000),
   signature: z.string().max(200),
   delivery_id: z.string().min(1).max(200),
-  tag: z.string().min(1).max(256).nullable(),
-  artifact_ref: z.string().max(1000).nullable(),
+  // Transport bounds only: the build report decider judges tag and artifact once the signature is checked.
+  tag: z.string().max(4096).nullable(),
+  artifact_ref: z.string().max(4096).nullable(),
 });
 const recordInput = <S extends z.ZodType>(schema: S) => z.object({ data: schema, causation_id: z.string().nullable() });
 const systemInput = z.object({ module_id: z.string().min(1) });

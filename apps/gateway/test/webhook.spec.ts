@@ -88,6 +88,19 @@ describe('CI webhook', () => {
     expect(noDelivery.body.detail).toContain('X-Gitea-Delivery');
   });
 
+  it('names the field and the rule of a signed payload it refuses, and judges the payload only after the signature', async () => {
+    const longTag = `v${'1'.repeat(300)}`;
+    const body = payload(longTag);
+    const refused = await deliver(body, { 'x-gitea-signature': sign(body), 'x-gitea-delivery': randomUUID() });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'validation_failed', field: 'ref', rule: 'tag_length' });
+    const forged = await deliver(body, { 'x-gitea-signature': sign(body, 'not-the-secret'), 'x-gitea-delivery': randomUUID() });
+    expect(forged.status).toBe(401);
+    const noTag = JSON.stringify({ repository: { full_name: repo }, ref: 'refs/heads/main' });
+    const untagged = await deliver(noTag, { 'x-gitea-signature': sign(noTag), 'x-gitea-delivery': randomUUID() });
+    expect(untagged.body).toMatchObject({ code: 'validation_failed', field: 'ref', rule: 'tag_required' });
+  });
+
   it('rate-limits a source that floods the endpoint', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 80; i++) statuses.push((await deliver('{}', { 'x-gitea-delivery': randomUUID() })).status);

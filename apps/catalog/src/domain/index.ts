@@ -17,6 +17,11 @@
  *     RotateWebhookSecret{webhook_secret, now}           → ModuleWebhookSecretRotated
  *     DeleteModule{assigned_templates, version_ids, now} → ModuleDeleted | module_assigned (lists templates)
  *
+ *   moduleBuildReportDecider  `module-build-<report_id>`      report_id = moduleBuildReportIdFor(delivery_id)
+ *     ReportModuleBuild{delivery_id, module, repository_full_name, tag, artifact_ref} → ModuleBuildReported
+ *       once per delivery (a redelivery appends nothing); refusals: validation_failed with details.field
+ *       and rule tag_required, tag_length (field `ref`) or artifact_ref_length (field `artifact`)
+ *
  *   moduleVersionDecider      `module-version-<version_id>`    version_id = moduleVersionIdFor(module_id, tag)
  *     RecordBuild{build}          → ModuleVersionBuilt (idempotent on redelivery)
  *     RecordRejection{rejection}  → ModuleVersionRejected
@@ -41,6 +46,9 @@
  * Typical handler flows:
  *   create module: moduleIdentity claim (registry) → RegisterModule (module stream); reply the plain secret once.
  *     Mint the secret with ≥ 32 random bytes, encrypt it, pass {encrypted, entropy_bytes}.
+ *   webhook: check the HMAC with the module's secret (unknown repository and bad signature: the same
+ *     `unauthenticated`), then ReportModuleBuild with event id moduleBuildReportedEventIdFor(delivery_id);
+ *     reply {delivery_id, duplicate: nothing appended}.
  *   delete module: DeleteModule{assigned_templates: templatesUsingModule(...), version_ids: moduleVersionIds(...)}
  *     → ReleaseModuleIdentity; reply {deleted:true, versions_deleted}.
  *   promote: PromoteVersion with approval:null and dependencies = dependencyView(catalogFactsFromReadModels(…)). When it refuses with `approval_required` (to live under require_approval):
@@ -72,6 +80,14 @@ export {
   type ModuleState,
   type WebhookSecretInput,
 } from './module.decider.js';
+export {
+  moduleBuildReportDecider,
+  MAX_ARTIFACT_REF_LENGTH,
+  MAX_TAG_LENGTH,
+  type ModuleBuildReportCommand,
+  type ModuleBuildReportEvent,
+  type ModuleBuildReportState,
+} from './module-build-report.decider.js';
 export {
   moduleVersionDecider,
   unmetDependencies,

@@ -1,5 +1,5 @@
 import { catalogEventDefinitions, catalogEventSchemas, isCatalogEventType } from './catalog-events.js';
-import { catalogStreams, contentDerivedId, moduleVersionIdFor, templateIdFor } from './catalog-ids.js';
+import { catalogStreams, contentDerivedId, moduleBuildReportedEventIdFor, moduleBuildReportIdFor, moduleVersionIdFor, templateIdFor } from './catalog-ids.js';
 import { PROMOTION_TRANSITIONS, SEEDED_MODULE_CATEGORIES } from './catalog-vocabulary.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -111,5 +111,13 @@ describe('catalog ids', () => {
     expect(templateIdFor('base')).not.toBe(templateIdFor('hardened'));
     expect(catalogStreams.moduleVersion('x')).toBe('module-version-x');
     expect(catalogStreams.promotionApproval('a')).toBe('promotion-approval-a');
+  });
+
+  it('put one build report per webhook delivery on a stream of the module category', () => {
+    expect(moduleBuildReportIdFor('d-1')).toBe(moduleBuildReportIdFor('d-1'));
+    expect(moduleBuildReportIdFor('d-1')).not.toBe(moduleBuildReportIdFor('d-2'));
+    expect(moduleBuildReportedEventIdFor('d-1')).not.toBe(moduleBuildReportIdFor('d-1'));
+    expect(catalogStreams.moduleBuildReport('r')).toBe('module-build-r');
+    expect(catalogStreams.moduleBuildReport('r').split('-')[0]).toBe('module');
   });
 });

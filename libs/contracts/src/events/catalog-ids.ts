@@ -26,9 +26,24 @@ export function templateIdFor(name: string): string {
   return contentDerivedId('template', name);
 }
 
+/**
+ * The id of one CI build report, derived from the webhook's delivery id: a redelivered webhook lands on the
+ * stream that already holds its report, and the forge's delivery id is the replay protection.
+ */
+export function moduleBuildReportIdFor(deliveryId: string): string {
+  return contentDerivedId('webhook-delivery', deliveryId);
+}
+
+/** The id of the `ModuleBuildReported` event of a delivery, so a report appended twice is stored once. */
+export function moduleBuildReportedEventIdFor(deliveryId: string): string {
+  return contentDerivedId('webhook-delivery-event', deliveryId);
+}
+
 /** Stream names of the catalog's aggregates. */
 export const catalogStreams = {
   moduleRegistry: (): string => 'module-registry',
+  /** Category `module`, so the report is published on `powernode.events.module.ModuleBuildReported`. */
+  moduleBuildReport: (reportId: string): string => `module-build-${reportId}`,
   module: (moduleId: string): string => `module-${moduleId}`,
   moduleVersion: (versionId: string): string => `module-version-${versionId}`,
   promotionApproval: (approvalId: string): string => `promotion-approval-${approvalId}`,
