@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   bus_unavailable: { http: 503, retryable: true },
   rpc_timeout: { http: 504, retryable: true },
   rpc_no_responder: { http: 503, retryable: true },
+  /** A streamed reply lost a part or its end (the bus dropped a message, or the service went away). */
+  stream_interrupted: { http: 502, retryable: true },
   read_model_behind: { http: 503, retryable: true },
   config_invalid: { http: 500, retryable: false },
   // catalog

@@ -71,14 +71,39 @@ export const execInstanceInput = z.preprocess(
 );
 export type ExecInstanceInput = z.output<typeof execInstanceInput>;
 
-/** What `system_exec_instance` answers: the command's own exit code and output, as it came. */
-export interface InstanceExecResult {
+/** How a command ended, whatever became of its output. */
+export interface InstanceExecEnd {
   exit_code: number;
-  stdout: string;
-  stderr: string;
-  /** Output beyond the cap was dropped. */
-  truncated: boolean;
   /** The command ran out of time and was killed (exit_code 124). */
   timed_out: boolean;
   duration_ms: number;
 }
+
+/** What `system_exec_instance` answers: the command's own exit code and output, as it came. */
+export interface InstanceExecResult extends InstanceExecEnd {
+  stdout: string;
+  stderr: string;
+  /** Output beyond the cap was dropped. */
+  truncated: boolean;
+}
+
+/** The two output streams of a command. */
+export type InstanceExecStream = 'stdout' | 'stderr';
+
+/**
+ * Part kinds of the provisioner's streamed exec answer on the bus: `started` (empty) once the command runs,
+ * so everything before it is a refusal; then the output chunks, named after their stream.
+ */
+export type InstanceExecPart = 'started' | InstanceExecStream;
+
+/** Media type of a streamed `POST /instances/{id}/exec` answer: one JSON object per line. */
+export const INSTANCE_EXEC_STREAM_MEDIA_TYPE = 'application/x-ndjson';
+
+/**
+ * One line of a streamed exec answer: output as it arrives (UTF-8 decoded, a character never split across
+ * lines), then exactly one last line, the end or an error that cut the stream short.
+ */
+export type InstanceExecStreamLine =
+  | { stream: InstanceExecStream; data: string }
+  | InstanceExecEnd
+  | { error: { code: string; message: string; details?: Record<string, unknown> } };

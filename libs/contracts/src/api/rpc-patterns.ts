@@ -51,6 +51,8 @@ export const PROVISIONER_RPC = {
   stopInstance: 'provisioner.instance.stop',
   startInstance: 'provisioner.instance.start',
   execInstance: 'provisioner.instance.exec',
+  /** Like execInstance, but the output goes to the subject in the request's Powernode-Stream-Subject header as it comes. */
+  execInstanceStream: 'provisioner.instance.exec_stream',
   driftReport: 'provisioner.instance.drift',
   agentEnrol: 'provisioner.agent.enrol',
   agentDesired: 'provisioner.agent.desired',

@@ -17,6 +17,12 @@ export const BUS_HEADERS = {
   original_stream_sequence: 'Powernode-Original-Stream-Sequence',
   delivery_count: 'Powernode-Delivery-Count',
   consumer: 'Powernode-Consumer',
+  /** On a request whose answer is streamed: the subject the handler publishes the parts to. */
+  stream_subject: 'Powernode-Stream-Subject',
+  /** On a part of a streamed answer: its position (0, 1, 2, …), so a reader sees a lost part as a gap. */
+  stream_seq: 'Powernode-Stream-Seq',
+  /** On a part of a streamed answer: what it holds (a kind the two sides agree on, or `end`). */
+  stream_part: 'Powernode-Stream-Part',
 } as const;
 
 const encoder = new TextEncoder();

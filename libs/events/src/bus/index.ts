@@ -13,3 +13,4 @@ export * from './rpc-reply.js';
 export * from './rpc-handler.js';
 export * from './rpc-client.js';
 export * from './rpc-responder.js';
+export * from './rpc-stream.js';

@@ -3,6 +3,7 @@ import { PowernodeError } from '@powernode/contracts';
 import { uuidv7 } from '../uuid7.js';
 import { BUS_HEADERS } from './event-message.js';
 import { rpcReplySchema } from './rpc-reply.js';
+import { readStreamedReply, type ReadStreamedReplyOptions, type StreamedReplyItem } from './rpc-stream.js';
 
 export interface RpcRequestOptions {
   /** How long to wait for the reply. Default: the client's default (5000 ms). */
@@ -51,10 +52,32 @@ export class RpcClient {
    * (code from the reply), `rpc_no_responder` when no service listens, `rpc_timeout` when none answers in time.
    */
   async request<T>(pattern: string, payload: unknown, options: RpcRequestOptions = {}): Promise<T> {
+    return this.send<T>(pattern, payload, options, undefined);
+  }
+
+  /**
+   * Sends `payload` to a handler that streams its answer (RpcStreamWriter) and yields its parts as they come,
+   * then its end. `timeout_ms` bounds the whole answer; errors as for `request`, plus `stream_interrupted`.
+   */
+  requestStream<T>(
+    pattern: string,
+    payload: unknown,
+    options: RpcRequestOptions & Omit<ReadStreamedReplyOptions, 'pattern'> = {},
+  ): AsyncGenerator<StreamedReplyItem<T>, void, undefined> {
+    const { end_grace_ms, signal } = options;
+    return readStreamedReply<T>(this.nc, (streamSubject) => this.send(pattern, payload, options, streamSubject), {
+      pattern,
+      ...(end_grace_ms === undefined ? {} : { end_grace_ms }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+
+  private async send<T>(pattern: string, payload: unknown, options: RpcRequestOptions, streamSubject: string | undefined): Promise<T> {
     const timeout = options.timeout_ms ?? this.defaultTimeoutMs;
     const correlationId = options.correlation_id ?? uuidv7();
     const h = natsHeaders();
     h.set(BUS_HEADERS.correlation_id, correlationId);
+    if (streamSubject !== undefined) h.set(BUS_HEADERS.stream_subject, streamSubject);
     // Nest's NATS packet: the server routes on the subject and echoes `id` in the reply.
     const packet = { pattern, data: payload, id: uuidv7() };
     let raw: unknown;

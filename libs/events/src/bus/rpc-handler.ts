@@ -12,6 +12,8 @@ export interface RpcContext {
   correlation_id: string;
   /** The NATS subject the request arrived on, when known. */
   subject: string | undefined;
+  /** Where the caller wants the parts of a streamed answer (see RpcStreamWriter), when it asked for one. */
+  stream_subject: string | undefined;
 }
 
 /** The transport context Nest hands a `@MessagePattern` method (`NatsContext` satisfies it). */
@@ -39,6 +41,7 @@ export function rpcHandler<S extends ZodType, T>(
     const context: RpcContext = {
       correlation_id: transport?.getHeaders?.()?.get(BUS_HEADERS.correlation_id) || uuidv7(),
       subject: transport?.getSubject?.(),
+      stream_subject: transport?.getHeaders?.()?.get(BUS_HEADERS.stream_subject) || undefined,
     };
     const parsed = schema.safeParse(payload);
     if (!parsed.success) {
