@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { baseConfigShape, gatewayConfigShape } from '@powernode/runtime';
+import { baseConfigShape, gatewayConfigShape, hostsRelay, parseConfig } from '@powernode/runtime';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -42,6 +42,12 @@ describe('docker-compose.yml', () => {
   it.each(ownServices)('%s sets only environment variables the services read', (name) => {
     const unknown = Object.keys(compose.services[name]!.environment ?? {}).filter((k) => !knownEnv.has(k));
     expect(unknown).toEqual([]);
+  });
+
+  it('runs exactly one relay, named explicitly for every service', () => {
+    for (const name of ownServices) expect({ name, relay_host: compose.services[name]!.environment!['POWERNODE_RELAY_HOST'] }).toEqual({ name, relay_host: 'catalog' });
+    const hosts = ownServices.filter((name) => hostsRelay(name, parseConfig(baseConfigShape, compose.services[name]!.environment)));
+    expect(hosts).toEqual(['catalog']);
   });
 
   it('copies only paths that exist into the image', () => {

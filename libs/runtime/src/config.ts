@@ -4,6 +4,21 @@ import { PowernodeError } from '@powernode/contracts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+/**
+ * The services that can host the relay (event store → JetStream). The gateway is not one of them: it may run
+ * several worker processes, and two relays on one store would publish every event twice.
+ */
+export const RELAY_HOSTS = ['catalog', 'ingest', 'provisioner'] as const;
+export type RelayHost = (typeof RELAY_HOSTS)[number];
+
+/** The service that hosts the relay when `POWERNODE_RELAY_HOST` is unset. */
+export const DEFAULT_RELAY_HOST: RelayHost = 'catalog';
+
+/** True when `service` runs the relay under this configuration; every service reads the same variable. */
+export function hostsRelay(service: string, config: { POWERNODE_RELAY_HOST?: RelayHost | undefined }): boolean {
+  return config.POWERNODE_RELAY_HOST === service;
+}
+
 /** Settings every service reads; see the configuration table in README.md. */
 export const baseConfigShape = {
   POWERNODE_DATA_DIR: z.string().min(1).default('./.data'),
@@ -17,6 +32,13 @@ export const baseConfigShape = {
     .refine((v) => v === undefined || /^(sqlite:.+|memory:|postgres(ql)?:\/\/.+|kurrentdb(\+discover)?:\/\/.+|esdb(\+discover)?:\/\/.+)$/.test(v), 'must be sqlite:<path>, postgres://…, kurrentdb://… or esdb://…'),
   OCI_REGISTRY: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host[:port]').default('127.0.0.1:5000'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Which service publishes the store's log to JetStream. One name shared by every service, so exactly one of
+   * them finds itself named and no deployment ends up with two relays or none.
+   */
+  POWERNODE_RELAY_HOST: z
+    .enum(RELAY_HOSTS, { error: `must name the one service that relays the event log to JetStream: ${RELAY_HOSTS.join(', ')} (the same value for every service)` })
+    .default(DEFAULT_RELAY_HOST),
 } as const;
 
 export const gatewayConfigShape = {

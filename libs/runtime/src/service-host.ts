@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
 import { EventRelay, ensureDeadLetterStream, ensureEventStream, openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
-import { loadConfigOrExit, type ResolvedConfig } from './config.js';
+import { hostsRelay, loadConfigOrExit, type RelayHost, type ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { installGracefulShutdown, type Closer } from './shutdown.js';
 
@@ -24,10 +24,9 @@ export interface ServiceHost<C> {
 }
 
 export interface ServiceHostOptions<S extends z.ZodRawShape> {
+  /** The service's name; the relay runs in this process when `POWERNODE_RELAY_HOST` names it. */
   service: string;
   shape: S;
-  /** Run the store→JetStream relay in this process. */
-  relay?: boolean;
   env?: NodeJS.ProcessEnv;
   /** Install SIGTERM/SIGINT handlers that exit the process (entry points); tests pass false. */
   exitOnSignal?: boolean;
@@ -36,6 +35,7 @@ export interface ServiceHostOptions<S extends z.ZodRawShape> {
 /**
  * What every service process starts with: validated config, a pino logger, the event store, a NATS
  * connection with the event streams ensured, optionally the relay, and graceful shutdown wiring.
+ * The relay is started here only in the service `POWERNODE_RELAY_HOST` names.
  */
 export async function startServiceHost<S extends z.ZodRawShape>(options: ServiceHostOptions<S>): Promise<ServiceHost<ResolvedConfig<z.infer<z.ZodObject<S>>>>> {
   const config = loadConfigOrExit(options.service, options.shape, options.env);
@@ -54,7 +54,7 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
   await ensureEventStream(jsm);
   await ensureDeadLetterStream(jsm);
   let relay: EventRelay | undefined;
-  if (options.relay) {
+  if (hostsRelay(options.service, { POWERNODE_RELAY_HOST: config['POWERNODE_RELAY_HOST' as keyof typeof config] as RelayHost | undefined })) {
     relay = new EventRelay({ store, js, checkpoints: store.checkpoints, logger });
     await relay.start();
   }

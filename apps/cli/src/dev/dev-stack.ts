@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { findExecutable, gatewayConfigShape, installCommand, installDebianPackages, parseConfig } from '@powernode/runtime';
 import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers, waitFor } from './endpoint-probe.js';
 import { ProcessSupervisor } from './process-supervisor.js';
+import { devServiceEnvironment } from './service-environment.js';
 
 export const SERVICES = ['catalog', 'ingest', 'provisioner', 'gateway'] as const;
 
@@ -73,7 +74,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
       if (!(await waitFor(() => registryAnswers(config.OCI_REGISTRY), 10_000))) throw new Error(`docker-registry did not answer on ${config.OCI_REGISTRY} within 10 s`);
     }
 
-    const serviceEnv = { ...env, POWERNODE_DATA_DIR: dataDir, EVENT_STORE_URL: config.EVENT_STORE_URL, NATS_URL: config.NATS_URL, OCI_REGISTRY: config.OCI_REGISTRY };
+    const serviceEnv = devServiceEnvironment(env, config);
     for (const service of SERVICES) {
       supervisor.start(service, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps', service, 'src', 'main.ts')], { cwd: repoRoot, env: serviceEnv }, () => onCrash(service));
       started.push(service);
