@@ -16,16 +16,18 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
   for (const op of operations) {
     const schema = inputJsonSchema(op);
     const pathParams = [...op.rest.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]!);
+    // The input fields the path fills: named like the parameter unless the route maps it to another field.
+    const pathFields = pathParams.map((name) => op.rest.params?.[name] ?? name);
     const properties = schema.properties ?? {};
-    const parameters: unknown[] = pathParams.map((name) => ({ name, in: 'path', required: true, schema: properties[name] ?? { type: 'string' } }));
+    const parameters: unknown[] = pathParams.map((name, i) => ({ name, in: 'path', required: true, schema: properties[pathFields[i]!] ?? { type: 'string' } }));
     const bodyless = op.rest.method === 'GET' || op.rest.method === 'DELETE';
     if (bodyless) {
       for (const [name, s] of Object.entries(properties)) {
-        if (pathParams.includes(name)) continue;
+        if (pathFields.includes(name)) continue;
         parameters.push({ name, in: 'query', required: (schema.required ?? []).includes(name), schema: s });
       }
     }
-    const bodyProperties = Object.fromEntries(Object.entries(properties).filter(([k]) => !pathParams.includes(k)));
+    const bodyProperties = Object.fromEntries(Object.entries(properties).filter(([k]) => !pathFields.includes(k)));
     const item: Record<string, unknown> = {
       operationId: op.tool,
       summary: op.title,
@@ -40,7 +42,7 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
     if (!bodyless) {
       item['requestBody'] = {
         required: true,
-        content: { 'application/json': { schema: { ...schema, properties: bodyProperties, required: (schema.required ?? []).filter((r) => !pathParams.includes(r)) } } },
+        content: { 'application/json': { schema: { ...schema, properties: bodyProperties, required: (schema.required ?? []).filter((r) => !pathFields.includes(r)) } } },
       };
     }
     const path = `${API_PREFIX}${op.rest.path}`;

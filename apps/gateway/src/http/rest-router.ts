@@ -12,6 +12,11 @@ export function expressPath(path: string): string {
   return path.replace(/\{([a-z_]+)\}/g, ':$1');
 }
 
+/** Path parameters under the input field names they fill, so the path wins over a query or body field. */
+function inputFromPath(params: Record<string, unknown>, names: Readonly<Record<string, string>> | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).map(([param, value]) => [names?.[param] ?? param, value]));
+}
+
 /**
  * Serves every operation as a REST route: bearer auth, permission check, input merged from path, query and
  * body and validated by the operation's schema, JSON result, problem+json errors.
@@ -27,7 +32,7 @@ export function restRouter(operations: Operation[], authenticator: Authenticator
         const principal = await authenticator.authenticate(req.headers.authorization);
         requirePermission(principal, op.permission);
         const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
-        const input = parseOrThrow(op.input, { ...(req.query as Record<string, unknown>), ...body, ...req.params }, `${op.tool} input`);
+        const input = parseOrThrow(op.input, { ...(req.query as Record<string, unknown>), ...body, ...inputFromPath(req.params, op.rest.params) }, `${op.tool} input`);
         const result = await op.run(input, { principal, correlation_id });
         res.status(op.rest.status ?? 200).json(result);
       } catch (error) {

@@ -43,7 +43,7 @@ export function catalogOperations(rpc: RpcClient, readModels: GatewayReadModels)
       'Updates trust policy (cosign_identity_regexp, cosign_issuer_regexp), approval_policy and spec fields (mask, file_spec, package_spec, dependency_spec, protected_spec, requires, provides, priority). The platform record is authoritative after registration.'),
     forwarded(rpc, 'system_rotate_webhook_secret', CATALOG_RPC.rotateWebhookSecret, moduleNameInput, 'change', { method: 'POST', path: '/modules/{module_name}/webhook-secret' }, 'Rotate the webhook secret',
       'Replaces the module webhook secret; the new one is returned once.'),
-    forwarded(rpc, 'system_delete_module', CATALOG_RPC.deleteModule, deleteModuleInput, 'admin', { method: 'DELETE', path: '/modules/{name}' }, 'Delete a module',
+    forwarded(rpc, 'system_delete_module', CATALOG_RPC.deleteModule, deleteModuleInput, 'admin', { method: 'DELETE', path: '/modules/{module_name}', params: { module_name: 'name' } }, 'Delete a module',
       'Deletes a module and its versions; refused with module_assigned while any template uses it.'),
     defineOperation({
       tool: 'system_validate_module_manifest',

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { RpcClient } from '@powernode/events';
 import type { Permission } from '../auth/roles.js';
-import { defineOperation, type HttpMethod, type Operation } from './operation.js';
+import { defineOperation, type Operation } from './operation.js';
 
 /** How long a forwarded query or command may take unless the operation says otherwise. */
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -17,7 +17,7 @@ export function forwarded(
   pattern: string,
   input: z.ZodType,
   permission: Permission,
-  rest: { method: HttpMethod; path: string; status?: number },
+  rest: Operation['rest'],
   title: string,
   description: string,
   timeout_ms: number | ((input: any) => number) = DEFAULT_TIMEOUT_MS,

@@ -21,7 +21,11 @@ export interface Operation<I = any, O = any> {
   permission: Permission;
   /** Validates and normalises the merged input (aliases of the reference platform included). */
   input: z.ZodType<I>;
-  rest: { method: HttpMethod; path: string; status?: number };
+  /**
+   * The REST route. `params` maps a path parameter to the input field it fills where the two names differ
+   * (the path speaks REST's `module_name` while the tool keeps its documented argument name).
+   */
+  rest: { method: HttpMethod; path: string; status?: number; params?: Readonly<Record<string, string>> };
   run(input: I, context: OperationContext): Promise<O>;
 }
 
