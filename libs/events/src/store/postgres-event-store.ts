@@ -40,15 +40,16 @@ const MAX_GROUP_APPENDS = 256;
 const MAX_GROUP_EVENTS = 5000;
 
 /**
- * Event store on PostgreSQL. Every append runs the schema's `append_group` function, which first takes a
- * transaction-level advisory lock (one per schema), then assigns positions `max(position)+1…`: appends are
- * serialised, so positions are gapless and follow commit order, and a subscriber reading `position > n` can
- * never skip an event that commits late.
+ * Event store on PostgreSQL. Every append runs one of the schema's functions (`append_to_stream` for a lone
+ * append, `append_group` for several), which first takes a transaction-level advisory lock (one per schema),
+ * then assigns positions `max(position)+1…`: appends are serialised, so positions are gapless and follow commit
+ * order, and a subscriber reading `position > n` can never skip an event that commits late.
  *
- * Appends made concurrently in one process are group-committed: while one group is in flight, the next
- * appends queue up and go together in the following call, each judged on its own by the function, so the
- * round trip, the lock and the WAL flush are paid once per group. Subscribers are woken by LISTEN/NOTIFY and
- * poll as a fallback.
+ * Either way an append is one round trip: a single prepared call whose implicit transaction commits before
+ * the verdict comes back. Appends made concurrently in one process are group-committed: while one call is in
+ * flight, the next appends queue up and go together in the following call, each judged on its own by the
+ * function, so the round trip, the lock and the WAL flush are paid once per group. Subscribers are woken by
+ * LISTEN/NOTIFY and poll as a fallback.
  */
 export class PostgresEventStore implements EventStore {
   readonly adapter = 'postgres';
@@ -188,6 +189,7 @@ export class PostgresEventStore implements EventStore {
   // One statement per group: the append_group function takes the lock, judges and writes every append, and the
   // implicit transaction commits them together (one WAL flush) before the outcomes come back.
   private async commitGroup(group: PendingAppend[]): Promise<void> {
+    if (group.length === 1) return this.commitAlone(group[0]!);
     const now = new Date().toISOString();
     const prepared = group.map((p) => ({
       pending: p,
@@ -245,6 +247,48 @@ export class PostgresEventStore implements EventStore {
       }
     });
     if (wrote) this.wake();
+  }
+
+  // A lone append skips the group document: its events go as parallel arrays to append_to_stream, through a
+  // statement each pooled connection prepares once.
+  private async commitAlone(pending: PendingAppend): Promise<void> {
+    const now = new Date().toISOString();
+    const envelopes = pending.events.map((e) => toEnvelope(e, { id: e.id ?? uuidv7(), stream: pending.stream, version: 0, position: 0 }, now));
+    const [a, b] = this.layout.appendLock;
+    let verdict: AppendVerdict;
+    try {
+      const result = await this.pool.query<AppendVerdict>({
+        name: 'powernode_append_to_stream',
+        text: `SELECT * FROM ${this.layout.q}append_to_stream($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        values: [
+          pending.stream,
+          pending.expected === 'any' ? null : pending.expected === 'no_stream' ? 0 : pending.expected,
+          pending.events.flatMap((e) => (e.id === undefined ? [] : [e.id])),
+          envelopes.map((e) => e.id),
+          envelopes.map((e) => e.type),
+          envelopes.map((e) => e.schema_version),
+          envelopes.map((e) => e.occurred_at),
+          envelopes.map((e) => e.correlation_id),
+          envelopes.map((e) => e.causation_id),
+          envelopes.map((e) => e.actor),
+          envelopes.map((e) => JSON.stringify(e.data)),
+          a,
+          b,
+          this.layout.channel,
+        ],
+      });
+      verdict = result.rows[0]!;
+    } catch (cause) {
+      pending.reject(unstorableText(cause) ?? postgresFailure('append', cause));
+      return;
+    }
+    const outcome = settle(pending, envelopes, verdict);
+    if (outcome.ok) {
+      pending.resolve(outcome.result);
+      if (outcome.result.events.length > 0) this.wake();
+    } else {
+      pending.reject(outcome.error);
+    }
   }
 
   private async query<T extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[]): Promise<T[]> {
@@ -307,22 +351,25 @@ function toEnvelopeFromRow(r: EventRow): EventEnvelope {
   };
 }
 
-/** What the append_group function answers for one append of the group. */
-interface OutcomeRow {
-  idx: number;
+/** What the append functions answer for one append: `last_position` is the stream's last on a no-op. */
+interface AppendVerdict {
   outcome: 'ok' | 'noop' | 'conflict' | 'id_taken';
   stream_version: number;
-  first_position: string | null;
   last_position: string | null;
   taken_id: string | null;
   taken_stream: string | null;
 }
 
+/** What the append_group function answers for one append of the group. */
+interface OutcomeRow extends AppendVerdict {
+  idx: number;
+}
+
 /** Turns the server's verdict on one append into its result or its error. */
-function settle(p: PendingAppend, envelopes: EventEnvelope[], row: OutcomeRow): AppendOutcome {
+function settle(p: PendingAppend, envelopes: EventEnvelope[], row: AppendVerdict): AppendOutcome {
   switch (row.outcome) {
     case 'ok': {
-      const first = Number(row.first_position);
+      const first = Number(row.last_position) - envelopes.length + 1;
       const base = row.stream_version - envelopes.length;
       envelopes.forEach((e, i) => {
         e.version = base + i + 1;

@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS ${l.q}projection_states (
   position   bigint      NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
-${appendGroupFunction(l)}`;
+${appendGroupFunction(l)}
+${appendToStreamFunction(l)}`;
 }
 
 /**
@@ -145,6 +146,76 @@ BEGIN
   IF v_wrote THEN
     PERFORM pg_notify(p_channel, v_head::text);
   END IF;
+END;
+$fn$;`;
+}
+
+/**
+ * The append path of a lone append: the same rules as `append_group` for one append, without the JSON document
+ * to unpack, so the common case costs one prepared call with few statements inside. Events travel as parallel
+ * arrays (data as json[], kept byte for byte); `p_expected` NULL means any version, 0 means no stream.
+ */
+function appendToStreamFunction(l: PostgresLayout): string {
+  return `
+CREATE OR REPLACE FUNCTION ${l.q}append_to_stream(
+  p_stream text, p_expected integer, p_supplied text[],
+  p_ids text[], p_types text[], p_schema_versions integer[], p_occurred_at text[],
+  p_correlation_ids text[], p_causation_ids text[], p_actors text[], p_data json[],
+  p_lock_a integer, p_lock_b integer, p_channel text,
+  OUT outcome text, OUT stream_version integer, OUT last_position bigint, OUT taken_id text, OUT taken_stream text)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_count      integer := cardinality(p_ids);
+  v_head       bigint;
+  v_constraint text;
+  v_detail     text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(p_lock_a, p_lock_b);
+  -- One statement after the lock: in READ COMMITTED it sees every append committed before ours.
+  SELECT h.head, coalesce(s.version, 0), coalesce(s.position, 0) INTO v_head, stream_version, last_position
+  FROM (SELECT coalesce(max(e.position), 0) AS head FROM ${l.q}events e) h
+  LEFT JOIN LATERAL (SELECT e.version, e.position FROM ${l.q}events e WHERE e.stream = p_stream ORDER BY e.version DESC LIMIT 1) s ON true;
+  -- Nested IFs: the outer tests are plain expressions, so an append without ids of its own runs no query here.
+  IF cardinality(p_supplied) = v_count AND v_count > 0 THEN
+    IF (SELECT count(*) FROM ${l.q}events e WHERE e.id = ANY (p_supplied) AND e.stream = p_stream) = v_count THEN
+      outcome := 'noop';
+      RETURN;
+    END IF;
+  END IF;
+  last_position := NULL;
+  IF p_expected IS NOT NULL AND stream_version <> p_expected THEN
+    outcome := 'conflict';
+    RETURN;
+  END IF;
+  IF cardinality(p_supplied) > 0 THEN
+    SELECT e.id, e.stream INTO taken_id, taken_stream FROM ${l.q}events e WHERE e.id = ANY (p_supplied) LIMIT 1;
+    IF FOUND THEN
+      outcome := 'id_taken';
+      RETURN;
+    END IF;
+  END IF;
+  IF v_count > 0 THEN
+    BEGIN
+      INSERT INTO ${l.q}events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, causation_id, actor, data)
+      SELECT v_head + x.ord, x.id, p_stream, stream_version + x.ord, x.type, x.schema_version, x.occurred_at, x.correlation_id, x.causation_id, x.actor, x.data
+      FROM unnest(p_ids, p_types, p_schema_versions, p_occurred_at, p_correlation_ids, p_causation_ids, p_actors, p_data)
+           WITH ORDINALITY AS x(id, type, schema_version, occurred_at, correlation_id, causation_id, actor, data, ord);
+    EXCEPTION WHEN unique_violation THEN
+      GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME, v_detail = PG_EXCEPTION_DETAIL;
+      IF v_constraint = 'events_id_key' THEN
+        outcome := 'id_taken';
+        taken_id := substring(v_detail from '\\(id\\)=\\((.*)\\)');
+      ELSE
+        outcome := 'conflict';
+      END IF;
+      RETURN;
+    END;
+    PERFORM pg_notify(p_channel, (v_head + v_count)::text);
+  END IF;
+  outcome := 'ok';
+  stream_version := stream_version + v_count;
+  last_position := v_head + v_count;
 END;
 $fn$;`;
 }

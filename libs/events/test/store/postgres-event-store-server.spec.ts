@@ -45,6 +45,21 @@ describe('PostgresEventStore on a real server', () => {
     await again.close();
   });
 
+  it('upgrades a schema made before append_to_stream existed, keeping its events, and appends on from its head', async () => {
+    const before = await store.append('upgraded', [{ type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' });
+    // A store created by an older build has the tables and append_group only.
+    await raw.query(`DROP FUNCTION "${schema}".append_to_stream`);
+    const reopened = await PostgresEventStore.open(PG_URL, testCatalogue(), { schema });
+    try {
+      expect(await reopened.readStream('upgraded')).toEqual(before.events);
+      const after = await reopened.append('upgraded', [{ type: 'TestEvent', data: { n: 2 } }], { expected: 1 });
+      expect(after.events.map((e) => [e.version, e.position])).toEqual([[2, (await reopened.headPosition())]]);
+      expect(after.position).toBeGreaterThan(before.position);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('makes an append wait for the one in flight rather than take a position past it', async () => {
     const head = await store.headPosition();
     // Holding the append lock stands in for another process's append that has not committed yet.
@@ -135,12 +150,12 @@ describe('PostgresEventStore on a real server', () => {
     expect((error as Error).message).not.toContain('s3cret');
   });
 
-  /** How many of this store's appends are blocked waiting for a lock of the given type. */
+  /** How many of this store's appends (either append function) are blocked waiting for a lock of the given type. */
   async function waitingOn(lockType: string): Promise<number> {
     const r = await observer.query(
       `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
        WHERE NOT l.granted AND l.locktype = $1 AND a.datname = current_database() AND position($2 IN a.query) > 0`,
-      [lockType, `"${schema}".append_group`],
+      [lockType, `"${schema}".append_`],
     );
     return (r.rows[0] as { n: number }).n;
   }
