@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MODULE_TREE_LAYER_MEDIA_TYPE, type BuiltModuleArtifact } from '@powernode/artifact';
-import { CATALOG_RPC, contentDerivedId, INGEST_RPC, isPowernodeError, moduleVersionIdFor } from '@powernode/contracts';
+import { CATALOG_RPC, catalogStreams, INGEST_RPC, isPowernodeError, moduleBuildReportedEventIdFor, moduleBuildReportIdFor, moduleVersionIdFor } from '@powernode/contracts';
 import { SqliteProcessedLedger, type EventEnvelope } from '@powernode/events';
 import { canonicalJsonBytes, OCI_MANIFEST_MEDIA_TYPE, sha256Digest, type ImageManifest } from '@powernode/oci';
 import { freeLoopbackPort } from '@powernode/testing';
@@ -50,7 +50,7 @@ const built = (events: EventEnvelope[]) => events.filter((e) => e.type === 'Modu
 const isRejected = (code: string) => (v: { rejection_reason: string | null }) => v.rejection_reason?.startsWith(`${code}:`) === true;
 
 /** The event the catalog appended for a webhook delivery (its id derives from the delivery id). */
-const reportEventId = (deliveryId: string): string => contentDerivedId('webhook-delivery-event', deliveryId);
+const reportEventId = (deliveryId: string): string => moduleBuildReportedEventIdFor(deliveryId);
 
 async function waitUntilProcessed(deliveryId: string): Promise<void> {
   const id = reportEventId(deliveryId);
@@ -311,7 +311,7 @@ describe('ingest of a reported build: idempotency', () => {
     const second = await reportBuild(bed, module, 'v0.1.0', ref);
     await waitUntilProcessed(second);
     // The same event once more, past the consumer's ledger (a redelivery after a lost ledger write).
-    const [reported] = await bed.store.readStream(`module-build-${contentDerivedId('webhook-delivery', first)}`);
+    const [reported] = await bed.store.readStream(catalogStreams.moduleBuildReport(moduleBuildReportIdFor(first)));
     await ingest.started.ingest.handleBuildReported(reported!, { attempt: 1, subject: 'powernode.events.module.ModuleBuildReported', stream_sequence: 0 });
 
     const events = await versionEvents(bed, module, 'v0.1.0');
