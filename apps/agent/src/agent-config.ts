@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { PowernodeError } from '@powernode/contracts';
+import { DEFAULT_MACHINE_SUBNET, machineSubnetSchema, PowernodeError, type MachineSubnet } from '@powernode/contracts';
 
 const positiveInt = z.coerce.number().int().min(1);
 
@@ -32,6 +32,9 @@ const registryList = z
  * - `POWERNODE_AGENT_NETWORK`: `none` (init commands get an empty network namespace) or `host`.
  * - `POWERNODE_AGENT_MACHINE`: `none` (init commands in the isolation boundary) or `nspawn` (the instance is a
  *   machine booting systemd on the composed root; init commands run inside it, services are systemd units).
+ * - `POWERNODE_MACHINE_SUBNET`: the IPv4 subnet machines take their /30 from (default 10.213.0.0/16).
+ * - `POWERNODE_MACHINE_NETWORK_DIR`: where the host's machines claim their /30, shared by every agent of the
+ *   host (default `<cache dir>/machine-network`).
  * - `POWERNODE_AGENT_INIT_TIMEOUT_MS`: per init command, and the budget of all init.stop commands on SIGTERM
  *   (see `DEFAULT_INIT_TIMEOUT_MS`).
  */
@@ -51,6 +54,8 @@ export const agentConfigShape = {
   POWERNODE_AGENT_ISOLATION: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto'),
   POWERNODE_AGENT_NETWORK: z.enum(['none', 'host']).default('none'),
   POWERNODE_AGENT_MACHINE: z.enum(['none', 'nspawn']).default('none'),
+  POWERNODE_MACHINE_SUBNET: z.string().default(DEFAULT_MACHINE_SUBNET).pipe(machineSubnetSchema),
+  POWERNODE_MACHINE_NETWORK_DIR: absolutePath.optional(),
   POWERNODE_AGENT_INIT_TIMEOUT_MS: positiveInt.max(3_600_000).default(DEFAULT_INIT_TIMEOUT_MS),
   POWERNODE_AGENT_RETRY_INITIAL_MS: positiveInt.default(1_000),
   POWERNODE_AGENT_RETRY_MAX_MS: positiveInt.default(60_000),
@@ -76,6 +81,10 @@ export interface AgentConfig {
   heartbeatIntervalMs: number | undefined;
   isolation: 'auto' | 'bwrap' | 'unshare' | 'none';
   machine: 'none' | 'nspawn';
+  /** The subnet machines take their /30 from. */
+  machineSubnet: MachineSubnet;
+  /** Where the host's machines claim their /30. */
+  machineNetworkDir: string;
   network: 'none' | 'host';
   initTimeoutMs: number;
   retryInitialMs: number;
@@ -107,13 +116,14 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
   }
   const sandboxDir = path.resolve(raw.POWERNODE_SANDBOX_DIR);
   const dataDir = path.resolve(raw.POWERNODE_AGENT_DATA_DIR ?? path.join(sandboxDir, 'data'));
+  const cacheDir = path.resolve(raw.POWERNODE_AGENT_CACHE_DIR ?? path.join(dataDir, 'cache'));
   return {
     instanceId: raw.POWERNODE_INSTANCE_ID,
     hostname: raw.POWERNODE_HOSTNAME ?? 'powernode-instance',
     enrolmentToken: raw.POWERNODE_ENROLMENT_TOKEN,
     sandboxDir,
     dataDir,
-    cacheDir: path.resolve(raw.POWERNODE_AGENT_CACHE_DIR ?? path.join(dataDir, 'cache')),
+    cacheDir,
     gatewayUrl: raw.POWERNODE_GATEWAY_URL.replace(/\/+$/, ''),
     registry: raw.POWERNODE_OCI_REGISTRY,
     insecureRegistries: raw.POWERNODE_OCI_INSECURE_REGISTRIES,
@@ -121,6 +131,8 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
     heartbeatIntervalMs: raw.POWERNODE_HEARTBEAT_INTERVAL_MS,
     isolation: raw.POWERNODE_AGENT_ISOLATION,
     machine: raw.POWERNODE_AGENT_MACHINE,
+    machineSubnet: raw.POWERNODE_MACHINE_SUBNET,
+    machineNetworkDir: path.resolve(raw.POWERNODE_MACHINE_NETWORK_DIR ?? path.join(cacheDir, 'machine-network')),
     network: raw.POWERNODE_AGENT_NETWORK,
     initTimeoutMs: raw.POWERNODE_AGENT_INIT_TIMEOUT_MS,
     retryInitialMs: raw.POWERNODE_AGENT_RETRY_INITIAL_MS,

@@ -166,6 +166,7 @@ export function heartbeatOf(
   errors: readonly ReconcileError[],
   agent: { version: string; bootId: string },
   services: readonly AgentServiceStatus[] = [],
+  address: string | null = null,
 ): AgentHeartbeat {
   const module_states: Record<string, string> = {};
   for (const module of composition?.modules ?? []) module_states[module.module_name] = formatModuleState(module.run);
@@ -176,6 +177,7 @@ export function heartbeatOf(
     errors: errors.slice(0, MAX_HEARTBEAT_ERRORS).map((e) => ({ module_name: e.module_name, message: e.message.slice(0, 2000) })),
     module_states,
     services: [...services],
+    address,
     agent_version: agent.version,
     boot_id: agent.bootId,
   };

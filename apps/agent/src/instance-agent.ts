@@ -186,7 +186,7 @@ export class InstanceAgent {
 
   /** The heartbeat this agent would send now (for logs and tests). */
   heartbeat(): ReturnType<typeof heartbeatOf> {
-    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId }, this.services);
+    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId }, this.services, this.deps.machine?.network()?.address ?? null);
   }
 
   // ---- enrolment ---------------------------------------------------------------------------------------------

@@ -23,7 +23,15 @@ function configOrExit(): AgentConfig {
 const config = configOrExit();
 const logger = createAgentLogger(config.instanceId, config.logLevel);
 const fetchImplementation = config.caPem === undefined ? undefined : fetchTrusting(config.caPem);
-const machine = config.machine === 'nspawn' ? new NspawnMachine({ sandboxDir: config.sandboxDir, machineName: machineNameOf(config.instanceId), hostname: config.hostname }) : undefined;
+const machine =
+  config.machine === 'nspawn'
+    ? new NspawnMachine({
+        sandboxDir: config.sandboxDir,
+        machineName: machineNameOf(config.instanceId),
+        hostname: config.hostname,
+        network: { claimsDir: config.machineNetworkDir, instanceId: config.instanceId, subnet: config.machineSubnet },
+      })
+    : undefined;
 const boundary: IsolationBoundary =
   machine === undefined ? await detectIsolationBoundary(config.isolation) : { kind: 'machine', program: 'nsenter', enter: (argv) => machine.execArgv(argv) };
 if (boundary.kind === 'none') logger.warn({ isolation: boundary }, 'no isolation boundary: module init commands will be recorded as skipped');

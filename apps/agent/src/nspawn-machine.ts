@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PowernodeError } from '@powernode/contracts';
+import { PowernodeError, type MachineSubnet } from '@powernode/contracts';
 import { writeFileAtomically } from './atomic-file-write.js';
 import { runHostCommand, unmount } from './host-commands.js';
+import { claimMachineNetwork, configureMachineNetwork, nspawnNetworkOption, type MachineNetwork } from './machine-network.js';
 import { readStack, stackLowers } from './stacked-root.js';
 
 /*
@@ -16,6 +17,9 @@ import { readStack, stackLowers } from './stacked-root.js';
  *   machine/root                  the overlay mount nspawn boots
  *   machine/console.log           what the machine printed (boot log)
  *   machine.json                  the running nspawn: pid, its start time, the root it booted
+ *
+ * The machine has its own network namespace, joined to the host by a veth pair with a /30 of its own
+ * (machine-network.ts): the host reaches it at its address, it reaches the host at the other end.
  *
  * nspawn runs in its own session, so the machine outlives an agent restart; a new agent adopts it from
  * machine.json. This host has no D-Bus system bus and no systemd as PID 1, hence `--register=no --keep-unit`.
@@ -29,6 +33,8 @@ export interface MachineRecord {
   /** The composed root (relative to the sandbox) the machine booted. */
   root_dir: string;
   booted_at: string;
+  /** The machine's link to the host (absent for records written before machines had one). */
+  network?: MachineNetwork;
 }
 
 /** Where one instance's machine lives and how it is named. */
@@ -36,6 +42,8 @@ export interface MachinePaths {
   sandboxDir: string;
   machineName: string;
   hostname: string;
+  /** Where the machine's /30 is claimed; without it the machine gets a private network with loopback only. */
+  network?: { claimsDir: string; instanceId: string; subnet: MachineSubnet };
 }
 
 const BOOT_TIMEOUT_MS = 60_000;
@@ -97,6 +105,7 @@ export async function machineRuns(record: MachineRecord | null): Promise<boolean
 /** Controls one instance's machine. Not safe for concurrent use: the agent serialises calls. */
 export class NspawnMachine {
   private leader: number | null = null;
+  private link: MachineNetwork | null = null;
 
   constructor(private readonly paths: MachinePaths) {}
 
@@ -105,11 +114,17 @@ export class NspawnMachine {
     return this.leader;
   }
 
+  /** The machine's link to the host while it runs (null without one). */
+  network(): MachineNetwork | null {
+    return this.leader === null ? null : this.link;
+  }
+
   /** Re-attaches to a machine still running on `rootDir` (after an agent restart); false when there is none to adopt. */
   async adopt(rootDir: string): Promise<boolean> {
     const record = await readMachineRecord(this.paths.sandboxDir);
     if (record === null || record.root_dir !== rootDir || !(await machineRuns(record))) return false;
     this.leader = await leaderOf(record.pid);
+    this.link = record.network ?? null;
     return this.leader !== null;
   }
 
@@ -145,12 +160,29 @@ export class NspawnMachine {
         details: { rule: 'machine_overlay', root_dir: rootDir },
       });
     }
+    let network: MachineNetwork | null = null;
+    try {
+      if (this.paths.network !== undefined) network = await claimMachineNetwork(this.paths.network.claimsDir, { instanceId: this.paths.network.instanceId, sandboxDir: this.paths.sandboxDir }, this.paths.network.subnet);
+    } catch (error) {
+      await unmount(mountPoint);
+      throw error;
+    }
     const console = await open(path.join(dir, 'console.log'), 'a', 0o600);
     let child;
     try {
       child = spawn(
         'systemd-nspawn',
-        ['-D', mountPoint, '-b', '--register=no', '--keep-unit', '--private-network', `--machine=${this.paths.machineName}`, `--hostname=${this.paths.hostname}`, '--console=pipe'],
+        [
+          '-D',
+          mountPoint,
+          '-b',
+          '--register=no',
+          '--keep-unit',
+          network === null ? '--private-network' : nspawnNetworkOption(network),
+          `--machine=${this.paths.machineName}`,
+          `--hostname=${this.paths.hostname}`,
+          '--console=pipe',
+        ],
         { detached: true, stdio: ['ignore', console.fd, console.fd], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } },
       );
       await new Promise<void>((resolve, reject) => {
@@ -166,11 +198,24 @@ export class NspawnMachine {
     child.unref();
     const pid = child.pid!;
     const ticks = (await startTicks(pid)) ?? '';
-    await writeFileAtomically(recordPath(this.paths.sandboxDir), JSON.stringify({ pid, start_ticks: ticks, root_dir: rootDir, booted_at: new Date().toISOString() }, null, 2), 0o600);
+    const record: MachineRecord = { pid, start_ticks: ticks, root_dir: rootDir, booted_at: new Date().toISOString(), ...(network === null ? {} : { network }) };
+    await writeFileAtomically(recordPath(this.paths.sandboxDir), JSON.stringify(record, null, 2), 0o600);
     const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    let linked = network === null;
     while (Date.now() < deadline) {
       if ((await startTicks(pid)) !== ticks) break;
       this.leader = await leaderOf(pid);
+      if (this.leader !== null && !linked) {
+        // Addressed while systemd starts, so services find their address when they bind.
+        try {
+          await configureMachineNetwork(this.leader, network!);
+        } catch (error) {
+          await this.powerOff();
+          throw error;
+        }
+        this.link = network;
+        linked = true;
+      }
       if (this.leader !== null) {
         const state = await this.exec(['systemctl', 'is-system-running'], 10_000);
         const text = state.stdout.trim();
@@ -220,6 +265,7 @@ export class NspawnMachine {
       }
     }
     this.leader = null;
+    this.link = null;
     await unmount(machineRootMount(this.paths.sandboxDir));
     await rm(recordPath(this.paths.sandboxDir), { force: true });
   }

@@ -1,7 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeDirectory, formatComposefsDescription } from '@powernode/artifact';
+import {
+  describeDirectory,
+  EXTRACTED_TREE_FILES,
+  EXTRACTED_TREE_SOURCE,
+  extractedTreeDir,
+  formatComposefsDescription,
+  type ExtractedTreeSource,
+} from '@powernode/artifact';
 import { PowernodeError } from '@powernode/contracts';
 import { fsverityDigestOfBuffer, fsverityDigestOfFile } from '@powernode/fsverity';
 import type { VerifiedModule } from './desired-module-pull.js';
@@ -22,9 +29,6 @@ import { compileEffectiveMask, compositionOrder, ROOT_SKELETON, type ComposedRoo
  * exists was verified once. The generation's root hash is taken over the stacked view, as for a copied root.
  */
 
-/** Beside each extracted tree: the files it holds with their verified size and fs-verity digest. */
-const TREE_FILES = 'files.json';
-
 type TreeFiles = Record<string, [size: number, digest: string]>;
 
 /** The file listing a stacked generation's lower layers. */
@@ -43,10 +47,11 @@ export function stackLowers(rootDir: string, stack: StackFile): string[] {
 
 /** Where a module's extracted tree lives in the shared cache (keyed by its layer digest and its mask). */
 export function layerTreeDir(cacheDir: string, module: VerifiedModule): string {
-  const key = createHash('sha256')
-    .update(JSON.stringify({ layer: module.treeLayer.digest, mask: [...module.desired.effective_mask].sort() }))
-    .digest('hex');
-  return path.join(cacheDir, 'trees', key);
+  return extractedTreeDir(cacheDir, sourceOf(module));
+}
+
+function sourceOf(module: VerifiedModule): ExtractedTreeSource {
+  return { layer: module.treeLayer.digest, mask: [...module.desired.effective_mask].sort() };
 }
 
 /** The module's verified tree in the shared cache, extracted (and verified) when it is not there yet. */
@@ -68,7 +73,8 @@ export async function ensureLayerTree(cacheDir: string, module: VerifiedModule):
     const maskedPaths = new Set(extraction.masked);
     const files: TreeFiles = {};
     for (const entry of module.entries) if (entry.type === 'file' && !maskedPaths.has(entry.path)) files[entry.path] = [entry.size, entry.digest!];
-    await writeFile(path.join(staging, TREE_FILES), JSON.stringify(files));
+    await writeFile(path.join(staging, EXTRACTED_TREE_FILES), JSON.stringify(files));
+    await writeFile(path.join(staging, EXTRACTED_TREE_SOURCE), JSON.stringify(sourceOf(module)));
     try {
       await rename(staging, finalDir);
     } catch (error) {
@@ -179,7 +185,7 @@ export async function describeStackedRoot(rootDir: string, stack: StackFile): Pr
 export async function describeStackedView(view: string, top: string, trees: readonly string[]): Promise<{ rootHash: string; description: Buffer }> {
   const records: TreeFiles[] = [];
   for (const tree of trees) {
-    records.push(await readFile(path.join(path.dirname(tree), TREE_FILES), 'utf8').then((text) => JSON.parse(text) as TreeFiles, () => ({})));
+    records.push(await readFile(path.join(path.dirname(tree), EXTRACTED_TREE_FILES), 'utf8').then((text) => JSON.parse(text) as TreeFiles, () => ({})));
   }
   const description = formatComposefsDescription(
     await describeDirectory(view, async (modulePath, hostPath, size) => {

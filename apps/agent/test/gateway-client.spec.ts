@@ -47,6 +47,7 @@ describe('the gateway client speaks the agent protocol', () => {
       errors: [],
       module_states: {},
       services: [],
+      address: null,
       agent_version: '0.1.0',
       boot_id: 'b',
     });

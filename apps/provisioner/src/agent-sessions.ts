@@ -102,7 +102,7 @@ export class AgentSessions {
     const instanceId = await this.authenticate(credential);
     const now = this.clock().toISOString();
     const report = heartbeatReport(heartbeat);
-    const liveness = { last_heartbeat_at: now, generation: heartbeat.generation, module_states: { ...heartbeat.module_states }, services: [...heartbeat.services] };
+    const liveness = { last_heartbeat_at: now, generation: heartbeat.generation, module_states: { ...heartbeat.module_states }, services: [...heartbeat.services], address: heartbeat.address };
     const recorded = entryOf(this.deps.readModels.instances.current.instances, instanceId);
     if (recorded !== undefined && heartbeatChangesNothing(recorded, report, now)) {
       // Most heartbeats: nothing to record, so the instance's stream is not even read.

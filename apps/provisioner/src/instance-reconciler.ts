@@ -1,3 +1,4 @@
+import { collectExtractedTrees } from '@powernode/artifact';
 import { isPowernodeError, provisionerStreams, type InstanceStatus } from '@powernode/contracts';
 import { entryOf, executeCommand, stateFromEvents, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
@@ -163,7 +164,9 @@ export class InstanceReconciler {
         const { readModels } = this.deps;
         const roots = artifactCacheRoots(readModels.desired.current, listInstances(readModels.instances.current, { include_terminated: true }));
         result = await collectArtifactCache(this.deps.settings.cacheDir, roots);
-        if (result.deleted.length > 0) this.deps.logger.info({ deleted: result.deleted.length, kept: result.kept.length }, 'artifact cache collected');
+        // Trees extracted from layers that were just deleted are not stacked by any remaining machine either.
+        const trees = await collectExtractedTrees(this.deps.settings.cacheDir);
+        if (result.deleted.length > 0) this.deps.logger.info({ deleted: result.deleted.length, kept: result.kept.length, trees_deleted: trees.deleted.length }, 'artifact cache collected');
       } while (this.collectAgain);
       return result;
     };

@@ -10,6 +10,8 @@ export interface AgentLiveness extends InstanceLiveness {
   module_states: Record<string, string>;
   /** The modules' systemd units inside a machine instance, as last reported. */
   services: AgentServiceStatus[];
+  /** A machine instance's own address, as last reported. */
+  address: string | null;
 }
 
 /**

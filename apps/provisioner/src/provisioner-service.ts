@@ -229,7 +229,8 @@ export class ProvisionerService {
   private view(id: string): InstanceView {
     const liveness = this.deps.liveness.get(id);
     const view = instanceView(this.deps.readModels.instances.current, id, liveness);
-    return { ...view, services: view.status === 'terminated' ? [] : (liveness?.services ?? []) };
+    const gone = view.status === 'terminated';
+    return { ...view, services: gone ? [] : (liveness?.services ?? []), address: gone ? null : (liveness?.address ?? null) };
   }
 
   /** Appends the status `target` picks for the current status (null: nothing to do), decided on fresh state. */

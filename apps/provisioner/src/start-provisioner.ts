@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { z } from 'zod';
-import { PowernodeError } from '@powernode/contracts';
+import { DEFAULT_MACHINE_SUBNET, machineSubnetSchema, PowernodeError } from '@powernode/contracts';
 import { CommandSyntaxError, splitArgv } from '@powernode/manifest';
 import { baseConfigShape, type Logger, type ServiceHost } from '@powernode/runtime';
 import { AgentSessions } from './agent-sessions.js';
@@ -32,6 +32,11 @@ export const provisionerConfigShape = {
   POWERNODE_AGENT_COMMAND: z.string().min(1).optional(),
   /** How long a new instance's enrolment token stays valid. */
   POWERNODE_ENROLMENT_TTL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  /** nspawn: the IPv4 subnet each machine takes a /30 of (checked here, passed to the agents). */
+  POWERNODE_MACHINE_SUBNET: z
+    .string()
+    .refine((cidr) => machineSubnetSchema.safeParse(cidr).success, 'must be an IPv4 subnet from /8 to /29 with the host bits zero, e.g. 10.213.0.0/16')
+    .default(DEFAULT_MACHINE_SUBNET),
 } as const;
 
 type ProvisionerConfig = {
@@ -44,6 +49,7 @@ type ProvisionerConfig = {
   POWERNODE_GATEWAY_URL?: string | undefined;
   POWERNODE_AGENT_COMMAND?: string | undefined;
   POWERNODE_ENROLMENT_TTL_MS: number;
+  POWERNODE_MACHINE_SUBNET: string;
 };
 
 export interface RunningProvisioner {
@@ -135,7 +141,7 @@ async function createDriver(config: ProvisionerConfig, cacheDir: string, logger:
   };
   switch (chosen.kind) {
     case 'nspawn':
-      return new NspawnDriver(options);
+      return new NspawnDriver({ ...options, agentEnvironment: { POWERNODE_MACHINE_SUBNET: config.POWERNODE_MACHINE_SUBNET } });
     case 'local':
       return new LocalDriver(options);
     default: {

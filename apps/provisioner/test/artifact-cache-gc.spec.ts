@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { collectExtractedTrees, EXTRACTED_TREE_SOURCE, extractedTreeDir } from '@powernode/artifact';
 import { collectArtifactCache } from '../src/artifact-cache-gc.js';
 
 /** A digest-addressed blob store on disk, as agents fill it. */
@@ -98,5 +99,32 @@ describe('artifact cache collection', () => {
     const notJson = cache.put('{ this is not json');
     await collectArtifactCache(dir, [notJson]);
     expect(cache.has(notJson)).toBe(true);
+  });
+});
+
+describe('extracted tree collection', () => {
+  it('deletes the trees of layers the collection deleted, and leaves trees it cannot account for', async () => {
+    const cache = cacheAt(dir);
+    const kept = cache.manifest('kept-tree');
+    const dropped = cache.manifest('dropped-tree');
+    const tree = (layer: string, mask: string[] = []): string => {
+      const treeDir = extractedTreeDir(dir, { layer, mask });
+      mkdirSync(path.join(treeDir, 'root', 'etc'), { recursive: true });
+      writeFileSync(path.join(treeDir, 'root', 'etc', 'conf'), layer);
+      writeFileSync(path.join(treeDir, EXTRACTED_TREE_SOURCE), JSON.stringify({ layer, mask }));
+      return treeDir;
+    };
+    const keptTree = tree(kept.layer);
+    const droppedTree = tree(dropped.layer, ['/etc/secret']);
+    const unaccounted = path.join(dir, 'trees', 'f'.repeat(64));
+    mkdirSync(path.join(unaccounted, 'root'), { recursive: true });
+    const staging = `${droppedTree}.staging-0a1b2c3d`;
+    mkdirSync(staging, { recursive: true });
+
+    await collectArtifactCache(dir, [kept.digest]);
+    expect(await collectExtractedTrees(dir)).toEqual({ deleted: [dropped.layer] });
+    expect([existsSync(keptTree), existsSync(droppedTree), existsSync(unaccounted), existsSync(staging)]).toEqual([true, false, true, true]);
+    // Nothing left to collect: a second run deletes nothing.
+    expect(await collectExtractedTrees(dir)).toEqual({ deleted: [] });
   });
 });

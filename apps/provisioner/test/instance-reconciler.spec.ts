@@ -115,7 +115,7 @@ async function recordStatus(w: World, instanceId: string, to: string): Promise<v
 const specOf = (w: World, instanceId: string) => ({ instance_id: instanceId, hostname: 'reconcile-test', enrolment_token: w.keys.enrolmentToken(instanceId), ...{ gateway_url: SETTINGS.gatewayUrl, oci_registry: SETTINGS.ociRegistry } });
 
 function heartbeat(running: Record<string, string> = {}): AgentHeartbeat {
-  return { running_module_digests: running, composed_root_hash: null, generation: null, errors: [], module_states: {}, services: [], agent_version: 'stand-in/1', boot_id: 'boot-1' };
+  return { running_module_digests: running, composed_root_hash: null, generation: null, errors: [], module_states: {}, services: [], address: null, agent_version: 'stand-in/1', boot_id: 'boot-1' };
 }
 
 let w: World;

@@ -13,3 +13,4 @@ export * from './oci-layout.js';
 export * from './module-artifact-build.js';
 export * from './module-artifact-push.js';
 export * from './module-artifact-pull.js';
+export * from './extracted-tree-cache.js';

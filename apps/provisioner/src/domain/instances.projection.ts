@@ -33,6 +33,8 @@ export interface InstanceView {
    * agent reports them with every heartbeat and the view takes them from the liveness table.
    */
   services?: AgentServiceStatus[];
+  /** A machine instance's own address, which the host reaches it at; from the liveness table like `services`. */
+  address?: string | null;
 }
 
 export interface InstancesReadModel {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -44,6 +45,23 @@ async function ping(instanceId: string): Promise<string> {
   return answer.status === 200 ? String(answer.body.stdout).trim() : `HTTP ${answer.status}`;
 }
 
+/** The first line redis answers to PING over TCP from the host: `+PONG`, or `-DENIED …` from protected mode. */
+function redisReplyFromHost(address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address, port: 6379, timeout: 5_000 });
+    let received = '';
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      received += chunk.toString('utf8');
+      if (received.includes('\r\n')) {
+        socket.destroy();
+        resolve(received.split('\r\n')[0]!);
+      }
+    });
+    socket.once('timeout', () => socket.destroy(new Error(`no answer from ${address}:6379 within 5 s`)));
+    socket.once('error', reject);
+  });
+}
 
 describeMachines('instances as machines (nspawn)', () => {
   beforeAll(async () => {
@@ -92,12 +110,19 @@ describeMachines('instances as machines (nspawn)', () => {
       return seen.services?.length > 0 ? seen : null;
     }, 30_000);
     expect(view.services).toContainEqual(expect.objectContaining({ module: 'my-redis', name: 'redis-server.service', state: 'active', since: expect.any(String) }));
+    // The machine has its own address, which the host reaches: redis answers there (protected mode refuses
+    // commands from outside the machine, but it is redis that answers).
+    expect(view.address).toMatch(/^10\.213\.\d+\.\d+$/);
+    expect(await redisReplyFromHost(view.address)).toMatch(/^(\+PONG|-DENIED)/);
 
     // SIGKILL of the machine: the driver's agent boots it again and redis answers again.
     const killed = machineProcessesOf(instance.id).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('systemd-nspawn'));
     expect(killed).toEqual(expect.any(Number));
     process.kill(killed!, 'SIGKILL');
     await waitUntil('PONG after the machine was killed', async () => (await ping(instance.id)) === 'PONG', 120_000, 500);
+    // Rebooted, the machine keeps its address.
+    await waitUntil('the address after the reboot', async () => (await e.instance(instance.id)).address === view.address, 30_000, 250);
+    expect(await redisReplyFromHost(view.address)).toMatch(/^(\+PONG|-DENIED)/);
 
     // v0.2: a changed config file reaches the instance, and redis still answers.
     const changed = await mkdtemp(path.join(os.tmpdir(), 'pn-redis-v2-'));

@@ -75,6 +75,8 @@ export const agentHeartbeat = z.object({
   module_states: z.record(z.string(), z.string()).default({}),
   /** The modules' systemd units on a machine instance (empty where the instance runs no init system). */
   services: z.array(agentServiceStatus).max(500).default([]),
+  /** A machine instance's own address, which the host reaches it at (null where the instance has none). */
+  address: z.ipv4().nullable().default(null),
   agent_version: z.string(),
   boot_id: z.string(),
 });

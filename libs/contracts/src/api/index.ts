@@ -5,3 +5,4 @@ export * from './rpc-patterns.js';
 export * from './agent-api.js';
 export * from './provisioner-api.js';
 export * from './projection-owners.js';
+export * from './machine-subnet.js';
