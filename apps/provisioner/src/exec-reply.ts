@@ -1,10 +1,42 @@
-import type { InstanceExecResult } from '@powernode/contracts';
+import type { InstanceExecEnd, InstanceExecResult, InstanceExecStream } from '@powernode/contracts';
 
 /*
- * A command's output goes back to the gateway in one NATS reply, and NATS refuses messages over its
- * max_payload (1 MiB unless the server is configured otherwise). The driver already keeps at most 1 MiB of
- * each stream; what the two streams add up to, as JSON, is cut further here to fit one message.
+ * For callers that do not stream (the MCP tool, JSON clients), a command's output goes back to the gateway in
+ * one NATS reply, and NATS refuses messages over its max_payload (1 MiB unless the server is configured
+ * otherwise). The collector keeps at most 1 MiB of each stream; what the two streams add up to, as JSON, is
+ * cut further here to fit one message. A streamed exec keeps nothing and cuts nothing.
  */
+
+/** Keeps the first `limit` bytes of each stream a command writes; the rest is dropped (and the pipe still drained). */
+export class ExecOutputCollector {
+  private readonly kept: Record<InstanceExecStream, { chunks: Buffer[]; size: number }> = { stdout: { chunks: [], size: 0 }, stderr: { chunks: [], size: 0 } };
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  /** An `onOutput` for the driver. */
+  readonly add = (stream: InstanceExecStream, chunk: Buffer): void => {
+    const kept = this.kept[stream];
+    const room = this.limit - kept.size;
+    if (chunk.length > room) this.truncated = true;
+    if (room <= 0) return;
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    kept.chunks.push(part);
+    kept.size += part.length;
+  };
+
+  /** The buffered result of a command that ended with `end`, output decoded as UTF-8. */
+  result(end: InstanceExecEnd): InstanceExecResult {
+    return {
+      exit_code: end.exit_code,
+      stdout: Buffer.concat(this.kept.stdout.chunks).toString('utf8'),
+      stderr: Buffer.concat(this.kept.stderr.chunks).toString('utf8'),
+      truncated: this.truncated,
+      timed_out: end.timed_out,
+      duration_ms: end.duration_ms,
+    };
+  }
+}
 
 /** JSON bytes left for stdout and stderr together in one reply (1 MiB minus room for the envelope). */
 export const EXEC_REPLY_OUTPUT_BUDGET = 1024 * 1024 - 64 * 1024;

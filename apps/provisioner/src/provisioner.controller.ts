@@ -18,8 +18,8 @@ import {
   setNodeChannelInput,
   replayRequestSchema,
 } from '@powernode/contracts';
-import { rpcHandler } from '@powernode/events';
-import type { Logger } from '@powernode/runtime';
+import { rpcHandler, streamedRpcHandler } from '@powernode/events';
+import type { Logger, ServiceHost } from '@powernode/runtime';
 import type { AgentSessions } from './agent-sessions.js';
 import type { InstanceExecService } from './instance-exec-service.js';
 import type { ProvisionerService } from './provisioner-service.js';
@@ -32,6 +32,8 @@ export interface ProvisionerControllerDeps {
   exec: InstanceExecService;
   agents: AgentSessions;
   readModels: ProvisionerReadModels;
+  /** Where streamed answers (exec output) are published. */
+  nats: ServiceHost<unknown>['nats'];
   logger: Logger;
 }
 
@@ -42,7 +44,7 @@ export class ProvisionerController {
   private readonly handlers;
 
   constructor(@Inject(PROVISIONER_DEPS) deps: ProvisionerControllerDeps) {
-    const { service, exec, agents, readModels } = deps;
+    const { service, exec, agents, readModels, nats } = deps;
     const o = { logger: deps.logger };
     this.handlers = {
       createNode: rpcHandler(rpcRequestSchema(createNodeInput), ({ input, actor }, c) => service.createNode(input, actor, c.correlation_id), o),
@@ -57,6 +59,7 @@ export class ProvisionerController {
       startInstance: rpcHandler(rpcRequestSchema(instanceIdInput), ({ input, actor }, c) => service.startInstance(input.id, actor, c.correlation_id), o),
       driftReport: rpcHandler(rpcRequestSchema(driftReportInput), ({ input }) => service.driftReport(input.instance_id), o),
       execInstance: rpcHandler(rpcRequestSchema(execInstanceInput), ({ input, actor }, c) => exec.exec(input, actor, c.correlation_id), o),
+      execInstanceStream: streamedRpcHandler(nats, rpcRequestSchema(execInstanceInput), ({ input, actor }, c, writer) => exec.execStreamed(input, actor, c.correlation_id, writer), o),
       agentEnrol: rpcHandler(agentEnrolInput, (input, c) => agents.enrol(input, c.correlation_id), o),
       agentDesired: rpcHandler(agentCredentialRequest, ({ credential }) => agents.desired(credential), o),
       agentHeartbeat: rpcHandler(agentHeartbeatRequest, ({ credential, heartbeat }, c) => agents.heartbeat(credential, heartbeat, c.correlation_id), o),
@@ -77,6 +80,7 @@ export class ProvisionerController {
   @MessagePattern(PROVISIONER_RPC.startInstance) startInstance(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.startInstance(p, c); }
   @MessagePattern(PROVISIONER_RPC.driftReport) driftReport(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.driftReport(p, c); }
   @MessagePattern(PROVISIONER_RPC.execInstance) execInstance(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.execInstance(p, c); }
+  @MessagePattern(PROVISIONER_RPC.execInstanceStream) execInstanceStream(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.execInstanceStream(p, c); }
   @MessagePattern(PROVISIONER_RPC.agentEnrol) agentEnrol(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.agentEnrol(p, c); }
   @MessagePattern(PROVISIONER_RPC.agentDesired) agentDesired(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.agentDesired(p, c); }
   @MessagePattern(PROVISIONER_RPC.agentHeartbeat) agentHeartbeat(@Payload() p: unknown, @Ctx() c: NatsContext) { return this.handlers.agentHeartbeat(p, c); }

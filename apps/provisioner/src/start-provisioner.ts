@@ -103,7 +103,7 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   const exec = new InstanceExecService({ store: host.store, driver, logger });
   const agents = new AgentSessions({ store: host.store, readModels, liveness, keys, heartbeatIntervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
 
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register({ service, exec, agents, readModels, logger }), {
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register({ service, exec, agents, readModels, nats: host.nats, logger }), {
     transport: Transport.NATS,
     options: { servers: config.NATS_URL.split(','), queue: 'provisioner' },
     logger: false,

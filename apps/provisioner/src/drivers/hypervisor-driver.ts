@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hostnameSchema, PowernodeError, type InstanceExecResult } from '@powernode/contracts';
+import { hostnameSchema, PowernodeError, type InstanceExecEnd, type InstanceExecStream } from '@powernode/contracts';
 
 /*
  * The port between the provisioner and whatever runs instances. The provisioner decides (instance deciders)
@@ -69,10 +69,15 @@ export type AdoptOutcome =
   /** It was stopped on purpose and stays stopped. */
   | { outcome: 'stopped'; instance_id: string };
 
-/** Bounds of one `exec`: the command is killed at `timeoutMs`; each of stdout and stderr keeps `maxOutputBytes`. */
+/** One `exec`: the command is killed at `timeoutMs`, or once `signal` aborts; its output goes to `onOutput`. */
 export interface ExecOptions {
   timeoutMs: number;
-  maxOutputBytes: number;
+  /** Each chunk of stdout or stderr as the command writes it, in order within each stream; nothing is kept. */
+  onOutput: (stream: InstanceExecStream, chunk: Buffer) => void;
+  /** Aborted when whoever asked has gone away: the command is killed like at its timeout, but not reported timed out. */
+  signal?: AbortSignal;
+  /** Called once the command runs: every refusal comes before it. */
+  onStart?: () => void;
 }
 
 /** Exit code reported for a command killed at its timeout (as timeout(1) reports it). */
@@ -95,11 +100,12 @@ export interface HypervisorDriver {
   /** Re-attaches to an instance after a provisioner restart (see AdoptOutcome); `not_found` when absent. */
   adopt(instanceId: string): Promise<AdoptOutcome>;
   /**
-   * Runs `argv` (as argv, never through a shell) inside the running instance, its root as `/`; output is
-   * decoded as UTF-8. `not_found` when the driver does not hold the instance, `instance_not_running` when it
-   * is stopped. A command that outlives `timeoutMs` is killed and reported `timed_out` with exit code 124.
+   * Runs `argv` (as argv, never through a shell) inside the running instance, its root as `/`, handing its
+   * output to `options.onOutput` as it comes; resolves with how it ended. `not_found` when the driver does not
+   * hold the instance, `instance_not_running` when it is stopped (refusals come before any output). A command
+   * that outlives `timeoutMs` is killed and reported `timed_out` with exit code 124.
    */
-  exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecResult>;
+  exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecEnd>;
   /** Lets go of supervision without stopping anything: instances outlive the provisioner. */
   close(): Promise<void>;
 }

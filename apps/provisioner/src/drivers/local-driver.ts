@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { PowernodeError, type InstanceExecResult } from '@powernode/contracts';
+import { PowernodeError, type InstanceExecEnd } from '@powernode/contracts';
 import {
   instanceNotCreated,
   instanceNotRunning,
@@ -17,7 +17,7 @@ import {
   type InstanceHandle,
   type InstanceSpec,
 } from './hypervisor-driver.js';
-import { runBounded, sandboxExecArgv, sandboxRootEntries } from './local-exec.js';
+import { runStreaming, sandboxExecArgv, sandboxRootEntries } from './local-exec.js';
 import { findProcessesWithEnvironment, isProcessAlive, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 
 /*
@@ -254,7 +254,7 @@ export class LocalDriver implements HypervisorDriver {
   }
 
   /** Runs argv in bubblewrap on the composed root the instance's agent published as `<sandbox>/current`. */
-  async exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecResult> {
+  async exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecEnd> {
     const id = parseInstanceId(instanceId);
     if (argv.length === 0 || argv[0] === '') {
       throw new PowernodeError('validation_failed', 'exec needs an argv naming at least the program', { details: { field: 'argv', rule: 'exec_argv_program' } });
@@ -262,7 +262,7 @@ export class LocalDriver implements HypervisorDriver {
     const record = await this.requireRecord(id);
     if ((await this.runningIdentity(id)) === null) throw instanceNotRunning(this.kind, id);
     const entries = await sandboxRootEntries(path.join(this.instanceDir(id), 'sandbox', 'current'), id);
-    return runBounded(sandboxExecArgv({ program: 'bwrap', entries, hostname: record.spec.hostname, argv }), options);
+    return runStreaming(sandboxExecArgv({ program: 'bwrap', entries, hostname: record.spec.hostname, argv }), options);
   }
 
   /** Stops supervising; agents keep running for the next provisioner to adopt. */

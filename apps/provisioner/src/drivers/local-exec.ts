@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import { lstat, readdir, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PowernodeError, type InstanceExecResult } from '@powernode/contracts';
+import { PowernodeError, type InstanceExecEnd } from '@powernode/contracts';
 import { EXEC_TIMEOUT_EXIT_CODE, type ExecOptions } from './hypervisor-driver.js';
 
 /*
@@ -92,33 +92,34 @@ async function entryAt(source: string, name: string): Promise<SandboxRootEntry> 
 }
 
 /**
- * Runs a host argv (the bwrap command line) with its output capped per stream and a hard timeout; the
- * outcome is the command's: exit code (124 on timeout, 128 + n for signal n), output decoded as UTF-8.
+ * Runs a host argv (the bwrap or nsenter command line) with a hard timeout, handing each chunk of its stdout
+ * and stderr to `options.onOutput` as it arrives; the outcome is the command's: exit code (124 on timeout,
+ * 128 + n for signal n).
  */
-export async function runBounded(argv: readonly string[], options: ExecOptions): Promise<InstanceExecResult> {
+export async function runStreaming(argv: readonly string[], options: ExecOptions): Promise<InstanceExecEnd> {
   const [program, ...args] = argv as [string, ...string[]];
   const started = performance.now();
+  if (options.signal?.aborted) return { exit_code: 128 + (osConstants.signals.SIGKILL ?? 9), timed_out: false, duration_ms: 0 };
   const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
-  const stdout = new CappedOutput(options.maxOutputBytes);
-  const stderr = new CappedOutput(options.maxOutputBytes);
-  child.stdout.on('data', (chunk: Buffer) => stdout.add(chunk));
-  child.stderr.on('data', (chunk: Buffer) => stderr.add(chunk));
+  child.once('spawn', () => options.onStart?.());
+  child.stdout.on('data', (chunk: Buffer) => options.onOutput('stdout', chunk));
+  child.stderr.on('data', (chunk: Buffer) => options.onOutput('stderr', chunk));
   let timedOut = false;
   // bwrap dies by SIGKILL; --die-with-parent and the pid namespace take everything it started with it.
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
   }, options.timeoutMs);
+  const abandon = (): void => void child.kill('SIGKILL');
+  options.signal?.addEventListener('abort', abandon, { once: true });
   try {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', reject);
+      // 'close', not 'exit': every byte of both pipes has been handed on by then.
       child.once('close', (c, s) => resolve({ code: c, signal: s }));
     });
     return {
       exit_code: timedOut ? EXEC_TIMEOUT_EXIT_CODE : (code ?? 128 + (signal === null ? 0 : (osConstants.signals[signal] ?? 0))),
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      truncated: stdout.truncated || stderr.truncated,
       timed_out: timedOut,
       duration_ms: Math.round(performance.now() - started),
     };
@@ -133,27 +134,6 @@ export async function runBounded(argv: readonly string[], options: ExecOptions):
     );
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Keeps the first `limit` bytes of a stream and drains the rest, so the command never blocks on a full pipe. */
-class CappedOutput {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  truncated = false;
-
-  constructor(private readonly limit: number) {}
-
-  add(chunk: Buffer): void {
-    const room = this.limit - this.size;
-    if (chunk.length > room) this.truncated = true;
-    if (room <= 0) return;
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    this.chunks.push(kept);
-    this.size += kept.length;
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+    options.signal?.removeEventListener('abort', abandon);
   }
 }

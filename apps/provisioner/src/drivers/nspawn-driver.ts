@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PowernodeError, type InstanceExecResult } from '@powernode/contracts';
+import { PowernodeError, type InstanceExecEnd } from '@powernode/contracts';
 import { instanceNotRunning, parseInstanceId, type AdoptOutcome, type DriverInstanceStatus, type ExecOptions, type HypervisorDriver, type InstanceHandle, type InstanceSpec } from './hypervisor-driver.js';
 import { LocalDriver, type LocalDriverOptions } from './local-driver.js';
-import { runBounded } from './local-exec.js';
+import { runStreaming } from './local-exec.js';
 import { readProcessIdentity } from './process-identity.js';
 
 /*
@@ -140,7 +140,7 @@ export class NspawnDriver implements HypervisorDriver {
    * Runs argv inside the machine: every namespace of its PID 1 (so its root, its network, its services), under
    * `timeout` so a command that outlives its budget is killed inside the machine too.
    */
-  async exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecResult> {
+  async exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecEnd> {
     const id = parseInstanceId(instanceId);
     if (argv.length === 0 || argv[0] === '') {
       throw new PowernodeError('validation_failed', 'exec needs an argv naming at least the program', { details: { field: 'argv', rule: 'exec_argv_program' } });
@@ -156,7 +156,7 @@ export class NspawnDriver implements HypervisorDriver {
     }
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const inside = ['timeout', '--kill-after=2', `${seconds}s`, ...argv];
-    return runBounded(['nsenter', '-t', String(leader), '-a', '--', ...inside], { ...options, timeoutMs: options.timeoutMs + EXEC_BACKSTOP_MS });
+    return runStreaming(['nsenter', '-t', String(leader), '-a', '--', ...inside], { ...options, timeoutMs: options.timeoutMs + EXEC_BACKSTOP_MS });
   }
 
   private sandboxOf(id: string): string {

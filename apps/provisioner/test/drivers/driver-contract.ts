@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isPowernodeError } from '@powernode/contracts';
+import { isPowernodeError, type InstanceExecResult, type InstanceExecStream } from '@powernode/contracts';
+import { ExecOutputCollector } from '../../src/exec-reply.js';
 import type { HypervisorDriver, InstanceSpec } from '../../src/drivers/hypervisor-driver.js';
 
 /** What the contract suite needs from one driver under test. */
@@ -43,6 +44,17 @@ export async function rejectionCode(run: () => Promise<unknown>): Promise<string
 }
 
 const EXEC = { timeoutMs: 20_000, maxOutputBytes: 64 * 1024 };
+
+/** `driver.exec` with its output collected the way a buffered reply collects it (at most maxOutputBytes a stream). */
+export async function collectedExec(
+  driver: HypervisorDriver,
+  instanceId: string,
+  argv: readonly string[],
+  options: { timeoutMs: number; maxOutputBytes: number } = EXEC,
+): Promise<InstanceExecResult> {
+  const output = new ExecOutputCollector(options.maxOutputBytes);
+  return output.result(await driver.exec(instanceId, argv, { timeoutMs: options.timeoutMs, onOutput: output.add }));
+}
 
 /**
  * The behaviour every hypervisor driver owes the provisioner: idempotent create/start/stop/destroy, an honest
@@ -210,7 +222,7 @@ export function describeDriverContract(name: string, factory: () => Promise<Driv
 
       it('passes the exit code through and keeps stdout and stderr apart', async () => {
         const id = await runningInstance();
-        expect(await driver.exec(id, ['/bin/sh', '-c', 'echo to-out; echo to-err >&2; exit 3'], EXEC)).toEqual({
+        expect(await collectedExec(driver, id, ['/bin/sh', '-c', 'echo to-out; echo to-err >&2; exit 3'])).toEqual({
           exit_code: 3,
           stdout: 'to-out\n',
           stderr: 'to-err\n',
@@ -218,37 +230,64 @@ export function describeDriverContract(name: string, factory: () => Promise<Driv
           timed_out: false,
           duration_ms: expect.any(Number),
         });
-        expect((await driver.exec(id, ['/bin/true'], EXEC)).exit_code).toBe(0);
+        expect((await collectedExec(driver, id, ['/bin/true'])).exit_code).toBe(0);
+      });
+
+      it('hands output on as the command writes it, stdout and stderr apart, before the command ends', async () => {
+        const id = await runningInstance();
+        const started = Date.now();
+        const chunks: { stream: InstanceExecStream; text: string; at: number }[] = [];
+        const end = await driver.exec(id, ['/bin/sh', '-c', 'echo a; sleep 1; echo b >&2; exit 3'], {
+          timeoutMs: 20_000,
+          onOutput: (stream, chunk) => chunks.push({ stream, text: chunk.toString('utf8'), at: Date.now() - started }),
+        });
+        expect(end).toEqual({ exit_code: 3, timed_out: false, duration_ms: expect.any(Number) });
+        expect(chunks.map(({ stream, text }) => ({ stream, text }))).toEqual([
+          { stream: 'stdout', text: 'a\n' },
+          { stream: 'stderr', text: 'b\n' },
+        ]);
+        // The first line came a second before the command ended, not with its end.
+        expect(chunks[1]!.at - chunks[0]!.at).toBeGreaterThanOrEqual(800);
+      });
+
+      it('kills the command when the caller aborts, without calling it a timeout', async () => {
+        const id = await runningInstance();
+        const abort = new AbortController();
+        setTimeout(() => abort.abort(), 300);
+        const end = await driver.exec(id, ['/bin/sleep', '30'], { timeoutMs: 20_000, onOutput: () => undefined, signal: abort.signal });
+        expect(end).toMatchObject({ timed_out: false });
+        expect(end.exit_code).not.toBe(0);
+        expect(end.duration_ms).toBeLessThan(15_000);
       });
 
       it('passes argv as argv: nothing is interpreted by a shell', async () => {
         const id = await runningInstance();
-        const outcome = await driver.exec(id, ['/bin/echo', '$HOME;ls', '*', '`id`'], EXEC);
+        const outcome = await collectedExec(driver, id, ['/bin/echo', '$HOME;ls', '*', '`id`']);
         expect({ exit_code: outcome.exit_code, stdout: outcome.stdout }).toEqual({ exit_code: 0, stdout: '$HOME;ls * `id`\n' });
       });
 
       it('kills a command at its timeout and says so (exit code 124)', async () => {
         const id = await runningInstance();
-        const outcome = await driver.exec(id, ['/bin/sleep', '30'], { ...EXEC, timeoutMs: 300 });
+        const outcome = await collectedExec(driver, id, ['/bin/sleep', '30'], { ...EXEC, timeoutMs: 300 });
         expect(outcome).toMatchObject({ exit_code: 124, timed_out: true });
         expect(outcome.duration_ms).toBeLessThan(15_000);
       });
 
-      it('keeps at most maxOutputBytes of each stream and marks the result truncated', async () => {
+      it('collected, keeps at most maxOutputBytes of each stream and marks the result truncated', async () => {
         const id = await runningInstance();
-        const outcome = await driver.exec(id, ['/bin/sh', '-c', 'head -c 100000 /dev/zero | tr "\\000" a; echo short >&2'], { ...EXEC, maxOutputBytes: 1000 });
+        const outcome = await collectedExec(driver, id, ['/bin/sh', '-c', 'head -c 100000 /dev/zero | tr "\\000" a; echo short >&2'], { ...EXEC, maxOutputBytes: 1000 });
         expect({ exit_code: outcome.exit_code, stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated }).toEqual({ exit_code: 0, stdout: 'a'.repeat(1000), stderr: 'short\n', truncated: true });
       });
 
       it('refuses an instance it does not hold (not_found) and a stopped one (instance_not_running)', async () => {
-        expect(await rejectionCode(() => driver.exec('never-created', ['/bin/true'], EXEC))).toBe('not_found');
+        expect(await rejectionCode(() => collectedExec(driver, 'never-created', ['/bin/true']))).toBe('not_found');
         const spec = contractSpec();
         await driver.create(spec);
-        expect(await rejectionCode(() => driver.exec(spec.instance_id, ['/bin/true'], EXEC))).toBe('instance_not_running');
+        expect(await rejectionCode(() => collectedExec(driver, spec.instance_id, ['/bin/true']))).toBe('instance_not_running');
         await driver.start(spec.instance_id);
         await fixture.waitUntilUp(spec.instance_id);
         await driver.stop(spec.instance_id);
-        expect(await rejectionCode(() => driver.exec(spec.instance_id, ['/bin/true'], EXEC))).toBe('instance_not_running');
+        expect(await rejectionCode(() => collectedExec(driver, spec.instance_id, ['/bin/true']))).toBe('instance_not_running');
       });
     });
   });

@@ -4,7 +4,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalDriver } from '../../src/drivers/local-driver.js';
 import { readProcessIdentity } from '../../src/drivers/process-identity.js';
-import { contractSpec, describeDriverContract, rejectionCode } from './driver-contract.js';
+import { collectedExec, contractSpec, describeDriverContract, rejectionCode } from './driver-contract.js';
 import { localDriverFixture, readHeartbeat, STAND_IN_AGENT, waitFor, type LocalDriverFixture } from './local-driver-fixture.js';
 
 describeDriverContract('local', () => localDriverFixture());
@@ -257,7 +257,6 @@ describe('local driver', () => {
 
 describe('local driver exec', () => {
   let fixture: LocalDriverFixture;
-  const EXEC = { timeoutMs: 20_000, maxOutputBytes: 64 * 1024 };
 
   beforeAll(async () => {
     fixture = await localDriverFixture();
@@ -277,9 +276,9 @@ describe('local driver exec', () => {
 
   it("runs on the agent's composed root, read-only, with the host's userland but nothing else of the host", async () => {
     const id = await running();
-    expect(await fixture.driver.exec(id, ['/bin/cat', '/etc/stand-in-release'], EXEC)).toMatchObject({ exit_code: 0, stdout: `stand-in root of ${id}\n` });
+    expect(await collectedExec(fixture.driver, id, ['/bin/cat', '/etc/stand-in-release'])).toMatchObject({ exit_code: 0, stdout: `stand-in root of ${id}\n` });
     const script = 'test ! -e /etc/os-release && test ! -e /home && test -x /usr/bin/env; echo host=$?; touch /etc/x 2>/dev/null; echo write=$?; touch /tmp/x; echo tmp=$?; hostname; env | sort';
-    const outcome = await fixture.driver.exec(id, ['/bin/sh', '-c', script], EXEC);
+    const outcome = await collectedExec(fixture.driver, id, ['/bin/sh', '-c', script]);
     expect(outcome.stdout.split('\n').slice(0, 4)).toEqual(['host=0', 'write=1', 'tmp=0', id]);
     expect(outcome.stdout).not.toMatch(/POWERNODE_|ADMIN/);
   });
@@ -288,12 +287,12 @@ describe('local driver exec', () => {
     const id = await running();
     unlinkSync(path.join(fixture.driver.instanceDir(id), 'sandbox', 'current'));
     let error: unknown;
-    await fixture.driver.exec(id, ['/bin/true'], EXEC).catch((e: unknown) => (error = e));
+    await collectedExec(fixture.driver, id, ['/bin/true']).catch((e: unknown) => (error = e));
     expect(error).toMatchObject({ code: 'conflict', retryable: true, details: { rule: 'composed_root_required' } });
   });
 
   it('refuses an empty argv', async () => {
     const id = await running();
-    expect(await rejectionCode(() => fixture.driver.exec(id, [], EXEC))).toBe('validation_failed');
+    expect(await rejectionCode(() => collectedExec(fixture.driver, id, []))).toBe('validation_failed');
   });
 });
