@@ -35,7 +35,13 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
       parameters,
       security: [{ bearer: [] }],
       responses: {
-        [String(op.rest.status ?? 200)]: { description: 'success', content: { 'application/json': { schema: { type: 'object' } } } },
+        [String(op.rest.status ?? 200)]: {
+          description: op.stream ? `success: JSON by default; with \`Accept: ${op.stream.media_type}\`, streamed. ${op.stream.description}` : 'success',
+          content: {
+            'application/json': { schema: { type: 'object' } },
+            ...(op.stream ? { [op.stream.media_type]: { schema: { ...op.stream.line_schema, description: 'one JSON object per line' } } } : {}),
+          },
+        },
         default: { description: 'error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
       },
     };

@@ -5,6 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { requirePermission } from '../auth/roles.js';
 import type { Operation } from '../operations/operation.js';
 import { correlationIdFrom } from './correlation.js';
+import { sendLineStream, wantsStream } from './line-stream.js';
 import { toProblem } from './problem.js';
 
 /** Express path (`/modules/:module_name`) from an operation's path (`/modules/{module_name}`). */
@@ -19,7 +20,8 @@ function inputFromPath(params: Record<string, unknown>, names: Readonly<Record<s
 
 /**
  * Serves every operation as a REST route: bearer auth, permission check, input merged from path, query and
- * body and validated by the operation's schema, JSON result, problem+json errors.
+ * body and validated by the operation's schema, JSON result (or, for an operation with a streamed form and a
+ * client that accepts it, its lines as they come), problem+json errors.
  */
 export function restRouter(operations: Operation[], authenticator: Authenticator, logger: Logger): Router {
   const router = Router();
@@ -33,6 +35,11 @@ export function restRouter(operations: Operation[], authenticator: Authenticator
         requirePermission(principal, op.permission);
         const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
         const input = parseOrThrow(op.input, { ...(req.query as Record<string, unknown>), ...body, ...inputFromPath(req.params, op.rest.params) }, `${op.tool} input`);
+        const stream = op.stream;
+        if (wantsStream(req, stream)) {
+          await sendLineStream(res, stream, (signal) => stream.open(input, { principal, correlation_id }, signal), { logger, correlation_id, tool: op.tool });
+          return;
+        }
         const result = await op.run(input, { principal, correlation_id });
         res.status(op.rest.status ?? 200).json(result);
       } catch (error) {

@@ -27,6 +27,24 @@ export interface Operation<I = any, O = any> {
    */
   rest: { method: HttpMethod; path: string; status?: number; params?: Readonly<Record<string, string>> };
   run(input: I, context: OperationContext): Promise<O>;
+  /** A streamed form of the answer, served over REST to a client whose Accept names its media type. */
+  stream?: OperationStream<I>;
+}
+
+/**
+ * The answer as a sequence of JSON lines sent as they come. `open` resolves once the work has started, so a
+ * refusal is thrown like any operation error (and answered with its status); a failure after that becomes a
+ * last `{"error":…}` line.
+ */
+export interface OperationStream<I> {
+  /** E.g. `application/x-ndjson`. */
+  media_type: string;
+  /** What the lines are, for the OpenAPI document. */
+  description: string;
+  /** JSON Schema of one line, for the OpenAPI document. */
+  line_schema: Record<string, unknown>;
+  /** Every line an object; `signal` aborts when the client has gone away. */
+  open(input: I, context: OperationContext, signal: AbortSignal): Promise<AsyncIterable<object>>;
 }
 
 /** Helps TypeScript infer I and O for a literal operation definition. */

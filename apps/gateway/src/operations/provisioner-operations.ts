@@ -14,6 +14,7 @@ import {
 } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
 import { forwarded } from './forwarded-operation.js';
+import { EXEC_MARGIN_MS, instanceExecStream } from './instance-exec-stream.js';
 import type { Operation } from './operation.js';
 
 /** The reference platform names a node's hostname `name`; both are accepted. */
@@ -28,8 +29,6 @@ const createNodeWithAliases = z.preprocess(
 /** Driver work (create, start, destroy) happens inside provision and terminate: give them longer than a query. */
 const LONG_RUNNING_MS = 30_000;
 
-/** Time the provisioner gets beyond the command's own timeout: reading the stream, recording the event. */
-const EXEC_MARGIN_MS = 15_000;
 
 /** The provisioner's public operations (CONTRACT §2): nodes, instances, drift; each an MCP tool and a REST route. */
 export function provisionerOperations(rpc: RpcClient): Operation[] {
@@ -54,8 +53,11 @@ export function provisionerOperations(rpc: RpcClient): Operation[] {
       'Stops the agent of a running instance (running → stopping → stopped); its sandbox and credential stay. Idempotent.', LONG_RUNNING_MS),
     forwarded(rpc, 'system_start_instance', PROVISIONER_RPC.startInstance, instanceIdInput, 'change', { method: 'POST', path: '/instances/{id}/start' }, 'Start an instance',
       'Starts a stopped or failed instance again (→ starting, then running on its next heartbeat). Idempotent for a running instance.', LONG_RUNNING_MS),
-    forwarded(rpc, 'system_exec_instance', PROVISIONER_RPC.execInstance, execInstanceInput, 'change', { method: 'POST', path: '/instances/{id}/exec' }, 'Run a command on an instance',
-      'Runs argv (1–64 entries, never through a shell) inside a running instance, its root as /; killed after timeout_ms (1 s–10 min, default 60 s). Answers {exit_code, stdout, stderr, truncated, timed_out, duration_ms}; output beyond 1 MiB per stream is cut (truncated). Recorded as InstanceCommandExecuted on the instance (argv, exit code, who; not the output). A terminated instance is refused (instance_terminated), a stopped one too (instance_not_running).',
-      (input: ExecInstanceInput) => input.timeout_ms + EXEC_MARGIN_MS),
+    {
+      ...forwarded(rpc, 'system_exec_instance', PROVISIONER_RPC.execInstance, execInstanceInput, 'change', { method: 'POST', path: '/instances/{id}/exec' }, 'Run a command on an instance',
+        'Runs argv (1–64 entries, never through a shell) inside a running instance, its root as /; killed after timeout_ms (1 s–10 min, default 60 s). Answers {exit_code, stdout, stderr, truncated, timed_out, duration_ms}; output beyond 1 MiB per stream is cut (truncated). Over REST, `Accept: application/x-ndjson` streams the output instead, as it comes and uncut. Recorded as InstanceCommandExecuted on the instance (argv, exit code, who; not the output). A terminated instance is refused (instance_terminated), a stopped one too (instance_not_running).',
+        (input: ExecInstanceInput) => input.timeout_ms + EXEC_MARGIN_MS),
+      stream: instanceExecStream(rpc),
+    },
   ];
 }
