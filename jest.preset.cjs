@@ -6,6 +6,8 @@ const root = __dirname;
 const libs = fs.readdirSync(path.join(root, 'libs')).filter((d) => fs.existsSync(path.join(root, 'libs', d, 'src', 'index.ts')));
 const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
 for (const lib of libs) moduleNameMapper[`^@powernode/${lib}$`] = path.join(root, 'libs', lib, 'src', 'index.ts');
+// Entry points besides the index (package.json `exports`, e.g. @powernode/contracts/errors): their source file.
+moduleNameMapper['^@powernode/([^/]+)/([^/]+)$'] = path.join(root, 'libs', '$1', 'src', '$2.ts');
 
 module.exports = {
   testEnvironment: 'node',

@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// Runs the CLI from source through tsx so `npx powernode …` works in a checkout without a build step, from any
-// working directory. Signals are forwarded so Ctrl-C reaches the CLI even when only this process gets it.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
+// The `powernode` command: the compiled CLI (apps/cli/dist), run in this process so that a command costs one
+// Node start-up. In a checkout where nothing was built yet (`npm start`, `npm test` and `npm run build` build),
+// it builds first.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'apps/cli/src/main.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  env: { ...process.env, TSX_TSCONFIG_PATH: process.env.TSX_TSCONFIG_PATH ?? path.join(root, 'tsconfig.json') },
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 }[signal] ?? 0) : 1)));
+const main = new URL('../apps/cli/dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  const build = new URL('../scripts/build.mjs', import.meta.url);
+  if (!existsSync(build)) {
+    process.stderr.write('powernode: apps/cli/dist/main.js is missing and there is no build script to make it\n');
+    process.exit(1);
+  }
+  process.stderr.write('powernode: building (first run in this checkout)…\n');
+  const result = spawnSync(process.execPath, [fileURLToPath(build), '--keep-going'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) process.exit(1);
+}
+await import(main.href);

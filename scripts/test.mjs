@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 // Runs every project's jest suite (or one: --project NAME) in native ESM mode and ends with the plain
 // summary line `N passed, N failed` that CI reads. Exit code is non-zero on any failure.
+// Jest runs the sources through swc, but the services, agents and CLI that tests spawn run the compiled
+// output, so the build (a no-op when nothing changed) comes first.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const build = spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--keep-going'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 const args = process.argv.slice(2);
 const jestArgs = [];
 for (let i = 0; i < args.length; i++) {

@@ -6,5 +6,5 @@ import { renderCliReference } from '../src/program.js';
 
 const target = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/cli.md');
 process.stdout.columns = 100;
-writeFileSync(target, renderCliReference());
+writeFileSync(target, await renderCliReference());
 process.stdout.write(`wrote ${target}\n`);

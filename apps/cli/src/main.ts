@@ -4,7 +4,7 @@ import { buildProgram } from './program.js';
 
 /** Exit codes of CONTRACT §4: 0 ok, 1 refused/invalid, 2 usage. */
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv.slice(2))).parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     process.exit(error.exitCode === 0 ? 0 : 2);

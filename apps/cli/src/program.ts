@@ -1,31 +1,109 @@
-import { Command } from 'commander';
-import { registerDevCommand } from './commands/dev-command.js';
-import { registerDigestCommand } from './commands/digest-command.js';
-import { registerModuleCommands } from './commands/module-command.js';
-import { registerVerifyBlobCommand } from './commands/verify-blob-command.js';
-import { registerHealthCommand } from './operator/health-command.js';
-import { registerOperatorCommands } from './operator/operator-commands.js';
-import { registerReplayCommand } from './operator/replay-command.js';
+import { Command, Help } from 'commander';
 
-/** The whole `powernode` command tree (used by the entry point and by the CLI reference generator). */
-export function buildProgram(): Command {
-  const program = new Command()
+/**
+ * The top-level commands, grouped by the module that defines them. Importing a group's module loads what its
+ * commands need (the contracts' schemas, the event store, Sigstore…), which costs far more than Node's own
+ * start-up, so a run loads only the group of the command it runs. Every other command is a placeholder with
+ * the term and description root help shows: `powernode --help` loads no group at all. A test checks that the
+ * placeholders read exactly as the full definitions do.
+ */
+interface CommandGroup {
+  /** The root help line of each command the group registers, in registration order. */
+  commands: ReadonlyArray<readonly [term: string, description: string]>;
+  load(): Promise<(program: Command) => void>;
+}
+
+const GROUPS: readonly CommandGroup[] = [
+  {
+    commands: [['dev', 'start the whole platform on this machine (NATS, registry, all services); Ctrl-C stops what it started']],
+    load: async () => (await import('./commands/dev-command.js')).registerDevCommand,
+  },
+  {
+    commands: [['module', 'author, validate, build, push, sign and publish NodeModules']],
+    load: async () => (await import('./commands/module-command.js')).registerModuleCommands,
+  },
+  {
+    commands: [['digest [options] <file...>', 'print the fs-verity digest of files, exactly as `fsverity digest` does: sha256:<hex> <file>']],
+    load: async () => (await import('./commands/digest-command.js')).registerDigestCommand,
+  },
+  {
+    commands: [['verify-blob [options] [artifact]', 'verify a Sigstore bundle offline against a trusted root and a signer policy (cosign verify-blob flags)']],
+    load: async () => (await import('./commands/verify-blob-command.js')).registerVerifyBlobCommand,
+  },
+  {
+    commands: [['replay [options]', 'rebuild read models (projections) from the event store']],
+    load: async () => (await import('./operator/replay-command.js')).registerReplayCommand,
+  },
+  {
+    commands: [['health [options]', 'check that a service answers over NATS (exit 0) or not (exit 1)']],
+    load: async () => (await import('./operator/health-command.js')).registerHealthCommand,
+  },
+  {
+    commands: [
+      ['modules', 'NodeModules: list, get, create, update, delete, rotate-secret'],
+      ['versions', 'NodeModuleVersions'],
+      ['promote [options] <version-id>', 'promote a version (built → staging → blessed → live, or retired)'],
+      ['approvals', 'promotion approvals'],
+      ['approve <approval-id>', 'approve a pending promotion to live (approver role)'],
+      ['reject [options] <approval-id>', 'reject a pending promotion'],
+      ['templates', 'NodeTemplates'],
+      ['nodes', 'nodes: create, list, get, set-channel'],
+      ['instances', 'NodeInstances: provision, list, get, drift, stop, start, terminate, exec'],
+      ['token', 'bearer tokens (admin)'],
+      ['events [options]', 'read the audit log (admin)'],
+      ['call [options] <tool>', 'call any MCP tool by name (see GET /api/docs for the list)'],
+    ],
+    load: async () => (await import('./operator/operator-commands.js')).registerOperatorCommands,
+  },
+];
+
+function rootCommand(): Command {
+  return new Command()
     .name('powernode')
     .description('Powernode: module supply chain and fleet reconciler')
     .showHelpAfterError()
-    .exitOverride();
-  registerDevCommand(program);
-  registerModuleCommands(program);
-  registerDigestCommand(program);
-  registerVerifyBlobCommand(program);
-  registerReplayCommand(program);
-  registerHealthCommand(program);
-  registerOperatorCommands(program);
+    .exitOverride()
+    .option('--url <url>', 'gateway URL (env POWERNODE_URL, default http://127.0.0.1:8080)')
+    .option('--token <token>', 'bearer token (env POWERNODE_TOKEN)')
+    .option('--json', 'machine-readable output');
+}
+
+const commandName = (term: string): string => term.split(' ')[0]!;
+
+/**
+ * The `powernode` command tree for one command line: the group of the command `argv` (without node and the
+ * script) names is fully defined, the others are placeholders. `help <command>` counts as that command.
+ */
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
+  // Root options are parsed wherever they appear, so commander itself tells which operand is the command.
+  const { operands } = rootCommand().parseOptions([...argv]);
+  const wanted = operands[0] === 'help' ? operands[1] : operands[0];
+  return assemble((group) => group.commands.some(([term]) => commandName(term) === wanted));
+}
+
+/** Every command fully defined: what docs/cli.md and the tests of the command tree read. */
+export function buildFullProgram(): Promise<Command> {
+  return assemble(() => true);
+}
+
+async function assemble(defines: (group: CommandGroup) => boolean): Promise<Command> {
+  const program = rootCommand();
+  const placeholders = new WeakMap<Command, string>();
+  const help = new Help();
+  program.configureHelp({ subcommandTerm: (command) => placeholders.get(command) ?? help.subcommandTerm(command) });
+  for (const group of GROUPS) {
+    if (defines(group)) {
+      (await group.load())(program);
+      continue;
+    }
+    for (const [term, description] of group.commands) placeholders.set(program.command(commandName(term)).description(description), term);
+  }
   return program;
 }
 
 /** Every command's help text, depth first: the content of docs/cli.md. */
-export function renderCliReference(program: Command = buildProgram()): string {
+export async function renderCliReference(): Promise<string> {
+  const program = await buildFullProgram();
   const sections: string[] = [
     '# `powernode` command reference',
     '',

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { PowernodeError } from '@powernode/contracts';
+import { PowernodeError } from '@powernode/contracts/errors';
 import { FsverityHasher } from './merkle-tree.js';
 
 // A multiple of the block size, large enough that the read syscall cost disappears and small enough to

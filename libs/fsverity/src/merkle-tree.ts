@@ -4,7 +4,7 @@ import { FSVERITY_BLOCK_SIZE, FSVERITY_HASH_SIZE, fsverityDigestFromRootHash } f
 const HASHES_PER_BLOCK = FSVERITY_BLOCK_SIZE / FSVERITY_HASH_SIZE;
 
 // `crypto.hash` (Node >= 20.12) skips the Hash object per call, which is most of the cost for 4 KiB inputs.
-const sha256: (data: Uint8Array) => Buffer =
+export const sha256: (data: Uint8Array) => Buffer =
   typeof crypto.hash === 'function'
     ? (data) => crypto.hash('sha256', data, 'buffer')
     : (data) => crypto.createHash('sha256').update(data).digest();

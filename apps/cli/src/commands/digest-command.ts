@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { isPowernodeError } from '@powernode/contracts';
-import { formatFsverityDigestLine, fsverityDigestOfFile } from '@powernode/fsverity';
+import { isPowernodeError } from '@powernode/contracts/errors';
+import { formatFsverityDigestLine, fsverityDigestOfFileParallel } from '@powernode/fsverity';
 import { commandAction, writeJson, writeLine } from './module-command-action.js';
 
 interface DigestOptions {
@@ -31,7 +31,7 @@ export function registerDigestCommand(program: Command): void {
           for (const file of files) {
             let digest: string;
             try {
-              digest = await fsverityDigestOfFile(file);
+              digest = await fsverityDigestOfFileParallel(file);
             } catch (error) {
               const message = (error as Error).message;
               // The JSON document still lists what was digested before the failure.

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isPowernodeError } from '@powernode/contracts';
+import { isPowernodeError } from '@powernode/contracts/errors';
 
 // How every supply-chain command ends (CONTRACT §4): exit 0 ok, 1 refused/invalid, 2 usage. A usage
 // problem found after parsing (a missing flag whose environment variable is also unset, two signing modes

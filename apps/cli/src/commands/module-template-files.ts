@@ -3,8 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MODULE_NAME_PATTERN } from '@powernode/contracts';
 
-/** The canonical module repository, as files under apps/cli/src/module-template/. */
-export const MODULE_TEMPLATE_DIR = fileURLToPath(new URL('../module-template/', import.meta.url));
+/**
+ * The canonical module repository, as files under apps/cli/src/module-template/: named from the project root
+ * so that the compiled CLI (dist/) reads the same files as the sources do.
+ */
+export const MODULE_TEMPLATE_DIR = fileURLToPath(new URL('../../src/module-template/', import.meta.url));
 
 /** One file of a new module repository: its path relative to the repository root and its content. */
 export interface TemplateFile {

@@ -34,13 +34,8 @@ function pageArgs(o: { limit?: string; cursor?: string }): Record<string, unknow
   return { ...(o.limit ? { limit: Number(o.limit) } : {}), ...(o.cursor ? { cursor: o.cursor } : {}) };
 }
 
-/** Operator commands mirroring the MCP tools; they read POWERNODE_URL and POWERNODE_TOKEN. */
+/** Operator commands mirroring the MCP tools; they read POWERNODE_URL and POWERNODE_TOKEN (the program's --url, --token). */
 export function registerOperatorCommands(program: Command): void {
-  program
-    .option('--url <url>', 'gateway URL (env POWERNODE_URL, default http://127.0.0.1:8080)')
-    .option('--token <token>', 'bearer token (env POWERNODE_TOKEN)')
-    .option('--json', 'machine-readable output');
-
   const modules = program.command('modules').description('NodeModules: list, get, create, update, delete, rotate-secret');
   modules.command('list').option('--limit <n>').option('--cursor <c>').description('list modules').action(function (this: Command, o) {
     return run(this, 'system_list_modules', pageArgs(o));
