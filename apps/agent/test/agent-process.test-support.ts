@@ -1,4 +1,4 @@
-// The real agent (`node --import tsx apps/agent/src/main.ts`) started with the environment the local driver
+// The real agent (`node apps/agent/dist/main.js`) started with the environment the local driver
 // gives it, for one test instance.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';

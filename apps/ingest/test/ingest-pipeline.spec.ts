@@ -120,8 +120,8 @@ describe('ingest of a reported build: signed by the powernode CLI', () => {
     const module = await createModule(bed, { label: 'cli-signed' });
     const artifact = await buildModule(bed, module.name, 'v0.3.0');
     const pushed = await pushModule(bed, module, 'v0.3.0', artifact);
-    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/src/main.ts');
-    const signed = await execFileAsync(process.execPath, ['--import', 'tsx', cli, 'module', 'sign', pushed.ref, '--dev', '--data-dir', bed.platform.dataDir, '--dev-identity', module.identity, '--dev-issuer', CI_ISSUER, '--json', '--quiet'], {
+    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/powernode.mjs');
+    const signed = await execFileAsync(process.execPath, [cli, 'module', 'sign', pushed.ref, '--dev', '--data-dir', bed.platform.dataDir, '--dev-identity', module.identity, '--dev-issuer', CI_ISSUER, '--json', '--quiet'], {
       env: { ...process.env, POWERNODE_SIGN_KEYLESS: '', ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' },
     });
     expect(JSON.parse(signed.stdout)).toMatchObject({ digest: pushed.digest });

@@ -60,7 +60,7 @@ export interface RunningProvisioner {
   driver: HypervisorDriver;
 }
 
-const DEFAULT_AGENT_ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../agent/src/main.ts');
+const DEFAULT_AGENT_ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../agent/dist/main.js');
 
 /**
  * Starts the provisioner on a connected host: read models caught up, the hypervisor driver, the NATS

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** A service started from its real entry point (`apps/<name>/src/main.ts`) as a child process. */
+/** A service started from its compiled entry point (`apps/<name>/dist/main.js`) as a child process. */
 export interface ServiceProcess {
   name: string;
   child: ChildProcess;
@@ -17,9 +17,9 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Spawns `node --import tsx apps/<name>/src/main.ts` with the given environment. */
+/** Spawns `node apps/<name>/dist/main.js` (what `scripts/test.mjs` builds first) with the given environment. */
 export function startServiceProcess(name: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps', name, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'apps', name, 'dist', 'main.js')], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

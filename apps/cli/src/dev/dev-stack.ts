@@ -76,7 +76,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
 
     const serviceEnv = devServiceEnvironment(env, config);
     for (const service of SERVICES) {
-      supervisor.start(service, process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps', service, 'src', 'main.ts')], { cwd: repoRoot, env: serviceEnv }, () => onCrash(service));
+      supervisor.start(service, process.execPath, [path.join(repoRoot, 'apps', service, 'dist', 'main.js')], { cwd: repoRoot, env: serviceEnv }, () => onCrash(service));
       started.push(service);
     }
 

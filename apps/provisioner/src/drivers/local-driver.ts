@@ -62,9 +62,9 @@ export type LocalDriverEvent =
 export interface LocalDriverOptions {
   /** The platform's data dir; instances live under `<dataDir>/instances/`. */
   dataDir: string;
-  /** The agent's argv (default: `node --import tsx apps/agent/src/main.ts` of this checkout). */
+  /** The agent's argv (default: `node apps/agent/dist/main.js` of this checkout, the compiled agent). */
   agentCommand?: readonly string[];
-  /** Working directory of the agent (default: the repository root, where `tsx` resolves). */
+  /** Working directory of the agent (default: the repository root). */
   cwd?: string;
   /** How long an agent gets between SIGTERM and SIGKILL (default 10 s). */
   stopGraceMs?: number;
@@ -137,7 +137,7 @@ export class LocalDriver implements HypervisorDriver {
       });
     }
     this.instancesDir = path.join(path.resolve(options.dataDir), 'instances');
-    this.agentCommand = options.agentCommand ?? [process.execPath, '--import', 'tsx', path.join(REPOSITORY_ROOT, 'apps/agent/src/main.ts')];
+    this.agentCommand = options.agentCommand ?? [process.execPath, path.join(REPOSITORY_ROOT, 'apps/agent/dist/main.js')];
     if (this.agentCommand.length === 0) {
       throw new PowernodeError('config_invalid', 'the local driver needs an agent command (argv with at least the program)', { details: { driver: 'local', rule: 'agent_command' } });
     }

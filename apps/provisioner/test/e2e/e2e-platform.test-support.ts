@@ -62,7 +62,7 @@ export interface E2ePlatform {
 
 /** The agent as the local driver starts it by default, with reconcile retries short enough for a test. */
 function agentCommand(): string {
-  const entry = path.join(REPO_ROOT, 'apps/agent/src/main.ts');
+  const entry = path.join(REPO_ROOT, 'apps/agent/dist/main.js');
   return [
     '/usr/bin/env',
     'POWERNODE_AGENT_RETRY_INITIAL_MS=250',
@@ -70,8 +70,6 @@ function agentCommand(): string {
     'POWERNODE_AGENT_OCI_RETRIES=1',
     'LOG_LEVEL=warn',
     `'${process.execPath}'`,
-    '--import',
-    'tsx',
     `'${entry}'`,
   ].join(' ');
 }
