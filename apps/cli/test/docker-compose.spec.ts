@@ -35,7 +35,8 @@ describe('docker-compose.yml', () => {
     expect(copy).toBeDefined();
     const source = copy!.trim().split(/\s+/)[1]!;
     expect(existsSync(path.join(root, source))).toBe(true);
-    expect(readFileSync(path.join(root, source), 'utf8')).toContain('apps/${POWERNODE_SERVICE}/src/main.ts');
+    expect(readFileSync(path.join(root, source), 'utf8')).toContain('apps/${POWERNODE_SERVICE}/dist/main.js');
+    // The image runs what its build stage compiled from this source.
     expect(existsSync(path.join(root, 'apps', service.environment!['POWERNODE_SERVICE']!, 'src', 'main.ts'))).toBe(true);
   });
 
