@@ -1,4 +1,5 @@
-import { nextLink, parseAuthChallenge } from './index.js';
+import { parseAuthChallenge } from './auth-challenge.js';
+import { nextLink } from './link-header.js';
 
 describe('parseAuthChallenge', () => {
   test('reads a bearer challenge whose scope holds commas', () => {

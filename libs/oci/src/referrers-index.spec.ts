@@ -1,4 +1,5 @@
-import { cosignSignatureTag, emptyReferrersIndex, filterReferrers, referrersTag, withReferrer, type Descriptor } from './index.js';
+import type { Descriptor } from './manifest-types.js';
+import { cosignSignatureTag, emptyReferrersIndex, filterReferrers, referrersTag, withReferrer } from './referrers-index.js';
 
 const hex = 'ab'.repeat(32);
 const entry = (digest: string, artifactType?: string): Descriptor => ({
