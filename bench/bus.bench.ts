@@ -16,7 +16,6 @@ import {
   EventCatalogue,
   EventRelay,
   MemoryEventStore,
-  SqliteEventStore,
   SqliteProcessedLedger,
   ensureEventStream,
   uuidv7,
@@ -24,6 +23,7 @@ import {
   type EventStore,
 } from '@powernode/events';
 import { z } from 'zod';
+import { SqliteEventStore } from '../libs/events/src/store/sqlite-event-store.js';
 
 const RATE_PER_SECOND = 1000;
 const DURATION_MS = 5000;

@@ -9,11 +9,7 @@ export * from './bus/index.js';
 export * from './powernode-catalogue.js';
 export * from './store/checkpoint-store.js';
 export * from './store/projection-state-store.js';
-export * from './store/sqlite-event-store.js';
-export * from './store/sqlite-consumer-state.js';
-export * from './store/postgres-event-store.js';
-export * from './store/postgres-consumer-state.js';
-export * from './store/kurrent-event-store.js';
-export * from './store/kurrent-consumer-state.js';
+// The adapters (better-sqlite3, pg, the KurrentDB client) are not exported: openEventStore loads the one an
+// EVENT_STORE_URL names, so a process never loads the drivers it does not use.
 export * from './store/open-event-store.js';
 export * from './decider/execute-command.js';

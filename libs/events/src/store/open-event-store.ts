@@ -1,10 +1,7 @@
 import { PowernodeError } from '@powernode/contracts';
 import type { EventCatalogue } from '../catalogue.js';
 import type { EventStore } from './event-store.js';
-import { KurrentEventStore } from './kurrent-event-store.js';
 import { MemoryEventStore } from './memory-event-store.js';
-import { PostgresEventStore } from './postgres-event-store.js';
-import { SqliteEventStore } from './sqlite-event-store.js';
 
 /** Where the event store lives, as `EVENT_STORE_URL` names it. */
 export type EventStoreLocation =
@@ -61,17 +58,20 @@ export function parseEventStoreUrl(url: string): EventStoreLocation {
   }
 }
 
-/** Opens the event store named by an `EVENT_STORE_URL` with the given catalogue. */
+/**
+ * Opens the event store named by an `EVENT_STORE_URL` with the given catalogue. Each adapter's module (and its
+ * driver: better-sqlite3, pg, the KurrentDB client) is loaded only when a URL names it.
+ */
 export async function openEventStore(url: string, catalogue: EventCatalogue, options: OpenEventStoreOptions = {}): Promise<EventStore> {
   const location = parseEventStoreUrl(url);
   const poll = options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs };
   switch (location.adapter) {
     case 'sqlite':
-      return SqliteEventStore.open(location.path, catalogue, { ...poll, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) });
+      return (await import('./sqlite-event-store.js')).SqliteEventStore.open(location.path, catalogue, { ...poll, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) });
     case 'postgres':
-      return PostgresEventStore.open(location.url, catalogue, { ...poll, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+      return (await import('./postgres-event-store.js')).PostgresEventStore.open(location.url, catalogue, { ...poll, ...(options.schema === undefined ? {} : { schema: options.schema }) });
     case 'kurrentdb':
-      return KurrentEventStore.open(location.url, catalogue, poll);
+      return (await import('./kurrent-event-store.js')).KurrentEventStore.open(location.url, catalogue, poll);
     case 'memory':
       return new MemoryEventStore(catalogue);
     default: {

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EventCatalogue, MemoryEventStore, ProjectionRunner, SqliteEventStore, foldEvents, type EventEnvelope, type Projection } from '@powernode/events';
+import { EventCatalogue, MemoryEventStore, ProjectionRunner, foldEvents, type EventEnvelope, type Projection } from '@powernode/events';
+import { SqliteEventStore } from '../../src/store/sqlite-event-store.js';
 
 const catalogue = new EventCatalogue([
   { type: 'CounterIncremented', schema_version: 1, schema: z.object({ by: z.number().int() }) },
