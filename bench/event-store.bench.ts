@@ -1,10 +1,11 @@
 // Event store throughput: single-event appends (one writer, and many concurrent writers sharing group
 // commits), batched appends (100 events per append) and global-log replay (readAll in batches), for every
 // adapter reachable here. Each figure states its durability setting; the SQLite figures are also given as a
-// ratio to this disk's raw fsync rate, measured in the same run.
+// ratio to this disk's raw fsync rate, and single-event appends of the durable adapters as a ratio to the raw
+// storage engine (one-row transactions through better-sqlite3, one-row INSERTs through pgbench -c 1), all
+// measured in the same run, the raw figure right before and right after the adapter's.
 //
 // Run alone: npx tsx --tsconfig tsconfig.base.json bench/event-store.bench.ts
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import type { EventStore } from '../libs/events/src/store/event-store.js';
 import { MemoryEventStore } from '../libs/events/src/store/memory-event-store.js';
 import { PostgresEventStore } from '../libs/events/src/store/postgres-event-store.js';
 import { SqliteEventStore } from '../libs/events/src/store/sqlite-event-store.js';
+import { type Rate, diskFsyncRate, pgbenchInsertRate, sqliteInsertRate } from './store-baselines.js';
 
 const PG_URL = process.env.POWERNODE_BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 /** Replay is measured over at least this many events. */
@@ -33,12 +35,6 @@ const catalogue = new EventCatalogue([
 // ~150 bytes of data, about what a catalog event carries.
 function benchEvent(n: number): NewEvent {
   return { type: 'BenchEvent', data: { n, module: `module-${n % 97}`, digest: `sha256:${'ab'.repeat(32)}` }, actor: 'bench' };
-}
-
-interface Rate {
-  count: number;
-  seconds: number;
-  perSecond: number;
 }
 
 /** Runs `step` until `maxCount` operations or `maxSeconds` have passed; returns the measured rate. */
@@ -80,36 +76,43 @@ async function replay(store: EventStore, batchSize: number): Promise<Rate> {
   return { count, seconds, perSecond: count / seconds };
 }
 
-/** Write+fdatasync of 4 KiB in a loop for ~1 s: the ceiling for one-commit-one-fsync appends on this disk. */
-function diskFsyncRate(dir: string): Rate {
-  const fd = openSync(join(dir, 'fsync-probe'), 'w');
-  const block = randomBytes(4096);
-  const start = performance.now();
-  let count = 0;
-  try {
-    while (performance.now() - start < 1000) {
-      writeSync(fd, block, 0, block.length, (count % 16) * 4096);
-      fdatasyncSync(fd);
-      count++;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  const seconds = (performance.now() - start) / 1000;
-  return { count, seconds, perSecond: count / seconds };
-}
-
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const line = (r: Rate, unit: string) => `${fmt(r.perSecond)} ${unit}/s (${fmt(r.count)} in ${r.seconds.toFixed(2)} s)`;
 
+/** The storage engine with nothing on top, measured for the same time as the adapter's single-event appends. */
+interface RawBaseline {
+  /** What was measured, e.g. `pgbench -c 1 one-row INSERTs`. */
+  name: string;
+  unit: string;
+  measure: (seconds: number) => Promise<Rate>;
+}
+
 /** Appends, batches and replays against one store; `label` names the adapter and its durability setting. */
-async function benchStore(report: (line: string) => void, label: string, store: EventStore, budget: { single: number; concurrent: number; batched: number }, fsync?: Rate): Promise<void> {
+async function benchStore(
+  report: (line: string) => void,
+  label: string,
+  store: EventStore,
+  budget: { single: number; concurrent: number; batched: number },
+  fsync?: Rate,
+  raws: RawBaseline[] = [],
+): Promise<void> {
   const ratio = (r: Rate) => (fsync === undefined ? '' : ` = ${(r.perSecond / fsync.perSecond).toFixed(2)}× the disk's fsync rate`);
+  // Raw rates right before and right after the adapter's: on a shared machine the load drifts within a run.
+  const before: Rate[] = [];
+  for (const raw of raws) before.push(await raw.measure(budget.single));
   const single = await measure(20_000, budget.single, async (i) => {
     await store.append(`stream-${i % STREAMS}`, [benchEvent(i)], { expected: 'any' });
     return 1;
   });
+  const after: Rate[] = [];
+  for (const raw of raws) after.push(await raw.measure(budget.single));
   report(`  ${label}: single-event appends, 1 writer: ${line(single, 'appends')}${ratio(single)}`);
+  raws.forEach((raw, i) => {
+    const mean = (before[i]!.perSecond + after[i]!.perSecond) / 2;
+    report(
+      `    = ${(single.perSecond / mean).toFixed(2)}× ${raw.name}: ${fmt(before[i]!.perSecond)} ${raw.unit}/s before, ${fmt(after[i]!.perSecond)} after (ratio to their mean)`,
+    );
+  });
   const concurrent = await measureConcurrent(store, CONCURRENT_WRITERS, 200_000, budget.concurrent);
   report(`  ${label}: single-event appends, ${CONCURRENT_WRITERS} concurrent writers (group commit): ${line(concurrent, 'appends')}${ratio(concurrent)}`);
   const batched = await measure(Number.MAX_SAFE_INTEGER, budget.batched, async (i) => {
@@ -152,7 +155,14 @@ async function benchMemory(report: (line: string) => void): Promise<void> {
 
 async function benchSqlite(report: (line: string) => void, dir: string, fsync: Rate): Promise<void> {
   const full = SqliteEventStore.open(join(dir, 'full.db'), catalogue, { synchronous: 'full' });
-  await benchStore(report, 'sqlite synchronous=FULL (durable: fsync per commit)', full, { single: 4, concurrent: 4, batched: 4 }, fsync);
+  const raws = (['wal', 'delete'] as const).map(
+    (journal): RawBaseline => ({
+      name: `raw better-sqlite3 one-row transactions, synchronous=FULL, journal_mode=${journal.toUpperCase()}`,
+      unit: 'transactions',
+      measure: async (seconds) => sqliteInsertRate(join(dir, `raw-${journal}.db`), journal, 20_000, seconds),
+    }),
+  );
+  await benchStore(report, 'sqlite synchronous=FULL (durable: fsync per commit)', full, { single: 4, concurrent: 4, batched: 4 }, fsync, raws);
   await full.close();
   const normal = SqliteEventStore.open(join(dir, 'normal.db'), catalogue, { synchronous: 'normal' });
   const relaxed = await measure(50_000, 3, async (i) => {
@@ -175,7 +185,17 @@ async function benchPostgres(report: (line: string) => void): Promise<void> {
   try {
     const setting = await serverSetting('synchronous_commit');
     const durability = setting === 'on' ? ' (durable: WAL flushed per commit)' : ' (NOT durable)';
-    await benchStore(report, `postgres synchronous_commit=${setting}${durability}`, postgres, { single: 4, concurrent: 4, batched: 4 });
+    const raw: RawBaseline = {
+      name: `raw pgbench -c 1 one-row INSERTs (prepared, synchronous_commit=${setting})`,
+      unit: 'transactions',
+      measure: (seconds) => pgbenchInsertRate(PG_URL, schema, seconds),
+    };
+    const pgbenchMissing = await raw.measure(1).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    if (pgbenchMissing !== undefined) report(`  postgres: no pgbench baseline, ${pgbenchMissing}`);
+    await benchStore(report, `postgres synchronous_commit=${setting}${durability}`, postgres, { single: 4, concurrent: 4, batched: 4 }, undefined, pgbenchMissing === undefined ? [raw] : []);
   } finally {
     await postgres.close();
     await dropSchema(schema);
