@@ -4,6 +4,7 @@
  */
 import { benchBus } from './bus.bench.js';
 import { benchCatalog } from './catalog.bench.js';
+import { benchCli } from './cli.bench.js';
 import { benchEventStore } from './event-store.bench.js';
 import { benchFsverity } from './fsverity.bench.js';
 import { benchMachines } from './machines.bench.js';
@@ -20,6 +21,7 @@ const benches: Record<string, (report: (line: string) => void) => Promise<void>>
   'supply-chain': benchSupplyChain,
   provisioning: benchProvisioning,
   machines: benchMachines,
+  cli: benchCli,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,107 @@
+// The `powernode` command as a user runs it, whole process included (Node start-up, loading the compiled CLI):
+// `powernode --help` against `node -e 0`, the floor of any Node command, and `powernode digest` of a 512 MiB
+// file against `fsverity digest`, the kernel project's C tool. Runs alternate between the two sides of each
+// pair so that load from elsewhere on the machine falls on both. Targets: --help median under 200 ms;
+// digest at least 0.9x as fast as fsverity. Needs the build (`npm run bench` builds first).
+// Durability: read-only workload; the file sits in the page cache after the warm-up run.
+import { spawnSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'bin/powernode.mjs');
+const HELP_ROUNDS = 21;
+const HELP_TARGET_MS = 200;
+const DIGEST_SIZE = 512 * 1024 * 1024;
+const DIGEST_ROUNDS = 7;
+const DIGEST_TARGET_RATIO = 0.9;
+
+/** Wall time of one run in ms, and its stdout; a failed run ends the benchmark. */
+function timed(program: string, args: string[]): { ms: number; stdout: string } {
+  const started = process.hrtime.bigint();
+  const run = spawnSync(program, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (run.status !== 0) throw new Error(`${program} ${args.join(' ')} exited ${run.status ?? run.signal}: ${run.error?.message ?? run.stderr}`);
+  return { ms, stdout: run.stdout };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Runs `a` and `b` alternately `rounds` times (after one warm-up each); the median ms of each. */
+function alternate(rounds: number, a: () => number, b: () => number): { a: number; b: number } {
+  a();
+  b();
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    as.push(a());
+    bs.push(b());
+  }
+  return { a: median(as), b: median(bs) };
+}
+
+async function writeRandomFile(file: string, size: number): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
+    for (let written = 0; written < size; written += chunk.length) {
+      randomFillSync(chunk);
+      await handle.write(chunk, 0, Math.min(chunk.length, size - written));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function benchCli(report: (line: string) => void): Promise<void> {
+  if (!existsSync(path.join(ROOT, 'apps/cli/dist/main.js'))) throw new Error('apps/cli/dist/main.js is missing: run npm run build first');
+
+  const help = alternate(
+    HELP_ROUNDS,
+    () => timed(process.execPath, [CLI, '--help']).ms,
+    () => timed(process.execPath, ['-e', '0']).ms,
+  );
+  report(`powernode --help (median of ${HELP_ROUNDS}): ${help.a.toFixed(0)} ms; node -e 0: ${help.b.toFixed(0)} ms; ratio ${(help.a / help.b).toFixed(2)}x the bare start-up`);
+  report(`powernode --help target < ${HELP_TARGET_MS} ms: ${help.a < HELP_TARGET_MS ? 'OK' : 'ABOVE TARGET'}`);
+
+  if (spawnSync('fsverity', ['--version']).error !== undefined) {
+    report('powernode digest vs fsverity digest: skipped, the fsverity CLI is missing (apt-get install fsverity)');
+    return;
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'powernode-cli-bench-'));
+  try {
+    const file = path.join(dir, 'data.bin');
+    await writeRandomFile(file, DIGEST_SIZE);
+    let expected = '';
+    const digest = alternate(
+      DIGEST_ROUNDS,
+      () => {
+        const run = timed(process.execPath, [CLI, 'digest', file]);
+        if (expected !== '' && run.stdout !== expected) throw new Error(`powernode digest printed ${run.stdout}, fsverity ${expected}`);
+        return run.ms;
+      },
+      () => {
+        const run = timed('fsverity', ['digest', file]);
+        expected = run.stdout;
+        return run.ms;
+      },
+    );
+    const ratio = digest.b / digest.a;
+    report(`powernode digest 512 MiB (page cache, median of ${DIGEST_ROUNDS}, whole process): ${digest.a.toFixed(0)} ms; fsverity digest: ${digest.b.toFixed(0)} ms`);
+    report(`powernode digest speed ratio to fsverity digest: ${ratio.toFixed(2)} (target >= ${DIGEST_TARGET_RATIO}) ${ratio >= DIGEST_TARGET_RATIO ? 'OK' : 'BELOW TARGET'}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  await benchCli((line) => console.log(line));
+}
