@@ -1,4 +1,4 @@
-import type { AgentDesiredModule, AgentHeartbeat, AgentServiceStatus } from '@powernode/contracts';
+import { canonicalJson, type AgentDesiredModule, type AgentHeartbeat, type AgentServiceStatus } from '@powernode/contracts';
 
 /*
  * What the agent has composed and started, as plain data with pure functions over it: the reconciler decides
@@ -84,18 +84,15 @@ export function runningModuleDigests(composition: Composition | null): Record<st
   return out;
 }
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
-/** Identity of a desired module set as far as composing and starting go (order-independent). */
+/**
+ * Identity of a desired module set as far as composing and starting go (order-independent). Unlike the desired
+ * generation, which keeps layer order, masks and modules are sorted first: listing order changes no root.
+ */
 export function compositionKey(modules: readonly Pick<AgentDesiredModule, 'module_name' | 'oci_digest' | 'composefs_digest' | 'priority' | 'effective_mask' | 'init'>[]): string {
   const essential = modules
     .map((m) => ({ module_name: m.module_name, oci_digest: m.oci_digest, composefs_digest: m.composefs_digest, priority: m.priority, effective_mask: [...m.effective_mask].sort(), init: m.init }))
     .sort((a, b) => (a.module_name < b.module_name ? -1 : a.module_name > b.module_name ? 1 : 0));
-  return canonical(essential);
+  return canonicalJson(essential);
 }
 
 /** What a switch to a new composition does to modules: which to stop (in the old root) and which to start (in the new one). */
@@ -111,7 +108,7 @@ export interface TransitionPlan {
 }
 
 function sameModule(a: Pick<ComposedModule, 'oci_digest' | 'composefs_digest' | 'init'>, b: Pick<ComposedModule, 'oci_digest' | 'composefs_digest' | 'init'>): boolean {
-  return a.oci_digest === b.oci_digest && a.composefs_digest === b.composefs_digest && canonical(a.init) === canonical(b.init);
+  return a.oci_digest === b.oci_digest && a.composefs_digest === b.composefs_digest && canonicalJson(a.init) === canonicalJson(b.init);
 }
 
 const byPriority = (a: { priority: number; module_name: string }, b: { priority: number; module_name: string }): number =>

@@ -5,5 +5,6 @@ export * from './events/catalog-events.js';
 export * from './events/catalog-ids.js';
 export * from './events/provisioner-events.js';
 export * from './validation.js';
+export * from './canonical-json.js';
 export * from './manifest/index.js';
 export * from './api/index.js';

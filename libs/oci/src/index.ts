@@ -10,7 +10,7 @@ export {
   isIndexMediaType,
 } from './media-types.js';
 export { assertDigest, digestWithAlgorithm, isDigest, sha256Digest, sha256DigestOfFile } from './digest.js';
-export { canonicalJson, canonicalJsonBytes } from './canonical-json.js';
+export { canonicalJsonBytes } from './canonical-json.js';
 export { formatReference, isRepositoryName, isTag, parseReference, type OciReference } from './reference.js';
 export {
   isImageIndex,

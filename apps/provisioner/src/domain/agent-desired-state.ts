@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { SEEDED_MODULE_CATEGORIES, type AgentDesiredModule, type AgentDesiredState } from '@powernode/contracts';
+import { SEEDED_MODULE_CATEGORIES, canonicalJson, type AgentDesiredModule, type AgentDesiredState } from '@powernode/contracts';
 import { composePreview, type ComposableModule, type CompositionConflict } from '@powernode/composition';
 import { assertNever } from '@powernode/events';
 import type { DesiredModules, UnresolvedReason } from './desired-state.projection.js';
@@ -90,13 +90,4 @@ function conflictUnresolved(conflict: CompositionConflict): AgentUnresolved {
     default:
       return assertNever(conflict);
   }
-}
-
-/** JSON with object keys sorted at every level (arrays keep their order). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

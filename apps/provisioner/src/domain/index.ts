@@ -120,5 +120,5 @@ export { listNodes, nodeByHostname, nodesProjection, nodeView, type NodesReadMod
 export { driftReport, instanceDriftReport, type DriftReport, type InstanceDriftReport } from './drift-report.js';
 export { moduleCompositionProjection, NO_INIT, type ComposedModuleSpec, type ModuleCompositionModel, type VersionInit } from './module-composition.projection.js';
 export { agentCredentialsProjection, instanceOfCredential, type AgentCredentialsModel } from './agent-credentials.projection.js';
-export { agentDesiredState, canonicalJson, desiredGeneration } from './agent-desired-state.js';
+export { agentDesiredState, desiredGeneration } from './agent-desired-state.js';
 export { artifactCacheRoots } from './artifact-cache-roots.js';

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { canonicalJson } from '@powernode/contracts';
 import { startPlatform, startRegistry, startRegistryGate, type RegistryGate, type TestPlatform, type TestRegistry } from '@powernode/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
 import {
@@ -282,15 +283,6 @@ export function expectNoDuplicateEvents(events: LoggedEvent[]): void {
       lastReport = key;
     }
   }
-}
-
-/** JSON with object keys sorted at every depth, so equal reports give equal strings. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value as Record<string, unknown>).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** One line of `npm run demo --json`. */
