@@ -1,6 +1,6 @@
 import { collectExtractedTrees } from '@powernode/artifact';
 import { isPowernodeError, provisionerStreams, type InstanceStatus } from '@powernode/contracts';
-import { entryOf, executeCommand, stateFromEvents, type EventStore } from '@powernode/events';
+import { KeyedLock, entryOf, executeCommand, stateFromEvents, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import type { EnrolmentKeys } from './agent-secrets.js';
 import { collectArtifactCache, type CacheCollection } from './artifact-cache-gc.js';
@@ -68,7 +68,7 @@ const STATUSES_THAT_MAY_FAIL: readonly InstanceStatus[] = ['pending', 'provision
 
 /** Drives one hypervisor driver so that it runs what the instance streams say, one instance at a time. */
 export class InstanceReconciler {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly instanceLock = new KeyedLock();
   private collecting: Promise<CacheCollection> | null = null;
   private collectAgain = false;
   private readonly clock: () => Date;
@@ -79,20 +79,7 @@ export class InstanceReconciler {
 
   /** Brings the driver in line with the instance's recorded status; returns the status afterwards. */
   reconcile(instanceId: string, correlationId: string): Promise<InstanceState['status']> {
-    const previous = this.queues.get(instanceId) ?? Promise.resolve();
-    const run = previous.then(
-      () => this.reconcileNow(instanceId, correlationId),
-      () => this.reconcileNow(instanceId, correlationId),
-    );
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(instanceId, settled);
-    void settled.then(() => {
-      if (this.queues.get(instanceId) === settled) this.queues.delete(instanceId);
-    });
-    return run;
+    return this.instanceLock.run(instanceId, () => this.reconcileNow(instanceId, correlationId));
   }
 
   /**

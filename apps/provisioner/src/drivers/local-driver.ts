@@ -4,7 +4,8 @@ import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { PowernodeError, type InstanceExecEnd } from '@powernode/contracts';
+import { PowernodeError, canonicalJson, type InstanceExecEnd } from '@powernode/contracts';
+import { KeyedLock } from '@powernode/events';
 import {
   instanceNotCreated,
   instanceNotRunning,
@@ -127,7 +128,7 @@ export class LocalDriver implements HypervisorDriver {
   private readonly supervised = new Map<string, Supervision>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly instanceLock = new KeyedLock();
   private closed = false;
 
   constructor(options: LocalDriverOptions) {
@@ -271,7 +272,7 @@ export class LocalDriver implements HypervisorDriver {
     for (const timer of this.restartTimers.values()) clearTimeout(timer);
     this.restartTimers.clear();
     for (const [id] of this.supervised) this.unsupervise(id);
-    await Promise.allSettled([...this.queues.values()]);
+    await this.instanceLock.idle();
   }
 
   /** The pid of the agent running for an instance, or null (for operators and tests). */
@@ -292,17 +293,7 @@ export class LocalDriver implements HypervisorDriver {
 
   /** One operation at a time per instance, in call order. */
   private serialize<T>(id: string, operation: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    const next = previous.then(operation, operation);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(id, settled);
-    void settled.then(() => {
-      if (this.queues.get(id) === settled) this.queues.delete(id);
-    });
-    return next;
+    return this.instanceLock.run(id, operation);
   }
 
   private async readRecord(id: string): Promise<InstanceRecordFile | null> {
@@ -530,13 +521,4 @@ async function writeFileAtomically(file: string, content: string): Promise<void>
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, content, { mode: 0o600 });
   await rename(temporary, file);
-}
-
-/** JSON with sorted keys and without undefined values, for comparing specs. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

@@ -1,5 +1,5 @@
 import { isPowernodeError } from '@powernode/contracts';
-import type { EventEnvelope, NewEvent } from '@powernode/event-core';
+import { KeyedLock, type EventEnvelope, type NewEvent } from '@powernode/event-core';
 import type { AppendResult, EventStore } from '../store/event-store.js';
 import type { Decider } from '@powernode/event-core';
 
@@ -24,26 +24,16 @@ export interface CommandOutcome<State, Event> {
   position: number;
 }
 
-const streamQueues = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
+const streamLocks = new WeakMap<EventStore, KeyedLock>();
 
 /**
  * Runs `work` after every earlier call for the same store and stream has settled. Commands on one hot stream
  * (e.g. the module registry) from one process then never race each other; only other processes can conflict.
  */
 function serialisedPerStream<T>(store: EventStore, stream: string, work: () => Promise<T>): Promise<T> {
-  let queues = streamQueues.get(store);
-  if (!queues) streamQueues.set(store, (queues = new Map()));
-  const previous = queues.get(stream) ?? Promise.resolve();
-  const run = previous.then(work, work);
-  const settled = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  queues.set(stream, settled);
-  void settled.then(() => {
-    if (queues.get(stream) === settled) queues.delete(stream);
-  });
-  return run;
+  let lock = streamLocks.get(store);
+  if (!lock) streamLocks.set(store, (lock = new KeyedLock()));
+  return lock.run(stream, work);
 }
 
 /**
