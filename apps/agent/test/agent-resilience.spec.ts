@@ -159,7 +159,7 @@ describe('the agent keeps what runs when a new generation cannot be trusted or f
     await waitForLogEntry(agent, 'reconcile failed; the current composition stays', (entry) => (entry['retry_in_ms'] as number) >= 400);
     const retryDelays = logEntries(agent, (entry) => entry['msg'] === 'reconcile failed; the current composition stays').map((entry) => entry['retry_in_ms'] as number);
     expect(retryDelays.slice(0, 3)).toEqual([100, 200, 400]);
-    expect(gate.seen.filter((request) => request.action === 'dropped').length).toBeGreaterThanOrEqual(2);
+    expect(gate.seen.filter((request) => request.action === 'drop').length).toBeGreaterThanOrEqual(2);
 
     gate.setMode({ kind: 'open' });
     const converged = await gateway.waitForHeartbeat((h) => h.generation === '2');

@@ -1,5 +1,5 @@
 import { MODULE_TREE_LAYER_MEDIA_TYPE } from '@powernode/artifact';
-import { startServiceProcess, type ServiceProcess } from '@powernode/testing';
+import { startRegistryProxy, startServiceProcess, type RegistryProxy, type ServiceProcess } from '@powernode/testing';
 import {
   buildModule,
   createModule,
@@ -12,10 +12,9 @@ import {
   waitForVersion,
   type IngestTestBed,
 } from './ingest-test-bed.js';
-import { startRegistryGate, type RegistryGate } from './registry-gate.js';
 
 let bed: IngestTestBed;
-let gate: RegistryGate | undefined;
+let gate: RegistryProxy | undefined;
 const processes: ServiceProcess[] = [];
 
 beforeAll(async () => {
@@ -44,18 +43,21 @@ describe('ingest killed while handling a build', () => {
     await signDsse(bed, module, pushed, { identity: module.identity });
     const treeDigest = artifact.manifest.layers.find((l) => l.mediaType === MODULE_TREE_LAYER_MEDIA_TYPE)!.digest;
     // The tree layer download is held, so the first process is caught after the manifest and before the files.
-    const opened = await startRegistryGate(bed.registry.host, (req) => req.method === 'GET' && (req.url ?? '').endsWith(`/blobs/${treeDigest}`));
+    const opened = await startRegistryProxy(bed.registry.host, (req) =>
+      req.method === 'GET' && (req.url ?? '').endsWith(`/blobs/${treeDigest}`) ? { kind: 'hold' } : { kind: 'forward' },
+    );
     gate = opened;
 
     const first = await startIngestProcess();
     await reportBuild(bed, module, 'v0.1.0', `${opened.host}/${repositoryOf(module)}:v0.1.0`);
-    const heldUrl = await opened.held;
+    const heldUrl = await opened.held();
     expect(heldUrl).toContain(treeDigest);
     await first.kill();
     expect(first.child.signalCode).toBe('SIGKILL');
     expect(await versionEvents(bed, module, 'v0.1.0')).toEqual([]);
 
-    opened.open();
+    opened.setPlan(() => ({ kind: 'forward' }));
+    opened.release();
     await startIngestProcess();
     const version = await waitForVersion(bed, module, 'v0.1.0', (v) => v.cosign_verified);
     expect(version).toMatchObject({ oci_digest: pushed.digest, composefs_digest: artifact.composefsDigest, cosign_verified: true, promotion_state: 'built' });

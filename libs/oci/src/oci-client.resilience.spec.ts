@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { startRegistry, type TestRegistry } from '@powernode/testing';
+import { startRegistry, startRegistryProxy, type ProxyPlan, type RegistryProxy, type TestRegistry } from '@powernode/testing';
 import { OCI_EMPTY_DESCRIPTOR, OCI_EMPTY_JSON, OciClient, sha256Digest, type OciClientOptions } from './index.js';
-import { startMisbehavingProxy, type MisbehavingProxy, type ProxyPlan } from './registry-proxy.test-support.js';
 
 let registry: TestRegistry;
-const proxies: MisbehavingProxy[] = [];
+const proxies: RegistryProxy[] = [];
 
 const repo = (what: string): string => `resilience/${what}-${randomBytes(4).toString('hex')}`;
 
@@ -21,8 +20,8 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-async function proxied(plan: ProxyPlan, options: Partial<OciClientOptions> = {}): Promise<{ client: OciClient; proxy: MisbehavingProxy }> {
-  const proxy = await startMisbehavingProxy(registry.host, plan);
+async function proxied(plan: ProxyPlan, options: Partial<OciClientOptions> = {}): Promise<{ client: OciClient; proxy: RegistryProxy }> {
+  const proxy = await startRegistryProxy(registry.host, plan);
   proxies.push(proxy);
   return { proxy, client: new OciClient({ registry: proxy.host, insecure: true, retries: 3, retryDelayMs: 5, maxRetryDelayMs: 20, ...options }) };
 }

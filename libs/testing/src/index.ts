@@ -4,5 +4,6 @@ export * from './nats-server.js';
 export * from './service-processes.js';
 export * from './platform.js';
 export * from './decider-table.js';
+export * from './registry-proxy.js';
 export * from './registry-gate.js';
 export * from './debian-tools.js';

@@ -77,7 +77,7 @@ describe('failures during a rollout', () => {
   it('keeps the current modules running while the registry is down, retries, and converges once it is back', async () => {
     const next = await publishProbe(e, probe, '1.2.0');
     e.gate.setMode({ kind: 'down' });
-    const droppedBefore = e.gate.seen.filter((s) => s.action === 'dropped').length;
+    const droppedBefore = e.gate.seen.filter((s) => s.action === 'drop').length;
     await promoteThrough(e, next.version.id, 'staging', 'blessed', 'live');
 
     const failing = await eventually('the agent to report the unreachable registry', async () => {
@@ -87,7 +87,7 @@ describe('failures during a rollout', () => {
     expect(failing.running_module_digests).toEqual({ [probe.name]: digestOf(current) });
     expect(failing.errors.find((err: { module: string | null }) => err.module === probe.name).message).toMatch(/unreachable/);
     // Several reconcile attempts, each refused at the door, while the old version keeps running.
-    await eventually('the agent to try again', () => e.gate.seen.filter((s) => s.action === 'dropped').length - droppedBefore >= 4);
+    await eventually('the agent to try again', () => e.gate.seen.filter((s) => s.action === 'drop').length - droppedBefore >= 4);
     // The agent is alive and still reports the modules it ran before.
     const stillRunning = await heartbeatAfter(e, instanceId, new Date().toISOString());
     expect(stillRunning).toMatchObject({ status: 'running', running_module_digests: { [probe.name]: digestOf(current) } });
