@@ -23,6 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MACHINE_DRIVER_KINDS } from '@powernode/contracts';
+import { pollUntil } from '@powernode/runtime';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(REPO_ROOT, 'bin/powernode.mjs');
@@ -402,13 +403,9 @@ function displayPath(arg: string): string {
 
 /** Polls until `probe` answers something; fails naming `what` after `limitMs`. */
 export async function waitUntil<T>(what: string, probe: () => Promise<T | null | undefined | false>, limitMs = 120_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(limitMs / 1000)} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
+  const value = await pollUntil(probe, { timeoutMs: limitMs, intervalMs: everyMs });
+  if (value === undefined) throw new Error(`timed out after ${Math.round(limitMs / 1000)} s waiting for ${what}`);
+  return value;
 }
 
 /** Waits until ingest has recorded `version_string` of the module; throws with the reason when it was rejected or unverified. */

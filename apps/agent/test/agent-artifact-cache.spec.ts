@@ -2,9 +2,9 @@ import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentDesiredModule, AgentDesiredState } from '@powernode/contracts';
 import { sha256Digest } from '@powernode/oci';
-import { startRegistry, type ServiceProcess, type TestRegistry, startRegistryGate, type RegistryGate } from '@powernode/testing';
+import { startRegistry, type ServiceProcess, type TestRegistry, startRegistryGate, type RegistryGate, waitUntil } from '@powernode/testing';
 import { startAgentGateway, type AgentGateway } from './agent-gateway.test-support.js';
-import { agentEnvironment, logEntries, outputClosed, startAgent, testInstance, waitForLogEntry, waitUntil, type TestInstance } from './agent-process.test-support.js';
+import { agentEnvironment, logEntries, outputClosed, startAgent, testInstance, waitForLogEntry, type TestInstance } from './agent-process.test-support.js';
 import { collectCacheLikeTheProvisioner } from './artifact-cache-collection.test-support.js';
 import { freshDir, publishModule, type PublishedModule } from './module-artifacts.test-support.js';
 

@@ -83,12 +83,3 @@ export async function outputClosed(agent: ServiceProcess): Promise<void> {
     if (stream !== null && !stream.closed) await once(stream, 'close');
   }
 }
-
-/** Polls `condition` until it holds (a wait, not a timing assertion); fails after `timeoutMs` naming `what`. */
-export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

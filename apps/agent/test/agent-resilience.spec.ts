@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { AgentDesiredModule, AgentDesiredState } from '@powernode/contracts';
 import { buildModuleArtifact, MODULE_TREE_LAYER_MEDIA_TYPE } from '@powernode/artifact';
 import { OCI_MANIFEST_MEDIA_TYPE, OciClient, canonicalJsonBytes, sha256Digest, type ImageManifest } from '@powernode/oci';
-import { startRegistry, type ServiceProcess, type TestRegistry, startRegistryGate, type RegistryGate } from '@powernode/testing';
+import { startRegistry, type ServiceProcess, type TestRegistry, startRegistryGate, type RegistryGate, waitUntil } from '@powernode/testing';
 import { startAgentGateway, type AgentGateway } from './agent-gateway.test-support.js';
-import { agentEnvironment, logEntries, outputClosed, startAgent, testInstance, waitForLogEntry, waitUntil, type TestInstance } from './agent-process.test-support.js';
+import { agentEnvironment, logEntries, outputClosed, startAgent, testInstance, waitForLogEntry, type TestInstance } from './agent-process.test-support.js';
 import { freshDir, publishModule, writeModuleDir, type PublishedModule } from './module-artifacts.test-support.js';
 
 let registry: TestRegistry;

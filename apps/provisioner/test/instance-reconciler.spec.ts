@@ -5,6 +5,7 @@ import path from 'node:path';
 import { catalogStreams, contentDerivedId, provisionerStreams, templateIdFor, type Actor, type AgentHeartbeat } from '@powernode/contracts';
 import { executeCommand, openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
 import { createLogger } from '@powernode/runtime';
+import { waitUntil } from '@powernode/testing';
 import { AgentSessions } from '../src/agent-sessions.js';
 import { EnrolmentKeys, sha256Hex } from '../src/agent-secrets.js';
 import { instanceDecider } from '../src/domain/index.js';
@@ -14,7 +15,7 @@ import { InstanceReconciler } from '../src/instance-reconciler.js';
 import { LivenessTable } from '../src/liveness-table.js';
 import { ProvisionerService } from '../src/provisioner-service.js';
 import { ProvisionerReadModels } from '../src/read-models.js';
-import { STAND_IN_AGENT, waitFor } from './drivers/local-driver-fixture.js';
+import { STAND_IN_AGENT } from './drivers/local-driver-fixture.js';
 import { agentProcessesOf } from './provisioner-platform.js';
 
 /*
@@ -130,7 +131,7 @@ describe('reconciling after a crash at each provisioning step', () => {
     await recordRequestOnly(w, id);
     await w.reconciler.resumeAll('test');
     expect(await w.statuses(id)).toEqual(['provisioning', 'starting']);
-    await waitFor('one agent', () => agentProcessesOf(id).length === 1);
+    await waitUntil('one agent', () => agentProcessesOf(id).length === 1);
     const pid = await w.driver.agentPid(id);
     // Another pass has nothing left to do.
     await w.reconciler.resumeAll('test');
@@ -145,7 +146,7 @@ describe('reconciling after a crash at each provisioning step', () => {
     await w.driver.create(specOf(w, id));
     await w.reconciler.resumeAll('test');
     expect(await w.statuses(id)).toEqual(['provisioning', 'starting']);
-    await waitFor('one agent', () => agentProcessesOf(id).length === 1);
+    await waitUntil('one agent', () => agentProcessesOf(id).length === 1);
   });
 
   it('does not start a second agent for one started just before the crash', async () => {
@@ -165,7 +166,7 @@ describe('reconciling after a crash at each provisioning step', () => {
   it('destroys what a terminated instance left in the driver when the destroy was cut short', async () => {
     w = await world();
     const { instance } = await w.service.provisionInstance({ node_id: w.nodeId }, OPERATOR, 'test');
-    await waitFor('the agent', () => agentProcessesOf(instance.id).length === 1);
+    await waitUntil('the agent', () => agentProcessesOf(instance.id).length === 1);
     await executeCommand(w.store, provisionerStreams.instance(instance.id), instanceDecider, { type: 'TerminateInstance', instance_id: instance.id, terminated_by: 'operator', now: '2026-05-01T10:00:02.000Z' }, { actor: 'operator', correlation_id: 'test' });
     expect(existsSync(w.driver.instanceDir(instance.id))).toBe(true);
     await w.reconciler.sweepTerminated('test');

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { agentProcessesOf, catalogSetup, startProvisionerPlatform, uniqueName, waitFor, type CatalogModule, type ProvisionerPlatform } from './provisioner-platform.js';
+import { waitUntil } from '@powernode/testing';
+import { agentProcessesOf, catalogSetup, startProvisionerPlatform, uniqueName, type CatalogModule, type ProvisionerPlatform } from './provisioner-platform.js';
 
 /*
  * The provisioner end to end: catalog, provisioner and gateway as real processes on a private nats-server and
@@ -37,7 +38,7 @@ async function provisionRunning(nodeId: string): Promise<any> {
   const res = await p.rest('POST', `/nodes/${nodeId}/instances`);
   expect(res.status).toBe(201);
   const id = res.body.instance.id as string;
-  return waitFor(`instance ${id} to run`, async () => {
+  return waitUntil(`instance ${id} to run`, async () => {
     const instance = await getInstance(id);
     return instance.status === 'running' && Object.keys(instance.running_module_digests).length > 0 ? instance : null;
   });
@@ -139,7 +140,7 @@ describe('an instance on a live node', () => {
     expect(['starting', 'running']).toContain(provisioned.body.instance.status);
     instanceId = provisioned.body.instance.id;
 
-    const running = await waitFor('the instance to run both modules', async () => {
+    const running = await waitUntil('the instance to run both modules', async () => {
       const instance = await getInstance(instanceId);
       return instance.status === 'running' && Object.keys(instance.running_module_digests).length === 2 ? instance : null;
     });
@@ -205,20 +206,20 @@ describe('an instance on a live node', () => {
     try {
       appV2 = await catalog.recordBuild(app, '0.2.0', { init: { start: 'redis-server' } });
       await catalog.promote(appV2.version_id, 'staging', 'blessed', 'live');
-      const drift = await waitFor('drift after the promotion', async () => {
+      const drift = await waitUntil('drift after the promotion', async () => {
         const res = await p.rest('GET', `/instances/${instanceId}/drift`);
         return res.body.drift === true ? res.body : null;
       });
       expect(drift).toMatchObject({ missing: {}, extra: {}, mismatched: { [app.name]: { want: appV2.composefs_digest, have: appV1.composefs_digest } } });
       // The heartbeat answer tells the agent that its generation is behind.
-      await waitFor('a heartbeat answer naming the new generation', () => {
+      await waitUntil('a heartbeat answer naming the new generation', () => {
         const beat = readJson(path.join(p.sandboxOf(instanceId), 'last-heartbeat.json'));
         return beat.desired_generation !== beat.reported_generation;
       });
     } finally {
       rmSync(hold, { force: true });
     }
-    const converged = await waitFor('the agent to report the new version', async () => {
+    const converged = await waitUntil('the agent to report the new version', async () => {
       const instance = await getInstance(instanceId);
       return instance.running_module_digests[app.name] === appV2.composefs_digest ? instance : null;
     });
@@ -231,7 +232,7 @@ describe('an instance on a live node', () => {
     expect(pid).toEqual(expect.any(Number));
     process.kill(pid, 'SIGSTOP');
     try {
-      const stale = await waitFor('the stale mark', async () => {
+      const stale = await waitUntil('the stale mark', async () => {
         const instance = await getInstance(instanceId);
         return instance.heartbeat_stale ? instance : null;
       });
@@ -242,7 +243,7 @@ describe('an instance on a live node', () => {
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    await waitFor('the stale mark to clear', async () => !(await getInstance(instanceId)).heartbeat_stale);
+    await waitUntil('the stale mark to clear', async () => !(await getInstance(instanceId)).heartbeat_stale);
   });
 
   it('refuses the agent endpoints without a valid agent credential (401), and agent credentials on the operator API', async () => {
@@ -300,7 +301,7 @@ describe('an instance on a live node', () => {
     const started = await p.rest('POST', `/instances/${instanceId}/start`);
     expect(started.status).toBe(200);
     expect(['starting', 'running']).toContain(started.body.instance.status);
-    await waitFor('the restarted agent to report', async () => (await getInstance(instanceId)).status === 'running');
+    await waitUntil('the restarted agent to report', async () => (await getInstance(instanceId)).status === 'running');
     expect(await p.agentPid(instanceId)).not.toBe(before);
     // The restarted agent kept its credential: no second enrolment.
     expect((await p.instanceEvents(instanceId)).filter((e) => e.type === 'InstanceEnrolled')).toHaveLength(1);
@@ -316,7 +317,7 @@ describe('terminating', () => {
     await catalog.promote(appV3.version_id, 'staging');
     const node = await createNode({ hostname: uniqueName('canary'), node_template_id: templateId, channel: 'staging' });
     const canary = await provisionRunning(node.id);
-    await waitFor('the canary to run 0.3.0', async () => (await getInstance(canary.id)).running_module_digests[app.name] === appV3.composefs_digest);
+    await waitUntil('the canary to run 0.3.0', async () => (await getInstance(canary.id)).running_module_digests[app.name] === appV3.composefs_digest);
     const blob = (digest: string) => path.join(p.dataDir, 'cache', 'blobs', 'sha256', digest.slice('sha256:'.length));
     expect(existsSync(blob(appV3.oci_digest))).toBe(true);
     expect(existsSync(blob(appV1.oci_digest))).toBe(true); // left behind by the live instance's first version

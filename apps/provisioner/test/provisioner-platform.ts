@@ -3,28 +3,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { catalogStreams, moduleVersionIdFor, provisionerStreams } from '@powernode/contracts';
 import { openEventStore, powernodeEventCatalogue, type EventEnvelope, type EventStore } from '@powernode/events';
-import { startPlatform, type TestPlatform } from '@powernode/testing';
+import { startPlatform, type TestPlatform, waitUntil } from '@powernode/testing';
 import { LocalDriver } from '../src/drivers/index.js';
 
 /** The stand-in agent that speaks the HTTP agent protocol. */
 export const PROTOCOL_AGENT = fileURLToPath(new URL('./fixtures/protocol-agent.mjs', import.meta.url));
 
-/** Polls `condition` until it holds; fails naming `what` after a generous limit (a wait, not a timing assertion). */
-export async function waitFor<T>(what: string, condition: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await condition();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+// Until instance-exec-api.spec.ts imports waitUntil from @powernode/testing itself.
+export { waitUntil as waitFor } from '@powernode/testing';
 
 /** `sha256:<hex>` of a label, for fake but well-formed digests. */
 export function digestOf(label: string): string {
@@ -193,7 +184,7 @@ export function catalogSetup(p: ProvisionerPlatform) {
         ],
         { expected: 'no_stream' },
       );
-      await waitFor(`the catalog to know ${module.name} ${version}`, async () => (await p.rest('GET', `/module-versions/${version_id}`)).status === 200);
+      await waitUntil(`the catalog to know ${module.name} ${version}`, async () => (await p.rest('GET', `/module-versions/${version_id}`)).status === 200);
       return { version_id, oci_digest, composefs_digest };
     },
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { EventEnvelope } from '@powernode/events';
+import { waitUntil } from '@powernode/testing';
 import { INSTANCE_TRANSITIONS } from '../src/domain/index.js';
-import { agentProcessesOf, catalogSetup, startProvisionerPlatform, uniqueName, waitFor, type ProvisionerPlatform } from './provisioner-platform.js';
+import { agentProcessesOf, catalogSetup, startProvisionerPlatform, uniqueName, type ProvisionerPlatform } from './provisioner-platform.js';
 
 /*
  * Crash safety of the provisioner: killed with SIGKILL while it provisions instances, started again, it must
@@ -79,7 +80,7 @@ describe('a provisioner killed while it reconciles', () => {
     const first = await p.rest('POST', `/nodes/${nodeId}/instances`);
     expect(first.status).toBe(201);
     const adoptedId = first.body.instance.id as string;
-    await waitFor('the first instance to run', async () => (await instanceStatus(adoptedId)).status === 'running');
+    await waitUntil('the first instance to run', async () => (await instanceStatus(adoptedId)).status === 'running');
     const adoptedPid = await p.agentPid(adoptedId);
 
     // Several provisions in flight; the provisioner dies as soon as one of them is recorded, and once more
@@ -92,7 +93,7 @@ describe('a provisioner killed while it reconciles', () => {
     expect(ids[0]).toBe(adoptedId);
     expect(ids.length).toBeGreaterThanOrEqual(3);
     for (const id of ids) {
-      await waitFor(`instance ${id} to run after the restart`, async () => {
+      await waitUntil(`instance ${id} to run after the restart`, async () => {
         const instance = await instanceStatus(id);
         return instance.status === 'running' && instance.running_module_digests[Object.keys(instance.running_module_digests)[0] ?? ''] === composefs;
       });
@@ -107,7 +108,7 @@ describe('a provisioner killed while it reconciles', () => {
       expect(statuses[statuses.length - 1]).toBe('running');
       expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
       // One agent per instance, started once: the restart adopted what ran and started only what did not.
-      await waitFor(`a single agent for ${id}`, () => agentProcessesOf(id).length === 1);
+      await waitUntil(`a single agent for ${id}`, () => agentProcessesOf(id).length === 1);
       const starts = readFileSync(`${p.sandboxOf(id)}/starts`, 'utf8').trim().split('\n');
       expect(starts).toHaveLength(1);
       expect((await p.rest('GET', `/instances/${id}/drift`)).body.drift).toBe(false);
@@ -130,7 +131,7 @@ describe('a provisioner killed while it reconciles', () => {
     for (const id of ids) {
       // Each agent still talks to the new provisioner with the credential it got from the old one.
       const before = (await instanceStatus(id)).last_heartbeat_at as string;
-      await waitFor(`a heartbeat from ${id} after the restart`, async () => (await instanceStatus(id)).last_heartbeat_at > before);
+      await waitUntil(`a heartbeat from ${id} after the restart`, async () => (await instanceStatus(id)).last_heartbeat_at > before);
     }
   });
 });

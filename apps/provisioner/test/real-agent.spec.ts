@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { agentProcessesOf, catalogSetup, startProvisionerPlatform, uniqueName, waitFor, type ProvisionerPlatform } from './provisioner-platform.js';
+import { waitUntil } from '@powernode/testing';
+import { agentProcessesOf, catalogSetup, startProvisionerPlatform, uniqueName, type ProvisionerPlatform } from './provisioner-platform.js';
 
 /*
  * The provisioner with the real agent (apps/agent/src/main.ts, the local driver's default command) instead of
@@ -35,7 +36,7 @@ async function provision(templateId: string): Promise<string> {
 describe('the real agent', () => {
   it('enrols, reports and runs an instance of an empty template without drift, and is stopped by terminate', async () => {
     const id = await provision(await catalog.createTemplate(uniqueName('empty'), []));
-    const running = await waitFor('the real agent to report', async () => {
+    const running = await waitUntil('the real agent to report', async () => {
       const view = await instance(id);
       return view.status === 'running' ? view : null;
     }, 60_000);
@@ -53,7 +54,7 @@ describe('the real agent', () => {
     const build = await catalog.recordBuild(module, '1.0.0');
     await catalog.promote(build.version_id, 'staging', 'blessed', 'live');
     const id = await provision(await catalog.createTemplate(uniqueName('ghostly'), [module.name]));
-    const failing = await waitFor('the agent to report the failed pull', async () => {
+    const failing = await waitUntil('the agent to report the failed pull', async () => {
       const view = await instance(id);
       return view.status === 'running' && view.errors.length > 0 ? view : null;
     }, 60_000);

@@ -1,5 +1,6 @@
 export * from './config.js';
 export * from './logger.js';
 export * from './shutdown.js';
+export * from './poll.js';
 export * from './service-host.js';
 export * from './debian-packages.js';

@@ -6,4 +6,5 @@ export * from './platform.js';
 export * from './decider-table.js';
 export * from './registry-proxy.js';
 export * from './registry-gate.js';
+export * from './wait-until.js';
 export * from './debian-tools.js';

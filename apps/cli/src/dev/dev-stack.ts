@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findExecutable, gatewayConfigShape, installCommand, installDebianPackages, parseConfig } from '@powernode/runtime';
-import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers, waitFor } from './endpoint-probe.js';
+import { findExecutable, gatewayConfigShape, installCommand, installDebianPackages, parseConfig, pollUntil } from '@powernode/runtime';
+import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers } from './endpoint-probe.js';
 import { ProcessSupervisor } from './process-supervisor.js';
 import { devServiceEnvironment } from './service-environment.js';
 
@@ -53,7 +53,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
       out(`powernode | starting nats-server (JetStream) on ${nats.host}:${nats.port}, data in ${storeDir}`);
       supervisor.start('nats', bin, ['-a', nats.host, '-p', String(nats.port), '-js', '-sd', storeDir], {}, () => onCrash('nats'));
       started.push('nats');
-      if (!(await waitFor(() => tcpAnswers(nats.host, nats.port), 10_000))) throw new Error(`nats-server did not answer on ${nats.host}:${nats.port} within 10 s`);
+      if (!(await pollUntil(() => tcpAnswers(nats.host, nats.port), { timeoutMs: 10_000 }))) throw new Error(`nats-server did not answer on ${nats.host}:${nats.port} within 10 s`);
     }
 
     if (await registryAnswers(config.OCI_REGISTRY)) {
@@ -71,7 +71,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
       out(`powernode | starting docker-registry on ${host}:${port}, data in ${storage}`);
       supervisor.start('registry', bin, ['serve', configFile], {}, () => onCrash('registry'));
       started.push('registry');
-      if (!(await waitFor(() => registryAnswers(config.OCI_REGISTRY), 10_000))) throw new Error(`docker-registry did not answer on ${config.OCI_REGISTRY} within 10 s`);
+      if (!(await pollUntil(() => registryAnswers(config.OCI_REGISTRY), { timeoutMs: 10_000 }))) throw new Error(`docker-registry did not answer on ${config.OCI_REGISTRY} within 10 s`);
     }
 
     const serviceEnv = devServiceEnvironment(env, config);
@@ -82,13 +82,16 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
 
     const gatewayUrl = `http://${config.HOST}:${config.PORT}`;
     const ready = await Promise.race([
-      waitFor(async () => {
-        try {
-          return (await fetch(`${gatewayUrl}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200;
-        } catch {
-          return false;
-        }
-      }, options.readyTimeoutMs ?? 60_000, 200),
+      pollUntil(
+        async () => {
+          try {
+            return (await fetch(`${gatewayUrl}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        { timeoutMs: options.readyTimeoutMs ?? 60_000, intervalMs: 200 },
+      ).then((answer) => answer === true),
       crashed.then(() => false),
     ]);
     if (!ready) throw new Error(`the platform did not become ready at ${gatewayUrl}/readyz`);

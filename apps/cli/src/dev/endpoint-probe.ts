@@ -36,13 +36,3 @@ export function registryHostPort(registry: string): { host: string; port: number
   const [host, port] = registry.split(':');
   return { host: host!, port: Number(port ?? 443) };
 }
-
-/** Polls `check` until it is true or the deadline passes. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  return check();
-}

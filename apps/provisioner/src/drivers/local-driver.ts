@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { PowernodeError, canonicalJson, type InstanceExecEnd } from '@powernode/contracts';
 import { KeyedLock } from '@powernode/events';
+import { pollUntil } from '@powernode/runtime';
 import {
   instanceNotCreated,
   instanceNotRunning,
@@ -509,12 +509,7 @@ async function signalGroup(identity: ProcessIdentity, signal: NodeJS.Signals): P
 }
 
 async function waitForExit(identity: ProcessIdentity, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!(await isProcessAlive(identity))) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(EXIT_POLL_MS);
-  }
+  return (await pollUntil(async () => !(await isProcessAlive(identity)), { timeoutMs, intervalMs: EXIT_POLL_MS })) === true;
 }
 
 async function writeFileAtomically(file: string, content: string): Promise<void> {

@@ -2,22 +2,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from '@powernode/testing';
 import type { HypervisorDriver } from '../../src/drivers/hypervisor-driver.js';
 import { LocalDriver, type LocalDriverEvent, type LocalDriverOptions } from '../../src/drivers/local-driver.js';
 import type { DriverContractFixture } from './driver-contract.js';
 
 export const STAND_IN_AGENT = fileURLToPath(new URL('./fixtures/stand-in-agent.mjs', import.meta.url));
-
-/** Polls `condition` until it holds; fails with `what` after a generous limit (a wait, not a timing assertion). */
-export async function waitFor(what: string, condition: () => Promise<boolean> | boolean, limitMs = 20_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /** The stand-in agent's last heartbeat file, or null before it wrote one. */
 export function readHeartbeat(sandboxDir: string): { pid: number; beats: number } | null {
@@ -65,14 +56,14 @@ export async function localDriverFixture(overrides: Partial<LocalDriverOptions> 
     async crash(instanceId) {
       const pid = JSON.parse(await readFile(path.join(driver.instanceDir(instanceId), 'agent.pid'), 'utf8')).pid as number;
       process.kill(pid, 'SIGKILL');
-      await waitFor(`agent ${pid} to die`, async () => (await driver.agentPid(instanceId)) === null);
+      await waitUntil(`agent ${pid} to die`, async () => (await driver.agentPid(instanceId)) === null);
     },
     async runtimeToken(d: HypervisorDriver, instanceId) {
       const pid = await (d as LocalDriver).agentPid(instanceId);
       return pid === null ? null : String(pid);
     },
     async waitUntilUp(instanceId) {
-      await waitFor(`the agent of ${instanceId} to write a heartbeat`, async () => {
+      await waitUntil(`the agent of ${instanceId} to write a heartbeat`, async () => {
         const pid = await driver.agentPid(instanceId);
         return pid !== null && readHeartbeat(sandboxOf(instanceId))?.pid === pid;
       });

@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { waitUntil } from '@powernode/testing';
 import { LocalDriver } from '../../src/drivers/local-driver.js';
 import { readProcessIdentity } from '../../src/drivers/process-identity.js';
 import { collectedExec, contractSpec, describeDriverContract, rejectionCode } from './driver-contract.js';
-import { localDriverFixture, readHeartbeat, STAND_IN_AGENT, waitFor, type LocalDriverFixture } from './local-driver-fixture.js';
+import { localDriverFixture, readHeartbeat, STAND_IN_AGENT, type LocalDriverFixture } from './local-driver-fixture.js';
 
 describeDriverContract('local', () => localDriverFixture());
 
@@ -124,7 +125,7 @@ describe('local driver', () => {
     await fixture.waitUntilUp(spec.instance_id);
     const first = (await fixture.driver.agentPid(spec.instance_id))!;
     process.kill(first, 'SIGKILL');
-    await waitFor('a new agent', async () => {
+    await waitUntil('a new agent', async () => {
       const pid = await fixture.driver.agentPid(spec.instance_id);
       return pid !== null && pid !== first;
     });
@@ -144,7 +145,7 @@ describe('local driver', () => {
     const restarted = fixture.newDriver();
     expect((await restarted.adopt(spec.instance_id)).outcome).toBe('adopted');
     process.kill(first, 'SIGKILL');
-    await waitFor('the adopted agent to be replaced', async () => {
+    await waitUntil('the adopted agent to be replaced', async () => {
       const pid = await restarted.agentPid(spec.instance_id);
       return pid !== null && pid !== first;
     });
@@ -182,7 +183,7 @@ describe('local driver', () => {
       await fixture.waitUntilUp(spec.instance_id);
       await fixture.driver.close();
       await fixture.crash(spec.instance_id);
-      await waitFor('the foreign process to start', async () => (await readProcessIdentity(foreign.pid!)) !== null);
+      await waitUntil('the foreign process to start', async () => (await readProcessIdentity(foreign.pid!)) !== null);
       const foreignIdentity = (await readProcessIdentity(foreign.pid!))!;
       // The recorded pid now belongs to another process with another start time.
       const pidFile = path.join(fixture.driver.instanceDir(spec.instance_id), 'agent.pid');
@@ -246,7 +247,7 @@ describe('local driver', () => {
     const pid = await fixture.driver.agentPid(spec.instance_id);
     await fixture.driver.close();
     const heartbeat = readHeartbeat(sandboxOf(spec.instance_id))!;
-    await waitFor('another heartbeat after close', () => (readHeartbeat(sandboxOf(spec.instance_id))?.beats ?? 0) > heartbeat.beats);
+    await waitUntil('another heartbeat after close', () => (readHeartbeat(sandboxOf(spec.instance_id))?.beats ?? 0) > heartbeat.beats);
     expect(await fixture.newDriver().agentPid(spec.instance_id)).toBe(pid);
   });
 

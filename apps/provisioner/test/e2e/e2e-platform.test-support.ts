@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalJson } from '@powernode/contracts';
-import { startPlatform, startRegistry, startRegistryGate, type RegistryGate, type TestPlatform, type TestRegistry } from '@powernode/testing';
+import { startPlatform, startRegistry, startRegistryGate, waitUntil, type RegistryGate, type TestPlatform, type TestRegistry } from '@powernode/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
 import {
   DEV_IDENTITY_REGEXP,
@@ -158,14 +157,8 @@ export async function startE2ePlatform(options: { hypervisor?: 'local' | 'nspawn
 }
 
 /** Polls until `probe` answers something truthy; fails naming `what` (a wait, not a timing assertion). */
-export async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+export function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000): Promise<Exclude<T, null | undefined | false>> {
+  return waitUntil(what, probe, limitMs, 100);
 }
 
 /** A small module of our own: one release file naming its version, optionally a payload of random bytes. */
