@@ -35,6 +35,11 @@ export interface MachineRecord {
   booted_at: string;
   /** The machine's link to the host (absent for records written before machines had one). */
   network?: MachineNetwork;
+  /**
+   * The machine's PID 1 once it ran, with its start time: it survives a SIGKILLed nspawn (with its network
+   * namespace and veth), so it is what a power-off must end when nspawn is already gone.
+   */
+  leader?: { pid: number; start_ticks: string };
 }
 
 /** Where one instance's machine lives and how it is named. */
@@ -100,6 +105,32 @@ export async function readMachineRecord(sandboxDir: string): Promise<MachineReco
 export async function machineRuns(record: MachineRecord | null): Promise<boolean> {
   if (record === null) return false;
   return (await startTicks(record.pid)) === record.start_ticks;
+}
+
+/** True while `leader` is still the process the record names (not a later one that reused its pid). */
+async function leaderRuns(leader: MachineRecord['leader']): Promise<boolean> {
+  return leader !== undefined && (await startTicks(leader.pid)) === leader.start_ticks;
+}
+
+/**
+ * Ends what a machine leaves when its nspawn process dies without halting it (SIGKILL): its PID 1 keeps
+ * running, with its services, network namespace and veth. Killing PID 1 ends its whole pid namespace; the
+ * veth goes with the network namespace, which the kernel tears down asynchronously, so it is waited for
+ * (and deleted if it lingers) before the name can be used again.
+ */
+async function endOrphanedMachine(record: MachineRecord): Promise<void> {
+  if (await leaderRuns(record.leader)) {
+    try {
+      process.kill(record.leader!.pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+    for (let i = 0; i < 100 && (await leaderRuns(record.leader)); i++) await sleep(50);
+  }
+  if (record.network === undefined) return;
+  const linkExists = async () => (await runHostCommand(['ip', 'link', 'show', 'dev', record.network!.host_interface], 5_000)).code === 0;
+  for (let i = 0; i < 50 && (await linkExists()); i++) await sleep(100);
+  if (await linkExists()) await runHostCommand(['ip', 'link', 'delete', 'dev', record.network.host_interface], 5_000);
 }
 
 /** Controls one instance's machine. Not safe for concurrent use: the agent serialises calls. */
@@ -205,6 +236,10 @@ export class NspawnMachine {
     while (Date.now() < deadline) {
       if ((await startTicks(pid)) !== ticks) break;
       this.leader = await leaderOf(pid);
+      if (this.leader !== null && record.leader === undefined) {
+        record.leader = { pid: this.leader, start_ticks: (await startTicks(this.leader)) ?? '' };
+        await writeFileAtomically(recordPath(this.paths.sandboxDir), JSON.stringify(record, null, 2), 0o600);
+      }
       if (this.leader !== null && !linked) {
         // Addressed while systemd starts, so services find their address when they bind.
         try {
@@ -264,6 +299,7 @@ export class NspawnMachine {
         for (let i = 0; i < 100 && (await machineRuns(record)); i++) await sleep(50);
       }
     }
+    if (record !== null) await endOrphanedMachine(record);
     this.leader = null;
     this.link = null;
     await unmount(machineRootMount(this.paths.sandboxDir));

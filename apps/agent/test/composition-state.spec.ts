@@ -62,7 +62,7 @@ describe('heartbeats', () => {
   it('follow the contract, with the composed digests, the root hash, states and errors', () => {
     const state = composition([module('my-redis', { composefs_digest: digest(5), run: { state: 'skipped', reason: 'systemctl is not in the composed root' } })]);
     const services = [{ module: 'my-redis', name: 'redis-server.service', state: 'failed' as const, since: '2026-12-07T14:00:00.000Z' }];
-    const heartbeat = heartbeatOf(state, [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }], { version: '0.1.0', bootId: 'boot-1' }, services);
+    const heartbeat = heartbeatOf(state, [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }], { version: '0.1.0', bootId: 'boot-1' }, services, '10.213.4.178');
     expect(agentHeartbeat.parse(heartbeat)).toEqual({
       running_module_digests: { 'my-redis': digest(5) },
       composed_root_hash: digest(9),
@@ -70,6 +70,7 @@ describe('heartbeats', () => {
       errors: [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }],
       module_states: { 'my-redis': 'skipped: systemctl is not in the composed root' },
       services,
+      address: '10.213.4.178',
       agent_version: '0.1.0',
       boot_id: 'boot-1',
     });
@@ -79,7 +80,7 @@ describe('heartbeats', () => {
     const errors = Array.from({ length: 150 }, (_, i) => ({ module_name: null, message: `problem ${i}` }));
     const heartbeat = heartbeatOf(null, errors, { version: '0.1.0', bootId: 'b' });
     expect(agentHeartbeat.safeParse(heartbeat).success).toBe(true);
-    expect(heartbeat).toMatchObject({ running_module_digests: {}, composed_root_hash: null, generation: null, module_states: {} });
+    expect(heartbeat).toMatchObject({ running_module_digests: {}, composed_root_hash: null, generation: null, module_states: {}, address: null });
     expect(heartbeat.errors).toHaveLength(100);
   });
 });

@@ -45,6 +45,8 @@ const EXEC_BACKSTOP_MS = 5_000;
 interface MachineRecordFile {
   pid: number;
   start_ticks: string;
+  /** The machine's PID 1, which outlives a SIGKILLed nspawn. */
+  leader?: { pid: number; start_ticks: string };
 }
 
 /** True when systemd-nspawn can run here: it is installed and this process is root (it mounts and unshares). */
@@ -174,6 +176,24 @@ export class NspawnDriver implements HypervisorDriver {
     return identity !== null && identity.start_ticks === record.start_ticks ? record : null;
   }
 
+  /** Kills the machine's PID 1 when it outlived its nspawn process (which a SIGKILL leaves behind). */
+  private async killOrphanedLeader(id: string): Promise<void> {
+    let leader: MachineRecordFile['leader'];
+    try {
+      leader = (JSON.parse(await readFile(path.join(this.sandboxOf(id), 'machine.json'), 'utf8')) as MachineRecordFile).leader;
+    } catch {
+      return;
+    }
+    const alive = async () => leader !== undefined && (await readProcessIdentity(leader.pid))?.start_ticks === leader.start_ticks;
+    if (!(await alive())) return;
+    try {
+      process.kill(leader!.pid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 100 && (await alive()); i++) await sleep(50);
+  }
+
   /** The machine's systemd (nspawn's child once it runs systemd; before that, nspawn's own helper). */
   private async leaderOf(nspawnPid: number): Promise<number | null> {
     const children = await readFile(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').catch(() => '');
@@ -185,6 +205,7 @@ export class NspawnDriver implements HypervisorDriver {
 
   /** Kills a machine its agent left running and undoes its mount. */
   private async removeMachine(id: string): Promise<void> {
+    await this.killOrphanedLeader(id);
     const record = await this.machineRecord(id);
     if (record !== null) {
       for (const target of [-record.pid, record.pid]) {

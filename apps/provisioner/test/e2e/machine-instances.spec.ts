@@ -20,7 +20,10 @@ const describeMachines = canBootMachines ? describe : describe.skip;
 
 let e: E2ePlatform;
 
-/** Processes of an instance's machine: nspawn, systemd and everything under it carry its machine name or root. */
+/**
+ * Processes of an instance's machine: its nspawn (which carries the machine name) and every process inside it
+ * (whose root mount is the overlay with the instance's upper dir) — a PID 1 orphaned by a killed nspawn too.
+ */
 function machineProcessesOf(instanceId: string): number[] {
   const marker = `pn-${instanceId.toLowerCase()}`;
   const pids: number[] = [];
@@ -28,12 +31,26 @@ function machineProcessesOf(instanceId: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmdline.includes(`--machine=${marker.slice(0, 64)}`)) pids.push(Number(entry));
+      const rootMount = readFileSync(`/proc/${entry}/mountinfo`, 'utf8')
+        .split('\n')
+        .find((line) => line.split(' ')[4] === '/');
+      if (cmdline.includes(`--machine=${marker.slice(0, 64)}`) || rootMount?.includes(`/instances/${instanceId}/`) === true) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
   }
   return pids;
+}
+
+/** The instance's machine PID 1s (processes of it that are PID 1 of their own pid namespace). */
+function machineInitsOf(instanceId: string): number[] {
+  return machineProcessesOf(instanceId).filter((pid) => {
+    try {
+      return /^NSpid:\s+\d+\s+1$/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function exec(instanceId: string, argv: string[]): Promise<{ status: number; body: any }> {
@@ -120,6 +137,8 @@ describeMachines('instances as machines (nspawn)', () => {
     expect(killed).toEqual(expect.any(Number));
     process.kill(killed!, 'SIGKILL');
     await waitUntil('PONG after the machine was killed', async () => (await ping(instance.id)) === 'PONG', 120_000, 500);
+    // The killed machine's own PID 1 (which outlives its nspawn) was ended: one machine runs, not two.
+    expect(machineInitsOf(instance.id)).toHaveLength(1);
     // Rebooted, the machine keeps its address.
     await waitUntil('the address after the reboot', async () => (await e.instance(instance.id)).address === view.address, 30_000, 250);
     expect(await redisReplyFromHost(view.address)).toMatch(/^(\+PONG|-DENIED)/);
