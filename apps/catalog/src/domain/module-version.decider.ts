@@ -396,7 +396,7 @@ function grantedApprovalId(v: RecordedVersion, approval: ApprovalFact | null): s
     case 'pending':
     case 'rejected':
       throw new PowernodeError('approval_required', `approval ${approval.approval_id} is ${approval.status}, not granted: ${approval.status === 'pending' ? 'wait for an approver' : 'request a new one'}`, {
-        details: { approval_id: approval.approval_id, status: approval.status, rule: 'live_requires_approval' },
+        details: { approval_id: approval.approval_id, approval_status: approval.status, rule: 'live_requires_approval' },
       });
     default:
       return assertNever(approval.status);

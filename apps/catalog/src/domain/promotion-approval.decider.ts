@@ -146,7 +146,7 @@ function decidable(state: PromotionApprovalState, approver: string, roles: reado
     case 'granted':
     case 'rejected':
       throw new PowernodeError('invalid_transition', `approval ${approval.approval_id} was already ${state.status} by ${approval.decided_by ?? 'someone'}: it is decided once`, {
-        details: { approval_id: approval.approval_id, status: state.status, rule: 'approval_decided_once' },
+        details: { approval_id: approval.approval_id, approval_status: state.status, rule: 'approval_decided_once' },
       });
     default:
       return assertNever(state);

@@ -16,7 +16,9 @@ export interface ProblemDetails {
 export function toProblem(error: unknown, instance?: string, correlation_id?: string): ProblemDetails {
   const e = isPowernodeError(error) ? error : new PowernodeError('internal', 'internal error: the failure was logged with this correlation id', { cause: error });
   const body: ErrorBody = e.toBody();
+  // Details go first: a detail never replaces a member RFC 9457 defines (a `status` detail once turned a 409 into a 500).
   return {
+    ...(body.details ?? {}),
     type: `https://powernode.dev/problems/${body.code}`,
     title: body.code.replace(/_/g, ' '),
     status: httpStatusFor(e.code),
@@ -24,6 +26,5 @@ export function toProblem(error: unknown, instance?: string, correlation_id?: st
     code: body.code,
     ...(instance ? { instance } : {}),
     ...(correlation_id ? { correlation_id } : {}),
-    ...(body.details ?? {}),
   };
 }

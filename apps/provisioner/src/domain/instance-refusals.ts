@@ -14,6 +14,6 @@ export function existingInstance(state: InstanceState, instanceId: string): Inst
 /** `conflict` for something a terminated instance's agent still attempted (it should shut down). */
 export function refuseTerminated(instance: InstanceRecord, what: string): never {
   throw new PowernodeError('conflict', `instance ${instance.instance_id} is terminated: ${what} is refused; its agent should shut down`, {
-    details: { instance_id: instance.instance_id, status: instance.status, rule: 'instance_terminated' },
+    details: { instance_id: instance.instance_id, instance_status: instance.status, rule: 'instance_terminated' },
   });
 }
