@@ -75,8 +75,14 @@ const commandName = (term: string): string => term.split(' ')[0]!;
  * script) names is fully defined, the others are placeholders. `help <command>` counts as that command.
  */
 export async function buildProgram(argv: readonly string[]): Promise<Command> {
-  // Root options are parsed wherever they appear, so commander itself tells which operand is the command.
-  const { operands } = rootCommand().parseOptions([...argv]);
+  // Root options are parsed wherever they appear, so commander itself tells which operand is the command. A
+  // line it cannot parse loads nothing: the real program then reports it, with the full root help.
+  let operands: string[] = [];
+  try {
+    operands = rootCommand().configureOutput({ writeOut: () => {}, writeErr: () => {} }).parseOptions([...argv]).operands;
+  } catch {
+    operands = [];
+  }
   const wanted = operands[0] === 'help' ? operands[1] : operands[0];
   return assemble((group) => group.commands.some(([term]) => commandName(term) === wanted));
 }
