@@ -8,10 +8,10 @@
 // catalog's replay command; baseline: reading the same events from the store without folding.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
+import { CATALOG_RPC, catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { DEFAULT_EVENT_STREAM, foldEvents, openEventStore, powernodeEventCatalogue, RpcClient, type EventStore, type NewEvent } from '@powernode/events';
+import { busNames, foldEvents, openEventStore, powernodeEventCatalogue, RpcClient, type EventStore, type NewEvent } from '@powernode/events';
 import { startPlatform } from '@powernode/testing';
 import { abAvailable, measureWithAb } from './ab-load.js';
 import { measureRequestsPerSecond } from './http-load.js';
@@ -95,12 +95,12 @@ async function padWithPromotions(store: EventStore, modules: { id: string; name:
  * Waits until the catalog's relay has published every event up to `head` to JetStream: until then the catalog
  * and nats-server are busy with the dataset just loaded, and would take CPU from the reads being measured.
  */
-async function relayCaughtUp(natsUrl: string, head: number): Promise<void> {
+async function relayCaughtUp(natsUrl: string, eventStream: string, head: number): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + 120_000;
-    while ((await jsm.streams.info(DEFAULT_EVENT_STREAM)).state.last_seq < head) {
+    while ((await jsm.streams.info(eventStream)).state.last_seq < head) {
       if (Date.now() > deadline) throw new Error(`the relay did not publish up to position ${head} within 120 s`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -121,7 +121,7 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
       if (res.ok && ((await res.json()) as { versions: unknown[] }).versions.length === VERSIONS_PER_MODULE) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await relayCaughtUp(platform.nats.url, await store.headPosition());
+    await relayCaughtUp(platform.nats.url, busNames(platform.namespace).event_stream, await store.headPosition());
     report(`dataset: ${MODULES} modules, ${MODULES * VERSIONS_PER_MODULE} versions (SQLite store, catalog + gateway processes, private nats-server)`);
     const auth = { authorization: `Bearer ${platform.adminToken}` };
     const load = { concurrency: 16, durationMs: 4000 };
@@ -180,9 +180,9 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
     const foldSeconds = (performance.now() - t) / 1000;
     report(`replay baseline: read ${events.length} events from SQLite in ${readSeconds.toFixed(2)} s (${(events.length / readSeconds).toFixed(0)} events/s)`);
     report(`replay fold (5 catalog read models, in process): ${foldSeconds.toFixed(2)} s (${(events.length / foldSeconds).toFixed(0)} events/s), ratio to read ${(readSeconds / foldSeconds).toFixed(2)}`);
-    const rpc = await RpcClient.connect(platform.nats.url, { default_timeout_ms: 600_000 });
+    const rpc = await RpcClient.connect(platform.nats.url, { default_timeout_ms: 600_000, namespace: platform.namespace });
     t = performance.now();
-    await rpc.request('catalog.projections.replay', {});
+    await rpc.request(CATALOG_RPC.replay, {});
     const serviceSeconds = (performance.now() - t) / 1000;
     await rpc.close();
     report(`replay through the running catalog (drop + rebuild + save): ${serviceSeconds.toFixed(2)} s for ${head} events`);

@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { rpcMicroserviceOptions } from '@powernode/events/rpc-microservice';
 import { z } from 'zod';
 import type { ServiceHost } from '@powernode/runtime';
 import { baseConfigShape } from '@powernode/runtime';
@@ -25,8 +26,7 @@ export async function startCatalog(host: ServiceHost<{ POWERNODE_DATA_DIR: strin
   const service = new CatalogService(host.store, readModels, secrets, host.logger);
   await service.seed();
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(CatalogModule.register({ service, readModels, logger: host.logger }), {
-    transport: Transport.NATS,
-    options: { servers: host.config.NATS_URL.split(','), queue: 'catalog' },
+    ...rpcMicroserviceOptions({ servers: host.config.NATS_URL.split(','), queue: 'catalog', namespace: host.bus.namespace }),
     logger: false,
   });
   await app.listen();

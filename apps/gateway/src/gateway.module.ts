@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GATEWAY_RPC, PowernodeError, replayRequestSchema } from '@powernode/contracts';
-import { RpcClient, rpcHandler, serveRpc } from '@powernode/events';
+import { RpcClient, rpcHandler, rpcSubject, serveRpc } from '@powernode/events';
 import type { ServiceHost } from '@powernode/runtime';
 import { Authenticator } from './auth/authenticator.js';
 import { HealthController, READINESS_CHECKS } from './health/health.controller.js';
@@ -47,9 +47,9 @@ export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime>
   const readModels = new GatewayReadModels(host.store, host.logger);
   await readModels.start();
   host.onShutdown({ name: 'read models', close: () => readModels.stop() });
-  const replay = serveRpc(host.nats, GATEWAY_RPC.replay, rpcHandler(replayRequestSchema, ({ projection }) => readModels.rebuild(projection), { logger: host.logger }));
+  const replay = serveRpc(host.nats, rpcSubject(GATEWAY_RPC.replay, host.bus.namespace), rpcHandler(replayRequestSchema, ({ projection }) => readModels.rebuild(projection), { logger: host.logger }));
   host.onShutdown({ name: 'replay', close: () => replay.stop() });
-  const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000 });
+  const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000, namespace: host.bus.namespace });
   const operations = [...catalogOperations(rpc, readModels), ...provisionerOperations(rpc), ...gatewayOperations(host.store, readModels.tokens), ...(deps.extraOperations?.(rpc) ?? [])];
   return { deps, rpc, readModels, authenticator: new Authenticator(deps.bootstrapAdminToken, () => readModels.tokens.current, async () => readModels.tokens.waitFor(await host.store.headPosition())), operations, metrics: new HttpMetrics() };
 }

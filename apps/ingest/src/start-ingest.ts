@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { DEFAULT_EVENT_STREAM, DurableConsumer, eventFilterSubject, RpcClient, SqliteProcessedLedger } from '@powernode/events';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { deadLetterSubject, DurableConsumer, eventFilterSubject, RpcClient, SqliteProcessedLedger } from '@powernode/events';
+import { rpcMicroserviceOptions } from '@powernode/events/rpc-microservice';
 import type { RegistryAuth } from '@powernode/oci';
 import type { ServiceHost } from '@powernode/runtime';
 import { PowernodeError } from '@powernode/contracts';
@@ -51,7 +52,7 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
     allowed: config.INGEST_ALLOWED_REGISTRIES,
     retries: config.OCI_REQUEST_RETRIES,
   });
-  const catalog = new CatalogCommands(new RpcClient(host.nats, { default_timeout_ms: CATALOG_TIMEOUT_MS }));
+  const catalog = new CatalogCommands(new RpcClient(host.nats, { default_timeout_ms: CATALOG_TIMEOUT_MS, namespace: host.bus.namespace }));
   const ingest = new ModuleBuildIngest({ catalog, registries, trust, defaultRegistry: config.OCI_REGISTRY, maxDeliver: config.INGEST_MAX_DELIVER, logger: host.logger });
 
   const ledger = SqliteProcessedLedger.open(path.join(config.POWERNODE_DATA_DIR, 'ingest-ledger.sqlite'));
@@ -59,9 +60,10 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
   const consumer = new DurableConsumer({
     js: host.js,
     jsm: host.jsm,
-    stream: DEFAULT_EVENT_STREAM,
+    stream: host.bus.event_stream,
     durable: config.INGEST_DURABLE,
-    filter_subjects: [eventFilterSubject('module', 'ModuleBuildReported')],
+    filter_subjects: [eventFilterSubject('module', 'ModuleBuildReported', host.bus.event_subject_prefix)],
+    dead_letter_subject: deadLetterSubject(config.INGEST_DURABLE, host.bus.dead_letter_prefix),
     handler: (event, delivery) => ingest.handleBuildReported(event, delivery),
     ledger,
     max_deliver: config.INGEST_MAX_DELIVER,
@@ -75,8 +77,7 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
   host.onShutdown({ name: 'consumer', close: () => consumer.stop() });
 
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(IngestModule.register({ ingest, logger: host.logger }), {
-    transport: Transport.NATS,
-    options: { servers: config.NATS_URL.split(','), queue: 'ingest' },
+    ...rpcMicroserviceOptions({ servers: config.NATS_URL.split(','), queue: 'ingest', namespace: host.bus.namespace }),
     logger: false,
   });
   await app.listen();

@@ -57,7 +57,7 @@ export async function startIngestTestBed(env: NodeJS.ProcessEnv = {}): Promise<I
   let platform: TestPlatform | undefined;
   try {
     platform = await startPlatform({ services: ['catalog'], env: { OCI_REGISTRY: registry.host, ...FAST_INGEST_ENV, ...env } });
-    const rpc = await RpcClient.connect(platform.env['NATS_URL']!, { default_timeout_ms: 15_000 });
+    const rpc = await RpcClient.connect(platform.env['NATS_URL']!, { default_timeout_ms: 15_000, namespace: platform.namespace });
     const store = await openEventStore(platform.env['EVENT_STORE_URL']!, powernodeEventCatalogue());
     const dev = await DevSigstore.loadOrCreate(platform.dataDir);
     const workDir = await mkdtemp(path.join(tmpdir(), 'pn-ingest-test-'));

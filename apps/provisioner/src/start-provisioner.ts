@@ -2,7 +2,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { rpcMicroserviceOptions } from '@powernode/events/rpc-microservice';
 import { z } from 'zod';
 import { DEFAULT_MACHINE_SUBNET, machineSubnetSchema, PowernodeError } from '@powernode/contracts';
 import { CommandSyntaxError, splitArgv } from '@powernode/manifest';
@@ -104,8 +105,7 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   const agents = new AgentSessions({ store: host.store, readModels, liveness, keys, heartbeatIntervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
 
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register({ service, exec, agents, readModels, nats: host.nats, logger }), {
-    transport: Transport.NATS,
-    options: { servers: config.NATS_URL.split(','), queue: 'provisioner' },
+    ...rpcMicroserviceOptions({ servers: config.NATS_URL.split(','), queue: 'provisioner', namespace: host.bus.namespace }),
     logger: false,
   });
   await app.listen();

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
+import { BUS_NAMESPACE_PATTERN } from '@powernode/events';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -39,6 +40,11 @@ export const baseConfigShape = {
   POWERNODE_RELAY_HOST: z
     .enum(RELAY_HOSTS, { error: `must name the one service that relays the event log to JetStream: ${RELAY_HOSTS.join(', ')} (the same value for every service)` })
     .default(DEFAULT_RELAY_HOST),
+  /**
+   * Puts every NATS subject (events, dead letters, RPCs) under `<namespace>.` and suffixes the JetStream stream
+   * names, so several platforms can share one NATS server. Every service of a platform needs the same value.
+   */
+  POWERNODE_BUS_NAMESPACE: z.string().regex(BUS_NAMESPACE_PATTERN, 'must be 1 to 32 letters, digits, _ or - (one NATS subject token), the same for every service').optional(),
 } as const;
 
 export const gatewayConfigShape = {

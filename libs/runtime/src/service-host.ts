@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
-import { EventRelay, ensureDeadLetterStream, ensureEventStream, openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
+import { busNames, EventRelay, ensureDeadLetterStream, ensureEventStream, openEventStore, powernodeEventCatalogue, type BusNames, type EventStore } from '@powernode/events';
 import { hostsRelay, loadConfigOrExit, type RelayHost, type ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { installGracefulShutdown, type Closer } from './shutdown.js';
@@ -14,6 +14,8 @@ export interface ServiceHost<C> {
   logger: Logger;
   store: EventStore;
   nats: NatsConnection;
+  /** The streams and subject prefixes of this platform's bus (`POWERNODE_BUS_NAMESPACE`). */
+  bus: BusNames;
   js: JetStreamClient;
   jsm: JetStreamManager;
   relay: EventRelay | undefined;
@@ -51,11 +53,12 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
   }
   const js = jetstream(nats);
   const jsm = await jetstreamManager(nats);
-  await ensureEventStream(jsm);
-  await ensureDeadLetterStream(jsm);
+  const bus = busNames(config['POWERNODE_BUS_NAMESPACE' as keyof typeof config] as string | undefined);
+  await ensureEventStream(jsm, { name: bus.event_stream, subjects: [`${bus.event_subject_prefix}.>`] });
+  await ensureDeadLetterStream(jsm, { name: bus.dead_letter_stream, subjects: [`${bus.dead_letter_prefix}.>`] });
   let relay: EventRelay | undefined;
   if (hostsRelay(options.service, { POWERNODE_RELAY_HOST: config['POWERNODE_RELAY_HOST' as keyof typeof config] as RelayHost | undefined })) {
-    relay = new EventRelay({ store, js, checkpoints: store.checkpoints, logger });
+    relay = new EventRelay({ store, js, checkpoints: store.checkpoints, subject_prefix: bus.event_subject_prefix, expected_stream: bus.event_stream, logger });
     await relay.start();
   }
   const extra: Closer[] = [];
@@ -66,13 +69,14 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     { name: 'store', close: () => store.close() },
   ];
   const shutdown = installGracefulShutdown(logger, closers, { exit: options.exitOnSignal !== false });
-  logger.info({ store: store.adapter, nats: String(config['NATS_URL' as keyof typeof config]), relay: Boolean(relay) }, `${options.service} connected`);
+  logger.info({ store: store.adapter, nats: String(config['NATS_URL' as keyof typeof config]), bus_namespace: bus.namespace ?? null, relay: Boolean(relay) }, `${options.service} connected`);
   return {
     service: options.service,
     config,
     logger,
     store,
     nats,
+    bus,
     js,
     jsm,
     relay,

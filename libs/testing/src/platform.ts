@@ -14,6 +14,8 @@ export interface TestPlatform {
   adminToken: string;
   dataDir: string;
   nats: TestNatsServer;
+  /** The platform's `POWERNODE_BUS_NAMESPACE`: give it to an RpcClient (`namespace`) that talks to its services. */
+  namespace: string;
   env: NodeJS.ProcessEnv;
   services: Map<PlatformService, ServiceProcess>;
   /** Starts (again) one service with the platform's environment and waits until it says it is ready. */
@@ -30,14 +32,18 @@ const READY_LINE: Record<PlatformService, string> = {
 
 /**
  * The real services as child processes on a private nats-server and a SQLite store in a temp data dir:
- * what integration tests drive over REST and MCP. Services start in dependency order.
+ * what integration tests drive over REST and MCP. Services start in dependency order. Each platform also has
+ * a bus namespace of its own, so its services answer only its requests and relay only to its streams even on
+ * a NATS server that several platforms share.
  */
 export async function startPlatform(options: { services?: PlatformService[]; env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<TestPlatform> {
   const nats = await startNatsServer();
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'pn-platform-')));
   const adminToken = `pn_test_admin_${randomBytes(16).toString('hex')}`;
   const port = await freeLoopbackPort();
+  const namespace = `pt${randomBytes(6).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
+    POWERNODE_BUS_NAMESPACE: namespace,
     POWERNODE_DATA_DIR: dataDir,
     NATS_URL: nats.url,
     EVENT_STORE_URL: `sqlite:${path.join(dataDir, 'events.sqlite')}`,
@@ -69,6 +75,7 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     adminToken,
     dataDir,
     nats,
+    namespace: env['POWERNODE_BUS_NAMESPACE'] ?? namespace,
     env,
     services,
     startService,

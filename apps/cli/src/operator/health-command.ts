@@ -11,7 +11,7 @@ export function registerHealthCommand(program: Command): void {
     .action(async (o: { service: string }) => {
       const config = parseConfig(baseConfigShape);
       try {
-        const rpc = await RpcClient.connect(config.NATS_URL.split(','), { default_timeout_ms: 3000 });
+        const rpc = await RpcClient.connect(config.NATS_URL.split(','), { default_timeout_ms: 3000, namespace: config.POWERNODE_BUS_NAMESPACE });
         try {
           await rpc.request(`${o.service}.ping`, {});
         } finally {

@@ -22,7 +22,7 @@ export function registerReplayCommand(program: Command): void {
       const config = parseConfig(baseConfigShape);
       let rpc: RpcClient | undefined;
       try {
-        rpc = await RpcClient.connect(config.NATS_URL.split(','), { default_timeout_ms: 300_000 });
+        rpc = await RpcClient.connect(config.NATS_URL.split(','), { default_timeout_ms: 300_000, namespace: config.POWERNODE_BUS_NAMESPACE });
       } catch {
         rpc = undefined;
       }

@@ -1,6 +1,7 @@
 export * from './bus-logger.js';
 export * from './bus-connection.js';
 export * from './event-subjects.js';
+export * from './bus-namespace.js';
 export * from './event-message.js';
 export * from './event-stream.js';
 export * from './event-relay.js';

@@ -1,6 +1,7 @@
 import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { PowernodeError } from '@powernode/contracts';
 import { uuidv7 } from '../uuid7.js';
+import { rpcSubject } from './bus-namespace.js';
 import { BUS_HEADERS } from './event-message.js';
 import { rpcReplySchema } from './rpc-reply.js';
 import { readStreamedReply, type ReadStreamedReplyOptions, type StreamedReplyItem } from './rpc-stream.js';
@@ -14,6 +15,8 @@ export interface RpcRequestOptions {
 
 export interface RpcClientOptions {
   default_timeout_ms?: number;
+  /** The services' `POWERNODE_BUS_NAMESPACE`: requests go to `<namespace>.<pattern>`. Default none. */
+  namespace?: string | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -25,6 +28,7 @@ const encoder = new TextEncoder();
  */
 export class RpcClient {
   private readonly defaultTimeoutMs: number;
+  private readonly namespace: string | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -32,6 +36,7 @@ export class RpcClient {
     private readonly ownsConnection = false,
   ) {
     this.defaultTimeoutMs = options.default_timeout_ms ?? 5000;
+    this.namespace = options.namespace;
   }
 
   /** Connects to NATS (`servers`, e.g. `process.env.NATS_URL`) and returns a client that closes the connection on `close()`. */
@@ -82,7 +87,7 @@ export class RpcClient {
     const packet = { pattern, data: payload, id: uuidv7() };
     let raw: unknown;
     try {
-      const reply = await this.nc.request(pattern, encoder.encode(JSON.stringify(packet)), { timeout, headers: h });
+      const reply = await this.nc.request(rpcSubject(pattern, this.namespace), encoder.encode(JSON.stringify(packet)), { timeout, headers: h });
       raw = reply.json();
     } catch (error) {
       throw this.transportError(error, pattern, timeout, correlationId);
@@ -115,9 +120,10 @@ export class RpcClient {
   }
 
   private transportError(error: unknown, pattern: string, timeout: number, correlationId: string): PowernodeError {
-    const details = { pattern, correlation_id: correlationId };
+    const details = { pattern, correlation_id: correlationId, ...(this.namespace === undefined ? {} : { namespace: this.namespace }) };
     if (error instanceof natsErrors.RequestError && error.isNoResponders()) {
-      return new PowernodeError('rpc_no_responder', `no service handles ${pattern}: start the service that owns it, or check the pattern name`, { cause: error, details });
+      const where = this.namespace === undefined ? '' : ` in bus namespace ${this.namespace}`;
+      return new PowernodeError('rpc_no_responder', `no service handles ${pattern}${where}: start the service that owns it, or check the pattern name and POWERNODE_BUS_NAMESPACE`, { cause: error, details });
     }
     if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
       return new PowernodeError('rpc_timeout', `no reply to ${pattern} within ${timeout} ms: the service is overloaded or stuck; retry later or raise timeout_ms`, {

@@ -1,4 +1,5 @@
 import { PowernodeError } from '@powernode/contracts';
+import { busNames, rpcSubject } from '../../src/bus/bus-namespace.js';
 import { failureOutcome } from '../../src/bus/delivery-outcome.js';
 import { decodeEvent, encodeEvent, eventHeaders } from '../../src/bus/event-message.js';
 import { deadLetterSubject, eventFilterSubject, eventSubject, streamCategory, subjectToken } from '../../src/bus/event-subjects.js';
@@ -45,6 +46,35 @@ describe('event subjects', () => {
     expect(eventFilterSubject('module')).toBe('powernode.events.module.*');
     expect(eventFilterSubject('module', 'ModuleCreated')).toBe('powernode.events.module.ModuleCreated');
     expect(deadLetterSubject('catalog.projector')).toBe('powernode.dlq.catalog_projector');
+  });
+});
+
+describe('bus namespaces', () => {
+  it('keeps the historical stream and subject names when no namespace is set', () => {
+    expect(busNames()).toEqual({
+      namespace: undefined,
+      event_stream: 'POWERNODE_EVENTS',
+      event_subject_prefix: 'powernode.events',
+      dead_letter_stream: 'POWERNODE_DLQ',
+      dead_letter_prefix: 'powernode.dlq',
+    });
+    expect(rpcSubject('catalog.module.create')).toBe('catalog.module.create');
+  });
+
+  it('puts every subject under the namespace and suffixes the stream names with it', () => {
+    expect(busNames('pt1a2b')).toEqual({
+      namespace: 'pt1a2b',
+      event_stream: 'POWERNODE_EVENTS_pt1a2b',
+      event_subject_prefix: 'pt1a2b.powernode.events',
+      dead_letter_stream: 'POWERNODE_DLQ_pt1a2b',
+      dead_letter_prefix: 'pt1a2b.powernode.dlq',
+    });
+    expect(rpcSubject('catalog.module.create', 'pt1a2b')).toBe('pt1a2b.catalog.module.create');
+    expect(eventSubject(event, busNames('pt1a2b').event_subject_prefix)).toBe('pt1a2b.powernode.events.module.ModuleCreated');
+  });
+
+  it.each(['', 'a.b', 'a*', 'a>', 'with space', 'x'.repeat(33)])('refuses %j as a namespace: it must be one subject token that fits a stream name', (namespace) => {
+    expect(() => busNames(namespace)).toThrow(expect.objectContaining({ code: 'config_invalid' }));
   });
 });
 

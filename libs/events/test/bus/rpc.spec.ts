@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { RpcClient } from '../../src/bus/rpc-client.js';
 import { rpcHandler, unwrapRpcReply } from '../../src/bus/rpc-handler.js';
 import { serveRpc } from '../../src/bus/rpc-responder.js';
+import { rpcMicroserviceOptions } from '../../src/rpc-microservice.js';
 import { NATS_URL, recordingLogger, uniqueId } from './bus-fixture.js';
 
 const MODULES = Symbol('modules');
@@ -247,5 +248,53 @@ describe('serveRpc (a plain NATS process answering like a Nest microservice)', (
     await stopped.stop();
     await nc.flush();
     await expect(client.request(`${prefix}.gone`, {})).rejects.toMatchObject({ code: 'rpc_no_responder' });
+  });
+});
+
+describe('RPC in a bus namespace', () => {
+  // Two services with the same patterns on one NATS server, as two platforms sharing it would run them.
+  const prefix = `pntest.${uniqueId()}.catalog`;
+  const namespaces = [`pt${uniqueId()}`, `pt${uniqueId()}`];
+  const apps: INestMicroservice[] = [];
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    for (const [i, namespace] of namespaces.entries()) {
+      @Controller()
+      class OwnerController {
+        private readonly owner = rpcHandler(z.object({}), () => ({ platform: i }));
+
+        @MessagePattern(`${prefix}.owner`)
+        answer(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+          return this.owner(payload, ctx);
+        }
+      }
+      @Module({ controllers: [OwnerController] })
+      class OwnerModule {}
+      const app = await NestFactory.createMicroservice<MicroserviceOptions>(OwnerModule, {
+        ...rpcMicroserviceOptions({ servers: [NATS_URL], queue: 'owner', namespace }),
+        logger: false,
+      });
+      await app.listen();
+      apps.push(app);
+    }
+    nc = await connect({ servers: NATS_URL });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    for (const app of apps) await app.close();
+  });
+
+  it('reaches only the service of its own namespace, though both register the same pattern', async () => {
+    for (const [i, namespace] of namespaces.entries()) {
+      const client = new RpcClient(nc, { namespace });
+      for (let n = 0; n < 5; n++) await expect(client.request(`${prefix}.owner`, {})).resolves.toEqual({ platform: i });
+    }
+  });
+
+  it('hears nothing on the plain pattern: a client without the namespace gets rpc_no_responder', async () => {
+    await expect(new RpcClient(nc).request(`${prefix}.owner`, {})).rejects.toMatchObject({ code: 'rpc_no_responder' });
+    await expect(new RpcClient(nc, { namespace: `pt${uniqueId()}` }).request(`${prefix}.owner`, {})).rejects.toMatchObject({ code: 'rpc_no_responder', details: { namespace: expect.any(String) } });
   });
 });
