@@ -18,7 +18,11 @@ if (build.status !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
-const { TIERS } = createRequire(import.meta.url)('../test-tiers.cjs');
+const { TIERS, integration: integrationFiles, e2e: e2eFiles } = createRequire(import.meta.url)('../test-tiers.cjs');
+// A renamed or deleted spec left in the lists would quietly run in the unit tier under its new name.
+for (const file of [...integrationFiles, ...e2eFiles]) {
+  if (!file.includes('*') && !existsSync(path.join(root, file))) console.error(`test-tiers.cjs lists ${file}, which does not exist: update the list`);
+}
 
 const args = process.argv.slice(2);
 const jestArgs = [];
