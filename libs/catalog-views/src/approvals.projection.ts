@@ -1,6 +1,6 @@
 import { PowernodeError, type ApprovalStatus } from '@powernode/contracts';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/event-core';
-import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
+import { compareText, entryOf, setEntry } from '@powernode/event-core';
+import { catalogProjection } from './catalog-projection.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
 /** A promotion approval as the approval tools and lists return it. */
@@ -34,74 +34,51 @@ function withApproval(state: ApprovalsReadModel, id: string, change: (a: Approva
 }
 
 /** Promotion approvals and their outcome. Updates its state in place. */
-export const approvalsProjection: CatalogProjection<ApprovalsReadModel> = {
+export const approvalsProjection = catalogProjection<ApprovalsReadModel>({
   name: 'catalog-promotion-approvals',
   // 2: approval_ids_by_module added.
   version: 2,
   initialState: () => ({ approvals: {}, approval_ids_by_module: {} }),
-  evolve(state, stored) {
-    const event = asCatalogEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'PromotionApprovalRequested': {
-        const d = event.data;
-        const view: ApprovalView = {
-          id: d.approval_id,
-          version_id: d.version_id,
-          module_id: d.module_id,
-          module_name: d.module_name,
-          version_string: d.version_string,
-          to: d.to,
-          status: 'pending',
-          requested_by: d.requested_by,
-          requested_at: d.requested_at,
-          expires_at: d.expires_at,
-          decided_by: null,
-          decided_at: null,
-          reason: null,
-        };
-        setEntry(state.approvals, d.approval_id, view);
-        let approvalIds = entryOf(state.approval_ids_by_module, d.module_id);
-        if (approvalIds === undefined) setEntry(state.approval_ids_by_module, d.module_id, (approvalIds = {}));
-        setEntry(approvalIds, d.approval_id, true);
-        return state;
+  handlers: {
+    PromotionApprovalRequested(state, event) {
+      const d = event.data;
+      const view: ApprovalView = {
+        id: d.approval_id,
+        version_id: d.version_id,
+        module_id: d.module_id,
+        module_name: d.module_name,
+        version_string: d.version_string,
+        to: d.to,
+        status: 'pending',
+        requested_by: d.requested_by,
+        requested_at: d.requested_at,
+        expires_at: d.expires_at,
+        decided_by: null,
+        decided_at: null,
+        reason: null,
+      };
+      setEntry(state.approvals, d.approval_id, view);
+      let approvalIds = entryOf(state.approval_ids_by_module, d.module_id);
+      if (approvalIds === undefined) setEntry(state.approval_ids_by_module, d.module_id, (approvalIds = {}));
+      setEntry(approvalIds, d.approval_id, true);
+      return state;
+    },
+    PromotionApprovalGranted: (state, event) =>
+      withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'granted', decided_by: event.data.approved_by, decided_at: event.data.approved_at })),
+    PromotionApprovalRejected: (state, event) =>
+      withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'rejected', decided_by: event.data.rejected_by, decided_at: event.data.rejected_at, reason: event.data.reason })),
+    PromotionApprovalExpired: (state, event) => withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'expired', decided_at: event.data.expired_at })),
+    ModuleDeleted(state, event) {
+      // Costs the module's own approvals, each of which an earlier event added: O(1) amortised per event.
+      const moduleId = event.data.module_id;
+      for (const id of Object.keys(entryOf(state.approval_ids_by_module, moduleId) ?? {})) {
+        if (entryOf(state.approvals, id)?.module_id === moduleId) delete state.approvals[id];
       }
-      case 'PromotionApprovalGranted':
-        return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'granted', decided_by: event.data.approved_by, decided_at: event.data.approved_at }));
-      case 'PromotionApprovalRejected':
-        return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'rejected', decided_by: event.data.rejected_by, decided_at: event.data.rejected_at, reason: event.data.reason }));
-      case 'PromotionApprovalExpired':
-        return withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'expired', decided_at: event.data.expired_at }));
-      case 'ModuleDeleted': {
-        // Costs the module's own approvals, each of which an earlier event added: O(1) amortised per event.
-        const moduleId = event.data.module_id;
-        for (const id of Object.keys(entryOf(state.approval_ids_by_module, moduleId) ?? {})) {
-          if (entryOf(state.approvals, id)?.module_id === moduleId) delete state.approvals[id];
-        }
-        delete state.approval_ids_by_module[moduleId];
-        return state;
-      }
-      case 'ModuleIdentityClaimed':
-      case 'ModuleIdentityReleased':
-      case 'ModuleRegistered':
-      case 'ModuleSpecSeeded':
-      case 'ModuleUpdated':
-      case 'ModuleTrustPolicyUpdated':
-      case 'ModuleWebhookSecretRotated':
-      case 'ModuleBuildReported':
-      case 'ModuleVersionBuilt':
-      case 'ModuleVersionRejected':
-      case 'ModuleVersionPromoted':
-      case 'ModuleVersionReverified':
-      case 'TemplateCreated':
-      case 'ModuleAssignedToTemplate':
-      case 'ModuleUnassignedFromTemplate':
-        return state;
-      default:
-        return assertNever(event);
-    }
+      delete state.approval_ids_by_module[moduleId];
+      return state;
+    },
   },
-};
+});
 
 /** The approval as of `now`: a pending one past its deadline reads as expired even before the expiry is recorded. */
 function asOf(approval: ApprovalView, now: string): ApprovalView {

@@ -1,5 +1,5 @@
-import { isCatalogEventType, type CatalogEvent } from '@powernode/contracts';
-import type { Projection, StoredEventLike } from '@powernode/event-core';
+import type { CatalogEvent, CatalogEventType } from '@powernode/contracts';
+import { defineProjection, type DeclaredProjection, type Projection, type ProjectionDefinition, type StoredEventLike } from '@powernode/event-core';
 
 /**
  * A catalog read model: a `Projection` of libs/events that reads only `type` and `data` of each event, so a
@@ -7,7 +7,10 @@ import type { Projection, StoredEventLike } from '@powernode/event-core';
  */
 export type CatalogProjection<State> = Projection<State, StoredEventLike>;
 
-/** The stored event as a catalog event, or null for other contexts' events (which catalog read models skip). */
-export function asCatalogEvent(event: StoredEventLike): CatalogEvent | null {
-  return isCatalogEventType(event.type) ? (event as CatalogEvent) : null;
+/**
+ * A catalog read model from one handler per catalog event it folds: it declares those types, so a runner or a
+ * fold hands it no other event.
+ */
+export function catalogProjection<State>(definition: ProjectionDefinition<State, CatalogEvent>): DeclaredProjection<State, CatalogEventType> {
+  return defineProjection(definition);
 }

@@ -3,7 +3,7 @@
  * service keeps them to decide commands and answer its RPCs; the gateway keeps its own copies, folded from the
  * same log, to serve reads without a round trip. Each query function refuses unknown ids with `not_found`.
  */
-export { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
+export { catalogProjection, type CatalogProjection } from './catalog-projection.js';
 export { paginate, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 export { manifestDependencyFacts, type ManifestDependencyFacts } from './manifest-facts.js';
 export {

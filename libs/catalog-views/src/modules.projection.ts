@@ -1,6 +1,6 @@
 import { PowernodeError, type ApprovalPolicy, type EncryptedSecret, type ModuleCategory, type ModuleVariety } from '@powernode/contracts';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/event-core';
-import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
+import { compareText, entryOf, setEntry } from '@powernode/event-core';
+import { catalogProjection } from './catalog-projection.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
 /** A module as `system_get_module` / `system_list_modules` return it. The webhook secret is never part of it. */
@@ -45,80 +45,60 @@ function withModule(state: ModulesReadModel, id: string, change: (m: ModuleView)
 }
 
 /** Modules with their record and the templates they are assigned to. Updates its state in place. */
-export const modulesProjection: CatalogProjection<ModulesReadModel> = {
+export const modulesProjection = catalogProjection<ModulesReadModel>({
   name: 'catalog-modules',
   version: 1,
   initialState: () => ({ modules: {}, ids_by_name: {} }),
-  evolve(state, stored) {
-    const event = asCatalogEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'ModuleRegistered': {
-        const d = event.data;
-        const view: ModuleView = {
-          id: d.module_id,
-          name: d.name,
-          display_name: d.display_name,
-          description: d.description,
-          category: d.category,
-          variety: d.variety,
-          gitea_repo_full_name: d.gitea_repo_full_name,
-          cosign_identity_regexp: d.cosign_identity_regexp,
-          cosign_issuer_regexp: d.cosign_issuer_regexp,
-          approval_policy: d.approval_policy,
-          ...d.spec,
-          manifest_yaml: d.manifest_yaml,
-          assigned_templates: [],
-          webhook_secret_rotated_at: null,
-          created_at: d.registered_at,
-          updated_at: d.registered_at,
-        };
-        setEntry(state.modules, d.module_id, view);
-        setEntry(state.ids_by_name, d.name, d.module_id);
-        return state;
-      }
-      case 'ModuleSpecSeeded':
-        return withModule(state, event.data.module_id, (m) => ({ ...m, ...event.data.spec, updated_at: event.data.seeded_at }));
-      case 'ModuleUpdated':
-        return withModule(state, event.data.module_id, (m) => ({ ...m, ...event.data.changes, updated_at: event.data.updated_at }));
-      case 'ModuleTrustPolicyUpdated':
-        return withModule(state, event.data.module_id, (m) => ({
-          ...m,
-          cosign_identity_regexp: event.data.cosign_identity_regexp,
-          cosign_issuer_regexp: event.data.cosign_issuer_regexp,
-          updated_at: event.data.updated_at,
-        }));
-      case 'ModuleWebhookSecretRotated':
-        return withModule(state, event.data.module_id, (m) => ({ ...m, webhook_secret_rotated_at: event.data.rotated_at, updated_at: event.data.rotated_at }));
-      case 'ModuleDeleted':
-        delete state.modules[event.data.module_id];
-        if (entryOf(state.ids_by_name, event.data.name) === event.data.module_id) delete state.ids_by_name[event.data.name];
-        return state;
-      case 'ModuleAssignedToTemplate':
-        return withModule(state, event.data.module_id, (m) => ({
-          ...m,
-          assigned_templates: [...new Set([...m.assigned_templates, event.data.template_name])].sort(compareText),
-        }));
-      case 'ModuleUnassignedFromTemplate':
-        return withModule(state, event.data.module_id, (m) => ({ ...m, assigned_templates: m.assigned_templates.filter((t) => t !== event.data.template_name) }));
-      case 'ModuleIdentityClaimed':
-      case 'ModuleIdentityReleased':
-      case 'ModuleBuildReported':
-      case 'ModuleVersionBuilt':
-      case 'ModuleVersionRejected':
-      case 'ModuleVersionPromoted':
-      case 'ModuleVersionReverified':
-      case 'PromotionApprovalRequested':
-      case 'PromotionApprovalGranted':
-      case 'PromotionApprovalRejected':
-      case 'PromotionApprovalExpired':
-      case 'TemplateCreated':
-        return state;
-      default:
-        return assertNever(event);
-    }
+  handlers: {
+    ModuleRegistered(state, event) {
+      const d = event.data;
+      const view: ModuleView = {
+        id: d.module_id,
+        name: d.name,
+        display_name: d.display_name,
+        description: d.description,
+        category: d.category,
+        variety: d.variety,
+        gitea_repo_full_name: d.gitea_repo_full_name,
+        cosign_identity_regexp: d.cosign_identity_regexp,
+        cosign_issuer_regexp: d.cosign_issuer_regexp,
+        approval_policy: d.approval_policy,
+        ...d.spec,
+        manifest_yaml: d.manifest_yaml,
+        assigned_templates: [],
+        webhook_secret_rotated_at: null,
+        created_at: d.registered_at,
+        updated_at: d.registered_at,
+      };
+      setEntry(state.modules, d.module_id, view);
+      setEntry(state.ids_by_name, d.name, d.module_id);
+      return state;
+    },
+    ModuleSpecSeeded: (state, event) => withModule(state, event.data.module_id, (m) => ({ ...m, ...event.data.spec, updated_at: event.data.seeded_at })),
+    ModuleUpdated: (state, event) => withModule(state, event.data.module_id, (m) => ({ ...m, ...event.data.changes, updated_at: event.data.updated_at })),
+    ModuleTrustPolicyUpdated: (state, event) =>
+      withModule(state, event.data.module_id, (m) => ({
+        ...m,
+        cosign_identity_regexp: event.data.cosign_identity_regexp,
+        cosign_issuer_regexp: event.data.cosign_issuer_regexp,
+        updated_at: event.data.updated_at,
+      })),
+    ModuleWebhookSecretRotated: (state, event) =>
+      withModule(state, event.data.module_id, (m) => ({ ...m, webhook_secret_rotated_at: event.data.rotated_at, updated_at: event.data.rotated_at })),
+    ModuleDeleted(state, event) {
+      delete state.modules[event.data.module_id];
+      if (entryOf(state.ids_by_name, event.data.name) === event.data.module_id) delete state.ids_by_name[event.data.name];
+      return state;
+    },
+    ModuleAssignedToTemplate: (state, event) =>
+      withModule(state, event.data.module_id, (m) => ({
+        ...m,
+        assigned_templates: [...new Set([...m.assigned_templates, event.data.template_name])].sort(compareText),
+      })),
+    ModuleUnassignedFromTemplate: (state, event) =>
+      withModule(state, event.data.module_id, (m) => ({ ...m, assigned_templates: m.assigned_templates.filter((t) => t !== event.data.template_name) })),
   },
-};
+});
 
 /** The module registered under `name`, or null. The view is a snapshot: later events store a new one. */
 export function findModule(state: ModulesReadModel, name: string): ModuleView | null {
@@ -160,61 +140,37 @@ function routeKeysOf(state: WebhookRoutesReadModel, moduleId: string): string[] 
 }
 
 /** Repository → module routing for the CI webhook; holds only ciphertext of the secrets. Updates its state in place. */
-export const webhookRoutesProjection: CatalogProjection<WebhookRoutesReadModel> = {
+export const webhookRoutesProjection = catalogProjection<WebhookRoutesReadModel>({
   name: 'catalog-webhook-routes',
   // 2: route_keys_by_module added.
   version: 2,
   initialState: () => ({ routes: {}, route_keys_by_module: {} }),
-  evolve(state, stored) {
-    const event = asCatalogEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'ModuleRegistered': {
-        const d = event.data;
-        const key = d.gitea_repo_full_name.toLowerCase();
-        const previous = entryOf(state.routes, key);
-        if (previous !== undefined && previous.module_id !== d.module_id) {
-          const left = routeKeysOf(state, previous.module_id).filter((k) => k !== key);
-          if (left.length === 0) delete state.route_keys_by_module[previous.module_id];
-          else setEntry(state.route_keys_by_module, previous.module_id, left);
-        }
-        setEntry(state.routes, key, { module_id: d.module_id, module_name: d.name, gitea_repo_full_name: d.gitea_repo_full_name, webhook_secret: d.webhook_secret });
-        const keys = entryOf(state.route_keys_by_module, d.module_id) ?? [];
-        if (!keys.includes(key)) setEntry(state.route_keys_by_module, d.module_id, [...keys, key]);
-        return state;
+  handlers: {
+    ModuleRegistered(state, event) {
+      const d = event.data;
+      const key = d.gitea_repo_full_name.toLowerCase();
+      const previous = entryOf(state.routes, key);
+      if (previous !== undefined && previous.module_id !== d.module_id) {
+        const left = routeKeysOf(state, previous.module_id).filter((k) => k !== key);
+        if (left.length === 0) delete state.route_keys_by_module[previous.module_id];
+        else setEntry(state.route_keys_by_module, previous.module_id, left);
       }
-      case 'ModuleWebhookSecretRotated': {
-        for (const key of routeKeysOf(state, event.data.module_id)) setEntry(state.routes, key, { ...state.routes[key]!, webhook_secret: event.data.webhook_secret });
-        return state;
-      }
-      case 'ModuleDeleted': {
-        for (const key of routeKeysOf(state, event.data.module_id)) delete state.routes[key];
-        delete state.route_keys_by_module[event.data.module_id];
-        return state;
-      }
-      case 'ModuleIdentityClaimed':
-      case 'ModuleIdentityReleased':
-      case 'ModuleSpecSeeded':
-      case 'ModuleUpdated':
-      case 'ModuleTrustPolicyUpdated':
-      case 'ModuleBuildReported':
-      case 'ModuleVersionBuilt':
-      case 'ModuleVersionRejected':
-      case 'ModuleVersionPromoted':
-      case 'ModuleVersionReverified':
-      case 'PromotionApprovalRequested':
-      case 'PromotionApprovalGranted':
-      case 'PromotionApprovalRejected':
-      case 'PromotionApprovalExpired':
-      case 'TemplateCreated':
-      case 'ModuleAssignedToTemplate':
-      case 'ModuleUnassignedFromTemplate':
-        return state;
-      default:
-        return assertNever(event);
-    }
+      setEntry(state.routes, key, { module_id: d.module_id, module_name: d.name, gitea_repo_full_name: d.gitea_repo_full_name, webhook_secret: d.webhook_secret });
+      const keys = entryOf(state.route_keys_by_module, d.module_id) ?? [];
+      if (!keys.includes(key)) setEntry(state.route_keys_by_module, d.module_id, [...keys, key]);
+      return state;
+    },
+    ModuleWebhookSecretRotated(state, event) {
+      for (const key of routeKeysOf(state, event.data.module_id)) setEntry(state.routes, key, { ...state.routes[key]!, webhook_secret: event.data.webhook_secret });
+      return state;
+    },
+    ModuleDeleted(state, event) {
+      for (const key of routeKeysOf(state, event.data.module_id)) delete state.routes[key];
+      delete state.route_keys_by_module[event.data.module_id];
+      return state;
+    },
   },
-};
+});
 
 /**
  * The module a repository's webhook deliveries belong to, or null (answer it exactly like a bad signature).

@@ -1,6 +1,6 @@
 import { PowernodeError } from '@powernode/contracts';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/event-core';
-import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
+import { compareText, entryOf, setEntry } from '@powernode/event-core';
+import { catalogProjection } from './catalog-projection.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
 /** A template as `system_list_templates` and the assign/unassign tools return it. */
@@ -50,60 +50,37 @@ function forgetListing(state: TemplatesReadModel, moduleId: string, templateId: 
 }
 
 /** Templates with their assigned modules. Updates its state in place. */
-export const templatesProjection: CatalogProjection<TemplatesReadModel> = {
+export const templatesProjection = catalogProjection<TemplatesReadModel>({
   name: 'catalog-templates',
   // 2: template_ids_by_module added.
   version: 2,
   initialState: () => ({ templates: {}, template_ids_by_module: {} }),
-  evolve(state, stored) {
-    const event = asCatalogEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'TemplateCreated': {
-        const d = event.data;
-        for (const m of entryOf(state.templates, d.template_id)?.modules ?? []) forgetListing(state, m.id, d.template_id);
-        setEntry(state.templates, d.template_id, { id: d.template_id, name: d.name, description: d.description, modules: [], created_at: d.created_at, updated_at: d.created_at });
-        return state;
+  handlers: {
+    TemplateCreated(state, event) {
+      const d = event.data;
+      for (const m of entryOf(state.templates, d.template_id)?.modules ?? []) forgetListing(state, m.id, d.template_id);
+      setEntry(state.templates, d.template_id, { id: d.template_id, name: d.name, description: d.description, modules: [], created_at: d.created_at, updated_at: d.created_at });
+      return state;
+    },
+    ModuleAssignedToTemplate: (state, event) =>
+      withTemplate(state, event.data.template_id, (t) =>
+        t.modules.some((m) => m.name === event.data.module_name)
+          ? t
+          : { ...t, modules: [...t.modules, { id: event.data.module_id, name: event.data.module_name }], updated_at: event.data.assigned_at },
+      ),
+    ModuleUnassignedFromTemplate: (state, event) =>
+      withTemplate(state, event.data.template_id, (t) => ({ ...t, modules: t.modules.filter((m) => m.name !== event.data.module_name), updated_at: event.data.unassigned_at })),
+    ModuleDeleted(state, event) {
+      // Deletion is refused while a module is assigned; this keeps the model clean if history says otherwise.
+      const moduleId = event.data.module_id;
+      for (const templateId of Object.keys(entryOf(state.template_ids_by_module, moduleId) ?? {})) {
+        withTemplate(state, templateId, (t) => ({ ...t, modules: t.modules.filter((m) => m.id !== moduleId) }));
       }
-      case 'ModuleAssignedToTemplate':
-        return withTemplate(state, event.data.template_id, (t) =>
-          t.modules.some((m) => m.name === event.data.module_name)
-            ? t
-            : { ...t, modules: [...t.modules, { id: event.data.module_id, name: event.data.module_name }], updated_at: event.data.assigned_at },
-        );
-      case 'ModuleUnassignedFromTemplate':
-        return withTemplate(state, event.data.template_id, (t) => ({ ...t, modules: t.modules.filter((m) => m.name !== event.data.module_name), updated_at: event.data.unassigned_at }));
-      case 'ModuleDeleted': {
-        // Deletion is refused while a module is assigned; this keeps the model clean if history says otherwise.
-        const moduleId = event.data.module_id;
-        for (const templateId of Object.keys(entryOf(state.template_ids_by_module, moduleId) ?? {})) {
-          withTemplate(state, templateId, (t) => ({ ...t, modules: t.modules.filter((m) => m.id !== moduleId) }));
-        }
-        delete state.template_ids_by_module[moduleId];
-        return state;
-      }
-      case 'ModuleIdentityClaimed':
-      case 'ModuleIdentityReleased':
-      case 'ModuleRegistered':
-      case 'ModuleSpecSeeded':
-      case 'ModuleUpdated':
-      case 'ModuleTrustPolicyUpdated':
-      case 'ModuleWebhookSecretRotated':
-      case 'ModuleBuildReported':
-      case 'ModuleVersionBuilt':
-      case 'ModuleVersionRejected':
-      case 'ModuleVersionPromoted':
-      case 'ModuleVersionReverified':
-      case 'PromotionApprovalRequested':
-      case 'PromotionApprovalGranted':
-      case 'PromotionApprovalRejected':
-      case 'PromotionApprovalExpired':
-        return state;
-      default:
-        return assertNever(event);
-    }
+      delete state.template_ids_by_module[moduleId];
+      return state;
+    },
   },
-};
+});
 
 /** Templates by name, one page at a time. */
 export function listTemplates(state: TemplatesReadModel, page: PageRequest = {}): PageResult<TemplateView> {

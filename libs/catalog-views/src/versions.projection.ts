@@ -1,7 +1,7 @@
 import { PowernodeError, type PromotionState } from '@powernode/contracts';
 import { compareVersionsNewestFirst, type VersionCandidate } from '@powernode/dependencies';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/event-core';
-import { asCatalogEvent, type CatalogProjection } from './catalog-projection.js';
+import { compareText, entryOf, setEntry } from '@powernode/event-core';
+import { catalogProjection } from './catalog-projection.js';
 import { manifestDependencyFacts } from './manifest-facts.js';
 import { paginate, type PageRequest, type PageResult, type SortKey } from './pagination.js';
 
@@ -60,113 +60,93 @@ function existingRow(state: VersionsReadModel, moduleId: string, versionId: stri
 }
 
 /** Versions per module, as ingest recorded them, with their promotion state. Updates its state in place. */
-export const versionsProjection: CatalogProjection<VersionsReadModel> = {
+export const versionsProjection = catalogProjection<VersionsReadModel>({
   name: 'catalog-module-versions',
   version: 1,
   initialState: () => ({ by_module: {}, module_ids_by_name: {}, module_of_version: {} }),
-  evolve(state, stored) {
-    const event = asCatalogEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'ModuleRegistered':
-        if (entryOf(state.by_module, event.data.module_id) === undefined) setEntry(state.by_module, event.data.module_id, {});
-        setEntry(state.module_ids_by_name, event.data.name, event.data.module_id);
-        return state;
-      case 'ModuleDeleted': {
-        // Costs the module's own versions, each of which an earlier event added: O(1) amortised per event.
-        const removed = entryOf(state.by_module, event.data.module_id);
-        if (removed !== undefined) for (const id of Object.keys(removed)) delete state.module_of_version[id];
-        for (const id of event.data.version_ids) delete state.module_of_version[id];
-        delete state.by_module[event.data.module_id];
-        if (entryOf(state.module_ids_by_name, event.data.name) === event.data.module_id) delete state.module_ids_by_name[event.data.name];
-        return state;
-      }
-      case 'ModuleVersionBuilt': {
-        const d = event.data;
-        const previous = existingRow(state, d.module_id, d.version_id);
-        const { requires, provides } = manifestDependencyFacts(d.manifest);
-        return upsertRow(state, d.module_id, {
-          id: d.version_id,
-          module_name: d.module_name,
-          version_string: d.version_string,
-          promotion_state: previous?.promotion_state ?? 'built',
-          composefs_digest: d.composefs_digest,
-          fsverity_root_hash: d.fsverity_root_hash,
-          oci_ref: d.oci_ref,
-          oci_digest: d.oci_digest,
-          cosign_verified: d.cosign_verified,
-          signer_identity: d.signer_identity,
-          signer_issuer: d.signer_issuer,
-          rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
-          created_at: previous?.created_at ?? d.built_at,
-          module_id: d.module_id,
-          tag: d.tag,
-          usable: true,
-          requires,
-          provides,
-        });
-      }
-      case 'ModuleVersionRejected': {
-        const d = event.data;
-        const previous = existingRow(state, d.module_id, d.version_id);
-        return upsertRow(state, d.module_id, {
-          id: d.version_id,
-          module_name: d.module_name,
-          version_string: d.version_string ?? d.tag,
-          promotion_state: previous?.promotion_state ?? 'built',
-          composefs_digest: null,
-          fsverity_root_hash: null,
-          oci_ref: d.oci_ref,
-          oci_digest: d.oci_digest,
-          cosign_verified: false,
-          signer_identity: null,
-          signer_issuer: null,
-          rejection_reason: `${d.reason_code}: ${d.reason}`,
-          created_at: previous?.created_at ?? d.rejected_at,
-          module_id: d.module_id,
-          tag: d.tag,
-          usable: false,
-          requires: [],
-          provides: [],
-        });
-      }
-      case 'ModuleVersionPromoted': {
-        const row = existingRow(state, event.data.module_id, event.data.version_id);
-        if (row === undefined) return state;
-        return upsertRow(state, row.module_id, { ...row, promotion_state: event.data.to });
-      }
-      case 'ModuleVersionReverified': {
-        const d = event.data;
-        const row = existingRow(state, d.module_id, d.version_id);
-        if (row === undefined) return state;
-        return upsertRow(state, row.module_id, {
-          ...row,
-          cosign_verified: d.cosign_verified,
-          signer_identity: d.signer_identity,
-          signer_issuer: d.signer_issuer,
-          rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
-        });
-      }
-      case 'ModuleIdentityClaimed':
-      case 'ModuleIdentityReleased':
-      case 'ModuleSpecSeeded':
-      case 'ModuleUpdated':
-      case 'ModuleTrustPolicyUpdated':
-      case 'ModuleWebhookSecretRotated':
-      case 'ModuleBuildReported':
-      case 'PromotionApprovalRequested':
-      case 'PromotionApprovalGranted':
-      case 'PromotionApprovalRejected':
-      case 'PromotionApprovalExpired':
-      case 'TemplateCreated':
-      case 'ModuleAssignedToTemplate':
-      case 'ModuleUnassignedFromTemplate':
-        return state;
-      default:
-        return assertNever(event);
-    }
+  handlers: {
+    ModuleRegistered(state, event) {
+      if (entryOf(state.by_module, event.data.module_id) === undefined) setEntry(state.by_module, event.data.module_id, {});
+      setEntry(state.module_ids_by_name, event.data.name, event.data.module_id);
+      return state;
+    },
+    ModuleDeleted(state, event) {
+      // Costs the module's own versions, each of which an earlier event added: O(1) amortised per event.
+      const removed = entryOf(state.by_module, event.data.module_id);
+      if (removed !== undefined) for (const id of Object.keys(removed)) delete state.module_of_version[id];
+      for (const id of event.data.version_ids) delete state.module_of_version[id];
+      delete state.by_module[event.data.module_id];
+      if (entryOf(state.module_ids_by_name, event.data.name) === event.data.module_id) delete state.module_ids_by_name[event.data.name];
+      return state;
+    },
+    ModuleVersionBuilt(state, event) {
+      const d = event.data;
+      const previous = existingRow(state, d.module_id, d.version_id);
+      const { requires, provides } = manifestDependencyFacts(d.manifest);
+      return upsertRow(state, d.module_id, {
+        id: d.version_id,
+        module_name: d.module_name,
+        version_string: d.version_string,
+        promotion_state: previous?.promotion_state ?? 'built',
+        composefs_digest: d.composefs_digest,
+        fsverity_root_hash: d.fsverity_root_hash,
+        oci_ref: d.oci_ref,
+        oci_digest: d.oci_digest,
+        cosign_verified: d.cosign_verified,
+        signer_identity: d.signer_identity,
+        signer_issuer: d.signer_issuer,
+        rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
+        created_at: previous?.created_at ?? d.built_at,
+        module_id: d.module_id,
+        tag: d.tag,
+        usable: true,
+        requires,
+        provides,
+      });
+    },
+    ModuleVersionRejected(state, event) {
+      const d = event.data;
+      const previous = existingRow(state, d.module_id, d.version_id);
+      return upsertRow(state, d.module_id, {
+        id: d.version_id,
+        module_name: d.module_name,
+        version_string: d.version_string ?? d.tag,
+        promotion_state: previous?.promotion_state ?? 'built',
+        composefs_digest: null,
+        fsverity_root_hash: null,
+        oci_ref: d.oci_ref,
+        oci_digest: d.oci_digest,
+        cosign_verified: false,
+        signer_identity: null,
+        signer_issuer: null,
+        rejection_reason: `${d.reason_code}: ${d.reason}`,
+        created_at: previous?.created_at ?? d.rejected_at,
+        module_id: d.module_id,
+        tag: d.tag,
+        usable: false,
+        requires: [],
+        provides: [],
+      });
+    },
+    ModuleVersionPromoted(state, event) {
+      const row = existingRow(state, event.data.module_id, event.data.version_id);
+      if (row === undefined) return state;
+      return upsertRow(state, row.module_id, { ...row, promotion_state: event.data.to });
+    },
+    ModuleVersionReverified(state, event) {
+      const d = event.data;
+      const row = existingRow(state, d.module_id, d.version_id);
+      if (row === undefined) return state;
+      return upsertRow(state, row.module_id, {
+        ...row,
+        cosign_verified: d.cosign_verified,
+        signer_identity: d.signer_identity,
+        signer_issuer: d.signer_issuer,
+        rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
+      });
+    },
   },
-};
+});
 
 /** Exactly the fields of `system_list_module_versions`. */
 export function toVersionView(row: ModuleVersionRow): ModuleVersionView {

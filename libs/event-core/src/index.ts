@@ -3,6 +3,15 @@
 // this core.
 export { eventEnvelopeSchema, type EventEnvelope, type NewEvent } from './envelope.js';
 export { assertNever, stateFromEvents, type Decider } from './decider.js';
-export { foldEvents, type Projection, type StoredEventLike } from './projection.js';
+export {
+  defineProjection,
+  eventTypeFilter,
+  foldEvents,
+  type DeclaredProjection,
+  type Projection,
+  type ProjectionDefinition,
+  type ProjectionHandlers,
+  type StoredEventLike,
+} from './projection.js';
 export { compareText, entryOf, setEntry } from './read-model-entries.js';
 export { KeyedLock } from './keyed-lock.js';

@@ -1,5 +1,5 @@
-import { assertNever, entryOf, setEntry } from '@powernode/events';
-import { asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
+import { entryOf, setEntry } from '@powernode/events';
+import { provisionerProjection } from './provisioner-projection.js';
 
 /*
  * Which instance an agent credential belongs to, by the credential's SHA-256 (the credential itself is never
@@ -14,44 +14,28 @@ export interface AgentCredentialsModel {
 }
 
 /** Credential digests of enrolled, not terminated instances. */
-export const agentCredentialsProjection: ProvisionerProjection<AgentCredentialsModel> = {
+export const agentCredentialsProjection = provisionerProjection<AgentCredentialsModel>({
   name: 'provisioner-agent-credentials',
   version: 1,
   initialState: () => ({ by_digest: {}, by_instance: {} }),
-  evolve(state, stored) {
-    const event = asProvisionerEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'InstanceEnrolled': {
-        const { instance_id, credential_sha256 } = event.data;
-        const previous = entryOf(state.by_instance, instance_id);
-        if (previous !== undefined) delete state.by_digest[previous];
-        setEntry(state.by_instance, instance_id, credential_sha256);
-        setEntry(state.by_digest, credential_sha256, instance_id);
-        return state;
-      }
-      case 'InstanceTerminated': {
-        const { instance_id } = event.data;
-        const previous = entryOf(state.by_instance, instance_id);
-        if (previous !== undefined) delete state.by_digest[previous];
-        delete state.by_instance[instance_id];
-        return state;
-      }
-      case 'NodeHostnameClaimed':
-      case 'NodeHostnameReleased':
-      case 'NodeCreated':
-      case 'NodeChannelChanged':
-      case 'InstanceProvisionRequested':
-      case 'InstanceStatusChanged':
-      case 'InstanceHeartbeatReceived':
-      case 'InstanceHeartbeatStale':
-      case 'InstanceCommandExecuted':
-        return state;
-      default:
-        return assertNever(event);
-    }
+  handlers: {
+    InstanceEnrolled(state, event) {
+      const { instance_id, credential_sha256 } = event.data;
+      const previous = entryOf(state.by_instance, instance_id);
+      if (previous !== undefined) delete state.by_digest[previous];
+      setEntry(state.by_instance, instance_id, credential_sha256);
+      setEntry(state.by_digest, credential_sha256, instance_id);
+      return state;
+    },
+    InstanceTerminated(state, event) {
+      const { instance_id } = event.data;
+      const previous = entryOf(state.by_instance, instance_id);
+      if (previous !== undefined) delete state.by_digest[previous];
+      delete state.by_instance[instance_id];
+      return state;
+    },
   },
-};
+});
 
 /** The instance holding the credential with this SHA-256, or null (never issued, or revoked by termination). */
 export function instanceOfCredential(state: AgentCredentialsModel, credentialSha256: string): string | null {

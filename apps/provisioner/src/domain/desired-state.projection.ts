@@ -1,8 +1,8 @@
 import semver from 'semver';
 import { isPowernodeError, parseRequires, PowernodeError, type NodeChannel, type PromotionState } from '@powernode/contracts';
 import { dependencyClosure, isPromotedAtLeast, type CatalogView, type DependencyClosure } from '@powernode/dependencies';
-import { assertNever, entryOf, setEntry, type StoredEventLike } from '@powernode/events';
-import { asCatalogEvent, asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
+import { entryOf, setEntry } from '@powernode/events';
+import { provisionerProjection } from './provisioner-projection.js';
 
 /*
  * What every instance should run, folded from catalog and provisioner events. Nothing is materialised per
@@ -97,60 +97,35 @@ export interface DesiredModules {
 }
 
 /** Catalog + provisioner facts that decide what each instance should run. Updates its state in place. */
-export const desiredStateProjection: ProvisionerProjection<DesiredStateModel> = {
+export const desiredStateProjection = provisionerProjection<DesiredStateModel>({
   name: 'provisioner-desired-state',
   // 2: template_ids_by_module added.
   version: 2,
   initialState: () => ({ modules: {}, versions: {}, templates: {}, template_ids_by_module: {}, nodes: {}, instances: {} }),
-  evolve(state, stored) {
-    return evolveWithCatalogEvent(evolveWithProvisionerEvent(state, stored), stored);
-  },
-};
-
-function evolveWithProvisionerEvent(state: DesiredStateModel, stored: StoredEventLike): DesiredStateModel {
-  const event = asProvisionerEvent(stored);
-  if (event === null) return state;
-  switch (event.type) {
-    case 'NodeCreated': {
+  handlers: {
+    NodeCreated(state, event) {
       const d = event.data;
       setEntry(state.nodes, d.node_id, { node_id: d.node_id, node_template_id: d.node_template_id, channel: d.channel });
       return state;
-    }
-    case 'NodeChannelChanged': {
+    },
+    NodeChannelChanged(state, event) {
       const node = entryOf(state.nodes, event.data.node_id);
       if (node !== undefined) setEntry(state.nodes, node.node_id, { ...node, channel: event.data.to });
       return state;
-    }
-    case 'InstanceProvisionRequested':
+    },
+    InstanceProvisionRequested(state, event) {
       setEntry(state.instances, event.data.instance_id, event.data.node_id);
       return state;
-    case 'NodeHostnameClaimed':
-    case 'NodeHostnameReleased':
-    case 'InstanceStatusChanged':
-    case 'InstanceEnrolled':
-    case 'InstanceHeartbeatReceived':
-    case 'InstanceHeartbeatStale':
-    case 'InstanceTerminated':
-    case 'InstanceCommandExecuted':
-      return state;
-    default:
-      return assertNever(event);
-  }
-}
-
-function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLike): DesiredStateModel {
-  const event = asCatalogEvent(stored);
-  if (event === null) return state;
-  switch (event.type) {
-    case 'ModuleRegistered': {
+    },
+    ModuleRegistered(state, event) {
       const d = event.data;
       setEntry(state.modules, d.name, { module_id: d.module_id, name: d.name, category: d.category, priority: d.spec.priority, requires: [...d.spec.requires] });
       if (entryOf(state.versions, d.module_id) === undefined) setEntry(state.versions, d.module_id, {});
       return state;
-    }
-    case 'ModuleSpecSeeded':
-      return withModule(state, event.data.module_id, event.data.name, (m) => ({ ...m, priority: event.data.spec.priority, requires: [...event.data.spec.requires] }));
-    case 'ModuleUpdated': {
+    },
+    ModuleSpecSeeded: (state, event) =>
+      withModule(state, event.data.module_id, event.data.name, (m) => ({ ...m, priority: event.data.spec.priority, requires: [...event.data.spec.requires] })),
+    ModuleUpdated(state, event) {
       const c = event.data.changes;
       return withModule(state, event.data.module_id, event.data.name, (m) => ({
         ...m,
@@ -158,8 +133,8 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
         ...(c.category !== undefined ? { category: c.category } : {}),
         ...(c.requires !== undefined ? { requires: [...c.requires] } : {}),
       }));
-    }
-    case 'ModuleDeleted': {
+    },
+    ModuleDeleted(state, event) {
       const { module_id, name } = event.data;
       if (entryOf(state.modules, name)?.module_id === module_id) delete state.modules[name];
       delete state.versions[module_id];
@@ -170,8 +145,8 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
       }
       delete state.template_ids_by_module[name];
       return state;
-    }
-    case 'ModuleVersionBuilt': {
+    },
+    ModuleVersionBuilt(state, event) {
       const d = event.data;
       const versions = entryOf(state.versions, d.module_id);
       // Versions of a module that is not registered (deleted meanwhile) are never desired.
@@ -191,34 +166,34 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
       };
       setEntry(versions, d.version_id, facts);
       return state;
-    }
-    case 'ModuleVersionRejected': {
+    },
+    ModuleVersionRejected(state, event) {
       const versions = entryOf(state.versions, event.data.module_id);
       if (versions !== undefined) delete versions[event.data.version_id];
       return state;
-    }
-    case 'ModuleVersionPromoted': {
+    },
+    ModuleVersionPromoted(state, event) {
       const versions = entryOf(state.versions, event.data.module_id);
       const version = versions === undefined ? undefined : entryOf(versions, event.data.version_id);
       if (versions === undefined || version === undefined) return state;
       setEntry(versions, version.version_id, { ...version, promotion_state: event.data.to });
       return state;
-    }
-    case 'ModuleVersionReverified': {
+    },
+    ModuleVersionReverified(state, event) {
       // A signature that no longer passes the module's trust policy takes the version out of every desired state.
       const versions = entryOf(state.versions, event.data.module_id);
       const version = versions === undefined ? undefined : entryOf(versions, event.data.version_id);
       if (versions === undefined || version === undefined || version.oci_digest !== event.data.oci_digest) return state;
       setEntry(versions, version.version_id, { ...version, cosign_verified: event.data.cosign_verified });
       return state;
-    }
-    case 'TemplateCreated': {
+    },
+    TemplateCreated(state, event) {
       const d = event.data;
       const existing = entryOf(state.templates, d.template_id);
       setEntry(state.templates, d.template_id, { template_id: d.template_id, name: d.name, modules: existing?.modules ?? [] });
       return state;
-    }
-    case 'ModuleAssignedToTemplate': {
+    },
+    ModuleAssignedToTemplate(state, event) {
       const d = event.data;
       const template = entryOf(state.templates, d.template_id) ?? { template_id: d.template_id, name: d.template_name, modules: [] };
       if (template.modules.includes(d.module_name)) return state;
@@ -228,8 +203,8 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
       if (templateIds === undefined) setEntry(state.template_ids_by_module, d.module_name, (templateIds = {}));
       setEntry(templateIds, d.template_id, true);
       return state;
-    }
-    case 'ModuleUnassignedFromTemplate': {
+    },
+    ModuleUnassignedFromTemplate(state, event) {
       const { template_id, module_name } = event.data;
       const template = entryOf(state.templates, template_id);
       if (template === undefined || !template.modules.includes(module_name)) return state;
@@ -241,21 +216,9 @@ function evolveWithCatalogEvent(state: DesiredStateModel, stored: StoredEventLik
         if (Object.keys(templateIds).length === 0) delete state.template_ids_by_module[module_name];
       }
       return state;
-    }
-    case 'ModuleIdentityClaimed':
-    case 'ModuleIdentityReleased':
-    case 'ModuleTrustPolicyUpdated':
-    case 'ModuleWebhookSecretRotated':
-    case 'ModuleBuildReported':
-    case 'PromotionApprovalRequested':
-    case 'PromotionApprovalGranted':
-    case 'PromotionApprovalRejected':
-    case 'PromotionApprovalExpired':
-      return state;
-    default:
-      return assertNever(event);
-  }
-}
+    },
+  },
+});
 
 /** Stores the changed facts in place of the module's facts (facts are never changed once stored). */
 function withModule(state: DesiredStateModel, moduleId: string, name: string, change: (m: ModuleFacts) => ModuleFacts): DesiredStateModel {

@@ -103,7 +103,7 @@ export {
   laterOf,
   staleThresholdMs,
 } from './heartbeat-staleness.js';
-export { asCatalogEvent, asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
+export { provisionerProjection, type ProvisionerProjection, type ProvisionerReadEvent } from './provisioner-projection.js';
 export {
   desiredModulesFor,
   desiredStateProjection,

@@ -1,7 +1,7 @@
 import { PowernodeError, type AgentReportedError, type AgentServiceStatus, type InstanceStatus, type RunningModuleDigests } from '@powernode/contracts';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
+import { compareText, entryOf, setEntry } from '@powernode/events';
 import { epochMs, laterOf } from './heartbeat-staleness.js';
-import { asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
+import { provisionerProjection } from './provisioner-projection.js';
 
 /** An instance as `system_get_instance` returns it. */
 export interface InstanceView {
@@ -49,90 +49,78 @@ function withInstance(state: InstancesReadModel, id: string, change: (i: Instanc
 }
 
 /** Instances with their status, enrolment and last recorded heartbeat. Updates its state in place. */
-export const instancesProjection: ProvisionerProjection<InstancesReadModel> = {
+export const instancesProjection = provisionerProjection<InstancesReadModel>({
   name: 'provisioner-instances',
   version: 2,
   initialState: () => ({ instances: {} }),
-  evolve(state, stored) {
-    const event = asProvisionerEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'InstanceProvisionRequested': {
-        const d = event.data;
-        if (entryOf(state.instances, d.instance_id) !== undefined) return state;
-        const view: InstanceView = {
-          id: d.instance_id,
-          node_id: d.node_id,
-          hostname: d.hostname,
-          node_template_id: d.node_template_id,
-          driver: d.driver,
-          status: 'pending',
-          status_reason: 'provisioning requested',
-          running_module_digests: {},
-          composed_root_hash: null,
-          last_heartbeat_at: null,
-          heartbeat_stale: false,
-          heartbeat_stale_since: null,
-          errors: [],
-          agent_version: null,
-          boot_id: null,
-          enrolled: false,
-          enrolled_at: null,
-          created_at: d.requested_at,
-          updated_at: d.requested_at,
-          terminated_at: null,
-        };
-        setEntry(state.instances, d.instance_id, view);
-        return state;
-      }
-      case 'InstanceStatusChanged':
-        return withInstance(state, event.data.instance_id, (i) => ({ ...i, status: event.data.to, status_reason: event.data.reason, updated_at: event.data.changed_at }));
-      case 'InstanceEnrolled':
-        return withInstance(state, event.data.instance_id, (i) => ({
-          ...i,
-          enrolled: true,
-          enrolled_at: event.data.enrolled_at,
-          agent_version: event.data.agent_version ?? i.agent_version,
-          updated_at: event.data.enrolled_at,
-        }));
-      case 'InstanceHeartbeatReceived': {
-        const d = event.data;
-        return withInstance(state, d.instance_id, (i) => ({
-          ...i,
-          running_module_digests: { ...d.running_module_digests },
-          composed_root_hash: d.composed_root_hash,
-          errors: d.errors.map((e) => ({ ...e })),
-          agent_version: d.agent_version ?? i.agent_version,
-          boot_id: d.boot_id,
-          last_heartbeat_at: d.at,
-          heartbeat_stale: false,
-          heartbeat_stale_since: null,
-          updated_at: d.at,
-        }));
-      }
-      case 'InstanceHeartbeatStale':
-        return withInstance(state, event.data.instance_id, (i) => ({ ...i, heartbeat_stale: true, heartbeat_stale_since: event.data.detected_at, updated_at: event.data.detected_at }));
-      case 'InstanceTerminated':
-        return withInstance(state, event.data.instance_id, (i) => ({
-          ...i,
-          status: 'terminated',
-          status_reason: event.data.reason,
-          // Nothing runs on a terminated instance, whatever its last heartbeat said.
-          running_module_digests: {},
-          terminated_at: event.data.terminated_at,
-          updated_at: event.data.terminated_at,
-        }));
-      case 'NodeHostnameClaimed':
-      case 'NodeHostnameReleased':
-      case 'NodeCreated':
-      case 'NodeChannelChanged':
-      case 'InstanceCommandExecuted':
-        return state;
-      default:
-        return assertNever(event);
-    }
+  handlers: {
+    InstanceProvisionRequested(state, event) {
+      const d = event.data;
+      if (entryOf(state.instances, d.instance_id) !== undefined) return state;
+      const view: InstanceView = {
+        id: d.instance_id,
+        node_id: d.node_id,
+        hostname: d.hostname,
+        node_template_id: d.node_template_id,
+        driver: d.driver,
+        status: 'pending',
+        status_reason: 'provisioning requested',
+        running_module_digests: {},
+        composed_root_hash: null,
+        last_heartbeat_at: null,
+        heartbeat_stale: false,
+        heartbeat_stale_since: null,
+        errors: [],
+        agent_version: null,
+        boot_id: null,
+        enrolled: false,
+        enrolled_at: null,
+        created_at: d.requested_at,
+        updated_at: d.requested_at,
+        terminated_at: null,
+      };
+      setEntry(state.instances, d.instance_id, view);
+      return state;
+    },
+    InstanceStatusChanged: (state, event) =>
+      withInstance(state, event.data.instance_id, (i) => ({ ...i, status: event.data.to, status_reason: event.data.reason, updated_at: event.data.changed_at })),
+    InstanceEnrolled: (state, event) =>
+      withInstance(state, event.data.instance_id, (i) => ({
+        ...i,
+        enrolled: true,
+        enrolled_at: event.data.enrolled_at,
+        agent_version: event.data.agent_version ?? i.agent_version,
+        updated_at: event.data.enrolled_at,
+      })),
+    InstanceHeartbeatReceived(state, event) {
+      const d = event.data;
+      return withInstance(state, d.instance_id, (i) => ({
+        ...i,
+        running_module_digests: { ...d.running_module_digests },
+        composed_root_hash: d.composed_root_hash,
+        errors: d.errors.map((e) => ({ ...e })),
+        agent_version: d.agent_version ?? i.agent_version,
+        boot_id: d.boot_id,
+        last_heartbeat_at: d.at,
+        heartbeat_stale: false,
+        heartbeat_stale_since: null,
+        updated_at: d.at,
+      }));
+    },
+    InstanceHeartbeatStale: (state, event) =>
+      withInstance(state, event.data.instance_id, (i) => ({ ...i, heartbeat_stale: true, heartbeat_stale_since: event.data.detected_at, updated_at: event.data.detected_at })),
+    InstanceTerminated: (state, event) =>
+      withInstance(state, event.data.instance_id, (i) => ({
+        ...i,
+        status: 'terminated',
+        status_reason: event.data.reason,
+        // Nothing runs on a terminated instance, whatever its last heartbeat said.
+        running_module_digests: {},
+        terminated_at: event.data.terminated_at,
+        updated_at: event.data.terminated_at,
+      })),
   },
-};
+});
 
 /** The latest heartbeat time the liveness table holds for an instance (reports not recorded as events). */
 export interface InstanceLiveness {

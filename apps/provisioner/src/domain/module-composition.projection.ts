@@ -1,5 +1,5 @@
-import { assertNever, entryOf, setEntry } from '@powernode/events';
-import { asCatalogEvent, type ProvisionerProjection } from './provisioner-projection.js';
+import { entryOf, setEntry } from '@powernode/events';
+import { provisionerProjection } from './provisioner-projection.js';
 
 /*
  * What an agent needs to compose a module beyond the chosen version: the module record's glob lists (the
@@ -34,68 +34,50 @@ export interface ModuleCompositionModel {
 export const NO_INIT: VersionInit = { start: null, stop: null, restart: null };
 
 /** Module specs and version init commands, folded from catalog events. */
-export const moduleCompositionProjection: ProvisionerProjection<ModuleCompositionModel> = {
+export const moduleCompositionProjection = provisionerProjection<ModuleCompositionModel>({
   name: 'provisioner-module-composition',
   version: 1,
   initialState: () => ({ modules: {}, init: {} }),
-  evolve(state, stored) {
-    const event = asCatalogEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'ModuleRegistered': {
-        const { module_id, name, spec } = event.data;
-        setEntry(state.modules, module_id, { module_id, name, mask: [...spec.mask], protected_spec: [...spec.protected_spec], provides: [...spec.provides] });
-        return state;
-      }
-      case 'ModuleSpecSeeded': {
-        const module = entryOf(state.modules, event.data.module_id);
-        if (module === undefined) return state;
-        const { spec } = event.data;
-        setEntry(state.modules, module.module_id, { ...module, mask: [...spec.mask], protected_spec: [...spec.protected_spec], provides: [...spec.provides] });
-        return state;
-      }
-      case 'ModuleUpdated': {
-        const module = entryOf(state.modules, event.data.module_id);
-        if (module === undefined) return state;
-        const c = event.data.changes;
-        setEntry(state.modules, module.module_id, {
-          ...module,
-          ...(c.mask !== undefined ? { mask: [...c.mask] } : {}),
-          ...(c.protected_spec !== undefined ? { protected_spec: [...c.protected_spec] } : {}),
-          ...(c.provides !== undefined ? { provides: [...c.provides] } : {}),
-        });
-        return state;
-      }
-      case 'ModuleDeleted':
-        delete state.modules[event.data.module_id];
-        for (const versionId of event.data.version_ids) delete state.init[versionId];
-        return state;
-      case 'ModuleVersionBuilt':
-        setEntry(state.init, event.data.version_id, manifestInit(event.data.manifest));
-        return state;
-      case 'ModuleVersionRejected':
-        delete state.init[event.data.version_id];
-        return state;
-      case 'ModuleVersionPromoted':
-      case 'ModuleVersionReverified':
-      case 'TemplateCreated':
-      case 'ModuleAssignedToTemplate':
-      case 'ModuleUnassignedFromTemplate':
-      case 'ModuleIdentityClaimed':
-      case 'ModuleIdentityReleased':
-      case 'ModuleTrustPolicyUpdated':
-      case 'ModuleWebhookSecretRotated':
-      case 'ModuleBuildReported':
-      case 'PromotionApprovalRequested':
-      case 'PromotionApprovalGranted':
-      case 'PromotionApprovalRejected':
-      case 'PromotionApprovalExpired':
-        return state;
-      default:
-        return assertNever(event);
-    }
+  handlers: {
+    ModuleRegistered(state, event) {
+      const { module_id, name, spec } = event.data;
+      setEntry(state.modules, module_id, { module_id, name, mask: [...spec.mask], protected_spec: [...spec.protected_spec], provides: [...spec.provides] });
+      return state;
+    },
+    ModuleSpecSeeded(state, event) {
+      const module = entryOf(state.modules, event.data.module_id);
+      if (module === undefined) return state;
+      const { spec } = event.data;
+      setEntry(state.modules, module.module_id, { ...module, mask: [...spec.mask], protected_spec: [...spec.protected_spec], provides: [...spec.provides] });
+      return state;
+    },
+    ModuleUpdated(state, event) {
+      const module = entryOf(state.modules, event.data.module_id);
+      if (module === undefined) return state;
+      const c = event.data.changes;
+      setEntry(state.modules, module.module_id, {
+        ...module,
+        ...(c.mask !== undefined ? { mask: [...c.mask] } : {}),
+        ...(c.protected_spec !== undefined ? { protected_spec: [...c.protected_spec] } : {}),
+        ...(c.provides !== undefined ? { provides: [...c.provides] } : {}),
+      });
+      return state;
+    },
+    ModuleDeleted(state, event) {
+      delete state.modules[event.data.module_id];
+      for (const versionId of event.data.version_ids) delete state.init[versionId];
+      return state;
+    },
+    ModuleVersionBuilt(state, event) {
+      setEntry(state.init, event.data.version_id, manifestInit(event.data.manifest));
+      return state;
+    },
+    ModuleVersionRejected(state, event) {
+      delete state.init[event.data.version_id];
+      return state;
+    },
   },
-};
+});
 
 /** `init.{start,stop,restart}` of a manifest document; tolerant, because old events must still fold. */
 function manifestInit(manifest: Readonly<Record<string, unknown>>): VersionInit {

@@ -1,6 +1,6 @@
 import { PowernodeError, type NodeChannel } from '@powernode/contracts';
-import { assertNever, compareText, entryOf, setEntry } from '@powernode/events';
-import { asProvisionerEvent, type ProvisionerProjection } from './provisioner-projection.js';
+import { compareText, entryOf, setEntry } from '@powernode/events';
+import { provisionerProjection } from './provisioner-projection.js';
 
 /** A node as `system_create_node` returns it. */
 export interface NodeView {
@@ -40,47 +40,31 @@ function toNodeView(state: NodesReadModel, node: NodeRow): NodeView {
 }
 
 /** Nodes with their channel and instances. Updates its state in place. */
-export const nodesProjection: ProvisionerProjection<NodesReadModel> = {
+export const nodesProjection = provisionerProjection<NodesReadModel>({
   name: 'provisioner-nodes',
   // 2: a node's instances moved from its row to instance_ids_by_node, with node_of_instance.
   version: 2,
   initialState: () => ({ nodes: {}, by_hostname: {}, instance_ids_by_node: {}, node_of_instance: {} }),
-  evolve(state, stored) {
-    const event = asProvisionerEvent(stored);
-    if (event === null) return state;
-    switch (event.type) {
-      case 'NodeCreated': {
-        const d = event.data;
-        if (entryOf(state.nodes, d.node_id) !== undefined) return state;
-        setEntry(state.nodes, d.node_id, { id: d.node_id, hostname: d.hostname, node_template_id: d.node_template_id, channel: d.channel, created_at: d.created_at, updated_at: d.created_at });
-        setEntry(state.by_hostname, d.hostname, d.node_id);
-        setEntry(state.instance_ids_by_node, d.node_id, []);
-        return state;
-      }
-      case 'NodeChannelChanged':
-        return withNode(state, event.data.node_id, (n) => ({ ...n, channel: event.data.to, updated_at: event.data.changed_at }));
-      case 'InstanceProvisionRequested': {
-        const { node_id, instance_id } = event.data;
-        if (entryOf(state.nodes, node_id) === undefined || entryOf(state.node_of_instance, instance_id) !== undefined) return state;
-        setEntry(state.node_of_instance, instance_id, node_id);
-        // The list is never handed out (queries copy it), so it is appended to in place.
-        entryOf(state.instance_ids_by_node, node_id)!.push(instance_id);
-        return state;
-      }
-      case 'NodeHostnameClaimed':
-      case 'NodeHostnameReleased':
-      case 'InstanceStatusChanged':
-      case 'InstanceEnrolled':
-      case 'InstanceHeartbeatReceived':
-      case 'InstanceHeartbeatStale':
-      case 'InstanceTerminated':
-      case 'InstanceCommandExecuted':
-        return state;
-      default:
-        return assertNever(event);
-    }
+  handlers: {
+    NodeCreated(state, event) {
+      const d = event.data;
+      if (entryOf(state.nodes, d.node_id) !== undefined) return state;
+      setEntry(state.nodes, d.node_id, { id: d.node_id, hostname: d.hostname, node_template_id: d.node_template_id, channel: d.channel, created_at: d.created_at, updated_at: d.created_at });
+      setEntry(state.by_hostname, d.hostname, d.node_id);
+      setEntry(state.instance_ids_by_node, d.node_id, []);
+      return state;
+    },
+    NodeChannelChanged: (state, event) => withNode(state, event.data.node_id, (n) => ({ ...n, channel: event.data.to, updated_at: event.data.changed_at })),
+    InstanceProvisionRequested(state, event) {
+      const { node_id, instance_id } = event.data;
+      if (entryOf(state.nodes, node_id) === undefined || entryOf(state.node_of_instance, instance_id) !== undefined) return state;
+      setEntry(state.node_of_instance, instance_id, node_id);
+      // The list is never handed out (queries copy it), so it is appended to in place.
+      entryOf(state.instance_ids_by_node, node_id)!.push(instance_id);
+      return state;
+    },
   },
-};
+});
 
 /** One node (a new object, later events do not change it); refuses an unknown id with `not_found`. */
 export function nodeView(state: NodesReadModel, id: string): NodeView {

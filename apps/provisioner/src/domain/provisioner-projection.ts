@@ -1,5 +1,8 @@
-import { isCatalogEventType, isProvisionerEventType, type CatalogEvent, type ProvisionerEvent } from '@powernode/contracts';
-import type { Projection, StoredEventLike } from '@powernode/events';
+import type { CatalogEvent, CatalogEventType, ProvisionerEvent, ProvisionerEventType } from '@powernode/contracts';
+import { defineProjection, type DeclaredProjection, type Projection, type ProjectionDefinition, type StoredEventLike } from '@powernode/events';
+
+/** The events a provisioner read model may fold: its own context's and the catalog's. */
+export type ProvisionerReadEvent = ProvisionerEvent | CatalogEvent;
 
 /**
  * A provisioner read model: a `Projection` of libs/events that reads only `type` and `data` of each event, so
@@ -7,12 +10,10 @@ import type { Projection, StoredEventLike } from '@powernode/events';
  */
 export type ProvisionerProjection<State> = Projection<State, StoredEventLike>;
 
-/** The stored event as a provisioner event, or null for other contexts' events. */
-export function asProvisionerEvent(event: StoredEventLike): ProvisionerEvent | null {
-  return isProvisionerEventType(event.type) ? (event as ProvisionerEvent) : null;
-}
-
-/** The stored event as a catalog event, or null for other contexts' events. */
-export function asCatalogEvent(event: StoredEventLike): CatalogEvent | null {
-  return isCatalogEventType(event.type) ? (event as CatalogEvent) : null;
+/**
+ * A provisioner read model from one handler per event it folds: it declares those types, so a runner or a fold
+ * hands it no other event.
+ */
+export function provisionerProjection<State>(definition: ProjectionDefinition<State, ProvisionerReadEvent>): DeclaredProjection<State, ProvisionerEventType | CatalogEventType> {
+  return defineProjection(definition);
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { PowernodeError } from '@powernode/contracts';
 import type { EventStore, Subscription } from '../store/event-store.js';
 import type { ProjectionStateStore } from '../store/projection-state-store.js';
-import type { Projection } from '@powernode/event-core';
+import { eventTypeFilter, type Projection } from '@powernode/event-core';
 
 interface SavedDocument<TState> {
   projection_version: number;
@@ -31,6 +31,8 @@ export class ProjectionRunner<TState> {
   private lastSave = Date.now();
   private subscription: Subscription | undefined;
   private readonly waiters: { position: number; resolve: () => void }[] = [];
+  /** The event types the projection folds; the position still moves past every other event. */
+  private readonly handles: (type: string) => boolean;
 
   constructor(
     private readonly projection: Projection<TState>,
@@ -39,6 +41,7 @@ export class ProjectionRunner<TState> {
     private readonly options: ProjectionRunnerOptions = {},
   ) {
     this.state = projection.initialState();
+    this.handles = eventTypeFilter(projection);
   }
 
   /** The projection's name (also the key of its saved state). */
@@ -117,7 +120,7 @@ export class ProjectionRunner<TState> {
     const fold = this.store.subscribeAll({
       after_position: 0,
       onEvents: async (events) => {
-        for (const event of events) state = this.projection.evolve(state, event);
+        for (const event of events) if (this.handles(event.type)) state = this.projection.evolve(state, event);
         position = events[events.length - 1]!.position;
       },
       onError: (error) => this.options.logger?.error({ err: error, projection: this.projection.name }, 'projection rebuild error'),
@@ -137,7 +140,7 @@ export class ProjectionRunner<TState> {
     this.subscription = this.store.subscribeAll({
       after_position: this.position,
       onEvents: async (events) => {
-        for (const event of events) this.state = this.projection.evolve(this.state, event);
+        for (const event of events) if (this.handles(event.type)) this.state = this.projection.evolve(this.state, event);
         this.position = events[events.length - 1]!.position;
         this.unsaved += events.length;
         if (this.unsaved >= (this.options.saveEveryEvents ?? 10_000) || Date.now() - this.lastSave >= (this.options.saveEveryMs ?? 5000)) await this.save();

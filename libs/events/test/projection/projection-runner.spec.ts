@@ -123,6 +123,32 @@ describe('ProjectionRunner', () => {
     expect(runner.checkpoint).toBe(head);
     await runner.stop();
   });
+
+  it('hands a projection only the event types it declares, while its position moves past every event', async () => {
+    const store = new MemoryEventStore(catalogue);
+    await seed(store, 20);
+    const seen: string[] = [];
+    const renames: Projection<number> = {
+      name: 'renames',
+      version: 1,
+      canHandle: ['CounterRenamed'],
+      initialState: () => 0,
+      evolve: (state, event) => {
+        seen.push(event.type);
+        return state + 1;
+      },
+    };
+    const runner = new ProjectionRunner(renames, store, store.projections);
+    await runner.start();
+    const head = await seed(store, 5);
+    await runner.waitFor(head);
+    expect(runner.checkpoint).toBe(head);
+    expect(runner.current).toBe(5);
+    await runner.rebuild();
+    expect(runner.current).toBe(5);
+    expect(new Set(seen)).toEqual(new Set(['CounterRenamed']));
+    await runner.stop();
+  });
 });
 
 describe('ProjectionRunner over a store another process appends to', () => {
