@@ -16,8 +16,8 @@ import {
   EventCatalogue,
   EventRelay,
   MemoryEventStore,
-  SqliteProcessedLedger,
   ensureEventStream,
+  openSqliteProcessedLedger,
   uuidv7,
   type BusLogger,
   type EventStore,
@@ -51,7 +51,7 @@ async function measure(adapter: 'sqlite' | 'memory', dir: string): Promise<Laten
   const id = randomBytes(4).toString('hex');
   const catalogue = new EventCatalogue([{ type: 'BenchTicked', schema_version: 1, schema: z.object({ i: z.number().int() }) }]);
   const store: EventStore = adapter === 'sqlite' ? SqliteEventStore.open(path.join(dir, `events-${id}.db`), catalogue) : new MemoryEventStore(catalogue);
-  const ledger = SqliteProcessedLedger.open(path.join(dir, `ledger-${id}.db`));
+  const ledger = await openSqliteProcessedLedger(path.join(dir, `ledger-${id}.db`));
   const bus = await connectBus({ url: NATS_URL, name: `bus-bench-${id}` });
   const { js, jsm } = bus;
   const streamName = `PN_BENCH_${id}`;

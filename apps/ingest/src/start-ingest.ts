@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { deadLetterSubject, DurableConsumer, eventFilterSubject, RpcClient, SqliteProcessedLedger } from '@powernode/events';
+import { deadLetterSubject, DurableConsumer, eventFilterSubject, openSqliteProcessedLedger, RpcClient } from '@powernode/events';
 import { rpcMicroserviceOptions } from '@powernode/events/rpc-microservice';
 import type { RegistryAuth } from '@powernode/oci';
 import type { ServiceHost } from '@powernode/runtime';
@@ -55,7 +55,7 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
   const catalog = new CatalogCommands(new RpcClient(host.nats, { default_timeout_ms: CATALOG_TIMEOUT_MS, namespace: host.bus.namespace }));
   const ingest = new ModuleBuildIngest({ catalog, registries, trust, defaultRegistry: config.OCI_REGISTRY, maxDeliver: config.INGEST_MAX_DELIVER, logger: host.logger });
 
-  const ledger = SqliteProcessedLedger.open(path.join(config.POWERNODE_DATA_DIR, 'ingest-ledger.sqlite'));
+  const ledger = await openSqliteProcessedLedger(path.join(config.POWERNODE_DATA_DIR, 'ingest-ledger.sqlite'));
   host.onShutdown({ name: 'ledger', close: async () => ledger.close() });
   const consumer = new DurableConsumer({
     js: host.js,

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MODULE_TREE_LAYER_MEDIA_TYPE, type BuiltModuleArtifact } from '@powernode/artifact';
 import { CATALOG_RPC, catalogStreams, INGEST_RPC, isPowernodeError, moduleBuildReportedEventIdFor, moduleBuildReportIdFor, moduleVersionIdFor } from '@powernode/contracts';
-import { SqliteProcessedLedger, type EventEnvelope } from '@powernode/events';
+import { openSqliteProcessedLedger, type EventEnvelope, type SqliteProcessedLedger } from '@powernode/events';
 import { canonicalJsonBytes, OCI_MANIFEST_MEDIA_TYPE, sha256Digest, type ImageManifest } from '@powernode/oci';
 import { freeLoopbackPort } from '@powernode/testing';
 import {
@@ -37,7 +37,7 @@ let ledger: SqliteProcessedLedger;
 beforeAll(async () => {
   bed = await startIngestTestBed();
   ingest = await startIngestInProcess(bed);
-  ledger = SqliteProcessedLedger.open(path.join(bed.platform.dataDir, 'ingest-ledger.sqlite'));
+  ledger = await openSqliteProcessedLedger(path.join(bed.platform.dataDir, 'ingest-ledger.sqlite'));
 }, 120_000);
 
 afterAll(async () => {

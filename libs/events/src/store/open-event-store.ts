@@ -1,7 +1,6 @@
 import { PowernodeError } from '@powernode/contracts';
 import type { EventCatalogue } from '../catalogue.js';
 import type { EventStore } from './event-store.js';
-import { MemoryEventStore } from './memory-event-store.js';
 
 /** Where the event store lives, as `EVENT_STORE_URL` names it. */
 export type EventStoreLocation =
@@ -73,7 +72,7 @@ export async function openEventStore(url: string, catalogue: EventCatalogue, opt
     case 'kurrentdb':
       return (await import('./kurrent-event-store.js')).KurrentEventStore.open(location.url, catalogue, poll);
     case 'memory':
-      return new MemoryEventStore(catalogue);
+      return new (await import('./memory-event-store.js')).MemoryEventStore(catalogue);
     default: {
       const unreachable: never = location;
       throw new Error(`unhandled event store location ${JSON.stringify(unreachable)}`);
