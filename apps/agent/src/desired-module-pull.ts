@@ -54,6 +54,7 @@ export async function pullDesiredModule(
   desired: AgentDesiredModule,
   cacheDir: string,
   onProgress?: ArtifactProgressListener,
+  treeLayerNeeded?: (desired: AgentDesiredModule, tree: Descriptor) => Promise<boolean>,
 ): Promise<VerifiedModule> {
   const reference = parseReference(desired.oci_ref, {});
   if (reference.digest !== undefined && reference.digest !== desired.oci_digest) {
@@ -67,7 +68,11 @@ export async function pullDesiredModule(
   for (let attempt = 1; ; attempt++) {
     try {
       await cacheModuleManifest(client, pinned, cacheDir);
-      pulled = await pullModuleArtifact(client, pinned, { cacheDir, ...(onProgress === undefined ? {} : { onProgress }) });
+      pulled = await pullModuleArtifact(client, pinned, {
+        cacheDir,
+        ...(onProgress === undefined ? {} : { onProgress }),
+        ...(treeLayerNeeded === undefined ? {} : { treeLayerNeeded: (tree: Descriptor) => treeLayerNeeded(desired, tree) }),
+      });
       break;
     } catch (error) {
       if (attempt >= PULL_ATTEMPTS || !isVanishedCacheEntry(error, cacheDir)) throw error;

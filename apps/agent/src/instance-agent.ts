@@ -28,7 +28,7 @@ import type { IsolationBoundary } from './isolation-boundary.js';
 import type { RegistryClients } from './registry-clients.js';
 import { composeRoot, describeComposedRoot, type ComposedRoot } from './root-composition.js';
 import { parseSystemctlShow } from './machine-services.js';
-import { composeStackedRoot, describeStackedRoot, readStack } from './stacked-root.js';
+import { composeStackedRoot, describeStackedRoot, readStack, treeLayerNeeded } from './stacked-root.js';
 import type { NspawnMachine } from './nspawn-machine.js';
 import { unitsOfModule } from './service-units.js';
 
@@ -412,7 +412,14 @@ export class InstanceAgent {
     for (const module of desired.modules) {
       if (this.stopping) return;
       try {
-        const pulled = await pullDesiredModule(this.deps.registries, module, this.config.cacheDir, (step, detail) => log.debug({ module_name: module.module_name, step, detail }, 'pull progress'));
+        const pulled = await pullDesiredModule(
+          this.deps.registries,
+          module,
+          this.config.cacheDir,
+          (step, detail) => log.debug({ module_name: module.module_name, step, detail }, 'pull progress'),
+          // A machine stacks extracted trees: a layer whose tree is on the host is not fetched again.
+          this.deps.machine === undefined ? undefined : (desired, tree) => treeLayerNeeded(this.config.cacheDir, desired, tree),
+        );
         verified.push(pulled);
         log.info({ module_name: module.module_name, oci_digest: pulled.manifestDigest, composefs_digest: pulled.composefsDigest, root_hash: pulled.rootHash }, 'module pulled and verified');
       } catch (error) {

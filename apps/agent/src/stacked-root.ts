@@ -3,19 +3,23 @@ import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import {
   describeDirectory,
-  EXTRACTED_TREE_FILES,
+  EXTRACTED_TREE_ENTRIES,
   EXTRACTED_TREE_SOURCE,
   extractedTreeDir,
   formatComposefsDescription,
+  stackDescriptions,
+  touchExtractedTree,
+  type DescribedEntry,
   type ExtractedTreeSource,
 } from '@powernode/artifact';
-import { PowernodeError } from '@powernode/contracts';
-import { fsverityDigestOfBuffer, fsverityDigestOfFile } from '@powernode/fsverity';
+import { PowernodeError, type AgentDesiredModule } from '@powernode/contracts';
+import type { Descriptor } from '@powernode/oci';
+import { fsverityDigestOfBuffer } from '@powernode/fsverity';
 import type { VerifiedModule } from './desired-module-pull.js';
 import { COLLECTED_PATHS, SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
 import { hostPathOf, pathExists, runHostCommand, unmount } from './host-commands.js';
 import { extractLayer } from './layer-extraction.js';
-import { compileEffectiveMask, compositionOrder, ROOT_SKELETON, type ComposedRoot } from './root-composition.js';
+import { compileEffectiveMask, compositionOrder, describeComposedRoot, ROOT_SKELETON, type ComposedRoot } from './root-composition.js';
 
 /*
  * The root of a machine instance, stacked instead of copied. Each verified layer is extracted once per host
@@ -28,8 +32,6 @@ import { compileEffectiveMask, compositionOrder, ROOT_SKELETON, type ComposedRoo
  * description, every file's fs-verity digest); it is renamed into place only when complete, so a tree that
  * exists was verified once. The generation's root hash is taken over the stacked view, as for a copied root.
  */
-
-type TreeFiles = Record<string, [size: number, digest: string]>;
 
 /** The file listing a stacked generation's lower layers. */
 export const STACK_FILE = 'layers.json';
@@ -54,11 +56,22 @@ function sourceOf(module: VerifiedModule): ExtractedTreeSource {
   return { layer: module.treeLayer.digest, mask: [...module.desired.effective_mask].sort() };
 }
 
+/**
+ * Whether a machine still needs a module's tree layer file: not when the tree extracted from it with this
+ * mask is in the cache (a composition stacks the tree and never reads the layer).
+ */
+export async function treeLayerNeeded(cacheDir: string, desired: AgentDesiredModule, tree: Descriptor): Promise<boolean> {
+  return !(await pathExists(path.join(extractedTreeDir(cacheDir, { layer: tree.digest, mask: [...desired.effective_mask].sort() }), 'root')));
+}
+
 /** The module's verified tree in the shared cache, extracted (and verified) when it is not there yet. */
 export async function ensureLayerTree(cacheDir: string, module: VerifiedModule): Promise<string> {
   const finalDir = layerTreeDir(cacheDir, module);
   const root = path.join(finalDir, 'root');
-  if (await pathExists(root)) return root;
+  if (await pathExists(root)) {
+    await touchExtractedTree(finalDir);
+    return root;
+  }
   await mkdir(path.join(cacheDir, 'trees'), { recursive: true, mode: 0o755 });
   const staging = `${finalDir}.staging-${randomBytes(4).toString('hex')}`;
   try {
@@ -71,9 +84,10 @@ export async function ensureLayerTree(cacheDir: string, module: VerifiedModule):
     for (const [hostPath, mode] of byDepth) if ((await lstat(hostPath).catch(() => undefined))?.isDirectory() === true) await chmod(hostPath, mode);
     await chmod(stagingRoot, 0o755);
     const maskedPaths = new Set(extraction.masked);
-    const files: TreeFiles = {};
-    for (const entry of module.entries) if (entry.type === 'file' && !maskedPaths.has(entry.path)) files[entry.path] = [entry.size, entry.digest!];
-    await writeFile(path.join(staging, EXTRACTED_TREE_FILES), JSON.stringify(files));
+    const described: DescribedEntry[] = module.entries
+      .filter((entry) => !maskedPaths.has(entry.path))
+      .map(({ path: entryPath, type, mode, uid, gid, size, linkTarget, digest }) => ({ path: entryPath, type, mode, uid, gid, size, ...(linkTarget === undefined ? {} : { linkTarget }), ...(digest === undefined ? {} : { digest }) }));
+    await writeFile(path.join(staging, EXTRACTED_TREE_ENTRIES), JSON.stringify(described));
     await writeFile(path.join(staging, EXTRACTED_TREE_SOURCE), JSON.stringify(sourceOf(module)));
     try {
       await rename(staging, finalDir);
@@ -177,30 +191,25 @@ export async function describeStackedRoot(rootDir: string, stack: StackFile): Pr
 }
 
 /**
- * The description of a mounted stack, as `describeComposedRoot` would give it, without reading the files the
- * trees hold: every tree was verified file by file when it was extracted and recorded their digests, so only
- * what the generation's own `top/` provides is hashed. A file no record accounts for (a tree extracted before
- * records existed, a size that disagrees) is hashed as well.
+ * The description of a mounted stack, as `describeComposedRoot` would give it, without reading the trees:
+ * each tree recorded the entries it was verified against when it was extracted, so the stack's description
+ * is computed from those (`stackDescriptions`) and from `top/`, which alone is read and hashed. When a tree has
+ * no record (one extracted before records were kept) or `top/` holds what the computation does not model (an
+ * overlay whiteout), every file of the mounted view is read instead.
  */
 export async function describeStackedView(view: string, top: string, trees: readonly string[]): Promise<{ rootHash: string; description: Buffer }> {
-  const records: TreeFiles[] = [];
-  for (const tree of trees) {
-    records.push(await readFile(path.join(path.dirname(tree), EXTRACTED_TREE_FILES), 'utf8').then((text) => JSON.parse(text) as TreeFiles, () => ({})));
+  const layers: DescribedEntry[][] = [];
+  for (const tree of [...trees].reverse()) {
+    const recorded = await readFile(path.join(path.dirname(tree), EXTRACTED_TREE_ENTRIES), 'utf8').then((text) => JSON.parse(text) as DescribedEntry[], () => null);
+    if (recorded === null) return describeComposedRoot(view);
+    layers.push(recorded);
   }
-  const description = formatComposefsDescription(
-    await describeDirectory(view, async (modulePath, hostPath, size) => {
-      if ((await lstat(hostPathOf(top, modulePath)).catch(() => undefined)) === undefined) {
-        // The highest tree that has the path is the one overlayfs shows.
-        for (const files of records) {
-          const known = files[modulePath];
-          if (known === undefined) continue;
-          if (known[0] === size) return known[1];
-          break;
-        }
-      }
-      return fsverityDigestOfFile(hostPath);
-    }),
-    { mtime: 0 },
-  );
+  let topEntries: DescribedEntry[];
+  try {
+    topEntries = await describeDirectory(top);
+  } catch {
+    return describeComposedRoot(view);
+  }
+  const description = formatComposefsDescription(stackDescriptions([...layers, topEntries]), { mtime: 0 });
   return { rootHash: fsverityDigestOfBuffer(description), description };
 }

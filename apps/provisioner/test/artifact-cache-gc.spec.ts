@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { collectExtractedTrees, EXTRACTED_TREE_SOURCE, extractedTreeDir } from '@powernode/artifact';
+import { collectExtractedTrees, EXTRACTED_TREE_RETENTION_MS, EXTRACTED_TREE_SOURCE, extractedTreeDir } from '@powernode/artifact';
 import { collectArtifactCache } from '../src/artifact-cache-gc.js';
 
 /** A digest-addressed blob store on disk, as agents fill it. */
@@ -103,7 +103,7 @@ describe('artifact cache collection', () => {
 });
 
 describe('extracted tree collection', () => {
-  it('deletes the trees of layers the collection deleted, and leaves trees it cannot account for', async () => {
+  it('deletes the trees of layers the collection deleted once unused for the retention time, and leaves trees it cannot account for', async () => {
     const cache = cacheAt(dir);
     const kept = cache.manifest('kept-tree');
     const dropped = cache.manifest('dropped-tree');
@@ -122,9 +122,12 @@ describe('extracted tree collection', () => {
     mkdirSync(staging, { recursive: true });
 
     await collectArtifactCache(dir, [kept.digest]);
-    expect(await collectExtractedTrees(dir)).toEqual({ deleted: [dropped.layer] });
+    // Just used: kept for the next instance, although its layer left the cache.
+    expect(await collectExtractedTrees(dir)).toEqual({ deleted: [] });
+    const later = new Date(Date.now() + EXTRACTED_TREE_RETENTION_MS + 1000);
+    expect(await collectExtractedTrees(dir, { now: later })).toEqual({ deleted: [dropped.layer] });
     expect([existsSync(keptTree), existsSync(droppedTree), existsSync(unaccounted), existsSync(staging)]).toEqual([true, false, true, true]);
     // Nothing left to collect: a second run deletes nothing.
-    expect(await collectExtractedTrees(dir)).toEqual({ deleted: [] });
+    expect(await collectExtractedTrees(dir, { now: later })).toEqual({ deleted: [] });
   });
 });

@@ -14,3 +14,4 @@ export * from './module-artifact-build.js';
 export * from './module-artifact-push.js';
 export * from './module-artifact-pull.js';
 export * from './extracted-tree-cache.js';
+export * from './stacked-description.js';

@@ -35,6 +35,12 @@ export interface PullModuleArtifactOptions {
    * layer's sha256 but does not parse it and re-hash every file again.
    */
   cacheDir?: string;
+  /**
+   * Asked before the tree layer of an artifact verified before (see `cacheDir`) is fetched or re-hashed: false
+   * when the caller already holds what it would make from it (an extracted tree), so the layer is left alone
+   * and may be absent from the cache.
+   */
+  treeLayerNeeded?: (tree: Descriptor) => Promise<boolean>;
   onProgress?: ArtifactProgressListener;
 }
 
@@ -221,10 +227,13 @@ export async function pullModuleArtifact(
     await mkdir(blobDir, { recursive: true });
     const layerPath = path.join(blobDir, layers.tree.digest.slice('sha256:'.length));
     const verifiedBefore = options.cacheDir !== undefined && (await layerWasVerified(options.cacheDir, layers.tree.digest, rootHash));
-    const cached = options.cacheDir !== undefined && (await cachedLayerIsIntact(layerPath, layers.tree));
-    // The layer is verified against its digest before a single byte of it is parsed.
-    if (!cached) await client.downloadBlob(target.repository, layers.tree, layerPath);
-    options.onProgress?.('blob_pulled', { role: 'tree', digest: layers.tree.digest, size: layers.tree.size, cached });
+    const needed = !verifiedBefore || options.treeLayerNeeded === undefined || (await options.treeLayerNeeded(layers.tree));
+    if (needed) {
+      const cached = options.cacheDir !== undefined && (await cachedLayerIsIntact(layerPath, layers.tree));
+      // The layer is verified against its digest before a single byte of it is parsed.
+      if (!cached) await client.downloadBlob(target.repository, layers.tree, layerPath);
+      options.onProgress?.('blob_pulled', { role: 'tree', digest: layers.tree.digest, size: layers.tree.size, cached });
+    }
 
     if (!verifiedBefore) {
       const mismatch = await verifyTreeLayer(layerPath, parsedDescription);

@@ -153,6 +153,35 @@ describe('push and pull against docker-registry', () => {
     expect(recorded).toEqual([false, true, false]);
     expect(await readdir(path.join(cacheDir, 'verified'))).toEqual([`${built.manifest.layers[0]!.digest.slice(7)}.${built.manifest.annotations![MODULE_ANNOTATIONS.fsverityRootHash]!.slice(7)}`]);
   });
+
+  it('leaves a verified tree layer alone when the caller says it does not need it (it holds the extracted tree)', async () => {
+    const repository = repo('not-needed');
+    await pushModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, built);
+    const cacheDir = path.join(workDir, `cache-${randomBytes(3).toString('hex')}`);
+    const treeDigest = built.manifest.layers[0]!.digest;
+    const treePulls: boolean[] = [];
+    const onProgress = (step: ArtifactProgressStep, detail: unknown): void => {
+      const blob = detail as { role?: string; cached?: boolean };
+      if (step === 'blob_pulled' && blob.role === 'tree') treePulls.push(blob.cached!);
+    };
+    const asked: string[] = [];
+    const notNeeded = async (tree: { digest: string }) => {
+      asked.push(tree.digest);
+      return false;
+    };
+    // Never verified in this cache: fetched and verified whatever the caller says.
+    const first = await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { cacheDir, onProgress, treeLayerNeeded: notNeeded });
+    expect(asked).toEqual([]);
+    await rm(first.treeLayerPath!);
+    // Verified before and not needed: not fetched, not hashed.
+    await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { cacheDir, onProgress, treeLayerNeeded: notNeeded });
+    expect(asked).toEqual([treeDigest]);
+    await expect(stat(first.treeLayerPath!)).rejects.toMatchObject({ code: 'ENOENT' });
+    // Needed again (the tree went): fetched again.
+    await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { cacheDir, onProgress, treeLayerNeeded: async () => true });
+    expect(treePulls).toEqual([false, false]);
+    expect(sha256Digest(await readFile(first.treeLayerPath!))).toBe(treeDigest);
+  });
 });
 
 describe('tampering is caught on pull', () => {
