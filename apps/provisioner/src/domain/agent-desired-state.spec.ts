@@ -1,7 +1,8 @@
 import type { CatalogEvent } from '@powernode/contracts';
 import { foldEvents, type StoredEventLike } from '@powernode/events';
 import { agentDesiredState, desiredGeneration } from './agent-desired-state.js';
-import { desiredModulesFor, desiredStateProjection, type DesiredModules } from './desired-state.projection.js';
+import { desiredModulesFor, type DesiredModules } from './desired-modules.js';
+import { desiredStateProjection } from './desired-state.projection.js';
 import { moduleCompositionProjection } from './module-composition.projection.js';
 import {
   assigned,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SEEDED_MODULE_CATEGORIES, canonicalJson, type AgentDesiredModule, type AgentDesiredState } from '@powernode/contracts';
 import { composePreview, type ComposableModule, type CompositionConflict } from '@powernode/composition';
 import { assertNever } from '@powernode/events';
-import type { DesiredModules, UnresolvedReason } from './desired-state.projection.js';
+import type { DesiredModules, UnresolvedReason } from './desired-modules.js';
 import { NO_INIT, type ModuleCompositionModel } from './module-composition.projection.js';
 
 /*

@@ -1,5 +1,6 @@
 import { isPowernodeError } from '@powernode/contracts';
-import { desiredModulesFor, type DesiredStateModel } from './desired-state.projection.js';
+import { desiredModulesFor } from './desired-modules.js';
+import type { DesiredStateModel } from './desired-state.projection.js';
 import type { InstanceView } from './instances.projection.js';
 
 /**

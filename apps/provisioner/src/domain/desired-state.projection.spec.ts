@@ -1,7 +1,8 @@
 import type { CatalogEvent } from '@powernode/contracts';
 import { refusalOf } from '@powernode/testing';
 import { foldEvents, type StoredEventLike } from '@powernode/events';
-import { desiredModulesFor, desiredStateProjection, type DesiredModules } from './desired-state.projection.js';
+import { desiredModulesFor, type DesiredModules } from './desired-modules.js';
+import { desiredStateProjection } from './desired-state.projection.js';
 import {
   assigned,
   BASE_TEMPLATE_ID,

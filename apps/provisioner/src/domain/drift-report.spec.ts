@@ -1,5 +1,6 @@
 import { foldEvents, type StoredEventLike } from '@powernode/events';
-import { desiredModulesFor, desiredStateProjection, type DesiredModule } from './desired-state.projection.js';
+import { desiredModulesFor, type DesiredModule } from './desired-modules.js';
+import { desiredStateProjection } from './desired-state.projection.js';
 import { driftReport, instanceDriftReport } from './drift-report.js';
 import { instancesProjection, instanceView } from './instances.projection.js';
 import {

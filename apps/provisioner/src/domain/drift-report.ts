@@ -1,4 +1,4 @@
-import type { DesiredModules, UnresolvedReason } from './desired-state.projection.js';
+import type { DesiredModules, UnresolvedReason } from './desired-modules.js';
 import type { InstanceView } from './instances.projection.js';
 
 /** What should run against what runs, per module name, compared by composefs digest. */

@@ -104,17 +104,8 @@ export {
   staleThresholdMs,
 } from './heartbeat-staleness.js';
 export { provisionerProjection, type ProvisionerProjection, type ProvisionerReadEvent } from './provisioner-projection.js';
-export {
-  desiredModulesFor,
-  desiredStateProjection,
-  type DesiredModule,
-  type DesiredModules,
-  type DesiredStateModel,
-  type DesiredStateTarget,
-  type ModuleFacts,
-  type UnresolvedReason,
-  type VersionFacts,
-} from './desired-state.projection.js';
+export { desiredStateProjection, type DesiredStateModel, type ModuleFacts, type VersionFacts } from './desired-state.projection.js';
+export { desiredModulesFor, type DesiredModule, type DesiredModules, type DesiredStateTarget, type UnresolvedReason } from './desired-modules.js';
 export { instancesProjection, instanceView, listInstances, type InstanceFilter, type InstanceLiveness, type InstancesReadModel, type InstanceView } from './instances.projection.js';
 export { listNodes, nodeByHostname, nodesProjection, nodeView, type NodesReadModel, type NodeView } from './nodes.projection.js';
 export { driftReport, instanceDriftReport, type DriftReport, type InstanceDriftReport } from './drift-report.js';
