@@ -1,5 +1,6 @@
 import { TextDecoder } from 'node:util';
 import {
+  EXEC_MARGIN_MS,
   INSTANCE_EXEC_STREAM_MEDIA_TYPE,
   PROVISIONER_RPC,
   PowernodeError,
@@ -11,9 +12,6 @@ import {
 } from '@powernode/contracts';
 import type { RpcClient, StreamedReplyItem } from '@powernode/events';
 import type { OperationContext, OperationStream } from './operation.js';
-
-/** Time the provisioner gets beyond the command's own timeout: reading the stream, recording the event. */
-export const EXEC_MARGIN_MS = 15_000;
 
 /** The NDJSON form of `system_exec_instance` (REST with `Accept: application/x-ndjson`). */
 export function instanceExecStream(rpc: RpcClient): OperationStream<ExecInstanceInput> {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { HttpMethod, RestRoute } from '@powernode/contracts';
 import type { Permission, Principal } from '../auth/roles.js';
 
 /** Who is calling and under which correlation id; every command carries both into its events. */
@@ -7,7 +8,7 @@ export interface OperationContext {
   correlation_id: string;
 }
 
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+export type { HttpMethod };
 
 /**
  * One operation of the public surface. The same definition is served as an MCP tool, as a REST route
@@ -21,11 +22,7 @@ export interface Operation<I = any, O = any> {
   permission: Permission;
   /** Validates and normalises the merged input (aliases of the reference platform included). */
   input: z.ZodType<I>;
-  /**
-   * The REST route. `params` maps a path parameter to the input field it fills where the two names differ
-   * (the path speaks REST's `module_name` while the tool keeps its documented argument name).
-   */
-  rest: { method: HttpMethod; path: string; status?: number; params?: Readonly<Record<string, string>> };
+  rest: RestRoute;
   run(input: I, context: OperationContext): Promise<O>;
   /** A streamed form of the answer, served over REST to a client whose Accept names its media type. */
   stream?: OperationStream<I>;

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { CATALOG_RPC, GATEWAY_RPC, PROVISIONER_RPC } from './rpc-patterns.js';
 
 /**
@@ -24,6 +23,3 @@ export const PROJECTION_OWNERS = [
     projections: ['provisioner-nodes', 'provisioner-instances', 'provisioner-desired-state', 'provisioner-module-composition', 'provisioner-agent-credentials'],
   },
 ] as const;
-
-/** What a service's replay pattern takes: one projection by name, or none for all of its read models. */
-export const replayRequestSchema = z.object({ projection: z.string().min(1).max(200).optional() });
