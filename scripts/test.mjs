@@ -43,7 +43,8 @@ const chosen = tiers.length > 0 ? TIERS.filter((t) => tiers.includes(t)) : TIERS
 // Integration tests mostly wait on the processes and servers they start, so more workers than cores pay.
 const integrationWorkers = process.env.POWERNODE_TEST_WORKERS || '3';
 const WORKERS = { unit: '1', integration: integrationWorkers, e2e: '1' };
-const userSetsWorkers = jestArgs.some((a) => /^(--maxWorkers|-w|--runInBand|-i)(=|$)/.test(a));
+const optionArgs = jestArgs.includes('--') ? jestArgs.slice(0, jestArgs.indexOf('--')) : jestArgs;
+const userSetsWorkers = optionArgs.some((a) => /^(--maxWorkers|-w|--runInBand|-i)(=|$)/.test(a));
 // The tiers that run at the same time: unit needs one core's worth, integration mostly waits; the heavy e2e
 // tier (machines) gets the machine to itself afterwards.
 const waves = [chosen.filter((t) => t !== 'e2e'), chosen.filter((t) => t === 'e2e')].filter((w) => w.length > 0);
