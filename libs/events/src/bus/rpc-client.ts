@@ -3,6 +3,7 @@ import { PowernodeError } from '@powernode/contracts';
 import { uuidv7 } from '../uuid7.js';
 import { rpcSubject } from './bus-namespace.js';
 import { BUS_HEADERS } from './event-message.js';
+import { decodeRpcReply, encodeRpcRequest } from './rpc-packet.js';
 import { rpcReplySchema } from './rpc-reply.js';
 import { readStreamedReply, type ReadStreamedReplyOptions, type StreamedReplyItem } from './rpc-stream.js';
 
@@ -18,8 +19,6 @@ export interface RpcClientOptions {
   /** The services' `POWERNODE_BUS_NAMESPACE`: requests go to `<namespace>.<pattern>`. Default none. */
   namespace?: string | undefined;
 }
-
-const encoder = new TextEncoder();
 
 /**
  * Sends commands and queries to Nest microservices listening with `Transport.NATS` (`@MessagePattern`),
@@ -83,28 +82,25 @@ export class RpcClient {
     const h = natsHeaders();
     h.set(BUS_HEADERS.correlation_id, correlationId);
     if (streamSubject !== undefined) h.set(BUS_HEADERS.stream_subject, streamSubject);
-    // Nest's NATS packet: the server routes on the subject and echoes `id` in the reply.
-    const packet = { pattern, data: payload, id: uuidv7() };
-    let raw: unknown;
+    let reply: Uint8Array;
     try {
-      const reply = await this.nc.request(rpcSubject(pattern, this.namespace), encoder.encode(JSON.stringify(packet)), { timeout, headers: h });
-      raw = reply.json();
+      const msg = await this.nc.request(rpcSubject(pattern, this.namespace), encodeRpcRequest({ pattern, data: payload, id: uuidv7() }), { timeout, headers: h });
+      reply = msg.data;
     } catch (error) {
       throw this.transportError(error, pattern, timeout, correlationId);
     }
-    const nestReply = raw as { err?: unknown; response?: unknown } | null;
-    if (nestReply === null || typeof nestReply !== 'object') {
+    const decoded = decodeRpcReply(reply);
+    if (decoded.kind === 'malformed') {
       throw new PowernodeError('internal', `the handler of ${pattern} answered with something that is not a Nest reply packet; check that it is a Nest microservice`, {
         details: { pattern, correlation_id: correlationId },
       });
     }
-    if (nestReply.err !== undefined && nestReply.err !== null) {
-      const message = typeof nestReply.err === 'object' && 'message' in nestReply.err ? String((nestReply.err as { message: unknown }).message) : String(nestReply.err);
-      throw new PowernodeError('internal', `the handler of ${pattern} failed outside its reply envelope: ${message}; wrap it with rpcHandler()`, {
+    if (decoded.kind === 'failed') {
+      throw new PowernodeError('internal', `the handler of ${pattern} failed outside its reply envelope: ${decoded.message}; wrap it with rpcHandler()`, {
         details: { pattern, correlation_id: correlationId },
       });
     }
-    const parsed = rpcReplySchema.safeParse(nestReply.response);
+    const parsed = rpcReplySchema.safeParse(decoded.response);
     if (!parsed.success) {
       throw new PowernodeError('internal', `the handler of ${pattern} answered without an {ok, data | error} envelope; wrap it with rpcHandler()`, {
         details: { pattern, correlation_id: correlationId },

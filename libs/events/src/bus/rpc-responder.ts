@@ -1,8 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { RpcTransportContext } from './rpc-handler.js';
+import { decodeRpcRequest, encodeRpcReply } from './rpc-packet.js';
 import type { RpcReply } from './rpc-reply.js';
-
-const encoder = new TextEncoder();
 
 /**
  * Answers requests on `subject` with a handler made by `rpcHandler`, in Nest's NATS reply packet, so a process
@@ -15,14 +14,9 @@ export function serveRpc(nc: NatsConnection, subject: string, handler: (payload:
     callback: (error, msg) => {
       if (error) return;
       void (async () => {
-        let packet: { id?: unknown; data?: unknown } | null = null;
-        try {
-          packet = msg.json<{ id?: unknown; data?: unknown }>();
-        } catch {
-          // Not JSON: the handler sees no payload and refuses it with validation_failed.
-        }
-        const response = await handler(packet?.data, { getHeaders: () => msg.headers, getSubject: () => msg.subject });
-        msg.respond(encoder.encode(JSON.stringify({ id: packet?.id ?? null, response, isDisposed: true })));
+        const { id, data } = decodeRpcRequest(msg.data);
+        const response = await handler(data, { getHeaders: () => msg.headers, getSubject: () => msg.subject });
+        msg.respond(encodeRpcReply(id, response));
       })();
     },
   });

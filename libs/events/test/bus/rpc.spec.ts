@@ -1,11 +1,13 @@
 import 'reflect-metadata';
 import { Controller, Inject, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Ctx, MessagePattern, NatsContext, Payload, Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ClientProxyFactory, Ctx, MessagePattern, NatsContext, NatsRecordBuilder, Payload, Transport, type ClientProxy, type MicroserviceOptions } from '@nestjs/microservices';
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { firstValueFrom } from 'rxjs';
 import { PowernodeError } from '@powernode/contracts';
 import { z } from 'zod';
 import { RpcClient } from '../../src/bus/rpc-client.js';
+import { BUS_HEADERS } from '../../src/bus/event-message.js';
 import { rpcHandler, unwrapRpcReply } from '../../src/bus/rpc-handler.js';
 import { serveRpc } from '../../src/bus/rpc-responder.js';
 import { rpcMicroserviceOptions } from '../../src/rpc-microservice.js';
@@ -248,6 +250,43 @@ describe('serveRpc (a plain NATS process answering like a Nest microservice)', (
     await stopped.stop();
     await nc.flush();
     await expect(client.request(`${prefix}.gone`, {})).rejects.toMatchObject({ code: 'rpc_no_responder' });
+  });
+});
+
+describe("Nest's own ClientNats calling serveRpc (the gateway's responder)", () => {
+  let nc: NatsConnection;
+  let nest: ClientProxy;
+  const prefix = `nestclient-${uniqueId()}`;
+  const served: { stop(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    nc = await connect({ servers: NATS_URL });
+    const echo = rpcHandler(z.object({ n: z.number().int() }), ({ n }, context) => {
+      if (n < 0) throw new PowernodeError('validation_failed', 'n must not be negative', { details: { n } });
+      return { doubled: n * 2, correlation_id: context.correlation_id };
+    });
+    served.push(serveRpc(nc, `${prefix}.double`, echo));
+    await nc.flush();
+    nest = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [NATS_URL] } });
+    await nest.connect();
+  });
+
+  afterAll(async () => {
+    for (const s of served) await s.stop();
+    await nest?.close();
+    await nc?.close();
+  });
+
+  it('answers with the reply envelope, and reads the headers Nest sends', async () => {
+    const h = natsHeaders();
+    h.set(BUS_HEADERS.correlation_id, 'corr-nest-1');
+    const record = new NatsRecordBuilder({ n: 21 }).setHeaders(h).build();
+    await expect(firstValueFrom(nest.send(`${prefix}.double`, record))).resolves.toEqual({ ok: true, data: { doubled: 42, correlation_id: 'corr-nest-1' } });
+  });
+
+  it('carries refusals back in the envelope, not as a transport error', async () => {
+    await expect(firstValueFrom(nest.send(`${prefix}.double`, { n: -1 }))).resolves.toMatchObject({ ok: false, error: { code: 'validation_failed', details: { n: -1 } } });
+    await expect(firstValueFrom(nest.send(`${prefix}.double`, { n: 'x' }))).resolves.toMatchObject({ ok: false, error: { code: 'validation_failed' } });
   });
 });
 
