@@ -18,7 +18,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startPlatform, startRegistry, type TestPlatform, type TestRegistry } from '@powernode/testing';
-import { ensureModule, ensurePrerequisites, MY_REDIS, PlatformClient, promoteVersion, publishNextVersion, runPowernode, type StepContext } from '../scripts/demo.js';
+import { MY_REDIS } from '../scripts/demo/example-modules.js';
+import { PlatformClient } from '../scripts/demo/platform-client.js';
+import { runPowernode } from '../scripts/demo/powernode-cli.js';
+import { ensurePrerequisites } from '../scripts/demo/prerequisites.js';
+import { ensureModule, promoteVersion, publishNextVersion, type StepContext } from '../scripts/demo/steps.js';
 
 const ROUNDS = 5;
 const FLEET = Number(process.env['POWERNODE_BENCH_MACHINES'] ?? 20);

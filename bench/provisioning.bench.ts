@@ -21,18 +21,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startPlatform, startRegistry } from '@powernode/testing';
 import { LocalDriver } from '../apps/provisioner/src/drivers/index.js';
-import {
-  DEV_IDENTITY_REGEXP,
-  DEV_ISSUER_REGEXP,
-  PlatformClient,
-  PREREQUISITE_MODULES,
-  ensureModule,
-  promoteVersion,
-  publishModule,
-  publishNextVersion,
-  waitForVersion,
-  type StepContext,
-} from '../scripts/demo.js';
+import { DEV_IDENTITY_REGEXP, DEV_ISSUER_REGEXP, PREREQUISITE_MODULES } from '../scripts/demo/example-modules.js';
+import { PlatformClient } from '../scripts/demo/platform-client.js';
+import { ensureModule, promoteVersion, publishModule, publishNextVersion, waitForVersion, type StepContext } from '../scripts/demo/steps.js';
 
 const ROUNDS = 5;
 const TARGET_MS = 3000;

@@ -5,20 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { canonicalJson } from '@powernode/contracts';
 import { startPlatform, startRegistry, startRegistryGate, waitUntil, type RegistryGate, type TestPlatform, type TestRegistry } from '@powernode/testing';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
-import {
-  DEV_IDENTITY_REGEXP,
-  DEV_ISSUER_REGEXP,
-  PlatformClient,
-  publishModule,
-  REPO_ROOT,
-  waitForVersion,
-  type DemoRecord,
-  type DemoTarget,
-  type PublishResult,
-  type StepContext,
-  type VersionView,
-} from '../../../../scripts/demo.js';
+/* eslint-disable @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check */
+import { DEV_IDENTITY_REGEXP, DEV_ISSUER_REGEXP } from '../../../../scripts/demo/example-modules.js';
+import type { DemoRecord } from '../../../../scripts/demo/narration.js';
+import { PlatformClient } from '../../../../scripts/demo/platform-client.js';
+import { publishModule, waitForVersion, type PublishResult, type StepContext, type VersionView } from '../../../../scripts/demo/steps.js';
+import { REPO_ROOT, type DemoTarget } from '../../../../scripts/demo/target.js';
+/* eslint-enable @nx/enforce-module-boundaries */
 import { LocalDriver } from '../../src/drivers/index.js';
 
 /*

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
-import { MY_REDIS, publishModule, waitForVersion } from '../../../../scripts/demo.js';
+/* eslint-disable @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check */
+import { MY_REDIS } from '../../../../scripts/demo/example-modules.js';
+import { publishModule, waitForVersion } from '../../../../scripts/demo/steps.js';
+/* eslint-enable @nx/enforce-module-boundaries */
 import { promoteThrough, registerProbe, runningInstance, startE2ePlatform, templateAndNode, type E2ePlatform, type ProbeModule } from './e2e-platform.test-support.js';
 
 /*

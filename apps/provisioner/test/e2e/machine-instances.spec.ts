@@ -4,8 +4,12 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check
-import { ensureModule, ensurePrerequisites, MY_REDIS, PlatformClient, promoteVersion, publishNextVersion, waitUntil } from '../../../../scripts/demo.js';
+/* eslint-disable @nx/enforce-module-boundaries -- the demo's own steps are what these tests drive and check */
+import { MY_REDIS } from '../../../../scripts/demo/example-modules.js';
+import { PlatformClient } from '../../../../scripts/demo/platform-client.js';
+import { ensurePrerequisites } from '../../../../scripts/demo/prerequisites.js';
+import { ensureModule, promoteVersion, publishNextVersion, waitUntil } from '../../../../scripts/demo/steps.js';
+/* eslint-enable @nx/enforce-module-boundaries */
 import { agentProcessesOf } from '../provisioner-platform.js';
 import { runDemoScript, startE2ePlatform, type E2ePlatform } from './e2e-platform.test-support.js';
 

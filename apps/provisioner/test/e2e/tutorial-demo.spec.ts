@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the demo script is what this test checks
-import { MY_REDIS, PREREQUISITE_MODULES } from '../../../../scripts/demo.js';
+import { MY_REDIS, PREREQUISITE_MODULES } from '../../../../scripts/demo/example-modules.js';
 import { agentProcessesOf } from '../provisioner-platform.js';
 import { expectNoDuplicateEvents, runDemoScript, startE2ePlatform, type DemoStep, type E2ePlatform } from './e2e-platform.test-support.js';
 
