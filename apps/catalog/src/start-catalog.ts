@@ -1,10 +1,10 @@
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { rpcMicroserviceOptions } from '@powernode/events/rpc-microservice';
+import { rpcMicroserviceOptions, RpcHostModule } from '@powernode/events/rpc-microservice';
 import { z } from 'zod';
 import type { ServiceHost } from '@powernode/runtime';
 import { baseConfigShape } from '@powernode/runtime';
-import { CatalogModule } from './catalog.module.js';
+import { catalogRpcHandlers } from './catalog-rpc-handlers.js';
 import { CatalogService } from './catalog-service.js';
 import { CatalogReadModels } from './read-models.js';
 import { SecretBox } from './secrets/secret-box.js';
@@ -25,8 +25,13 @@ export async function startCatalog(host: ServiceHost<{ POWERNODE_DATA_DIR: strin
   const secrets = SecretBox.loadOrCreate(host.config.POWERNODE_DATA_DIR, host.config.POWERNODE_SECRET_KEY);
   const service = new CatalogService(host.store, readModels, secrets, host.logger);
   await service.seed();
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(CatalogModule.register({ service, readModels, logger: host.logger }), {
-    ...rpcMicroserviceOptions({ servers: host.config.NATS_URL.split(','), queue: 'catalog', namespace: host.bus.namespace }),
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(RpcHostModule, {
+    ...rpcMicroserviceOptions({
+      servers: host.config.NATS_URL.split(','),
+      queue: 'catalog',
+      namespace: host.bus.namespace,
+      handlers: catalogRpcHandlers({ service, readModels, logger: host.logger }),
+    }),
     logger: false,
   });
   await app.listen();

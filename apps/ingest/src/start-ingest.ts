@@ -2,13 +2,13 @@ import path from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { deadLetterSubject, DurableConsumer, eventFilterSubject, openSqliteProcessedLedger, RpcClient } from '@powernode/events';
-import { rpcMicroserviceOptions } from '@powernode/events/rpc-microservice';
+import { rpcMicroserviceOptions, RpcHostModule } from '@powernode/events/rpc-microservice';
 import type { RegistryAuth } from '@powernode/oci';
 import type { ServiceHost } from '@powernode/runtime';
 import { PowernodeError } from '@powernode/contracts';
 import { CatalogCommands } from './catalog-commands.js';
 import type { IngestConfig } from './ingest-config.js';
-import { IngestModule } from './ingest.module.js';
+import { ingestRpcHandlers } from './ingest-rpc-handlers.js';
 import { ModuleBuildIngest } from './module-build-ingest.js';
 import { RegistryClients } from './registry-clients.js';
 import { loadIngestTrust } from './trust-material.js';
@@ -76,8 +76,13 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
   await consumer.start();
   host.onShutdown({ name: 'consumer', close: () => consumer.stop() });
 
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(IngestModule.register({ ingest, logger: host.logger }), {
-    ...rpcMicroserviceOptions({ servers: config.NATS_URL.split(','), queue: 'ingest', namespace: host.bus.namespace }),
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(RpcHostModule, {
+    ...rpcMicroserviceOptions({
+      servers: config.NATS_URL.split(','),
+      queue: 'ingest',
+      namespace: host.bus.namespace,
+      handlers: ingestRpcHandlers({ ingest, logger: host.logger }),
+    }),
     logger: false,
   });
   await app.listen();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { rpcMicroserviceOptions } from '@powernode/events/rpc-microservice';
+import { rpcMicroserviceOptions, RpcHostModule } from '@powernode/events/rpc-microservice';
 import { z } from 'zod';
 import { DEFAULT_MACHINE_SUBNET, machineSubnetSchema, PowernodeError } from '@powernode/contracts';
 import { CommandSyntaxError, splitArgv } from '@powernode/manifest';
@@ -15,7 +15,7 @@ import { HeartbeatSweeper } from './heartbeat-sweeper.js';
 import { InstanceExecService } from './instance-exec-service.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
-import { ProvisionerModule } from './provisioner.controller.js';
+import { provisionerRpcHandlers } from './provisioner-rpc-handlers.js';
 import { ProvisionerService } from './provisioner-service.js';
 import { ProvisionerReadModels } from './read-models.js';
 
@@ -104,8 +104,13 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   const exec = new InstanceExecService({ store: host.store, driver, logger });
   const agents = new AgentSessions({ store: host.store, readModels, liveness, keys, heartbeatIntervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
 
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProvisionerModule.register({ service, exec, agents, readModels, nats: host.nats, logger }), {
-    ...rpcMicroserviceOptions({ servers: config.NATS_URL.split(','), queue: 'provisioner', namespace: host.bus.namespace }),
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(RpcHostModule, {
+    ...rpcMicroserviceOptions({
+      servers: config.NATS_URL.split(','),
+      queue: 'provisioner',
+      namespace: host.bus.namespace,
+      handlers: provisionerRpcHandlers({ service, exec, agents, readModels, nats: host.nats, logger }),
+    }),
     logger: false,
   });
   await app.listen();

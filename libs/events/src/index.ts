@@ -80,4 +80,5 @@ export { rpcFailure, rpcOk, rpcReplySchema, type RpcReply } from './bus/rpc-repl
 export { rpcHandler, unwrapRpcReply, type RpcContext, type RpcHandlerOptions, type RpcTransportContext } from './bus/rpc-handler.js';
 export { RpcClient, type RpcClientOptions, type RpcRequestOptions } from './bus/rpc-client.js';
 export { serveRpc } from './bus/rpc-responder.js';
-export { readStreamedReply, RpcStreamWriter, STREAM_END_PART, streamedRpcHandler, type ReadStreamedReplyOptions, type StreamedReplyItem } from './bus/rpc-stream.js';
+export { rpcHandlerTable, type RpcHandlerTable, type RpcTableHandler, type RpcTransportHandler } from './bus/rpc-handler-table.js';
+export { readStreamedReply, RpcStreamWriter, STREAM_END_PART, streamedRpcHandler, withStreamWriter, type ReadStreamedReplyOptions, type StreamedReplyItem } from './bus/rpc-stream.js';

@@ -199,25 +199,29 @@ export async function* readStreamedReply<T>(
 }
 
 /**
- * `rpcHandler` for a request whose answer is streamed: `fn` gets a writer to the caller's subject (closed when
- * it returns) and its return value becomes the ordinary reply. A request without a stream subject is refused.
+ * A handler whose answer is streamed: `fn` gets a writer to the caller's subject (closed when it returns) and its
+ * return value becomes the ordinary reply. A request without a stream subject is refused.
  */
+export function withStreamWriter<R, T>(
+  nc: NatsConnection,
+  fn: (request: R, context: RpcContext, writer: RpcStreamWriter) => Promise<T>,
+): (request: R, context: RpcContext) => Promise<T> {
+  return async (request, context) => {
+    const writer = RpcStreamWriter.open(nc, context);
+    try {
+      return await fn(request, context, writer);
+    } finally {
+      writer.close();
+    }
+  };
+}
+
+/** `rpcHandler` for a request whose answer is streamed (see `withStreamWriter`). */
 export function streamedRpcHandler<S extends ZodType, T>(
   nc: NatsConnection,
   schema: S,
   fn: (input: z.output<S>, context: RpcContext, writer: RpcStreamWriter) => Promise<T>,
   options: RpcHandlerOptions = {},
 ): (payload: unknown, transport?: RpcTransportContext) => Promise<RpcReply<T>> {
-  return rpcHandler(
-    schema,
-    async (input, context) => {
-      const writer = RpcStreamWriter.open(nc, context);
-      try {
-        return await fn(input, context, writer);
-      } finally {
-        writer.close();
-      }
-    },
-    options,
-  );
+  return rpcHandler(schema, withStreamWriter(nc, fn), options);
 }
