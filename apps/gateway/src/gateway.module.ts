@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { GATEWAY_RPC, PowernodeError, replayRequestSchema } from '@powernode/contracts';
-import { RpcClient, rpcHandler, rpcSubject, serveRpc } from '@powernode/events';
+import { GATEWAY_RPCS, PowernodeError } from '@powernode/contracts';
+import { RpcClient, rpcHandlerTable, serveRpcTable } from '@powernode/events';
 import type { ServiceHost } from '@powernode/runtime';
 import { Authenticator } from './auth/authenticator.js';
 import { HealthController, READINESS_CHECKS } from './health/health.controller.js';
@@ -47,7 +47,7 @@ export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime>
   const readModels = new GatewayReadModels(host.store, host.logger);
   await readModels.start();
   host.onShutdown({ name: 'read models', close: () => readModels.stop() });
-  const replay = serveRpc(host.nats, rpcSubject(GATEWAY_RPC.replay, host.bus.namespace), rpcHandler(replayRequestSchema, ({ projection }) => readModels.rebuild(projection), { logger: host.logger }));
+  const replay = serveRpcTable(host.nats, rpcHandlerTable(GATEWAY_RPCS, { replay: ({ projection }) => readModels.rebuild(projection) }, { logger: host.logger }), host.bus.namespace);
   host.onShutdown({ name: 'replay', close: () => replay.stop() });
   const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000, namespace: host.bus.namespace });
   const operations = [...catalogOperations(rpc, readModels), ...provisionerOperations(rpc), ...gatewayOperations(host.store, readModels.tokens), ...(deps.extraOperations?.(rpc) ?? [])];

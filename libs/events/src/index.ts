@@ -79,6 +79,6 @@ export { DurableConsumer, type DeliveryContext, type DurableConsumerOptions, typ
 export { rpcFailure, rpcOk, rpcReplySchema, type RpcReply } from './bus/rpc-reply.js';
 export { rpcHandler, unwrapRpcReply, type RpcContext, type RpcHandlerOptions, type RpcTransportContext } from './bus/rpc-handler.js';
 export { RpcClient, type RpcClientOptions, type RpcRequestOptions } from './bus/rpc-client.js';
-export { serveRpc } from './bus/rpc-responder.js';
+export { serveRpc, serveRpcTable } from './bus/rpc-responder.js';
 export { rpcHandlerTable, type RpcHandlerTable, type RpcTableHandler, type RpcTransportHandler } from './bus/rpc-handler-table.js';
 export { readStreamedReply, RpcStreamWriter, STREAM_END_PART, streamedRpcHandler, withStreamWriter, type ReadStreamedReplyOptions, type StreamedReplyItem } from './bus/rpc-stream.js';

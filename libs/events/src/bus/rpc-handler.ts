@@ -16,7 +16,7 @@ export interface RpcContext {
   stream_subject: string | undefined;
 }
 
-/** The transport context Nest hands a `@MessagePattern` method (`NatsContext` satisfies it). */
+/** The transport context Nest's NATS server hands a handler (`NatsContext` satisfies it), or `serveRpc`'s. */
 export interface RpcTransportContext {
   getHeaders?(): MsgHdrs | undefined;
   getSubject?(): string;
@@ -27,7 +27,7 @@ export interface RpcHandlerOptions {
 }
 
 /**
- * Wraps a command or query handler for a Nest `@MessagePattern` method: validates the payload with `schema`
+ * Wraps a command or query handler for the transport (see `rpcHandlerTable`): validates the payload with `schema`
  * (refusing with `validation_failed` and field paths), runs `fn`, and always answers with an `RpcReply`:
  * a thrown PowernodeError becomes its error body, anything else is logged and answered as `internal`.
  */

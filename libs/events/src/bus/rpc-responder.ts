@@ -1,5 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { rpcSubject } from './bus-namespace.js';
 import type { RpcTransportContext } from './rpc-handler.js';
+import type { RpcTransportHandler } from './rpc-handler-table.js';
 import { decodeRpcRequest, encodeRpcReply } from './rpc-packet.js';
 import type { RpcReply } from './rpc-reply.js';
 
@@ -23,6 +25,16 @@ export function serveRpc(nc: NatsConnection, subject: string, handler: (payload:
   return {
     async stop() {
       subscription.unsubscribe();
+    },
+  };
+}
+
+/** Serves every handler of a table (`rpcHandlerTable`) on its pattern, in the bus `namespace` when there is one. */
+export function serveRpcTable(nc: NatsConnection, handlers: ReadonlyMap<string, RpcTransportHandler>, namespace: string | undefined): { stop(): Promise<void> } {
+  const served = [...handlers].map(([pattern, handler]) => serveRpc(nc, rpcSubject(pattern, namespace), handler));
+  return {
+    async stop() {
+      for (const s of served) await s.stop();
     },
   };
 }
