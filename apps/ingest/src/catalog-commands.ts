@@ -1,4 +1,4 @@
-import { CATALOG_RPC, type Actor, type ModuleVersionBuiltData, type ModuleVersionRejectedData, type ModuleVersionReverifiedData } from '@powernode/contracts';
+import { CATALOG_RPCS, type Actor, type ModuleVersionBuiltData, type ModuleVersionRejectedData, type ModuleVersionReverifiedData } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
 import type { TrustPolicy } from './signature-judgement.js';
 
@@ -33,29 +33,29 @@ export class CatalogCommands {
 
   /** The module's current trust policy; `not_found` when the module was deleted. */
   trustPolicy(module_id: string, correlation_id: string): Promise<ModuleTrustPolicy> {
-    return this.rpc.request(CATALOG_RPC.trustPolicy, { module_id }, { correlation_id });
+    return this.rpc.call(CATALOG_RPCS.trustPolicy, { module_id }, { correlation_id });
   }
 
   /** Records a build (idempotent for the same module, tag, digest and verdict). */
   recordBuild(data: ModuleVersionBuiltData, causation_id: string, correlation_id: string): Promise<{ version: CatalogVersionView }> {
-    return this.rpc.request(CATALOG_RPC.recordBuild, { data, causation_id }, { correlation_id });
+    return this.rpc.call(CATALOG_RPCS.recordBuild, { data, causation_id }, { correlation_id });
   }
 
   /** Records a rejected build. */
   recordRejection(data: ModuleVersionRejectedData, causation_id: string, correlation_id: string): Promise<{ version: CatalogVersionView }> {
-    return this.rpc.request(CATALOG_RPC.recordRejection, { data, causation_id }, { correlation_id });
+    return this.rpc.call(CATALOG_RPCS.recordRejection, { data, causation_id }, { correlation_id });
   }
 
   /** Records a re-verification verdict (a no-op when unchanged). */
   recordReverification(data: ModuleVersionReverifiedData, correlation_id: string): Promise<{ version: CatalogVersionView; changed: boolean }> {
-    return this.rpc.request(CATALOG_RPC.recordReverification, { data, causation_id: null }, { correlation_id });
+    return this.rpc.call(CATALOG_RPCS.recordReverification, { data, causation_id: null }, { correlation_id });
   }
 
   getVersion(id: string, actor: Actor, correlation_id: string): Promise<{ version: CatalogVersionView }> {
-    return this.rpc.request(CATALOG_RPC.getModuleVersion, { actor, input: { id } }, { correlation_id });
+    return this.rpc.call(CATALOG_RPCS.getModuleVersion, { actor, input: { id } }, { correlation_id });
   }
 
   getModule(module_name: string, actor: Actor, correlation_id: string): Promise<{ module: { id: string; name: string } }> {
-    return this.rpc.request(CATALOG_RPC.getModule, { actor, input: { module_name } }, { correlation_id });
+    return this.rpc.call(CATALOG_RPCS.getModule, { actor, input: { module_name } }, { correlation_id });
   }
 }

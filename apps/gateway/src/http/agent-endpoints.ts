@@ -1,5 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
-import { agentEnrolInput, agentHeartbeat, parseOrThrow, PowernodeError, PROVISIONER_RPC } from '@powernode/contracts';
+import { agentEnrolInput, agentHeartbeat, parseOrThrow, PowernodeError, PROVISIONER_RPCS } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { correlationIdFrom } from './correlation.js';
@@ -47,18 +47,18 @@ export function agentRouter(rpc: RpcClient, logger: Logger): Router {
 
   router.post(
     '/enrol',
-    route((req, correlation_id) => rpc.request(PROVISIONER_RPC.agentEnrol, parseOrThrow(agentEnrolInput, body(req), 'enrolment'), { correlation_id, timeout_ms: 10_000 })),
+    route((req, correlation_id) => rpc.call(PROVISIONER_RPCS.agentEnrol, parseOrThrow(agentEnrolInput, body(req), 'enrolment'), { correlation_id, timeout_ms: 10_000 })),
   );
   router.get(
     '/desired',
-    route((req, correlation_id) => rpc.request(PROVISIONER_RPC.agentDesired, { credential: bearerCredential(req) }, { correlation_id, timeout_ms: 10_000 })),
+    route((req, correlation_id) => rpc.call(PROVISIONER_RPCS.agentDesired, { credential: bearerCredential(req) }, { correlation_id, timeout_ms: 10_000 })),
   );
   router.post(
     '/heartbeat',
     route((req, correlation_id) => {
       const credential = bearerCredential(req);
       const heartbeat = parseOrThrow(agentHeartbeat, body(req), 'heartbeat');
-      return rpc.request(PROVISIONER_RPC.agentHeartbeat, { credential, heartbeat }, { correlation_id, timeout_ms: 10_000 });
+      return rpc.call(PROVISIONER_RPCS.agentHeartbeat, { credential, heartbeat }, { correlation_id, timeout_ms: 10_000 });
     }),
   );
   router.use((req: Request, res: Response) => {

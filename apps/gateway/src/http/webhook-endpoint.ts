@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { CATALOG_RPC, PowernodeError, WEBHOOK_REFUSAL_MESSAGE } from '@powernode/contracts';
+import { CATALOG_RPCS, PowernodeError, WEBHOOK_REFUSAL_MESSAGE } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { correlationIdFrom } from './correlation.js';
@@ -56,8 +56,8 @@ export function webhookHandler(rpc: RpcClient, limiter: RateLimiter, logger: Log
       const delivery_id = header(req, 'x-gitea-delivery') ?? header(req, 'x-github-delivery');
       if (!delivery_id) throw new PowernodeError('validation_failed', 'missing delivery id: send X-Gitea-Delivery or X-GitHub-Delivery');
       const artifact = payload['artifact'];
-      const result = await rpc.request<{ delivery_id: string; duplicate: boolean }>(
-        CATALOG_RPC.receiveWebhook,
+      const result = await rpc.call<typeof CATALOG_RPCS.receiveWebhook, { delivery_id: string; duplicate: boolean }>(
+        CATALOG_RPCS.receiveWebhook,
         {
           repository_full_name: fullName,
           raw_body_base64: raw.toString('base64'),

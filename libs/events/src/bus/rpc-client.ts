@@ -1,5 +1,6 @@
 import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { PowernodeError } from '@powernode/contracts';
+import type { z } from 'zod';
+import { PowernodeError, type RpcDeclaration } from '@powernode/contracts';
 import { uuidv7 } from '../uuid7.js';
 import { rpcSubject } from './bus-namespace.js';
 import { BUS_HEADERS } from './event-message.js';
@@ -57,6 +58,11 @@ export class RpcClient {
    */
   async request<T>(pattern: string, payload: unknown, options: RpcRequestOptions = {}): Promise<T> {
     return this.send<T>(pattern, payload, options, undefined);
+  }
+
+  /** `request` for a declared RPC: a payload its declaration would refuse fails to compile. */
+  async call<D extends RpcDeclaration, T>(declaration: D, payload: z.input<D['request']>, options: RpcRequestOptions = {}): Promise<T> {
+    return this.send<T>(declaration.pattern, payload, options, undefined);
   }
 
   /**
