@@ -7,12 +7,12 @@
 // Needs the build (`npm run bench` builds first).
 // Durability: read-only workload; the file sits in the page cache after the warm-up run.
 import { spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeRandomFile } from './random-file.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'bin/powernode.mjs');
@@ -50,18 +50,6 @@ function alternate(rounds: number, a: () => number, b: () => number): { a: numbe
   return { a: as, b: bs };
 }
 
-async function writeRandomFile(file: string, size: number): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
-    for (let written = 0; written < size; written += chunk.length) {
-      randomFillSync(chunk);
-      await handle.write(chunk, 0, Math.min(chunk.length, size - written));
-    }
-  } finally {
-    await handle.close();
-  }
-}
 
 export async function benchCli(report: (line: string) => void): Promise<void> {
   if (!existsSync(path.join(ROOT, 'apps/cli/dist/main.js'))) throw new Error('apps/cli/dist/main.js is missing: run npm run build first');

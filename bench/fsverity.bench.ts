@@ -2,31 +2,19 @@
 // project's reference tool), same file, same run. Target: ours >= 0.8x the CLI.
 // Durability: read-only workload; the file sits in the page cache after the warm-up pass.
 import { execFile } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { fsverityDigestOfFile } from '@powernode/fsverity';
+import { writeRandomFile } from './random-file.js';
 
 const FILE_SIZE = 256 * 1024 * 1024;
 const ROUNDS = 5;
 const TARGET_RATIO = 0.8;
 const execFileAsync = promisify(execFile);
 
-async function writeRandomFile(file: string, size: number): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
-    for (let written = 0; written < size; written += chunk.length) {
-      randomFillSync(chunk);
-      await handle.write(chunk, 0, Math.min(chunk.length, size - written));
-    }
-  } finally {
-    await handle.close();
-  }
-}
 
 async function cliDigest(file: string): Promise<string> {
   const { stdout } = await execFileAsync('fsverity', ['digest', file]);
