@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildModuleArtifact, loadModuleManifest, type TreeEntry } from '@powernode/artifact';
+import { defaultBuildCacheDir } from './build-cache.js';
 import { materialiseModulePackages, type MaterialisedPackages } from './module-packages.js';
 
 /*
@@ -68,6 +69,25 @@ describeAsRoot('materialiseModulePackages (mmdebstrap + overlay capture)', () =>
     expect(described.get('/var/lib/redis')).toMatchObject({ uid: byPath.get('/var/lib/redis')!.uid, mode: 0o750 });
     const sbom = JSON.parse(second.blobs.get(second.manifest.layers[2]!.digest)!.bytes!.toString('utf8')) as { components: Array<{ purl?: string }> };
     expect(sbom.components.map((component) => component.purl)).toContainEqual(expect.stringMatching(/^pkg:deb\/debian\/redis-server@.+\?arch=amd64&distro=bookworm$/));
+  }, PACKAGE_BUILD_TIMEOUT_MS);
+
+  it('captures the same layer again after its cache is wiped: same composefs digest', async () => {
+    // A cache holding only the base (shared with the default cache): the package layer is captured anew.
+    const wiped = await mkdtemp(path.join(tmpdir(), 'pn-debian-build-wiped-'));
+    try {
+      await symlink(path.join(defaultBuildCacheDir(), 'base'), path.join(wiped, 'base'));
+      const build = (tree: MaterialisedPackages, name: string): ReturnType<typeof buildModuleArtifact> =>
+        buildModuleArtifact({ dir: MY_REDIS, sourceDateEpoch: 1_700_000_000, packageTree: tree.packageTree, outDir: path.join(out, name) });
+      const started = Date.now();
+      const recaptured = await materialiseModulePackages({ manifest: await loadModuleManifest(MY_REDIS), cacheDir: wiped });
+      console.log(`my-redis layer captured again after a cache wipe: ${seconds(started)}`);
+      expect((await readdir(path.join(wiped, 'layers'))).length).toBeGreaterThan(0);
+      const [before, after] = [await build(redis, 'before-wipe'), await build(recaptured, 'after-wipe')];
+      expect(after.composefsDigest).toBe(before.composefsDigest);
+      expect(after.manifest.layers[0]!.digest).toBe(before.manifest.layers[0]!.digest);
+    } finally {
+      await rm(wiped, { recursive: true, force: true });
+    }
   }, PACKAGE_BUILD_TIMEOUT_MS);
 
   it('refuses a package the distribution lacks with package_unavailable naming it', async () => {
