@@ -347,6 +347,9 @@ export class InstanceAgent {
       this.desiredGeneration = answer.desired_generation;
       // A generation other than the one that keeps failing is tried at once.
       if (answer.desired_generation !== this.failedGeneration) this.nextAttemptAt = 0;
+      // Back to the generation that runs (the failing one was withdrawn): nothing is left to reconcile, so
+      // nothing else would clear the failed generation's errors.
+      if (this.failedGeneration !== null && answer.desired_generation === this.committed?.generation) this.recordSuccess();
     }
   }
 
