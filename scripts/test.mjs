@@ -40,8 +40,10 @@ for (const tier of tiers) {
   }
 }
 const chosen = tiers.length > 0 ? TIERS.filter((t) => tiers.includes(t)) : TIERS;
-// Integration tests mostly wait on the processes and servers they start, so more workers than cores pay.
-const integrationWorkers = process.env.POWERNODE_TEST_WORKERS || '3';
+// Integration tests mostly wait on the processes and servers they start, so more workers would pay, but the
+// services they start listen on ports picked free and then bound by another process: with several workers another
+// test's client socket can take the port in between (EADDRINUSE). One worker until ports are bound where picked.
+const integrationWorkers = process.env.POWERNODE_TEST_WORKERS || '1';
 const WORKERS = { unit: '1', integration: integrationWorkers, e2e: '1' };
 const optionArgs = jestArgs.includes('--') ? jestArgs.slice(0, jestArgs.indexOf('--')) : jestArgs;
 const userSetsWorkers = optionArgs.some((a) => /^(--maxWorkers|-w|--runInBand|-i)(=|$)/.test(a));
