@@ -49,11 +49,11 @@ export function stackLowers(rootDir: string, stack: StackFile): string[] {
 
 /** Where a module's extracted tree lives in the shared cache (keyed by its layer digest and its mask). */
 export function layerTreeDir(cacheDir: string, module: VerifiedModule): string {
-  return extractedTreeDir(cacheDir, sourceOf(module));
+  return extractedTreeDir(cacheDir, sourceOf(module.desired, module.treeLayer));
 }
 
-function sourceOf(module: VerifiedModule): ExtractedTreeSource {
-  return { layer: module.treeLayer.digest, mask: [...module.desired.effective_mask].sort() };
+function sourceOf(desired: AgentDesiredModule, treeLayer: Descriptor): ExtractedTreeSource {
+  return { layer: treeLayer.digest, mask: [...desired.effective_mask].sort() };
 }
 
 /**
@@ -61,7 +61,7 @@ function sourceOf(module: VerifiedModule): ExtractedTreeSource {
  * mask is in the cache (a composition stacks the tree and never reads the layer).
  */
 export async function treeLayerNeeded(cacheDir: string, desired: AgentDesiredModule, tree: Descriptor): Promise<boolean> {
-  return !(await pathExists(path.join(extractedTreeDir(cacheDir, { layer: tree.digest, mask: [...desired.effective_mask].sort() }), 'root')));
+  return !(await pathExists(path.join(extractedTreeDir(cacheDir, sourceOf(desired, tree)), 'root')));
 }
 
 /** The module's verified tree in the shared cache, extracted (and verified) when it is not there yet. */
@@ -88,7 +88,7 @@ export async function ensureLayerTree(cacheDir: string, module: VerifiedModule):
       .filter((entry) => !maskedPaths.has(entry.path))
       .map(({ path: entryPath, type, mode, uid, gid, size, linkTarget, digest }) => ({ path: entryPath, type, mode, uid, gid, size, ...(linkTarget === undefined ? {} : { linkTarget }), ...(digest === undefined ? {} : { digest }) }));
     await writeFile(path.join(staging, EXTRACTED_TREE_ENTRIES), JSON.stringify(described));
-    await writeFile(path.join(staging, EXTRACTED_TREE_SOURCE), JSON.stringify(sourceOf(module)));
+    await writeFile(path.join(staging, EXTRACTED_TREE_SOURCE), JSON.stringify(sourceOf(module.desired, module.treeLayer)));
     try {
       await rename(staging, finalDir);
     } catch (error) {

@@ -165,25 +165,26 @@ export class NspawnDriver implements HypervisorDriver {
     return path.join(this.local.instanceDir(id), 'sandbox');
   }
 
-  private async machineRecord(id: string): Promise<MachineRecordFile | null> {
-    let record: MachineRecordFile;
+  /** machine.json as the agent left it, whether or not its nspawn still runs; null when absent or unreadable. */
+  private async machineRecordFile(id: string): Promise<MachineRecordFile | null> {
     try {
-      record = JSON.parse(await readFile(path.join(this.sandboxOf(id), 'machine.json'), 'utf8')) as MachineRecordFile;
+      return JSON.parse(await readFile(path.join(this.sandboxOf(id), 'machine.json'), 'utf8')) as MachineRecordFile;
     } catch {
       return null;
     }
+  }
+
+  /** The record of a machine whose nspawn process still runs. */
+  private async machineRecord(id: string): Promise<MachineRecordFile | null> {
+    const record = await this.machineRecordFile(id);
+    if (record === null) return null;
     const identity = await readProcessIdentity(record.pid);
     return identity !== null && identity.start_ticks === record.start_ticks ? record : null;
   }
 
   /** Kills the machine's PID 1 when it outlived its nspawn process (which a SIGKILL leaves behind). */
   private async killOrphanedLeader(id: string): Promise<void> {
-    let leader: MachineRecordFile['leader'];
-    try {
-      leader = (JSON.parse(await readFile(path.join(this.sandboxOf(id), 'machine.json'), 'utf8')) as MachineRecordFile).leader;
-    } catch {
-      return;
-    }
+    const leader = (await this.machineRecordFile(id))?.leader;
     const alive = async () => leader !== undefined && (await readProcessIdentity(leader.pid))?.start_ticks === leader.start_ticks;
     if (!(await alive())) return;
     try {
