@@ -1,14 +1,15 @@
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { PowernodeError, type ModuleService } from '@powernode/contracts';
 import { hostPathOf, pathExists, runHostCommand } from './host-commands.js';
+import { makeDirectoriesInRoot, symlinkInRoot, writeFileInRoot } from './root-confinement.js';
 import { mergeSharedDatabase, SHARED_DATABASES, type DatabaseCopy } from './shared-databases.js';
 import { PACKAGED_UNIT_DIRECTORIES, serviceUnitText, unitNameOf } from './service-units.js';
 
 /*
  * What composing adds on top of the extracted layers: the merged shared databases (and a fresh ld.so.cache
  * when several layers brought libraries) and a unit for each manifest service no package ships. Both happen
- * before the root is hashed, so the composed root hash covers them.
+ * before the root is hashed, so the composed root hash covers them. Every write is confined to the root: a
+ * layer's symlink on the way (`/etc -> /etc`) is refused, never followed.
  */
 
 const LD_SO_CACHE = '/etc/ld.so.cache';
@@ -40,7 +41,7 @@ export class SharedDatabaseCollector {
     for (const [modulePath, copies] of this.copies) {
       if (copies.length < 2) continue;
       // The file keeps the mode and owner of the copy on disk (the top layer's): only its entries change.
-      await writeFile(hostPathOf(root, modulePath), mergeSharedDatabase(modulePath, copies));
+      await writeFileInRoot(root, modulePath, mergeSharedDatabase(modulePath, copies));
       merged.push(modulePath);
     }
     if (this.ldCacheLayers > 1) await rebuildLdCache(root);
@@ -76,11 +77,10 @@ export async function writeServiceUnits(root: string, modules: readonly ModuleSe
       const unit = unitNameOf(service.name);
       const packaged = await Promise.all(PACKAGED_UNIT_DIRECTORIES.map((dir) => pathExists(hostPathOf(root, `${dir}/${unit}`))));
       if (packaged.some(Boolean)) continue;
-      const unitDir = hostPathOf(root, '/etc/systemd/system');
-      await mkdir(path.join(unitDir, 'multi-user.target.wants'), { recursive: true, mode: 0o755 });
-      await writeFile(path.join(unitDir, unit), serviceUnitText(module.module_name, service), { mode: 0o644 });
-      const wants = path.join(unitDir, 'multi-user.target.wants', unit);
-      if (!(await pathExists(wants))) await symlink(`/etc/systemd/system/${unit}`, wants);
+      await makeDirectoriesInRoot(root, '/etc/systemd/system/multi-user.target.wants');
+      await writeFileInRoot(root, `/etc/systemd/system/${unit}`, serviceUnitText(module.module_name, service), 0o644);
+      const wants = `/etc/systemd/system/multi-user.target.wants/${unit}`;
+      if (!(await pathExists(hostPathOf(root, wants)))) await symlinkInRoot(root, wants, `/etc/systemd/system/${unit}`);
       written.push(unit);
     }
   }

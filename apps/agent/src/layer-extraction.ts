@@ -5,6 +5,7 @@ import { PowernodeError } from '@powernode/contracts';
 import { readTar, type ComposefsEntry, type TarEntry, type TreeMismatch } from '@powernode/artifact';
 import { FsverityHasher } from '@powernode/fsverity';
 import type { CompiledGlob } from '@powernode/globs';
+import type { DirectoryModes } from './directory-modes.js';
 import { hostPathOf } from './host-commands.js';
 
 /** One module layer to extract into a composed root. */
@@ -30,8 +31,8 @@ export interface LayerExtractionResult {
 export interface ExtractLayerOptions {
   /** Set owners from the archive (only root may). */
   chown: boolean;
-  /** Permission bits of every directory, applied once all layers are in (so a read-only directory can still be filled). */
-  directoryModes: Map<string, number>;
+  /** Permission bits of every directory, applied once all layers are in; a path this layer replaces drops what was recorded below it. */
+  directoryModes: DirectoryModes;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -122,8 +123,12 @@ async function ensureParentDirectories(root: string, modulePath: string): Promis
   }
 }
 
-/** Removes whatever a lower layer left at `hostPath` unless it is a directory and `keepDirectory`. */
-async function clearPath(hostPath: string, keepDirectory: boolean): Promise<boolean> {
+/**
+ * Removes whatever a lower layer left at `modulePath` unless it is a directory and `keepDirectory`. A removed
+ * directory takes the modes recorded for it and below with it: they must never be applied to what now stands there.
+ */
+async function clearPath(root: string, modulePath: string, keepDirectory: boolean, directoryModes: DirectoryModes): Promise<boolean> {
+  const hostPath = hostPathOf(root, modulePath);
   const stats = await lstat(hostPath).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
@@ -132,6 +137,7 @@ async function clearPath(hostPath: string, keepDirectory: boolean): Promise<bool
   if (stats.isDirectory()) {
     if (keepDirectory) return true;
     await rm(hostPath, { recursive: true, force: true });
+    directoryModes.replaced(modulePath);
     return false;
   }
   await unlink(hostPath);
@@ -195,9 +201,9 @@ export async function extractLayer(root: string, layer: LayerToExtract, options:
             break;
           }
           await ensureParentDirectories(root, entry.path);
-          if (!(await clearPath(hostPath, true))) await mkdir(hostPath, { mode: 0o700 });
+          if (!(await clearPath(root, entry.path, true, options.directoryModes))) await mkdir(hostPath, { mode: 0o700 });
           if (options.chown) await lchown(hostPath, entry.uid, entry.gid);
-          options.directoryModes.set(hostPath, entry.mode);
+          options.directoryModes.set(entry.path, entry.mode);
           written += 1;
           break;
         }
@@ -206,7 +212,7 @@ export async function extractLayer(root: string, layer: LayerToExtract, options:
           if (target !== want!.linkTarget) fail('link_target', want!.linkTarget, target);
           if (skip) break;
           await ensureParentDirectories(root, entry.path);
-          await clearPath(hostPath, false);
+          await clearPath(root, entry.path, false, options.directoryModes);
           await symlink(target, hostPath);
           if (options.chown) await lchown(hostPath, entry.uid, entry.gid);
           written += 1;
@@ -219,7 +225,7 @@ export async function extractLayer(root: string, layer: LayerToExtract, options:
             await drainBody(entry, hasher);
           } else {
             await ensureParentDirectories(root, entry.path);
-            await clearPath(hostPath, false);
+            await clearPath(root, entry.path, false, options.directoryModes);
             // `wx` creates a new file and refuses to open an existing one or a symlink.
             const file = await open(hostPath, 'wx', 0o600);
             try {

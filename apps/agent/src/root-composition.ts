@@ -4,6 +4,7 @@ import { PowernodeError } from '@powernode/contracts';
 import { describeDirectory, formatComposefsDescription } from '@powernode/artifact';
 import { fsverityDigestOfBuffer } from '@powernode/fsverity';
 import { compileGlob, type CompiledGlob } from '@powernode/globs';
+import { DirectoryModes } from './directory-modes.js';
 import { extractLayer, type LayerToExtract } from './layer-extraction.js';
 import type { VerifiedModule } from './desired-module-pull.js';
 import { SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
@@ -70,7 +71,7 @@ export async function describeComposedRoot(root: string): Promise<{ rootHash: st
 export async function composeRoot(stagingDir: string, modules: readonly VerifiedModule[]): Promise<ComposedRoot> {
   await mkdir(stagingDir, { recursive: true, mode: 0o755 });
   const chown = process.getuid?.() === 0;
-  const directoryModes = new Map<string, number>();
+  const directoryModes = new DirectoryModes();
   const masked: Record<string, string[]> = {};
   const databases = new SharedDatabaseCollector();
   for (const module of compositionOrder(modules)) {
@@ -100,16 +101,10 @@ export async function composeRoot(stagingDir: string, modules: readonly Verified
     );
     if (!exists) {
       await mkdir(hostPath);
-      directoryModes.set(hostPath, mode);
+      directoryModes.set(`/${name}`, mode);
     }
   }
-  // Deepest first, so a directory made read-only does not stop the mode change of one below it.
-  const byDepth = [...directoryModes.entries()].sort(([a], [b]) => b.split(path.sep).length - a.split(path.sep).length);
-  for (const [hostPath, mode] of byDepth) {
-    const stats = await lstat(hostPath).catch(() => undefined);
-    // A higher layer may have replaced the directory with a file or symlink.
-    if (stats?.isDirectory() === true) await chmod(hostPath, mode);
-  }
+  await directoryModes.apply(stagingDir);
   await chmod(stagingDir, 0o755);
   const { rootHash, description } = await describeComposedRoot(stagingDir);
   return { rootHash, description, masked, mergedDatabases, serviceUnits };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   describeDirectory,
@@ -18,7 +18,9 @@ import { fsverityDigestOfBuffer } from '@powernode/fsverity';
 import type { VerifiedModule } from './desired-module-pull.js';
 import { COLLECTED_PATHS, SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
 import { hostPathOf, pathExists, runHostCommand, unmount } from './host-commands.js';
+import { DirectoryModes } from './directory-modes.js';
 import { extractLayer } from './layer-extraction.js';
+import { chmodDirectoryInRoot } from './root-confinement.js';
 import { compileEffectiveMask, compositionOrder, describeComposedRoot, ROOT_SKELETON, type ComposedRoot } from './root-composition.js';
 
 /*
@@ -77,11 +79,10 @@ export async function ensureLayerTree(cacheDir: string, module: VerifiedModule):
   try {
     const stagingRoot = path.join(staging, 'root');
     await mkdir(stagingRoot, { recursive: true, mode: 0o755 });
-    const directoryModes = new Map<string, number>();
+    const directoryModes = new DirectoryModes();
     const mask = compileEffectiveMask(module.desired.module_name, module.desired.effective_mask);
     const extraction = await extractLayer(stagingRoot, { module_name: module.desired.module_name, layerPath: module.treeLayerPath, layer: module.treeLayer, entries: module.entries, mask }, { chown: process.getuid?.() === 0, directoryModes });
-    const byDepth = [...directoryModes.entries()].sort(([a], [b]) => b.split(path.sep).length - a.split(path.sep).length);
-    for (const [hostPath, mode] of byDepth) if ((await lstat(hostPath).catch(() => undefined))?.isDirectory() === true) await chmod(hostPath, mode);
+    await directoryModes.apply(stagingRoot);
     await chmod(stagingRoot, 0o755);
     const maskedPaths = new Set(extraction.masked);
     const described: DescribedEntry[] = module.entries
@@ -163,7 +164,7 @@ export async function composeStackedRoot(stagingDir: string, modules: readonly V
     for (const { name, mode } of ROOT_SKELETON) {
       if (!(await pathExists(path.join(view, name)))) {
         await mkdir(path.join(view, name));
-        await chmod(path.join(view, name), mode);
+        await chmodDirectoryInRoot(view, `/${name}`, mode);
       }
     }
     const { rootHash, description } = await describeStackedView(view, top, lowers);

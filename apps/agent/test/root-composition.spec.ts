@@ -1,4 +1,4 @@
-import { copyFile, lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentDesiredModule } from '@powernode/contracts';
 import { buildModuleArtifact, parseComposefsDescription, type BuiltModuleArtifact } from '@powernode/artifact';
@@ -9,6 +9,7 @@ import { runHostCommand, unmount } from '../src/host-commands.js';
 import { composeStackedRoot, describeStackedRoot, readStack, stackLowers } from '../src/stacked-root.js';
 import { findExecutableInRoot, resolveFileInRoot } from '../src/executable-lookup.js';
 import { freshDir, writeModuleDir, type ModuleSpec } from './module-artifacts.test-support.js';
+import { craftedModule, type CraftedEntry } from './crafted-layers.test-support.js';
 
 let workDir: string;
 const builds: BuiltModuleArtifact[] = [];
@@ -221,6 +222,28 @@ asRoot('a stacked root (machines; needs root for overlayfs)', () => {
     await mkdir(path.join(rootDir, 'top/etc'), { recursive: true });
     await writeFile(path.join(rootDir, 'top/etc/only.conf'), 'changed\n');
     expect((await describeStackedRoot(rootDir, (await readStack(rootDir))!)).rootHash).not.toBe(composed.rootHash);
+  });
+
+  it('writes merged databases and units through its overlay view only inside the root: a layer\'s /etc symlink to the host is refused', async () => {
+    const host = path.join(workDir, 'stack-host-etc');
+    await mkdir(host, { recursive: true });
+    await writeFile(path.join(host, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    const passwd = (user: string, id: number): CraftedEntry[] => [
+      { type: 'directory', name: 'etc', mode: 0o755 },
+      { type: 'file', name: 'etc/passwd', mode: 0o644, content: `${user}:x:${id}:${id}::/home/${user}:/bin/sh\n` },
+    ];
+    const a = await craftedModule(path.join(workDir, 'stack-crafted-a'), 'stack-a', passwd('alice', 1000), { priority: 1000 });
+    const b = await craftedModule(path.join(workDir, 'stack-crafted-b'), 'stack-b', passwd('bob', 1001), { priority: 1100 });
+    const planter = await craftedModule(path.join(workDir, 'stack-crafted-planter'), 'stack-planter', [{ type: 'symlink', name: 'etc', target: host }], {
+      priority: 2000,
+      services: [{ name: 'web', start_command: '/usr/bin/web' }],
+    });
+    await expect(composeStackedRoot(path.join(workDir, 'stack-root-planted'), [a, b, planter], path.join(workDir, 'stack-cache'))).rejects.toMatchObject({
+      code: 'compose_failed',
+      details: { rule: 'root_confinement', offending: '/etc' },
+    });
+    expect(await readdir(host)).toEqual(['passwd']);
+    expect(await readFile(path.join(host, 'passwd'), 'utf8')).toBe('root:x:0:0:root:/root:/bin/sh\n');
   });
 });
 

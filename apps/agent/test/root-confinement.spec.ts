@@ -1,0 +1,122 @@
+import { lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { composeRoot } from '../src/root-composition.js';
+import { ensureLayerTree } from '../src/stacked-root.js';
+import type { VerifiedModule } from '../src/desired-module-pull.js';
+import { craftedModule, type CraftedEntry } from './crafted-layers.test-support.js';
+import { freshDir } from './module-artifacts.test-support.js';
+
+/*
+ * Composing never reaches outside the root it builds: whatever layers ship (a directory that a later layer
+ * turns into a symlink to a host directory, in the same layer or a higher one), no mode, owner, time or
+ * content outside the root changes. `ctime` changes with any metadata operation (chmod, chown, utimes,
+ * xattrs), so an unchanged ctime covers them all.
+ */
+
+let workDir: string;
+let serial = 0;
+
+beforeAll(async () => {
+  workDir = await freshDir('confine');
+});
+
+afterAll(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+/** Everything below `dir` (itself included): path → type, mode, owner, mtime, ctime, symlink target or content. */
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (at: string): Promise<void> => {
+    const stats = await lstat(at);
+    const what = stats.isSymbolicLink() ? `-> ${await readlink(at)}` : stats.isFile() ? await readFile(at, 'utf8') : '';
+    out.set(path.relative(dir, at) || '.', `${stats.mode.toString(8)} ${stats.uid}:${stats.gid} m${stats.mtimeMs} c${stats.ctimeMs} ${what}`);
+    if (stats.isDirectory()) for (const child of (await readdir(at)).sort()) await walk(path.join(at, child));
+  };
+  await walk(dir);
+  return out;
+}
+
+/** A host directory a layer could point at: a directory with a file and a subdirectory. */
+async function hostDirectory(): Promise<string> {
+  const host = path.join(workDir, `host-${serial++}`);
+  await mkdir(path.join(host, 'ssh'), { recursive: true, mode: 0o755 });
+  await writeFile(path.join(host, 'ssh', 'authorized_keys'), 'host key\n', { mode: 0o600 });
+  await writeFile(path.join(host, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n', { mode: 0o644 });
+  return host;
+}
+
+async function module(name: string, entries: readonly CraftedEntry[], options: Parameters<typeof craftedModule>[3]): Promise<VerifiedModule> {
+  return craftedModule(path.join(workDir, `layer-${serial++}-${name}`), name, entries, options);
+}
+
+const sshDirectory: CraftedEntry[] = [
+  { type: 'directory', name: 'x', mode: 0o755 },
+  { type: 'directory', name: 'x/ssh', mode: 0o777, uid: 1234, gid: 1234 },
+  { type: 'file', name: 'x/ssh/authorized_keys', mode: 0o666, uid: 1234, gid: 1234, content: 'module key\n' },
+];
+
+describe('composing never changes anything outside the root', () => {
+  for (const [label, target] of [
+    ['an absolute symlink', (host: string) => host],
+    ['a relative symlink', (host: string, root: string) => path.relative(root, host)],
+  ] as const) {
+    it(`a higher layer turns a lower layer's directory parent into ${label} to a host directory: its modes stay in the root`, async () => {
+      const host = await hostDirectory();
+      const before = await snapshot(host);
+      const low = await module('low', sshDirectory, { priority: 1000 });
+      const root = path.join(workDir, 'roots', `r${serial++}`);
+      const high = await module('high', [{ type: 'symlink', name: 'x', target: target(host, root) }], { priority: 2000 });
+      await composeRoot(root, [low, high]);
+      expect((await lstat(path.join(root, 'x'))).isSymbolicLink()).toBe(true);
+      expect(await snapshot(host)).toEqual(before);
+    });
+  }
+
+  it('the same layer lists a directory below a path it then ships as a symlink: copied and stacked extraction leave the host alone', async () => {
+    const host = await hostDirectory();
+    const before = await snapshot(host);
+    const layer = await module('self', [...sshDirectory.slice(1), { type: 'symlink', name: 'x', target: host }], { priority: 1000 });
+    await composeRoot(path.join(workDir, 'roots', `r${serial++}`), [layer]);
+    const tree = await ensureLayerTree(path.join(workDir, `cache-${serial++}`), layer);
+    expect(await readlink(path.join(tree, 'x'))).toBe(host);
+    expect(await snapshot(host)).toEqual(before);
+  });
+
+  it('a directory replaced by a file keeps no recorded mode: what is later made there is not chmodded either', async () => {
+    const low = await module('low', sshDirectory, { priority: 1000 });
+    const high = await module('high', [{ type: 'file', name: 'x', mode: 0o644, content: 'a file now\n' }], { priority: 2000 });
+    const root = path.join(workDir, 'roots', `r${serial++}`);
+    await composeRoot(root, [low, high]);
+    expect((await lstat(path.join(root, 'x'))).isFile()).toBe(true);
+  });
+
+  it('merged shared databases are not written through a symlink a higher layer put on their directory', async () => {
+    const host = await hostDirectory();
+    const before = await snapshot(host);
+    const passwd = (user: string, id: number): CraftedEntry[] => [
+      { type: 'directory', name: 'etc', mode: 0o755 },
+      { type: 'file', name: 'etc/passwd', mode: 0o644, content: `${user}:x:${id}:${id}::/home/${user}:/bin/sh\n` },
+    ];
+    const a = await module('a', passwd('alice', 1000), { priority: 1000 });
+    const b = await module('b', passwd('bob', 1001), { priority: 1100 });
+    const planter = await module('planter', [{ type: 'symlink', name: 'etc', target: host }], { priority: 2000 });
+    await expect(composeRoot(path.join(workDir, 'roots', `r${serial++}`), [a, b, planter])).rejects.toMatchObject({ code: 'compose_failed', details: { path: '/etc/passwd' } });
+    expect(await snapshot(host)).toEqual(before);
+  });
+
+  it('service units are not written through a symlinked /etc/systemd', async () => {
+    const host = await hostDirectory();
+    const before = await snapshot(host);
+    const planter = await module(
+      'planter',
+      [
+        { type: 'directory', name: 'etc', mode: 0o755 },
+        { type: 'symlink', name: 'etc/systemd', target: host },
+      ],
+      { priority: 1000, services: [{ name: 'web', start_command: '/usr/bin/web' }] },
+    );
+    await expect(composeRoot(path.join(workDir, 'roots', `r${serial++}`), [planter])).rejects.toMatchObject({ code: 'compose_failed' });
+    expect(await snapshot(host)).toEqual(before);
+  });
+});
