@@ -1,5 +1,6 @@
 export * from './verdict.js';
 export * from './signer-policy.js';
+export * from './trust-pattern.js';
 export * from './trusted-root.js';
 export * from './artifact-binding.js';
 export * from './certificate-identity.js';

@@ -1,8 +1,9 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { compileTrustPattern, type TrustPattern } from './trust-pattern.js';
 
 /**
  * Keyless policy, as cosign's `--certificate-identity-regexp` / `--certificate-oidc-issuer-regexp`.
- * Both patterns must match the whole value: we anchor them, whatever the author wrote.
+ * Both patterns (RE2 syntax) must match the whole value: we anchor them, whatever the author wrote.
  */
 export interface IdentityPolicy {
   identity_regexp: string;
@@ -16,20 +17,12 @@ export interface KeyPolicy {
 
 export type SignerPolicy = IdentityPolicy | KeyPolicy;
 
-/** A policy ready to apply: patterns compiled and anchored, key parsed. */
+/** A policy ready to apply: patterns compiled (linear-time) and anchored, key parsed. */
 export type CompiledPolicy =
-  | { type: 'identity'; identity: RegExp; issuer: RegExp; source: IdentityPolicy }
+  | { type: 'identity'; identity: TrustPattern; issuer: TrustPattern; source: IdentityPolicy }
   | { type: 'key'; publicKey: KeyObject; keyId: string };
 
 export type PolicyCompilation = { ok: true; policy: CompiledPolicy } | { ok: false; reason: string };
-
-/**
- * Compiles a pattern so that it must match the entire value: `a.com` must not accept `evil-a.com` or
- * `a.com.evil`. Wrapping in a non-capturing group keeps alternations (`a|b`) inside the anchors.
- */
-export function anchoredPattern(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
-}
 
 /** Fingerprint of a public key: `sha256:<hex>` of its SPKI DER. */
 export function publicKeyFingerprint(publicKey: KeyObject): string {
@@ -56,7 +49,7 @@ export function compileSignerPolicy(policy: SignerPolicy): PolicyCompilation {
     }
     return { ok: true, policy: { type: 'key', publicKey, keyId: publicKeyFingerprint(publicKey) } };
   }
-  const compiled: Partial<Record<'identity' | 'issuer', RegExp>> = {};
+  const compiled: Partial<Record<'identity' | 'issuer', TrustPattern>> = {};
   for (const [field, key] of [
     ['identity_regexp', 'identity'],
     ['issuer_regexp', 'issuer'],
@@ -65,11 +58,9 @@ export function compileSignerPolicy(policy: SignerPolicy): PolicyCompilation {
     if (typeof pattern !== 'string' || pattern.length === 0) {
       return { ok: false, reason: `${field} must be a non-empty regular expression (or give public_key_pem for a key-pair policy)` };
     }
-    try {
-      compiled[key] = anchoredPattern(pattern);
-    } catch (cause) {
-      return { ok: false, reason: `${field} is not a valid regular expression: ${(cause as Error).message}` };
-    }
+    const compilation = compileTrustPattern(pattern);
+    if (!compilation.ok) return { ok: false, reason: `${field} ${compilation.reason}` };
+    compiled[key] = compilation.pattern;
   }
   return { ok: true, policy: { type: 'identity', identity: compiled.identity!, issuer: compiled.issuer!, source: policy } };
 }

@@ -77,6 +77,8 @@ describe('module decider: RegisterModule', () => {
     ['a repository without owner', [], { gitea_repo_full_name: 'my-redis-module' }, 'validation_failed', 'repository_format'],
     ['an identity pattern that does not compile', [], { cosign_identity_regexp: 'https://(gitea' }, 'validation_failed', 'trust_pattern_compiles'],
     ['an empty issuer pattern', [], { cosign_issuer_regexp: ' ' }, 'validation_failed', 'trust_pattern_required'],
+    ['an identity pattern that escapes its anchors', [], { cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/dev-signer)|(.*evil' }, 'validation_failed', 'trust_pattern_compiles'],
+    ['an issuer pattern with a lookahead (not RE2)', [], { cosign_issuer_regexp: 'https://(?!evil).*' }, 'validation_failed', 'trust_pattern_compiles'],
     ['a webhook secret under 32 random bytes', [], { webhook_secret: { encrypted: encryptedSecret, entropy_bytes: 16 } }, 'validation_failed', 'webhook_secret_entropy'],
     ['an unknown approval policy', [], { approval_policy: 'notify_and_proceed' }, 'validation_failed', 'approval_policy_known'],
     ['a manifest whose name differs', [], { manifest_yaml: REDIS_MANIFEST_YAML.replace('name: my-redis', 'name: redis') }, 'validation_failed', 'manifest_name_matches'],
@@ -196,6 +198,19 @@ describe('module decider: trust policy and webhook secret', () => {
     given(moduleDecider, [moduleRegistered()])
       .when({ type: 'UpdateTrustPolicy', cosign_identity_regexp: '*', cosign_issuer_regexp: 'x', now: T1 })
       .thenRefuses({ code: 'validation_failed', rule: 'trust_pattern_compiles', message: /cosign_identity_regexp/ });
+  });
+
+  it('refuses a trust pattern with a backreference, naming the field and what RE2 does not support', () => {
+    given(moduleDecider, [moduleRegistered()])
+      .when({ type: 'UpdateTrustPolicy', cosign_identity_regexp: 'https://gitea\\.example\\.com/.*', cosign_issuer_regexp: '(https)://\\1', now: T1 })
+      .thenRefuses({ code: 'validation_failed', rule: 'trust_pattern_compiles', message: /^cosign_issuer_regexp is not a valid RE2 regular expression.*backreferences/ });
+  });
+
+  it('accepts a pattern that would backtrack catastrophically on V8: ingest matches it in linear time', () => {
+    const [event] = given(moduleDecider, [moduleRegistered()])
+      .when({ type: 'UpdateTrustPolicy', cosign_identity_regexp: '(.*.*)*X', cosign_issuer_regexp: 'https://gitea\\.example\\.com', now: T1 })
+      .events();
+    expect(event?.type).toBe('ModuleTrustPolicyUpdated');
   });
 
   it('rotates the webhook secret, recording only its ciphertext', () => {

@@ -1,26 +1,21 @@
 import { PowernodeError } from '@powernode/contracts';
+import { compileTrustPattern } from '@powernode/sigstore';
 
-/** Wraps a policy pattern so it must match the whole value (`^(?:…)$`); our code anchors, never the user. */
-export function anchorTrustPattern(pattern: string): string {
-  return `^(?:${pattern})$`;
-}
+export { anchorTrustPattern } from '@powernode/sigstore';
 
 /**
- * Checks a cosign identity or issuer pattern: non-empty and compiles once anchored. Refuses with
- * `validation_failed` naming the field and the compiler's reason.
+ * Checks a cosign identity or issuer pattern as ingest will match it (RE2, anchored): non-empty, and valid RE2
+ * syntax on its own and once anchored. Refuses with `validation_failed` naming the field and the reason.
  */
 export function assertTrustPatternCompiles(field: 'cosign_identity_regexp' | 'cosign_issuer_regexp', pattern: string): void {
-  if (pattern.trim() === '') {
-    throw new PowernodeError('validation_failed', `${field} is empty: give the pattern the signer's certificate must match, e.g. ^https://gitea\\.example\\.com/acme/my-module/`, {
-      details: { field, rule: 'trust_pattern_required' },
+  const compilation = compileTrustPattern(pattern);
+  if (compilation.ok) return;
+  if (compilation.rule === 'trust_pattern_required') {
+    throw new PowernodeError('validation_failed', `${field} is empty: give the pattern the signer's certificate must match, e.g. https://gitea\\.example\\.com/acme/my-module/.*`, {
+      details: { field, rule: compilation.rule },
     });
   }
-  try {
-    new RegExp(anchorTrustPattern(pattern));
-  } catch (error) {
-    throw new PowernodeError('validation_failed', `${field} does not compile as a regular expression (${(error as Error).message}): fix the pattern`, {
-      details: { field, pattern, rule: 'trust_pattern_compiles' },
-      cause: error,
-    });
-  }
+  throw new PowernodeError('validation_failed', `${field} ${compilation.reason}: fix the pattern`, {
+    details: { field, pattern, rule: compilation.rule },
+  });
 }
