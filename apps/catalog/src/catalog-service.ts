@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   catalogStreams,
   contentDerivedId,
+  isPowernodeError,
   moduleBuildReportedEventIdFor,
   moduleBuildReportIdFor,
   moduleVersionIdFor,
@@ -48,6 +49,7 @@ import {
 } from './domain/index.js';
 import type { CatalogReadModels } from './read-models.js';
 import { mintWebhookSecret, type SecretBox } from './secrets/secret-box.js';
+import { WebhookAuthenticator } from './webhook-authenticator.js';
 
 export interface WebhookDelivery {
   repository_full_name: string;
@@ -63,13 +65,17 @@ export interface WebhookDelivery {
  * decider decide, append with the expected version, and answer once the read models have caught up.
  */
 export class CatalogService {
+  private readonly webhooks: WebhookAuthenticator;
+
   constructor(
     private readonly store: EventStore,
     private readonly readModels: CatalogReadModels,
-    private readonly secrets: SecretBox,
+    private readonly secrets: Pick<SecretBox, 'encrypt' | 'decrypt'>,
     private readonly logger: Logger,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.webhooks = new WebhookAuthenticator(secrets);
+  }
 
   private now(): string {
     return this.clock().toISOString();
@@ -372,31 +378,44 @@ export class CatalogService {
   // ---- webhook ---------------------------------------------------------------------------------------------
 
   /**
-   * Authenticates a CI webhook (HMAC-SHA256 of the raw body with the module's secret, constant-time), then lets
-   * the build report decider record it once per delivery id. Unknown repository and bad signature are the
-   * same refusal, given before any payload rule so a forged request learns nothing about the payload.
+   * Authenticates a CI webhook (HMAC-SHA256 of the raw body with the module's secret, constant-time, and the
+   * same work for an unknown repository), then lets the build report decider record it once per signed body
+   * within the replay window, and once per delivery id of the module. Unknown repository and bad signature are
+   * the same refusal, given before any payload rule so a forged request learns nothing about the payload.
    */
   async receiveWebhook(delivery: WebhookDelivery, correlation_id: string): Promise<{ delivery_id: string; duplicate: boolean; module_name: string }> {
     const route = webhookRouteFor(this.readModels.webhookRoutes.current, delivery.repository_full_name);
-    const expected = route ? createHmac('sha256', this.secrets.decrypt(route.webhook_secret)).update(Buffer.from(delivery.raw_body_base64, 'base64')).digest() : Buffer.alloc(32);
-    const given = /^[0-9a-fA-F]{64}$/.test(delivery.signature) ? Buffer.from(delivery.signature, 'hex') : Buffer.alloc(32, 0xff);
-    const matches = timingSafeEqual(expected, given);
-    if (!route || !matches) throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL_MESSAGE);
-    const outcome = await executeCommand(
-      this.store,
-      catalogStreams.moduleBuildReport(moduleBuildReportIdFor(delivery.delivery_id)),
-      moduleBuildReportDecider,
-      {
-        type: 'ReportModuleBuild',
-        delivery_id: delivery.delivery_id,
-        module: { module_id: route.module_id, module_name: route.module_name },
-        repository_full_name: delivery.repository_full_name,
-        tag: delivery.tag,
-        artifact_ref: delivery.artifact_ref,
-      },
-      this.meta(`webhook:${delivery.repository_full_name}`, correlation_id, { event_id: () => moduleBuildReportedEventIdFor(delivery.delivery_id) }),
-    );
-    return { delivery_id: delivery.delivery_id, duplicate: outcome.appended.length === 0, module_name: route.module_name };
+    const body = Buffer.from(delivery.raw_body_base64, 'base64');
+    if (!this.webhooks.authenticates(route?.webhook_secret ?? null, body, delivery.signature) || !route) {
+      throw new PowernodeError('unauthenticated', WEBHOOK_REFUSAL_MESSAGE);
+    }
+    const body_sha256 = createHash('sha256').update(body).digest('hex');
+    const eventId = moduleBuildReportedEventIdFor(route.module_id, delivery.delivery_id);
+    const answer = (duplicate: boolean) => ({ delivery_id: delivery.delivery_id, duplicate, module_name: route.module_name });
+    try {
+      const outcome = await executeCommand(
+        this.store,
+        catalogStreams.moduleBuildReport(moduleBuildReportIdFor(route.module_id, body_sha256)),
+        moduleBuildReportDecider,
+        {
+          type: 'ReportModuleBuild',
+          delivery_id: delivery.delivery_id,
+          body_sha256,
+          module: { module_id: route.module_id, module_name: route.module_name },
+          repository_full_name: delivery.repository_full_name,
+          tag: delivery.tag,
+          artifact_ref: delivery.artifact_ref,
+          now: this.now(),
+        },
+        this.meta(`webhook:${delivery.repository_full_name}`, correlation_id, { event_id: () => eventId }),
+      );
+      return answer(outcome.appended.length === 0);
+    } catch (error) {
+      // The module already stored this delivery id with another body: a delivery has one effect, whatever its
+      // payload says now.
+      if (isPowernodeError(error) && error.code === 'conflict' && error.details?.['id'] === eventId) return answer(true);
+      throw error;
+    }
   }
 
   /** What ingest verifies a build against: the module's current trust policy. */

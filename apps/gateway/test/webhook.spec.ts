@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
 import { startPlatform, type TestPlatform } from '@powernode/testing';
@@ -51,7 +51,20 @@ describe('CI webhook', () => {
     expect(again.status).toBe(200);
     expect(again.body.duplicate).toBe(true);
     const reports = (await buildReports()).filter((r) => r.delivery_id === delivery);
-    expect(reports).toEqual([{ module_id: expect.any(String), module_name: 'hooked', tag: 'v0.1.0', artifact_ref: `127.0.0.1:5000/${repo}:v0.1.0`, delivery_id: delivery, repository_full_name: repo }]);
+    expect(reports).toEqual([{
+      module_id: expect.any(String), module_name: 'hooked', tag: 'v0.1.0', artifact_ref: `127.0.0.1:5000/${repo}:v0.1.0`, delivery_id: delivery, repository_full_name: repo,
+      body_sha256: createHash('sha256').update(body).digest('hex'), reported_at: expect.any(String),
+    }]);
+  });
+
+  it('answers a replay of a signed body under a new delivery id with 200 and records nothing more', async () => {
+    const body = payload('v0.3.0');
+    const first = await deliver(body, { 'x-gitea-signature': sign(body), 'x-gitea-delivery': randomUUID() });
+    expect(first.status).toBe(202);
+    const replayedId = randomUUID();
+    const replay = await deliver(body, { 'x-gitea-signature': sign(body), 'x-gitea-delivery': replayedId });
+    expect(replay).toMatchObject({ status: 200, body: { delivery_id: replayedId, duplicate: true } });
+    expect((await buildReports()).filter((r) => r.tag === 'v0.3.0')).toHaveLength(1);
   });
 
   it('accepts the GitHub signature header form', async () => {

@@ -219,7 +219,9 @@ export async function signLegacyCosign(bed: IngestTestBed, module: TestModule, p
 
 /** Sends the CI webhook through the catalog's real path (HMAC over the raw body); returns the delivery id. */
 export async function reportBuild(bed: IngestTestBed, module: TestModule, tag: string, artifact_ref: string | null, delivery_id: string = randomUUID()): Promise<string> {
-  const body = JSON.stringify({ repository: { full_name: module.repository_full_name }, ref: `refs/tags/${tag}`, ...(artifact_ref === null ? {} : { artifact: artifact_ref }) });
+  // The delivery id inside the signed body, as `powernode module publish` sends it: a report of a tag reported
+  // before is a new body, not a replay.
+  const body = JSON.stringify({ repository: { full_name: module.repository_full_name }, ref: `refs/tags/${tag}`, ...(artifact_ref === null ? {} : { artifact: artifact_ref }), delivery: delivery_id });
   await bed.rpc.request(CATALOG_RPC.receiveWebhook, {
     repository_full_name: module.repository_full_name,
     raw_body_base64: Buffer.from(body).toString('base64'),

@@ -17,9 +17,10 @@
  *     RotateWebhookSecret{webhook_secret, now}           → ModuleWebhookSecretRotated
  *     DeleteModule{assigned_templates, version_ids, now} → ModuleDeleted | module_assigned (lists templates)
  *
- *   moduleBuildReportDecider  `module-build-<report_id>`      report_id = moduleBuildReportIdFor(delivery_id)
- *     ReportModuleBuild{delivery_id, module, repository_full_name, tag, artifact_ref} → ModuleBuildReported
- *       once per delivery (a redelivery appends nothing); refusals: validation_failed with details.field
+ *   moduleBuildReportDecider  `module-build-<report_id>`      report_id = moduleBuildReportIdFor(module_id, body_sha256)
+ *     ReportModuleBuild{delivery_id, body_sha256, module, repository_full_name, tag, artifact_ref, now}
+ *       → ModuleBuildReported once per signed body within WEBHOOK_REPLAY_WINDOW_MS (a replay appends nothing,
+ *       whatever its delivery id); refusals: validation_failed with details.field
  *       and rule tag_required, tag_length (field `ref`) or artifact_ref_length (field `artifact`)
  *
  *   moduleVersionDecider      `module-version-<version_id>`    version_id = moduleVersionIdFor(module_id, tag)
@@ -84,6 +85,7 @@ export {
   moduleBuildReportDecider,
   MAX_ARTIFACT_REF_LENGTH,
   MAX_TAG_LENGTH,
+  WEBHOOK_REPLAY_WINDOW_MS,
   type ModuleBuildReportCommand,
   type ModuleBuildReportEvent,
   type ModuleBuildReportState,

@@ -4,6 +4,7 @@ import {
   MAX_ARTIFACT_REF_LENGTH,
   MAX_TAG_LENGTH,
   moduleBuildReportDecider,
+  WEBHOOK_REPLAY_WINDOW_MS,
   type ModuleBuildReportCommand,
   type ModuleBuildReportEvent,
 } from './module-build-report.decider.js';
@@ -11,10 +12,15 @@ import { REDIS_ID } from './catalog-fixtures.test-support.js';
 
 const REPO = 'acme/my-redis-module';
 const ARTIFACT = `127.0.0.1:5000/${REPO}:v0.1.0`;
+const BODY = 'b'.repeat(64);
+const T0 = '2026-05-01T10:00:00.000Z';
+const later = (ms: number) => new Date(Date.parse(T0) + ms).toISOString();
 
 const report = (overrides: Partial<ModuleBuildReportCommand> = {}): ModuleBuildReportCommand => ({
   type: 'ReportModuleBuild',
   delivery_id: 'delivery-1',
+  body_sha256: BODY,
+  now: T0,
   module: { module_id: REDIS_ID, module_name: 'my-redis' },
   repository_full_name: REPO,
   tag: 'v0.1.0',
@@ -24,7 +30,7 @@ const report = (overrides: Partial<ModuleBuildReportCommand> = {}): ModuleBuildR
 
 const reported = (overrides: Partial<ModuleBuildReportEvent['data']> = {}): ModuleBuildReportEvent => ({
   type: 'ModuleBuildReported',
-  data: { module_id: REDIS_ID, module_name: 'my-redis', tag: 'v0.1.0', artifact_ref: ARTIFACT, delivery_id: 'delivery-1', repository_full_name: REPO, ...overrides },
+  data: { module_id: REDIS_ID, module_name: 'my-redis', tag: 'v0.1.0', artifact_ref: ARTIFACT, delivery_id: 'delivery-1', repository_full_name: REPO, body_sha256: BODY, reported_at: T0, ...overrides },
 });
 
 describe('module build report decider', () => {
@@ -36,9 +42,24 @@ describe('module build report decider', () => {
     given(moduleBuildReportDecider, []).when(report({ artifact_ref: null })).then([reported({ artifact_ref: '' })]);
   });
 
-  it('appends nothing for a redelivery of a reported delivery, even when its payload changed', () => {
+  it('appends nothing for a replay of a reported body within the window, whatever delivery id it carries', () => {
     given(moduleBuildReportDecider, [reported()]).when(report()).then([]);
-    given(moduleBuildReportDecider, [reported()]).when(report({ tag: 'v9.9.9', artifact_ref: null })).then([]);
+    given(moduleBuildReportDecider, [reported()]).when(report({ delivery_id: 'delivery-2', now: later(WEBHOOK_REPLAY_WINDOW_MS - 1) })).then([]);
+  });
+
+  it('reports the body again once its last report is older than the window, and measures from the newest report', () => {
+    const past = later(WEBHOOK_REPLAY_WINDOW_MS);
+    given(moduleBuildReportDecider, [reported()])
+      .when(report({ delivery_id: 'delivery-2', now: past }))
+      .then([reported({ delivery_id: 'delivery-2', reported_at: past })]);
+    given(moduleBuildReportDecider, [reported(), reported({ delivery_id: 'delivery-2', reported_at: past })])
+      .when(report({ delivery_id: 'delivery-3', now: later(WEBHOOK_REPLAY_WINDOW_MS + 1) }))
+      .then([]);
+  });
+
+  it('treats a report recorded without a time as a replay forever (it has no window end)', () => {
+    const { reported_at: _at, ...untimed } = reported().data;
+    given(moduleBuildReportDecider, [{ type: 'ModuleBuildReported' as const, data: untimed }]).when(report({ now: later(10 * WEBHOOK_REPLAY_WINDOW_MS) })).then([]);
   });
 
   it('refuses a payload that names no tag, saying which field to send (tag_required)', () => {

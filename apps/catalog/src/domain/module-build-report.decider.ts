@@ -2,12 +2,22 @@ import { PowernodeError, type CatalogEventOf, type ModuleBuildReportedData } fro
 import { assertNever, type Decider } from '@powernode/events';
 
 /*
- * ModuleBuildReport (stream `module-build-<report_id>`, report_id = moduleBuildReportIdFor(delivery_id)): what
- * CI said it built, once per webhook delivery. The forge's delivery id names the stream, so a redelivered
- * webhook finds its report already there and appends nothing. Authentication is not decided here: the handler
- * checks the HMAC with the module's secret first and only then asks this decider, so an unsigned request never
- * learns which payload rules exist. Ingest consumes the event and records the outcome on the version stream.
+ * ModuleBuildReport (stream `module-build-<report_id>`, report_id = moduleBuildReportIdFor(module_id,
+ * body_sha256)): what CI said it built, once per signed body within the replay window. The delivery id header
+ * is not covered by the signature, so it cannot be what recognises a replay: the same signed body lands on the
+ * same stream whatever delivery id it carries, and appends nothing while its last report is younger than
+ * WEBHOOK_REPLAY_WINDOW_MS. The delivery id still names the event (per module), so a forge's retry of one
+ * delivery is stored once even after the window. Authentication is not decided here: the handler checks the
+ * HMAC with the module's secret first and only then asks this decider, so an unsigned request never learns
+ * which payload rules exist. Ingest consumes the event and records the outcome on the version stream.
  */
+
+/**
+ * How long a signed body is remembered as a replay: 24 hours. Past it, the stream's state keeps only the last
+ * report's time and the same body counts as a new build report again (ingest records the same build
+ * idempotently, so a late replay changes nothing it has recorded).
+ */
+export const WEBHOOK_REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export type ModuleBuildReportEvent = CatalogEventOf<'ModuleBuildReported'>;
 
@@ -19,6 +29,9 @@ export const MAX_ARTIFACT_REF_LENGTH = 1000;
 export type ModuleBuildReportCommand = {
   type: 'ReportModuleBuild';
   delivery_id: string;
+  /** Hex SHA-256 of the signed body (the stream is keyed on it). */
+  body_sha256: string;
+  now: string;
   /** The module whose webhook secret authenticated the delivery. */
   module: { module_id: string; module_name: string };
   repository_full_name: string;
@@ -28,6 +41,7 @@ export type ModuleBuildReportCommand = {
   artifact_ref: string | null;
 };
 
+/** Only the last report is kept: the replay window is measured from it, and older reports decide nothing. */
 export type ModuleBuildReportState = { status: 'unreported' } | { status: 'reported'; report: ModuleBuildReportedData };
 
 export const moduleBuildReportDecider: Decider<ModuleBuildReportCommand, ModuleBuildReportState, ModuleBuildReportEvent> = {
@@ -45,8 +59,9 @@ export const moduleBuildReportDecider: Decider<ModuleBuildReportCommand, ModuleB
             `webhook artifact is ${artifact_ref.length} characters, more than the ${MAX_ARTIFACT_REF_LENGTH} an OCI reference may have: send "<registry>/<repository>:<tag>", or leave artifact out to pull <OCI_REGISTRY>/<repository>:<tag>`,
           );
         }
-        // Replay protection: a delivery id seen before has no second effect, whatever its payload says now.
-        if (state.status === 'reported') return [];
+        // Replay protection: the same signed body within the window has no second effect, whatever delivery id
+        // it carries now. A report recorded without a time has no window end, so it stays a replay.
+        if (state.status === 'reported' && withinReplayWindow(state.report, command.now)) return [];
         return [
           {
             type: 'ModuleBuildReported',
@@ -57,6 +72,8 @@ export const moduleBuildReportDecider: Decider<ModuleBuildReportCommand, ModuleB
               artifact_ref,
               delivery_id: command.delivery_id,
               repository_full_name: command.repository_full_name,
+              body_sha256: command.body_sha256,
+              reported_at: command.now,
             },
           },
         ];
@@ -75,6 +92,11 @@ export const moduleBuildReportDecider: Decider<ModuleBuildReportCommand, ModuleB
     }
   },
 };
+
+function withinReplayWindow(report: ModuleBuildReportedData, now: string): boolean {
+  if (report.reported_at === undefined) return true;
+  return Date.parse(now) - Date.parse(report.reported_at) < WEBHOOK_REPLAY_WINDOW_MS;
+}
 
 function requireTag(tag: string | null): string {
   if (tag === null || tag === '') {

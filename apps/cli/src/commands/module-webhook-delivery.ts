@@ -3,7 +3,9 @@ import { PowernodeError } from '@powernode/contracts';
 
 // The CI callback of CONTRACT §3: POST {repository:{full_name}, ref:"refs/tags/<tag>", artifact} signed with
 // the module's webhook secret (HMAC-SHA256 over the exact body bytes, hex, in X-Gitea-Signature). Every
-// attempt carries the same X-Gitea-Delivery id, so a retry after a lost answer has no second effect.
+// attempt carries the same X-Gitea-Delivery id, so a retry after a lost answer has no second effect. The id
+// is also a field of the signed body: the platform recognises a replay by the body (the header is not signed),
+// so each publish, even of a tag reported before, sends a body of its own.
 
 /** The webhook payload, in the order the fields are serialised. */
 export interface ModuleWebhookPayload {
@@ -70,7 +72,7 @@ export async function deliverWebhook(url: string, secret: string, payload: Modul
   const attempts = Math.max(1, options.attempts ?? 5);
   const doFetch = options.fetch ?? fetch;
   const deliveryId = options.deliveryId ?? randomUUID();
-  const body = Buffer.from(JSON.stringify(payload), 'utf8');
+  const body = Buffer.from(JSON.stringify({ ...payload, delivery: deliveryId }), 'utf8');
   const headers = {
     'content-type': 'application/json',
     'user-agent': 'powernode-cli/0.1',

@@ -113,10 +113,14 @@ describe('catalog ids', () => {
     expect(catalogStreams.promotionApproval('a')).toBe('promotion-approval-a');
   });
 
-  it('put one build report per webhook delivery on a stream of the module category', () => {
-    expect(moduleBuildReportIdFor('d-1')).toBe(moduleBuildReportIdFor('d-1'));
-    expect(moduleBuildReportIdFor('d-1')).not.toBe(moduleBuildReportIdFor('d-2'));
-    expect(moduleBuildReportedEventIdFor('d-1')).not.toBe(moduleBuildReportIdFor('d-1'));
+  it('put one build report per module and signed body on a stream of the module category, and name a delivery per module', () => {
+    const body = 'a'.repeat(64);
+    expect(moduleBuildReportIdFor('m1', body)).toBe(moduleBuildReportIdFor('m1', body));
+    expect(moduleBuildReportIdFor('m1', body)).not.toBe(moduleBuildReportIdFor('m1', 'b'.repeat(64)));
+    expect(moduleBuildReportIdFor('m1', body)).not.toBe(moduleBuildReportIdFor('m2', body));
+    expect(moduleBuildReportedEventIdFor('m1', 'd-1')).toBe(moduleBuildReportedEventIdFor('m1', 'd-1'));
+    expect(moduleBuildReportedEventIdFor('m1', 'd-1')).not.toBe(moduleBuildReportedEventIdFor('m2', 'd-1'));
+    expect(moduleBuildReportedEventIdFor('m1', 'd-1')).not.toBe(moduleBuildReportedEventIdFor('m1', 'd-2'));
     expect(catalogStreams.moduleBuildReport('r')).toBe('module-build-r');
     expect(catalogStreams.moduleBuildReport('r').split('-')[0]).toBe('module');
   });

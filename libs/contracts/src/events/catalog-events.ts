@@ -152,6 +152,10 @@ export const moduleBuildReportedSchema = z.object({
   artifact_ref: z.string().max(2000),
   delivery_id: z.string().min(1),
   repository_full_name: giteaRepoFullNameSchema,
+  /** Hex SHA-256 of the signed body: what a replay under a new delivery id is recognised by (absent before it was recorded). */
+  body_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** When the catalog accepted the delivery: the start of its replay window (absent before it was recorded). */
+  reported_at: isoTimestamp.optional(),
 });
 
 /** A short summary of the CycloneDX SBOM of a build (the document itself stays in the registry). */

@@ -27,16 +27,19 @@ export function templateIdFor(name: string): string {
 }
 
 /**
- * The id of one CI build report, derived from the webhook's delivery id: a redelivered webhook lands on the
- * stream that already holds its report, and the forge's delivery id is the replay protection.
+ * The id of one CI build report: one per module and SHA-256 of the signed body. A replay of the same body lands
+ * on the stream that already holds its report, whatever delivery id it carries (the header is not signed).
  */
-export function moduleBuildReportIdFor(deliveryId: string): string {
-  return contentDerivedId('webhook-delivery', deliveryId);
+export function moduleBuildReportIdFor(moduleId: string, bodySha256: string): string {
+  return contentDerivedId('webhook-body', moduleId, bodySha256);
 }
 
-/** The id of the `ModuleBuildReported` event of a delivery, so a report appended twice is stored once. */
-export function moduleBuildReportedEventIdFor(deliveryId: string): string {
-  return contentDerivedId('webhook-delivery-event', deliveryId);
+/**
+ * The id of the `ModuleBuildReported` event of a delivery, namespaced by the module the delivery authenticated
+ * as: a delivery id is stored once per module, and one repository's ids never collide with another's.
+ */
+export function moduleBuildReportedEventIdFor(moduleId: string, deliveryId: string): string {
+  return contentDerivedId('webhook-delivery-event', moduleId, deliveryId);
 }
 
 /** Stream names of the catalog's aggregates. */
