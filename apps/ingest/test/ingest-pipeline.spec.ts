@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MODULE_TREE_LAYER_MEDIA_TYPE, type BuiltModuleArtifact } from '@powernode/artifact';
-import { CATALOG_RPC, catalogStreams, INGEST_RPC, isPowernodeError, moduleBuildReportedEventIdFor, moduleBuildReportIdFor, moduleVersionIdFor } from '@powernode/contracts';
+import { CATALOG_RPC, INGEST_RPC, isPowernodeError, moduleBuildReportedEventIdFor, moduleVersionIdFor } from '@powernode/contracts';
 import { openSqliteProcessedLedger, type EventEnvelope, type SqliteProcessedLedger } from '@powernode/events';
 import { canonicalJsonBytes, OCI_MANIFEST_MEDIA_TYPE, sha256Digest, type ImageManifest } from '@powernode/oci';
 import { freeLoopbackPort } from '@powernode/testing';
@@ -50,10 +50,10 @@ const built = (events: EventEnvelope[]) => events.filter((e) => e.type === 'Modu
 const isRejected = (code: string) => (v: { rejection_reason: string | null }) => v.rejection_reason?.startsWith(`${code}:`) === true;
 
 /** The event the catalog appended for a webhook delivery (its id derives from the delivery id). */
-const reportEventId = (deliveryId: string): string => moduleBuildReportedEventIdFor(deliveryId);
+const reportEventId = (module: TestModule, deliveryId: string): string => moduleBuildReportedEventIdFor(module.module_id, deliveryId);
 
-async function waitUntilProcessed(deliveryId: string): Promise<void> {
-  const id = reportEventId(deliveryId);
+async function waitUntilProcessed(module: TestModule, deliveryId: string): Promise<void> {
+  const id = reportEventId(module, deliveryId);
   const deadline = Date.now() + 45_000;
   while (!(await ledger.has('ingest', id))) {
     if (Date.now() > deadline) throw new Error(`ingest did not finish delivery ${deliveryId}`);
@@ -91,7 +91,7 @@ describe('ingest of a reported build: verified builds', () => {
       rejection_reason: null,
     });
     const [event] = built(await versionEvents(bed, module, 'v0.1.0'));
-    expect(event?.causation_id).toBe(reportEventId(delivery));
+    expect(event?.causation_id).toBe(reportEventId(module, delivery));
     expect(event?.data).toMatchObject({
       tag: 'v0.1.0',
       sbom_summary: { format: 'CycloneDX', spec_version: '1.6', component_count: 3, package_count: 1, file_count: 2 },
@@ -307,11 +307,11 @@ describe('ingest of a reported build: idempotency', () => {
     const { ref, digest } = await publishSigned(module, 'v0.1.0');
     const first = await reportBuild(bed, module, 'v0.1.0', ref);
     await waitForVersion(bed, module, 'v0.1.0');
-    await waitUntilProcessed(first);
+    await waitUntilProcessed(module, first);
     const second = await reportBuild(bed, module, 'v0.1.0', ref);
-    await waitUntilProcessed(second);
+    await waitUntilProcessed(module, second);
     // The same event once more, past the consumer's ledger (a redelivery after a lost ledger write).
-    const [reported] = await bed.store.readStream(catalogStreams.moduleBuildReport(moduleBuildReportIdFor(first)));
+    const [reported] = (await bed.store.readAll({ after_position: 0, limit: 100_000 })).filter((e) => e.id === reportEventId(module, first));
     await ingest.started.ingest.handleBuildReported(reported!, { attempt: 1, subject: 'powernode.events.module.ModuleBuildReported', stream_sequence: 0 });
 
     const events = await versionEvents(bed, module, 'v0.1.0');
@@ -332,7 +332,7 @@ describe('ingest of a reported build: idempotency', () => {
     } finally {
       await ingest.started.consumer.start();
     }
-    await waitUntilProcessed(delivery);
+    await waitUntilProcessed(module, delivery);
     expect(await versionEvents(bed, module, 'v0.1.0')).toEqual([]);
   });
 });
