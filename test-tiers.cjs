@@ -63,6 +63,7 @@ const integration = [
   'libs/oci/src/oci-client.auth.spec.ts',
   'libs/oci/src/oci-client.registry.spec.ts',
   'libs/oci/src/oci-client.resilience.spec.ts',
+  'libs/oci/src/registry-hops.spec.ts',
   'libs/sigstore/src/dev-sigstore.spec.ts',
 ];
 

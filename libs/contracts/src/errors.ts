@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   not_semver: { http: 422, retryable: false },
   registry_unreachable: { http: 502, retryable: true },
   registry_error: { http: 502, retryable: true },
+  /** A registry, a redirect or a token service on a host the configuration does not allow (SSRF policy). */
+  registry_not_allowed: { http: 403, retryable: false },
   signing_failed: { http: 502, retryable: true },
   webhook_unreachable: { http: 502, retryable: true },
   // module builds

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { PowernodeError, isPowernodeError } from '@powernode/contracts';
-import { assertDigest, sha256Digest, sha256DigestOfFile } from './digest.js';
+import { assertDigest, isDigest, sha256Digest, sha256DigestOfFile } from './digest.js';
 import type { Descriptor } from './manifest-types.js';
 import { OCTET_STREAM, assertRepository, pullScope, pushScope, type RegistryContext } from './registry-context.js';
 import type { RegistryRequest } from './registry-transport.js';
@@ -188,7 +188,7 @@ async function commitUpload(context: RegistryContext, repository: string, locati
   }
   if (response.status === 400) {
     const failure = await context.transport.statusError({ method: 'PUT', url: url.toString(), scopes: [], accept: [], what }, response);
-    const codes = ((failure.details?.['errors'] as Array<{ code?: string }> | undefined) ?? []).map((e) => e.code);
+    const codes = (failure.details?.['registry_codes'] as string[] | undefined) ?? [];
     if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) {
       throw new PowernodeError('digest_mismatch', `${what}: the registry received content that does not hash to ${digest}; re-read the source`, {
         cause: failure,
@@ -200,7 +200,8 @@ async function commitUpload(context: RegistryContext, repository: string, locati
   await discardBody(response);
   const reported = response.headers.get('docker-content-digest');
   if (reported !== null && reported !== digest) {
-    throw new PowernodeError('digest_mismatch', `${what}: the registry stored ${reported}`, { details: { expected_digest: digest, actual_digest: reported } });
+    // The header is the registry's text: named only when it is a digest.
+    throw new PowernodeError('digest_mismatch', `${what}: the registry stored ${isDigest(reported) ? reported : 'something else'}`, { details: { expected_digest: digest, actual_digest: reported } });
   }
 }
 

@@ -26,6 +26,7 @@ export {
 } from './manifest-types.js';
 export { cosignSignatureTag, referrersTag } from './referrers-index.js';
 export type { RegistryAuth } from './registry-transport.js';
+export { isLoopbackHost, MAX_REDIRECTS, urlIsOnRegistry, type HopCheck, type RegistryHop } from './registry-hops.js';
 export { OciClient, type OciClientOptions } from './oci-client.js';
 export type { BlobSource, UploadBlobOptions, UploadVia, UploadedBlob } from './blob-upload.js';
 export type { BlobTarget } from './blob-download.js';

@@ -75,7 +75,7 @@ export async function pushManifest(
   });
   await discardBody(response);
   const reported = response.headers.get('docker-content-digest');
-  if (reported !== null && reported.startsWith('sha256:') && reported !== digest) {
+  if (reported !== null && reported.startsWith('sha256:') && isDigest(reported) && reported !== digest) {
     throw new PowernodeError('digest_mismatch', `${what}: the registry stored it as ${reported}, we computed ${digest}`, {
       details: { expected_digest: digest, actual_digest: reported },
     });

@@ -1,10 +1,11 @@
 import { OciClient, type OciClientOptions } from './oci-client.js';
+import { isLoopbackHost } from './registry-hops.js';
 import type { RegistryAuth } from './registry-transport.js';
 
 /** True for registries on this machine (loopback), which are reached over plain HTTP like docker and oras do. */
 export function isLoopbackRegistry(registry: string): boolean {
   const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.split(':')[0]!;
-  return host === 'localhost' || host === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(host);
+  return isLoopbackHost(host);
 }
 
 export interface OciClientPoolOptions extends Omit<OciClientOptions, 'registry' | 'insecure' | 'auth'> {

@@ -6,6 +6,7 @@ import type { Descriptor, Manifest, ManifestResult } from './manifest-types.js';
 import { deleteManifest, getManifest, headManifest, listTags, putManifest, type ManifestHead, type ManifestInput } from './manifests.js';
 import { attachReferrer, listReferrers, type AttachedReferrer } from './referrers.js';
 import type { RegistryContext } from './registry-context.js';
+import type { HopCheck } from './registry-hops.js';
 import { RegistryTransport, type RegistryAuth } from './registry-transport.js';
 import { discardBody } from './response-body.js';
 
@@ -29,6 +30,12 @@ export interface OciClientOptions {
   maxManifestBytes?: number;
   fetch?: typeof fetch;
   userAgent?: string;
+  /**
+   * Checks every host the registry sends the client to (redirects, its token service, upload locations);
+   * throws to refuse. Default: any http(s) host, never from https down to http. Redirects are followed
+   * by hand, at most 5, and credentials never follow to another origin.
+   */
+  checkHop?: HopCheck;
 }
 
 const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
@@ -60,6 +67,7 @@ export class OciClient {
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       fetch: options.fetch ?? globalThis.fetch,
       userAgent: options.userAgent ?? 'powernode-oci/0.1',
+      ...(options.checkHop === undefined ? {} : { checkHop: options.checkHop }),
     });
     this.context = { registry: options.registry, transport, retries, chunkSize, maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES };
   }

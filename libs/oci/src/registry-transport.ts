@@ -1,5 +1,6 @@
 import { PowernodeError } from '@powernode/contracts';
 import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
+import { isRedirect, MAX_REDIRECTS, mayReceiveCredentials, redirectStep, type HopCheck } from './registry-hops.js';
 
 /** Credentials for a registry: a user and password (basic, or exchanged for bearer tokens) or a ready bearer token. */
 export type RegistryAuth = { username: string; password: string } | { token: string };
@@ -21,6 +22,12 @@ export interface RegistryTransportOptions {
   requestTimeoutMs: number;
   fetch: typeof fetch;
   userAgent: string;
+  /**
+   * Called before a request goes anywhere but `baseUrl`'s origin (a redirect, a token service, an upload
+   * location on another host); throws to refuse. Without it, any http(s) host is followed, except that https
+   * never steps down to http.
+   */
+  checkHop?: HopCheck;
 }
 
 /** One call of the distribution API. */
@@ -62,6 +69,19 @@ class TransientFailure extends Error {
 const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
 const TOKEN_REFRESH_MARGIN_MS = 10_000;
 const MAX_ERROR_BODY = 64 * 1024;
+
+/** A distribution error code as the spec spells them (`MANIFEST_UNKNOWN`); anything else a registry says is not repeated. */
+const DISTRIBUTION_ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/**
+ * The distribution error codes of an error body, and nothing else of it. A registry's free text (and whatever
+ * a proxy or an internal service answers in its place) never reaches messages, details or stored reasons:
+ * it may hold anything, secrets included.
+ */
+export function registryErrorCodes(errors: readonly RegistryErrorEntry[]): string[] {
+  const codes = errors.map((entry) => entry?.code).filter((code): code is string => typeof code === 'string' && DISTRIBUTION_ERROR_CODE.test(code));
+  return [...new Set(codes)].slice(0, 5);
+}
 
 /** Reads at most 64 KiB of an error body and extracts distribution's `{errors:[…]}` when present. */
 export async function readRegistryErrorBody(response: Response): Promise<{ text: string; errors: RegistryErrorEntry[] }> {
@@ -148,11 +168,11 @@ export class RegistryTransport {
 
   /** Turns a response with an unexpected status into the PowernodeError a caller can act on (consumes the body). */
   async statusError(request: RegistryRequest, response: Response, attempts = 1): Promise<PowernodeError> {
-    const { text, errors } = await readRegistryErrorBody(response);
+    const { errors } = await readRegistryErrorBody(response);
     const status = response.status;
-    const said = errors.length > 0 ? errors.map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ') : text.trim().slice(0, 300);
-    const details = { status, url: new URL(request.url, this.options.baseUrl).pathname, errors, attempts };
-    const base = `${request.what}: registry answered ${status}${said === '' ? '' : ` (${said})`}`;
+    const codes = registryErrorCodes(errors);
+    const details = { status, url: new URL(request.url, this.options.baseUrl).pathname, registry_codes: codes, attempts };
+    const base = `${request.what}: registry answered ${status}${codes.length === 0 ? '' : ` (${codes.join(', ')})`}`;
     switch (status) {
       case 401:
         return new PowernodeError('unauthenticated', `${base}; check the registry credentials`, { details });
@@ -184,7 +204,7 @@ export class RegistryTransport {
     const unauthenticated = async (why: string, rejected: Response): Promise<never> => {
       const { errors } = await readRegistryErrorBody(rejected);
       throw new PowernodeError('unauthenticated', `${request.what}: ${why}`, {
-        details: { registry: this.options.baseUrl, challenge: challenge.scheme, errors },
+        details: { registry: this.options.baseUrl, challenge: challenge.scheme, registry_codes: registryErrorCodes(errors) },
       });
     };
     const auth = this.options.auth;
@@ -208,8 +228,10 @@ export class RegistryTransport {
         if (retried.status === 401) return unauthenticated('the registry rejected the username or password', retried);
         return retried;
       }
-      case 'unknown':
-        return unauthenticated(`the registry demands an authentication scheme we do not speak (${challenge.raw || 'no WWW-Authenticate header'})`, response);
+      case 'unknown': {
+        const scheme = /^\s*([A-Za-z][A-Za-z0-9-]{0,31})/.exec(challenge.raw)?.[1];
+        return unauthenticated(`the registry demands an authentication scheme we do not speak (${scheme ?? 'no WWW-Authenticate header'})`, response);
+      }
     }
   }
 
@@ -230,29 +252,36 @@ export class RegistryTransport {
   }
 
   private async fetchToken(challenge: Extract<AuthChallenge, { scheme: 'bearer' }>, scopes: readonly string[], what: string): Promise<string> {
-    const url = new URL(challenge.realm);
+    const url = this.realmUrl(challenge.realm, what);
     if (challenge.service !== undefined) url.searchParams.set('service', challenge.service);
     const wanted = new Set([...(challenge.scope?.split(' ') ?? []), ...scopes].filter((scope) => scope !== ''));
     for (const scope of wanted) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'application/json' };
-    if (this.options.auth !== undefined && 'username' in this.options.auth) headers['authorization'] = this.basicAuthorization();
+    // The realm is whatever the registry's challenge names: the password only goes to the registry's own host, over https.
+    if (this.options.auth !== undefined && 'username' in this.options.auth && mayReceiveCredentials(url, this.resolve('/'))) headers['authorization'] = this.basicAuthorization();
 
-    const response = await this.fetchWithTimeout(url.toString(), { method: 'GET', headers });
+    const response = await this.fetchFollowing(url, { method: 'GET', headers }, what);
+    const realm = `${url.origin}${url.pathname}`;
     if (response.status === 401 || response.status === 403) {
-      const { text } = await readRegistryErrorBody(response);
-      throw new PowernodeError('unauthenticated', `${what}: the token service ${url.origin}${url.pathname} refused the credentials (${response.status} ${text.trim().slice(0, 200)}); check the username and password`, {
-        details: { realm: challenge.realm, status: response.status },
-      });
+      await response.body?.cancel().catch(() => undefined);
+      const sent = headers['authorization'] !== undefined;
+      throw new PowernodeError(
+        'unauthenticated',
+        sent
+          ? `${what}: the token service ${realm} refused the credentials (${response.status}); check the username and password`
+          : `${what}: the token service ${realm} refused an anonymous request (${response.status}); credentials are only sent to a token service on the registry's own host over https (or loopback)`,
+        { details: { realm, status: response.status, credentials_sent: sent } },
+      );
     }
     if (RETRYABLE_STATUSES.has(response.status)) {
       await response.body?.cancel().catch(() => undefined);
       throw new TransientFailure(`token service answered ${response.status}`, response.status, retryAfterMs(response));
     }
     if (!response.ok) {
-      const { text } = await readRegistryErrorBody(response);
-      throw new PowernodeError('registry_error', `${what}: the token service answered ${response.status} (${text.trim().slice(0, 200)})`, {
+      await response.body?.cancel().catch(() => undefined);
+      throw new PowernodeError('registry_error', `${what}: the token service ${realm} answered ${response.status}`, {
         retryable: false,
-        details: { realm: challenge.realm, status: response.status },
+        details: { realm, status: response.status },
       });
     }
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
@@ -270,15 +299,54 @@ export class RegistryTransport {
     return token;
   }
 
+  /** The token service a challenge names, checked before anything is sent to it. */
+  private realmUrl(realm: string, what: string): URL {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch (cause) {
+      throw new PowernodeError('registry_error', `${what}: the registry names a token service that is not a URL`, { cause, retryable: false });
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new PowernodeError('registry_not_allowed', `${what}: the registry names a token service over ${url.protocol}; only http(s) is used`, { details: { realm: url.protocol } });
+    }
+    if (url.origin !== this.resolve('/').origin) this.options.checkHop?.(url, 'token realm');
+    return url;
+  }
+
   private async send(request: RegistryRequest, authorization: string | undefined): Promise<Response> {
+    const url = this.resolve(request.url);
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...request.headers };
-    if (authorization !== undefined) headers['authorization'] = authorization;
-    return this.fetchWithTimeout(this.resolve(request.url).toString(), {
-      method: request.method,
-      headers,
-      ...(request.body === undefined ? {} : { body: request.body }),
-      redirect: 'follow',
-    });
+    // An upload location on another host is the registry's choice too: checked, and without our credentials.
+    const foreign = url.origin !== this.resolve('/').origin;
+    if (foreign) this.options.checkHop?.(url, 'upload location');
+    if (authorization !== undefined && !foreign) headers['authorization'] = authorization;
+    return this.fetchFollowing(url, { method: request.method, headers, ...(request.body === undefined ? {} : { body: request.body }) }, request.what);
+  }
+
+  /**
+   * One request, following at most MAX_REDIRECTS redirects by hand: each hop is checked (`checkHop`, no step
+   * down from https to http) before it is sent, and credentials do not follow to another origin.
+   */
+  private async fetchFollowing(url: URL, init: { method: string; headers: Record<string, string>; body?: Uint8Array }, what: string): Promise<Response> {
+    let current = url;
+    let { method, headers, body } = init;
+    for (let redirects = 0; ; redirects++) {
+      const response = await this.fetchWithTimeout(current.toString(), { method, headers, ...(body === undefined ? {} : { body }), redirect: 'manual' });
+      if (!isRedirect(response.status)) return response;
+      await response.body?.cancel().catch(() => undefined);
+      if (redirects >= MAX_REDIRECTS) {
+        throw new PowernodeError('registry_error', `${what}: more than ${MAX_REDIRECTS} redirects; check the registry's configuration`, {
+          retryable: false,
+          details: { registry: this.options.baseUrl, redirects },
+        });
+      }
+      const step = redirectStep(current, response.status, response.headers.get('location'), { method, body }, what);
+      this.options.checkHop?.(step.url, 'redirect');
+      if (!step.sameOrigin) headers = withoutCredentials(headers);
+      if (step.body === undefined && body !== undefined) headers = withoutBodyHeaders(headers);
+      ({ url: current, method, body } = step);
+    }
   }
 
   private async fetchWithTimeout(url: string, init: RequestInit): Promise<Response> {
@@ -299,6 +367,14 @@ export class RegistryTransport {
     const delay = Math.min(this.options.maxRetryDelayMs, Math.max(jittered, retryAfter ?? 0));
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
+}
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !['authorization', 'cookie', 'proxy-authorization'].includes(name.toLowerCase())));
+}
+
+function withoutBodyHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !['content-type', 'content-length'].includes(name.toLowerCase())));
 }
 
 function scopeKey(scopes: readonly string[]): string {
