@@ -1,5 +1,8 @@
 import { lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import fc from 'fast-check';
+import { PowernodeError } from '@powernode/contracts';
+import { modulePathOfTarName } from '@powernode/artifact';
 import { composeRoot } from '../src/root-composition.js';
 import { ensureLayerTree } from '../src/stacked-root.js';
 import type { VerifiedModule } from '../src/desired-module-pull.js';
@@ -39,7 +42,10 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
 
 /** A host directory a layer could point at: a directory with a file and a subdirectory. */
 async function hostDirectory(): Promise<string> {
-  const host = path.join(workDir, `host-${serial++}`);
+  return hostDirectoryAt(path.join(workDir, `host-${serial++}`));
+}
+
+async function hostDirectoryAt(host: string): Promise<string> {
   await mkdir(path.join(host, 'ssh'), { recursive: true, mode: 0o755 });
   await writeFile(path.join(host, 'ssh', 'authorized_keys'), 'host key\n', { mode: 0o600 });
   await writeFile(path.join(host, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n', { mode: 0o644 });
@@ -120,3 +126,87 @@ describe('composing never changes anything outside the root', () => {
     expect(await snapshot(host)).toEqual(before);
   });
 });
+
+/*
+ * The same promise over generated layers: any sequence of directories, files and symlinks (names with `..`,
+ * `.`, absolute or repeated; symlinks to the host directory, to its parent, to `/`, relative or absolute; any
+ * mode, set-id bits included) composed in any number of layers, copied or extracted per tree. Composing may
+ * refuse; it never changes anything outside the root. Bounded: a fixed number of runs and a time budget.
+ */
+describe('generated layers never reach outside the root (property)', () => {
+  // Mostly names the reader accepts (a layer with one bad name is refused whole), a few it must refuse.
+  const component = fc.oneof({ arbitrary: fc.constantFrom('x', 'ssh', 'etc'), weight: 6 }, { arbitrary: fc.constantFrom('systemd', 'system', 'passwd'), weight: 1 });
+  const spelled = (parts: fc.Arbitrary<string[]>): fc.Arbitrary<string> => fc.tuple(fc.boolean(), parts).map(([absolute, list]) => `${absolute ? '/' : ''}${list.join('/')}`);
+  const name = fc.oneof(
+    { arbitrary: spelled(fc.array(component, { minLength: 1, maxLength: 3 })), weight: 30 },
+    { arbitrary: spelled(fc.array(fc.oneof(component, fc.constantFrom('..', '.')), { minLength: 1, maxLength: 4 })), weight: 1 },
+  );
+  const owner = fc.constantFrom(0, 1234);
+  const climb = (levels: number): string => `${'../'.repeat(levels)}host`;
+  const targets = (host: string): fc.Arbitrary<string> => fc.constantFrom(host, path.join(host, 'ssh'), '..', '../..', climb(3), climb(4), climb(5), climb(6), '/', 'x', 'ssh/../..', '.');
+  const entry = (host: string): fc.Arbitrary<CraftedEntry> =>
+    fc.oneof(
+      fc.record({ type: fc.constant('directory' as const), name, mode: fc.constantFrom(0o755, 0o777, 0o700, 0o2775, 0o1777), uid: owner, gid: owner }),
+      fc.record({ type: fc.constant('file' as const), name, mode: fc.constantFrom(0o644, 0o666, 0o4755, 0o600), uid: owner, gid: owner, content: fc.constantFrom('', 'root:x:0:0::/root:/bin/sh\n', 'data\n') }),
+      fc.record({ type: fc.constant('symlink' as const), name, target: targets(host), uid: owner, gid: owner }),
+    );
+
+  it('copied roots and per-layer trees: nothing outside the root is written, chmodded, chowned or linked', async () => {
+    // sandbox/host is what layers aim at; each run composes in sandbox/runs/<run>/root and its cache beside it.
+    const sandbox = path.join(workDir, 'property');
+    const host = path.join(sandbox, 'host');
+    await mkdir(path.join(sandbox, 'runs'), { recursive: true });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ entries: fc.array(entry(host), { minLength: 1, maxLength: 8 }), priority: fc.integer({ min: 0, max: 3 }), services: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+        async (layers) => {
+          const runDir = path.join(sandbox, 'runs', `run-${run++}`);
+          await mkdir(runDir, { recursive: true });
+          // Afresh each run, so a failing run does not taint the next (and shrinking finds the real culprit).
+          await rm(host, { recursive: true, force: true });
+          await hostDirectoryAt(host);
+          const before = await snapshot(host);
+          try {
+            const modules = await Promise.all(
+              layers.map((layer, index) =>
+                craftedModule(path.join(runDir, `layer-${index}`), `m${index}`, layer.entries, { priority: layer.priority, services: layer.services ? [{ name: 'web', start_command: '/usr/bin/web' }] : [] }),
+              ),
+            );
+            await composeRoot(path.join(runDir, 'root'), modules).catch(expectRefusal);
+            for (const module of modules) await ensureLayerTree(path.join(runDir, 'cache'), module).catch(expectRefusal);
+            expect(await snapshot(host)).toEqual(before);
+            // Nothing appeared beside the roots either (a `..` that climbed out of one).
+            expect((await readdir(sandbox)).sort()).toEqual(['host', 'runs']);
+            expect((await readdir(path.join(sandbox, 'runs'))).sort()).toEqual([`run-${run - 1}`]);
+            expect((await readdir(runDir)).filter((child) => !/^(root|cache|layer-\d+)$/.test(child))).toEqual([]);
+          } finally {
+            await rm(runDir, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 80, interruptAfterTimeLimit: 30_000 },
+    );
+  }, 120_000);
+
+  it('the tar reader gives every name it accepts as an absolute path with no `..`, `.` or empty component', () => {
+    const piece = fc.constantFrom('a', 'b', '..', '.', '', '/', './', '../', '//');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join('')), (tarName) => {
+        let modulePath: string;
+        try {
+          modulePath = modulePathOfTarName(tarName);
+        } catch (error) {
+          return error instanceof PowernodeError && error.code === 'manifest_invalid';
+        }
+        return modulePath === '/' || (modulePath.startsWith('/') && modulePath.slice(1).split('/').every((part) => part !== '' && part !== '.' && part !== '..'));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+/** A refusal is allowed (a bad archive, a symlink on the way); a crash of another kind is not. */
+function expectRefusal(error: unknown): void {
+  if (!(error instanceof PowernodeError)) throw error;
+}
