@@ -3,8 +3,6 @@ import { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
 import { BUS_NAMESPACE_PATTERN } from '@powernode/events';
 
-const port = z.coerce.number().int().min(1).max(65535);
-
 /**
  * The services that can host the relay (event store → JetStream). The gateway is not one of them: it may run
  * several worker processes, and two relays on one store would publish every event twice.
@@ -49,7 +47,8 @@ export const baseConfigShape = {
 
 export const gatewayConfigShape = {
   ...baseConfigShape,
-  PORT: port.default(8080),
+  /** 0 binds any free port; the `gateway listening` log line then names the one bound (tests read it there). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   POWERNODE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** HTTP worker processes sharing the port (Node cluster); each keeps its own read models. */

@@ -1,4 +1,5 @@
 export * from './registry.js';
+export * from './loopback-port.js';
 export * from './registry-token-service.js';
 export * from './nats-server.js';
 export * from './service-processes.js';

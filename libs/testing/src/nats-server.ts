@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freeLoopbackPort } from './registry.js';
+import { reportedPort } from './loopback-port.js';
 
 /** A private nats-server with JetStream, so a test's subjects, streams and RPC patterns meet nobody else's. */
 export interface TestNatsServer {
@@ -20,32 +19,21 @@ function natsBinary(): string {
   return 'nats-server';
 }
 
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** Starts nats-server -js on a free loopback port with its store in a temp dir. */
+/** Starts nats-server -js on a loopback port of its own choosing, with its store in a temp dir. */
 export async function startNatsServer(): Promise<TestNatsServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pn-nats-'));
-  const port = await freeLoopbackPort();
-  const child: ChildProcess = spawn(natsBinary(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
+  // `-p -1` lets the server bind any free port and log which: a port picked here first could be taken by
+  // another test's socket before the server binds it.
+  const child: ChildProcess = spawn(natsBinary(), ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let exited = false;
   child.once('exit', () => (exited = true));
-  const deadline = Date.now() + 15_000;
-  while (!(await answers(port))) {
-    if (exited || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`nats-server did not start on 127.0.0.1:${port} (is the Debian package nats-server installed?)`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  let port: number;
+  try {
+    port = await reportedPort(child, /Listening for client connections on [^\s]+:(\d+)/, { name: 'nats-server', timeoutMs: 15_000 });
+  } catch (error) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`nats-server did not start (is the Debian package nats-server installed?): ${(error as Error).message}`, { cause: error });
   }
   return {
     url: `nats://127.0.0.1:${port}`,
@@ -54,7 +42,9 @@ export async function startNatsServer(): Promise<TestNatsServer> {
       if (!exited) {
         const gone = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+        clearTimeout(timer);
         if (!exited) child.kill('SIGKILL');
       }
       await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startNatsServer, type TestNatsServer } from './nats-server.js';
-import { freeLoopbackPort } from './registry.js';
 import { startServiceProcess, type ServiceProcess } from './service-processes.js';
 
 export type PlatformService = 'catalog' | 'ingest' | 'provisioner' | 'gateway';
@@ -30,17 +29,30 @@ const READY_LINE: Record<PlatformService, string> = {
   gateway: 'gateway listening',
 };
 
+/** The `gateway listening` line's bound URL (`{"url":"http://127.0.0.1:NNNNN",…}`), or undefined for any other line. */
+function listeningUrl(line: string): string | undefined {
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
+    return entry.msg === READY_LINE.gateway && typeof entry.url === 'string' ? entry.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The real services as child processes on a private nats-server and a SQLite store in a temp data dir:
  * what integration tests drive over REST and MCP. Services start in dependency order. Each platform also has
  * a bus namespace of its own, so its services answer only its requests and relay only to its streams even on
  * a NATS server that several platforms share.
+ *
+ * The gateway binds port 0 and its ready line names the port it got; a port picked free beforehand could be
+ * taken by another test's socket before the gateway binds it. So the gateway starts before the provisioner,
+ * which is given that address for its agents, and a restarted gateway asks for the same port again.
  */
 export async function startPlatform(options: { services?: PlatformService[]; env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<TestPlatform> {
   const nats = await startNatsServer();
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'pn-platform-')));
   const adminToken = `pn_test_admin_${randomBytes(16).toString('hex')}`;
-  const port = await freeLoopbackPort();
   const namespace = `pt${randomBytes(6).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     POWERNODE_BUS_NAMESPACE: namespace,
@@ -48,20 +60,27 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     NATS_URL: nats.url,
     EVENT_STORE_URL: `sqlite:${path.join(dataDir, 'events.sqlite')}`,
     POWERNODE_ADMIN_TOKEN: adminToken,
-    PORT: String(port),
     HOST: '127.0.0.1',
     // Tests that boot machines ask for nspawn; the rest keep the quick local driver whatever the host offers.
     POWERNODE_HYPERVISOR: 'local',
     ...options.env,
   };
+  let url = env['PORT'] === undefined ? undefined : `http://127.0.0.1:${env['PORT']}`;
   const services = new Map<PlatformService, ServiceProcess>();
   const startService = async (name: PlatformService) => {
-    const proc = startServiceProcess(name, env);
+    const proc = startServiceProcess(name, name === 'gateway' ? { ...env, PORT: env['PORT'] ?? '0' } : env);
     services.set(name, proc);
-    await proc.waitForLog((l) => l.includes(READY_LINE[name]), 60_000);
+    const ready = await proc.waitForLog((l) => l.includes(READY_LINE[name]), 60_000);
+    if (name === 'gateway' && env['PORT'] === undefined) {
+      const bound = listeningUrl(ready);
+      if (bound === undefined) throw new Error(`gateway: its ready line names no URL: ${ready}`);
+      url = bound;
+      env['PORT'] = new URL(bound).port;
+      env['POWERNODE_GATEWAY_URL'] ??= bound;
+    }
     return proc;
   };
-  const order: PlatformService[] = ['catalog', 'ingest', 'provisioner', 'gateway'];
+  const order: PlatformService[] = ['catalog', 'ingest', 'gateway', 'provisioner'];
   const wanted = options.services ?? ['catalog', 'gateway'];
   try {
     for (const name of order) if (wanted.includes(name)) await startService(name);
@@ -71,7 +90,8 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     throw error;
   }
   return {
-    url: `http://127.0.0.1:${port}`,
+    // A platform without a gateway has no URL anyone answers at; port 0 says so to whoever tries.
+    url: url ?? 'http://127.0.0.1:0',
     adminToken,
     dataDir,
     nats,

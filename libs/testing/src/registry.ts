@@ -1,17 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { findExecutable, installCommand } from '@powernode/runtime';
+import { reportedPort } from './loopback-port.js';
 import { startRegistryTokenService, type TokenRequestRecord } from './registry-token-service.js';
 
 const execFileAsync = promisify(execFile);
-const REGISTRY_BINARY = process.env['DOCKER_REGISTRY_BIN'] ?? 'docker-registry';
 const READY_TIMEOUT_MS = 20_000;
-const START_ATTEMPTS = 5;
 
 /** How to start the test registry. */
 export interface StartRegistryOptions {
@@ -42,18 +40,6 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function bcryptHtpasswdLine(username: string, password: string): Promise<string> {
   try {
     const { stdout } = await execFileAsync(findExecutable('htpasswd') ?? 'htpasswd', ['-Bbn', username, password]);
@@ -63,18 +49,20 @@ async function bcryptHtpasswdLine(username: string, password: string): Promise<s
   }
 }
 
-function registryConfig(port: number, storageDir: string, auth: Record<string, unknown> | undefined, deleteEnabled: boolean): string {
+function registryConfig(storageDir: string, auth: Record<string, unknown> | undefined, deleteEnabled: boolean): string {
   // JSON is YAML, and the registry reads YAML.
   return JSON.stringify(
     {
       version: '0.1',
-      log: { level: 'error', accesslog: { disabled: true } },
+      // Info level for the one line that says which port it bound (`listening on 127.0.0.1:NNNNN`).
+      log: { level: 'info', accesslog: { disabled: true } },
       storage: {
         filesystem: { rootdirectory: storageDir },
         delete: { enabled: deleteEnabled },
         maintenance: { uploadpurging: { enabled: false } },
       },
-      http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
+      // Port 0: the registry binds a free port itself, so no other process can take it first.
+      http: { addr: '127.0.0.1:0', secret: randomBytes(16).toString('hex') },
       ...(auth === undefined ? {} : { auth }),
     },
     null,
@@ -110,7 +98,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts Debian's `docker-registry` on a free loopback port with a fresh storage directory, optionally with
+ * Starts Debian's `docker-registry` on a loopback port of its own choosing with a fresh storage directory, optionally with
  * htpasswd (bcrypt) or token auth, and waits until `/v2/` answers.
  */
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<TestRegistry> {
@@ -136,47 +124,43 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       authConfig = { token: { realm, service, issuer, rootcertbundle: certificatePath } };
     }
 
-    let lastError: unknown;
-    for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-      // Another process may grab the port between probing and binding: retry on a new one.
-      const port = await freeLoopbackPort();
-      await writeFile(configPath, registryConfig(port, storageDir, authConfig, options.deleteEnabled ?? true));
-      const child = spawn(REGISTRY_BINARY, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-        stderr = (stderr + text).slice(-4000);
-      });
-      const spawnFailure = new Promise<never>((_, reject) => child.once('error', reject));
-      const host = `127.0.0.1:${port}`;
-      const url = `http://${host}`;
-      try {
-        await Promise.race([waitUntilAnswering(url, child, () => stderr), spawnFailure]);
-      } catch (error) {
-        lastError = error;
-        await stopProcess(child);
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new Error(`${REGISTRY_BINARY} not found: install the Debian package docker-registry`, { cause: error });
-        }
-        continue;
+    await writeFile(configPath, registryConfig(storageDir, authConfig, options.deleteEnabled ?? true));
+    const binary = process.env['DOCKER_REGISTRY_BIN'] ?? 'docker-registry';
+    const child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      stderr = (stderr + text).slice(-4000);
+    });
+    let url: string;
+    let host: string;
+    try {
+      const port = await reportedPort(child, /msg="listening on 127\.0\.0\.1:(\d+)"/, { name: binary, timeoutMs: READY_TIMEOUT_MS });
+      host = `127.0.0.1:${port}`;
+      url = `http://${host}`;
+      await waitUntilAnswering(url, child, () => stderr);
+    } catch (error) {
+      await stopProcess(child);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new Error(`${binary} not found: install the Debian package docker-registry`, { cause: error });
       }
-      return {
-        url,
-        host,
-        storageDir,
-        ...(credentials === undefined ? {} : { credentials }),
-        ...(tokenRequests === undefined ? {} : { tokenRequests }),
-        blobDataPath: (digest) => {
-          const [algorithm, hex] = digest.split(':');
-          return path.join(storageDir, 'docker/registry/v2/blobs', algorithm!, hex!.slice(0, 2), hex!, 'data');
-        },
-        stop: async () => {
-          await stopProcess(child);
-          await stopTokenService();
-          await rm(workDir, { recursive: true, force: true });
-        },
-      };
+      throw error;
     }
-    throw lastError instanceof Error ? lastError : new Error('docker-registry did not start');
+    return {
+      url,
+      host,
+      storageDir,
+      ...(credentials === undefined ? {} : { credentials }),
+      ...(tokenRequests === undefined ? {} : { tokenRequests }),
+      blobDataPath: (digest) => {
+        const [algorithm, hex] = digest.split(':');
+        return path.join(storageDir, 'docker/registry/v2/blobs', algorithm!, hex!.slice(0, 2), hex!, 'data');
+      },
+      stop: async () => {
+        await stopProcess(child);
+        await stopTokenService();
+        await rm(workDir, { recursive: true, force: true });
+      },
+    };
   } catch (error) {
     await stopTokenService();
     await rm(workDir, { recursive: true, force: true });
