@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeLoopbackPort } from '@powernode/testing';
+import { freeLoopbackPort, isAddressInUse } from '@powernode/testing';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -33,10 +33,41 @@ async function startStack(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess
     child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`dev stack exited with ${code}:\n${output.join('')}`));
+      reject(Object.assign(new Error(`dev stack exited with ${code}:\n${output.join('')}`), { output: output.join('') }));
     });
   });
   return { child, output };
+}
+
+interface StackPorts {
+  nats: number;
+  registry: number;
+  http: number;
+}
+
+/**
+ * The dev stack is told fixed ports (it starts nats-server and the registry on the addresses it is configured
+ * with, or uses whatever answers there), and another test may take a port picked free before the stack binds
+ * it. So: start on fresh ports again when a bind failed or when something else already answered at one.
+ */
+async function startStackOnFreePorts(dataDir: string): Promise<{ child: ChildProcess; output: string[]; ports: StackPorts }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = { nats: await freeLoopbackPort(), registry: await freeLoopbackPort(), http: await freeLoopbackPort() };
+    const env = { POWERNODE_DATA_DIR: dataDir, NATS_URL: `nats://127.0.0.1:${ports.nats}`, OCI_REGISTRY: `127.0.0.1:${ports.registry}`, PORT: String(ports.http), POWERNODE_ADMIN_TOKEN: '' };
+    let started: { child: ChildProcess; output: string[] };
+    try {
+      started = await startStack(env);
+    } catch (error) {
+      if (attempt < 5 && isAddressInUse(String((error as { output?: unknown }).output ?? ''))) continue;
+      throw error;
+    }
+    const text = started.output.join('');
+    if (attempt < 5 && (text.includes('using NATS at') || text.includes('using OCI registry at'))) {
+      await stopStack(started.child);
+      continue;
+    }
+    return { ...started, ports };
+  }
 }
 
 async function stopStack(child: ChildProcess): Promise<number | null> {
@@ -51,11 +82,9 @@ describe('npm start (powernode dev)', () => {
 
   it('spawns NATS and the registry when nothing answers, serves /readyz, stops what it started on Ctrl-C, and finds the same state on restart', async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'pn-dev-'));
-    const [natsPort, registryPort, httpPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-    const env = { POWERNODE_DATA_DIR: dataDir, NATS_URL: `nats://127.0.0.1:${natsPort}`, OCI_REGISTRY: `127.0.0.1:${registryPort}`, PORT: String(httpPort), POWERNODE_ADMIN_TOKEN: '' };
+    const first = await startStackOnFreePorts(dataDir);
+    const { nats: natsPort, registry: registryPort, http: httpPort } = first.ports;
     const url = `http://127.0.0.1:${httpPort}`;
-
-    const first = await startStack(env);
     const text = first.output.join('');
     expect(text).toContain(`starting nats-server (JetStream) on 127.0.0.1:${natsPort}`);
     expect(text).toContain(`starting docker-registry on 127.0.0.1:${registryPort}`);
@@ -77,11 +106,13 @@ describe('npm start (powernode dev)', () => {
     expect(await portOpen(natsPort)).toBe(false);
     expect(await portOpen(registryPort)).toBe(false);
 
-    const second = await startStack(env);
+    // The state lives in the data directory, so the restarted stack finds it whichever ports it gets.
+    const second = await startStackOnFreePorts(dataDir);
+    const secondUrl = `http://127.0.0.1:${second.ports.http}`;
     expect((await readFile(tokenFile, 'utf8')).trim()).toBe(token);
-    const again = await fetch(`${url}/api/v1/system/modules/survives-restart`, { headers: { authorization: `Bearer ${token}` } });
+    const again = await fetch(`${secondUrl}/api/v1/system/modules/survives-restart`, { headers: { authorization: `Bearer ${token}` } });
     expect(again.status).toBe(200);
-    const templates = (await (await fetch(`${url}/api/v1/system/templates`, { headers: { authorization: `Bearer ${token}` } })).json()) as { templates: { name: string }[] };
+    const templates = (await (await fetch(`${secondUrl}/api/v1/system/templates`, { headers: { authorization: `Bearer ${token}` } })).json()) as { templates: { name: string }[] };
     expect(templates.templates.map((t) => t.name).sort()).toEqual(['base', 'hardened']);
     expect(await stopStack(second.child)).toBe(0);
   }, 240_000);
@@ -93,5 +124,14 @@ describe('npm start (powernode dev)', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code).toBe(1);
     expect(err).toContain('PORT');
+  });
+
+  it('refuses PORT=0: the agents it starts are told the gateway\'s port before the gateway binds one', async () => {
+    const child = spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'dev'], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(1);
+    expect(err).toContain('PORT: powernode dev needs a fixed port for the gateway');
   });
 });

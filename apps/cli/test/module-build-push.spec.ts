@@ -1,11 +1,10 @@
 // `powernode module build` and `powernode module push`, run as the real CLI against a real registry
 // (Debian docker-registry) and compared with the artifact library's own build.
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { buildModuleArtifact, MODULE_ANNOTATIONS, MODULE_ARTIFACT_TYPE } from '@powernode/artifact';
 import { OciClient, type ImageManifest } from '@powernode/oci';
-import { htpasswdSkipReason, startRegistry, type TestRegistry } from '@powernode/testing';
+import { CLOSED_LOOPBACK_PORT, htpasswdSkipReason, startRegistry, type TestRegistry } from '@powernode/testing';
 import { runCli, temporaryDirectory, uniqueRepository } from './cli-process.test-support.js';
 import { writeModule } from './module-fixture.test-support.js';
 
@@ -26,18 +25,6 @@ afterAll(async () => {
   await Promise.all([registry?.stop(), authRegistry?.stop()]);
   await remove();
 });
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('powernode module build', () => {
   test('prints the manifest digest, composefs digest and fs-verity root hash the artifact library computes', async () => {
@@ -147,7 +134,7 @@ describe('powernode module push', () => {
   });
 
   test('a registry that is down is reported with exit 1 and the address it tried', async () => {
-    const port = await closedPort();
+    const port = CLOSED_LOOPBACK_PORT;
     const result = await runCli(['module', 'push', moduleDir, '--ref', `127.0.0.1:${port}/acme/down:v1.0.0`, '--json', '-q']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`registry http://127\\.0\\.0\\.1:${port} unreachable`));

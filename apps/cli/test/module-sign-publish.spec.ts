@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OciClient, type ImageManifest } from '@powernode/oci';
 import { COSIGN_SIGN_PREDICATE_TYPE, DevSigstore, generateSigningKeyPair, verifyBundle, type SignerPolicy } from '@powernode/sigstore';
-import { startRegistry, type TestRegistry } from '@powernode/testing';
+import { CLOSED_LOOPBACK_PORT, startRegistry, type TestRegistry } from '@powernode/testing';
 import { startFakeSigstore, unsignedIdentityToken, type FakeSigstoreServer } from '../../../libs/sigstore/src/fake-fulcio.test-support.js';
 import { runCli, temporaryDirectory, uniqueRepository } from './cli-process.test-support.js';
 import { writeModule } from './module-fixture.test-support.js';
@@ -311,13 +311,7 @@ describe('powernode module publish', () => {
   });
 
   test('a webhook that cannot be reached fails after the attempts asked for (exit 1), the artifact already pushed', async () => {
-    const unreachable = await new Promise<string>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as AddressInfo;
-        server.close(() => resolve(`http://127.0.0.1:${port}/api/v1/system/webhooks/gitea/module`));
-      });
-    });
+    const unreachable = `http://127.0.0.1:${CLOSED_LOOPBACK_PORT}/api/v1/system/webhooks/gitea/module`;
     const repository = uniqueRepository('no-webhook');
     const ref = `${registry.host}/${repository}:v1.0.0`;
     const result = await runCli(
@@ -364,15 +358,8 @@ describe('powernode module publish', () => {
   });
 
   test('a registry that is down fails the push step (exit 1) and the webhook is not called', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port: p } = server.address() as AddressInfo;
-        server.close(() => resolve(p));
-      });
-    });
     const before = receiver.deliveries.length;
-    const result = await runCli(publishArgs(`127.0.0.1:${port}/acme/down:v1.0.0`, '/ok'), { env: { POWERNODE_DATA_DIR: dataDir } });
+    const result = await runCli(publishArgs(`127.0.0.1:${CLOSED_LOOPBACK_PORT}/acme/down:v1.0.0`, '/ok'), { env: { POWERNODE_DATA_DIR: dataDir } });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('[3/5] push');
     expect(result.stderr).toMatch(/unreachable/);

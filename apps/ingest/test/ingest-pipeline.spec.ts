@@ -8,7 +8,7 @@ import { MODULE_TREE_LAYER_MEDIA_TYPE, type BuiltModuleArtifact } from '@powerno
 import { CATALOG_RPC, INGEST_RPC, isPowernodeError, moduleBuildReportedEventIdFor, moduleVersionIdFor } from '@powernode/contracts';
 import { openSqliteProcessedLedger, type EventEnvelope, type SqliteProcessedLedger } from '@powernode/events';
 import { canonicalJsonBytes, OCI_MANIFEST_MEDIA_TYPE, sha256Digest, type ImageManifest } from '@powernode/oci';
-import { freeLoopbackPort } from '@powernode/testing';
+import { CLOSED_LOOPBACK_PORT } from '@powernode/testing';
 import {
   ADMIN,
   buildModule,
@@ -222,7 +222,7 @@ describe('ingest of a reported build: rejections', () => {
   it('rejects a tag that is not a semantic version without pulling anything', async () => {
     const module = await createModule(bed, { label: 'notsemver' });
     // Nothing listens there: a pull would end in registry_unreachable, not in not_semver.
-    const nowhere = `127.0.0.1:${await freeLoopbackPort()}/${repositoryOf(module)}:latest`;
+    const nowhere = `127.0.0.1:${CLOSED_LOOPBACK_PORT}/${repositoryOf(module)}:latest`;
     await reportBuild(bed, module, 'latest', nowhere);
     const version = await waitForVersion(bed, module, 'latest');
     expect(version).toMatchObject({ version_string: 'latest', oci_ref: nowhere, oci_digest: null, cosign_verified: false });
@@ -291,7 +291,7 @@ describe('ingest of a reported build: rejections', () => {
   it('retries while the registry is unreachable, then records registry_unreachable on the last delivery', async () => {
     const module = await createModule(bed, { label: 'offline' });
     const retriedBefore = ingest.started.consumer.stats().retried;
-    const nowhere = `127.0.0.1:${await freeLoopbackPort()}/${repositoryOf(module)}:v0.1.0`;
+    const nowhere = `127.0.0.1:${CLOSED_LOOPBACK_PORT}/${repositoryOf(module)}:v0.1.0`;
     await reportBuild(bed, module, 'v0.1.0', nowhere);
     const version = await waitForVersion(bed, module, 'v0.1.0');
     expect(version).toMatchObject({ oci_ref: nowhere, oci_digest: null, cosign_verified: false });

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PowernodeError } from '@powernode/contracts';
 import { findExecutable, gatewayConfigShape, installCommand, installDebianPackages, parseConfig, pollUntil } from '@powernode/runtime';
 import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers } from './endpoint-probe.js';
 import { ProcessSupervisor } from './process-supervisor.js';
@@ -34,6 +35,11 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
   const env = { ...(options.env ?? process.env) };
   const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const config = parseConfig(gatewayConfigShape, env);
+  if (config.PORT === 0) {
+    // The provisioner hands the gateway's address to every agent it starts, before the gateway has bound one.
+    const problem = 'PORT: powernode dev needs a fixed port for the gateway, which it gives the agents it starts (got "0")';
+    throw new PowernodeError('config_invalid', `invalid configuration: ${problem}`, { details: { problems: [problem] } });
+  }
   const dataDir = config.POWERNODE_DATA_DIR;
   mkdirSync(dataDir, { recursive: true });
   const supervisor = new ProcessSupervisor(out, ['nats', 'registry', ...SERVICES]);
