@@ -26,6 +26,9 @@ export function classifyArtifactFailure(error: unknown): ArtifactFailure {
     case 'payload_too_large':
       // A reference that cannot be pulled, a registry that is not allowed, a blob over the size limits.
       return { kind: 'reject', reason_code: 'manifest_invalid', reason };
+    case 'registry_not_allowed':
+      // The report or the registry pointed ingest at a host it may not contact: no retry changes that.
+      return { kind: 'reject', reason_code: 'registry_unreachable', reason };
     case 'registry_error':
       // Malformed answers (a manifest that is not JSON) are about the artifact; 5xx are the registry's state.
       return error.retryable ? { kind: 'unavailable', final_code: 'registry_unreachable', reason } : { kind: 'reject', reason_code: 'manifest_invalid', reason };

@@ -19,7 +19,9 @@ const registryList = z
  * - `OCI_REGISTRY_USERNAME` + `OCI_REGISTRY_PASSWORD`, or `OCI_REGISTRY_TOKEN`: credentials for `OCI_REGISTRY`
  *   only; registries named in build reports are pulled anonymously, so credentials never leave for them.
  * - `OCI_INSECURE_REGISTRIES`: registries reached over plain HTTP besides loopback ones (which always are).
- * - `INGEST_ALLOWED_REGISTRIES`: when set, only these registries are pulled from (default: any).
+ * - `INGEST_ALLOWED_REGISTRIES`: the only hosts ingest sends a request to (default: `OCI_REGISTRY` alone).
+ *   Build reports name the registry, so this is what keeps a report from pointing ingest at an internal
+ *   service; every redirect and every token service a registry names must be on the list too.
  * - `INGEST_MAX_DELIVER` (5), `INGEST_RETRY_INITIAL_MS` (2000), `INGEST_RETRY_MAX_MS` (60000): a build report
  *   whose registry cannot be reached is retried with exponential backoff; the last delivery records the
  *   version as rejected (`registry_unreachable`).
@@ -47,3 +49,11 @@ export const ingestConfigShape = {
 
 /** The parsed ingest settings, as `startServiceHost` hands them over. */
 export type IngestConfig = z.infer<z.ZodObject<typeof ingestConfigShape>> & { POWERNODE_DATA_DIR: string; EVENT_STORE_URL: string };
+
+/**
+ * The registries ingest may contact: `INGEST_ALLOWED_REGISTRIES` when set, else only `OCI_REGISTRY`. Never
+ * "any": a build report names the registry, and an open list would let it point ingest at internal hosts.
+ */
+export function allowedRegistries(config: Pick<IngestConfig, 'INGEST_ALLOWED_REGISTRIES' | 'OCI_REGISTRY'>): string[] {
+  return config.INGEST_ALLOWED_REGISTRIES.length > 0 ? [...config.INGEST_ALLOWED_REGISTRIES] : [config.OCI_REGISTRY];
+}

@@ -7,13 +7,13 @@ import type { RegistryAuth } from '@powernode/oci';
 import type { ServiceHost } from '@powernode/runtime';
 import { PowernodeError } from '@powernode/contracts';
 import { CatalogCommands } from './catalog-commands.js';
-import type { IngestConfig } from './ingest-config.js';
+import { allowedRegistries, type IngestConfig } from './ingest-config.js';
 import { ingestRpcHandlers } from './ingest-rpc-handlers.js';
 import { ModuleBuildIngest } from './module-build-ingest.js';
 import { RegistryClients } from './registry-clients.js';
 import { loadIngestTrust } from './trust-material.js';
 
-export { ingestConfigShape, type IngestConfig } from './ingest-config.js';
+export { allowedRegistries, ingestConfigShape, type IngestConfig } from './ingest-config.js';
 
 /** What a started ingest exposes for in-process use (tests, the embedded stack). */
 export interface StartedIngest {
@@ -49,7 +49,7 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
     defaultRegistry: config.OCI_REGISTRY,
     auth: registryAuth(config),
     insecure: config.OCI_INSECURE_REGISTRIES,
-    allowed: config.INGEST_ALLOWED_REGISTRIES,
+    allowed: allowedRegistries(config),
     retries: config.OCI_REQUEST_RETRIES,
   });
   const catalog = new CatalogCommands(new RpcClient(host.nats, { default_timeout_ms: CATALOG_TIMEOUT_MS, namespace: host.bus.namespace }));
@@ -87,6 +87,6 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
   });
   await app.listen();
   host.onShutdown({ name: 'nest', close: () => app.close() });
-  host.logger.info({ durable: config.INGEST_DURABLE, max_deliver: config.INGEST_MAX_DELIVER, registry: config.OCI_REGISTRY }, 'ingest ready');
+  host.logger.info({ durable: config.INGEST_DURABLE, max_deliver: config.INGEST_MAX_DELIVER, registry: config.OCI_REGISTRY, allowed_registries: allowedRegistries(config) }, 'ingest ready');
   return { ingest, consumer };
 }

@@ -28,8 +28,8 @@ afterAll(async () => {
 });
 
 /** Ingest from its real entry point, as a separate process on the test bed's NATS and data dir. */
-async function startIngestProcess(): Promise<ServiceProcess> {
-  const proc = startServiceProcess('ingest', bed.platform.env);
+async function startIngestProcess(env: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
+  const proc = startServiceProcess('ingest', { ...bed.platform.env, ...env });
   processes.push(proc);
   await proc.waitForLog((line) => line.includes('ingest ready'), 60_000);
   return proc;
@@ -48,7 +48,9 @@ describe('ingest killed while handling a build', () => {
     );
     gate = opened;
 
-    const first = await startIngestProcess();
+    // The proxy is a registry of its own (another port): ingest contacts only the registries it is allowed.
+    const allowProxy = { INGEST_ALLOWED_REGISTRIES: `${bed.registry.host},${opened.host}` };
+    const first = await startIngestProcess(allowProxy);
     await reportBuild(bed, module, 'v0.1.0', `${opened.host}/${repositoryOf(module)}:v0.1.0`);
     const heldUrl = await opened.held();
     expect(heldUrl).toContain(treeDigest);
@@ -58,7 +60,7 @@ describe('ingest killed while handling a build', () => {
 
     opened.setPlan(() => ({ kind: 'forward' }));
     opened.release();
-    await startIngestProcess();
+    await startIngestProcess(allowProxy);
     const version = await waitForVersion(bed, module, 'v0.1.0', (v) => v.cosign_verified);
     expect(version).toMatchObject({ oci_digest: pushed.digest, composefs_digest: artifact.composefsDigest, cosign_verified: true, promotion_state: 'built' });
     const events = await versionEvents(bed, module, 'v0.1.0');

@@ -60,6 +60,7 @@ describe('what an artifact failure means for the build', () => {
     ['registry_error', false, { kind: 'reject', reason_code: 'manifest_invalid' }],
     ['registry_error', true, { kind: 'unavailable', final_code: 'registry_unreachable' }],
     ['registry_unreachable', true, { kind: 'unavailable', final_code: 'registry_unreachable' }],
+    ['registry_not_allowed', false, { kind: 'reject', reason_code: 'registry_unreachable' }],
     ['rate_limited', true, { kind: 'unavailable', final_code: 'registry_unreachable' }],
     ['unauthenticated', false, { kind: 'unavailable', final_code: 'registry_unreachable' }],
     ['not_found', false, { kind: 'unavailable', final_code: 'manifest_invalid' }],
@@ -181,7 +182,11 @@ describe('registry clients', () => {
   it('refuses a registry outside INGEST_ALLOWED_REGISTRIES', () => {
     const clients = new RegistryClients({ defaultRegistry: '127.0.0.1:5000', insecure: [], allowed: ['127.0.0.1:5000'], retries: 0 });
     expect(clients.clientFor('127.0.0.1:5000').registry).toBe('127.0.0.1:5000');
-    expect(errorOf(() => clients.clientFor('evil.example.com'))).toMatchObject({ code: 'validation_failed', details: { registry: 'evil.example.com' } });
+    expect(errorOf(() => clients.clientFor('evil.example.com'))).toMatchObject({ code: 'registry_not_allowed', details: { registry: 'evil.example.com' } });
+  });
+
+  it('refuses to start with an empty allowlist (there is no "any registry")', () => {
+    expect(errorOf(() => new RegistryClients({ defaultRegistry: '127.0.0.1:5000', insecure: [], allowed: [], retries: 0 }))).toMatchObject({ code: 'config_invalid' });
   });
 
   const htpasswdMissing = htpasswdSkipReason();
@@ -196,7 +201,7 @@ describe('registry clients', () => {
     await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
     const otherHost = `127.0.0.1:${(other.address() as AddressInfo).port}`;
     try {
-      const clients = new RegistryClients({ defaultRegistry: registry.host, auth: registry.credentials!, insecure: [], allowed: [], retries: 0 });
+      const clients = new RegistryClients({ defaultRegistry: registry.host, auth: registry.credentials!, insecure: [], allowed: [registry.host, otherHost], retries: 0 });
       await expect(clients.clientFor(registry.host).ping()).resolves.toBeUndefined();
       const refused = await clients.clientFor(otherHost).ping().catch((e: unknown) => e);
       expect(isPowernodeError(refused) && refused.code).toBe('unauthenticated');
