@@ -5,7 +5,9 @@
 //              jest worker is enough, and it needs no service.
 // integration  talks to a server (NATS at NATS_URL, PostgreSQL at PG_URL, a registry) or spawns processes
 //              (the services, the CLI, agents, fsverity, rsync, tar). Mostly waiting, so several jest workers
-//              share the cores; every such test takes free ports, unique names and its own bus namespace.
+//              share the cores; every such test takes unique names and its own bus namespace, and lets the servers
+//              it starts bind port 0 and say which port they got (never a port picked free beforehand, which
+//              another worker's socket could take first).
 // e2e          boots machines or runs the whole supply chain; heavy on its own, so one file at a time.
 const e2e = [
   'apps/provisioner/test/e2e/**/*.spec.ts',
@@ -66,6 +68,7 @@ const integration = [
   'libs/oci/src/oci-client.resilience.spec.ts',
   'libs/oci/src/registry-hops.spec.ts',
   'libs/sigstore/src/dev-sigstore.spec.ts',
+  'libs/testing/src/loopback-port.spec.ts',
 ];
 
 const TIERS = ['unit', 'integration', 'e2e'];
