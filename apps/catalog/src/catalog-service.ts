@@ -15,7 +15,7 @@ import {
   type ModuleVersionRejectedData,
   type ModuleVersionReverifiedData,
 } from '@powernode/contracts';
-import { executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
+import { claimRecoveringAbandoned, executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import {
   catalogFactsFromReadModels,
@@ -112,7 +112,7 @@ export class CatalogService {
     const now = this.now();
     const secret = mintWebhookSecret();
     const meta = this.meta(actor, correlation_id);
-    await executeCommand(this.store, catalogStreams.moduleRegistry(), moduleRegistryDecider, { type: 'ClaimModuleIdentity', module_id, name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, now }, meta);
+    await this.claimModuleIdentity(module_id, input, meta, now);
     let position: number;
     try {
       const outcome = await executeCommand(
@@ -145,6 +145,31 @@ export class CatalogService {
     }
     await this.readModels.caughtUpTo(position);
     return { module: getModule(this.readModels.modules.current, input.name), webhook_secret: secret };
+  }
+
+  /**
+   * Claims the module's name and repository for `module_id`. A claim whose module was never registered (a crash
+   * between the two appends) is released and taken over once it is older than ABANDONED_CLAIM_MS.
+   */
+  private async claimModuleIdentity(module_id: string, input: CreateModuleInput, meta: CommandMetadata, now: string): Promise<void> {
+    const registry = catalogStreams.moduleRegistry();
+    await claimRecoveringAbandoned({
+      store: this.store,
+      registry,
+      claim: () => executeCommand(this.store, registry, moduleRegistryDecider, { type: 'ClaimModuleIdentity', module_id, name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, now }, meta),
+      holderRefusing: (error) => {
+        const rule = isPowernodeError(error) && error.code === 'already_exists' ? error.details?.['rule'] : undefined;
+        return rule === 'module_name_unique' || rule === 'repository_unique' ? String((error as PowernodeError).details!['module_id']) : null;
+      },
+      holderStream: (holder) => catalogStreams.module(holder),
+      claimedAt: (event, holder) => {
+        const data = event.data as { module_id?: string; claimed_at?: string };
+        return event.type === 'ModuleIdentityClaimed' && data.module_id === holder ? (data.claimed_at ?? null) : null;
+      },
+      release: (holder) => executeCommand(this.store, registry, moduleRegistryDecider, { type: 'ReleaseModuleIdentity', module_id: holder, now }, meta),
+      now: this.clock,
+      onAbandoned: (holder) => this.logger.warn({ name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, module_id: holder }, 'releasing a module name claim whose module was never registered'),
+    });
   }
 
   getModule(name: string): { module: ModuleView } {

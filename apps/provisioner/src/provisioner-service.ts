@@ -8,7 +8,7 @@ import {
   type InstanceStatus,
   type NodeChannel,
 } from '@powernode/contracts';
-import { entryOf, executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
+import { claimRecoveringAbandoned, entryOf, executeCommand, uuidv7, type CommandMetadata, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { sha256Hex, type EnrolmentKeys } from './agent-secrets.js';
 import {
@@ -35,8 +35,6 @@ import { pageOf } from './list-pages.js';
 import type { LivenessTable } from './liveness-table.js';
 import type { ProvisionerReadModels } from './read-models.js';
 
-/** A hostname claim older than this whose node was never created was left by a crash between the two appends. */
-const ABANDONED_CLAIM_MS = 60_000;
 /** The module category a base OS module belongs to. */
 const BASE_OS_CATEGORY = 'system-base';
 
@@ -290,28 +288,23 @@ export class ProvisionerService {
     return find();
   }
 
-  /** Claims the hostname for `nodeId`; takes over a claim a crash left without a node. */
+  /** Claims the hostname for `nodeId`; takes over a claim a crash left without a node (ABANDONED_CLAIM_MS). */
   private async claimHostname(nodeId: string, hostname: string, meta: CommandMetadata, now: string): Promise<void> {
     const registry = provisionerStreams.nodeRegistry();
-    const claim = () => executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ClaimHostname', node_id: nodeId, hostname, now }, meta);
-    try {
-      await claim();
-    } catch (error) {
-      const holder = isPowernodeError(error) && error.code === 'already_exists' && error.details?.['rule'] === 'hostname_unique' ? String(error.details['node_id']) : null;
-      if (holder === null || !(await this.isAbandonedClaim(holder, hostname))) throw error;
-      this.deps.logger.warn({ hostname, node_id: holder }, 'releasing a hostname claim whose node was never created');
-      await executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ReleaseHostname', node_id: holder, now }, meta);
-      await claim();
-    }
-  }
-
-  private async isAbandonedClaim(holder: string, hostname: string): Promise<boolean> {
-    if ((await this.deps.store.streamVersion(provisionerStreams.node(holder))) > 0) return false;
-    const claims = (await this.deps.store.readStream(provisionerStreams.nodeRegistry(), { direction: 'backward' })).filter(
-      (e) => e.type === 'NodeHostnameClaimed' && (e.data as { node_id: string; hostname: string }).node_id === holder && (e.data as { hostname: string }).hostname === hostname,
-    );
-    const claimedAt = claims[0] === undefined ? null : Date.parse((claims[0].data as { claimed_at: string }).claimed_at);
-    return claimedAt !== null && this.clock().getTime() - claimedAt > ABANDONED_CLAIM_MS;
+    await claimRecoveringAbandoned({
+      store: this.deps.store,
+      registry,
+      claim: () => executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ClaimHostname', node_id: nodeId, hostname, now }, meta),
+      holderRefusing: (error) => (isPowernodeError(error) && error.code === 'already_exists' && error.details?.['rule'] === 'hostname_unique' ? String(error.details['node_id']) : null),
+      holderStream: (holder) => provisionerStreams.node(holder),
+      claimedAt: (event, holder) => {
+        const data = event.data as { node_id?: string; hostname?: string; claimed_at?: string };
+        return event.type === 'NodeHostnameClaimed' && data.node_id === holder && data.hostname === hostname ? (data.claimed_at ?? null) : null;
+      },
+      release: (holder) => executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ReleaseHostname', node_id: holder, now }, meta),
+      now: this.clock,
+      onAbandoned: (holder) => this.deps.logger.warn({ hostname, node_id: holder }, 'releasing a hostname claim whose node was never created'),
+    }, 1);
   }
 }
 

@@ -48,6 +48,7 @@ export { MemoryProjectionStateStore, type ProjectionSnapshot, type ProjectionSta
 
 // Commands and read models.
 export { executeCommand, type CommandMetadata, type CommandOutcome } from './decider/execute-command.js';
+export { ABANDONED_CLAIM_MS, claimRecoveringAbandoned, type RegistryClaim } from './decider/abandoned-claims.js';
 export { ProjectionRunner, type ProjectionRunnerOptions } from './projection/projection-runner.js';
 export { ReadModelSet } from './projection/read-model-set.js';
 
