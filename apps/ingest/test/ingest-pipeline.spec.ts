@@ -36,7 +36,8 @@ let ledger: SqliteProcessedLedger;
 
 beforeAll(async () => {
   bed = await startIngestTestBed();
-  ingest = await startIngestInProcess(bed);
+  // Ingest contacts only the registries it is allowed: the test registry, and the closed port the unreachable-registry cases name.
+  ingest = await startIngestInProcess(bed, { INGEST_ALLOWED_REGISTRIES: `${bed.registry.host},127.0.0.1:${CLOSED_LOOPBACK_PORT}` });
   ledger = await openSqliteProcessedLedger(path.join(bed.platform.dataDir, 'ingest-ledger.sqlite'));
 }, 120_000);
 
