@@ -64,8 +64,8 @@ export function registerModulePublishCommand(module: Command): void {
         signingHelpText(),
         '',
         'Steps: [1/5] validate  [2/5] build  [3/5] push  [4/5] sign (referrer)  [5/5] webhook',
-        'The webhook body is {"repository":{"full_name"},"ref":"refs/tags/<tag>","artifact":"<ref>@<digest>"},',
-        'signed with X-Gitea-Signature: hex HMAC-SHA256(secret, body), with one X-Gitea-Delivery id for every retry.',
+        'The webhook body is {"repository":{"full_name"},"ref":"refs/tags/<tag>","artifact":"<ref>@<digest>","delivery":"<id>"},',
+        'signed with X-Gitea-Signature: hex HMAC-SHA256(secret, body), with one X-Gitea-Delivery id (the same <id>) for every retry.',
         'Exit status: 0 published, 1 refused (invalid module, registry, signing or webhook failure), 2 usage.',
       ].join('\n'),
     )
