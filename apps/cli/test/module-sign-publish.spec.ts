@@ -237,7 +237,7 @@ describe('powernode module publish', () => {
     expect(delivery.headers['content-type']).toBe('application/json');
     expect(delivery.headers['x-gitea-delivery']).toBe(printed.webhook.delivery_id);
     expect(delivery.headers['x-gitea-delivery']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(delivery.body.toString('utf8')).toBe(JSON.stringify({ repository: { full_name: 'acme/cache-module' }, ref: 'refs/tags/v1.2.0', artifact: `${ref}@${printed.digest}` }));
+    expect(delivery.body.toString('utf8')).toBe(JSON.stringify({ repository: { full_name: 'acme/cache-module' }, ref: 'refs/tags/v1.2.0', artifact: `${ref}@${printed.digest}`, delivery: printed.webhook.delivery_id }));
 
     // What the webhook names is in the registry, signed.
     expect((await client.getManifest(repository, printed.digest)).digest).toBe(printed.digest);
