@@ -85,9 +85,9 @@ export class IssueCollector {
     this.warnings.push(this.issue(code, segments, message, options));
   }
 
-  /** Records an issue whose position is already known (YAML parser errors). */
-  errorAt(code: ManifestIssueCode, position: { line: number; column: number } | undefined, message: string): void {
-    this.errors.push({ path: '', message, code, ...position });
+  /** Records an issue whose position is already known (YAML parser errors); `segments` when a field is known too. */
+  errorAt(code: ManifestIssueCode, position: { line: number; column: number } | undefined, message: string, segments: readonly YamlPathSegment[] = []): void {
+    this.errors.push({ path: formatYamlPath(segments), message, code, ...position });
   }
 
   /** Records a warning whose position is already known. */

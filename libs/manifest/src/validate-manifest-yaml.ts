@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { IssueCollector, YamlLocator } from './manifest-issues.js';
 import { checkManifestSemantics, type ManifestGlobs } from './manifest-semantics.js';
 import { reportSchemaIssues } from './schema-issues.js';
+import { findExcessiveNesting } from './yaml-nesting.js';
 
 /** Manifests larger than this are refused before parsing (a manifest is a page of YAML, not a data file). */
 export const MAX_MANIFEST_BYTES = 256 * 1024;
@@ -54,6 +55,12 @@ export function analyzeManifestYaml(yamlText: string): ManifestAnalysis {
   }
   if (yamlText.trim() === '') {
     issues.error('manifest_empty', [], 'the manifest is empty; start from "schema_version: 1" and "name: <module>"');
+    return empty;
+  }
+
+  const tooDeep = findExcessiveNesting(yamlText);
+  if (tooDeep !== undefined) {
+    issues.errorAt('manifest_too_deep', { line: tooDeep.line, column: tooDeep.column }, tooDeep.message, tooDeep.segments);
     return empty;
   }
 

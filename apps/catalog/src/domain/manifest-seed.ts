@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { ModuleManifestSchema, PowernodeError, issuePath, type ModuleManifest, type ModuleSpec } from '@powernode/contracts';
+import { findExcessiveNesting } from '@powernode/manifest';
 
 /** The spec of a module that has none yet: empty glob lists, no dependencies, priority 0. */
 export function emptyModuleSpec(): ModuleSpec {
@@ -31,8 +32,15 @@ export function parseManifestDocument(document: unknown): ModuleManifest {
   throw new PowernodeError('manifest_invalid', `manifest is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { details: { issues } });
 }
 
-/** Decodes and validates manifest.yaml text; refuses with `manifest_invalid` (YAML syntax or schema). */
+/** Decodes and validates manifest.yaml text; refuses with `manifest_invalid` (nesting, YAML syntax or schema). */
 export function parseManifestYaml(text: string): ModuleManifest {
+  const tooDeep = findExcessiveNesting(text);
+  if (tooDeep !== undefined) {
+    const path = tooDeep.path === '' ? '(root)' : tooDeep.path;
+    throw new PowernodeError('manifest_invalid', `manifest_yaml line ${tooDeep.line}: ${path} ${tooDeep.message}`, {
+      details: { issues: [{ path, message: tooDeep.message, code: 'manifest_too_deep', line: tooDeep.line, column: tooDeep.column }] },
+    });
+  }
   let document: unknown;
   try {
     document = parseYaml(text);

@@ -91,6 +91,11 @@ describe('module decider: RegisterModule', () => {
     given(moduleDecider, []).when(registerCommand({ manifest_yaml: 'name: [unclosed' })).thenRefuses({ code: 'manifest_invalid', message: /not valid YAML/ });
   });
 
+  it('refuses manifest_yaml nested too deep for the YAML reader (manifest_invalid naming the field and line, not a crash)', () => {
+    const deep = `${REDIS_MANIFEST_YAML}build: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`;
+    given(moduleDecider, []).when(registerCommand({ manifest_yaml: deep })).thenRefuses({ code: 'manifest_invalid', message: /^manifest_yaml line \d+: build\[0\].* more than 32 levels deep/ });
+  });
+
   it('refuses a manifest that carries platform-only keys (manifest_invalid, naming the field)', () => {
     given(moduleDecider, [])
       .when(registerCommand({ manifest_yaml: `${REDIS_MANIFEST_YAML}category: userland\n` }))

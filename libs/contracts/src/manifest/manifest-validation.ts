@@ -13,6 +13,7 @@ export const MANIFEST_ISSUE_CODES = [
   'yaml_warning',
   'manifest_empty',
   'manifest_too_large',
+  'manifest_too_deep',
   'not_a_mapping',
   // the schema
   'missing_field',
