@@ -387,3 +387,33 @@ describe('buildModuleArtifact', () => {
     });
   });
 });
+
+describe('set-id bits in the built tree', () => {
+  it('strips them from rootfs/ files (normalised modes) and ships the package tree as given: the package build decides which it keeps', async () => {
+    const dir = await writeMyRedisModule(path.join(workDir, 'set-id'));
+    await mkdir(path.join(dir, 'rootfs/usr/local/bin'), { recursive: true });
+    const planted = path.join(dir, 'rootfs/usr/local/bin/planted');
+    await writeFile(planted, '#!/bin/sh\n');
+    await chmod(planted, 0o6755);
+    const packaged = path.join(workDir, 'set-id-package-sudo');
+    await writeFile(packaged, 'sudo\n');
+    const packageTree = {
+      entries: [
+        { type: 'directory' as const, path: '/usr', mode: 0o755, uid: 0, gid: 0 },
+        { type: 'directory' as const, path: '/usr/bin', mode: 0o755, uid: 0, gid: 0 },
+        { type: 'file' as const, path: '/usr/bin/sudo', mode: 0o4755, uid: 0, gid: 0, size: 5, sourcePath: packaged },
+      ],
+      packages: [{ name: 'sudo', version: '1.9', architecture: 'amd64' }],
+      vendor: 'debian',
+      suite: 'bookworm',
+    };
+    const built = await buildModuleArtifact({ dir, sourceDateEpoch: 0, packageTree });
+    try {
+      const modes = new Map(built.entries.map((entry) => [entry.path, entry.mode]));
+      expect(modes.get('/usr/local/bin/planted')).toBe(0o755);
+      expect(modes.get('/usr/bin/sudo')).toBe(0o4755);
+    } finally {
+      await built.dispose();
+    }
+  });
+});

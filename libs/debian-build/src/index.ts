@@ -9,4 +9,5 @@ export * from './overlay-capture.js';
 export * from './tree-entries.js';
 export * from './upper-filter.js';
 export * from './module-packages.js';
+export * from './set-id-policy.js';
 export * from './system-id-block.js';

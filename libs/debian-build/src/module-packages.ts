@@ -6,7 +6,8 @@ import { defaultBuildCacheDir } from './build-cache.js';
 import type { BuildProgressListener } from './command-runner.js';
 import { parseDistribution, resolveDebianMirror } from './debian-mirror.js';
 import { packagesAddedTo, readInstalledPackages } from './dpkg-status.js';
-import { ensurePackageLayer, normalisePackageList } from './overlay-capture.js';
+import { ensurePackageLayer, normalisePackageList, type CapturedLayer } from './overlay-capture.js';
+import { applySetIdPolicy, declaredPackageNames, type StrippedSetId } from './set-id-policy.js';
 import { systemIdBlockFor } from './system-id-block.js';
 import { readFullTree } from './tree-entries.js';
 import { filterCapturedUpper, type FilteredLayer } from './upper-filter.js';
@@ -31,6 +32,8 @@ export interface MaterialiseOptions {
 export interface MaterialisedPackages {
   packageTree: PackageTree;
   warnings: string[];
+  /** Files that lost their setuid/setgid bits: no package of package_spec installed them (see set-id-policy.ts). */
+  strippedSetIds: StrippedSetId[];
   base: BaseTree;
 }
 
@@ -102,8 +105,9 @@ export async function materialiseModulePackages(options: MaterialiseOptions): Pr
 
   let layer: FilteredLayer = { entries: [], deleted: [], warnings: [] };
   let layerPackages: InstalledDebianPackage[] = base.packages;
+  let captured: CapturedLayer | undefined;
   if (packages.length > 0) {
-    const captured = await ensurePackageLayer({
+    captured = await ensurePackageLayer({
       base,
       packages,
       cacheDir,
@@ -117,16 +121,22 @@ export async function materialiseModulePackages(options: MaterialiseOptions): Pr
     if (status.length > 0) layerPackages = status;
   }
   const vendor = distribution.vendor;
+  const dpkgRoots = captured === undefined ? [base.root] : [captured.upper, base.root];
+  const declared = declaredPackageNames(packages);
   if (isBase) {
-    const entries = applyLayer(await baseSystemEntries(base, warnings), layer);
-    return { base, warnings, packageTree: { entries, packages: layerPackages, vendor, suite: distribution.suite } };
+    // The base system is what a base.os module declares, with its own package_spec on top.
+    for (const pkg of base.packages) declared.add(pkg.name);
+    const { entries, stripped } = await applySetIdPolicy(applyLayer(await baseSystemEntries(base, warnings), layer), dpkgRoots, declared);
+    return { base, warnings, strippedSetIds: stripped, packageTree: { entries, packages: layerPackages, vendor, suite: distribution.suite } };
   }
   for (const removed of layer.deleted) {
     warnings.push(`${removed}: installing the packages deleted this base path; a module layer cannot delete base files, so it stays on the instance`);
   }
+  const { entries, stripped } = await applySetIdPolicy(layer.entries, dpkgRoots, declared);
   return {
     base,
     warnings,
-    packageTree: { entries: layer.entries, packages: packagesAddedTo(base.packages, layerPackages), vendor, suite: distribution.suite },
+    strippedSetIds: stripped,
+    packageTree: { entries, packages: packagesAddedTo(base.packages, layerPackages), vendor, suite: distribution.suite },
   };
 }

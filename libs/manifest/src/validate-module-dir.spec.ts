@@ -231,3 +231,20 @@ describe('validateModuleDir file checks', () => {
     expect(result.warnings).toEqual([]);
   });
 });
+
+describe('set-id bits in rootfs/', () => {
+  test('a setuid or setgid rootfs file is a warning naming it and the bit the build strips; plain modes and directories are not', async () => {
+    const dir = moduleDir(`${header}file_spec: ["/**"]\n`, { 'usr/bin/helper': '#!/bin/sh\n', 'usr/bin/both': '#!/bin/sh\n', 'usr/bin/plain': '#!/bin/sh\n' });
+    execFileSync('chmod', ['4755', path.join(dir, 'rootfs/usr/bin/helper')]);
+    execFileSync('chmod', ['6755', path.join(dir, 'rootfs/usr/bin/both')]);
+    execFileSync('chmod', ['0755', path.join(dir, 'rootfs/usr/bin/plain')]);
+    execFileSync('chmod', ['2775', path.join(dir, 'rootfs/usr/bin')]);
+    const result = await validateModuleDir(dir);
+    expect(result.valid).toBe(true);
+    expect(result.warnings).toEqual([
+      expect.objectContaining({ code: 'set_id_stripped', path: '', file: 'rootfs/usr/bin/both', message: expect.stringMatching(/^rootfs\/usr\/bin\/both has the setuid and setgid bit \(mode 6755\); .* stripped/) }),
+      expect.objectContaining({ code: 'set_id_stripped', path: '', file: 'rootfs/usr/bin/helper', message: expect.stringMatching(/^rootfs\/usr\/bin\/helper has the setuid bit \(mode 4755\); .*package_spec$/) }),
+    ]);
+    expect(formatValidationReport(result, { file: 'manifest.yaml' })).toContain('warning (manifest): rootfs/usr/bin/helper has the setuid bit');
+  });
+});

@@ -15,7 +15,9 @@ import { analyzeManifestYaml, type ManifestAnalysis } from './validate-manifest-
 //  - a rootfs file excluded by `mask` (itself or a directory above it) is an ERROR: it can never ship, so the
 //    tree in the repository lies about the module (a `.gitkeep` only warns, as only the empty directory is lost);
 //  - a file_spec glob matching nothing under rootfs/ is a WARNING only when the module installs no packages
-//    (package_spec empty): otherwise the packages are expected to provide those paths.
+//    (package_spec empty): otherwise the packages are expected to provide those paths;
+//  - a rootfs file with a setuid or setgid bit is a WARNING: the build normalises rootfs/ modes, so the bit is
+//    stripped (a set-id program ships only from a Debian package the module declares in package_spec).
 // Coverage uses rsync semantics: a file is covered when a file_spec glob matches the file itself; a glob that
 // matches only its directory (`/etc/redis/` or `/etc/redis`) does not cover what is inside.
 
@@ -24,7 +26,11 @@ interface RootfsEntry {
   readonly path: string;
   readonly kind: 'file' | 'directory' | 'symlink' | 'other';
   readonly detail: string;
+  /** Permission bits of a regular file. */
+  readonly mode?: number;
 }
+
+const SET_ID_BITS = 0o6000;
 
 const MANIFEST_FILE = 'manifest.yaml';
 const ROOTFS_DIR = 'rootfs';
@@ -47,7 +53,8 @@ async function listRootfs(root: string): Promise<RootfsEntry[]> {
     for (const child of children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const childPath = `${modulePath}/${child.name}`;
       const { kind, detail } = kindOf(child);
-      entries.push({ path: childPath, kind, detail });
+      const mode = kind === 'file' ? (await lstat(path.join(dir, child.name))).mode & 0o7777 : undefined;
+      entries.push({ path: childPath, kind, detail, ...(mode === undefined ? {} : { mode }) });
       if (kind === 'directory') await walk(path.join(dir, child.name), childPath);
     }
   };
@@ -103,6 +110,15 @@ function checkRootfs(analysis: ManifestAnalysis, entries: readonly RootfsEntry[]
       else issues.error('masked_rootfs_file', ['mask', masked.entry.index], message, { file });
       // A masked file never ships, so advice about claiming it (or leaving it to ship) would be wrong.
       continue;
+    }
+    if (entry.mode !== undefined && (entry.mode & SET_ID_BITS) !== 0) {
+      const bits = [(entry.mode & 0o4000) !== 0 ? 'setuid' : '', (entry.mode & 0o2000) !== 0 ? 'setgid' : ''].filter(Boolean).join(' and ');
+      issues.warning(
+        'set_id_stripped',
+        [],
+        `${file} has the ${bits} bit (mode ${entry.mode.toString(8).padStart(4, '0')}); the build ships rootfs/ files with normalised modes, so it is stripped: a set-id program ships only from a Debian package listed in package_spec`,
+        { file },
+      );
     }
     if (owner === undefined) {
       const message = placeholder

@@ -57,7 +57,7 @@ function parseSourceDateEpoch(value: string | undefined): number | undefined {
 export async function buildArtifact(dir: string, options: BuildOptions & { outDir?: string }, progress: ProgressReporter): Promise<BuiltModuleArtifact> {
   const sourceDateEpoch = parseSourceDateEpoch(options.sourceDateEpoch) ?? (await gitCommitTime(dir));
   const manifest = await loadModuleManifest(dir);
-  const packageTree = await modulePackageTree(manifest, options.skipPackages === true || skipPackagesFromEnv(), progress);
+  const packageTree = await modulePackageTree(manifest, options.skipPackages === true || skipPackagesFromEnv(), progress, { dir, stream: process.stderr });
   return buildModuleArtifact({
     dir,
     ...(options.version === undefined ? {} : { version: options.version }),

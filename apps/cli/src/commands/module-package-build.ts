@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
-import type { ModuleManifest } from '@powernode/contracts';
+import type { ManifestValidationIssue, ModuleManifest } from '@powernode/contracts';
 import type { PackageTree } from '@powernode/artifact';
-import { materialiseModulePackages, needsPackages } from '@powernode/debian-build';
+import { materialiseModulePackages, needsPackages, type StrippedSetId } from '@powernode/debian-build';
+import { formatValidationReport } from '@powernode/manifest';
 import type { ProgressReporter } from './module-progress-reporter.js';
 
 const run = promisify(execFile);
@@ -26,11 +28,31 @@ export async function gitCommitTime(dir: string): Promise<number | undefined> {
   }
 }
 
+/** The validation-report warnings for package files whose setuid/setgid bits the build stripped. */
+export function setIdStrippedIssues(stripped: readonly StrippedSetId[]): ManifestValidationIssue[] {
+  return stripped.map((file) => {
+    const origin = file.package === undefined ? 'no package installed it (a maintainer script or nothing dpkg knows)' : `it comes from package ${file.package}, which package_spec does not list`;
+    const remedy = file.package === undefined ? 'it cannot keep them' : `list ${file.package} in package_spec to keep them`;
+    return {
+      code: 'set_id_stripped',
+      path: 'package_spec',
+      file: file.path,
+      message: `${file.path} (mode ${file.mode.toString(8).padStart(4, '0')}) loses its setuid/setgid bits: ${origin}; ${remedy}`,
+    };
+  });
+}
+
 /**
  * Installs the module's packages (the whole base system for a `base.os` module) and returns the tree the
  * artifact merges under rootfs/; undefined when there is nothing to install or the build skips packages.
+ * Package files that lost their set-id bits are reported as validation warnings on `report`.
  */
-export async function modulePackageTree(manifest: ModuleManifest, skip: boolean, progress: ProgressReporter): Promise<PackageTree | undefined> {
+export async function modulePackageTree(
+  manifest: ModuleManifest,
+  skip: boolean,
+  progress: ProgressReporter,
+  report: { dir: string; stream: NodeJS.WritableStream },
+): Promise<PackageTree | undefined> {
   if (!needsPackages(manifest)) return undefined;
   if (skip) {
     progress.note('packages skipped (--skip-packages): the SBOM lists the declared package_spec only');
@@ -44,6 +66,9 @@ export async function modulePackageTree(manifest: ModuleManifest, skip: boolean,
     },
   });
   for (const warning of built.warnings) progress.note(`warning: ${warning}`);
+  if (built.strippedSetIds.length > 0) {
+    report.stream.write(formatValidationReport({ valid: true, errors: [], warnings: setIdStrippedIssues(built.strippedSetIds) }, { file: path.join(report.dir, 'manifest.yaml') }));
+  }
   const files = built.packageTree.entries.filter((entry) => entry.type === 'file').length;
   progress.note(`packages: ${built.packageTree.packages.length} installed, ${files} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return built.packageTree;

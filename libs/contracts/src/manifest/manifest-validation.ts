@@ -41,6 +41,7 @@ export const MANIFEST_ISSUE_CODES = [
   'uncovered_rootfs_file',
   'masked_rootfs_file',
   'unmatched_file_spec',
+  'set_id_stripped',
 ] as const;
 export const manifestIssueCodeSchema = z.enum(MANIFEST_ISSUE_CODES);
 export type ManifestIssueCode = z.infer<typeof manifestIssueCodeSchema>;
