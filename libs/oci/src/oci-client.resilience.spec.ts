@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { startRegistry, startRegistryProxy, type ProxyPlan, type RegistryProxy, type TestRegistry } from '@powernode/testing';
+import { CLOSED_LOOPBACK_PORT, startRegistry, startRegistryProxy, type ProxyPlan, type RegistryProxy, type TestRegistry } from '@powernode/testing';
 import { OCI_EMPTY_DESCRIPTOR, OCI_EMPTY_JSON, OciClient, sha256Digest, type OciClientOptions } from './index.js';
 
 let registry: TestRegistry;
@@ -76,12 +75,7 @@ describe('retries', () => {
 
 describe('unreachable registry', () => {
   test('a closed port gives registry_unreachable after retries, naming the registry', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = server.address() as { port: number };
-        server.close(() => resolve(free));
-      });
-    });
+    const port = CLOSED_LOOPBACK_PORT;
     const client = new OciClient({ registry: `127.0.0.1:${port}`, insecure: true, retries: 2, retryDelayMs: 5 });
     const error = await client.blobExists('a/b', sha256Digest(Buffer.from('x'))).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'registry_unreachable', retryable: true, details: { attempts: 3 } });

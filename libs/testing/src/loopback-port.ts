@@ -5,9 +5,10 @@ import { createInterface } from 'node:readline';
 /**
  * A loopback port nothing listens on, for tests of an unreachable server. It lies below the ephemeral range,
  * so no server bound to port 0 and no client socket of a concurrent test can ever be given it (a port picked
- * free and closed again could be).
+ * free and closed again could be). Not port 1: `fetch` refuses that one as a "bad port" without connecting, so
+ * a test would see that refusal instead of a refused connection.
  */
-export const CLOSED_LOOPBACK_PORT = 1;
+export const CLOSED_LOOPBACK_PORT = 2;
 
 /**
  * A loopback port that was free a moment ago. Another process may take it before it is bound, so use it only
