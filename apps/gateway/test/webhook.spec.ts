@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import path from 'node:path';
+import fc from 'fast-check';
 import { openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
 import { startPlatform, type TestPlatform } from '@powernode/testing';
 import { restClient } from './platform-client.js';
@@ -13,8 +14,8 @@ function sign(body: string, key = secret): string {
   return createHmac('sha256', key).update(body).digest('hex');
 }
 
-async function deliver(body: string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${platform.url}/api/v1/system/webhooks/gitea/module`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+async function deliver(body: string, headers: Record<string, string>, forge: 'gitea' | 'github' = 'gitea'): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${platform.url}/api/v1/system/webhooks/${forge}/module`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
@@ -112,6 +113,32 @@ describe('CI webhook', () => {
     const noTag = JSON.stringify({ repository: { full_name: repo }, ref: 'refs/heads/main' });
     const untagged = await deliver(noTag, { 'x-gitea-signature': sign(noTag), 'x-gitea-delivery': randomUUID() });
     expect(untagged.body).toMatchObject({ code: 'validation_failed', field: 'ref', rule: 'tag_required' });
+  });
+
+  it('never answers 2xx nor records anything for a request without a valid signature (property)', async () => {
+    const before = (await buildReports()).length;
+    const unsignedBody = fc.oneof(
+      fc.constantFrom(repo, repo.toUpperCase(), 'nobody/nothing').map((name) => JSON.stringify({ repository: { full_name: name }, ref: 'refs/tags/v7.7.7' })),
+      fc.string({ maxLength: 120 }),
+    );
+    const signatureOf = (body: string) =>
+      fc.oneof(
+        fc.constant<Record<string, string>>({}),
+        fc.stringMatching(/^[0-9a-f]{64}$/).map((hex) => ({ 'x-hub-signature-256': `sha256=${hex}` })),
+        fc.constant({ 'x-hub-signature-256': `sha256=${sign(body, 'not-the-secret')}` }),
+        fc.constant({ 'x-hub-signature-256': `sha256=${sign(`${body} `)}` }),
+        fc.constant({ 'x-hub-signature-256': sign(body) }),
+        fc.string({ maxLength: 70 }).map((junk) => ({ 'x-gitea-signature': junk })),
+      );
+    // The GitHub route has a rate-limit bucket of its own, so the runs stay within its burst.
+    await fc.assert(
+      fc.asyncProperty(unsignedBody.chain((body) => fc.tuple(fc.constant(body), signatureOf(body))), fc.uuid(), async ([body, signature], delivery) => {
+        const answer = await deliver(body, { ...signature, 'x-github-delivery': delivery }, 'github');
+        expect(answer.status).toBeGreaterThanOrEqual(400);
+      }),
+      { numRuns: 40 },
+    );
+    expect((await buildReports()).length).toBe(before);
   });
 
   it('rate-limits a source that floods the endpoint', async () => {
