@@ -5,7 +5,7 @@ import { GATEWAY_RPCS, PowernodeError } from '@powernode/contracts';
 import { RpcClient, rpcHandlerTable, serveRpcTable } from '@powernode/events';
 import type { ServiceHost } from '@powernode/runtime';
 import { Authenticator } from './auth/authenticator.js';
-import { HealthController, READINESS_CHECKS } from './health/health.controller.js';
+import { HealthController, READINESS_AUTHENTICATOR, READINESS_CHECKS } from './health/health.controller.js';
 import type { ReadinessCheck } from './health/readiness.js';
 import { HttpMetrics } from './http/metrics.js';
 import { API_PREFIX, openApiDocument } from './http/openapi.js';
@@ -77,7 +77,10 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       controllers: [HealthController],
-      providers: [{ provide: READINESS_CHECKS, useValue: checks }],
+      providers: [
+        { provide: READINESS_CHECKS, useValue: checks },
+        { provide: READINESS_AUTHENTICATOR, useValue: runtime.authenticator },
+      ],
     };
   }
 

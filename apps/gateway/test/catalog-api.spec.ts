@@ -273,6 +273,24 @@ describe('catalog over REST and MCP', () => {
     }
   });
 
+  it('/readyz names what is down to anyone, and why only to a caller with a valid token', async () => {
+    type Readiness = { status: string; unavailable?: string[]; checks: Record<string, { ok: boolean; error?: string }> };
+    const readyz = async (headers: Record<string, string> = {}) => {
+      const response = await fetch(`${platform.url}/readyz`, { headers });
+      return { status: response.status, body: (await response.json()) as Readiness };
+    };
+    // No provisioner runs in this platform: its check fails, with an error text that names the bus subject.
+    for (const headers of [{}, { authorization: 'Bearer pn_not_a_token_of_this_platform' }]) {
+      const anonymous = await readyz(headers);
+      expect(anonymous.status).toBe(503);
+      expect(anonymous.body.unavailable).toContain('provisioner');
+      expect(anonymous.body.checks['provisioner']).toEqual({ ok: false, ms: expect.any(Number) });
+      expect(JSON.stringify(anonymous.body)).not.toContain('provisioner.ping');
+    }
+    const trusted = await readyz({ authorization: `Bearer ${platform.adminToken}` });
+    expect(trusted.body.checks['provisioner']).toMatchObject({ ok: false, error: expect.stringContaining('provisioner.ping') });
+  });
+
   it('sees at once a version appended to the store by another process', async () => {
     const { module } = await registerModule('late-arrival');
     const version_id = moduleVersionIdFor(module.id, 'v1.0.0');

@@ -9,6 +9,14 @@ export interface ReadinessReport {
   checks: Record<string, { ok: boolean; error?: string; ms: number }>;
 }
 
+/**
+ * The report as anyone may see it: which dependency is down and how long each check took, without the error
+ * texts, which name internal addresses, subjects and driver messages (shown to callers with a bearer token).
+ */
+export function withoutErrorTexts(report: ReadinessReport): ReadinessReport {
+  return { status: report.status, checks: Object.fromEntries(Object.entries(report.checks).map(([name, { ok, ms }]) => [name, { ok, ms }])) };
+}
+
 /** Runs every check concurrently with a timeout; the report names each dependency that failed and why. */
 export async function runReadinessChecks(checks: ReadinessCheck[], timeoutMs = 2000): Promise<ReadinessReport> {
   const results = await Promise.all(
