@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PowernodeError } from '@powernode/contracts';
+import { ensureOwnerOnlyFile } from '@powernode/runtime';
 
 /*
  * The two secrets of an agent. The enrolment token is handed to the driver, used once by the agent to obtain
@@ -20,7 +21,10 @@ const CREDENTIAL_PREFIX = 'pnc_';
 export class EnrolmentKeys {
   private constructor(private readonly key: Buffer) {}
 
-  /** Loads `<dataDir>/provisioner/enrolment-key`, creating it (32 random bytes, mode 0600) on first start. */
+  /**
+   * Loads `<dataDir>/provisioner/enrolment-key`, creating it (32 random bytes, mode 0600) on first start; an
+   * existing key readable by others is set back to 0600, or the provisioner refuses to start.
+   */
   static loadOrCreate(dataDir: string): EnrolmentKeys {
     const dir = path.join(dataDir, 'provisioner');
     const file = path.join(dir, KEY_FILE);
@@ -33,6 +37,7 @@ export class EnrolmentKeys {
         throw new PowernodeError('config_invalid', `cannot create the enrolment key ${file}: ${(error as Error).message}; check that POWERNODE_DATA_DIR is writable`, { cause: error });
       }
     }
+    ensureOwnerOnlyFile(file);
     const hex = readFileSync(file, 'utf8').trim();
     if (!/^[0-9a-f]{64}$/.test(hex)) {
       throw new PowernodeError('config_invalid', `${file} is not 64 hex characters: restore it from a backup (instances not yet enrolled then enrol again), or remove it and provision them again`, {

@@ -4,3 +4,4 @@ export * from './shutdown.js';
 export * from './poll.js';
 export * from './service-host.js';
 export * from './debian-packages.js';
+export * from './owner-only-file.js';

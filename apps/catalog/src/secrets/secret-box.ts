@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PowernodeError, type EncryptedSecret } from '@powernode/contracts';
+import { ensureOwnerOnlyFile } from '@powernode/runtime';
 
 const ALGORITHM = 'aes-256-gcm';
 
@@ -33,7 +34,7 @@ export class SecretBox {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
-    chmodSync(file, 0o600);
+    ensureOwnerOnlyFile(file);
     return SecretBox.loadOrCreate(dataDir, readFileSync(file, 'utf8').trim());
   }
 
