@@ -32,6 +32,7 @@ const integration = [
   'apps/cli/test/verify-blob-command.spec.ts',
   'apps/gateway/test/catalog-api.spec.ts',
   'apps/gateway/test/gateway-workers.spec.ts',
+  'apps/gateway/test/webhook-body-size.spec.ts',
   'apps/gateway/test/webhook.spec.ts',
   'apps/ingest/test/ingest-crash.spec.ts',
   'apps/ingest/test/ingest-pipeline.spec.ts',

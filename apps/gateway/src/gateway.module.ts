@@ -12,7 +12,7 @@ import { API_PREFIX, openApiDocument } from './http/openapi.js';
 import { toProblem } from './http/problem.js';
 import { RateLimiter } from './http/rate-limiter.js';
 import { restRouter } from './http/rest-router.js';
-import { WEBHOOK_BODY_LIMIT, webhookHandler } from './http/webhook-endpoint.js';
+import { WEBHOOK_BODY_LIMIT, webhookBody, webhookBodyLimit, webhookHandler } from './http/webhook-endpoint.js';
 import { AGENT_API_PREFIX, agentRouter } from './http/agent-endpoints.js';
 import { mcpHandler } from './mcp/mcp-endpoint.js';
 import { catalogOperations } from './operations/catalog-operations.js';
@@ -98,8 +98,14 @@ export class GatewayModule {
       res.on('finish', () => runtime.metrics.observe(req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || req.path, req.method, res.statusCode, performance.now() - started));
       next();
     });
-    server.post(`${API_PREFIX}/webhooks/gitea/module`, express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
-    server.post(`${API_PREFIX}/webhooks/github/module`, express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
+    // A body is forwarded to the catalog in one NATS message: accept only what the connected server can carry.
+    const maxPayload = host.nats.info?.max_payload;
+    const bodyLimit = webhookBodyLimit(maxPayload);
+    if (bodyLimit < WEBHOOK_BODY_LIMIT) {
+      logger.warn({ max_payload: maxPayload, webhook_body_limit: bodyLimit }, `NATS max_payload limits webhook bodies to ${bodyLimit} bytes; give nats-server max_payload: 4MB (docker/nats-server.conf) to accept 1 MiB`);
+    }
+    server.post(`${API_PREFIX}/webhooks/gitea/module`, webhookBody(bodyLimit), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
+    server.post(`${API_PREFIX}/webhooks/github/module`, webhookBody(bodyLimit), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
     const json = express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] });
     server.use(API_PREFIX, json, restRouter(runtime.operations, runtime.authenticator, logger));
     server.use(AGENT_API_PREFIX, agentRouter(runtime.rpc, logger));

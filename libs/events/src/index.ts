@@ -55,6 +55,7 @@ export { ReadModelSet } from './projection/read-model-set.js';
 // The bus: connection, subjects, relay, consumers.
 export { defaultBusLogger, type BusLogger } from './bus/bus-logger.js';
 export { connectBus, DEFAULT_NATS_URL, type BusConnection } from './bus/bus-connection.js';
+export { PLATFORM_NATS_MAX_PAYLOAD, platformNatsServerConfig } from './bus/nats-server-settings.js';
 export {
   deadLetterSubject,
   DEFAULT_DEAD_LETTER_PREFIX,

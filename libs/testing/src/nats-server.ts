@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { platformNatsServerConfig } from '@powernode/events';
 import { reportedPort } from './loopback-port.js';
 
 /** A private nats-server with JetStream, so a test's subjects, streams and RPC patterns meet nobody else's. */
@@ -22,9 +23,12 @@ function natsBinary(): string {
 /** Starts nats-server -js on a loopback port of its own choosing, with its store in a temp dir. */
 export async function startNatsServer(): Promise<TestNatsServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pn-nats-'));
+  // The platform's settings (max_payload), as `npm start` runs them.
+  const config = path.join(dir, 'nats.conf');
+  await writeFile(config, platformNatsServerConfig());
   // `-p -1` lets the server bind any free port and log which: a port picked here first could be taken by
   // another test's socket before the server binds it.
-  const child: ChildProcess = spawn(natsBinary(), ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(natsBinary(), ['-c', config, '-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let exited = false;
   child.once('exit', () => (exited = true));
   let port: number;

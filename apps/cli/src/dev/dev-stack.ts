@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PowernodeError } from '@powernode/contracts';
+import { platformNatsServerConfig } from '@powernode/events';
 import { findExecutable, gatewayConfigShape, installCommand, installDebianPackages, parseConfig, pollUntil } from '@powernode/runtime';
 import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers } from './endpoint-probe.js';
 import { ProcessSupervisor } from './process-supervisor.js';
@@ -56,8 +57,11 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
       const bin = requireExecutable('nats-server', 'nats-server', out);
       const storeDir = path.join(dataDir, 'nats');
       mkdirSync(storeDir, { recursive: true });
+      // The platform's settings (max_payload) in a file: nats-server takes no command-line flag for them.
+      const natsConfig = path.join(dataDir, 'nats.conf');
+      writeFileSync(natsConfig, platformNatsServerConfig());
       out(`powernode | starting nats-server (JetStream) on ${nats.host}:${nats.port}, data in ${storeDir}`);
-      supervisor.start('nats', bin, ['-a', nats.host, '-p', String(nats.port), '-js', '-sd', storeDir], {}, () => onCrash('nats'));
+      supervisor.start('nats', bin, ['-c', natsConfig, '-a', nats.host, '-p', String(nats.port), '-js', '-sd', storeDir], {}, () => onCrash('nats'));
       started.push('nats');
       if (!(await pollUntil(() => tcpAnswers(nats.host, nats.port), { timeoutMs: 10_000 }))) throw new Error(`nats-server did not answer on ${nats.host}:${nats.port} within 10 s`);
     }

@@ -58,7 +58,7 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
     post: {
       operationId: 'webhook_gitea_module',
       summary: 'CI build webhook',
-      description: 'HMAC-SHA256 of the raw body in X-Gitea-Signature (hex) or X-Hub-Signature-256 (sha256=<hex>); delivery id in X-Gitea-Delivery or X-GitHub-Delivery. 202 accepted, 200 duplicate (a delivery id the module already used, or the same signed body within 24 hours under any delivery id), 401 bad signature or unknown repository, 413 over 1 MiB, 400 signed but malformed.',
+      description: 'HMAC-SHA256 of the raw body in X-Gitea-Signature (hex) or X-Hub-Signature-256 (sha256=<hex>); delivery id in X-Gitea-Delivery or X-GitHub-Delivery. 202 accepted, 200 duplicate (a delivery id the module already used, or the same signed body within 24 hours under any delivery id), 401 bad signature or unknown repository, 413 over 1 MiB (less when NATS cannot carry that much: see limit_bytes), 400 signed but malformed.',
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { repository: { type: 'object', properties: { full_name: { type: 'string' } } }, ref: { type: 'string' }, artifact: { type: 'string' } } } } } },
       responses: { '202': { description: 'accepted' }, '200': { description: 'duplicate delivery' }, '401': { description: 'refused' } },
     },

@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { CATALOG_RPCS, PowernodeError, WEBHOOK_REFUSAL_MESSAGE } from '@powernode/contracts';
 import type { RpcClient } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
@@ -6,7 +6,41 @@ import { correlationIdFrom } from './correlation.js';
 import { toProblem } from './problem.js';
 import type { RateLimiter } from './rate-limiter.js';
 
+/** The largest webhook body the gateway accepts, when NATS can carry it (Gitea and GitHub send far less). */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Room in the catalog RPC for all but the base64 body: the other fields (bounded by webhookReceiveRequest,
+ * JSON-escaped at worst six bytes a character), the packet and the NATS headers.
+ */
+const RPC_ENVELOPE_ROOM = 64 * 1024;
+
+/**
+ * The largest body the gateway accepts from a NATS server with this `max_payload`: the body travels base64
+ * (4 bytes per 3) in one RPC message, so against NATS's default of 1 MiB it is about 720 KiB; the platform's
+ * own servers take 4 MiB, which leaves WEBHOOK_BODY_LIMIT.
+ */
+export function webhookBodyLimit(maxPayload: number | undefined): number {
+  if (maxPayload === undefined) return WEBHOOK_BODY_LIMIT;
+  return Math.max(0, Math.min(WEBHOOK_BODY_LIMIT, Math.floor((maxPayload - RPC_ENVELOPE_ROOM) / 4) * 3));
+}
+
+/**
+ * Reads the raw body, at most `limit` bytes. A larger one is answered 413 `payload_too_large` naming the
+ * limit, read off first so the sender sees the answer instead of a reset connection.
+ */
+export function webhookBody(limit: number): RequestHandler {
+  const parse = express.raw({ type: () => true, limit });
+  return (req: Request, res: Response, next: NextFunction) =>
+    parse(req, res, (error?: unknown) => {
+      if ((error as { type?: string } | undefined)?.type !== 'entity.too.large') return next(error);
+      const tooLarge = new PowernodeError('payload_too_large', `webhook body is larger than ${limit} bytes: send a smaller payload (the artifact is pulled from the registry, not sent here)`, {
+        details: { field: 'body', limit_bytes: limit },
+      });
+      const problem = toProblem(tooLarge, req.originalUrl, correlationIdFrom(req.headers['x-correlation-id']));
+      res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    });
+}
 
 function header(req: Request, name: string): string | undefined {
   const v = req.headers[name];

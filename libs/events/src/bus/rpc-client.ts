@@ -133,6 +133,14 @@ export class RpcClient {
         details: { ...details, timeout_ms: timeout },
       });
     }
+    if (error instanceof natsErrors.InvalidArgumentError && /max_payload/.test(error.message)) {
+      // Not the bus failing: this request is larger than one message may be on this server.
+      const max_payload = this.nc.info?.max_payload;
+      return new PowernodeError('payload_too_large', `${pattern}: the request is larger than the NATS server's max_payload (${max_payload ?? 'unknown'} bytes); send less, or raise max_payload`, {
+        cause: error,
+        details: { ...details, ...(max_payload === undefined ? {} : { max_payload }) },
+      });
+    }
     return new PowernodeError('bus_unavailable', `cannot send ${pattern} over NATS: ${(error as Error)?.message ?? String(error)}; check the NATS connection`, { cause: error, details });
   }
 }

@@ -191,6 +191,12 @@ describe('RPC over NATS with a Nest microservice', () => {
     await expect(client.request(`${prefix}.unwrapped`, {})).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('rpcHandler') });
   });
 
+  it('reports a request larger than the server takes in one message as payload_too_large, not bus_unavailable', async () => {
+    const maxPayload = nc.info!.max_payload;
+    const error = await client.request(`${prefix}.modules.get`, { module_name: 'x'.repeat(maxPayload) }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'payload_too_large', details: { max_payload: maxPayload } });
+  });
+
   it('reports a closed connection as bus_unavailable', async () => {
     const own = await RpcClient.connect(NATS_URL);
     await own.close();
