@@ -30,8 +30,12 @@ const registryList = z
  * - `POWERNODE_AGENT_ISOLATION`: `auto` (bubblewrap, else unshare + chroot, else none), or force one; with
  *   `none` every init command is recorded as skipped.
  * - `POWERNODE_AGENT_NETWORK`: `none` (init commands get an empty network namespace) or `host`.
- * - `POWERNODE_AGENT_MACHINE`: `none` (init commands in the isolation boundary) or `nspawn` (the instance is a
- *   machine booting systemd on the composed root; init commands run inside it, services are systemd units).
+ * - `POWERNODE_AGENT_MACHINE`: `none` (init commands in the isolation boundary), `nspawn` (the instance is a
+ *   machine booting systemd on the composed root: this process is its keeper on the host, see machine-keeper.ts)
+ *   or `inside` (this process is the agent inside such a machine, started by its systemd; see machine-link.ts).
+ * - `POWERNODE_GATEWAY_SOCKET`: reach the gateway through this unix socket (a byte pipe to it) instead of
+ *   connecting to the URL's host; the URL still names the gateway (Host header, TLS name).
+ * - `POWERNODE_CA_FILE`: like `POWERNODE_CA_PEM`, read from a file.
  * - `POWERNODE_MACHINE_SUBNET`: the IPv4 subnet machines take their /30 from (default 10.213.0.0/16).
  * - `POWERNODE_MACHINE_NETWORK_DIR`: where the host's machines claim their /30, shared by every agent of the
  *   host (default `<cache dir>/machine-network`).
@@ -53,7 +57,9 @@ export const agentConfigShape = {
   POWERNODE_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).max(3_600_000).optional(),
   POWERNODE_AGENT_ISOLATION: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto'),
   POWERNODE_AGENT_NETWORK: z.enum(['none', 'host']).default('none'),
-  POWERNODE_AGENT_MACHINE: z.enum(['none', 'nspawn']).default('none'),
+  POWERNODE_AGENT_MACHINE: z.enum(['none', 'nspawn', 'inside']).default('none'),
+  POWERNODE_GATEWAY_SOCKET: absolutePath.optional(),
+  POWERNODE_CA_FILE: absolutePath.optional(),
   POWERNODE_MACHINE_SUBNET: z.string().default(DEFAULT_MACHINE_SUBNET).pipe(machineSubnetSchema),
   POWERNODE_MACHINE_NETWORK_DIR: absolutePath.optional(),
   POWERNODE_AGENT_INIT_TIMEOUT_MS: positiveInt.max(3_600_000).default(DEFAULT_INIT_TIMEOUT_MS),
@@ -80,7 +86,11 @@ export interface AgentConfig {
   caPem: string | undefined;
   heartbeatIntervalMs: number | undefined;
   isolation: 'auto' | 'bwrap' | 'unshare' | 'none';
-  machine: 'none' | 'nspawn';
+  machine: 'none' | 'nspawn' | 'inside';
+  /** A unix socket that pipes to the gateway (the agent inside a machine). */
+  gatewaySocket: string | undefined;
+  /** A file holding the platform's CA (read at start-up). */
+  caFile: string | undefined;
   /** The subnet machines take their /30 from. */
   machineSubnet: MachineSubnet;
   /** Where the host's machines claim their /30. */
@@ -131,6 +141,8 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
     heartbeatIntervalMs: raw.POWERNODE_HEARTBEAT_INTERVAL_MS,
     isolation: raw.POWERNODE_AGENT_ISOLATION,
     machine: raw.POWERNODE_AGENT_MACHINE,
+    gatewaySocket: raw.POWERNODE_GATEWAY_SOCKET,
+    caFile: raw.POWERNODE_CA_FILE,
     machineSubnet: raw.POWERNODE_MACHINE_SUBNET,
     machineNetworkDir: path.resolve(raw.POWERNODE_MACHINE_NETWORK_DIR ?? path.join(cacheDir, 'machine-network')),
     network: raw.POWERNODE_AGENT_NETWORK,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomically } from './atomic-file-write.js';
-import type { Composition } from './composition-state.js';
+import type { Composition, ReconcileError } from './composition-state.js';
 
 /*
  * `<data dir>/agent-state.json`: the committed composition (what `current` names) and, while a switch is in
@@ -18,7 +18,8 @@ const runState = z.discriminatedUnion('state', [
   z.object({ state: z.literal('failed'), reason: z.string() }),
   z.object({ state: z.literal('skipped'), reason: z.string() }),
 ]);
-const composition = z.object({
+/** A composition as persisted (also what the keeper hands the agent inside a machine). */
+export const compositionSchema = z.object({
   generation: z.string(),
   root_dir: z.string().regex(/^roots\/[^/]+$/),
   composed_root_hash: digest,
@@ -34,15 +35,27 @@ const composition = z.object({
       effective_mask: z.array(z.string()),
       init: z.object({ start: z.string().nullable(), stop: z.string().nullable(), restart: z.string().nullable() }),
       run: runState,
+      units: z.array(z.string()).optional(),
     }),
   ),
 });
-const stateFile = z.object({ version: z.literal(1), committed: composition.nullable(), pending: composition.nullable() });
+const reconcileError = z.object({ module_name: z.string().nullable(), message: z.string() });
+const stateFile = z.object({
+  version: z.literal(1),
+  committed: compositionSchema.nullable(),
+  pending: compositionSchema.nullable(),
+  rolled_back: z.object({ generation: z.string(), errors: z.array(reconcileError) }).optional(),
+});
 
 /** The persisted agent state. */
 export interface AgentStateFile {
   committed: Composition | null;
   pending: Composition | null;
+  /**
+   * A machine's generation that did not come up and was rolled back from: the machine rebooted onto the
+   * committed root meanwhile, so the agent that reports it is a new process.
+   */
+  rolled_back?: { generation: string; errors: ReconcileError[] };
 }
 
 /** `<data dir>/agent-state.json`. */
@@ -63,7 +76,7 @@ export async function readAgentState(dataDir: string): Promise<{ state: AgentSta
   try {
     const parsed = stateFile.safeParse(JSON.parse(text));
     if (!parsed.success) return { state: empty, problem: `${agentStatePath(dataDir)} is not an agent state file` };
-    return { state: { committed: parsed.data.committed, pending: parsed.data.pending } };
+    return { state: { committed: parsed.data.committed, pending: parsed.data.pending, ...(parsed.data.rolled_back === undefined ? {} : { rolled_back: parsed.data.rolled_back }) } };
   } catch {
     return { state: empty, problem: `${agentStatePath(dataDir)} is not JSON` };
   }

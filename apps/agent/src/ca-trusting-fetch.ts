@@ -42,10 +42,16 @@ interface OneRequest {
   signal: AbortSignal | undefined;
 }
 
-function sendOnce(request: OneRequest, ca: string[]): Promise<{ message: IncomingMessage; status: number }> {
+function sendOnce(request: OneRequest, ca: string[], socketPath: string | undefined): Promise<{ message: IncomingMessage; status: number }> {
   return new Promise((resolve, reject) => {
     const headers = { ...request.headers, ...(request.body === undefined ? {} : { 'content-length': String(request.body.length) }) };
-    const options = { method: request.method, headers, ...(request.url.protocol === 'https:' ? { ca } : {}), ...(request.signal === undefined ? {} : { signal: request.signal }) };
+    const options = {
+      method: request.method,
+      headers,
+      ...(request.url.protocol === 'https:' ? { ca } : {}),
+      ...(socketPath === undefined ? {} : { socketPath }),
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+    };
     const send = request.url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(request.url, options, (message) => resolve({ message, status: message.statusCode ?? 502 }));
     req.once('error', (cause) => reject(new TypeError(`fetch failed: ${cause.message}`, { cause })));
@@ -60,7 +66,16 @@ function sendOnce(request: OneRequest, ca: string[]): Promise<{ message: Incomin
  * dropped when a redirect leaves the origin.
  */
 export function fetchTrusting(caPem: string): typeof fetch {
-  const ca = [...rootCertificates, caPem];
+  return fetchOver({ caPem });
+}
+
+/**
+ * `fetchTrusting`, optionally through a unix socket that pipes to the one server this fetch talks to (the
+ * agent inside a machine reaches the gateway so): every request goes through it, whatever the URL's host.
+ */
+export function fetchOver(options: { caPem?: string; socketPath?: string }): typeof fetch {
+  const ca = options.caPem === undefined ? [...rootCertificates] : [...rootCertificates, options.caPem];
+  const socketPath = options.socketPath;
   return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     let request: OneRequest = {
       url: new URL(typeof input === 'string' || input instanceof URL ? input : input.url),
@@ -70,7 +85,7 @@ export function fetchTrusting(caPem: string): typeof fetch {
       signal: init?.signal ?? undefined,
     };
     for (let hop = 0; ; hop++) {
-      const { message, status } = await sendOnce(request, ca);
+      const { message, status } = await sendOnce(request, ca, socketPath);
       const location = message.headers.location;
       if (REDIRECT_STATUSES.has(status) && location !== undefined && init?.redirect !== 'manual' && init?.redirect !== 'error') {
         message.resume();

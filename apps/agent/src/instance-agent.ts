@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { PowernodeError, isPowernodeError, type AgentDesiredState, type AgentServiceStatus } from '@powernode/contracts';
+import { isPowernodeError, type AgentDesiredState, type AgentServiceStatus } from '@powernode/contracts';
 import type { AgentConfig } from './agent-config.js';
 import { readAgentState, writeAgentState } from './agent-state-file.js';
 import { ensureCacheLayout, removeAbandonedDownloads } from './artifact-cache.js';
@@ -22,14 +22,15 @@ import {
 import { pullDesiredModule, type VerifiedModule } from './desired-module-pull.js';
 import { isMissingCachedLayer } from './layer-extraction.js';
 import type { GatewayClient } from './gateway-client.js';
-import { readStoredCredential, writeStoredCredential } from './instance-credential.js';
+import { obtainInstanceCredential } from './enrolment.js';
 import { runInitCommand, type InitAction, type InitCommandResult } from './init-commands.js';
 import type { IsolationBoundary } from './isolation-boundary.js';
 import type { RegistryClients } from './registry-clients.js';
 import { composeRoot, describeComposedRoot, type ComposedRoot } from './root-composition.js';
 import { parseSystemctlShow } from './machine-services.js';
-import { composeStackedRoot, describeStackedRoot, readStack, treeLayerNeeded } from './stacked-root.js';
-import type { NspawnMachine } from './nspawn-machine.js';
+import { describeStackedRoot, readStack } from './stacked-root.js';
+import { StageRefused, type MachineHost } from './machine-link.js';
+import { runHostCommand } from './host-commands.js';
 import { unitsOfModule } from './service-units.js';
 
 /** Reported in every heartbeat. */
@@ -46,8 +47,6 @@ const SERVICE_SETTLE_MS = 1_000;
 const SERVICE_ACTIVATION_WAIT_MS = 5_000;
 /** Compositions of one generation whose cached layers keep disappearing before they are extracted. */
 const COMPOSE_ATTEMPTS = 3;
-/** Gateway codes that mean the enrolment token itself was refused: trying it again cannot succeed. */
-const ENROLMENT_REFUSED_CODES: ReadonlySet<string> = new Set(['unauthenticated', 'forbidden']);
 
 /** Everything the agent works with, built by main.ts from the configuration. */
 export interface InstanceAgentDependencies {
@@ -56,8 +55,11 @@ export interface InstanceAgentDependencies {
   gateway: GatewayClient;
   registries: RegistryClients;
   boundary: IsolationBoundary;
-  /** Present when the instance is a booted machine (POWERNODE_AGENT_MACHINE=nspawn). */
-  machine?: NspawnMachine;
+  /**
+   * Present when this agent runs inside a machine (POWERNODE_AGENT_MACHINE=inside): the host composes and
+   * boots roots; init commands and services run here, in the machine.
+   */
+  machine?: MachineHost;
 }
 
 function errorMessage(error: unknown): string {
@@ -120,6 +122,10 @@ export class InstanceAgent {
   private loopDone: Promise<void> | undefined;
   /** Serialises what touches `current` and runs init commands: a switch, its starts, and the final stops. */
   private exclusiveChain: Promise<unknown> = Promise.resolve();
+  /** Inside a machine: the machine is rebooting onto another root, so a stop must leave the pending switch as it is. */
+  private rebooting = false;
+  /** Inside a machine: its address, as the host gave it. */
+  private address: string | null = null;
 
   constructor(private readonly deps: InstanceAgentDependencies) {
     this.config = deps.config;
@@ -130,12 +136,15 @@ export class InstanceAgent {
   async start(): Promise<void> {
     await mkdir(this.config.sandboxDir, { recursive: true, mode: 0o700 });
     await mkdir(this.config.dataDir, { recursive: true, mode: 0o700 });
-    await ensureCacheLayout(this.config.cacheDir);
-    const abandoned = await removeAbandonedDownloads(this.config.cacheDir, ABANDONED_DOWNLOAD_IDLE_MS);
-    if (abandoned.length > 0) this.logger.info({ files: abandoned }, 'removed abandoned downloads from the artifact cache');
+    if (this.deps.machine === undefined) {
+      await ensureCacheLayout(this.config.cacheDir);
+      const abandoned = await removeAbandonedDownloads(this.config.cacheDir, ABANDONED_DOWNLOAD_IDLE_MS);
+      if (abandoned.length > 0) this.logger.info({ files: abandoned }, 'removed abandoned downloads from the artifact cache');
+    }
     await this.obtainCredential();
     if (this.stopping) return;
-    await this.resume();
+    if (this.deps.machine !== undefined) await this.resumeInMachine(this.deps.machine);
+    else await this.resume();
     this.loopDone = this.loop();
   }
 
@@ -153,7 +162,8 @@ export class InstanceAgent {
       const deadline = Date.now() + budgetMs;
       await this.exclusive(async () => {
         const composition = this.committed;
-        if (composition === null) return;
+        // Rebooting onto a new root: the leaving modules were stopped and the switch is recorded as pending.
+        if (composition === null || this.rebooting) return;
         const started = composition.modules.filter((m) => m.run.state === 'started').sort((a, b) => b.priority - a.priority);
         for (const module of started) {
           const leftMs = deadline - Date.now();
@@ -170,11 +180,8 @@ export class InstanceAgent {
         for (const module of composition.modules) if (module.run.state === 'skipped') module.run = { state: 'stopped' };
         await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
       });
-      if (this.deps.machine !== undefined) {
-        await this.deps.machine.powerOff().catch((error: unknown) => this.logger.error({ err: errorMessage(error) }, 'the machine did not power off cleanly'));
-        this.services = [];
-      }
-      if (this.credential !== undefined) {
+      if (this.deps.machine !== undefined) this.services = [];
+      if (this.credential !== undefined && !this.rebooting) {
         await Promise.race([
           this.deps.gateway.heartbeat(this.credential, this.heartbeat()).catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'final heartbeat not delivered')),
           new Promise((resolve) => setTimeout(resolve, FINAL_HEARTBEAT_TIMEOUT_MS).unref()),
@@ -186,56 +193,20 @@ export class InstanceAgent {
 
   /** The heartbeat this agent would send now (for logs and tests). */
   heartbeat(): ReturnType<typeof heartbeatOf> {
-    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId }, this.services, this.deps.machine?.network()?.address ?? null);
+    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId }, this.services, this.address);
   }
 
   // ---- enrolment ---------------------------------------------------------------------------------------------
 
   private async obtainCredential(): Promise<void> {
-    const { credential: stored, problem } = await readStoredCredential(this.config.dataDir, this.config.instanceId);
-    if (problem !== undefined) this.logger.warn({ problem }, 'ignoring the persisted credential');
-    if (stored !== null) {
-      this.credential = stored.credential;
-      this.heartbeatIntervalMs = this.config.heartbeatIntervalMs ?? stored.heartbeat_interval_ms;
-      this.logger.info({ instance_id: this.config.instanceId, enrolled_at: stored.enrolled_at }, 'using the persisted instance credential');
-      return;
-    }
-    const token = this.config.enrolmentToken;
-    if (token === undefined) {
-      throw new PowernodeError('config_invalid', `POWERNODE_ENROLMENT_TOKEN: required to enrol, as no credential is persisted in ${this.config.dataDir}`, {
-        details: { problems: [`POWERNODE_ENROLMENT_TOKEN: required to enrol, as no credential is persisted in ${this.config.dataDir}`] },
-      });
-    }
-    for (let attempt = 1; !this.stopping; attempt++) {
-      try {
-        const enrolled = await this.deps.gateway.enrol({ instance_id: this.config.instanceId, enrolment_token: token });
-        await writeStoredCredential(this.config.dataDir, {
-          instance_id: this.config.instanceId,
-          credential: enrolled.credential,
-          heartbeat_interval_ms: enrolled.heartbeat_interval_ms,
-          enrolled_at: new Date().toISOString(),
-        });
-        this.credential = enrolled.credential;
-        this.heartbeatIntervalMs = this.config.heartbeatIntervalMs ?? enrolled.heartbeat_interval_ms;
-        this.logger.info({ instance_id: this.config.instanceId, heartbeat_interval_ms: this.heartbeatIntervalMs }, 'enrolled');
-        return;
-      } catch (error) {
-        if (isPowernodeError(error) && ENROLMENT_REFUSED_CODES.has(error.code)) {
-          // Exiting is all that is left, and the driver will start the agent again to the same end: say so plainly.
-          throw new PowernodeError(
-            'unauthenticated',
-            `the platform refused the enrolment token (${error.message}) and no instance credential is persisted in ${this.config.dataDir}; ` +
-              `an enrolment token works once, so this agent cannot authenticate and every restart will fail the same way — ` +
-              `restore ${this.config.dataDir}/credential.json, or delete the instance and create a new one (it gets a new token)`,
-            { cause: error, retryable: false, details: { instance_id: this.config.instanceId, data_dir: this.config.dataDir, gateway_code: error.code } },
-          );
-        }
-        if (!isPowernodeError(error) || !error.retryable) throw error;
-        const delay = retryDelayMs(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
-        this.logger.warn({ err: errorMessage(error), retry_in_ms: delay }, 'enrolment failed; retrying');
-        await this.sleep(delay);
-      }
-    }
+    const obtained = await obtainInstanceCredential(
+      { config: this.config, logger: this.logger, gateway: this.deps.gateway, dataDir: this.config.dataDir },
+      () => this.stopping,
+      (ms) => this.sleep(ms),
+    );
+    if (obtained === null) return;
+    this.credential = obtained.credential;
+    this.heartbeatIntervalMs = obtained.heartbeatIntervalMs;
   }
 
   // ---- resuming after a restart ------------------------------------------------------------------------------
@@ -267,18 +238,7 @@ export class InstanceAgent {
     const removed = await removeStaleRoots(this.config.sandboxDir);
     if (removed.length > 0) this.logger.info({ roots: removed }, 'removed roots left by an earlier run');
     const composition = this.committed;
-    if (composition !== null && this.deps.machine !== undefined) {
-      const machine = this.deps.machine;
-      await this.exclusive(async () => {
-        if (await machine.adopt(composition.root_dir)) {
-          this.logger.info({ root: composition.root_dir }, 'adopted the running machine');
-          await this.startModules(composition);
-        } else {
-          await this.bootAndStart(composition);
-        }
-        await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
-      });
-    } else if (composition !== null) {
+    if (composition !== null) {
       await this.exclusive(async () => {
         for (const module of [...composition.modules].sort((a, b) => a.priority - b.priority)) {
           if (this.stopping) break;
@@ -294,7 +254,6 @@ export class InstanceAgent {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       try {
-        await this.reviveMachine();
         if (this.reconcileDue()) await this.reconcile();
         if (this.stopping) break;
         await this.refreshServices();
@@ -315,6 +274,7 @@ export class InstanceAgent {
   }
 
   private reconcileDue(): boolean {
+    if (this.rebooting) return false;
     if (this.desiredGeneration !== null && this.desiredGeneration === this.rolledBackGeneration) return false;
     return this.desiredDiffers() && Date.now() >= this.nextAttemptAt;
   }
@@ -408,6 +368,7 @@ export class InstanceAgent {
 
   /** Pulls and verifies every desired module, composes a new root, switches to it, stops and starts modules. */
   private async applyDesired(desired: AgentDesiredState, key: string): Promise<void> {
+    if (this.deps.machine !== undefined) return this.switchInMachine(this.deps.machine, desired);
     const log = this.logger.child({ generation: desired.generation });
     log.info({ modules: desired.modules.map((m) => `${m.module_name}@${m.version_string}`) }, 'reconciling');
     const verified: VerifiedModule[] = [];
@@ -420,8 +381,6 @@ export class InstanceAgent {
           module,
           this.config.cacheDir,
           (step, detail) => log.debug({ module_name: module.module_name, step, detail }, 'pull progress'),
-          // A machine stacks extracted trees: a layer whose tree is on the host is not fetched again.
-          this.deps.machine === undefined ? undefined : (desired, tree) => treeLayerNeeded(this.config.cacheDir, desired, tree),
         );
         verified.push(pulled);
         log.info({ module_name: module.module_name, oci_digest: pulled.manifestDigest, composefs_digest: pulled.composefsDigest, root_hash: pulled.rootHash }, 'module pulled and verified');
@@ -469,10 +428,6 @@ export class InstanceAgent {
         return;
       }
       const plan = planTransition(previous, next.modules);
-      if (this.deps.machine !== undefined) {
-        await this.switchMachine(previous, next, plan.stop, previousRoot, rootDir, log);
-        return;
-      }
       for (const module of next.modules) {
         const kept = plan.keep.get(module.module_name);
         if (kept !== undefined) module.run = kept;
@@ -514,9 +469,7 @@ export class InstanceAgent {
   private async composeVerified(staging: string, verified: VerifiedModule[], log: Logger): Promise<{ root: ComposedRoot } | { failure: ReconcileError }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        // A machine stacks the shared, once-extracted trees; a sandbox root is a copy of them.
-        const root = this.deps.machine === undefined ? await composeRoot(staging, verified) : await composeStackedRoot(staging, verified, this.config.cacheDir);
-        return { root };
+        return { root: await composeRoot(staging, verified) };
       } catch (error) {
         await rm(staging, { recursive: true, force: true });
         const moduleName = isPowernodeError(error) && typeof error.details?.['module_name'] === 'string' ? (error.details['module_name'] as string) : null;
@@ -533,58 +486,101 @@ export class InstanceAgent {
     }
   }
 
-  // ---- the machine -------------------------------------------------------------------------------------------
+  // ---- inside a machine -------------------------------------------------------------------------------------
 
   /**
-   * Machine instances: stops what leaves in the old machine, reboots the machine on the new root and starts
-   * every module there (the reboot restarted them all). When the new root does not boot or a module fails to
-   * come up and there was a previous root, the machine goes back to it (make-before-break: the old root was
-   * kept until now) and the generation is reported failed.
+   * Inside a machine, at every start (the machine booted, or this agent restarted): the root the machine
+   * booted is the composition to run. It is the pending one of a switch (start its modules; when they do not
+   * come up and there was a previous root, boot back onto it), the committed one (a reboot, a revived machine,
+   * an agent restart: start its modules again), or one the host composed before any agent ran (the first
+   * generation). A rollback recorded by the agent before the machine went back is reported again.
    */
-  private async switchMachine(previous: Composition | null, next: Composition, leaving: ComposedModule[], previousRoot: string | null, rootDir: string, log: Logger): Promise<void> {
-    if (previous !== null) {
-      for (const module of leaving) {
-        const result = await this.runInit(previous, module, 'stop');
-        module.run = result.outcome === 'failed' ? { state: 'failed', reason: `stop: ${result.reason}` } : { state: 'stopped' };
-      }
-    }
-    this.committed = next;
-    this.recordSuccess();
-    await writeAgentState(this.config.dataDir, { committed: next, pending: null });
-    const failures = await this.bootAndStart(next);
-    if (failures.length > 0 && previous !== null && previousRoot !== null && previousRoot !== rootDir) {
-      log.error({ failures, previous_root: previousRoot }, 'the new root did not come up; rolling back to the previous one');
-      await switchCurrentRoot(this.config.sandboxDir, previousRoot);
-      for (const module of previous.modules) module.run = { state: 'pending' };
-      await this.bootAndStart(previous);
-      this.committed = previous;
-      await writeAgentState(this.config.dataDir, { committed: previous, pending: null });
-      await removeRoot(this.config.sandboxDir, rootDir);
-      this.recordFailure(next.generation, failures.map((f) => ({ module_name: f.module_name, message: `rolled back to generation ${previous.generation}: ${f.message}` })));
-      this.rolledBackGeneration = next.generation;
+  private async resumeInMachine(machine: MachineHost): Promise<void> {
+    const booted = await machine.booted();
+    if (booted === null) {
+      this.errors = [{ module_name: null, message: 'the host gave no record of the root this machine booted; waiting for the next generation' }];
+      this.logger.error('no booted.json from the host: nothing is started');
       return;
     }
-    await writeAgentState(this.config.dataDir, { committed: next, pending: null });
-    if (previousRoot !== null && previousRoot !== rootDir) await removeRoot(this.config.sandboxDir, previousRoot);
-    log.info({ running_module_digests: runningModuleDigests(next), services: this.services }, 'reconciled');
+    this.address = booted.address;
+    const { state, problem } = await readAgentState(this.config.dataDir);
+    if (problem !== undefined) this.logger.warn({ problem }, 'ignoring the persisted agent state');
+    const switching = state.pending !== null && state.pending.root_dir === booted.composition.root_dir;
+    const candidate = switching ? state.pending! : state.committed?.root_dir === booted.composition.root_dir ? state.committed! : booted.composition;
+    const previous = switching ? state.committed : null;
+    const composition: Composition = { ...candidate, modules: candidate.modules.map((m) => ({ ...m, run: { state: 'pending' } })) };
+    await this.exclusive(async () => {
+      this.committed = composition;
+      const failures = await this.startModules(composition);
+      if (failures.length > 0 && previous !== null && previous.root_dir !== composition.root_dir) {
+        const errors = failures.map((f) => ({ module_name: f.module_name, message: `rolled back to generation ${previous.generation}: ${f.message}` }));
+        this.logger.error({ failures, previous_root: previous.root_dir }, 'the new root did not come up; booting the previous one again');
+        await writeAgentState(this.config.dataDir, { committed: previous, pending: null, rolled_back: { generation: composition.generation, errors } });
+        await this.rebootOnto(machine, previous.root_dir);
+        return;
+      }
+      // The root asked for did not even boot: the host brought the machine back here and says why.
+      const failedBoot = booted.failed_boot === undefined || booted.failed_boot.generation === composition.generation ? undefined : {
+        generation: booted.failed_boot.generation,
+        errors: [{ module_name: null, message: `rolled back to generation ${composition.generation}: ${booted.failed_boot.message}` }],
+      };
+      const rolledBack = failedBoot ?? (state.rolled_back !== undefined && state.rolled_back.generation !== composition.generation ? state.rolled_back : undefined);
+      await writeAgentState(this.config.dataDir, { committed: composition, pending: null, ...(rolledBack === undefined ? {} : { rolled_back: rolledBack }) });
+      if (rolledBack !== undefined) {
+        this.rolledBackGeneration = rolledBack.generation;
+        this.recordFailure(rolledBack.generation, rolledBack.errors);
+      }
+      if (previous !== null && previous.root_dir !== composition.root_dir) await machine.release(previous.root_dir).catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'the previous root was not released'));
+      this.logger.info({ generation: composition.generation, root: composition.root_dir, running_module_digests: runningModuleDigests(composition), services: this.services }, 'running the booted root');
+    });
   }
 
-  /** Boots the machine on the composition's root and starts its modules; returns what failed (empty: all up). */
-  private async bootAndStart(composition: Composition): Promise<ReconcileError[]> {
-    const machine = this.deps.machine!;
+  /**
+   * Inside a machine, a new generation: the host composes its root (make-before-break: the running root stays
+   * until the new one is complete and verified), the modules that leave are stopped, the switch is recorded as
+   * pending, and the machine reboots onto the new root. The agent that starts there finishes the switch.
+   */
+  private async switchInMachine(machine: MachineHost, desired: AgentDesiredState): Promise<void> {
+    const log = this.logger.child({ generation: desired.generation });
+    log.info({ modules: desired.modules.map((m) => `${m.module_name}@${m.version_string}`) }, 'reconciling: the host composes the new root');
+    let next: Composition;
     try {
-      await machine.boot(composition.root_dir);
-      this.logger.info({ root: composition.root_dir }, 'machine booted');
+      next = await machine.stage(desired.generation);
     } catch (error) {
-      const reason = `boot: ${errorMessage(error)}`;
-      for (const module of composition.modules) module.run = { state: 'failed', reason };
-      this.logger.error({ err: errorMessage(error) }, 'the machine did not boot');
-      return [{ module_name: null, message: reason }];
+      const errors = error instanceof StageRefused ? error.errors : [{ module_name: null, message: errorMessage(error) }];
+      this.recordFailure(desired.generation, errors);
+      return;
     }
-    return this.startModules(composition);
+    if (this.stopping) return;
+    log.info({ root: next.root_dir, composed_root_hash: next.composed_root_hash }, 'root composed by the host');
+    await this.exclusive(async () => {
+      if (this.stopping) return;
+      const previous = this.committed;
+      const plan = planTransition(previous, next.modules);
+      if (previous !== null) {
+        for (const module of plan.stop) {
+          const result = await this.runInit(previous, module, 'stop');
+          module.run = result.outcome === 'failed' ? { state: 'failed', reason: `stop: ${result.reason}` } : { state: 'stopped' };
+        }
+      }
+      await writeAgentState(this.config.dataDir, { committed: previous, pending: next });
+      log.info({ root: next.root_dir, stop: plan.stop.map((m) => m.module_name) }, 'rebooting onto the new root');
+      await this.rebootOnto(machine, next.root_dir);
+    });
   }
 
-  /** Runs init.start of every module in priority order inside the machine, then reads the units' states. */
+  /** Asks the host to boot the machine on `rootDir`; the machine's shutdown then stops this agent. */
+  private async rebootOnto(machine: MachineHost, rootDir: string): Promise<void> {
+    this.rebooting = true;
+    try {
+      await machine.boot(rootDir);
+    } catch (error) {
+      this.rebooting = false;
+      this.recordFailure(this.desiredGeneration, [{ module_name: null, message: `cannot reboot onto ${rootDir}: ${errorMessage(error)}` }]);
+    }
+  }
+
+  /** Runs init.start of every module in priority order, then reads the units' states; returns what failed (empty: all up). */
   private async startModules(composition: Composition): Promise<ReconcileError[]> {
     for (const module of [...composition.modules].sort((a, b) => a.priority - b.priority)) {
       if (this.stopping) break;
@@ -603,24 +599,9 @@ export class InstanceAgent {
     return failures;
   }
 
-  /** Boots the machine again when it stopped without being asked to (its process was killed), and restarts its modules. */
-  private async reviveMachine(): Promise<void> {
-    const machine = this.deps.machine;
-    const composition = this.committed;
-    if (machine === undefined || composition === null || this.stopping) return;
-    if (await machine.running()) return;
-    this.logger.warn({ root: composition.root_dir }, 'the machine stopped unexpectedly; booting it again');
-    await this.exclusive(async () => {
-      if (this.stopping) return;
-      await this.bootAndStart(composition);
-      await writeAgentState(this.config.dataDir, { committed: composition, pending: null });
-    });
-  }
-
-  /** Reads the state of every composed module's units inside the machine (one systemctl call). */
+  /** Reads the state of every composed module's units (one systemctl call, in this machine). */
   private async refreshServices(composition: Composition | null = this.committed): Promise<void> {
-    const machine = this.deps.machine;
-    if (machine === undefined || composition === null || machine.leaderPid() === null) {
+    if (this.deps.machine === undefined || composition === null) {
       this.services = [];
       return;
     }
@@ -630,9 +611,9 @@ export class InstanceAgent {
       this.services = [];
       return;
     }
-    const shown = await machine.exec(['systemctl', 'show', '--timestamp=unix', '-p', 'Id,ActiveState,StateChangeTimestamp', ...owner.keys()], 10_000);
+    const shown = await runHostCommand(['systemctl', 'show', '--timestamp=unix', '-p', 'Id,ActiveState,StateChangeTimestamp', ...owner.keys()], 10_000);
     if (shown.code !== 0) {
-      this.logger.warn({ code: shown.code, stderr: shown.stderr.trim() }, 'cannot read the service states inside the machine');
+      this.logger.warn({ code: shown.code, stderr: shown.stderr.trim() }, 'cannot read the service states');
       return;
     }
     this.services = parseSystemctlShow(shown.stdout).map((unit) => ({ module: owner.get(unit.unit) ?? '', name: unit.unit, state: unit.state, since: unit.since })).filter((s) => s.module !== '');
@@ -645,7 +626,8 @@ export class InstanceAgent {
       moduleName: module.module_name,
       action,
       command: module.init[action],
-      root: path.join(this.config.sandboxDir, composition.root_dir),
+      // Inside a machine the composed root is this machine's own.
+      root: this.deps.machine === undefined ? path.join(this.config.sandboxDir, composition.root_dir) : '/',
       boundary: this.deps.boundary,
       hostname: this.config.hostname,
       network: this.config.network,

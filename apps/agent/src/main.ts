@@ -1,10 +1,13 @@
 import { PowernodeError } from '@powernode/contracts';
 import { parseAgentConfig, type AgentConfig } from './agent-config.js';
 import { createAgentLogger } from './agent-logger.js';
-import { fetchTrusting } from './ca-trusting-fetch.js';
+import { readFile } from 'node:fs/promises';
+import { fetchOver } from './ca-trusting-fetch.js';
 import { GatewayClient } from './gateway-client.js';
 import { AGENT_VERSION, InstanceAgent } from './instance-agent.js';
 import { detectIsolationBoundary, type IsolationBoundary } from './isolation-boundary.js';
+import { KeeperClient } from './machine-link.js';
+import { MachineKeeper } from './machine-keeper.js';
 import { machineNameOf, NspawnMachine } from './nspawn-machine.js';
 import { RegistryClients } from './registry-clients.js';
 
@@ -22,38 +25,44 @@ function configOrExit(): AgentConfig {
 
 const config = configOrExit();
 const logger = createAgentLogger(config.instanceId, config.logLevel);
-const fetchImplementation = config.caPem === undefined ? undefined : fetchTrusting(config.caPem);
-const machine =
-  config.machine === 'nspawn'
-    ? new NspawnMachine({
-        sandboxDir: config.sandboxDir,
-        machineName: machineNameOf(config.instanceId),
-        hostname: config.hostname,
-        network: { claimsDir: config.machineNetworkDir, instanceId: config.instanceId, subnet: config.machineSubnet },
-      })
-    : undefined;
-const boundary: IsolationBoundary =
-  machine === undefined ? await detectIsolationBoundary(config.isolation) : { kind: 'machine', program: 'nsenter', enter: (argv) => machine.execArgv(argv) };
-if (boundary.kind === 'none') logger.warn({ isolation: boundary }, 'no isolation boundary: module init commands will be recorded as skipped');
-else logger.info({ isolation: boundary }, 'isolation boundary found');
-
-const agent = new InstanceAgent({
-  config,
-  logger,
-  boundary,
-  ...(machine === undefined ? {} : { machine }),
-  gateway: new GatewayClient({
-    baseUrl: config.gatewayUrl,
-    timeoutMs: config.httpTimeoutMs,
-    userAgent: `powernode-agent/${AGENT_VERSION}`,
-    ...(fetchImplementation === undefined ? {} : { fetch: fetchImplementation }),
-  }),
-  registries: new RegistryClients({
-    insecure: config.insecureRegistries,
-    retries: config.ociRetries,
-    ...(fetchImplementation === undefined ? {} : { fetch: fetchImplementation }),
-  }),
+const caPem = config.caPem ?? (config.caFile === undefined ? undefined : await readFile(config.caFile, 'utf8'));
+const fetchImplementation = caPem === undefined && config.gatewaySocket === undefined ? undefined : fetchOver({ ...(caPem === undefined ? {} : { caPem }), ...(config.gatewaySocket === undefined ? {} : { socketPath: config.gatewaySocket }) });
+const gateway = new GatewayClient({
+  baseUrl: config.gatewayUrl,
+  timeoutMs: config.httpTimeoutMs,
+  userAgent: `powernode-agent/${AGENT_VERSION}`,
+  ...(fetchImplementation === undefined ? {} : { fetch: fetchImplementation }),
 });
+const registryFetch = caPem === undefined ? undefined : fetchOver({ caPem });
+const registries = new RegistryClients({
+  insecure: config.insecureRegistries,
+  retries: config.ociRetries,
+  ...(registryFetch === undefined ? {} : { fetch: registryFetch }),
+});
+
+/** What runs: a machine's keeper on the host, the agent inside a machine, or a sandbox instance's agent. */
+async function roleOf(): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
+  if (config.machine === 'nspawn') {
+    const machine = new NspawnMachine({
+      sandboxDir: config.sandboxDir,
+      machineName: machineNameOf(config.instanceId),
+      hostname: config.hostname,
+      network: { claimsDir: config.machineNetworkDir, instanceId: config.instanceId, subnet: config.machineSubnet },
+    });
+    return new MachineKeeper({ config, logger, gateway, registries, machine });
+  }
+  if (config.machine === 'inside') {
+    // Commands run in this machine as they are: the machine is the boundary.
+    const boundary: IsolationBoundary = { kind: 'machine', program: 'systemd', enter: (argv) => [...argv] };
+    return new InstanceAgent({ config, logger, boundary, gateway, registries, machine: new KeeperClient(config.sandboxDir, config.httpTimeoutMs * 20) });
+  }
+  const boundary = await detectIsolationBoundary(config.isolation);
+  if (boundary.kind === 'none') logger.warn({ isolation: boundary }, 'no isolation boundary: module init commands will be recorded as skipped');
+  else logger.info({ isolation: boundary }, 'isolation boundary found');
+  return new InstanceAgent({ config, logger, boundary, gateway, registries });
+}
+
+const agent = await roleOf();
 
 let stopping = false;
 const onSignal = (signal: NodeJS.Signals): void => {
@@ -79,7 +88,7 @@ process.on('SIGINT', onSignal);
 
 try {
   await agent.start();
-  logger.info({ instance_id: config.instanceId, sandbox: config.sandboxDir, cache: config.cacheDir }, 'agent running');
+  logger.info({ instance_id: config.instanceId, role: config.machine === 'nspawn' ? 'machine keeper' : config.machine === 'inside' ? 'agent inside the machine' : 'agent', sandbox: config.sandboxDir, cache: config.cacheDir }, 'agent running');
 } catch (error) {
   if (error instanceof PowernodeError && error.code === 'config_invalid') {
     process.stderr.write(`agent: configuration error: ${error.message}\n`);

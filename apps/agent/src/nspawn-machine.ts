@@ -53,6 +53,20 @@ export interface MachinePaths {
 
 const BOOT_TIMEOUT_MS = 60_000;
 
+/** A host path bound into the machine. */
+export interface MachineBind {
+  host: string;
+  inside: string;
+  readOnly: boolean;
+}
+
+/** What a boot adds to the machine beyond its root. */
+export interface BootOptions {
+  binds?: readonly MachineBind[];
+  /** Runs once the machine's network is claimed, right before nspawn starts (what the machine reads at boot is written here). */
+  beforeSpawn?: (network: MachineNetwork | null) => Promise<void>;
+}
+
 /** nspawn's machine name for an instance: at most 64 characters of letters, digits and `-`. */
 export function machineNameOf(instanceId: string): string {
   return `pn-${instanceId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 64).replace(/-+$/, '');
@@ -169,7 +183,7 @@ export class NspawnMachine {
    * until systemd says the boot finished (`running` or `degraded`). A machine already running is powered off
    * first. `machine_failed` when nspawn exits or the boot does not finish in time; the mount is undone then.
    */
-  async boot(rootDir: string): Promise<void> {
+  async boot(rootDir: string, options: BootOptions = {}): Promise<void> {
     await this.powerOff();
     const dir = machineDir(this.paths.sandboxDir);
     const upper = path.join(dir, 'upper');
@@ -198,6 +212,12 @@ export class NspawnMachine {
       await unmount(mountPoint);
       throw error;
     }
+    try {
+      await options.beforeSpawn?.(network);
+    } catch (error) {
+      await unmount(mountPoint);
+      throw error;
+    }
     const console = await open(path.join(dir, 'console.log'), 'a', 0o600);
     let child;
     try {
@@ -213,6 +233,7 @@ export class NspawnMachine {
           `--machine=${this.paths.machineName}`,
           `--hostname=${this.paths.hostname}`,
           '--console=pipe',
+          ...(options.binds ?? []).map((bind) => `${bind.readOnly ? '--bind-ro' : '--bind'}=${bind.host}:${bind.inside}`),
         ],
         { detached: true, stdio: ['ignore', console.fd, console.fd], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } },
       );

@@ -15,6 +15,7 @@ import {
 import { PowernodeError, type AgentDesiredModule } from '@powernode/contracts';
 import type { Descriptor } from '@powernode/oci';
 import { fsverityDigestOfBuffer } from '@powernode/fsverity';
+import { writeAgentUnit } from './in-machine-agent.js';
 import type { VerifiedModule } from './desired-module-pull.js';
 import { COLLECTED_PATHS, SharedDatabaseCollector, writeServiceUnits } from './composed-root-additions.js';
 import { hostPathOf, pathExists, runHostCommand, unmount } from './host-commands.js';
@@ -161,6 +162,8 @@ export async function composeStackedRoot(stagingDir: string, modules: readonly V
       view,
       modules.map((module) => ({ module_name: module.desired.module_name, services: module.services })),
     );
+    // Every machine runs its agent; the unit is part of the root and of its hash.
+    await writeAgentUnit(view);
     for (const { name, mode } of ROOT_SKELETON) {
       if (!(await pathExists(path.join(view, name)))) {
         await mkdir(path.join(view, name));

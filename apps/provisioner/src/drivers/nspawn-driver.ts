@@ -11,15 +11,17 @@ import { readProcessIdentity } from './process-identity.js';
 /*
  * The `nspawn` driver: every instance is a machine. systemd-nspawn boots systemd as PID 1 on an overlay of
  * the verified composed root (read-only, shared by nothing but the instance's generations) and the instance's
- * own writable upper; module services are real systemd units inside it. The instance's agent supervises the
- * machine from the instance's sandbox (it composes each generation's root, boots or reboots the machine on
- * it, runs init commands inside it, reboots it when it is killed, powers it off on stop); this driver
- * supervises the agent exactly as the local driver does, and adds what only the host can do: `exec` into the
+ * own writable upper; module services are real systemd units inside it. The process this driver starts per
+ * instance is the machine's keeper (the agent program with POWERNODE_AGENT_MACHINE=nspawn): it composes each
+ * generation's root, boots the machine on it and boots it again when it is killed; the instance's agent runs
+ * inside the machine as a systemd unit and does the rest (apps/agent/README.md). This driver supervises the
+ * keeper exactly as the local driver supervises an agent, and adds what only the host can do: `exec` into the
  * machine's namespaces and, on destroy, making sure nothing of the machine is left — no process, no mount,
  * no upper dir.
  *
- * The machine layout the agent keeps under `<sandbox>/` (see apps/agent/src/nspawn-machine.ts): machine.json
- * (the nspawn pid and its start time), machine/root (the overlay mount), machine/upper, machine/work.
+ * The machine layout the keeper keeps under `<sandbox>/` (see apps/agent/src/nspawn-machine.ts): machine.json
+ * (the nspawn pid and its start time), machine/root (the overlay mount), machine/upper, machine/work, and
+ * link/ (bound into the machine at /run/powernode).
  */
 
 /**
@@ -37,7 +39,7 @@ export async function raiseInotifyLimit(file: string = INOTIFY_INSTANCES_FILE, w
   return current;
 }
 
-/** The agent's stop grace: init.stop of every module, the machine's clean halt, then the last heartbeat. */
+/** The keeper's stop grace: the machine's clean halt, in which its agent runs init.stop of every module and sends its last heartbeat. */
 const NSPAWN_STOP_GRACE_MS = 30_000;
 /** Extra time past the in-machine `timeout` before the host side gives up on a command. */
 const EXEC_BACKSTOP_MS = 5_000;
