@@ -3,7 +3,7 @@ import { catalogStreams, type CreateModuleInput } from '@powernode/contracts';
 import { ABANDONED_CLAIM_MS, executeCommand, MemoryEventStore, powernodeEventCatalogue, uuidv7 } from '@powernode/events';
 import { createLogger } from '@powernode/runtime';
 import { CatalogService } from './catalog-service.js';
-import { moduleRegistryDecider } from './domain/index.js';
+import { moduleDecider, moduleRegistryDecider } from './domain/index.js';
 import { CatalogReadModels } from './read-models.js';
 import { SecretBox } from './secrets/secret-box.js';
 
@@ -60,6 +60,13 @@ describe('module name claims left by a crash', () => {
     expect(created.module).toMatchObject({ name: 'redis', gitea_repo_full_name: 'acme/redis' });
     const released = (await store.readStream(catalogStreams.moduleRegistry())).filter((e) => e.type === 'ModuleIdentityReleased').map((e) => (e.data as { module_id: string }).module_id);
     expect(released.sort()).toEqual([byName, byRepository].sort());
+  });
+
+  it('give up at once the claim of a module whose deletion a crash kept from releasing it', async () => {
+    const deleted = await service.createModule(input('redis', 'acme/redis'), ADMIN, 'c1');
+    await executeCommand(store, catalogStreams.module(deleted.module.id), moduleDecider, { type: 'DeleteModule', assigned_templates: [], version_ids: [], now: new Date(now).toISOString() }, { actor: 'admin', correlation_id: 'crashed' });
+    const created = await service.createModule(input('redis', 'acme/redis'), ADMIN, 'c2');
+    expect(created.module.id).not.toBe(deleted.module.id);
   });
 
   it('never take over the claim of a registered module, however old', async () => {

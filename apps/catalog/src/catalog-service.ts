@@ -149,7 +149,8 @@ export class CatalogService {
 
   /**
    * Claims the module's name and repository for `module_id`. A claim whose module was never registered (a crash
-   * between the two appends) is released and taken over once it is older than ABANDONED_CLAIM_MS.
+   * between the two appends) is released and taken over once it is older than ABANDONED_CLAIM_MS; one whose
+   * module was deleted (a crash before the release) at once.
    */
   private async claimModuleIdentity(module_id: string, input: CreateModuleInput, meta: CommandMetadata, now: string): Promise<void> {
     const registry = catalogStreams.moduleRegistry();
@@ -162,6 +163,7 @@ export class CatalogService {
         return rule === 'module_name_unique' || rule === 'repository_unique' ? String((error as PowernodeError).details!['module_id']) : null;
       },
       holderStream: (holder) => catalogStreams.module(holder),
+      holderEnded: (last) => last.type === 'ModuleDeleted',
       claimedAt: (event, holder) => {
         const data = event.data as { module_id?: string; claimed_at?: string };
         return event.type === 'ModuleIdentityClaimed' && data.module_id === holder ? (data.claimed_at ?? null) : null;
@@ -313,6 +315,7 @@ export class CatalogService {
       approval_id,
       version: { version_id: id, module_id: row.module_id, module_name: row.module_name, version_string: row.version_string },
       requested_by: actor.name,
+      requested_by_id: actor.id,
       now,
     }, meta);
     await this.readModels.caughtUpTo(outcome.position);
@@ -322,7 +325,7 @@ export class CatalogService {
   async approve(approval_id: string, actor: Actor, correlation_id: string) {
     const now = this.now();
     const meta = this.meta(actor, correlation_id);
-    const decided = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'ApprovePromotion', approver: actor.name, approver_roles: [actor.role], now }, meta);
+    const decided = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'ApprovePromotion', approver: actor.name, approver_id: actor.id, approver_roles: [actor.role], now }, meta);
     if (decided.state.status === 'absent') throw new PowernodeError('not_found', `promotion approval ${approval_id} does not exist`);
     const record = decided.state.approval;
     const row = getModuleVersion(this.readModels.versions.current, record.version_id);
@@ -343,7 +346,7 @@ export class CatalogService {
 
   async reject(approval_id: string, reason: string | undefined, actor: Actor, correlation_id: string) {
     const now = this.now();
-    const outcome = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'RejectPromotion', approver: actor.name, approver_roles: [actor.role], reason: reason ?? null, now }, this.meta(actor, correlation_id));
+    const outcome = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'RejectPromotion', approver: actor.name, approver_id: actor.id, approver_roles: [actor.role], reason: reason ?? null, now }, this.meta(actor, correlation_id));
     await this.readModels.caughtUpTo(outcome.position);
     return { approval: getApproval(this.readModels.approvals.current, approval_id, now) };
   }

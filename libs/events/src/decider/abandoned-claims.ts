@@ -5,8 +5,9 @@ import type { EventStore } from '../store/event-store.js';
  * A unique name (a node's hostname, a module's name) is claimed on a registry stream first and the holder's
  * own stream is written second: two appends, so a crash between them leaves a claim whose holder never came to
  * exist. Such a claim is abandoned once it is older than the time a registration takes; the next claimant
- * releases it and claims again, so the name is not lost for good. A claim whose holder's stream has events is
- * live, whatever its age, and a recent one may still be followed by its registration: both keep blocking.
+ * releases it and claims again, so the name is not lost for good. Removal is two appends as well (the holder's
+ * end, then the release): a claim whose holder's stream ended is released at once. A claim whose holder exists
+ * is live, whatever its age, and a recent one may still be followed by its registration: both keep blocking.
  */
 
 /** A claim older than this whose holder's stream is still empty was left by a crash between the two appends. */
@@ -25,6 +26,8 @@ export interface RegistryClaim {
   holderStream: (holder: string) => string;
   /** When a registry event claimed something for `holder` (its `claimed_at`), or null for any other event. */
   claimedAt: (event: EventEnvelope, holder: string) => string | null;
+  /** True when the last event of the holder's stream ends it (a deletion a crash kept from its release). */
+  holderEnded?: (last: EventEnvelope) => boolean;
   /** Releases everything `holder` claimed on the registry. */
   release: (holder: string) => Promise<unknown>;
   now: () => Date;
@@ -52,9 +55,10 @@ export async function claimRecoveringAbandoned(c: RegistryClaim, maxHolders = 2)
   }
 }
 
-/** True when `holder`'s newest claim is older than the limit and its own stream is still empty. */
-async function isAbandonedClaim(c: Pick<RegistryClaim, 'store' | 'registry' | 'holderStream' | 'claimedAt' | 'now' | 'abandonedAfterMs'>, holder: string): Promise<boolean> {
-  if ((await c.store.streamVersion(c.holderStream(holder))) > 0) return false;
+/** True when `holder`'s stream ended, or is still empty while its newest claim is older than the limit. */
+async function isAbandonedClaim(c: RegistryClaim, holder: string): Promise<boolean> {
+  const [last] = await c.store.readStream(c.holderStream(holder), { direction: 'backward', limit: 1 });
+  if (last !== undefined) return c.holderEnded?.(last) ?? false;
   const newest = (await c.store.readStream(c.registry, { direction: 'backward' })).map((e) => c.claimedAt(e, holder)).find((at) => at !== null);
   if (newest === undefined || newest === null) return false;
   return c.now().getTime() - Date.parse(newest) > (c.abandonedAfterMs ?? ABANDONED_CLAIM_MS);
