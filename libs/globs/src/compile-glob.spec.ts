@@ -57,6 +57,7 @@ describe('compileGlob', () => {
     ['/etc/foo*\\', /lone backslash/, 9],
     ['/etc//shadow', /empty path component/, 4],
     ['/', /root/, undefined],
+    ['//', /root/, undefined],
     [' /etc/shadow', /white space/, undefined],
     ['/etc/shadow ', /white space/, undefined],
     ['/etc/a\nb', /line break/, 6],

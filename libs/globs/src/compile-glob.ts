@@ -1,4 +1,5 @@
-import { parseGlob, type GlobToken, type ParsedGlob } from './glob-pattern.js';
+import { buildGlobAutomaton, type MatchMeter } from './glob-matcher.js';
+import { parseGlob, type ParsedGlob } from './glob-pattern.js';
 
 // rsync include/exclude semantics for module paths (absolute, `/`-separated, no trailing slash):
 //   `*` stays inside one path component, `**` crosses `/`, `?` is one character other than `/`, `[...]` a class
@@ -9,25 +10,27 @@ import { parseGlob, type GlobToken, type ParsedGlob } from './glob-pattern.js';
 
 /** A compiled rsync-style glob. */
 export interface CompiledGlob extends ParsedGlob {
-  /** True when the glob selects `path` (an absolute module path such as `/etc/redis/redis.conf`). */
-  match(path: string, isDir?: boolean): boolean;
+  /**
+   * True when the glob selects `path` (an absolute module path such as `/etc/redis/redis.conf`), in at most
+   * (tokens + 2) × (path length + 2) steps, which `meter` counts when given.
+   */
+  match(path: string, isDir?: boolean, meter?: MatchMeter): boolean;
 }
 
 /** Compiles an rsync include/exclude pattern; throws GlobSyntaxError for an invalid one. */
 export function compileGlob(pattern: string): CompiledGlob {
   const parsed = parseGlob(pattern);
-  const body = parsed.tokens.map(tokenRegex).join('');
-  const regex = new RegExp(parsed.matchesWholePath ? `^${body}$` : `(?:^|/)${body}$`, 'su');
+  const automaton = buildGlobAutomaton(parsed);
   return {
     ...parsed,
-    match(path: string, isDir = false): boolean {
+    match(path: string, isDir = false, meter?: MatchMeter): boolean {
       if (parsed.directoryOnly && !isDir) return false;
       const relative = path.startsWith('/') ? path.slice(1) : path;
       if (relative === '') return false;
       // As rsync's rule_matches(): a leading "**" sees the path with a "/" in front, and a "***" pattern sees a
       // directory's path with a "/" appended (so "dir/***" also matches the directory "dir").
       const text = `${parsed.leadingGlobstar ? '/' : ''}${relative}${parsed.trailingTripleStar && isDir ? '/' : ''}`;
-      return regex.test(text);
+      return automaton.matches(text, meter);
     },
   };
 }
@@ -44,30 +47,4 @@ export function findMatchingGlob(patterns: Iterable<string | CompiledGlob>, path
     if (glob.match(path, isDir)) return glob;
   }
   return undefined;
-}
-
-function codePointRegex(codePoint: number): string {
-  return `\\u{${codePoint.toString(16)}}`;
-}
-
-function tokenRegex(token: GlobToken): string {
-  switch (token.kind) {
-    case 'literal':
-      return /[A-Za-z0-9_]/.test(String.fromCodePoint(token.codePoint)) ? String.fromCodePoint(token.codePoint) : codePointRegex(token.codePoint);
-    case 'any_char':
-      return '[^/]';
-    case 'star':
-      return '[^/]*';
-    case 'globstar':
-      return '.*';
-    case 'class': {
-      const members = token.ranges.map(([lo, hi]) => (lo === hi ? codePointRegex(lo) : `${codePointRegex(lo)}-${codePointRegex(hi)}`)).join('');
-      if (token.negated) return `[^/${members}]`;
-      return members === '' ? '(?!)' : `(?!/)[${members}]`;
-    }
-    default: {
-      const unreachable: never = token;
-      return unreachable;
-    }
-  }
 }

@@ -1,4 +1,5 @@
 import { compileGlob, type CompiledGlob } from './compile-glob.js';
+import { OverlapBudget } from './glob-limits.js';
 import { normalizeRanges, SLASH, type CodePointRange, type GlobToken, type ParsedGlob } from './glob-pattern.js';
 
 /*
@@ -8,6 +9,8 @@ import { normalizeRanges, SLASH, type CodePointRange, type GlobToken, type Parse
  * The answer is exact for the path *strings* both globs accept, and errs towards "overlap" where the file
  * system adds information: a directory-only glob (`dir/`) is treated as if it also matched a file of that
  * name, and strings that are not normalised paths (`a//b`) count.
+ * The product has up to 2 × (states of a) × (states of b) states, so every search charges an OverlapBudget for
+ * each state it explores and is refused, never answered "disjoint", when the budget runs out.
  */
 
 /** A set of characters: `ranges` when positive, everything except `ranges` when negated. */
@@ -62,6 +65,19 @@ function tokenSet(token: Exclude<GlobToken, { kind: 'star' } | { kind: 'globstar
       return unreachable;
     }
   }
+}
+
+// Callers compare one compiled glob with many others (every neighbour's file_spec): build its automata once.
+const nfaCache = new WeakMap<ParsedGlob, { plain?: Nfa; withSubtrees?: Nfa }>();
+
+function cachedGlobNfa(glob: ParsedGlob, withSubtrees: boolean): Nfa {
+  let entry = nfaCache.get(glob);
+  if (entry === undefined) {
+    entry = {};
+    nfaCache.set(glob, entry);
+  }
+  const key = withSubtrees ? 'withSubtrees' : 'plain';
+  return (entry[key] ??= globNfa(glob, withSubtrees));
 }
 
 /** The NFA of the relative path strings (no leading `/`) a glob matches; `withSubtrees` adds everything below them. */
@@ -165,33 +181,76 @@ function subtractRanges(from: readonly CodePointRange[], minus: readonly CodePoi
   return current;
 }
 
+/** True when some code point lies in both sets; allocation-free, as it runs for every pair of product edges. */
 function intersects(a: CharSet, b: CharSet): boolean {
-  if (!a.negated && !b.negated) return subtractRanges(a.ranges, subtractRanges([[0, MAX_CODE_POINT]], b.ranges)).length > 0;
-  if (!a.negated) return subtractRanges(a.ranges, b.ranges).length > 0;
-  if (!b.negated) return subtractRanges(b.ranges, a.ranges).length > 0;
-  return subtractRanges([[0, MAX_CODE_POINT]], [...a.ranges, ...b.ranges]).length > 0;
+  if (!a.negated && !b.negated) return rangesMeet(a.ranges, b.ranges);
+  if (!a.negated) return !rangesCover(b.ranges, a.ranges);
+  if (!b.negated) return !rangesCover(a.ranges, b.ranges);
+  // Two complements meet unless their ranges together cover every code point: never when they exclude fewer
+  // code points than there are, the common case (`*` against `**`), decided without allocating.
+  let excluded = 0;
+  for (const [lo, hi] of a.ranges) excluded += hi - lo + 1;
+  for (const [lo, hi] of b.ranges) excluded += hi - lo + 1;
+  return excluded <= MAX_CODE_POINT || subtractRanges([[0, MAX_CODE_POINT]], [...a.ranges, ...b.ranges]).length > 0;
 }
 
-/** True when some string is accepted by both automata (breadth-first search of the product automaton). */
-function intersectionIsInhabited(a: Nfa, b: Nfa): boolean {
-  const key = (x: number, y: number) => `${x},${y}`;
-  const seen = new Set([key(a.start, b.start)]);
-  const todo: [number, number][] = [[a.start, b.start]];
-  const visit = (x: number, y: number) => {
-    const k = key(x, y);
-    if (!seen.has(k)) {
-      seen.add(k);
-      todo.push([x, y]);
+/** True when two sorted, merged range lists share a code point. */
+function rangesMeet(a: readonly CodePointRange[], b: readonly CodePointRange[]): boolean {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const [alo, ahi] = a[i] as CodePointRange;
+    const [blo, bhi] = b[j] as CodePointRange;
+    if (ahi < blo) i++;
+    else if (bhi < alo) j++;
+    else return true;
+  }
+  return false;
+}
+
+/** True when the sorted, merged ranges `cover` include every code point of the sorted, merged `ranges`. */
+function rangesCover(cover: readonly CodePointRange[], ranges: readonly CodePointRange[]): boolean {
+  let j = 0;
+  for (const [lo, hi] of ranges) {
+    while (j < cover.length && (cover[j] as CodePointRange)[1] < lo) j++;
+    const c = cover[j];
+    if (c === undefined || c[0] > lo || c[1] < hi) return false;
+  }
+  return true;
+}
+
+/**
+ * True when some non-empty string is accepted by both automata (depth-first search of the product automaton).
+ * The empty string is the module root, which no glob selects; a product state records whether a character
+ * has been read yet.
+ */
+function intersectionIsInhabited(a: Nfa, b: Nfa, budget: OverlapBudget, names: readonly [string, string]): boolean {
+  const width = b.edges.length;
+  // One byte per product state: at most 2 × (states of a) × (states of b), which the glob limits keep small.
+  const seen = new Uint8Array(a.edges.length * width * 2);
+  const todo: number[] = [];
+  const visit = (x: number, y: number, read: number): void => {
+    const key = (x * width + y) * 2 + read;
+    if (seen[key] === 0) {
+      seen[key] = 1;
+      todo.push(key);
     }
   };
+  visit(a.start, b.start, 0);
   while (todo.length > 0) {
-    const [x, y] = todo.pop() as [number, number];
-    if (a.accepting.has(x) && b.accepting.has(y)) return true;
-    for (const nx of a.epsilon[x] ?? []) visit(nx, y);
-    for (const ny of b.epsilon[y] ?? []) visit(x, ny);
-    for (const ea of a.edges[x] ?? []) {
-      for (const eb of b.edges[y] ?? []) {
-        if (intersects(ea.on, eb.on)) visit(ea.to, eb.to);
+    const key = todo.pop() as number;
+    budget.charge(names[0], names[1]);
+    const read = key % 2;
+    const pair = (key - read) / 2;
+    const y = pair % width;
+    const x = (pair - y) / width;
+    if (read === 1 && a.accepting.has(x) && b.accepting.has(y)) return true;
+    for (const nx of a.epsilon[x] as readonly number[]) visit(nx, y, read);
+    for (const ny of b.epsilon[y] as readonly number[]) visit(x, ny, read);
+    const edgesB = b.edges[y] as Nfa['edges'][number];
+    for (const ea of a.edges[x] as Nfa['edges'][number]) {
+      for (const eb of edgesB) {
+        if (intersects(ea.on, eb.on)) visit(ea.to, eb.to, 1);
       }
     }
   }
@@ -202,19 +261,29 @@ function asGlob(glob: string | CompiledGlob): CompiledGlob {
   return typeof glob === 'string' ? compileGlob(glob) : glob;
 }
 
-/** True when at least one path is selected by both globs (directory-only markers are ignored, see above). */
-export function globsShareAPath(a: string | CompiledGlob, b: string | CompiledGlob): boolean {
-  return intersectionIsInhabited(globNfa(asGlob(a), false), globNfa(asGlob(b), false));
+/**
+ * True when at least one path is selected by both globs (directory-only markers are ignored, see above).
+ * Throws GlobOverlapBudgetError when `budget` runs out first.
+ */
+export function globsShareAPath(a: string | CompiledGlob, b: string | CompiledGlob, budget: OverlapBudget = new OverlapBudget()): boolean {
+  const ga = asGlob(a);
+  const gb = asGlob(b);
+  return intersectionIsInhabited(cachedGlobNfa(ga, false), cachedGlobNfa(gb, false), budget, [ga.source, gb.source]);
 }
 
 /**
  * True unless the two globs provably affect disjoint parts of the tree: they share a path, or one matches a
  * directory above a path the other matches (rsync does not descend into an excluded directory, so excluding
  * `/etc/ssh` also drops `/etc/ssh/sshd_config`). Never false for globs that can meet; used for protected-path
- * conflicts, where a missed overlap would let a neighbour ship a protected file.
+ * conflicts, where a missed overlap would let a neighbour ship a protected file. Throws
+ * GlobOverlapBudgetError when `budget` (pass one budget to every check of one validation) runs out first.
  */
-export function globsMayOverlap(a: string | CompiledGlob, b: string | CompiledGlob): boolean {
+export function globsMayOverlap(a: string | CompiledGlob, b: string | CompiledGlob, budget: OverlapBudget = new OverlapBudget()): boolean {
   const ga = asGlob(a);
   const gb = asGlob(b);
-  return intersectionIsInhabited(globNfa(ga, true), globNfa(gb, false)) || intersectionIsInhabited(globNfa(ga, false), globNfa(gb, true));
+  const names = [ga.source, gb.source] as const;
+  return (
+    intersectionIsInhabited(cachedGlobNfa(ga, true), cachedGlobNfa(gb, false), budget, names) ||
+    intersectionIsInhabited(cachedGlobNfa(ga, false), cachedGlobNfa(gb, true), budget, names)
+  );
 }

@@ -1,3 +1,4 @@
+import { assertGlobLength, assertGlobWildcards } from './glob-limits.js';
 import { GlobSyntaxError } from './glob-syntax-error.js';
 
 /*
@@ -59,13 +60,18 @@ const POSIX_CLASSES: Readonly<Record<string, readonly CodePointRange[]>> = {
   xdigit: [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]],
 };
 
-/** Parses an rsync pattern; throws GlobSyntaxError for text rsync would silently never match or mis-read. */
+/**
+ * Parses an rsync pattern; throws GlobSyntaxError for text rsync would silently never match or mis-read, and
+ * its subclass GlobLimitError for a pattern beyond GLOB_LIMITS.
+ */
 export function parseGlob(source: string): ParsedGlob {
   if (typeof source !== 'string' || source === '') throw new GlobSyntaxError(String(source), 'the pattern is empty');
+  assertGlobLength(source);
   const control = /[\0\n\r]/.exec(source);
   if (control !== null) throw new GlobSyntaxError(source, 'contains a NUL or line break; a pattern is one line of an rsync filter', control.index);
   if (/^\s|\s$/.test(source)) throw new GlobSyntaxError(source, 'starts or ends with white space; remove it (rsync would treat it as part of the file name)');
-  if (source === '/') throw new GlobSyntaxError(source, 'matches only the module root itself; use "/**" for everything');
+  // "//" too: the root as a directory. No path is the root, so these would match nothing.
+  if (source === '/' || source === '//') throw new GlobSyntaxError(source, 'matches only the module root itself; use "/**" for everything');
 
   let body = source;
   const directoryOnly = body.length > 1 && body.endsWith('/');
@@ -82,6 +88,7 @@ export function parseGlob(source: string): ParsedGlob {
   if (anchored) body = body.slice(1);
 
   const tokens = wildcard ? tokenizeWildcardPattern(source, body, anchored ? 1 : 0) : [...body].map((ch) => literal(ch));
+  assertGlobWildcards(source, tokens.filter((token) => token.kind !== 'literal').length);
   return { source, anchored, directoryOnly, matchesWholePath: anchored || startsWithGlobstar, leadingGlobstar: startsWithGlobstar, trailingTripleStar, tokens };
 }
 
