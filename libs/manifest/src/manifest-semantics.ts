@@ -6,7 +6,7 @@ import {
   CAPABILITY_PATTERN,
   type ManifestGlobField,
 } from '@powernode/contracts';
-import { compileGlob, globsMayOverlap, GlobSyntaxError, type CompiledGlob } from '@powernode/globs';
+import { compileGlob, GLOB_LIMITS, GlobLimitError, globsMayOverlap, GlobOverlapBudgetError, GlobSyntaxError, OverlapBudget, type CompiledGlob } from '@powernode/globs';
 import { CommandSyntaxError, splitArgv } from './command-argv.js';
 import type { IssueCollector, YamlPathSegment } from './manifest-issues.js';
 
@@ -45,18 +45,29 @@ function reportDuplicates(collector: IssueCollector, field: YamlPathSegment[], e
   }
 }
 
-/** Compiles the four glob lists, reporting invalid globs and duplicates; returns the globs that compiled. */
+/**
+ * Compiles the four glob lists, reporting invalid globs, globs beyond GLOB_LIMITS and duplicates; returns the
+ * globs that compiled (of an over-long list, only the first GLOB_LIMITS.maxGlobsPerList).
+ */
 export function checkGlobLists(raw: Raw, collector: IssueCollector): ManifestGlobs {
   const result = {} as Record<ManifestGlobField, IndexedGlob[]>;
   for (const field of MANIFEST_GLOB_FIELDS) {
     const entries = stringEntries(raw[field]);
     result[field] = [];
-    for (const { index, value } of entries) {
+    if (Array.isArray(raw[field]) && raw[field].length > GLOB_LIMITS.maxGlobsPerList) {
+      collector.error(
+        'glob_limit_exceeded',
+        [field],
+        `has ${raw[field].length} entries; a glob list may have at most ${GLOB_LIMITS.maxGlobsPerList} (limit globs_per_list): cover whole directories with "dir/**" instead of listing their files`,
+      );
+    }
+    for (const { index, value } of entries.filter((entry) => entry.index < GLOB_LIMITS.maxGlobsPerList)) {
       try {
         result[field].push({ index, glob: compileGlob(value) });
       } catch (error) {
-        if (!(error instanceof GlobSyntaxError)) throw error;
-        collector.error('invalid_glob', [field, index], `is not a valid rsync glob: ${error.reason}`);
+        if (error instanceof GlobLimitError) collector.error('glob_limit_exceeded', [field, index], `${error.reason} (limit ${error.limit})`);
+        else if (error instanceof GlobSyntaxError) collector.error('invalid_glob', [field, index], `is not a valid rsync glob: ${error.reason}`);
+        else throw error;
       }
     }
     reportDuplicates(collector, [field], entries);
@@ -80,10 +91,26 @@ function checkMaskAgainstFileSpec(globs: ManifestGlobs, collector: IssueCollecto
 }
 
 /** protected_spec guards paths this module ships; a protected glob no file_spec/dependency_spec entry can reach is suspicious. */
-function checkProtectedPaths(globs: ManifestGlobs, collector: IssueCollector): void {
-  const claimed = [...globs.file_spec, ...globs.dependency_spec];
+function checkProtectedPaths(globs: ManifestGlobs, collector: IssueCollector, budget: OverlapBudget): void {
+  const claimed = [...globs.file_spec.map((entry) => ({ ...entry, field: 'file_spec' })), ...globs.dependency_spec.map((entry) => ({ ...entry, field: 'dependency_spec' }))];
   for (const { index, glob } of globs.protected_spec) {
-    if (!claimed.some((entry) => globsMayOverlap(entry.glob, glob))) {
+    let owned = false;
+    for (const entry of claimed) {
+      try {
+        owned = globsMayOverlap(entry.glob, glob, budget);
+      } catch (error) {
+        if (!(error instanceof GlobOverlapBudgetError)) throw error;
+        collector.error(
+          'glob_limit_exceeded',
+          ['protected_spec', index],
+          `cannot be compared with ${entry.field}[${entry.index}] within ${budget.limit} automaton states (limit overlap_states, for the whole manifest): use fewer wildcards, shorter globs or fewer globs`,
+        );
+        // The budget is spent: no further comparison could finish either.
+        return;
+      }
+      if (owned) break;
+    }
+    if (!owned) {
       collector.warning(
         'protected_not_owned',
         ['protected_spec', index],
@@ -184,11 +211,14 @@ function checkSecurity(raw: Raw, collector: IssueCollector): void {
   }
 }
 
-/** Runs every semantic check on a parsed manifest mapping; returns the compiled globs for file-system checks. */
-export function checkManifestSemantics(raw: Raw, collector: IssueCollector): ManifestGlobs {
+/**
+ * Runs every semantic check on a parsed manifest mapping; returns the compiled globs for file-system checks.
+ * `overlapBudget` bounds the glob overlap checks of this manifest (one budget for all of them).
+ */
+export function checkManifestSemantics(raw: Raw, collector: IssueCollector, overlapBudget: OverlapBudget = new OverlapBudget()): ManifestGlobs {
   const globs = checkGlobLists(raw, collector);
   checkMaskAgainstFileSpec(globs, collector);
-  checkProtectedPaths(globs, collector);
+  checkProtectedPaths(globs, collector, overlapBudget);
   checkInit(raw, collector);
   checkServices(raw, collector);
   checkDependencies(raw, collector);

@@ -22,6 +22,7 @@ export const MANIFEST_ISSUE_CODES = [
   'invalid_value',
   // meaning of the fields
   'invalid_glob',
+  'glob_limit_exceeded',
   'duplicate_entry',
   'mask_file_spec_conflict',
   'protected_not_owned',
