@@ -1,4 +1,5 @@
-import { compileGlob, globsMayOverlap, type CompiledGlob } from '@powernode/globs';
+import { PowernodeError } from '@powernode/contracts';
+import { compileGlob, globsMayOverlap, GlobOverlapBudgetError, OverlapBudget, type CompiledGlob } from '@powernode/globs';
 
 /** What protected-path conflict detection looks at in one module. */
 export interface ProtectedPathSource {
@@ -31,8 +32,12 @@ export interface ProtectedOverlapConflict {
   detail: string;
 }
 
-/** Every protected-path overlap between distinct modules, in both priority directions. */
-export function findProtectedOverlaps(modules: readonly ProtectedPathSource[]): ProtectedOverlapConflict[] {
+/**
+ * Every protected-path overlap between distinct modules, in both priority directions. The glob comparisons
+ * of one call share one OverlapBudget; when it runs out the composition is refused (`validation_failed`
+ * naming the two modules and globs) rather than reported free of overlaps.
+ */
+export function findProtectedOverlaps(modules: readonly ProtectedPathSource[], budget: OverlapBudget = new OverlapBudget()): ProtectedOverlapConflict[] {
   const compiled = new Map<string, CompiledGlob>();
   const glob = (pattern: string): CompiledGlob => {
     let g = compiled.get(pattern);
@@ -42,6 +47,26 @@ export function findProtectedOverlaps(modules: readonly ProtectedPathSource[]): 
     }
     return g;
   };
+  // The same pair of globs recurs across modules (shared file_spec entries): decide it, and pay for it, once.
+  const decided = new Map<string, boolean>();
+  const overlap = (claimer: string, p: string, other: string, otherField: ProtectedPathOverlap['other_field'], q: string): boolean => {
+    const key = JSON.stringify([p, q]);
+    let answer = decided.get(key);
+    if (answer === undefined) {
+      try {
+        answer = globsMayOverlap(glob(p), glob(q), budget);
+      } catch (error) {
+        if (!(error instanceof GlobOverlapBudgetError)) throw error;
+        throw new PowernodeError(
+          'validation_failed',
+          `cannot decide whether ${claimer}'s protected_spec "${error.a}" overlaps ${other}'s ${otherField} "${error.b}" within ${budget.limit} automaton states (limit overlap_states, for the whole composition): simplify these globs (fewer wildcards, shorter) in one of the modules`,
+          { details: { claimer, other, protected: p, other_path: q, other_field: otherField, limit: 'overlap_states', max: budget.limit }, cause: error },
+        );
+      }
+      decided.set(key, answer);
+    }
+    return answer;
+  };
   const conflicts: ProtectedOverlapConflict[] = [];
   for (const claimer of modules) {
     if (claimer.protected_spec.length === 0) continue;
@@ -50,11 +75,11 @@ export function findProtectedOverlaps(modules: readonly ProtectedPathSource[]): 
       const shipped: ProtectedPathOverlap[] = [];
       const claimedTwice: ProtectedPathOverlap[] = [];
       for (const p of claimer.protected_spec) {
-        for (const f of other.file_spec ?? []) if (globsMayOverlap(glob(p), glob(f))) shipped.push({ protected: p, other_path: f, other_field: 'file_spec' });
+        for (const f of other.file_spec ?? []) if (overlap(claimer.name, p, other.name, 'file_spec', f)) shipped.push({ protected: p, other_path: f, other_field: 'file_spec' });
         for (const file of other.files ?? []) if (glob(p).match(file)) shipped.push({ protected: p, other_path: file, other_field: 'files' });
         // Reported once per pair: from the claimer whose name sorts first.
         if (claimer.name < other.name) {
-          for (const q of other.protected_spec) if (globsMayOverlap(glob(p), glob(q))) claimedTwice.push({ protected: p, other_path: q, other_field: 'protected_spec' });
+          for (const q of other.protected_spec) if (overlap(claimer.name, p, other.name, 'protected_spec', q)) claimedTwice.push({ protected: p, other_path: q, other_field: 'protected_spec' });
         }
       }
       if (shipped.length > 0) {
