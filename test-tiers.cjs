@@ -22,6 +22,7 @@ const integration = [
   'apps/agent/test/agent-resilience.spec.ts',
   'apps/agent/test/agent-shutdown.spec.ts',
   'apps/agent/test/gateway-client.spec.ts',
+  'apps/agent/test/machine-keeper.spec.ts',
   'apps/agent/test/root-composition.spec.ts',
   'apps/cli/test/dev-stack.spec.ts',
   'apps/cli/test/digest-command.spec.ts',

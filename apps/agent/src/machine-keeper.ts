@@ -42,7 +42,7 @@ export interface MachineKeeperDependencies {
   logger: Logger;
   gateway: GatewayClient;
   registries: RegistryClients;
-  machine: NspawnMachine;
+  machine: Pick<NspawnMachine, 'adopt' | 'running' | 'boot' | 'powerOff'>;
 }
 
 function errorMessage(error: unknown): string {
@@ -358,6 +358,8 @@ export class MachineKeeper {
     if (desired.generation !== generation) {
       throw new RequestRefused(409, { errors: [{ module_name: null, message: `the platform now wants generation ${desired.generation}, not ${generation}` }], retryable: true });
     }
+    // The agent switches one generation at a time: a root staged earlier and never booted is not coming.
+    await removeStaleRoots(this.config.sandboxDir);
     return this.compose(desired);
   }
 

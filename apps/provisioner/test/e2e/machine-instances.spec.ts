@@ -131,6 +131,13 @@ describeMachines('instances as machines (nspawn)', () => {
       return seen.services?.length > 0 ? seen : null;
     }, 30_000);
     expect(view.services).toContainEqual(expect.objectContaining({ module: 'my-redis', name: 'redis-server.service', state: 'active', since: expect.any(String) }));
+    // The instance's agent is a service of the machine itself (the host process is only its keeper): it is
+    // what reported those services, through the machine's link to the host.
+    const agentUnit = await exec(instance.id, ['systemctl', 'show', '-p', 'ActiveState,MainPID', 'powernode-agent.service']);
+    expect(agentUnit.body.stdout).toContain('ActiveState=active');
+    const agentPidInside = Number(/MainPID=(\d+)/.exec(agentUnit.body.stdout)?.[1]);
+    expect(agentPidInside).toBeGreaterThan(1);
+    expect((await exec(instance.id, ['cat', `/proc/${agentPidInside}/cmdline`])).body.stdout).toContain('/opt/powernode/app/apps/agent/dist/main.js');
     // The machine has its own address, which the host reaches: redis answers there (protected mode refuses
     // commands from outside the machine, but it is redis that answers).
     expect(view.address).toMatch(/^10\.213\.\d+\.\d+$/);
