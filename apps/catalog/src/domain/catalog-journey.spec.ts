@@ -73,10 +73,11 @@ function tutorialJourney(): { journey: CatalogJourney; checkpoints: Record<strin
     approval_id: 'ap-1',
     version: { version_id: redisV, module_id: ids.redis, module_name: 'my-redis', version_string: '0.1.0' },
     requested_by: 'alice',
+    requested_by_id: 'tok-alice',
     now: T1,
   });
   checkpoints['afterRequest'] = j.log.length;
-  j.run(promotionApprovalDecider, catalogStreams.promotionApproval('ap-1'), { type: 'ApprovePromotion', approver: 'carol', approver_roles: ['approver'], now: T2 });
+  j.run(promotionApprovalDecider, catalogStreams.promotionApproval('ap-1'), { type: 'ApprovePromotion', approver: 'carol', approver_id: 'tok-carol', approver_roles: ['approver'], now: T2 });
   promote(redisV, 'live', { approval_id: 'ap-1', version_id: redisV, status: 'granted', approved_by: 'carol' }, 'carol');
 
   // Assign to the base template.

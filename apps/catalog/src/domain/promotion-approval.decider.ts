@@ -23,12 +23,14 @@ export type PromotionApprovalCommand =
       approval_id: string;
       version: { version_id: string; module_id: string; module_name: string; version_string: string };
       requested_by: string;
+      /** The requester's token id: what four-eyes compares (names are labels). */
+      requested_by_id: string;
       now: string;
       /** How long the request stays open; default DEFAULT_APPROVAL_TTL_MS (4 h). */
       ttl_ms?: number;
     }
-  | { type: 'ApprovePromotion'; approver: string; approver_roles: readonly string[]; now: string }
-  | { type: 'RejectPromotion'; approver: string; approver_roles: readonly string[]; reason?: string | null; now: string }
+  | { type: 'ApprovePromotion'; approver: string; approver_id: string; approver_roles: readonly string[]; now: string }
+  | { type: 'RejectPromotion'; approver: string; approver_id: string; approver_roles: readonly string[]; reason?: string | null; now: string }
   /** Records the expiry of a pending approval whose deadline has passed (a sweeper, or a failed approve). */
   | { type: 'ExpireApproval'; now: string };
 
@@ -40,6 +42,8 @@ export interface PromotionApprovalRecord {
   version_string: string;
   to: 'live';
   requested_by: string;
+  /** Null for approvals requested before token ids were recorded: those compare names. */
+  requested_by_id: string | null;
   requested_at: string;
   expires_at: string;
   decided_by: string | null;
@@ -76,6 +80,7 @@ export const promotionApprovalDecider: Decider<PromotionApprovalCommand, Promoti
               version_string: version.version_string,
               to: 'live',
               requested_by: command.requested_by,
+              requested_by_id: command.requested_by_id,
               requested_at: command.now,
               expires_at: new Date(Date.parse(command.now) + ttl).toISOString(),
             },
@@ -83,11 +88,11 @@ export const promotionApprovalDecider: Decider<PromotionApprovalCommand, Promoti
         ];
       }
       case 'ApprovePromotion': {
-        const approval = decidable(state, command.approver, command.approver_roles, command.now);
+        const approval = decidable(state, command, command.now);
         return [{ type: 'PromotionApprovalGranted', data: { approval_id: approval.approval_id, version_id: approval.version_id, approved_by: command.approver, approved_at: command.now } }];
       }
       case 'RejectPromotion': {
-        const approval = decidable(state, command.approver, command.approver_roles, command.now);
+        const approval = decidable(state, command, command.now);
         return [
           {
             type: 'PromotionApprovalRejected',
@@ -112,7 +117,7 @@ export const promotionApprovalDecider: Decider<PromotionApprovalCommand, Promoti
   evolve(state, event) {
     switch (event.type) {
       case 'PromotionApprovalRequested':
-        return { status: 'pending', approval: { ...event.data, decided_by: null, decided_at: null, reason: null } };
+        return { status: 'pending', approval: { ...event.data, requested_by_id: event.data.requested_by_id ?? null, decided_by: null, decided_at: null, reason: null } };
       case 'PromotionApprovalGranted':
         return state.status === 'absent' ? state : { status: 'granted', approval: { ...state.approval, decided_by: event.data.approved_by, decided_at: event.data.approved_at } };
       case 'PromotionApprovalRejected':
@@ -132,8 +137,12 @@ export function isPastDeadline(approval: Pick<PromotionApprovalRecord, 'expires_
   return Date.parse(now) >= Date.parse(approval.expires_at);
 }
 
-/** The approval, if `approver` may decide it now; otherwise the refusal naming the rule. */
-function decidable(state: PromotionApprovalState, approver: string, roles: readonly string[], now: string): PromotionApprovalRecord {
+/** The approval, if the approver may decide it now; otherwise the refusal naming the rule. */
+function decidable(
+  state: PromotionApprovalState,
+  { approver, approver_id, approver_roles: roles }: { approver: string; approver_id: string; approver_roles: readonly string[] },
+  now: string,
+): PromotionApprovalRecord {
   if (state.status === 'absent') {
     throw new PowernodeError('not_found', 'no such promotion approval: list pending approvals to find its id', { details: { rule: 'approval_exists' } });
   }
@@ -157,12 +166,20 @@ function decidable(state: PromotionApprovalState, approver: string, roles: reado
       details: { approval_id: approval.approval_id, roles: [...roles], rule: 'approver_role_required' },
     });
   }
-  if (approver === approval.requested_by) {
+  if (isRequester(approval, { id: approver_id, name: approver })) {
     throw new PowernodeError('self_approval', `${approver} requested this promotion and cannot also decide it: another approver must`, {
       details: { approval_id: approval.approval_id, requested_by: approval.requested_by, rule: 'approver_differs_from_requester' },
     });
   }
   return approval;
+}
+
+/**
+ * Whether the principal is the one who requested the approval: the same token id. Names are free text two
+ * tokens may share; they only decide for approvals recorded before requests carried the requester's id.
+ */
+function isRequester(approval: PromotionApprovalRecord, principal: { id: string; name: string }): boolean {
+  return approval.requested_by_id === null ? principal.name === approval.requested_by : principal.id === approval.requested_by_id;
 }
 
 function expired(approval: PromotionApprovalRecord): PowernodeError {

@@ -1,7 +1,7 @@
 import { PowernodeError } from '@powernode/contracts';
 import type { Principal } from './roles.js';
 import { digestsEqual, hashToken } from './token-hash.js';
-import { findActiveToken, type TokenRegistryState } from './token-registry.js';
+import { BOOTSTRAP_ADMIN_NAME, findActiveToken, type TokenRegistryState } from './token-registry.js';
 
 /**
  * Resolves `Authorization: Bearer <token>` to a principal: the bootstrap admin token, or an issued token that
@@ -37,7 +37,7 @@ export class Authenticator {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!match) throw new PowernodeError('unauthenticated', 'missing bearer token: send Authorization: Bearer <token>');
     const digest = hashToken(match[1]!);
-    if (digestsEqual(digest, this.bootstrapDigest)) return { id: 'bootstrap-admin', name: 'bootstrap-admin', role: 'admin' };
+    if (digestsEqual(digest, this.bootstrapDigest)) return { id: BOOTSTRAP_ADMIN_NAME, name: BOOTSTRAP_ADMIN_NAME, role: 'admin' };
     const record = findActiveToken(this.tokens(), digest);
     if (!record) throw new UnknownToken();
     return { id: record.id, name: record.name, role: record.role };

@@ -1,4 +1,4 @@
-import type { TokenCreated, TokenRevoked } from '@powernode/contracts';
+import { PowernodeError, type TokenCreated, type TokenRevoked } from '@powernode/contracts';
 import { defineProjection, entryOf, setEntry } from '@powernode/events';
 import type { Role } from './roles.js';
 
@@ -53,4 +53,26 @@ export function findActiveToken(state: TokenRegistryState, sha256: string): Toke
   const id = entryOf(state.by_hash, sha256);
   const record = id === undefined ? undefined : entryOf(state.by_id, id);
   return record && record.revoked_at === null ? record : undefined;
+}
+
+/** The name (and id) the bootstrap admin token acts under; no issued token may take it. */
+export const BOOTSTRAP_ADMIN_NAME = 'bootstrap-admin';
+
+/**
+ * Refuses a token name that the bootstrap admin or an active token already has (ignoring case and surrounding
+ * spaces): names are what people read in the audit trail and in approvals, so two principals must not share one.
+ */
+export function assertTokenNameFree(state: TokenRegistryState, name: string): void {
+  const wanted = name.trim().toLowerCase();
+  if (wanted === BOOTSTRAP_ADMIN_NAME) {
+    throw new PowernodeError('already_exists', `${JSON.stringify(name)} is the bootstrap admin's name: choose another name for the token`, {
+      details: { field: 'name', rule: 'token_name_unique' },
+    });
+  }
+  const holder = Object.values(state.by_id).find((record) => record.revoked_at === null && record.name.trim().toLowerCase() === wanted);
+  if (holder !== undefined) {
+    throw new PowernodeError('already_exists', `an active token is already named ${JSON.stringify(holder.name)} (id ${holder.id}): choose another name, or revoke that token first`, {
+      details: { field: 'name', token_id: holder.id, rule: 'token_name_unique' },
+    });
+  }
 }

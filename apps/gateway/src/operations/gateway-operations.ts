@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PowernodeError, tokenRoleSchema } from '@powernode/contracts';
 import { uuidv7, type EventStore, type ProjectionRunner } from '@powernode/events';
 import { hashToken, mintToken } from '../auth/token-hash.js';
-import type { TokenRegistryState } from '../auth/token-registry.js';
+import { assertTokenNameFree, type TokenRegistryState } from '../auth/token-registry.js';
 import { defineOperation, type Operation } from './operation.js';
 
 const createTokenInput = z.object({ role: tokenRoleSchema, name: z.string().min(1).max(100) });
@@ -19,11 +19,14 @@ export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<To
     defineOperation({
       tool: 'system_create_token',
       title: 'Create a bearer token',
-      description: 'Issues a bearer token with role viewer, operator, approver or admin. The token is shown once; only its SHA-256 digest is stored.',
+      description: 'Issues a bearer token with role viewer, operator, approver or admin and a name no active token has. The token is shown once; only its SHA-256 digest is stored.',
       permission: 'admin',
       input: createTokenInput,
       rest: { method: 'POST', path: '/tokens', status: 201 },
       run: async (input, ctx) => {
+        // Names are checked against every token issued so far, through any gateway process.
+        await tokens.waitFor(await store.headPosition());
+        assertTokenNameFree(tokens.current, input.name);
         const id = uuidv7();
         const token = mintToken(input.role);
         const result = await store.append(`token-${id}`, [{

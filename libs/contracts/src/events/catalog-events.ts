@@ -250,6 +250,8 @@ export const promotionApprovalRequestedSchema = z.object({
   version_string: z.string().min(1),
   to: z.literal('live'),
   requested_by: z.string().min(1),
+  /** The requester's token id, which four-eyes compares; absent in approvals requested before it was recorded. */
+  requested_by_id: z.string().min(1).optional(),
   requested_at: isoTimestamp,
   expires_at: isoTimestamp,
 });
