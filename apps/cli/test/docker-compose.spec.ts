@@ -2,11 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { PLATFORM_NATS_MAX_PAYLOAD } from '@powernode/events';
 import { baseConfigShape, gatewayConfigShape, hostsRelay, parseConfig } from '@powernode/runtime';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { build?: { context: string; dockerfile: string }; entrypoint?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] }; image?: string }>;
+  services: Record<string, { build?: { context: string; dockerfile: string }; command?: string[]; entrypoint?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] }; image?: string; volumes?: string[] }>;
 };
 const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
 const ownServices = ['gateway', 'catalog', 'ingest', 'provisioner'];
@@ -18,6 +19,16 @@ describe('docker-compose.yml', () => {
     expect(compose.services['nats']!.image).toMatch(/^nats:/);
     expect((compose.services['nats'] as { command: string[] }).command).toContain('-js');
     for (const [name, service] of Object.entries(compose.services)) expect({ name, healthcheck: Boolean(service.healthcheck?.test?.length) }).toEqual({ name, healthcheck: true });
+  });
+
+  it('gives NATS the platform max_payload from docker/nats-server.conf, which .ci/run starts its nats-server with too', () => {
+    const conf = readFileSync(path.join(root, 'docker', 'nats-server.conf'), 'utf8');
+    expect(Number(/^max_payload:\s*(\d+)\s*$/m.exec(conf)?.[1])).toBe(PLATFORM_NATS_MAX_PAYLOAD);
+    const nats = compose.services['nats']!;
+    const mount = nats.volumes!.find((v) => v.startsWith('./docker/nats-server.conf:'))!;
+    expect(mount).toBeDefined();
+    expect(nats.command!.slice(nats.command!.indexOf('-c'), nats.command!.indexOf('-c') + 2)).toEqual(['-c', mount.split(':')[1]]);
+    expect(readFileSync(path.join(root, '.ci', 'run'), 'utf8')).toMatch(/nats-server -c docker\/nats-server\.conf /);
   });
 
   it.each(ownServices)('%s builds from a context and Dockerfile that exist', (name) => {
