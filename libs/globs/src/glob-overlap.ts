@@ -189,20 +189,23 @@ function intersects(a: CharSet, b: CharSet): boolean {
   // Two complements meet unless their ranges together cover every code point: never when they exclude fewer
   // code points than there are, the common case (`*` against `**`), decided without allocating.
   let excluded = 0;
-  for (const [lo, hi] of a.ranges) excluded += hi - lo + 1;
-  for (const [lo, hi] of b.ranges) excluded += hi - lo + 1;
+  for (let i = 0; i < a.ranges.length; i++) excluded += (a.ranges[i] as CodePointRange)[1] - (a.ranges[i] as CodePointRange)[0] + 1;
+  for (let j = 0; j < b.ranges.length; j++) excluded += (b.ranges[j] as CodePointRange)[1] - (b.ranges[j] as CodePointRange)[0] + 1;
   return excluded <= MAX_CODE_POINT || subtractRanges([[0, MAX_CODE_POINT]], [...a.ranges, ...b.ranges]).length > 0;
 }
+
+// The functions below run for every explored product state: indexed loops, no destructuring or iterators, so
+// that they allocate nothing even before the engine has optimised them.
 
 /** True when two sorted, merged range lists share a code point. */
 function rangesMeet(a: readonly CodePointRange[], b: readonly CodePointRange[]): boolean {
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
-    const [alo, ahi] = a[i] as CodePointRange;
-    const [blo, bhi] = b[j] as CodePointRange;
-    if (ahi < blo) i++;
-    else if (bhi < alo) j++;
+    const ra = a[i] as CodePointRange;
+    const rb = b[j] as CodePointRange;
+    if (ra[1] < rb[0]) i++;
+    else if (rb[1] < ra[0]) j++;
     else return true;
   }
   return false;
@@ -211,10 +214,11 @@ function rangesMeet(a: readonly CodePointRange[], b: readonly CodePointRange[]):
 /** True when the sorted, merged ranges `cover` include every code point of the sorted, merged `ranges`. */
 function rangesCover(cover: readonly CodePointRange[], ranges: readonly CodePointRange[]): boolean {
   let j = 0;
-  for (const [lo, hi] of ranges) {
-    while (j < cover.length && (cover[j] as CodePointRange)[1] < lo) j++;
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i] as CodePointRange;
+    while (j < cover.length && (cover[j] as CodePointRange)[1] < r[0]) j++;
     const c = cover[j];
-    if (c === undefined || c[0] > lo || c[1] < hi) return false;
+    if (c === undefined || c[0] > r[0] || c[1] < r[1]) return false;
   }
   return true;
 }
@@ -227,10 +231,11 @@ function rangesCover(cover: readonly CodePointRange[], ranges: readonly CodePoin
 function intersectionIsInhabited(a: Nfa, b: Nfa, budget: OverlapBudget, names: readonly [string, string]): boolean {
   const width = b.edges.length;
   // One byte per product state: at most 2 × (states of a) × (states of b), which the glob limits keep small.
+  // Keys stay far below 2^31 for the same reason, so integer operations on them are exact.
   const seen = new Uint8Array(a.edges.length * width * 2);
   const todo: number[] = [];
   const visit = (x: number, y: number, read: number): void => {
-    const key = (x * width + y) * 2 + read;
+    const key = ((x * width + y) << 1) | read;
     if (seen[key] === 0) {
       seen[key] = 1;
       todo.push(key);
@@ -240,16 +245,21 @@ function intersectionIsInhabited(a: Nfa, b: Nfa, budget: OverlapBudget, names: r
   while (todo.length > 0) {
     const key = todo.pop() as number;
     budget.charge(names[0], names[1]);
-    const read = key % 2;
-    const pair = (key - read) / 2;
+    const read = key & 1;
+    const pair = key >> 1;
     const y = pair % width;
-    const x = (pair - y) / width;
+    const x = ((pair - y) / width) | 0;
     if (read === 1 && a.accepting.has(x) && b.accepting.has(y)) return true;
-    for (const nx of a.epsilon[x] as readonly number[]) visit(nx, y, read);
-    for (const ny of b.epsilon[y] as readonly number[]) visit(x, ny, read);
+    const epsilonA = a.epsilon[x] as readonly number[];
+    for (let i = 0; i < epsilonA.length; i++) visit(epsilonA[i] as number, y, read);
+    const epsilonB = b.epsilon[y] as readonly number[];
+    for (let j = 0; j < epsilonB.length; j++) visit(x, epsilonB[j] as number, read);
+    const edgesA = a.edges[x] as Nfa['edges'][number];
     const edgesB = b.edges[y] as Nfa['edges'][number];
-    for (const ea of a.edges[x] as Nfa['edges'][number]) {
-      for (const eb of edgesB) {
+    for (let i = 0; i < edgesA.length; i++) {
+      const ea = edgesA[i] as Nfa['edges'][number][number];
+      for (let j = 0; j < edgesB.length; j++) {
+        const eb = edgesB[j] as Nfa['edges'][number][number];
         if (intersects(ea.on, eb.on)) visit(ea.to, eb.to, 1);
       }
     }
