@@ -122,6 +122,22 @@ describe('catalog over REST and MCP', () => {
     await registerModule('bad-pattern');
   });
 
+  it('answers deeply nested manifest YAML with a validation report or a 400, never a 500', async () => {
+    const deep = `schema_version: 1\nname: deep-yaml\nmask: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`;
+    const report = await admin('POST', '/manifests/validate', { manifest_yaml: deep });
+    expect(report.status).toBe(200);
+    expect(report.body).toMatchObject({ valid: false, errors: [{ code: 'manifest_too_deep', path: expect.stringMatching(/^mask\[0\]/), line: 3 }] });
+
+    const escaping = await admin('POST', '/modules', { name: 'escaping', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/escaping', cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/dev-signer)|(.*evil', cosign_issuer_regexp: 'y' });
+    expect(escaping.status).toBe(400);
+    expect(escaping.body).toMatchObject({ code: 'validation_failed', field: 'cosign_identity_regexp', rule: 'trust_pattern_compiles' });
+
+    const registered = await admin('POST', '/modules', { name: 'deep-yaml', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/deep-yaml', cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y', manifest_yaml: deep });
+    expect(registered.status).toBe(400);
+    expect(registered.body).toMatchObject({ code: 'manifest_invalid', issues: [{ code: 'manifest_too_deep', path: expect.stringMatching(/^mask\[0\]/) }] });
+    expect((await admin('GET', '/modules/deep-yaml')).status).toBe(404);
+  });
+
   it('walks built → staging → blessed → live with a second principal approving, and refuses built → live', async () => {
     const dep = await registerModule('dep-base', { category: 'system-base' });
     const app = await registerModule('web-app');
@@ -280,7 +296,8 @@ describe('catalog over REST and MCP', () => {
       return { status: response.status, body: (await response.json()) as Readiness };
     };
     // No provisioner runs in this platform: its check fails, with an error text that names the bus subject.
-    for (const headers of [{}, { authorization: 'Bearer pn_not_a_token_of_this_platform' }]) {
+    const untrusted: Array<Record<string, string>> = [{}, { authorization: 'Bearer pn_not_a_token_of_this_platform' }];
+    for (const headers of untrusted) {
       const anonymous = await readyz(headers);
       expect(anonymous.status).toBe(503);
       expect(anonymous.body.unavailable).toContain('provisioner');
