@@ -1,15 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { PowernodeError, type ModuleService } from '@powernode/contracts';
 import { hostPathOf, pathExists, runHostCommand } from './host-commands.js';
-import { makeDirectoriesInRoot, symlinkInRoot, writeFileInRoot } from './root-confinement.js';
+import { makeDirectoriesInRoot, readFileInRoot, symlinkInRoot, writeFileInRoot } from './root-confinement.js';
 import { mergeSharedDatabase, SHARED_DATABASES, type DatabaseCopy } from './shared-databases.js';
 import { PACKAGED_UNIT_DIRECTORIES, serviceUnitText, unitNameOf } from './service-units.js';
 
 /*
  * What composing adds on top of the extracted layers: the merged shared databases (and a fresh ld.so.cache
  * when several layers brought libraries) and a unit for each manifest service no package ships. Both happen
- * before the root is hashed, so the composed root hash covers them. Every write is confined to the root: a
- * layer's symlink on the way (`/etc -> /etc`) is refused, never followed.
+ * before the root is hashed, so the composed root hash covers them. Every read and write is confined to the
+ * root: a layer's symlink on the way (`/etc -> /etc`) is refused, never followed.
  */
 
 const LD_SO_CACHE = '/etc/ld.so.cache';
@@ -26,7 +25,11 @@ export class SharedDatabaseCollector {
   async afterLayer(root: string, moduleName: string, shippedPaths: ReadonlySet<string>): Promise<void> {
     for (const modulePath of SHARED_DATABASES.keys()) {
       if (!shippedPaths.has(modulePath)) continue;
-      const content = await readFile(hostPathOf(root, modulePath), 'utf8').catch(() => undefined);
+      // A layer's own symlink on the way (its /etc pointing at the host's) is refused, never read through.
+      const content = await readFileInRoot(root, modulePath).catch((error: unknown) => {
+        if (error instanceof PowernodeError) throw error;
+        return undefined;
+      });
       if (content === undefined) continue;
       const list = this.copies.get(modulePath) ?? [];
       list.push({ module_name: moduleName, content });

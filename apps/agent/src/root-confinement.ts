@@ -5,9 +5,9 @@ import { PowernodeError } from '@powernode/contracts';
 import { hostPathOf } from './host-commands.js';
 
 /*
- * Changes made to a root being composed, confined to it. A module decides what is a symlink in its layer, and
- * a symlink in a root points wherever its target says on the host, so every write, mode change or link the
- * agent makes after extraction goes through here: each ancestor below the root must be a real directory (never
+ * Changes made to a root being composed, and what is read back from it, confined to it. A module decides what
+ * is a symlink in its layer, and a symlink in a root points wherever its target says on the host, so every
+ * read, write, mode change or link the agent makes after extraction goes through here: each ancestor below the root must be a real directory (never
  * a symlink), and the last component is opened with O_NOFOLLOW. The roots being composed are the agent's own
  * (staging directories, its overlay view), so nothing swaps a component between the check and the use.
  */
@@ -65,6 +65,27 @@ export async function writeFileInRoot(root: string, modulePath: string, content:
   const handle = await open(hostPath, flags, mode).catch((cause: unknown) => refusedLastComponent(modulePath, cause));
   try {
     await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The text of the file at `modulePath`, undefined when there is none; a symlink there or on the way is refused. */
+export async function readFileInRoot(root: string, modulePath: string): Promise<string | undefined> {
+  let hostPath: string;
+  try {
+    hostPath = await confinedParent(root, modulePath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const handle = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW).catch((cause: unknown) => {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return refusedLastComponent(modulePath, cause);
+  });
+  if (handle === undefined) return undefined;
+  try {
+    return await handle.readFile('utf8');
   } finally {
     await handle.close();
   }

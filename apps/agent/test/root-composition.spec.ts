@@ -245,6 +245,35 @@ asRoot('a stacked root (machines; needs root for overlayfs)', () => {
     expect(await readdir(host)).toEqual(['passwd']);
     expect(await readFile(path.join(host, 'passwd'), 'utf8')).toBe('root:x:0:0:root:/root:/bin/sh\n');
   });
+
+  it('reads no shared database through a symlink a tree ships on its directory: a host file never reaches top/', async () => {
+    const host = path.join(workDir, 'stack-host-etc-read');
+    await mkdir(host, { recursive: true });
+    await writeFile(path.join(host, 'passwd'), 'hostonly:x:4242:4242::/:/bin/false\n');
+    const leaky = await craftedModule(
+      path.join(workDir, 'stack-crafted-leaky'),
+      'stack-leaky',
+      [
+        { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'leaky:x:1000:1000::/:/bin/sh\n' },
+        { type: 'symlink', name: 'etc', target: host },
+      ],
+      { priority: 1000 },
+    );
+    const high = await craftedModule(
+      path.join(workDir, 'stack-crafted-high'),
+      'stack-high-passwd',
+      [
+        { type: 'directory', name: 'etc', mode: 0o755 },
+        { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'high:x:1001:1001::/:/bin/sh\n' },
+      ],
+      { priority: 2000 },
+    );
+    const rootDir = path.join(workDir, 'stack-root-leaky');
+    await expect(composeStackedRoot(rootDir, [leaky, high], path.join(workDir, 'stack-cache'))).rejects.toMatchObject({
+      code: 'compose_failed',
+      details: { rule: 'root_confinement', path: '/etc/passwd', offending: '/etc' },
+    });
+  });
 });
 
 describe('finding a program inside a composed root', () => {

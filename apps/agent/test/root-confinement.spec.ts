@@ -40,6 +40,21 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
+/** A user only the host directory's passwd has: found in a composed root, it was read from outside. */
+const HOST_MARKER = 'hostonly';
+
+/** The regular files below `dir` (never following a symlink) whose content has `marker`. */
+async function filesContaining(dir: string, marker: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (at: string): Promise<void> => {
+    const stats = await lstat(at).catch(() => undefined);
+    if (stats?.isFile() === true && (await readFile(at, 'utf8')).includes(marker)) found.push(at);
+    if (stats?.isDirectory() === true) for (const child of await readdir(at)) await walk(path.join(at, child));
+  };
+  await walk(dir);
+  return found;
+}
+
 /** A host directory a layer could point at: a directory with a file and a subdirectory. */
 async function hostDirectory(): Promise<string> {
   return hostDirectoryAt(path.join(workDir, `host-${serial++}`));
@@ -48,7 +63,7 @@ async function hostDirectory(): Promise<string> {
 async function hostDirectoryAt(host: string): Promise<string> {
   await mkdir(path.join(host, 'ssh'), { recursive: true, mode: 0o755 });
   await writeFile(path.join(host, 'ssh', 'authorized_keys'), 'host key\n', { mode: 0o600 });
-  await writeFile(path.join(host, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n', { mode: 0o644 });
+  await writeFile(path.join(host, 'passwd'), `${HOST_MARKER}:x:4242:4242::/:/bin/false\n`, { mode: 0o644 });
   return host;
 }
 
@@ -111,6 +126,29 @@ describe('composing never changes anything outside the root', () => {
     expect(await snapshot(host)).toEqual(before);
   });
 
+  it('shared databases are not read through a symlink the same layer put on their directory (a host /etc/shadow never reaches the root)', async () => {
+    const host = await hostDirectory();
+    const leaky = await module(
+      'leaky',
+      [
+        { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'leaky:x:1000:1000::/:/bin/sh\n' },
+        { type: 'symlink', name: 'etc', target: host },
+      ],
+      { priority: 1000 },
+    );
+    const high = await module(
+      'high',
+      [
+        { type: 'directory', name: 'etc', mode: 0o755 },
+        { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'high:x:1001:1001::/:/bin/sh\n' },
+      ],
+      { priority: 2000 },
+    );
+    const root = path.join(workDir, 'roots', `r${serial++}`);
+    const composed = await composeRoot(root, [leaky, high]).catch((error: unknown) => error);
+    expect(composed).toMatchObject({ code: 'compose_failed', details: { rule: 'root_confinement', path: '/etc/passwd', offending: '/etc' } });
+  });
+
   it('service units are not written through a symlinked /etc/systemd', async () => {
     const host = await hostDirectory();
     const before = await snapshot(host);
@@ -135,23 +173,46 @@ describe('composing never changes anything outside the root', () => {
  */
 describe('generated layers never reach outside the root (property)', () => {
   // Mostly names the reader accepts (a layer with one bad name is refused whole), a few it must refuse.
-  const component = fc.oneof({ arbitrary: fc.constantFrom('x', 'ssh', 'etc'), weight: 6 }, { arbitrary: fc.constantFrom('systemd', 'system', 'passwd'), weight: 1 });
+  const component = fc.oneof({ arbitrary: fc.constantFrom('x', 'ssh', 'etc'), weight: 4 }, { arbitrary: fc.constant('passwd'), weight: 2 }, { arbitrary: fc.constantFrom('systemd', 'system'), weight: 1 });
   const spelled = (parts: fc.Arbitrary<string[]>): fc.Arbitrary<string> => fc.tuple(fc.boolean(), parts).map(([absolute, list]) => `${absolute ? '/' : ''}${list.join('/')}`);
+  const spelledPath = (tarName: string): string => tarName.replace(/^\/+|\/+$/g, '');
+  // Paths composing itself writes to or reads from, and their parents, come up often.
+  const known = fc.constantFrom('x', 'x/ssh', 'x/ssh/k', 'etc', 'etc/passwd', 'etc/systemd', 'etc/systemd/system');
   const name = fc.oneof(
-    { arbitrary: spelled(fc.array(component, { minLength: 1, maxLength: 3 })), weight: 30 },
+    { arbitrary: known, weight: 20 },
+    { arbitrary: spelled(fc.array(component, { minLength: 1, maxLength: 3 })), weight: 20 },
     { arbitrary: spelled(fc.array(fc.oneof(component, fc.constantFrom('..', '.')), { minLength: 1, maxLength: 4 })), weight: 1 },
   );
   const owner = fc.constantFrom(0, 1234);
   const climb = (levels: number): string => `${'../'.repeat(levels)}host`;
-  const targets = (host: string): fc.Arbitrary<string> => fc.constantFrom(host, path.join(host, 'ssh'), '..', '../..', climb(3), climb(4), climb(5), climb(6), '/', 'x', 'ssh/../..', '.');
+  const targets = (host: string): fc.Arbitrary<string> =>
+    fc.oneof(
+      { arbitrary: fc.constantFrom(host, climb(3)), weight: 2 },
+      { arbitrary: fc.constantFrom(path.join(host, 'ssh'), '..', '../..', climb(4), climb(5), climb(6), '/', 'x', 'ssh/../..', '.'), weight: 1 },
+    );
   const entry = (host: string): fc.Arbitrary<CraftedEntry> =>
     fc.oneof(
       fc.record({ type: fc.constant('directory' as const), name, mode: fc.constantFrom(0o755, 0o777, 0o700, 0o2775, 0o1777), uid: owner, gid: owner }),
-      fc.record({ type: fc.constant('file' as const), name, mode: fc.constantFrom(0o644, 0o666, 0o4755, 0o600), uid: owner, gid: owner, content: fc.constantFrom('', 'root:x:0:0::/root:/bin/sh\n', 'data\n') }),
+      fc.record({ type: fc.constant('file' as const), name, mode: fc.constantFrom(0o644, 0o666, 0o4755, 0o600), uid: owner, gid: owner, content: fc.constantFrom('', 'alice:x:1000:1000::/:/bin/sh\n', 'bob:x:1001:1001::/:/bin/sh\n', 'data\n') }),
       fc.record({ type: fc.constant('symlink' as const), name, target: targets(host), uid: owner, gid: owner }),
     );
 
-  it('copied roots and per-layer trees: nothing outside the root is written, chmodded, chowned or linked', async () => {
+  // The class of the known escapes: something below a path, then that path turned into a symlink.
+  const replacedParent = (host: string): fc.Arbitrary<CraftedEntry[]> =>
+    fc
+      .tuple(fc.oneof(fc.constantFrom('x', 'etc', 'etc/systemd'), spelled(fc.array(component, { minLength: 1, maxLength: 2 }))), entry(host), targets(host))
+      .map(([parent, below, target]) => [{ ...below, name: `${parent}/${below.name.replace(/^\/+/, '')}` }, { type: 'symlink' as const, name: parent, target }]);
+  const layerEntries = (host: string): fc.Arbitrary<CraftedEntry[]> =>
+    fc
+      .tuple(
+        // Often a shared database first, which composing reads back and merges with other layers' copies.
+        fc.option(fc.constantFrom<CraftedEntry>({ type: 'file', name: 'etc/passwd', mode: 0o644, content: 'alice:x:1000:1000::/:/bin/sh\n' }, { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'bob:x:1001:1001::/:/bin/sh\n' }), { nil: undefined }),
+        fc.array(fc.oneof({ arbitrary: entry(host).map((one) => [one]), weight: 3 }, { arbitrary: replacedParent(host), weight: 1 }), { minLength: 1, maxLength: 6 }),
+      )
+      // A path listed twice makes the whole layer refused: keep the first, so most layers get composed.
+      .map(([database, parts]) => [...(database === undefined ? [] : [database]), ...parts.flat()].filter((one, index, all) => all.findIndex((other) => spelledPath(other.name) === spelledPath(one.name)) === index));
+
+  it('copied roots and per-layer trees: nothing outside the root is written, chmodded, chowned, linked or read into it', async () => {
     // sandbox/host is what layers aim at; each run composes in sandbox/runs/<run>/root and its cache beside it.
     const sandbox = path.join(workDir, 'property');
     const host = path.join(sandbox, 'host');
@@ -159,7 +220,7 @@ describe('generated layers never reach outside the root (property)', () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ entries: fc.array(entry(host), { minLength: 1, maxLength: 8 }), priority: fc.integer({ min: 0, max: 3 }), services: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.record({ entries: layerEntries(host), priority: fc.integer({ min: 0, max: 3 }), services: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }) }), { minLength: 1, maxLength: 3 }),
         async (layers) => {
           const runDir = path.join(sandbox, 'runs', `run-${run++}`);
           await mkdir(runDir, { recursive: true });
@@ -180,6 +241,8 @@ describe('generated layers never reach outside the root (property)', () => {
             expect((await readdir(sandbox)).sort()).toEqual(['host', 'runs']);
             expect((await readdir(path.join(sandbox, 'runs'))).sort()).toEqual([`run-${run - 1}`]);
             expect((await readdir(runDir)).filter((child) => !/^(root|cache|layer-\d+)$/.test(child))).toEqual([]);
+            // Nor was anything read from outside into the root.
+            expect(await filesContaining(path.join(runDir, 'root'), HOST_MARKER)).toEqual([]);
           } finally {
             await rm(runDir, { recursive: true, force: true });
           }
