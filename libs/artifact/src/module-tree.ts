@@ -8,8 +8,10 @@ import { compileGlob, type CompiledGlob } from '@powernode/globs';
  * The module's file tree as it ships: every entry of rootfs/ (copied verbatim, as the tutorial says) minus
  * what `mask` excludes. Paths are absolute module paths (`/etc/redis/redis.conf`). rootfs/ entries are
  * always root:root with normalised modes (directories 0755, files 0644 or 0755 when any execute bit is set,
- * symlinks 0777), so that the checkout's umask, owner and timestamps never reach the artifact. Entries that
- * come from installed Debian packages keep their real owner and full mode (setuid, setgid, sticky included).
+ * symlinks 0777), so that the checkout's umask, owner and timestamps never reach the artifact: a set-id bit
+ * on a rootfs/ file never ships. Entries that come from installed Debian packages keep their real owner and
+ * mode, sticky and directory setgid included; the package build leaves setuid/setgid on a file only when a
+ * package of package_spec installed it (`@powernode/debian-build`, set-id-policy.ts).
  */
 
 /** A directory of the module tree. */
