@@ -185,6 +185,12 @@ describe('registry clients', () => {
     expect(errorOf(() => clients.clientFor('evil.example.com'))).toMatchObject({ code: 'registry_not_allowed', details: { registry: 'evil.example.com' } });
   });
 
+  it('compares registries by host and port, default ports and letter case included', () => {
+    const clients = new RegistryClients({ defaultRegistry: 'registry.example.com', insecure: [], allowed: ['Registry.Example.com:443'], retries: 0 });
+    expect(clients.clientFor('registry.example.com').registry).toBe('registry.example.com');
+    expect(errorOf(() => clients.clientFor('registry.example.com:5000'))).toMatchObject({ code: 'registry_not_allowed' });
+  });
+
   it('refuses to start with an empty allowlist (there is no "any registry")', () => {
     expect(errorOf(() => new RegistryClients({ defaultRegistry: '127.0.0.1:5000', insecure: [], allowed: [], retries: 0 }))).toMatchObject({ code: 'config_invalid' });
   });
