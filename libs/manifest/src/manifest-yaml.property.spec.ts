@@ -35,12 +35,19 @@ const deepManifest = fc
     return `${minimal}${key}: ${opener.repeat(depth)}${closed ? closer.repeat(depth) : ''}\n${tail}`;
   });
 
+/** Chains of aliases whose targets hold aliases, each value nested a few levels. */
+const aliasChain = fc.record({ length: fc.integer({ min: 1, max: 200 }), depth: fc.integer({ min: 0, max: 31 }) }).map(({ length, depth }) => {
+  const wrap = (inner: string) => `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
+  const lines = [`a0: &a0 ${wrap('x')}`, ...Array.from({ length: length - 1 }, (_, i) => `a${i + 1}: &a${i + 1} ${wrap(`*a${i}`)}`)];
+  return `${minimal}${lines.join('\n')}\n`;
+});
+
 /** The tutorial manifest with a few characters inserted, deleted or replaced. */
 const mutatedTutorial = fc
   .array(fc.record({ at: fc.nat({ max: tutorial.length }), remove: fc.nat({ max: 5 }), insert: yamlText }), { minLength: 1, maxLength: 4 })
   .map((edits) => edits.reduce((text, { at, remove, insert }) => text.slice(0, at) + insert + text.slice(at + remove), tutorial));
 
-const anyManifestText = fc.oneof(yamlText, deepManifest, mutatedTutorial, fc.string({ maxLength: 300 }));
+const anyManifestText = fc.oneof(yamlText, deepManifest, aliasChain, mutatedTutorial, fc.string({ maxLength: 300 }));
 
 function readForUse(text: string): 'ok' | 'manifest_invalid' {
   try {

@@ -45,6 +45,12 @@ describe('findExcessiveNesting', () => {
     expect(findExcessiveNesting(`${minimal}mask: &a !!seq [- x]\ndescription: "${'-- ?? :: '.repeat(100)}"\n`)).toBeUndefined();
   });
 
+  test('finds the alias one past the limit, where chains of aliases would nest values without bound', () => {
+    const chain = [`a: &a0 [x]`, ...Array.from({ length: MAX_MANIFEST_NESTING + 1 }, (_, i) => `k${i + 1}: &a${i + 1} [*a${i}]`)].join('\n');
+    expect(findExcessiveNesting(`${minimal}${chain}\n`)).toMatchObject({ path: `k${MAX_MANIFEST_NESTING + 1}[0]`, line: MAX_MANIFEST_NESTING + 4, message: expect.stringMatching(/more than 32 aliases.*write the values out/) });
+    expect(findExcessiveNesting(`${minimal}${chain.split('\n').slice(0, MAX_MANIFEST_NESTING + 1).join('\n')}\n`)).toBeUndefined();
+  });
+
   test('measures fifty thousand brackets without recursion', () => {
     expect(findExcessiveNesting(`${minimal}mask: ${flowLists(50_000)}\n`)?.limit).toBe(MAX_MANIFEST_NESTING);
   });
@@ -57,6 +63,7 @@ describe('a manifest that nests too deep', () => {
     ['block lists', `${minimal}${blockLists('file_spec', 100)}`, 'file_spec', /more than 32 levels deep.*flatten this value/],
     ['a document that is only brackets', '['.repeat(50_000), '', /more than 32 levels deep.*flatten this value/],
     ['a line of sequence indicators', `${minimal}mask: ${'- '.repeat(8_000)}\n`, '', /more than 32 collections, anchors or tags in a row.*write the value on its own lines/],
+    ['a chain of aliases', `${minimal}k0: &a0 [x]\n${Array.from({ length: 300 }, (_, i) => `k${i + 1}: &a${i + 1} [*a${i}]`).join('\n')}\n`, 'k33\\[0\\]', /more than 32 aliases/],
   ])('is reported as manifest_too_deep for %s, with the field and what to do', (_what, text, field, message) => {
     const result = validateManifestYaml(text);
     expect(result.valid).toBe(false);

@@ -12,6 +12,9 @@ import { formatYamlPath, type YamlPathSegment } from './manifest-issues.js';
 /**
  * How deep collections may nest in a manifest. The deepest field of the schema is a few levels down
  * (`services[0].exposed_ports[0].port`); 32 leaves room for free-form values and stays far from the stack.
+ * Also how many aliases (`*name`) a manifest may use: an alias inside an anchored value that is itself an
+ * alias target nests the resolved value one copy deeper, and resolving such chains costs time quadratic in
+ * their length.
  */
 export const MAX_MANIFEST_NESTING = 32;
 
@@ -48,6 +51,7 @@ export function findExcessiveNesting(text: string, limit: number = MAX_MANIFEST_
   }
   const lineCounter = new LineCounter();
   const pending: Pending[] = [];
+  let aliases = 0;
   for (const token of new Parser(lineCounter.addNewLine).parse(text)) pending.push({ token, segments: [], depth: 0 });
   // Depth-first in document order, so the first finding is the first in the text.
   pending.reverse();
@@ -56,6 +60,11 @@ export function findExcessiveNesting(text: string, limit: number = MAX_MANIFEST_
     if (token.type === 'document') {
       if (token.value) pending.push({ token: token.value, segments, depth });
       continue;
+    }
+    if (token.type === 'alias' && ++aliases > limit) {
+      const { line, col } = lineCounter.linePos(token.offset);
+      const message = `uses more than ${limit} aliases (*name); aliases that refer to values holding aliases nest them without bound: write the values out instead`;
+      return { segments, path: formatYamlPath(segments), line, column: col, limit, message };
     }
     if (!CST.isCollection(token)) continue;
     if (depth + 1 > limit) {
