@@ -1,9 +1,9 @@
 import { ModuleManifestSchema, PowernodeError, type ManifestValidationResult, type ModuleManifest } from '@powernode/contracts';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { Composer, YAMLParseError, type CST, type Document, type YAMLError } from 'yaml';
 import { IssueCollector, YamlLocator } from './manifest-issues.js';
 import { checkManifestSemantics, type ManifestGlobs } from './manifest-semantics.js';
 import { reportSchemaIssues } from './schema-issues.js';
-import { findExcessiveNesting } from './yaml-nesting.js';
+import { readBoundedYamlTokens } from './yaml-nesting.js';
 
 /** Manifests larger than this are refused before parsing (a manifest is a page of YAML, not a data file). */
 export const MAX_MANIFEST_BYTES = 256 * 1024;
@@ -45,6 +45,24 @@ function describeYamlError(error: YAMLError, text: string): { offset: number; me
   }
 }
 
+/**
+ * The document of a syntax tree already read (and checked against the nesting bounds), as `parseDocument`
+ * builds it from text: the first document, with MULTIPLE_DOCS recorded when there are more.
+ */
+function composeOneDocument(tokens: readonly CST.Token[], length: number): Document.Parsed {
+  let document: Document.Parsed | undefined;
+  for (const next of new Composer({ uniqueKeys: true, strict: true, version: '1.2' }).compose(tokens, true, length)) {
+    if (document === undefined) {
+      document = next;
+    } else {
+      document.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+      break;
+    }
+  }
+  // compose() with forceDoc yields a document even for an empty text.
+  return document!;
+}
+
 /** Parses and checks a manifest text: YAML syntax, schema, then field semantics; never throws for bad input. */
 export function analyzeManifestYaml(yamlText: string): ManifestAnalysis {
   const issues = new IssueCollector();
@@ -58,14 +76,15 @@ export function analyzeManifestYaml(yamlText: string): ManifestAnalysis {
     return empty;
   }
 
-  const tooDeep = findExcessiveNesting(yamlText);
-  if (tooDeep !== undefined) {
-    issues.errorAt('manifest_too_deep', { line: tooDeep.line, column: tooDeep.column }, tooDeep.message, tooDeep.segments);
+  const read = readBoundedYamlTokens(yamlText);
+  if (!read.ok) {
+    const { excess } = read;
+    issues.errorAt('manifest_too_deep', { line: excess.line, column: excess.column }, excess.message, excess.segments);
     return empty;
   }
 
-  const lineCounter = new LineCounter();
-  const document = parseDocument(yamlText, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, version: '1.2' });
+  const { lineCounter } = read;
+  const document = composeOneDocument(read.tokens, yamlText.length);
   const locator = new YamlLocator(document, lineCounter);
   issues.locator = locator;
   for (const error of document.errors) {

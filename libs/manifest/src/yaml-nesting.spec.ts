@@ -41,8 +41,14 @@ describe('findExcessiveNesting', () => {
     expect(findExcessiveNesting(text)).toMatchObject({ line: 3, column: prefix.length + 1, message: expect.stringMatching(/in a row on one line.*write the value on its own lines/) });
   });
 
-  test('lets a few indicators in a row and words made of indicator characters through', () => {
+  test('lets a few indicators in a row, words made of indicator characters, quoted text and comments through', () => {
     expect(findExcessiveNesting(`${minimal}mask: &a !!seq [- x]\ndescription: "${'-- ?? :: '.repeat(100)}"\n`)).toBeUndefined();
+    expect(findExcessiveNesting(`${minimal}description: "${'- '.repeat(100)}\\" ${'- '.repeat(100)}"\nlicense: '${'- '.repeat(100)}'' ${'- '.repeat(100)}'\n# ${'- '.repeat(100)}\n`)).toBeUndefined();
+  });
+
+  test('still refuses, without a position, a run the scan took for quoted text that YAML reads as a plain scalar', () => {
+    const text = `${minimal}description: it's 'plain\nmask: ${'- '.repeat(20_000)}x\n`;
+    expect(findExcessiveNesting(text)).toMatchObject({ line: 1, column: 1, message: expect.stringMatching(/too deep for the YAML reader/) });
   });
 
   test('finds the alias one past the limit, where chains of aliases would nest values without bound', () => {

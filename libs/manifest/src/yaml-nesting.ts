@@ -39,22 +39,47 @@ interface Pending {
   readonly depth: number;
 }
 
-/** The first place where `text` nests collections deeper than `limit`, or undefined. Never throws. */
-export function findExcessiveNesting(text: string, limit: number = MAX_MANIFEST_NESTING): ExcessiveNesting | undefined {
+/** A YAML text's syntax tree, read within the bounds, or the first place it goes past them. */
+export type BoundedYamlTokens = { ok: true; tokens: CST.Token[]; lineCounter: LineCounter } | { ok: false; excess: ExcessiveNesting };
+
+/**
+ * Reads the syntax tree of `text` and checks it against the bounds (nesting, indicators in a row, aliases)
+ * before anything recursive runs; the tree can then be composed into a document. Never throws.
+ */
+export function readBoundedYamlTokens(text: string, limit: number = MAX_MANIFEST_NESTING): BoundedYamlTokens {
   const run = findIndicatorRun(text, limit);
   if (run !== undefined) {
     const lineStart = text.lastIndexOf('\n', run - 1) + 1;
     let line = 1;
     for (let i = text.indexOf('\n'); i !== -1 && i < lineStart; i = text.indexOf('\n', i + 1)) line++;
     const message = `starts more than ${limit} collections, anchors or tags in a row on one line; no manifest field needs that: write the value on its own lines, or quote it if it is text`;
-    return { segments: [], path: '', line, column: run - lineStart + 1, limit, message };
+    return { ok: false, excess: { segments: [], path: '', line, column: run - lineStart + 1, limit, message } };
   }
   const lineCounter = new LineCounter();
-  const pending: Pending[] = [];
+  let tokens: CST.Token[];
+  try {
+    tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    // The lexer exhausted the stack on a run of indicators the scan above took for text (after a quote that
+    // YAML reads as part of a plain scalar): still too deep, though without a place to show.
+    const message = `nests too deep for the YAML reader (more than ${limit} collections, anchors or tags in a row); write nested values on their own lines`;
+    return { ok: false, excess: { segments: [], path: '', line: 1, column: 1, limit, message } };
+  }
+  const excess = findExcessInTokens(tokens, lineCounter, limit);
+  return excess === undefined ? { ok: true, tokens, lineCounter } : { ok: false, excess };
+}
+
+/** The first place where `text` nests deeper than the bounds allow, or undefined. Never throws. */
+export function findExcessiveNesting(text: string, limit: number = MAX_MANIFEST_NESTING): ExcessiveNesting | undefined {
+  const read = readBoundedYamlTokens(text, limit);
+  return read.ok ? undefined : read.excess;
+}
+
+/** Walks the tree with its own stack, in document order, so the first finding is the first in the text. */
+function findExcessInTokens(tokens: readonly CST.Token[], lineCounter: LineCounter, limit: number): ExcessiveNesting | undefined {
+  const pending: Pending[] = tokens.map((token) => ({ token, segments: [], depth: 0 })).reverse();
   let aliases = 0;
-  for (const token of new Parser(lineCounter.addNewLine).parse(text)) pending.push({ token, segments: [], depth: 0 });
-  // Depth-first in document order, so the first finding is the first in the text.
-  pending.reverse();
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { token, segments, depth } = next;
     if (token.type === 'document') {
@@ -115,6 +140,12 @@ function findIndicatorRun(text: string, limit: number): number | undefined {
       i++;
       continue;
     }
+    if (ch === '"' || ch === "'" || ch === '#') {
+      // Quoted text and comments are not read as indicators: skip them whole.
+      run = 0;
+      i = ch === '#' ? lineEnd(text, i) : quoteEnd(text, i);
+      continue;
+    }
     let end: number;
     if (INDICATORS.has(ch) && (i + 1 === text.length || ENDS_INDICATOR.has(text[i + 1]!))) {
       end = i + 1;
@@ -134,4 +165,22 @@ function findIndicatorRun(text: string, limit: number): number | undefined {
     i = end;
   }
   return undefined;
+}
+
+function lineEnd(text: string, from: number): number {
+  const end = text.indexOf('\n', from);
+  return end === -1 ? text.length : end;
+}
+
+/** The offset after the quoted scalar opening at `from` (`\"` escapes in double quotes, `''` in single). */
+function quoteEnd(text: string, from: number): number {
+  const quote = text[from]!;
+  for (let i = from + 1; i < text.length; i++) {
+    if (quote === '"' && text[i] === '\\') i++;
+    else if (text[i] === quote) {
+      if (quote === "'" && text[i + 1] === "'") i++;
+      else return i + 1;
+    }
+  }
+  return text.length;
 }
