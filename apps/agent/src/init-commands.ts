@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { splitArgv } from '@powernode/manifest';
 import { findExecutableInRoot } from './executable-lookup.js';
+import type { ModuleRunState } from './composition-state.js';
 import { isolatedArgv, isolatedEnvironment, type IsolationBoundary } from './isolation-boundary.js';
 
 /** Which init command of a module. */
@@ -133,4 +134,20 @@ export async function runInitCommand(request: InitCommandRequest): Promise<InitC
     argv: inside,
     exitCode: code,
   };
+}
+
+/** An init.start outcome as the module's run state (stop outcomes are mapped by their callers). */
+export function runStateAfterStart(result: InitCommandResult): ModuleRunState {
+  switch (result.outcome) {
+    case 'succeeded':
+      return { state: 'started' };
+    case 'failed':
+      return { state: 'failed', reason: result.reason };
+    case 'skipped':
+      return { state: 'skipped', reason: result.reason };
+    default: {
+      const unreachable: never = result;
+      return unreachable;
+    }
+  }
 }
