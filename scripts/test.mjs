@@ -40,10 +40,11 @@ for (const tier of tiers) {
   }
 }
 const chosen = tiers.length > 0 ? TIERS.filter((t) => tiers.includes(t)) : TIERS;
-// Integration tests mostly wait on the processes and servers they start, so more workers would pay, but the
-// services they start listen on ports picked free and then bound by another process: with several workers another
-// test's client socket can take the port in between (EADDRINUSE). One worker until ports are bound where picked.
-const integrationWorkers = process.env.POWERNODE_TEST_WORKERS || '1';
+// Integration tests mostly wait on the processes and servers they start, so several workers share the cores.
+// That is safe because no test hands a process a port picked free beforehand, which another worker's socket
+// could take first: servers bind port 0 and report the port they got (libs/testing: reportedPort), and where a
+// program must be told a fixed port its test starts again on a new one when the bind fails.
+const integrationWorkers = process.env.POWERNODE_TEST_WORKERS || '3';
 const WORKERS = { unit: '1', integration: integrationWorkers, e2e: '1' };
 const optionArgs = jestArgs.includes('--') ? jestArgs.slice(0, jestArgs.indexOf('--')) : jestArgs;
 const userSetsWorkers = optionArgs.some((a) => /^(--maxWorkers|-w|--runInBand|-i)(=|$)/.test(a));
