@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { canonicalJson } from '@powernode/contracts';
 
 /*
  * The package build cache: base trees and captured layers, each in a directory named by the hash of every
@@ -20,13 +21,7 @@ export function defaultBuildCacheDir(env: NodeJS.ProcessEnv = process.env): stri
 
 /** The sha256 hex of a JSON value with sorted keys: a cache key that any change of an input changes. */
 export function cacheKey(value: unknown): string {
-  const canonical = (item: unknown): unknown =>
-    Array.isArray(item)
-      ? item.map(canonical)
-      : item !== null && typeof item === 'object'
-        ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, canonical(v)]))
-        : item;
-  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
 /** A fresh private work directory under `<cacheDir>/tmp`, on the same file system as the entries (rename is atomic). */
