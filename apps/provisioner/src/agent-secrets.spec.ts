@@ -27,3 +27,18 @@ describe('the enrolment key file', () => {
     expect(EnrolmentKeys.loadOrCreate(dataDir).enrolmentToken('i-1')).toBe(before);
   });
 });
+
+describe('enrolment keys from a key held in memory', () => {
+  test('derive the same tokens as the key file holding that key', () => {
+    mkdirSync(path.dirname(keyFile()), { recursive: true });
+    writeFileSync(keyFile(), `${'cd'.repeat(32)}\n`, { mode: 0o600 });
+    expect(EnrolmentKeys.fromKey(Buffer.alloc(32, 0xcd)).enrolmentToken('i-1')).toBe(EnrolmentKeys.loadOrCreate(dataDir).enrolmentToken('i-1'));
+    expect(EnrolmentKeys.fromKey(Buffer.alloc(32, 0xce)).enrolmentToken('i-1')).not.toBe(EnrolmentKeys.fromKey(Buffer.alloc(32, 0xcd)).enrolmentToken('i-1'));
+  });
+
+  test('refuse a key that is not 32 bytes (config_invalid, enrolment_key_length)', () => {
+    for (const length of [0, 31, 33]) {
+      expect(() => EnrolmentKeys.fromKey(Buffer.alloc(length))).toThrow(expect.objectContaining({ code: 'config_invalid', details: expect.objectContaining({ rule: 'enrolment_key_length', length }) }));
+    }
+  });
+});

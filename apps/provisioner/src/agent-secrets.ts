@@ -44,7 +44,17 @@ export class EnrolmentKeys {
         details: { file, rule: 'enrolment_key_format' },
       });
     }
-    return new EnrolmentKeys(Buffer.from(hex, 'hex'));
+    return EnrolmentKeys.fromKey(Buffer.from(hex, 'hex'));
+  }
+
+  /** Keys from a key the caller holds (32 bytes, as in the key file): a provisioner built in process, with no data dir. */
+  static fromKey(key: Uint8Array): EnrolmentKeys {
+    if (key.length !== 32) {
+      throw new PowernodeError('config_invalid', `an enrolment key is 32 bytes, not ${key.length}: generate one with randomBytes(32)`, {
+        details: { field: 'key', length: key.length, rule: 'enrolment_key_length' },
+      });
+    }
+    return new EnrolmentKeys(Buffer.from(key));
   }
 
   /** The one-time enrolment token of an instance (the same on every call and after a restart). */
