@@ -130,9 +130,28 @@ async function withPlatform<T>(registry: TestRegistry, driver: 'local' | 'nspawn
     const { template } = await client.call<{ template: { id: string } }>('system_create_template', { name: `bench-redis-${randomBytes(3).toString('hex')}` });
     await client.call('system_assign_module_to_template', { template_id: template.id, module_name: MY_REDIS.name });
     return await run(client, template.id, platform);
+  } catch (error) {
+    // Said before the cleanup, whose own failure would hide it.
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    throw error;
   } finally {
+    // Terminations finish after their call: a machine still mounted would keep the data dir from being removed.
+    await waitForInstancesGone(platform.dataDir, 180_000);
     await platform.stop();
   }
+}
+
+async function waitForInstancesGone(dataDir: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  const left = (): string[] => {
+    try {
+      return readdirSync(path.join(dataDir, 'instances'));
+    } catch {
+      return [];
+    }
+  };
+  while (left().length > 0 && performance.now() < deadline) await sleep(500);
+  if (left().length > 0) process.stderr.write(`bench: ${left().length} instance directories still there ${timeoutMs / 1000} s after their terminate\n`);
 }
 
 async function nodeOf(client: PlatformClient, templateId: string): Promise<string> {

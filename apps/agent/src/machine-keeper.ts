@@ -168,7 +168,7 @@ export class MachineKeeper {
       desired = await this.deps.gateway.desired(this.credential!);
       const composition = await this.compose(desired);
       await switchCurrentRoot(this.config.sandboxDir, composition.root_dir);
-      await this.bootRoot(composition);
+      await this.bootRoot(composition, { justComposed: true });
       this.recordSuccess();
       this.logger.info({ generation: composition.generation, root: composition.root_dir }, 'first generation booted');
     } catch (error) {
@@ -246,12 +246,15 @@ export class MachineKeeper {
 
   /**
    * Boots the machine on a composed root, after checking the root still hashes to what was composed (a root
-   * changed on the host since is not booted). `failedBoot` is passed on to the agent that starts there.
+   * changed on the host since is not booted; one this keeper composed a moment ago is not hashed twice).
+   * `failedBoot` is passed on to the agent that starts there.
    */
-  private async bootRoot(composition: Composition, failedBoot?: BootedRecord['failed_boot']): Promise<void> {
+  private async bootRoot(composition: Composition, options: { failedBoot?: BootedRecord['failed_boot']; justComposed?: boolean } = {}): Promise<void> {
+    const failedBoot = options.failedBoot;
     const rootPath = path.join(this.config.sandboxDir, composition.root_dir);
     const stack = await readStack(rootPath);
-    const { rootHash } = stack === null ? { rootHash: 'not a stacked root' } : await describeStackedRoot(rootPath, stack);
+    const { rootHash } =
+      options.justComposed === true && stack !== null ? { rootHash: composition.composed_root_hash } : stack === null ? { rootHash: 'not a stacked root' } : await describeStackedRoot(rootPath, stack);
     if (rootHash !== composition.composed_root_hash) {
       throw new PowernodeError('machine_failed', `root ${composition.root_dir} changed since it was composed (root hash ${rootHash}, composed ${composition.composed_root_hash}); it is not booted`, {
         details: { rule: 'machine_root_hash', root_dir: composition.root_dir },
@@ -289,7 +292,7 @@ export class MachineKeeper {
       this.logger.error({ root: rootDir, err: errorMessage(error) }, 'the requested root did not boot');
       if (previous === null || previous === rootDir) throw error;
       await switchCurrentRoot(this.config.sandboxDir, previous);
-      await this.bootRoot(await this.readComposition(previous), { generation: next.generation, message: `boot: ${errorMessage(error)}` });
+      await this.bootRoot(await this.readComposition(previous), { failedBoot: { generation: next.generation, message: `boot: ${errorMessage(error)}` } });
       await removeRoot(this.config.sandboxDir, rootDir);
     }
   }
