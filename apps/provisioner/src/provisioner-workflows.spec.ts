@@ -8,6 +8,7 @@ import { AgentSessions } from './agent-sessions.js';
 import { EnrolmentKeys, sha256Hex } from './agent-secrets.js';
 import { assigned, composefsOf, LATER, moduleRegistered, promotedTo, templateCreated, versionBuilt } from './domain/provisioner-fixtures.test-support.js';
 import type { AdoptOutcome, DriverInstanceStatus, HypervisorDriver, InstanceHandle, InstanceSpec } from './drivers/index.js';
+import { HeartbeatSweeper } from './heartbeat-sweeper.js';
 import { InstanceExecService } from './instance-exec-service.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
@@ -88,6 +89,7 @@ let store: MemoryEventStore;
 let readModels: ProvisionerReadModels;
 let driver: RecordingDriver;
 let handlers: Map<string, RpcTransportHandler>;
+let sweeper: HeartbeatSweeper;
 let now: number;
 
 beforeEach(async () => {
@@ -106,6 +108,8 @@ beforeEach(async () => {
   const service = new ProvisionerService({ store, readModels, reconciler, liveness, keys, driverKind: driver.kind, settings: { enrolmentTtlMs: 3_600_000 }, logger, clock });
   const agents = new AgentSessions({ store, readModels, liveness, keys, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, logger, clock });
   const exec = new InstanceExecService({ store, driver, logger });
+  // Swept by hand: its timer is never started.
+  sweeper = new HeartbeatSweeper({ store, readModels, liveness, reconciler, intervalMs: HEARTBEAT_INTERVAL_MS, logger, clock });
   // Only the streamed exec publishes on NATS, and it is not driven here.
   handlers = provisionerRpcHandlers({ service, exec, agents, readModels, nats: undefined as unknown as ProvisionerRpcDeps['nats'], logger });
 });
@@ -292,6 +296,23 @@ describe('an instance', () => {
     const caughtUp = await ok('agentHeartbeat', { credential, heartbeat: heartbeat({ ...running, 'web-app': composefsOf('web-app', '0.2.0') }) });
     expect(caughtUp.events).toEqual(['InstanceHeartbeatReceived']);
     expect((await ok('driftReport', asOperator({ instance_id: instanceId }))).data.drift).toBe(false);
+  });
+
+  it('is marked stale once after three silent intervals, and the next report clears the mark', async () => {
+    const { instanceId, credential } = await enrolledInstance();
+    await ok('agentHeartbeat', { credential, heartbeat: heartbeat({}) });
+    const staleMarks = async () => (await store.readStream(provisionerStreams.instance(instanceId))).filter((e) => e.type === 'InstanceHeartbeatStale');
+    now += 3 * HEARTBEAT_INTERVAL_MS;
+    await sweeper.sweep();
+    expect(await staleMarks()).toEqual([]);
+    now += 1;
+    await sweeper.sweep();
+    await sweeper.sweep();
+    expect((await staleMarks()).map((e) => e.data)).toEqual([expect.objectContaining({ instance_id: instanceId, threshold_ms: 3 * HEARTBEAT_INTERVAL_MS })]);
+    expect((await ok('getInstance', asOperator({ id: instanceId }))).data.instance).toMatchObject({ status: 'running', heartbeat_stale: true });
+    now += HEARTBEAT_INTERVAL_MS;
+    expect((await ok('agentHeartbeat', { credential, heartbeat: heartbeat({}) })).events).toEqual(['InstanceHeartbeatReceived']);
+    expect((await ok('getInstance', asOperator({ id: instanceId }))).data.instance.heartbeat_stale).toBe(false);
   });
 
   it('refuses heartbeats without a valid credential and running modules that are not module names', async () => {
