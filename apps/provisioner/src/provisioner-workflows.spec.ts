@@ -6,6 +6,7 @@ import { MemoryEventStore, powernodeEventCatalogue, uuidv7, type EventEnvelope, 
 import { createLogger } from '@powernode/runtime';
 import { AgentSessions } from './agent-sessions.js';
 import { EnrolmentKeys, sha256Hex } from './agent-secrets.js';
+import { DEFAULT_HEARTBEAT_KEEPALIVE_MS } from './domain/index.js';
 import { assigned, composefsOf, LATER, moduleRegistered, promotedTo, templateCreated, versionBuilt } from './domain/provisioner-fixtures.test-support.js';
 import type { AdoptOutcome, DriverInstanceStatus, HypervisorDriver, InstanceHandle, InstanceSpec } from './drivers/index.js';
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
@@ -298,6 +299,19 @@ describe('an instance', () => {
     expect((await ok('driftReport', asOperator({ instance_id: instanceId }))).data.drift).toBe(false);
   });
 
+  it('records an unchanged report again once the keep-alive interval has passed, and a changed one at once', async () => {
+    const { instanceId, credential } = await enrolledInstance();
+    const running = { 'web-app': composefsOf('web-app', '0.1.0') };
+    await ok('agentHeartbeat', { credential, heartbeat: heartbeat(running) });
+    now += DEFAULT_HEARTBEAT_KEEPALIVE_MS - 1;
+    expect((await ok('agentHeartbeat', { credential, heartbeat: heartbeat(running) })).events).toEqual([]);
+    // The exact time of an unrecorded report is still what the instance shows.
+    expect((await ok('getInstance', asOperator({ id: instanceId }))).data.instance.last_heartbeat_at).toBe(new Date(now).toISOString());
+    now += 1;
+    expect((await ok('agentHeartbeat', { credential, heartbeat: heartbeat(running) })).events).toEqual(['InstanceHeartbeatReceived']);
+    expect((await ok('agentHeartbeat', { credential, heartbeat: heartbeat({}) })).events).toEqual(['InstanceHeartbeatReceived']);
+  });
+
   it('is marked stale once after three silent intervals, and the next report clears the mark', async () => {
     const { instanceId, credential } = await enrolledInstance();
     await ok('agentHeartbeat', { credential, heartbeat: heartbeat({}) });
@@ -350,6 +364,8 @@ describe('an instance', () => {
     expect(await driver.list()).toEqual([]);
 
     expect(await refused('agentHeartbeat', { credential, heartbeat: heartbeat({}) })).toMatchObject({ code: 'unauthenticated' });
+    expect(await refused('agentDesired', { credential })).toMatchObject({ code: 'unauthenticated' });
+    expect(await refused('agentEnrol', { instance_id: instanceId, enrolment_token: `pne_${'x'.repeat(43)}` })).toMatchObject({ code: 'unauthenticated' });
     // Again: nothing more is recorded; the driver is asked to destroy again, a no-op for an absent instance.
     const again = await ok('terminateInstance', asOperator({ id: instanceId }));
     expect(again.events).toEqual([]);
