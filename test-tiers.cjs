@@ -64,6 +64,7 @@ const integration = [
   'libs/events/test/store/postgres-event-store.spec.ts',
   'libs/fsverity/src/fsverity.spec.ts',
   'libs/globs/src/rsync-oracle.spec.ts',
+  'libs/host-machine/src/process-exit.spec.ts',
   'libs/manifest/src/validate-module-dir.spec.ts',
   'libs/oci/src/oci-client.auth.spec.ts',
   'libs/oci/src/oci-client.registry.spec.ts',
