@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomically } from './atomic-file-write.js';
+import { writeFileAtomically } from '@powernode/host-machine';
 import type { Composition, ReconcileError } from './composition-state.js';
 
 /*

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PowernodeError } from '@powernode/contracts';
 import { digestWithAlgorithm } from '@powernode/oci';
-import { syncDirectory } from './atomic-file-write.js';
+import { writeFileAtomically } from '@powernode/host-machine';
 
 /*
  * The artifact cache is an OCI-layout-like blob store shared by every agent of a machine:
@@ -75,25 +75,9 @@ export async function storeCachedBlob(cacheDir: string, digest: string, bytes: U
     throw new PowernodeError('digest_mismatch', `refusing to cache ${bytes.length} bytes as ${digest}: they hash to ${actual}`, { details: { expected: digest, actual } });
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  const temporary = `${file}.partial-${randomBytes(4).toString('hex')}`;
-  const handle = await open(temporary, 'wx', 0o644);
-  let renamed = false;
-  try {
-    await handle.writeFile(bytes);
-    // Readable by every agent sharing the cache whatever the umask (content is checked on use anyway).
-    await handle.chmod(0o644);
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, file);
-    renamed = true;
-    await syncDirectory(path.dirname(file));
-    return file;
-  } finally {
-    if (!renamed) {
-      await handle.close().catch(() => undefined);
-      await unlink(temporary).catch(() => undefined);
-    }
-  }
+  // Readable by every agent sharing the cache whatever the umask (content is checked on use anyway).
+  await writeFileAtomically(file, bytes, 0o644, { temporaryName: `${path.basename(file)}.partial-${randomBytes(4).toString('hex')}` });
+  return file;
 }
 
 /** True for a "no such file" error about an entry of the cache: it disappeared while it was being used. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { syncDirectory } from './atomic-file-write.js';
+import { syncDirectory } from '@powernode/host-machine';
 
 /*
  * Layout of the sandbox:

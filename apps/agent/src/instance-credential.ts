@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
-import { writeFileAtomically } from './atomic-file-write.js';
+import { writeFileAtomically } from '@powernode/host-machine';
 
 /*
  * The instance credential, persisted so that a restarted agent carries on without re-enrolling: the enrolment

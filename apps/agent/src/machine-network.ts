@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ipv4ToNumber, numberToIpv4, PowernodeError, type MachineSubnet } from '@powernode/contracts';
+import { writeFileAtomically, type MachineLink } from '@powernode/host-machine';
 import { runHostCommand } from './host-commands.js';
 
 /*
@@ -18,16 +19,8 @@ import { runHostCommand } from './host-commands.js';
  * nothing else has to remember to release it. Blocks whose addresses the host already uses are skipped.
  */
 
-/** One machine's link: what nspawn is told and what is configured on both ends. */
-export interface MachineNetwork {
-  /** Host-side interface name (at most 15 characters). */
-  host_interface: string;
-  /** The host end, the machine's default route. */
-  host_address: string;
-  /** The machine's address, reachable from the host. */
-  address: string;
-  prefix_length: number;
-}
+/** One machine's link: what nspawn is told and what is configured on both ends (kept in machine.json too). */
+export type MachineNetwork = MachineLink;
 
 const BLOCK_PREFIX = 30;
 /** The interface name inside the machine. */
@@ -117,8 +110,7 @@ export async function claimMachineNetwork(dir: string, instance: { instanceId: s
       const first = subnet.base + index * 4;
       if (taken.has(index) || [0, 1, 2, 3].some((offset) => used.has(first + offset))) continue;
       const claim: Claim = { instance_id: instance.instanceId, sandbox: instance.sandboxDir };
-      await writeFile(path.join(dir, `${index}.tmp`), JSON.stringify(claim));
-      await rename(path.join(dir, `${index}.tmp`), path.join(dir, String(index)));
+      await writeFileAtomically(path.join(dir, String(index)), JSON.stringify(claim), 0o644);
       return machineNetworkOf(instance.instanceId, subnet, index);
     }
     throw new PowernodeError('machine_failed', `no free /30 left in the machines' subnet ${numberToIpv4(subnet.base)}/${subnet.prefixLength} (${blocks} blocks claimed under ${dir}); set POWERNODE_MACHINE_SUBNET to a larger one`, {

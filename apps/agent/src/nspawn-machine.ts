@@ -3,7 +3,16 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowernodeError, type MachineSubnet } from '@powernode/contracts';
-import { writeFileAtomically } from './atomic-file-write.js';
+import {
+  killOrphanedLeader,
+  machineLeaderOf,
+  machineRecordPath,
+  machineRuns,
+  processStartTicks,
+  readMachineRecord,
+  writeMachineRecord,
+  type MachineRecord,
+} from '@powernode/host-machine';
 import { runHostCommand, unmount } from './host-commands.js';
 import { claimMachineNetwork, configureMachineNetwork, nspawnNetworkOption, type MachineNetwork } from './machine-network.js';
 import { readStack, stackLowers } from './stacked-root.js';
@@ -17,6 +26,7 @@ import { readStack, stackLowers } from './stacked-root.js';
  *   machine/root                  the overlay mount nspawn boots
  *   machine/console.log           what the machine printed (boot log)
  *   machine.json                  the running nspawn: pid, its start time, the root it booted
+ *                                 (its format and checks: @powernode/host-machine, machine-record.ts)
  *
  * The machine has its own network namespace, joined to the host by a veth pair with a /30 of its own
  * (machine-network.ts): the host reaches it at its address, it reaches the host at the other end.
@@ -24,23 +34,6 @@ import { readStack, stackLowers } from './stacked-root.js';
  * nspawn runs in its own session, so the machine outlives an agent restart; a new agent adopts it from
  * machine.json. This host has no D-Bus system bus and no systemd as PID 1, hence `--register=no --keep-unit`.
  */
-
-/** What is persisted about a running machine. */
-export interface MachineRecord {
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat: tells the nspawn we started from a later process that reused its pid. */
-  start_ticks: string;
-  /** The composed root (relative to the sandbox) the machine booted. */
-  root_dir: string;
-  booted_at: string;
-  /** The machine's link to the host (absent for records written before machines had one). */
-  network?: MachineNetwork;
-  /**
-   * The machine's PID 1 once it ran, with its start time: it survives a SIGKILLed nspawn (with its network
-   * namespace and veth), so it is what a power-off must end when nspawn is already gone.
-   */
-  leader?: { pid: number; start_ticks: string };
-}
 
 /** Where one instance's machine lives and how it is named. */
 export interface MachinePaths {
@@ -77,53 +70,9 @@ function machineDir(sandboxDir: string): string {
   return path.join(sandboxDir, 'machine');
 }
 
-function recordPath(sandboxDir: string): string {
-  return path.join(sandboxDir, 'machine.json');
-}
-
 /** The overlay mount point the machine boots from. */
 export function machineRootMount(sandboxDir: string): string {
   return path.join(machineDir(sandboxDir), 'root');
-}
-
-async function startTicks(pid: number): Promise<string | null> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (stat === null) return null;
-  // The command name (field 2) may hold spaces and parentheses: fields are counted after its closing one.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-}
-
-/**
- * The machine's PID 1 (systemd), seen from the host: the child of the nspawn process once it runs systemd.
- * Right after the start that child is still nspawn's own helper, so the command name is checked.
- */
-async function leaderOf(nspawnPid: number): Promise<number | null> {
-  const children = await readFile(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').catch(() => '');
-  for (const child of children.trim().split(/\s+/).filter((pid) => pid !== '')) {
-    const name = (await readFile(`/proc/${child}/comm`, 'utf8').catch(() => '')).trim();
-    if (name === 'systemd') return Number(child);
-  }
-  return null;
-}
-
-/** Reads machine.json; null when there is none or it is unreadable. */
-export async function readMachineRecord(sandboxDir: string): Promise<MachineRecord | null> {
-  try {
-    return JSON.parse(await readFile(recordPath(sandboxDir), 'utf8')) as MachineRecord;
-  } catch {
-    return null;
-  }
-}
-
-/** True when the nspawn process the record names is still that process. */
-export async function machineRuns(record: MachineRecord | null): Promise<boolean> {
-  if (record === null) return false;
-  return (await startTicks(record.pid)) === record.start_ticks;
-}
-
-/** True while `leader` is still the process the record names (not a later one that reused its pid). */
-async function leaderRuns(leader: MachineRecord['leader']): Promise<boolean> {
-  return leader !== undefined && (await startTicks(leader.pid)) === leader.start_ticks;
 }
 
 /**
@@ -133,14 +82,7 @@ async function leaderRuns(leader: MachineRecord['leader']): Promise<boolean> {
  * (and deleted if it lingers) before the name can be used again.
  */
 async function endOrphanedMachine(record: MachineRecord): Promise<void> {
-  if (await leaderRuns(record.leader)) {
-    try {
-      process.kill(record.leader!.pid, 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
-    for (let i = 0; i < 100 && (await leaderRuns(record.leader)); i++) await sleep(50);
-  }
+  await killOrphanedLeader(record);
   if (record.network === undefined) return;
   const linkExists = async () => (await runHostCommand(['ip', 'link', 'show', 'dev', record.network!.host_interface], 5_000)).code === 0;
   for (let i = 0; i < 50 && (await linkExists()); i++) await sleep(100);
@@ -168,7 +110,7 @@ export class NspawnMachine {
   async adopt(rootDir: string): Promise<boolean> {
     const record = await readMachineRecord(this.paths.sandboxDir);
     if (record === null || record.root_dir !== rootDir || !(await machineRuns(record))) return false;
-    this.leader = await leaderOf(record.pid);
+    this.leader = await machineLeaderOf(record.pid);
     this.link = record.network ?? null;
     return this.leader !== null;
   }
@@ -249,17 +191,17 @@ export class NspawnMachine {
     }
     child.unref();
     const pid = child.pid!;
-    const ticks = (await startTicks(pid)) ?? '';
+    const ticks = (await processStartTicks(pid)) ?? '';
     const record: MachineRecord = { pid, start_ticks: ticks, root_dir: rootDir, booted_at: new Date().toISOString(), ...(network === null ? {} : { network }) };
-    await writeFileAtomically(recordPath(this.paths.sandboxDir), JSON.stringify(record, null, 2), 0o600);
+    await writeMachineRecord(this.paths.sandboxDir, record);
     const deadline = Date.now() + BOOT_TIMEOUT_MS;
     let linked = network === null;
     while (Date.now() < deadline) {
-      if ((await startTicks(pid)) !== ticks) break;
-      this.leader = await leaderOf(pid);
+      if ((await processStartTicks(pid)) !== ticks) break;
+      this.leader = await machineLeaderOf(pid);
       if (this.leader !== null && record.leader === undefined) {
-        record.leader = { pid: this.leader, start_ticks: (await startTicks(this.leader)) ?? '' };
-        await writeFileAtomically(recordPath(this.paths.sandboxDir), JSON.stringify(record, null, 2), 0o600);
+        record.leader = { pid: this.leader, start_ticks: (await processStartTicks(this.leader)) ?? '' };
+        await writeMachineRecord(this.paths.sandboxDir, record);
       }
       if (this.leader !== null && !linked) {
         // Addressed while systemd starts, so services find their address when they bind.
@@ -324,6 +266,6 @@ export class NspawnMachine {
     this.leader = null;
     this.link = null;
     await unmount(machineRootMount(this.paths.sandboxDir));
-    await rm(recordPath(this.paths.sandboxDir), { force: true });
+    await rm(machineRecordPath(this.paths.sandboxDir), { force: true });
   }
 }

@@ -1,5 +1,6 @@
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomically } from '@powernode/host-machine';
 
 /*
  * "The tree layer with sha256 X matches the composefs description whose fs-verity digest is R" is a fact about
@@ -22,7 +23,5 @@ export async function layerWasVerified(cacheDir: string, layerDigest: string, ro
 export async function recordVerifiedLayer(cacheDir: string, layerDigest: string, rootHash: string): Promise<void> {
   const target = recordPath(cacheDir, layerDigest, rootHash);
   await mkdir(path.dirname(target), { recursive: true });
-  const temporary = `${target}.${process.pid}.tmp`;
-  await writeFile(temporary, `${new Date().toISOString()}\n`);
-  await rename(temporary, target);
+  await writeFileAtomically(target, `${new Date().toISOString()}\n`, 0o644);
 }

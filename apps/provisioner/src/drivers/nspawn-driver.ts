@@ -3,10 +3,10 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowernodeError, type InstanceExecEnd } from '@powernode/contracts';
+import { killOrphanedLeader, machineLeaderOf, machineRecordPath, machineRuns, readMachineRecord, type MachineRecord } from '@powernode/host-machine';
 import { instanceNotRunning, parseInstanceId, type AdoptOutcome, type DriverInstanceStatus, type ExecOptions, type HypervisorDriver, type InstanceHandle, type InstanceSpec } from './hypervisor-driver.js';
 import { LocalDriver, type LocalDriverOptions } from './local-driver.js';
 import { runStreaming } from './local-exec.js';
-import { readProcessIdentity } from './process-identity.js';
 
 /*
  * The `nspawn` driver: every instance is a machine. systemd-nspawn boots systemd as PID 1 on an overlay of
@@ -20,7 +20,7 @@ import { readProcessIdentity } from './process-identity.js';
  * no upper dir.
  *
  * The machine layout the keeper keeps under `<sandbox>/` (see apps/agent/src/nspawn-machine.ts): machine.json
- * (the nspawn pid and its start time), machine/root (the overlay mount), machine/upper, machine/work, and
+ * (the nspawn pid and its start time, read through @powernode/host-machine), machine/root (the overlay mount), machine/upper, machine/work, and
  * link/ (bound into the machine at /run/powernode).
  */
 
@@ -43,13 +43,6 @@ export async function raiseInotifyLimit(file: string = INOTIFY_INSTANCES_FILE, w
 const NSPAWN_STOP_GRACE_MS = 30_000;
 /** Extra time past the in-machine `timeout` before the host side gives up on a command. */
 const EXEC_BACKSTOP_MS = 5_000;
-
-interface MachineRecordFile {
-  pid: number;
-  start_ticks: string;
-  /** The machine's PID 1, which outlives a SIGKILLed nspawn. */
-  leader?: { pid: number; start_ticks: string };
-}
 
 /** True when systemd-nspawn can run here: it is installed and this process is root (it mounts and unshares). */
 export async function nspawnUsable(): Promise<{ usable: boolean; reason: string }> {
@@ -151,7 +144,7 @@ export class NspawnDriver implements HypervisorDriver {
     }
     if ((await this.local.status(id)) !== 'running') throw instanceNotRunning(this.kind, id);
     const record = await this.machineRecord(id);
-    const leader = record === null ? null : await this.leaderOf(record.pid);
+    const leader = record === null ? null : await machineLeaderOf(record.pid);
     if (leader === null) {
       throw new PowernodeError('instance_not_running', `instance ${id} has no booted machine yet (it is being composed or rebooted): try again in a few seconds`, {
         retryable: true,
@@ -167,48 +160,16 @@ export class NspawnDriver implements HypervisorDriver {
     return path.join(this.local.instanceDir(id), 'sandbox');
   }
 
-  /** machine.json as the agent left it, whether or not its nspawn still runs; null when absent or unreadable. */
-  private async machineRecordFile(id: string): Promise<MachineRecordFile | null> {
-    try {
-      return JSON.parse(await readFile(path.join(this.sandboxOf(id), 'machine.json'), 'utf8')) as MachineRecordFile;
-    } catch {
-      return null;
-    }
-  }
-
   /** The record of a machine whose nspawn process still runs. */
-  private async machineRecord(id: string): Promise<MachineRecordFile | null> {
-    const record = await this.machineRecordFile(id);
-    if (record === null) return null;
-    const identity = await readProcessIdentity(record.pid);
-    return identity !== null && identity.start_ticks === record.start_ticks ? record : null;
-  }
-
-  /** Kills the machine's PID 1 when it outlived its nspawn process (which a SIGKILL leaves behind). */
-  private async killOrphanedLeader(id: string): Promise<void> {
-    const leader = (await this.machineRecordFile(id))?.leader;
-    const alive = async () => leader !== undefined && (await readProcessIdentity(leader.pid))?.start_ticks === leader.start_ticks;
-    if (!(await alive())) return;
-    try {
-      process.kill(leader!.pid, 'SIGKILL');
-    } catch {
-      return;
-    }
-    for (let i = 0; i < 100 && (await alive()); i++) await sleep(50);
-  }
-
-  /** The machine's systemd (nspawn's child once it runs systemd; before that, nspawn's own helper). */
-  private async leaderOf(nspawnPid: number): Promise<number | null> {
-    const children = await readFile(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').catch(() => '');
-    for (const child of children.trim().split(/\s+/).filter((pid) => pid !== '')) {
-      if ((await readFile(`/proc/${child}/comm`, 'utf8').catch(() => '')).trim() === 'systemd') return Number(child);
-    }
-    return null;
+  private async machineRecord(id: string): Promise<MachineRecord | null> {
+    const record = await readMachineRecord(this.sandboxOf(id));
+    return (await machineRuns(record)) ? record : null;
   }
 
   /** Kills a machine its agent left running and undoes its mount. */
   private async removeMachine(id: string): Promise<void> {
-    await this.killOrphanedLeader(id);
+    const left = await readMachineRecord(this.sandboxOf(id));
+    if (left !== null) await killOrphanedLeader(left);
     const record = await this.machineRecord(id);
     if (record !== null) {
       for (const target of [-record.pid, record.pid]) {
@@ -225,6 +186,6 @@ export class NspawnDriver implements HypervisorDriver {
       if ((await runQuietly(['umount', mountPoint])) !== 0) await sleep(100);
     }
     if (await mounted(mountPoint)) await runQuietly(['umount', '--lazy', mountPoint]);
-    await rm(path.join(this.sandboxOf(id), 'machine.json'), { force: true });
+    await rm(machineRecordPath(this.sandboxOf(id)), { force: true });
   }
 }
