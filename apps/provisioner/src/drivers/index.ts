@@ -18,5 +18,4 @@ export {
   type InstanceSpec,
 } from './hypervisor-driver.js';
 export { DEFAULT_INHERITED_ENV, LOCAL_AGENT_ENV, LocalDriver, type LocalDriverEvent, type LocalDriverOptions } from './local-driver.js';
-export { currentBootId, isProcessAlive, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 export { NspawnDriver, nspawnUsable } from './nspawn-driver.js';

@@ -4,7 +4,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { waitUntil } from '@powernode/testing';
 import { LocalDriver } from '../../src/drivers/local-driver.js';
-import { readProcessIdentity } from '../../src/drivers/process-identity.js';
+import { readProcessIdentity } from '@powernode/host-machine';
 import { collectedExec, contractSpec, describeDriverContract, rejectionCode } from './driver-contract.js';
 import { localDriverFixture, readHeartbeat, STAND_IN_AGENT, type LocalDriverFixture } from './local-driver-fixture.js';
 
