@@ -208,6 +208,20 @@ describe('nodes', () => {
     expect(changed.data.node.channel).toBe('blessed');
   });
 
+  it('gets, lists and pages nodes with the cursor it returns, and takes the `name` alias for the hostname', async () => {
+    const a = (await ok('createNode', asOperator({ name: 'edge-a', node_template_id: 'edge' }))).data.node;
+    expect(a.hostname).toBe('edge-a');
+    await ok('createNode', asOperator({ hostname: 'edge-b', node_template_id: 'edge' }));
+    expect((await ok('getNode', asOperator({ node_id: a.id }))).data.node).toMatchObject({ id: a.id, hostname: 'edge-a', instance_ids: [] });
+    const first = (await ok('listNodes', asOperator({ limit: 1 }))).data;
+    expect(first.nodes.map((n: { hostname: string }) => n.hostname)).toEqual(['edge-a']);
+    const second = (await ok('listNodes', asOperator({ limit: 1, cursor: first.next_cursor }))).data;
+    expect(second.nodes.map((n: { hostname: string }) => n.hostname)).toEqual(['edge-b']);
+    expect(second.next_cursor).toBeNull();
+    expect(await refused('listNodes', asOperator({ limit: 1, cursor: 'not-a-cursor' }))).toMatchObject({ code: 'validation_failed', details: { field: 'cursor', rule: 'cursor_from_previous_page' } });
+    expect((await refused('setNodeChannel', asOperator({ node_id: a.id, channel: 'sideways' }))).details?.['issues']).toEqual([expect.objectContaining({ path: 'input.channel' })]);
+  });
+
   it('refuses a taken hostname, an unknown template and a bad hostname, and appends nothing', async () => {
     const first = (await ok('createNode', asOperator({ hostname: 'edge-1', node_template_id: 'edge' }))).data.node;
     expect(await refused('createNode', asOperator({ hostname: 'edge-1', node_template_id: 'edge' }))).toMatchObject({ code: 'already_exists', details: { rule: 'hostname_unique', node_id: first.id } });
@@ -247,6 +261,12 @@ describe('an instance', () => {
     expect(provisioned.data.instance.status).toBe('error');
     expect(provisioned.appended.slice(1).map((e) => (e.data as { to: string; reason: string }).to)).toEqual(['provisioning', 'error']);
     expect((provisioned.appended.at(-1)!.data as { reason: string }).reason).toBe('driver start failed: no room for another sandbox');
+    // A failed instance is terminated like any other, and the driver lets go of it.
+    driver.failing = null;
+    const id = provisioned.data.instance.id as string;
+    const terminated = await ok('terminateInstance', asOperator({ id }));
+    expect({ status: terminated.data.instance.status, events: terminated.events, driverCalls: terminated.driverCalls }).toEqual({ status: 'terminated', events: ['InstanceTerminated'], driverCalls: [`destroy ${id}`] });
+    expect(await driver.list()).toEqual([]);
   });
 
   it('enrols its agent once with the one-time token; a reused, wrong or foreign token gets the same refusal', async () => {
