@@ -138,6 +138,15 @@ describe('registering a module', () => {
     expect((await ok('createModule', ADMIN, moduleInput('bad-pattern'))).events).toEqual(['ModuleIdentityClaimed', 'ModuleRegistered']);
   });
 
+  it('lists modules a page at a time with the cursor it returns, and refuses a cursor it did not issue', async () => {
+    for (const name of ['page-c', 'page-a', 'page-b']) await register(name);
+    const first = (await ok('listModules', OPERATOR, { limit: 2 })).data;
+    expect(first.modules.map((m: { name: string }) => m.name)).toEqual(['page-a', 'page-b']);
+    const second = (await ok('listModules', OPERATOR, { limit: 2, cursor: first.next_cursor })).data;
+    expect(second).toMatchObject({ modules: [{ name: 'page-c' }], next_cursor: null });
+    expect((await refused('listModules', { actor: OPERATOR, input: { limit: 2, cursor: 'not-a-cursor' } })).code).toBe('validation_failed');
+  });
+
   it('rotates the webhook secret: a new one shown once, the old one no longer signs', async () => {
     const module = await register('hooked');
     const { data, events } = await ok('rotateWebhookSecret', ADMIN, { module_name: 'hooked' });
