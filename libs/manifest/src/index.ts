@@ -5,3 +5,4 @@ export { validateModuleDir } from './validate-module-dir.js';
 export { findExcessiveNesting, MAX_MANIFEST_NESTING, type ExcessiveNesting } from './yaml-nesting.js';
 export { formatValidationReport } from './validation-report.js';
 export type { IndexedGlob, ManifestGlobs } from './manifest-semantics.js';
+export { OffThreadManifestValidator, MANIFEST_VALIDATION_TIMEOUT_MS, MANIFEST_VALIDATION_QUEUE } from './off-thread-validation.js';

@@ -12,7 +12,7 @@ import {
 } from '@powernode/contracts';
 import { catalogQueries } from '@powernode/catalog-views';
 import type { RpcClient } from '@powernode/events';
-import { validateManifestYaml } from '@powernode/manifest';
+import { OffThreadManifestValidator } from '@powernode/manifest';
 import type { GatewayReadModels } from '../read-models/gateway-read-models.js';
 import { servedFromCatalogViews } from './catalog-view-operation.js';
 import { forwarded } from './forwarded-operation.js';
@@ -22,7 +22,10 @@ import { defineOperation, type Operation } from './operation.js';
  * The catalog's public operations (CONTRACT §2), each an MCP tool and a REST route: commands are forwarded to
  * the catalog service, reads are answered from the gateway's own copies of the catalog read models.
  */
-export function catalogOperations(rpc: RpcClient, readModels: GatewayReadModels): Operation[] {
+/** Manifests anyone with read access sends are read on a worker thread, within a time budget. */
+const sharedManifestValidator = new OffThreadManifestValidator();
+
+export function catalogOperations(rpc: RpcClient, readModels: GatewayReadModels, manifests: OffThreadManifestValidator = sharedManifestValidator): Operation[] {
   return [
     forwarded({ rpc, declaration: CATALOG_RPCS.createModule }),
     servedFromCatalogViews({
@@ -53,7 +56,7 @@ export function catalogOperations(rpc: RpcClient, readModels: GatewayReadModels)
       permission: 'read',
       input: validateManifestInput,
       rest: { method: 'POST', path: '/manifests/validate' },
-      run: async (input) => validateManifestYaml(input.manifest_yaml),
+      run: async (input) => manifests.validate(input.manifest_yaml),
     }),
     servedFromCatalogViews({
       readModels,
