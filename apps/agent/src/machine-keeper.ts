@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { PowernodeError, isPowernodeError, type AgentDesiredState } from '@powernode/contracts';
 import type { AgentConfig } from './agent-config.js';
 import { ensureCacheLayout, removeAbandonedDownloads } from './artifact-cache.js';
-import { writeFileAtomically } from './atomic-file-write.js';
+import { writeFileAtomically } from '@powernode/host-machine';
 import { publishRoot, readCurrentRoot, removeRoot, removeStaleRoots, stagingPathFor, switchCurrentRoot } from './composed-roots.js';
 import { composedModulesOf, compositionKey, heartbeatOf, retryDelayMs, type Composition, type ReconcileError } from './composition-state.js';
 import { compositionSchema } from './agent-state-file.js';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
-import { writeFileAtomically } from './atomic-file-write.js';
+import { writeFileAtomically } from '@powernode/host-machine';
 import type { Composition, ReconcileError } from './composition-state.js';
 import { compositionSchema } from './agent-state-file.js';
 

@@ -1,6 +1,6 @@
 import type { AgentDesiredModule, AgentDesiredState } from '@powernode/contracts';
 import { compositionKey, type Composition } from '../src/composition-state.js';
-import { afterDesiredHeard, afterFailure, afterSuccess, attemptDue, EMPTY_BOOK, planReconcile } from '../src/reconcile-plan.js';
+import { afterDesiredHeard, afterFailure, afterSuccess, attemptDue, EMPTY_BOOK, planReconcile, type AttemptBook } from '../src/reconcile-plan.js';
 
 const DIGEST = (n: number) => `sha256:${String(n).padStart(64, '0')}`;
 
@@ -54,7 +54,7 @@ describe('attempt book', () => {
   const retry = { initialMs: 100, maxMs: 1_000 };
 
   it('backs off exponentially on the same failing generation, capped, and starts over for another one', () => {
-    let book = { ...EMPTY_BOOK, desired: 'g2' };
+    let book: AttemptBook = { ...EMPTY_BOOK, desired: 'g2' };
     book = afterFailure(book, 'g2', 0, retry);
     expect(book.nextAttemptAt).toBe(100);
     book = afterFailure(book, 'g2', 0, retry);
