@@ -88,13 +88,17 @@ async function measure(adapter: 'sqlite' | 'memory', dir: string): Promise<Laten
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const appends: Promise<unknown>[] = [];
-    for (let i = 0; i < total; ) {
+    for (let i = 0; i < total;) {
       const due = Math.floor(((performance.now() - started) * RATE_PER_SECOND) / 1000) + 1;
       for (; i < Math.min(due, total); i++) {
         const eventId = uuidv7();
         const t0 = performance.now();
         issuedAt.set(eventId, t0);
-        appends.push(store.append(`tick-${i % 100}`, [{ id: eventId, type: 'BenchTicked', data: { i } }], { expected: 'any' }).then(() => appendMs.push(performance.now() - t0)));
+        appends.push(
+          store
+            .append(`tick-${i % 100}`, [{ id: eventId, type: 'BenchTicked', data: { i } }], { expected: 'any' })
+            .then(() => appendMs.push(performance.now() - t0)),
+        );
       }
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -105,9 +109,19 @@ async function measure(adapter: 'sqlite' | 'memory', dir: string): Promise<Laten
     const cpu = process.cpuUsage(cpuBefore);
     if (latencies.length < total) throw new Error(`only ${latencies.length} of ${total} events reached the consumer within 30 s`);
 
-    const measured = latencies.filter((l) => l.at - started >= WARM_UP_MS).map((l) => l.ms).sort((a, b) => a - b);
+    const measured = latencies
+      .filter((l) => l.at - started >= WARM_UP_MS)
+      .map((l) => l.ms)
+      .sort((a, b) => a - b);
     const appendSorted = [...appendMs].sort((a, b) => a - b);
-    return { count: measured.length, p50: percentile(measured, 50), p99: percentile(measured, 99), max: measured[measured.length - 1]!, append_p99: percentile(appendSorted, 99), cpu_us_per_event: (cpu.user + cpu.system) / total };
+    return {
+      count: measured.length,
+      p50: percentile(measured, 50),
+      p99: percentile(measured, 99),
+      max: measured[measured.length - 1]!,
+      append_p99: percentile(appendSorted, 99),
+      cpu_us_per_event: (cpu.user + cpu.system) / total,
+    };
   } finally {
     await relay.stop();
     await consumer.stop();

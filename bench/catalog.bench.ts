@@ -35,7 +35,14 @@ async function createModules(url: string, token: string): Promise<{ id: string; 
         const res = await fetch(`${url}/api/v1/system/modules`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name, category: 'userland', variety: 'subscription', gitea_repo_full_name: `bench/${name}`, cosign_identity_regexp: '.*', cosign_issuer_regexp: '.*' }),
+          body: JSON.stringify({
+            name,
+            category: 'userland',
+            variety: 'subscription',
+            gitea_repo_full_name: `bench/${name}`,
+            cosign_identity_regexp: '.*',
+            cosign_issuer_regexp: '.*',
+          }),
         });
         if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${await res.text()}`);
         return ((await res.json()) as { module: { id: string; name: string } }).module;
@@ -55,9 +62,21 @@ function builtEvent(module: { id: string; name: string }, v: number): { stream: 
       type: 'ModuleVersionBuilt',
       actor: 'bench',
       data: {
-        version_id, module_id: module.id, module_name: module.name, version_string: tag.slice(1), tag,
-        oci_ref: `127.0.0.1:5000/bench/${module.name}:${tag}`, oci_digest: hex(v, 'a'), composefs_digest: hex(v, 'b'), fsverity_root_hash: hex(v, 'c'),
-        cosign_verified: true, signer_identity: 'bench', signer_issuer: 'bench', sbom_summary: null, manifest: { schema_version: 1, name: module.name }, built_at: new Date().toISOString(),
+        version_id,
+        module_id: module.id,
+        module_name: module.name,
+        version_string: tag.slice(1),
+        tag,
+        oci_ref: `127.0.0.1:5000/bench/${module.name}:${tag}`,
+        oci_digest: hex(v, 'a'),
+        composefs_digest: hex(v, 'b'),
+        fsverity_root_hash: hex(v, 'c'),
+        cosign_verified: true,
+        signer_identity: 'bench',
+        signer_issuer: 'bench',
+        sbom_summary: null,
+        manifest: { schema_version: 1, name: module.name },
+        built_at: new Date().toISOString(),
       },
     },
   };
@@ -65,7 +84,8 @@ function builtEvent(module: { id: string; name: string }, v: number): { stream: 
 
 async function appendVersions(store: EventStore, modules: { id: string; name: string }[]): Promise<void> {
   const all = modules.flatMap((m) => Array.from({ length: VERSIONS_PER_MODULE }, (_, v) => builtEvent(m, v)));
-  for (let i = 0; i < all.length; i += 50) await Promise.all(all.slice(i, i + 50).map(({ stream, event }) => store.append(stream, [event], { expected: 'no_stream' })));
+  for (let i = 0; i < all.length; i += 50)
+    await Promise.all(all.slice(i, i + 50).map(({ stream, event }) => store.append(stream, [event], { expected: 'no_stream' })));
 }
 
 /** Promotions staging ↔ built on existing versions until the log holds `total` events. */
@@ -79,7 +99,29 @@ async function padWithPromotions(store: EventStore, modules: { id: string; name:
         const tag = `v1.0.${v}`;
         const version_id = moduleVersionIdFor(m.id, tag);
         const [from, to] = round % 2 === 0 ? ['built', 'staging'] : ['staging', 'built'];
-        batch.push(store.append(catalogStreams.moduleVersion(version_id), [{ type: 'ModuleVersionPromoted', actor: 'bench', data: { version_id, module_id: m.id, module_name: m.name, version_string: tag.slice(1), from, to, promoted_by: 'bench', approval_id: null, promoted_at: new Date().toISOString() } }], { expected: 'any' }));
+        batch.push(
+          store.append(
+            catalogStreams.moduleVersion(version_id),
+            [
+              {
+                type: 'ModuleVersionPromoted',
+                actor: 'bench',
+                data: {
+                  version_id,
+                  module_id: m.id,
+                  module_name: m.name,
+                  version_string: tag.slice(1),
+                  from,
+                  to,
+                  promoted_by: 'bench',
+                  approval_id: null,
+                  promoted_at: new Date().toISOString(),
+                },
+              },
+            ],
+            { expected: 'any' },
+          ),
+        );
         if (batch.length >= 200) {
           await Promise.all(batch.splice(0));
         }
@@ -132,7 +174,8 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
       report(line('  REST GET /modules/{name}/versions', rest, baseline));
       report(line('  MCP system_list_module_versions', mcp, baseline));
     };
-    const mcpBody = (name: string) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'system_list_module_versions', arguments: { module_name: name } } });
+    const mcpBody = (name: string) =>
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'system_list_module_versions', arguments: { module_name: name } } });
     const mcpHeaders = { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
     const haveAb = await abAvailable();
@@ -153,11 +196,17 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
         report(`${setup}; client: ApacheBench (ab), ${load.concurrency} keep-alive connections, ${load.durationMs / 1000} s per figure`);
         const baseline = await measureWithAb(`${platform.url}/healthz`, load);
         const rest = await measureWithAb(`${platform.url}/api/v1/system/modules/${probe}/versions`, { ...load, headers: auth });
-        const mcp = await measureWithAb(`${platform.url}/mcp`, { ...load, headers: { authorization: auth.authorization, accept: mcpHeaders.accept }, postJson: mcpBody(probe) });
+        const mcp = await measureWithAb(`${platform.url}/mcp`, {
+          ...load,
+          headers: { authorization: auth.authorization, accept: mcpHeaders.accept },
+          postJson: mcpBody(probe),
+        });
         reportReads(baseline, rest, mcp);
       }
       // The same figures from a Node fetch client in this process (it competes with the services for the CPU).
-      report(`${setup}; client: Node fetch in the benchmark process, ${load.concurrency} concurrent requests, ${load.durationMs / 1000} s per figure, modules in turn`);
+      report(
+        `${setup}; client: Node fetch in the benchmark process, ${load.concurrency} concurrent requests, ${load.durationMs / 1000} s per figure, modules in turn`,
+      );
       const baseline = await measureRequestsPerSecond(() => fetch(`${platform.url}/healthz`), load);
       const rest = await measureRequestsPerSecond(() => fetch(`${platform.url}/api/v1/system/modules/${nextName()}/versions`, { headers: auth }), load);
       const mcp = await measureRequestsPerSecond(() => fetch(`${platform.url}/mcp`, { method: 'POST', headers: mcpHeaders, body: mcpBody(nextName()) }), load);
@@ -168,7 +217,7 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
     const head = await store.headPosition();
     let t = performance.now();
     const events = [];
-    for (let after = 0; after < head; ) {
+    for (let after = 0; after < head;) {
       const batch = await store.readAll({ after_position: after, limit: 10_000 });
       if (batch.length === 0) break;
       events.push(...batch);
@@ -176,10 +225,13 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
     }
     const readSeconds = (performance.now() - t) / 1000;
     t = performance.now();
-    for (const projection of [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection]) foldEvents(projection as never, events);
+    for (const projection of [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection])
+      foldEvents(projection as never, events);
     const foldSeconds = (performance.now() - t) / 1000;
     report(`replay baseline: read ${events.length} events from SQLite in ${readSeconds.toFixed(2)} s (${(events.length / readSeconds).toFixed(0)} events/s)`);
-    report(`replay fold (5 catalog read models, in process): ${foldSeconds.toFixed(2)} s (${(events.length / foldSeconds).toFixed(0)} events/s), ratio to read ${(readSeconds / foldSeconds).toFixed(2)}`);
+    report(
+      `replay fold (5 catalog read models, in process): ${foldSeconds.toFixed(2)} s (${(events.length / foldSeconds).toFixed(0)} events/s), ratio to read ${(readSeconds / foldSeconds).toFixed(2)}`,
+    );
     const rpc = await RpcClient.connect(platform.nats.url, { default_timeout_ms: 600_000, namespace: platform.namespace });
     t = performance.now();
     await rpc.request(CATALOG_RPC.replay, {});

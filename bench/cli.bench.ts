@@ -50,7 +50,6 @@ function alternate(rounds: number, a: () => number, b: () => number): { a: numbe
   return { a: as, b: bs };
 }
 
-
 export async function benchCli(report: (line: string) => void): Promise<void> {
   if (!existsSync(path.join(ROOT, 'apps/cli/dist/main.js'))) throw new Error('apps/cli/dist/main.js is missing: run npm run build first');
 
@@ -60,7 +59,9 @@ export async function benchCli(report: (line: string) => void): Promise<void> {
     () => timed(process.execPath, ['-e', '0']).ms,
   );
   const help = { a: median(helpRuns.a), b: median(helpRuns.b) };
-  report(`powernode --help (median of ${HELP_ROUNDS}): ${help.a.toFixed(0)} ms; node -e 0: ${help.b.toFixed(0)} ms; ratio ${(help.a / help.b).toFixed(2)}x the bare start-up`);
+  report(
+    `powernode --help (median of ${HELP_ROUNDS}): ${help.a.toFixed(0)} ms; node -e 0: ${help.b.toFixed(0)} ms; ratio ${(help.a / help.b).toFixed(2)}x the bare start-up`,
+  );
   report(`powernode --help target < ${HELP_TARGET_MS} ms: ${help.a < HELP_TARGET_MS ? 'OK' : 'ABOVE TARGET'}`);
 
   if (spawnSync('fsverity', ['--version']).error !== undefined) {
@@ -88,9 +89,13 @@ export async function benchCli(report: (line: string) => void): Promise<void> {
     const best = { ours: Math.min(...runs.a), cli: Math.min(...runs.b) };
     const typical = { ours: median(runs.a), cli: median(runs.b) };
     const ratio = best.cli / best.ours;
-    report(`powernode digest 512 MiB (page cache, whole process, ${DIGEST_ROUNDS} runs): best ${best.ours.toFixed(0)} ms, median ${typical.ours.toFixed(0)} ms`);
+    report(
+      `powernode digest 512 MiB (page cache, whole process, ${DIGEST_ROUNDS} runs): best ${best.ours.toFixed(0)} ms, median ${typical.ours.toFixed(0)} ms`,
+    );
     report(`fsverity digest 512 MiB (page cache, ${DIGEST_ROUNDS} runs): best ${best.cli.toFixed(0)} ms, median ${typical.cli.toFixed(0)} ms`);
-    report(`powernode digest speed ratio to fsverity digest: best ${ratio.toFixed(2)} (target >= ${DIGEST_TARGET_RATIO}) ${ratio >= DIGEST_TARGET_RATIO ? 'OK' : 'BELOW TARGET'}; median ${(typical.cli / typical.ours).toFixed(2)}`);
+    report(
+      `powernode digest speed ratio to fsverity digest: best ${ratio.toFixed(2)} (target >= ${DIGEST_TARGET_RATIO}) ${ratio >= DIGEST_TARGET_RATIO ? 'OK' : 'BELOW TARGET'}; median ${(typical.cli / typical.ours).toFixed(2)}`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

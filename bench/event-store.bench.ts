@@ -66,7 +66,7 @@ async function measureConcurrent(store: EventStore, writers: number, maxCount: n
 async function replay(store: EventStore, batchSize: number): Promise<Rate> {
   const start = performance.now();
   let count = 0;
-  for (let position = 0; ; ) {
+  for (let position = 0; ;) {
     const batch = await store.readAll({ after_position: position, limit: batchSize });
     if (batch.length === 0) break;
     count += batch.length;
@@ -124,7 +124,13 @@ async function benchStore(
   // Top the log up so replay always covers at least REPLAY_MIN_EVENTS.
   let head = await store.headPosition();
   for (let i = 0; head < REPLAY_MIN_EVENTS; i++) {
-    head = (await store.append(`fill-${i % STREAMS}`, Array.from({ length: 1000 }, (_, k) => benchEvent(k)), { expected: 'any' })).position;
+    head = (
+      await store.append(
+        `fill-${i % STREAMS}`,
+        Array.from({ length: 1000 }, (_, k) => benchEvent(k)),
+        { expected: 'any' },
+      )
+    ).position;
   }
   const replayed = await replay(store, 1000);
   report(`  ${label}: global-log replay (readAll, 1000/batch): ${line(replayed, 'events')}`);
@@ -155,13 +161,11 @@ async function benchMemory(report: (line: string) => void): Promise<void> {
 
 async function benchSqlite(report: (line: string) => void, dir: string, fsync: Rate): Promise<void> {
   const full = SqliteEventStore.open(join(dir, 'full.db'), catalogue, { synchronous: 'full' });
-  const raws = (['wal', 'delete'] as const).map(
-    (journal): RawBaseline => ({
-      name: `raw better-sqlite3 one-row transactions, synchronous=FULL, journal_mode=${journal.toUpperCase()}`,
-      unit: 'transactions',
-      measure: async (seconds) => sqliteInsertRate(join(dir, `raw-${journal}.db`), journal, 20_000, seconds),
-    }),
-  );
+  const raws = (['wal', 'delete'] as const).map((journal): RawBaseline => ({
+    name: `raw better-sqlite3 one-row transactions, synchronous=FULL, journal_mode=${journal.toUpperCase()}`,
+    unit: 'transactions',
+    measure: async (seconds) => sqliteInsertRate(join(dir, `raw-${journal}.db`), journal, 20_000, seconds),
+  }));
   await benchStore(report, 'sqlite synchronous=FULL (durable: fsync per commit)', full, { single: 4, concurrent: 4, batched: 4 }, fsync, raws);
   await full.close();
   const normal = SqliteEventStore.open(join(dir, 'normal.db'), catalogue, { synchronous: 'normal' });
@@ -169,7 +173,9 @@ async function benchSqlite(report: (line: string) => void, dir: string, fsync: R
     await normal.append(`stream-${i % STREAMS}`, [benchEvent(i)], { expected: 'any' });
     return 1;
   });
-  report(`  sqlite synchronous=NORMAL (NOT durable on power loss: WAL fsynced at checkpoints only): single-event appends, 1 writer: ${line(relaxed, 'appends')}`);
+  report(
+    `  sqlite synchronous=NORMAL (NOT durable on power loss: WAL fsynced at checkpoints only): single-event appends, 1 writer: ${line(relaxed, 'appends')}`,
+  );
   await normal.close();
 }
 
@@ -195,7 +201,14 @@ async function benchPostgres(report: (line: string) => void): Promise<void> {
       (error: Error) => error.message,
     );
     if (pgbenchMissing !== undefined) report(`  postgres: no pgbench baseline, ${pgbenchMissing}`);
-    await benchStore(report, `postgres synchronous_commit=${setting}${durability}`, postgres, { single: 4, concurrent: 4, batched: 4 }, undefined, pgbenchMissing === undefined ? [raw] : []);
+    await benchStore(
+      report,
+      `postgres synchronous_commit=${setting}${durability}`,
+      postgres,
+      { single: 4, concurrent: 4, batched: 4 },
+      undefined,
+      pgbenchMissing === undefined ? [raw] : [],
+    );
   } finally {
     await postgres.close();
     await dropSchema(schema);

@@ -15,7 +15,6 @@ const ROUNDS = 5;
 const TARGET_RATIO = 0.8;
 const execFileAsync = promisify(execFile);
 
-
 async function cliDigest(file: string): Promise<string> {
   const { stdout } = await execFileAsync('fsverity', ['digest', file]);
   return stdout.split(' ')[0]!;

@@ -54,7 +54,9 @@ export async function benchMachines(report: (line: string) => void): Promise<voi
     const cold = await build(emptyCache);
     const cached = await build(emptyCache);
     report(`baseline: cold build of my-redis (base system by mmdebstrap + package layer captured): ${(cold / 1000).toFixed(1)} s`);
-    report(`cached build of my-redis: ${(cached / 1000).toFixed(1)} s; ratio to cold ${(cached / cold).toFixed(3)} — target < ${CACHED_BUILD_TARGET_MS / 1000} s: ${cached < CACHED_BUILD_TARGET_MS ? 'OK' : 'ABOVE TARGET'}`);
+    report(
+      `cached build of my-redis: ${(cached / 1000).toFixed(1)} s; ratio to cold ${(cached / cold).toFixed(3)} — target < ${CACHED_BUILD_TARGET_MS / 1000} s: ${cached < CACHED_BUILD_TARGET_MS ? 'OK' : 'ABOVE TARGET'}`,
+    );
   } finally {
     await rm(emptyCache, { recursive: true, force: true });
     await rm(out, { recursive: true, force: true });
@@ -101,7 +103,9 @@ export async function benchMachines(report: (line: string) => void): Promise<voi
         await sleep(250);
       }
       const elapsed = performance.now() - started;
-      const total = ids.map((id) => machinePss(platform.dataDir, id)).reduce((sum, m) => ({ machine: sum.machine + m.machine, agent: sum.agent + m.agent }), { machine: 0, agent: 0 });
+      const total = ids
+        .map((id) => machinePss(platform.dataDir, id))
+        .reduce((sum, m) => ({ machine: sum.machine + m.machine, agent: sum.agent + m.agent }), { machine: 0, agent: 0 });
       report(
         `${FLEET} instances on one host: all answered PONG ${(elapsed / 1000).toFixed(1)} s after the first provision call; machines ${(total.machine / 1024 ** 2).toFixed(0)} MiB PSS in all (${(total.machine / FLEET / 1024 ** 2).toFixed(1)} per machine), keepers ${(total.agent / 1024 ** 2).toFixed(0)} MiB`,
       );
@@ -113,14 +117,22 @@ export async function benchMachines(report: (line: string) => void): Promise<voi
 }
 
 /** A platform on `driver` with my-redis and its closure live and assigned to a fresh template; stopped after. */
-async function withPlatform<T>(registry: TestRegistry, driver: 'local' | 'nspawn', run: (client: PlatformClient, templateId: string, platform: TestPlatform) => Promise<T>): Promise<T> {
+async function withPlatform<T>(
+  registry: TestRegistry,
+  driver: 'local' | 'nspawn',
+  run: (client: PlatformClient, templateId: string, platform: TestPlatform) => Promise<T>,
+): Promise<T> {
   const platform = await startPlatform({
     services: ['catalog', 'ingest', 'provisioner', 'gateway'],
     env: { OCI_REGISTRY: registry.host, POWERNODE_HEARTBEAT_INTERVAL_MS: '300', POWERNODE_HYPERVISOR: driver },
   });
   const client = new PlatformClient(platform.url, platform.adminToken);
   try {
-    const ctx: StepContext = { client, target: { url: platform.url, token: platform.adminToken, registry: registry.host, dataDir: platform.dataDir }, narrator: { heading: () => undefined, record: () => undefined } };
+    const ctx: StepContext = {
+      client,
+      target: { url: platform.url, token: platform.adminToken, registry: registry.host, dataDir: platform.dataDir },
+      narrator: { heading: () => undefined, record: () => undefined },
+    };
     const issued = await client.call<{ token: string }>('system_create_token', { role: 'approver', name: `bench-approver-${driver}` });
     const approver = { client: client.as(issued.token), label: 'approver' };
     await ensurePrerequisites(ctx, approver);
@@ -155,7 +167,10 @@ async function waitForInstancesGone(dataDir: string, timeoutMs: number): Promise
 }
 
 async function nodeOf(client: PlatformClient, templateId: string): Promise<string> {
-  const { node } = await client.call<{ node: { id: string } }>('system_create_node', { hostname: `bench-m-${randomBytes(4).toString('hex')}`, node_template_id: templateId });
+  const { node } = await client.call<{ node: { id: string } }>('system_create_node', {
+    hostname: `bench-m-${randomBytes(4).toString('hex')}`,
+    node_template_id: templateId,
+  });
   return node.id;
 }
 

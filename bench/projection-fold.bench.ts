@@ -80,7 +80,10 @@ function built(m: BenchModule, v: number): CatalogEventOf<'ModuleVersionBuilt'> 
 
 /** The synthetic log: registrations, then builds, then promotions cycling over every version staging ↔ built. */
 export function syntheticCatalogLog(total = TOTAL_EVENTS): CatalogEvent[] {
-  const modules: BenchModule[] = Array.from({ length: MODULES }, (_, i) => ({ id: `0195f0a0-0000-7000-8000-${i.toString(16).padStart(12, '0')}`, name: `bench-mod-${i}` }));
+  const modules: BenchModule[] = Array.from({ length: MODULES }, (_, i) => ({
+    id: `0195f0a0-0000-7000-8000-${i.toString(16).padStart(12, '0')}`,
+    name: `bench-mod-${i}`,
+  }));
   const events: CatalogEvent[] = modules.map(registered);
   const builds = modules.flatMap((m) => Array.from({ length: VERSIONS_PER_MODULE }, (_, v) => built(m, v)));
   events.push(...builds);
@@ -136,16 +139,26 @@ function bestFoldSeconds<S>(projection: CatalogProjection<S>, events: readonly C
 /** Folds the synthetic log into every catalog read model; reports seconds and events/s next to the counting baseline. */
 export async function benchProjectionFold(report: (line: string) => void): Promise<void> {
   const events = syntheticCatalogLog();
-  report(`${events.length} events in memory: ${MODULES} ModuleRegistered, ${MODULES * VERSIONS_PER_MODULE} ModuleVersionBuilt, ${events.length - MODULES * (VERSIONS_PER_MODULE + 1)} ModuleVersionPromoted (best of ${ROUNDS} folds each, after a warm-up fold)`);
+  report(
+    `${events.length} events in memory: ${MODULES} ModuleRegistered, ${MODULES * VERSIONS_PER_MODULE} ModuleVersionBuilt, ${events.length - MODULES * (VERSIONS_PER_MODULE + 1)} ModuleVersionPromoted (best of ${ROUNDS} folds each, after a warm-up fold)`,
+  );
   const line = (label: string, seconds: number) => `${label}: ${(seconds * 1000).toFixed(1)} ms (${(events.length / seconds).toFixed(0)} events/s)`;
   const baseline = bestFoldSeconds(countingFold, events);
   report(line('baseline (count only)', baseline));
-  const projections = [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection] as CatalogProjection<unknown>[];
+  const projections = [
+    modulesProjection,
+    webhookRoutesProjection,
+    versionsProjection,
+    templatesProjection,
+    approvalsProjection,
+  ] as CatalogProjection<unknown>[];
   let total = 0;
   for (const projection of projections) {
     const seconds = bestFoldSeconds(projection, events);
     total += seconds;
-    report(`${line(projection.name, seconds)}, ratio to baseline ${(seconds / baseline).toFixed(1)} — target < ${TARGET_SECONDS} s: ${seconds < TARGET_SECONDS ? 'OK' : 'ABOVE TARGET'}`);
+    report(
+      `${line(projection.name, seconds)}, ratio to baseline ${(seconds / baseline).toFixed(1)} — target < ${TARGET_SECONDS} s: ${seconds < TARGET_SECONDS ? 'OK' : 'ABOVE TARGET'}`,
+    );
   }
   report(line('all 5 catalog read models', total));
 }

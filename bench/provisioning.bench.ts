@@ -46,7 +46,11 @@ export async function benchProvisioning(report: (line: string) => void): Promise
   });
   const work = await mkdtemp(path.join(tmpdir(), 'pn-bench-prov-'));
   const client = new PlatformClient(platform.url, platform.adminToken);
-  const ctx: StepContext = { client, target: { url: platform.url, token: platform.adminToken, registry: registry.host, dataDir: platform.dataDir }, narrator: { heading: () => undefined, record: () => undefined } };
+  const ctx: StepContext = {
+    client,
+    target: { url: platform.url, token: platform.adminToken, registry: registry.host, dataDir: platform.dataDir },
+    narrator: { heading: () => undefined, record: () => undefined },
+  };
   try {
     const issued = await client.call<{ token: string }>('system_create_token', { role: 'approver', name: 'bench-approver' });
     const approver = { client: client.as(issued.token), label: 'approver' };
@@ -57,7 +61,11 @@ export async function benchProvisioning(report: (line: string) => void): Promise
       const { version } = await publishNextVersion(ctx, module, webhook_secret);
       for (const to of ['staging', 'blessed', 'live']) await promoteVersion(ctx, version.id, to, approver);
     }
-    const three = await templateWith(client, 'bench-three', PREREQUISITE_MODULES.map((m) => m.name));
+    const three = await templateWith(
+      client,
+      'bench-three',
+      PREREQUISITE_MODULES.map((m) => m.name),
+    );
     const empty = await templateWith(client, 'bench-empty', []);
     const names = PREREQUISITE_MODULES.map((m) => m.name);
     const cold = await provisionToRunning(client, three, names);
@@ -75,7 +83,9 @@ export async function benchProvisioning(report: (line: string) => void): Promise
       rpc.push(performance.now() - t);
     }
     await terminateAll(client);
-    report(`baseline: provision → running, empty template (agent start, enrolment, first heartbeat): median ${median(baseline).toFixed(0)} ms (${ROUNDS} rounds)`);
+    report(
+      `baseline: provision → running, empty template (agent start, enrolment, first heartbeat): median ${median(baseline).toFixed(0)} ms (${ROUNDS} rounds)`,
+    );
     report(`reference: no-op tool call round trip (system_get_node: MCP → gateway → NATS → provisioner): median ${median(rpc).toFixed(1)} ms`);
     report(
       `provision → running with 3 modules in running_module_digests: median ${median(withModules).toFixed(0)} ms, max ${Math.max(...withModules).toFixed(0)} ms (${ROUNDS} rounds, layers cached), cold first round ${cold.toFixed(0)} ms; ratio to baseline ${(median(withModules) / median(baseline)).toFixed(2)} — target < ${TARGET_MS} ms: ${median(withModules) < TARGET_MS ? 'OK' : 'ABOVE TARGET'}`,
@@ -86,7 +96,9 @@ export async function benchProvisioning(report: (line: string) => void): Promise
     const agentBytes = single.agentBytes ?? AGENT_BYTES_GUESS;
     const fits = Math.max(1, Math.floor((memAvailableBytes() - RESERVE_BYTES) / (agentBytes * 1.2)));
     const size = Math.min(FLEET_SIZE, fits);
-    report(`agent memory: ${(agentBytes / 1024 ** 2).toFixed(0)} MiB proportional set size per agent${single.agentBytes === null ? ' (assumed)' : ''}; ${(memAvailableBytes() / 1024 ** 3).toFixed(1)} GiB available → fleet of ${size}${size < FLEET_SIZE ? ` (${FLEET_SIZE} would not fit: measured with the largest count that does)` : ''}`);
+    report(
+      `agent memory: ${(agentBytes / 1024 ** 2).toFixed(0)} MiB proportional set size per agent${single.agentBytes === null ? ' (assumed)' : ''}; ${(memAvailableBytes() / 1024 ** 3).toFixed(1)} GiB available → fleet of ${size}${size < FLEET_SIZE ? ` (${FLEET_SIZE} would not fit: measured with the largest count that does)` : ''}`,
+    );
     const fleet = await fleetConvergence(ctx, approver, work, 'fleet', size, platform.dataDir, (line) => report(line));
     report(`baseline: one instance converged ${single.last.toFixed(0)} ms after the approval (heartbeat interval ${HEARTBEAT_MS} ms)`);
     report(
@@ -110,7 +122,10 @@ async function templateWith(client: PlatformClient, label: string, modules: stri
 }
 
 async function nodeOf(client: PlatformClient, templateId: string, label: string): Promise<string> {
-  const { node } = await client.call<{ node: { id: string } }>('system_create_node', { hostname: `${label}-${randomBytes(4).toString('hex')}`, node_template_id: templateId });
+  const { node } = await client.call<{ node: { id: string } }>('system_create_node', {
+    hostname: `${label}-${randomBytes(4).toString('hex')}`,
+    node_template_id: templateId,
+  });
   return node.id;
 }
 
@@ -120,9 +135,12 @@ async function provisionToRunning(client: PlatformClient, templateId: string, mo
   const started = performance.now();
   const { instance } = await client.call<{ instance: { id: string } }>('system_provision_instance', { node_id: nodeId });
   for (;;) {
-    const { instance: view } = await client.call<{ instance: { status: string; running_module_digests: Record<string, string> } }>('system_get_instance', { id: instance.id });
+    const { instance: view } = await client.call<{ instance: { status: string; running_module_digests: Record<string, string> } }>('system_get_instance', {
+      id: instance.id,
+    });
     if (view.status === 'running' && modules.every((m) => view.running_module_digests[m] !== undefined)) break;
-    if (view.status === 'error' || performance.now() - started > 120_000) throw new Error(`instance ${instance.id} did not run ${modules.join(', ')}: ${JSON.stringify(view)}`);
+    if (view.status === 'error' || performance.now() - started > 120_000)
+      throw new Error(`instance ${instance.id} did not run ${modules.join(', ')}: ${JSON.stringify(view)}`);
     await sleep(5);
   }
   const elapsed = performance.now() - started;
@@ -185,11 +203,18 @@ async function fleetConvergence(
   const seen = new Map<string, number>();
   const t0 = performance.now();
   await approver.client.call('system_approve_promotion', { approval_id: approval.id });
-  await untilAll(client, nodeId, size, (i) => {
-    if (i.running_module_digests[name] !== v2.composefs_digest) return false;
-    if (!seen.has(i.id)) seen.set(i.id, performance.now() - t0);
-    return true;
-  }, 600_000, 20);
+  await untilAll(
+    client,
+    nodeId,
+    size,
+    (i) => {
+      if (i.running_module_digests[name] !== v2.composefs_digest) return false;
+      if (!seen.has(i.id)) seen.set(i.id, performance.now() - t0);
+      return true;
+    },
+    600_000,
+    20,
+  );
   const times = [...seen.values()].sort((a, b) => a - b);
   const agentBytes = await agentMemoryPerProcess(dataDir);
   await terminateAll(client);
@@ -203,13 +228,21 @@ interface InstanceRow {
 }
 
 /** Polls the node's instances until `size` of them satisfy `ready` (which sees every instance on every pass). */
-async function untilAll(client: PlatformClient, nodeId: string, size: number, ready: (i: InstanceRow) => boolean, limitMs: number, everyMs = 100): Promise<void> {
+async function untilAll(
+  client: PlatformClient,
+  nodeId: string,
+  size: number,
+  ready: (i: InstanceRow) => boolean,
+  limitMs: number,
+  everyMs = 100,
+): Promise<void> {
   const deadline = performance.now() + limitMs;
   for (;;) {
     const instances = await listAll(client, nodeId);
     const done = instances.filter(ready).length;
     if (done >= size) return;
-    if (performance.now() > deadline) throw new Error(`only ${done} of ${size} instances got there: ${JSON.stringify(instances.filter((i) => !ready(i)).slice(0, 3))}`);
+    if (performance.now() > deadline)
+      throw new Error(`only ${done} of ${size} instances got there: ${JSON.stringify(instances.filter((i) => !ready(i)).slice(0, 3))}`);
     await sleep(everyMs);
   }
 }
@@ -218,7 +251,11 @@ async function listAll(client: PlatformClient, nodeId: string | undefined): Prom
   const all: InstanceRow[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.call<{ instances: InstanceRow[]; next_cursor: string | null }>('system_list_instances', { limit: 200, ...(nodeId ? { node_id: nodeId } : {}), ...(cursor ? { cursor } : {}) });
+    const page = await client.call<{ instances: InstanceRow[]; next_cursor: string | null }>('system_list_instances', {
+      limit: 200,
+      ...(nodeId ? { node_id: nodeId } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
     all.push(...page.instances);
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);

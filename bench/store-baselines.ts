@@ -81,7 +81,9 @@ export async function pgbenchInsertRate(url: string, schema: string, seconds: nu
   try {
     // The document is the column default: pgbench would read the colons inside it as :variables.
     const document = BASELINE_DOCUMENT.replaceAll("'", "''");
-    await client.query(`CREATE TABLE IF NOT EXISTS "${schema}".pgbench_scratch (id bigserial PRIMARY KEY, stream text NOT NULL, data json NOT NULL DEFAULT '${document}')`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS "${schema}".pgbench_scratch (id bigserial PRIMARY KEY, stream text NOT NULL, data json NOT NULL DEFAULT '${document}')`,
+    );
   } finally {
     await client.end();
   }
@@ -89,9 +91,13 @@ export async function pgbenchInsertRate(url: string, schema: string, seconds: nu
   try {
     const script = join(dir, 'insert.sql');
     await writeFile(script, `\\set n random(1, 1000)\nINSERT INTO "${schema}".pgbench_scratch (stream) VALUES ('stream-' || :n);\n`);
-    const { stdout } = await promisify(execFile)(pgbenchCommand(), ['-n', '-M', 'prepared', '-c', '1', '-T', String(Math.max(1, Math.round(seconds))), '-f', script, url], {
-      encoding: 'utf8',
-    });
+    const { stdout } = await promisify(execFile)(
+      pgbenchCommand(),
+      ['-n', '-M', 'prepared', '-c', '1', '-T', String(Math.max(1, Math.round(seconds))), '-f', script, url],
+      {
+        encoding: 'utf8',
+      },
+    );
     const processed = /number of transactions actually processed: (\d+)/.exec(stdout);
     const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
     if (processed === null || tps === null) throw new Error(`pgbench printed no rate: ${stdout.trim()}`);

@@ -33,7 +33,14 @@ export async function benchSupplyChain(report: (line: string) => void): Promise<
     const created = await fetch(`${platform.url}/api/v1/system/modules`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ name: 'big-module', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'bench/big-module', cosign_identity_regexp: 'https://powernode\\.dev/dev-signer', cosign_issuer_regexp: 'https://powernode\\.dev/dev-issuer' }),
+      body: JSON.stringify({
+        name: 'big-module',
+        category: 'userland',
+        variety: 'subscription',
+        gitea_repo_full_name: 'bench/big-module',
+        cosign_identity_regexp: 'https://powernode\\.dev/dev-signer',
+        cosign_issuer_regexp: 'https://powernode\\.dev/dev-issuer',
+      }),
     });
     const secret = ((await created.json()) as { webhook_secret: string }).webhook_secret;
     const cliEnv = { ...process.env, POWERNODE_DATA_DIR: platform.dataDir };
@@ -52,12 +59,18 @@ export async function benchSupplyChain(report: (line: string) => void): Promise<
       t = performance.now();
       const res = await fetch(`${platform.url}/api/v1/system/webhooks/gitea/module`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-gitea-signature': createHmac('sha256', secret).update(body).digest('hex'), 'x-gitea-delivery': randomUUID() },
+        headers: {
+          'content-type': 'application/json',
+          'x-gitea-signature': createHmac('sha256', secret).update(body).digest('hex'),
+          'x-gitea-delivery': randomUUID(),
+        },
         body,
       });
       if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
       for (;;) {
-        const list = (await (await fetch(`${platform.url}/api/v1/system/modules/big-module/versions`, { headers: auth })).json()) as { versions: { version_string: string; cosign_verified: boolean }[] };
+        const list = (await (await fetch(`${platform.url}/api/v1/system/modules/big-module/versions`, { headers: auth })).json()) as {
+          versions: { version_string: string; cosign_verified: boolean }[];
+        };
         const v = list.versions.find((x) => x.version_string === tag.slice(1));
         if (v) {
           if (!v.cosign_verified) throw new Error(`version ${tag} was not verified`);
@@ -69,7 +82,9 @@ export async function benchSupplyChain(report: (line: string) => void): Promise<
     }
     const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     report(`baseline: pull + verify a 10 MiB module in process: p50 ${p50(baselines).toFixed(0)} ms`);
-    report(`webhook → ModuleVersionBuilt (10 MiB module, ${ROUNDS} rounds): p50 ${p50(latencies).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms, ratio to baseline ${(p50(latencies) / p50(baselines)).toFixed(2)} — target p50 < ${TARGET_P50_MS} ms: ${p50(latencies) < TARGET_P50_MS ? 'OK' : 'ABOVE TARGET'}`);
+    report(
+      `webhook → ModuleVersionBuilt (10 MiB module, ${ROUNDS} rounds): p50 ${p50(latencies).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms, ratio to baseline ${(p50(latencies) / p50(baselines)).toFixed(2)} — target p50 < ${TARGET_P50_MS} ms: ${p50(latencies) < TARGET_P50_MS ? 'OK' : 'ABOVE TARGET'}`,
+    );
   } finally {
     await platform.stop();
     await registry.stop();

@@ -30,7 +30,10 @@ async function main(): Promise<void> {
     const outcome = await runDemo(demoTarget(), narrator);
     const ping = outcome.on_instance['redis-cli ping']?.stdout;
     const checked = ping === undefined ? '' : ` (redis-cli ping on the instance answered ${ping})`;
-    if (!json) process.stdout.write(`\nDone: my-redis ${outcome.version.version_string} ran on instance ${outcome.instance_id} without drift${checked}, and was cleaned up.\n`);
+    if (!json)
+      process.stdout.write(
+        `\nDone: my-redis ${outcome.version.version_string} ran on instance ${outcome.instance_id} without drift${checked}, and was cleaned up.\n`,
+      );
   } catch (error) {
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

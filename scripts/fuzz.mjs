@@ -38,11 +38,15 @@ console.log(`fuzzing for ${minutes} min: ${files.join(', ')}`);
 const deadline = Date.now() + minutes * 60_000;
 for (let round = 1; Date.now() < deadline; round++) {
   const started = Date.now();
-  const run = spawnSync(process.execPath, [path.join(root, 'node_modules/jest/bin/jest.js'), '--config', path.join(root, 'jest.config.cjs'), '--runTestsByPath', ...files], {
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim() },
-  });
+  const run = spawnSync(
+    process.execPath,
+    [path.join(root, 'node_modules/jest/bin/jest.js'), '--config', path.join(root, 'jest.config.cjs'), '--runTestsByPath', ...files],
+    {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim() },
+    },
+  );
   if (run.status !== 0) {
     console.log(`round ${round} failed: the counterexample and its seed are above`);
     process.exit(1);

@@ -114,7 +114,8 @@ for (const wave of waves) outcomes.push(...(await Promise.all(wave.map((tier) =>
 const ok = (o) => o.code === 0 && o.failed === 0;
 if (outcomes.length > 1) {
   console.log('\n== wall time per test tier');
-  for (const o of outcomes) console.log(`  ${o.tier.padEnd(12)} ${o.seconds.toFixed(1).padStart(8)}s  ${ok(o) ? 'passed' : 'failed'}  ${o.passed} passed, ${o.failed} failed`);
+  for (const o of outcomes)
+    console.log(`  ${o.tier.padEnd(12)} ${o.seconds.toFixed(1).padStart(8)}s  ${ok(o) ? 'passed' : 'failed'}  ${o.passed} passed, ${o.failed} failed`);
 }
 if (process.env.POWERNODE_TEST_TIMES) {
   for (const o of outcomes) appendFileSync(process.env.POWERNODE_TEST_TIMES, `${o.tier} ${o.seconds.toFixed(1)} ${ok(o) ? 'passed' : 'failed'}\n`);

@@ -18,7 +18,13 @@ export interface ExampleModule {
   approval_policy: 'require_approval' | 'auto_approve';
 }
 
-const example = (name: string, category: ExampleModule['category'], repo: string, series: string, approval_policy: ExampleModule['approval_policy']): ExampleModule => ({
+const example = (
+  name: string,
+  category: ExampleModule['category'],
+  repo: string,
+  series: string,
+  approval_policy: ExampleModule['approval_policy'],
+): ExampleModule => ({
   name,
   dir: path.join(REPO_ROOT, 'examples', name),
   category,

@@ -58,7 +58,10 @@ export function jsonNarrator(write: (line: string) => void = (l) => process.stdo
 
 /** `{ module_name: "my-redis", to: "live" }`: arguments as the tutorial writes them. */
 function objectLiteral(args: Record<string, unknown>): string {
-  const entries = Object.entries(args).map(([k, v]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${typeof v === 'string' && v.length > 120 ? JSON.stringify(`${v.slice(0, 40)}…`) : JSON.stringify(v)}`);
+  const entries = Object.entries(args).map(
+    ([k, v]) =>
+      `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${typeof v === 'string' && v.length > 120 ? JSON.stringify(`${v.slice(0, 40)}…`) : JSON.stringify(v)}`,
+  );
   return entries.length === 0 ? '' : `{ ${entries.join(', ')} }`;
 }
 
@@ -86,14 +89,25 @@ function compactJson(value: unknown): string {
 
 /** The fields of a platform object the tutorial's results show; other objects pass unchanged. */
 function summaryOf(o: Record<string, unknown>): Record<string, unknown> {
-  const pick = (...keys: string[]) => Object.fromEntries(keys.filter((k) => o[k] !== undefined && !(Array.isArray(o[k]) && (o[k] as unknown[]).length === 0)).map((k) => [k, o[k]]));
-  if ('promotion_state' in o) return pick('id', 'version_string', 'promotion_state', 'composefs_digest', 'fsverity_root_hash', 'cosign_verified', 'rejection_reason');
+  const pick = (...keys: string[]) =>
+    Object.fromEntries(keys.filter((k) => o[k] !== undefined && !(Array.isArray(o[k]) && (o[k] as unknown[]).length === 0)).map((k) => [k, o[k]]));
+  if ('promotion_state' in o)
+    return pick('id', 'version_string', 'promotion_state', 'composefs_digest', 'fsverity_root_hash', 'cosign_verified', 'rejection_reason');
   if ('running_module_digests' in o && 'status' in o) return pick('id', 'status', 'running_module_digests', 'errors', 'last_heartbeat_at');
   if ('gitea_repo_full_name' in o) return pick('id', 'name', 'category', 'gitea_repo_full_name', 'approval_policy', 'requires');
   if ('instance_ids' in o && 'hostname' in o) return pick('id', 'hostname', 'node_template_id', 'channel');
-  if ('modules' in o && 'name' in o && Array.isArray(o['modules'])) return { id: o['id'], name: o['name'], modules: (o['modules'] as { name: string }[]).map((m) => m.name) };
+  if ('modules' in o && 'name' in o && Array.isArray(o['modules']))
+    return { id: o['id'], name: o['name'], modules: (o['modules'] as { name: string }[]).map((m) => m.name) };
   if ('requested_by' in o && 'status' in o) return pick('id', 'to', 'status', 'requested_by', 'decided_by');
-  if ('manifest_digest' in o && 'ref' in o) return { ref: o['ref'], manifest_digest: o['manifest_digest'], composefs_digest: o['composefs_digest'], fsverity_root_hash: o['fsverity_root_hash'], signer: (o['signature'] as { signer?: unknown } | undefined)?.signer, webhook: { status: (o['webhook'] as { status?: unknown } | undefined)?.status } };
+  if ('manifest_digest' in o && 'ref' in o)
+    return {
+      ref: o['ref'],
+      manifest_digest: o['manifest_digest'],
+      composefs_digest: o['composefs_digest'],
+      fsverity_root_hash: o['fsverity_root_hash'],
+      signer: (o['signature'] as { signer?: unknown } | undefined)?.signer,
+      webhook: { status: (o['webhook'] as { status?: unknown } | undefined)?.status },
+    };
   if ('drift' in o && 'mismatched' in o) return pick('drift', 'missing', 'extra', 'mismatched', 'unresolved');
   return o;
 }

@@ -12,13 +12,22 @@ export interface OnInstanceOutput {
  * The tutorial's last step, on the instance itself: `powernode instances exec <id> -- <argv…>` runs each
  * command inside the instance and prints what it printed. Throws when a command fails.
  */
-export async function checkOnInstance(ctx: StepContext, instanceId: string, commands: readonly (readonly string[])[]): Promise<Record<string, OnInstanceOutput>> {
+export async function checkOnInstance(
+  ctx: StepContext,
+  instanceId: string,
+  commands: readonly (readonly string[])[],
+): Promise<Record<string, OnInstanceOutput>> {
   const env = { ...process.env, POWERNODE_URL: ctx.target.url, POWERNODE_TOKEN: ctx.target.token };
   const seen: Record<string, OnInstanceOutput> = {};
   for (const command of commands) {
     const argv = ['instances', 'exec', instanceId, '--', ...command];
     const run = await runPowernode(argv, env);
-    ctx.narrator.record({ kind: 'command', step: 'on the instance', argv: ['powernode', ...argv], result: { exit_code: run.code, stdout: run.stdout.trim(), stderr: run.stderr.trim() } });
+    ctx.narrator.record({
+      kind: 'command',
+      step: 'on the instance',
+      argv: ['powernode', ...argv],
+      result: { exit_code: run.code, stdout: run.stdout.trim(), stderr: run.stderr.trim() },
+    });
     seen[command.join(' ')] = { exit_code: run.code, stdout: run.stdout.trim() };
     if (run.code !== 0) throw new Error(`${command.join(' ')} on instance ${instanceId} exited ${run.code}: ${run.stderr.trim() || run.stdout.trim()}`);
   }
@@ -38,10 +47,16 @@ export async function checkRedisOnInstance(ctx: StepContext, instance: { id: str
     });
     return {};
   }
-  await waitUntil('redis-server to be active on the instance', async () => {
-    const { instance: now } = await ctx.client.call<{ instance: { services?: Array<{ name: string; state: string }> } }>('system_get_instance', { id: instance.id });
-    return now.services?.some((s) => s.name === 'redis-server.service' && s.state === 'active') === true;
-  }, 60_000);
+  await waitUntil(
+    'redis-server to be active on the instance',
+    async () => {
+      const { instance: now } = await ctx.client.call<{ instance: { services?: Array<{ name: string; state: string }> } }>('system_get_instance', {
+        id: instance.id,
+      });
+      return now.services?.some((s) => s.name === 'redis-server.service' && s.state === 'active') === true;
+    },
+    60_000,
+  );
   return checkOnInstance(ctx, instance.id, [
     ['systemctl', 'is-active', 'redis-server'],
     ['redis-cli', 'ping'],

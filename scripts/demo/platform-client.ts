@@ -46,10 +46,7 @@ async function fetchKeepingProblems(url: string | URL, init?: RequestInit): Prom
   } catch {
     // Not a problem document: the status and the text say what happened.
   }
-  throw new HttpRefusal(
-    typeof problem?.code === 'string' ? problem.code : `http_${res.status}`,
-    typeof problem?.detail === 'string' ? problem.detail : text,
-  );
+  throw new HttpRefusal(typeof problem?.code === 'string' ? problem.code : `http_${res.status}`, typeof problem?.detail === 'string' ? problem.detail : text);
 }
 
 /**

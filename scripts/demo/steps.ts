@@ -32,7 +32,14 @@ export interface StepContext {
 }
 
 /** Calls a tool and records the call with its result. */
-export async function narratedCall<T = any>(ctx: StepContext, step: string, tool: string, args: Record<string, unknown>, client: PlatformClient = ctx.client, token?: string): Promise<T> {
+export async function narratedCall<T = any>(
+  ctx: StepContext,
+  step: string,
+  tool: string,
+  args: Record<string, unknown>,
+  client: PlatformClient = ctx.client,
+  token?: string,
+): Promise<T> {
   const result = await client.call<T>(tool, args);
   ctx.narrator.record({ kind: 'call', step, tool, args, result, ...(token ? { token } : {}) });
   return result;
@@ -42,10 +49,18 @@ export async function narratedCall<T = any>(ctx: StepContext, step: string, tool
  * Registers the module, or reuses the one registered under its name (a run that stopped half-way, or a
  * prerequisite already in the catalog) with a freshly rotated webhook secret. Returns the secret.
  */
-export async function ensureModule(ctx: StepContext, module: ExampleModule, step = 'register'): Promise<{ module: any; webhook_secret: string; created: boolean }> {
+export async function ensureModule(
+  ctx: StepContext,
+  module: ExampleModule,
+  step = 'register',
+): Promise<{ module: any; webhook_secret: string; created: boolean }> {
   try {
     const existing = await ctx.client.call<{ module: any }>('system_get_module', { module_name: module.name });
-    ctx.narrator.record({ kind: 'note', step, text: `${module.name} is already registered (repository ${existing.module.gitea_repo_full_name}): reusing it with a new webhook secret` });
+    ctx.narrator.record({
+      kind: 'note',
+      step,
+      text: `${module.name} is already registered (repository ${existing.module.gitea_repo_full_name}): reusing it with a new webhook secret`,
+    });
     const rotated = await narratedCall<{ webhook_secret: string }>(ctx, step, 'system_rotate_webhook_secret', { module_name: module.name });
     return { module: existing.module, webhook_secret: rotated.webhook_secret, created: false };
   } catch (error) {
@@ -83,7 +98,8 @@ export async function nextTag(ctx: StepContext, moduleName: string, ociRepositor
     // A registry that cannot list tags: the catalog's versions still decide.
   }
   try {
-    for (const v of (await ctx.client.call<{ versions: VersionView[] }>('system_list_module_versions', { module_name: moduleName, limit: 200 })).versions) collect(v.version_string);
+    for (const v of (await ctx.client.call<{ versions: VersionView[] }>('system_list_module_versions', { module_name: moduleName, limit: 200 })).versions)
+      collect(v.version_string);
   } catch (error) {
     if (!(error instanceof ToolCallError) || error.code !== 'not_found') throw error;
   }
@@ -114,7 +130,11 @@ export interface PublishResult {
  * `powernode module publish <dir> --ref <registry>/<repo>:<tag> … --dev`: what the module's CI runs on a tag.
  * The CLI signs with the dev Sigstore in the platform's data dir and calls the webhook with the module's secret.
  */
-export async function publishModule(ctx: StepContext, input: { dir: string; repo: string; tag: string; webhookSecret: string; registry?: string }, step = 'publish'): Promise<PublishResult> {
+export async function publishModule(
+  ctx: StepContext,
+  input: { dir: string; repo: string; tag: string; webhookSecret: string; registry?: string },
+  step = 'publish',
+): Promise<PublishResult> {
   const ref = `${input.registry ?? ctx.target.registry}/${ociRepositoryOf(input.repo)}:${input.tag}`;
   const webhookUrl = `${ctx.target.url}/api/v1/system/webhooks/gitea/module`;
   const argv = ['module', 'publish', input.dir, '--ref', ref, '--repo-full-name', input.repo, '--webhook-url', webhookUrl, '--dev', '--json', '--quiet'];
@@ -122,8 +142,15 @@ export async function publishModule(ctx: StepContext, input: { dir: string; repo
   const run = await runPowernode(argv, env);
   const result = parseJson(run.stdout) as PublishResult | null;
   // The secret travels in the environment, so the printed command line holds none.
-  ctx.narrator.record({ kind: 'command', step, env: { POWERNODE_WEBHOOK_SECRET: '<webhook secret>' }, argv: ['powernode', ...argv.map((a) => displayPath(a))], result: result ?? run.stderr.trim() });
-  if (run.code !== 0 || result === null) throw new Error(`publishing ${input.dir} as ${ref} failed (exit ${run.code}): ${run.stderr.trim() || run.stdout.trim()}`);
+  ctx.narrator.record({
+    kind: 'command',
+    step,
+    env: { POWERNODE_WEBHOOK_SECRET: '<webhook secret>' },
+    argv: ['powernode', ...argv.map((a) => displayPath(a))],
+    result: result ?? run.stderr.trim(),
+  });
+  if (run.code !== 0 || result === null)
+    throw new Error(`publishing ${input.dir} as ${ref} failed (exit ${run.code}): ${run.stderr.trim() || run.stdout.trim()}`);
   return result;
 }
 
@@ -142,7 +169,8 @@ export async function waitForVersion(ctx: StepContext, moduleName: string, versi
     return versions.find((v) => v.version_string === versionString) ?? null;
   });
   const { versions } = await narratedCall<{ versions: VersionView[] }>(ctx, step, 'system_list_module_versions', args);
-  if (found.rejection_reason !== null || !found.cosign_verified) throw new Error(`${moduleName} ${versionString} was ingested but cannot be promoted: ${found.rejection_reason ?? 'signature not verified'}`);
+  if (found.rejection_reason !== null || !found.cosign_verified)
+    throw new Error(`${moduleName} ${versionString} was ingested but cannot be promoted: ${found.rejection_reason ?? 'signature not verified'}`);
   return versions.find((v) => v.id === found.id) ?? found;
 }
 
@@ -150,17 +178,38 @@ export async function waitForVersion(ctx: StepContext, moduleName: string, versi
  * Promotes a version one state, approving with `approver` when the platform answers with a pending approval
  * (a live promotion under `require_approval`). Returns the version as promoted.
  */
-export async function promoteVersion(ctx: StepContext, versionId: string, to: string, approver: { client: PlatformClient; label: string } | null, step = 'promote'): Promise<VersionView> {
-  const answer = await narratedCall<{ version?: VersionView; approval?: { id: string; status: string } }>(ctx, step, 'system_promote_module_version', { id: versionId, to });
+export async function promoteVersion(
+  ctx: StepContext,
+  versionId: string,
+  to: string,
+  approver: { client: PlatformClient; label: string } | null,
+  step = 'promote',
+): Promise<VersionView> {
+  const answer = await narratedCall<{ version?: VersionView; approval?: { id: string; status: string } }>(ctx, step, 'system_promote_module_version', {
+    id: versionId,
+    to,
+  });
   if (answer.version !== undefined) return answer.version;
   if (answer.approval === undefined) throw new Error(`promoting ${versionId} to ${to} answered neither a version nor an approval: ${JSON.stringify(answer)}`);
   if (approver === null) throw new Error(`promoting ${versionId} to ${to} needs approval ${answer.approval.id}, and no approver token was given`);
-  const approved = await narratedCall<{ version: VersionView }>(ctx, step, 'system_approve_promotion', { approval_id: answer.approval.id }, approver.client, approver.label);
+  const approved = await narratedCall<{ version: VersionView }>(
+    ctx,
+    step,
+    'system_approve_promotion',
+    { approval_id: answer.approval.id },
+    approver.client,
+    approver.label,
+  );
   return approved.version;
 }
 
 /** Publishes the next tag of a module under examples/ and waits until it is ingested: the version. */
-export async function publishNextVersion(ctx: StepContext, module: ExampleModule, webhookSecret: string, dir: string = module.dir): Promise<{ tag: string; published: PublishResult; version: VersionView }> {
+export async function publishNextVersion(
+  ctx: StepContext,
+  module: ExampleModule,
+  webhookSecret: string,
+  dir: string = module.dir,
+): Promise<{ tag: string; published: PublishResult; version: VersionView }> {
   const tag = await nextTag(ctx, module.name, ociRepositoryOf(module.repo), module.series);
   const published = await publishModule(ctx, { dir, repo: module.repo, tag, webhookSecret });
   const version = await waitForVersion(ctx, module.name, tag.slice(1));
@@ -168,7 +217,14 @@ export async function publishNextVersion(ctx: StepContext, module: ExampleModule
 }
 
 /** Waits until the instance satisfies `ready`, then records one `system_get_instance` with that state. */
-export async function waitForInstance(ctx: StepContext, instanceId: string, what: string, ready: (instance: any) => boolean, step = 'provision', limitMs = 180_000): Promise<any> {
+export async function waitForInstance(
+  ctx: StepContext,
+  instanceId: string,
+  what: string,
+  ready: (instance: any) => boolean,
+  step = 'provision',
+  limitMs = 180_000,
+): Promise<any> {
   await waitUntil(what, async () => ready((await ctx.client.call<{ instance: any }>('system_get_instance', { id: instanceId })).instance), limitMs);
   return (await narratedCall<{ instance: any }>(ctx, step, 'system_get_instance', { id: instanceId })).instance;
 }

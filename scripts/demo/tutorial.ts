@@ -6,7 +6,19 @@ import type { Narrator } from './narration.js';
 import { checkRedisOnInstance, type OnInstanceOutput } from './on-instance.js';
 import { PlatformClient, ToolCallError } from './platform-client.js';
 import { ensurePrerequisites } from './prerequisites.js';
-import { ensureModule, narratedCall, nextTag, promoteVersion, publishModule, validateModule, waitForInstance, waitForVersion, waitUntil, type StepContext, type VersionView } from './steps.js';
+import {
+  ensureModule,
+  narratedCall,
+  nextTag,
+  promoteVersion,
+  publishModule,
+  validateModule,
+  waitForInstance,
+  waitForVersion,
+  waitUntil,
+  type StepContext,
+  type VersionView,
+} from './steps.js';
 import type { DemoTarget } from './target.js';
 
 /** What a demo run created and saw, for callers that check it. */
@@ -66,7 +78,10 @@ async function tutorial(ctx: StepContext, cleanup: Cleanup): Promise<DemoOutcome
 
   // A second person approves live promotions: an approver token, revoked at the end.
   narrator.heading('Set-up — a second token that approves live promotions');
-  const issued = await narratedCall<{ token: string; id: string }>(ctx, 'approver', 'system_create_token', { role: 'approver', name: `demo-approver-${suffix}` });
+  const issued = await narratedCall<{ token: string; id: string }>(ctx, 'approver', 'system_create_token', {
+    role: 'approver',
+    name: `demo-approver-${suffix}`,
+  });
   cleanup.unshift({ what: 'revoke the approver token', run: () => narratedCall(ctx, 'cleanup', 'system_revoke_token', { id: issued.id }) });
   const approver = { client: ctx.client.as(issued.token), label: 'approver' };
   cleanup.unshift({ what: "close the approver's connection", run: () => approver.client.close() });
@@ -101,24 +116,48 @@ async function tutorial(ctx: StepContext, cleanup: Cleanup): Promise<DemoOutcome
     if (!(error instanceof ToolCallError) || error.code !== 'already_assigned') throw error;
     narrator.record({ kind: 'note', step: 'assign', text: 'my-redis is assigned to base already' });
   }
-  cleanup.unshift({ what: 'unassign my-redis from base', run: () => narratedCall(ctx, 'cleanup', 'system_unassign_module_from_template', { template_id: base.id, module_name: MY_REDIS.name }) });
-  const { node } = await narratedCall<{ node: { id: string } }>(ctx, 'provision', 'system_create_node', { hostname: `redis-test-${suffix}`, node_template_id: base.id });
+  cleanup.unshift({
+    what: 'unassign my-redis from base',
+    run: () => narratedCall(ctx, 'cleanup', 'system_unassign_module_from_template', { template_id: base.id, module_name: MY_REDIS.name }),
+  });
+  const { node } = await narratedCall<{ node: { id: string } }>(ctx, 'provision', 'system_create_node', {
+    hostname: `redis-test-${suffix}`,
+    node_template_id: base.id,
+  });
   const { instance } = await narratedCall<{ instance: { id: string } }>(ctx, 'provision', 'system_provision_instance', { node_id: node.id });
   cleanup.unshift({ what: 'terminate the instance', run: () => narratedCall(ctx, 'cleanup', 'system_terminate_instance', { id: instance.id }) });
 
   narrator.heading('Verification');
-  const running = await waitForInstance(ctx, instance.id, 'the instance to run my-redis', (i) => i.status === 'running' && i.running_module_digests?.[MY_REDIS.name] === version.composefs_digest, 'verify');
+  const running = await waitForInstance(
+    ctx,
+    instance.id,
+    'the instance to run my-redis',
+    (i) => i.status === 'running' && i.running_module_digests?.[MY_REDIS.name] === version.composefs_digest,
+    'verify',
+  );
   // Every module of the closure arrives in one generation, so this is normally false at once.
   let last: unknown;
-  await waitUntil('the drift report to show no drift', async () => {
-    last = await ctx.client.call<{ drift: boolean }>('system_drift_report', { instance_id: instance.id });
-    return !(last as { drift: boolean }).drift;
-  }, 30_000).catch((error: Error) => {
+  await waitUntil(
+    'the drift report to show no drift',
+    async () => {
+      last = await ctx.client.call<{ drift: boolean }>('system_drift_report', { instance_id: instance.id });
+      return !(last as { drift: boolean }).drift;
+    },
+    30_000,
+  ).catch((error: Error) => {
     throw new Error(`${error.message}; last report: ${JSON.stringify(last)}`);
   });
   const drift = await narratedCall<{ drift: boolean }>(ctx, 'verify', 'system_drift_report', { instance_id: instance.id });
 
   narrator.heading('Verification — on the instance itself');
   const onInstance = await checkRedisOnInstance(ctx, running);
-  return { version, template_id: base.id, node_id: node.id, instance_id: instance.id, running_module_digests: running.running_module_digests, drift: drift.drift, on_instance: onInstance };
+  return {
+    version,
+    template_id: base.id,
+    node_id: node.id,
+    instance_id: instance.id,
+    running_module_digests: running.running_module_digests,
+    drift: drift.drift,
+    on_instance: onInstance,
+  };
 }

@@ -16,7 +16,12 @@ const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+
 const registryList = z
   .string()
   .optional()
-  .transform((value) => (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
+  )
   .refine((entries) => entries.every((entry) => registryHost.safeParse(entry).success), 'must be comma-separated host[:port] entries');
 
 /**
@@ -44,7 +49,10 @@ const registryList = z
  */
 export const agentConfigShape = {
   POWERNODE_INSTANCE_ID: z.string().min(1).max(200),
-  POWERNODE_HOSTNAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'must be a hostname (letters, digits, ".", "_", "-", at most 253)').optional(),
+  POWERNODE_HOSTNAME: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'must be a hostname (letters, digits, ".", "_", "-", at most 253)')
+    .optional(),
   POWERNODE_ENROLMENT_TOKEN: z.string().min(16, 'must be at least 16 characters').max(500).optional(),
   POWERNODE_SANDBOX_DIR: absolutePath,
   POWERNODE_AGENT_DATA_DIR: absolutePath.optional(),

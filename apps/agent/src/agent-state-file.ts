@@ -76,7 +76,13 @@ export async function readAgentState(dataDir: string): Promise<{ state: AgentSta
   try {
     const parsed = stateFile.safeParse(JSON.parse(text));
     if (!parsed.success) return { state: empty, problem: `${agentStatePath(dataDir)} is not an agent state file` };
-    return { state: { committed: parsed.data.committed, pending: parsed.data.pending, ...(parsed.data.rolled_back === undefined ? {} : { rolled_back: parsed.data.rolled_back }) } };
+    return {
+      state: {
+        committed: parsed.data.committed,
+        pending: parsed.data.pending,
+        ...(parsed.data.rolled_back === undefined ? {} : { rolled_back: parsed.data.rolled_back }),
+      },
+    };
   } catch {
     return { state: empty, problem: `${agentStatePath(dataDir)} is not JSON` };
   }

@@ -34,9 +34,13 @@ export function cacheBlobDir(cacheDir: string): string {
 export function cachedBlobPath(cacheDir: string, digest: string): string {
   const [algorithm = '', hex = '', ...rest] = digest.split(':');
   if (rest.length > 0 || DIGEST_HEX[algorithm]?.test(hex) !== true) {
-    throw new PowernodeError('validation_failed', `"${digest}" is not a sha256:<64 hex> or sha512:<128 hex> digest, so it cannot name an artifact cache entry`, {
-      details: { field: 'digest', digest },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `"${digest}" is not a sha256:<64 hex> or sha512:<128 hex> digest, so it cannot name an artifact cache entry`,
+      {
+        details: { field: 'digest', digest },
+      },
+    );
   }
   return path.join(cacheDir, 'blobs', algorithm, hex);
 }
@@ -72,7 +76,9 @@ export async function storeCachedBlob(cacheDir: string, digest: string, bytes: U
   const file = cachedBlobPath(cacheDir, digest);
   const actual = digestWithAlgorithm(bytes, digest.startsWith('sha512:') ? 'sha512' : 'sha256');
   if (actual !== digest) {
-    throw new PowernodeError('digest_mismatch', `refusing to cache ${bytes.length} bytes as ${digest}: they hash to ${actual}`, { details: { expected: digest, actual } });
+    throw new PowernodeError('digest_mismatch', `refusing to cache ${bytes.length} bytes as ${digest}: they hash to ${actual}`, {
+      details: { expected: digest, actual },
+    });
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
   // Readable by every agent sharing the cache whatever the umask (content is checked on use anyway).

@@ -56,9 +56,13 @@ export class SharedDatabaseCollector {
 async function rebuildLdCache(root: string): Promise<void> {
   const outcome = await runHostCommand(['ldconfig', '-r', root], 120_000);
   if (outcome.code !== 0) {
-    throw new PowernodeError('compose_failed', `cannot rebuild ${LD_SO_CACHE} of the composed root with ldconfig -r (${outcome.stderr.trim() || `exit ${outcome.code}`}); install libc-bin on the host`, {
-      details: { rule: 'ld_so_cache' },
-    });
+    throw new PowernodeError(
+      'compose_failed',
+      `cannot rebuild ${LD_SO_CACHE} of the composed root with ldconfig -r (${outcome.stderr.trim() || `exit ${outcome.code}`}); install libc-bin on the host`,
+      {
+        details: { rule: 'ld_so_cache' },
+      },
+    );
   }
 }
 

@@ -7,11 +7,7 @@ import { canonicalJson, type AgentDesiredModule, type AgentHeartbeat, type Agent
 
 /** Where a composed module stands. */
 export type ModuleRunState =
-  | { state: 'pending' }
-  | { state: 'started' }
-  | { state: 'stopped' }
-  | { state: 'failed'; reason: string }
-  | { state: 'skipped'; reason: string };
+  { state: 'pending' } | { state: 'started' } | { state: 'stopped' } | { state: 'failed'; reason: string } | { state: 'skipped'; reason: string };
 
 /** A module of the composed root. */
 export interface ComposedModule {
@@ -88,9 +84,18 @@ export function runningModuleDigests(composition: Composition | null): Record<st
  * Identity of a desired module set as far as composing and starting go (order-independent). Unlike the desired
  * generation, which keeps layer order, masks and modules are sorted first: listing order changes no root.
  */
-export function compositionKey(modules: readonly Pick<AgentDesiredModule, 'module_name' | 'oci_digest' | 'composefs_digest' | 'priority' | 'effective_mask' | 'init'>[]): string {
+export function compositionKey(
+  modules: readonly Pick<AgentDesiredModule, 'module_name' | 'oci_digest' | 'composefs_digest' | 'priority' | 'effective_mask' | 'init'>[],
+): string {
   const essential = modules
-    .map((m) => ({ module_name: m.module_name, oci_digest: m.oci_digest, composefs_digest: m.composefs_digest, priority: m.priority, effective_mask: [...m.effective_mask].sort(), init: m.init }))
+    .map((m) => ({
+      module_name: m.module_name,
+      oci_digest: m.oci_digest,
+      composefs_digest: m.composefs_digest,
+      priority: m.priority,
+      effective_mask: [...m.effective_mask].sort(),
+      init: m.init,
+    }))
     .sort((a, b) => (a.module_name < b.module_name ? -1 : a.module_name > b.module_name ? 1 : 0));
   return canonicalJson(essential);
 }
@@ -107,7 +112,10 @@ export interface TransitionPlan {
   restart: string[];
 }
 
-function sameModule(a: Pick<ComposedModule, 'oci_digest' | 'composefs_digest' | 'init'>, b: Pick<ComposedModule, 'oci_digest' | 'composefs_digest' | 'init'>): boolean {
+function sameModule(
+  a: Pick<ComposedModule, 'oci_digest' | 'composefs_digest' | 'init'>,
+  b: Pick<ComposedModule, 'oci_digest' | 'composefs_digest' | 'init'>,
+): boolean {
   return a.oci_digest === b.oci_digest && a.composefs_digest === b.composefs_digest && canonicalJson(a.init) === canonicalJson(b.init);
 }
 
@@ -131,7 +139,12 @@ export function planTransition(current: Composition | null, next: readonly Compo
   const stop = (current?.modules ?? []).filter((m) => !keep.has(m.module_name) && m.run.state === 'started');
   // A service that keeps running across a switch still sees the old root until it is restarted.
   const restart = next.filter((m) => keep.get(m.module_name)?.state === 'started' && m.init.restart !== null && m.init.restart.trim() !== '');
-  return { stop: stop.sort(byPriority).reverse(), start: start.sort(byPriority).map((m) => m.module_name), keep, restart: restart.sort(byPriority).map((m) => m.module_name) };
+  return {
+    stop: stop.sort(byPriority).reverse(),
+    start: start.sort(byPriority).map((m) => m.module_name),
+    keep,
+    restart: restart.sort(byPriority).map((m) => m.module_name),
+  };
 }
 
 /** The composed modules of a desired set, not started yet. */

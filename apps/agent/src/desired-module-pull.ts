@@ -30,12 +30,19 @@ export interface VerifiedModule {
  * else pulled by digest (the client checks the bytes hash to it), checked to be a module artifact manifest,
  * and stored. Returns the entry's path and whether it was already there.
  */
-export async function cacheModuleManifest(client: OciClient, reference: OciReference & { digest: string }, cacheDir: string): Promise<{ path: string; cached: boolean }> {
-  if ((await readCachedBlob(cacheDir, reference.digest, MAX_MANIFEST_BYTES)) !== undefined) return { path: cachedBlobPath(cacheDir, reference.digest), cached: true };
+export async function cacheModuleManifest(
+  client: OciClient,
+  reference: OciReference & { digest: string },
+  cacheDir: string,
+): Promise<{ path: string; cached: boolean }> {
+  if ((await readCachedBlob(cacheDir, reference.digest, MAX_MANIFEST_BYTES)) !== undefined)
+    return { path: cachedBlobPath(cacheDir, reference.digest), cached: true };
   const pulled = await client.getManifest(reference.repository, reference.digest);
   const what = `${reference.registry}/${reference.repository}@${reference.digest}`;
   if (isImageIndex(pulled.manifest)) {
-    throw new PowernodeError('manifest_invalid', `${what} is not a module artifact: it is an image index; push an artifact built by powernode module build`, { details: { digest: reference.digest } });
+    throw new PowernodeError('manifest_invalid', `${what} is not a module artifact: it is an image index; push an artifact built by powernode module build`, {
+      details: { digest: reference.digest },
+    });
   }
   moduleArtifactLayers(pulled.manifest, what);
   return { path: await storeCachedBlob(cacheDir, reference.digest, pulled.bytes), cached: false };
@@ -58,9 +65,13 @@ export async function pullDesiredModule(
 ): Promise<VerifiedModule> {
   const reference = parseReference(desired.oci_ref, {});
   if (reference.digest !== undefined && reference.digest !== desired.oci_digest) {
-    throw new PowernodeError('digest_mismatch', `module ${desired.module_name}: oci_ref pins ${reference.digest} but oci_digest is ${desired.oci_digest}; the desired state contradicts itself`, {
-      details: { module_name: desired.module_name, oci_ref: desired.oci_ref, oci_digest: desired.oci_digest },
-    });
+    throw new PowernodeError(
+      'digest_mismatch',
+      `module ${desired.module_name}: oci_ref pins ${reference.digest} but oci_digest is ${desired.oci_digest}; the desired state contradicts itself`,
+      {
+        details: { module_name: desired.module_name, oci_ref: desired.oci_ref, oci_digest: desired.oci_digest },
+      },
+    );
   }
   const client = clients.clientFor(reference.registry);
   const pinned = { registry: reference.registry, repository: reference.repository, digest: desired.oci_digest };
@@ -79,9 +90,13 @@ export async function pullDesiredModule(
     }
   }
   if (pulled.manifestDigest !== desired.oci_digest) {
-    throw new PowernodeError('digest_mismatch', `module ${desired.module_name}: the registry served manifest ${pulled.manifestDigest} for ${desired.oci_digest}; do not use it`, {
-      details: { module_name: desired.module_name, expected: desired.oci_digest, actual: pulled.manifestDigest },
-    });
+    throw new PowernodeError(
+      'digest_mismatch',
+      `module ${desired.module_name}: the registry served manifest ${pulled.manifestDigest} for ${desired.oci_digest}; do not use it`,
+      {
+        details: { module_name: desired.module_name, expected: desired.oci_digest, actual: pulled.manifestDigest },
+      },
+    );
   }
   if (pulled.composefsDigest !== desired.composefs_digest) {
     throw new PowernodeError(
@@ -91,9 +106,13 @@ export async function pullDesiredModule(
     );
   }
   if (pulled.config.name !== desired.module_name) {
-    throw new PowernodeError('manifest_invalid', `module ${desired.module_name}: artifact ${desired.oci_ref} is module ${pulled.config.name}; the desired state points at the wrong artifact`, {
-      details: { module_name: desired.module_name, artifact_module: pulled.config.name },
-    });
+    throw new PowernodeError(
+      'manifest_invalid',
+      `module ${desired.module_name}: artifact ${desired.oci_ref} is module ${pulled.config.name}; the desired state points at the wrong artifact`,
+      {
+        details: { module_name: desired.module_name, artifact_module: pulled.config.name },
+      },
+    );
   }
   if (pulled.treeLayerPath === undefined) throw new PowernodeError('internal', `module ${desired.module_name}: the pull kept no tree layer in the cache`);
   return {

@@ -25,7 +25,15 @@ export interface GatewayClientOptions {
 /** `{ok:true, desired_generation}`: what a heartbeat answers. */
 export type AgentHeartbeatResult = z.infer<typeof agentHeartbeatResult>;
 
-const FALLBACK_CODES: Record<number, ErrorCode> = { 400: 'validation_failed', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 429: 'rate_limited' };
+const FALLBACK_CODES: Record<number, ErrorCode> = {
+  400: 'validation_failed',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+};
 
 function codeFor(status: number, declared: unknown): ErrorCode {
   if (typeof declared === 'string' && declared in ERROR_CODES) return declared as ErrorCode;
@@ -75,34 +83,49 @@ export class GatewayClient {
       });
       text = await response.text();
     } catch (cause) {
-      throw new PowernodeError('gateway_unreachable', `cannot ${what}: ${method} ${url} failed (${(cause as Error).message}); check POWERNODE_GATEWAY_URL and that the gateway runs`, {
-        cause,
-        details: { url },
-      });
+      throw new PowernodeError(
+        'gateway_unreachable',
+        `cannot ${what}: ${method} ${url} failed (${(cause as Error).message}); check POWERNODE_GATEWAY_URL and that the gateway runs`,
+        {
+          cause,
+          details: { url },
+        },
+      );
     }
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch (cause) {
       if (response.ok) {
-        throw new PowernodeError('gateway_unreachable', `cannot ${what}: the gateway answered ${response.status} with something that is not JSON`, { cause, details: { url, status: response.status } });
+        throw new PowernodeError('gateway_unreachable', `cannot ${what}: the gateway answered ${response.status} with something that is not JSON`, {
+          cause,
+          details: { url, status: response.status },
+        });
       }
       parsed = undefined;
     }
     if (!response.ok) {
       const problem = (parsed ?? {}) as { code?: unknown; detail?: unknown; title?: unknown };
       const detail = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : text.slice(0, 200);
-      throw new PowernodeError(codeFor(response.status, problem.code), `cannot ${what}: the gateway answered ${response.status}${detail === '' ? '' : `: ${detail}`}`, {
-        details: { url, status: response.status, ...(typeof problem.code === 'string' ? { gateway_code: problem.code } : {}) },
-        retryable: response.status >= 500 || response.status === 429,
-      });
+      throw new PowernodeError(
+        codeFor(response.status, problem.code),
+        `cannot ${what}: the gateway answered ${response.status}${detail === '' ? '' : `: ${detail}`}`,
+        {
+          details: { url, status: response.status, ...(typeof problem.code === 'string' ? { gateway_code: problem.code } : {}) },
+          retryable: response.status >= 500 || response.status === 429,
+        },
+      );
     }
     const checked = schema.safeParse(parsed);
     if (!checked.success) {
       const issues = checked.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
-      throw new PowernodeError('validation_failed', `cannot ${what}: the gateway's answer does not follow the agent protocol (${issues.slice(0, 5).join('; ')})`, {
-        details: { url, issues },
-      });
+      throw new PowernodeError(
+        'validation_failed',
+        `cannot ${what}: the gateway's answer does not follow the agent protocol (${issues.slice(0, 5).join('; ')})`,
+        {
+          details: { url, issues },
+        },
+      );
     }
     return checked.data;
   }

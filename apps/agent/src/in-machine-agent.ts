@@ -70,7 +70,11 @@ export function agentBinds(linkDir: string, runtimeRoot: string = RUNTIME_ROOT, 
   return [
     { host: linkDir, inside: LINK_INSIDE, readOnly: false },
     { host: nodeBinary, inside: NODE_INSIDE, readOnly: true },
-    ...['package.json', 'node_modules', 'libs', 'apps/agent'].map((part) => ({ host: path.join(runtimeRoot, part), inside: `${APP_INSIDE}/${part}`, readOnly: true })),
+    ...['package.json', 'node_modules', 'libs', 'apps/agent'].map((part) => ({
+      host: path.join(runtimeRoot, part),
+      inside: `${APP_INSIDE}/${part}`,
+      readOnly: true,
+    })),
   ];
 }
 

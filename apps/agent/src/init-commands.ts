@@ -34,7 +34,10 @@ export interface InitCommandRequest {
 const OUTPUT_TAIL_BYTES = 2_000;
 
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n').filter((line) => line.trim() !== '');
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((line) => line.trim() !== '');
   return (lines[lines.length - 1] ?? '').slice(0, 300);
 }
 
@@ -79,10 +82,19 @@ export async function runInitCommand(request: InitCommandRequest): Promise<InitC
   }
   // Only a machine instance boots an init system; in a sandbox systemctl can only fail ("not booted with systemd").
   if (request.boundary.kind !== 'machine' && path.posix.basename(program) === 'systemctl') {
-    return { outcome: 'skipped', reason: `no init system runs in a ${request.boundary.kind} sandbox (the local driver); a machine instance (nspawn) runs systemctl` };
+    return {
+      outcome: 'skipped',
+      reason: `no init system runs in a ${request.boundary.kind} sandbox (the local driver); a machine instance (nspawn) runs systemctl`,
+    };
   }
   const inside = [resolved, ...argv.slice(1)];
-  const hostArgv = isolatedArgv(request.boundary, { root: request.root, argv: inside, hostname: request.hostname, network: request.network, moduleName: request.moduleName });
+  const hostArgv = isolatedArgv(request.boundary, {
+    root: request.root,
+    argv: inside,
+    hostname: request.hostname,
+    network: request.network,
+    moduleName: request.moduleName,
+  });
   const [hostProgram, ...hostArgs] = hostArgv as [string, ...string[]];
   const { code, signal, stderr, output, timedOut, spawnError } = await new Promise<{
     code: number | null;

@@ -128,7 +128,9 @@ export class InstanceAgent {
       if (this.deps.machine !== undefined) this.services = [];
       if (this.credential !== undefined && !this.reconciler.switchingByReboot()) {
         await Promise.race([
-          this.deps.gateway.heartbeat(this.credential, this.heartbeat()).catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'final heartbeat not delivered')),
+          this.deps.gateway
+            .heartbeat(this.credential, this.heartbeat())
+            .catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'final heartbeat not delivered')),
           new Promise((resolve) => setTimeout(resolve, FINAL_HEARTBEAT_TIMEOUT_MS).unref()),
         ]);
       }
@@ -219,7 +221,9 @@ export class InstanceAgent {
       if (this.stopping) break;
       // Straight on when the heartbeat revealed a generation to reconcile now; else one interval (or less, until a retry is due).
       if (this.reconcileDue()) continue;
-      const untilRetry = desiredDiffers(this.book, this.committed?.generation ?? null) ? Math.max(0, this.book.nextAttemptAt - Date.now()) : Number.POSITIVE_INFINITY;
+      const untilRetry = desiredDiffers(this.book, this.committed?.generation ?? null)
+        ? Math.max(0, this.book.nextAttemptAt - Date.now())
+        : Number.POSITIVE_INFINITY;
       await this.sleep(Math.min(this.heartbeatIntervalMs, untilRetry));
     }
   }
@@ -263,7 +267,10 @@ export class InstanceAgent {
     this.errors = errors;
     this.book = afterFailure(this.book, generation, Date.now(), { initialMs: this.config.retryInitialMs, maxMs: this.config.retryMaxMs });
     const delay = Math.max(0, this.book.nextAttemptAt - Date.now());
-    this.logger.error({ generation, errors, retry_in_ms: delay, running_module_digests: runningModuleDigests(this.committed) }, 'reconcile failed; the current composition stays');
+    this.logger.error(
+      { generation, errors, retry_in_ms: delay, running_module_digests: runningModuleDigests(this.committed) },
+      'reconcile failed; the current composition stays',
+    );
   }
 
   private recordSuccess(): void {
@@ -302,7 +309,8 @@ export class InstanceAgent {
         return;
       }
       case 'compose':
-        if (desired.unresolved.length > 0) this.logger.info({ generation: desired.generation, unresolved: desired.unresolved }, 'modules the platform could not resolve');
+        if (desired.unresolved.length > 0)
+          this.logger.info({ generation: desired.generation, unresolved: desired.unresolved }, 'modules the platform could not resolve');
         await this.reconciler.apply(desired, plan.key);
         return;
       default: {
@@ -314,7 +322,12 @@ export class InstanceAgent {
 
   // ---- init commands -----------------------------------------------------------------------------------------
 
-  private async runInit(composition: Composition, module: ComposedModule, action: InitAction, timeoutMs = this.config.initTimeoutMs): Promise<InitCommandResult> {
+  private async runInit(
+    composition: Composition,
+    module: ComposedModule,
+    action: InitAction,
+    timeoutMs = this.config.initTimeoutMs,
+  ): Promise<InitCommandResult> {
     const result = await runInitCommand({
       moduleName: module.module_name,
       action,
@@ -326,7 +339,14 @@ export class InstanceAgent {
       network: this.config.network,
       timeoutMs,
     });
-    const fields = { module_name: module.module_name, action, isolation: this.deps.boundary.kind, outcome: result.outcome, ...('argv' in result ? { argv: result.argv } : {}), ...('reason' in result ? { reason: result.reason } : {}) };
+    const fields = {
+      module_name: module.module_name,
+      action,
+      isolation: this.deps.boundary.kind,
+      outcome: result.outcome,
+      ...('argv' in result ? { argv: result.argv } : {}),
+      ...('reason' in result ? { reason: result.reason } : {}),
+    };
     if (result.outcome === 'failed') this.logger.warn(fields, `init.${action} failed`);
     else this.logger.info(fields, `init.${action} ${result.outcome}`);
     return result;

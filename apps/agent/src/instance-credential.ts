@@ -35,7 +35,9 @@ export async function readStoredCredential(dataDir: string, instanceId: string):
     text = await readFile(credentialPath(dataDir), 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { credential: null };
-    throw new PowernodeError('internal', `cannot read ${credentialPath(dataDir)}: ${(error as Error).message}; check the data dir's permissions`, { cause: error });
+    throw new PowernodeError('internal', `cannot read ${credentialPath(dataDir)}: ${(error as Error).message}; check the data dir's permissions`, {
+      cause: error,
+    });
   }
   let parsed: ReturnType<typeof storedCredential.safeParse>;
   try {

@@ -45,19 +45,27 @@ export function isolatedArgv(boundary: Exclude<IsolationBoundary, { kind: 'none'
       const env = Object.entries(isolatedEnvironment(command.moduleName)).flatMap(([name, value]) => ['--setenv', name, value]);
       return [
         boundary.program,
-        '--ro-bind', command.root, '/',
-        '--proc', '/proc',
-        '--dev', '/dev',
-        '--tmpfs', '/tmp',
-        '--tmpfs', '/run',
+        '--ro-bind',
+        command.root,
+        '/',
+        '--proc',
+        '/proc',
+        '--dev',
+        '/dev',
+        '--tmpfs',
+        '/tmp',
+        '--tmpfs',
+        '/run',
         '--unshare-all',
         ...(command.network === 'host' ? ['--share-net'] : []),
-        '--hostname', command.hostname,
+        '--hostname',
+        command.hostname,
         '--die-with-parent',
         '--new-session',
         '--clearenv',
         ...env,
-        '--chdir', '/',
+        '--chdir',
+        '/',
         '--',
         ...command.argv,
       ];
@@ -65,7 +73,11 @@ export function isolatedArgv(boundary: Exclude<IsolationBoundary, { kind: 'none'
     case 'unshare':
       return [
         boundary.program,
-        '--fork', '--pid', '--mount', '--uts', '--ipc',
+        '--fork',
+        '--pid',
+        '--mount',
+        '--uts',
+        '--ipc',
         ...(command.network === 'host' ? [] : ['--net']),
         '--kill-child',
         '--mount-proc',
@@ -84,7 +96,11 @@ export function isolatedArgv(boundary: Exclude<IsolationBoundary, { kind: 'none'
 }
 
 /** The outcome of a short-lived host process: exit code (null when killed) and the end of its stderr. */
-export async function runProbe(argv: readonly string[], timeoutMs: number, env?: Record<string, string>): Promise<{ code: number | null; stderr: string; spawnError?: string }> {
+export async function runProbe(
+  argv: readonly string[],
+  timeoutMs: number,
+  env?: Record<string, string>,
+): Promise<{ code: number | null; stderr: string; spawnError?: string }> {
   const [program, ...args] = argv as [string, ...string[]];
   return new Promise((resolve) => {
     let stderr = '';
@@ -127,12 +143,18 @@ export async function detectIsolationBoundary(preference: 'auto' | 'bwrap' | 'un
   if (preference === 'none') return { kind: 'none', reason: 'disabled by POWERNODE_AGENT_ISOLATION=none' };
   const problems: string[] = [];
   if (preference === 'auto' || preference === 'bwrap') {
-    const outcome = await runProbe(['bwrap', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--unshare-all', '--die-with-parent', '--', '/bin/true'], PROBE_TIMEOUT_MS);
+    const outcome = await runProbe(
+      ['bwrap', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--unshare-all', '--die-with-parent', '--', '/bin/true'],
+      PROBE_TIMEOUT_MS,
+    );
     if (outcome.code === 0) return { kind: 'bwrap', program: 'bwrap' };
     problems.push(probeFailure('bwrap', outcome));
   }
   if (preference === 'auto' || preference === 'unshare') {
-    const outcome = await runProbe(['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--kill-child', '--mount-proc', '--root=/', '--wd=/', '--', '/bin/true'], PROBE_TIMEOUT_MS);
+    const outcome = await runProbe(
+      ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--kill-child', '--mount-proc', '--root=/', '--wd=/', '--', '/bin/true'],
+      PROBE_TIMEOUT_MS,
+    );
     if (outcome.code === 0) return { kind: 'unshare', program: 'unshare' };
     problems.push(probeFailure('unshare', outcome));
   }

@@ -185,7 +185,8 @@ export async function extractLayer(root: string, layer: LayerToExtract, options:
       if (want === undefined) fail('presence', 'absent', 'present');
       if (seen.has(entry.path)) fail('presence', 'one entry', 'listed twice');
       seen.add(entry.path);
-      if (entry.type !== want!.type) fail('type', want!.type, entry.type === 'other' || entry.type === 'hardlink' ? `tar type flag ${JSON.stringify(entry.typeflag)}` : entry.type);
+      if (entry.type !== want!.type)
+        fail('type', want!.type, entry.type === 'other' || entry.type === 'hardlink' ? `tar type flag ${JSON.stringify(entry.typeflag)}` : entry.type);
       if (entry.mode !== want!.mode) fail('mode', want!.mode.toString(8), entry.mode.toString(8));
       if (entry.uid !== want!.uid) fail('uid', want!.uid, entry.uid);
       if (entry.gid !== want!.gid) fail('gid', want!.gid, entry.gid);

@@ -191,7 +191,9 @@ export class MachineKeeper {
     this.logger.error({ errors, retry_in_ms: delay }, 'the machine could not be brought up');
     if (this.credential === undefined) return;
     const heartbeat = heartbeatOf(null, errors, { version: KEEPER_VERSION, bootId: this.bootId });
-    await this.deps.gateway.heartbeat(this.credential, heartbeat).catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'heartbeat not delivered'));
+    await this.deps.gateway
+      .heartbeat(this.credential, heartbeat)
+      .catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'heartbeat not delivered'));
   }
 
   // ---- roots -------------------------------------------------------------------------------------------------
@@ -230,8 +232,15 @@ export class MachineKeeper {
     }
     const rootDir = await publishRoot(this.config.sandboxDir, staging, desired.generation);
     const modules = composedModulesOf(desired.modules);
-    for (const module of modules) module.units = unitsOfModule(verified.find((v) => v.desired.module_name === module.module_name)?.services ?? [], module.init.start);
-    const composition: Composition = { generation: desired.generation, root_dir: rootDir, composed_root_hash: rootHash, composition_key: compositionKey(desired.modules), modules };
+    for (const module of modules)
+      module.units = unitsOfModule(verified.find((v) => v.desired.module_name === module.module_name)?.services ?? [], module.init.start);
+    const composition: Composition = {
+      generation: desired.generation,
+      root_dir: rootDir,
+      composed_root_hash: rootHash,
+      composition_key: compositionKey(desired.modules),
+      modules,
+    };
     await writeFileAtomically(path.join(this.config.sandboxDir, rootDir, COMPOSITION_FILE), `${JSON.stringify(composition, null, 2)}\n`, 0o600);
     log.info({ root: rootDir, composed_root_hash: rootHash }, 'root composed');
     return composition;
@@ -240,7 +249,10 @@ export class MachineKeeper {
   private async readComposition(rootDir: string): Promise<Composition> {
     const file = path.join(this.config.sandboxDir, rootDir, COMPOSITION_FILE);
     const parsed = compositionSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
-    if (!parsed.success) throw new PowernodeError('machine_failed', `${file} is not a composition; compose the generation again`, { details: { rule: 'machine_root', root_dir: rootDir } });
+    if (!parsed.success)
+      throw new PowernodeError('machine_failed', `${file} is not a composition; compose the generation again`, {
+        details: { rule: 'machine_root', root_dir: rootDir },
+      });
     return parsed.data as Composition;
   }
 
@@ -254,11 +266,19 @@ export class MachineKeeper {
     const rootPath = path.join(this.config.sandboxDir, composition.root_dir);
     const stack = await readStack(rootPath);
     const { rootHash } =
-      options.justComposed === true && stack !== null ? { rootHash: composition.composed_root_hash } : stack === null ? { rootHash: 'not a stacked root' } : await describeStackedRoot(rootPath, stack);
+      options.justComposed === true && stack !== null
+        ? { rootHash: composition.composed_root_hash }
+        : stack === null
+          ? { rootHash: 'not a stacked root' }
+          : await describeStackedRoot(rootPath, stack);
     if (rootHash !== composition.composed_root_hash) {
-      throw new PowernodeError('machine_failed', `root ${composition.root_dir} changed since it was composed (root hash ${rootHash}, composed ${composition.composed_root_hash}); it is not booted`, {
-        details: { rule: 'machine_root_hash', root_dir: composition.root_dir },
-      });
+      throw new PowernodeError(
+        'machine_failed',
+        `root ${composition.root_dir} changed since it was composed (root hash ${rootHash}, composed ${composition.composed_root_hash}); it is not booted`,
+        {
+          details: { rule: 'machine_root_hash', root_dir: composition.root_dir },
+        },
+      );
     }
     const booted: BootedRecord = {
       composition: { ...composition, modules: composition.modules.map((m) => ({ ...m, run: { state: 'pending' } })) },
@@ -336,7 +356,9 @@ export class MachineKeeper {
           const rootDir = await this.existingRoot(body['root_dir']);
           answer(202);
           // The answer leaves before the machine goes down; the boot is the keeper's from here.
-          void this.exclusive(() => this.reboot(rootDir)).catch((error: unknown) => this.recordFailure([{ module_name: null, message: `boot: ${errorMessage(error)}` }]));
+          void this.exclusive(() => this.reboot(rootDir)).catch((error: unknown) =>
+            this.recordFailure([{ module_name: null, message: `boot: ${errorMessage(error)}` }]),
+          );
           return;
         }
         case '/release': {
@@ -359,7 +381,10 @@ export class MachineKeeper {
   private async stage(generation: string): Promise<Composition> {
     const desired = await this.deps.gateway.desired(this.credential!);
     if (desired.generation !== generation) {
-      throw new RequestRefused(409, { errors: [{ module_name: null, message: `the platform now wants generation ${desired.generation}, not ${generation}` }], retryable: true });
+      throw new RequestRefused(409, {
+        errors: [{ module_name: null, message: `the platform now wants generation ${desired.generation}, not ${generation}` }],
+        retryable: true,
+      });
     }
     // The agent switches one generation at a time: a root staged earlier and never booted is not coming.
     await removeStaleRoots(this.config.sandboxDir);
@@ -367,7 +392,8 @@ export class MachineKeeper {
   }
 
   private async existingRoot(value: unknown): Promise<string> {
-    if (typeof value !== 'string' || !ROOT_DIR_SHAPE.test(value)) throw new RequestRefused(400, { code: 'validation_failed', message: 'root_dir: must be roots/<name>, as a stage answered' });
+    if (typeof value !== 'string' || !ROOT_DIR_SHAPE.test(value))
+      throw new RequestRefused(400, { code: 'validation_failed', message: 'root_dir: must be roots/<name>, as a stage answered' });
     const exists = await stat(path.join(this.config.sandboxDir, value, COMPOSITION_FILE)).then(
       () => true,
       () => false,
@@ -420,7 +446,8 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   const chunks: Buffer[] = [];
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES) throw new RequestRefused(413, { code: 'payload_too_large', message: `requests to the keeper are at most ${MAX_REQUEST_BYTES} bytes` });
+    if (size > MAX_REQUEST_BYTES)
+      throw new RequestRefused(413, { code: 'payload_too_large', message: `requests to the keeper are at most ${MAX_REQUEST_BYTES} bytes` });
     chunks.push(chunk as Buffer);
   }
   try {

@@ -111,7 +111,8 @@ export class KeeperClient implements MachineHost {
     const { status, body } = await this.call('POST', '/stage', { generation });
     if (status === 200) {
       const parsed = compositionSchema.safeParse(body);
-      if (!parsed.success) throw new StageRefused([{ module_name: null, message: 'the host answered the stage with something that is not a composition' }], true);
+      if (!parsed.success)
+        throw new StageRefused([{ module_name: null, message: 'the host answered the stage with something that is not a composition' }], true);
       return parsed.data as Composition;
     }
     const refusal = stageRefusal.safeParse(body);
@@ -121,7 +122,11 @@ export class KeeperClient implements MachineHost {
 
   async boot(rootDir: string): Promise<void> {
     const { status, body } = await this.call('POST', '/boot', { root_dir: rootDir });
-    if (status !== 202) throw new PowernodeError('machine_failed', `the host refused to boot ${rootDir}: HTTP ${status} ${JSON.stringify(body)}`, { retryable: true, details: { rule: 'machine_link' } });
+    if (status !== 202)
+      throw new PowernodeError('machine_failed', `the host refused to boot ${rootDir}: HTTP ${status} ${JSON.stringify(body)}`, {
+        retryable: true,
+        details: { rule: 'machine_link' },
+      });
   }
 
   async release(rootDir: string): Promise<void> {
@@ -136,7 +141,13 @@ export class KeeperClient implements MachineHost {
     const data = Buffer.from(JSON.stringify(payload));
     return new Promise((resolve, reject) => {
       const req = request(
-        { socketPath: path.join(this.linkDir, KEEPER_SOCKET), path: route, method, headers: { 'content-type': 'application/json', 'content-length': String(data.length) }, timeout: this.timeoutMs },
+        {
+          socketPath: path.join(this.linkDir, KEEPER_SOCKET),
+          path: route,
+          method,
+          headers: { 'content-type': 'application/json', 'content-length': String(data.length) },
+          timeout: this.timeoutMs,
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
@@ -153,7 +164,13 @@ export class KeeperClient implements MachineHost {
       );
       req.once('timeout', () => req.destroy(new Error(`no answer from the host's keeper within ${this.timeoutMs} ms`)));
       req.once('error', (cause) =>
-        reject(new PowernodeError('machine_failed', `cannot reach the host's keeper at ${path.join(this.linkDir, KEEPER_SOCKET)}: ${cause.message}`, { cause, retryable: true, details: { rule: 'machine_link' } })),
+        reject(
+          new PowernodeError('machine_failed', `cannot reach the host's keeper at ${path.join(this.linkDir, KEEPER_SOCKET)}: ${cause.message}`, {
+            cause,
+            retryable: true,
+            details: { rule: 'machine_link' },
+          }),
+        ),
       );
       req.end(data);
     });

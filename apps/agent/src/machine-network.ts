@@ -61,7 +61,11 @@ async function withClaimsLock<T>(dir: string, work: () => Promise<T>): Promise<T
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
       if (age > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
-      else if (attempt > 600) throw new PowernodeError('machine_failed', `the machine network claims in ${dir} stay locked (${lock}); remove it if no agent is starting a machine`, { retryable: true, details: { rule: 'machine_network' } });
+      else if (attempt > 600)
+        throw new PowernodeError('machine_failed', `the machine network claims in ${dir} stay locked (${lock}); remove it if no agent is starting a machine`, {
+          retryable: true,
+          details: { rule: 'machine_network' },
+        });
       else await sleep(50);
     }
   }
@@ -99,7 +103,8 @@ export async function claimMachineNetwork(dir: string, instance: { instanceId: s
     for (const name of await readdir(dir)) {
       if (!/^\d+$/.test(name)) continue;
       const claim = await readClaim(path.join(dir, name));
-      if (claim?.instance_id === instance.instanceId && claim.sandbox === instance.sandboxDir) return machineNetworkOf(instance.instanceId, subnet, Number(name));
+      if (claim?.instance_id === instance.instanceId && claim.sandbox === instance.sandboxDir)
+        return machineNetworkOf(instance.instanceId, subnet, Number(name));
       if (claim !== null && (await stat(claim.sandbox).catch(() => undefined)) !== undefined) taken.add(Number(name));
     }
     const blocks = 2 ** (BLOCK_PREFIX - subnet.prefixLength);
@@ -113,10 +118,14 @@ export async function claimMachineNetwork(dir: string, instance: { instanceId: s
       await writeFileAtomically(path.join(dir, String(index)), JSON.stringify(claim), 0o644);
       return machineNetworkOf(instance.instanceId, subnet, index);
     }
-    throw new PowernodeError('machine_failed', `no free /30 left in the machines' subnet ${numberToIpv4(subnet.base)}/${subnet.prefixLength} (${blocks} blocks claimed under ${dir}); set POWERNODE_MACHINE_SUBNET to a larger one`, {
-      retryable: true,
-      details: { rule: 'machine_network' },
-    });
+    throw new PowernodeError(
+      'machine_failed',
+      `no free /30 left in the machines' subnet ${numberToIpv4(subnet.base)}/${subnet.prefixLength} (${blocks} blocks claimed under ${dir}); set POWERNODE_MACHINE_SUBNET to a larger one`,
+      {
+        retryable: true,
+        details: { rule: 'machine_network' },
+      },
+    );
   });
 }
 
@@ -143,10 +152,14 @@ export async function configureMachineNetwork(leader: number, network: MachineNe
   for (const step of steps) {
     const run = await runHostCommand(step.argv, 10_000);
     if (run.code !== 0) {
-      throw new PowernodeError('machine_failed', `cannot configure the machine's network (${step.argv.join(' ')}): ${run.stderr.trim() || `exit ${run.code}`}; the host needs iproute2`, {
-        retryable: true,
-        details: { rule: 'machine_network', address: network.address },
-      });
+      throw new PowernodeError(
+        'machine_failed',
+        `cannot configure the machine's network (${step.argv.join(' ')}): ${run.stderr.trim() || `exit ${run.code}`}; the host needs iproute2`,
+        {
+          retryable: true,
+          details: { rule: 'machine_network', address: network.address },
+        },
+      );
     }
   }
 }

@@ -67,18 +67,37 @@ export class MachineReconciler implements Reconciler {
         return;
       }
       // The root asked for did not even boot: the host brought the machine back here and says why.
-      const failedBoot = booted.failed_boot === undefined || booted.failed_boot.generation === composition.generation ? undefined : {
-        generation: booted.failed_boot.generation,
-        errors: [{ module_name: null, message: `rolled back to generation ${composition.generation}: ${booted.failed_boot.message}` }],
-      };
-      const rolledBack = failedBoot ?? (state.rolled_back !== undefined && state.rolled_back.generation !== composition.generation ? state.rolled_back : undefined);
-      await writeAgentState(this.ctx.config.dataDir, { committed: composition, pending: null, ...(rolledBack === undefined ? {} : { rolled_back: rolledBack }) });
+      const failedBoot =
+        booted.failed_boot === undefined || booted.failed_boot.generation === composition.generation
+          ? undefined
+          : {
+              generation: booted.failed_boot.generation,
+              errors: [{ module_name: null, message: `rolled back to generation ${composition.generation}: ${booted.failed_boot.message}` }],
+            };
+      const rolledBack =
+        failedBoot ?? (state.rolled_back !== undefined && state.rolled_back.generation !== composition.generation ? state.rolled_back : undefined);
+      await writeAgentState(this.ctx.config.dataDir, {
+        committed: composition,
+        pending: null,
+        ...(rolledBack === undefined ? {} : { rolled_back: rolledBack }),
+      });
       if (rolledBack !== undefined) {
         this.ctx.markRolledBack(rolledBack.generation);
         this.ctx.recordFailure(rolledBack.generation, rolledBack.errors);
       }
-      if (previous !== null && previous.root_dir !== composition.root_dir) await machine.release(previous.root_dir).catch((error: unknown) => this.ctx.logger.warn({ err: errorMessage(error) }, 'the previous root was not released'));
-      this.ctx.logger.info({ generation: composition.generation, root: composition.root_dir, running_module_digests: runningModuleDigests(composition), services: this.ctx.services }, 'running the booted root');
+      if (previous !== null && previous.root_dir !== composition.root_dir)
+        await machine
+          .release(previous.root_dir)
+          .catch((error: unknown) => this.ctx.logger.warn({ err: errorMessage(error) }, 'the previous root was not released'));
+      this.ctx.logger.info(
+        {
+          generation: composition.generation,
+          root: composition.root_dir,
+          running_module_digests: runningModuleDigests(composition),
+          services: this.ctx.services,
+        },
+        'running the booted root',
+      );
     });
   }
 
@@ -142,8 +161,11 @@ export class MachineReconciler implements Reconciler {
       await sleep(250);
       await this.refreshServices(composition);
     }
-    const failures: ReconcileError[] = composition.modules.filter((m) => m.run.state === 'failed').map((m) => ({ module_name: m.module_name, message: formatFailure(m.run) }));
-    for (const service of this.ctx.services.filter((s) => s.state === 'failed')) failures.push({ module_name: service.module, message: `service ${service.name} failed` });
+    const failures: ReconcileError[] = composition.modules
+      .filter((m) => m.run.state === 'failed')
+      .map((m) => ({ module_name: m.module_name, message: formatFailure(m.run) }));
+    for (const service of this.ctx.services.filter((s) => s.state === 'failed'))
+      failures.push({ module_name: service.module, message: `service ${service.name} failed` });
     return failures;
   }
 
@@ -164,6 +186,8 @@ export class MachineReconciler implements Reconciler {
       this.ctx.logger.warn({ code: shown.code, stderr: shown.stderr.trim() }, 'cannot read the service states');
       return;
     }
-    this.ctx.services = parseSystemctlShow(shown.stdout).map((unit) => ({ module: owner.get(unit.unit) ?? '', name: unit.unit, state: unit.state, since: unit.since })).filter((s) => s.module !== '');
+    this.ctx.services = parseSystemctlShow(shown.stdout)
+      .map((unit) => ({ module: owner.get(unit.unit) ?? '', name: unit.unit, state: unit.state, since: unit.since }))
+      .filter((s) => s.module !== '');
   }
 }

@@ -28,10 +28,21 @@ export function serviceStateOf(activeState: string): AgentServiceStatus['state']
 export function parseSystemctlShow(output: string): Array<{ unit: string; state: AgentServiceStatus['state']; since: string | null }> {
   return output
     .split(/\n\s*\n/)
-    .map((block) => Object.fromEntries(block.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])))
+    .map((block) =>
+      Object.fromEntries(
+        block
+          .split('\n')
+          .filter((line) => line.includes('='))
+          .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+      ),
+    )
     .filter((fields) => typeof fields['Id'] === 'string' && fields['Id'] !== '')
     .map((fields) => {
       const stamp = /^@(\d+)$/.exec(fields['StateChangeTimestamp'] ?? '');
-      return { unit: fields['Id']!, state: serviceStateOf(fields['ActiveState'] ?? ''), since: stamp === null ? null : new Date(Number(stamp[1]) * 1000).toISOString() };
+      return {
+        unit: fields['Id']!,
+        state: serviceStateOf(fields['ActiveState'] ?? ''),
+        since: stamp === null ? null : new Date(Number(stamp[1]) * 1000).toISOString(),
+      };
     });
 }

@@ -16,7 +16,8 @@ function configOrExit(): AgentConfig {
     return parseAgentConfig(process.env);
   } catch (error) {
     if (error instanceof PowernodeError && error.code === 'config_invalid') {
-      for (const line of (error.details?.['problems'] as string[] | undefined) ?? [error.message]) process.stderr.write(`agent: configuration error: ${line}\n`);
+      for (const line of (error.details?.['problems'] as string[] | undefined) ?? [error.message])
+        process.stderr.write(`agent: configuration error: ${line}\n`);
       process.exit(1);
     }
     throw error;
@@ -26,7 +27,10 @@ function configOrExit(): AgentConfig {
 const config = configOrExit();
 const logger = createAgentLogger(config.instanceId, config.logLevel);
 const caPem = config.caPem ?? (config.caFile === undefined ? undefined : await readFile(config.caFile, 'utf8'));
-const fetchImplementation = caPem === undefined && config.gatewaySocket === undefined ? undefined : fetchOver({ ...(caPem === undefined ? {} : { caPem }), ...(config.gatewaySocket === undefined ? {} : { socketPath: config.gatewaySocket }) });
+const fetchImplementation =
+  caPem === undefined && config.gatewaySocket === undefined
+    ? undefined
+    : fetchOver({ ...(caPem === undefined ? {} : { caPem }), ...(config.gatewaySocket === undefined ? {} : { socketPath: config.gatewaySocket }) });
 const gateway = new GatewayClient({
   baseUrl: config.gatewayUrl,
   timeoutMs: config.httpTimeoutMs,
@@ -88,13 +92,24 @@ process.on('SIGINT', onSignal);
 
 try {
   await agent.start();
-  logger.info({ instance_id: config.instanceId, role: config.machine === 'nspawn' ? 'machine keeper' : config.machine === 'inside' ? 'agent inside the machine' : 'agent', sandbox: config.sandboxDir, cache: config.cacheDir }, 'agent running');
+  logger.info(
+    {
+      instance_id: config.instanceId,
+      role: config.machine === 'nspawn' ? 'machine keeper' : config.machine === 'inside' ? 'agent inside the machine' : 'agent',
+      sandbox: config.sandboxDir,
+      cache: config.cacheDir,
+    },
+    'agent running',
+  );
 } catch (error) {
   if (error instanceof PowernodeError && error.code === 'config_invalid') {
     process.stderr.write(`agent: configuration error: ${error.message}\n`);
   }
   // The last line the agent writes: it names what is wrong and whether starting again can help.
   const retryable = error instanceof PowernodeError ? error.retryable : undefined;
-  logger.fatal({ err: (error as Error).message, code: (error as PowernodeError).code, retryable, exit_code: 1 }, `agent cannot start: ${(error as Error).message}`);
+  logger.fatal(
+    { err: (error as Error).message, code: (error as PowernodeError).code, retryable, exit_code: 1 },
+    `agent cannot start: ${(error as Error).message}`,
+  );
   process.exit(1);
 }

@@ -140,16 +140,28 @@ export class NspawnMachine {
     const lower = path.join(this.paths.sandboxDir, rootDir);
     const stack = await readStack(lower);
     const lowers = stack === null ? [lower] : stackLowers(lower, stack);
-    const mounted = await runHostCommand(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`, mountPoint], 30_000);
+    const mounted = await runHostCommand(
+      ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`, mountPoint],
+      30_000,
+    );
     if (mounted.code !== 0) {
-      throw new PowernodeError('machine_failed', `cannot mount the instance root (overlay of ${lower}): ${mounted.stderr.trim()}; the agent needs root and a kernel with overlayfs`, {
-        retryable: true,
-        details: { rule: 'machine_overlay', root_dir: rootDir },
-      });
+      throw new PowernodeError(
+        'machine_failed',
+        `cannot mount the instance root (overlay of ${lower}): ${mounted.stderr.trim()}; the agent needs root and a kernel with overlayfs`,
+        {
+          retryable: true,
+          details: { rule: 'machine_overlay', root_dir: rootDir },
+        },
+      );
     }
     let network: MachineNetwork | null = null;
     try {
-      if (this.paths.network !== undefined) network = await claimMachineNetwork(this.paths.network.claimsDir, { instanceId: this.paths.network.instanceId, sandboxDir: this.paths.sandboxDir }, this.paths.network.subnet);
+      if (this.paths.network !== undefined)
+        network = await claimMachineNetwork(
+          this.paths.network.claimsDir,
+          { instanceId: this.paths.network.instanceId, sandboxDir: this.paths.sandboxDir },
+          this.paths.network.subnet,
+        );
     } catch (error) {
       await unmount(mountPoint);
       throw error;
@@ -185,7 +197,11 @@ export class NspawnMachine {
       });
     } catch (cause) {
       await unmount(mountPoint);
-      throw new PowernodeError('machine_failed', `cannot start systemd-nspawn (${(cause as Error).message}); install systemd-container`, { cause, retryable: true, details: { rule: 'machine_spawn' } });
+      throw new PowernodeError('machine_failed', `cannot start systemd-nspawn (${(cause as Error).message}); install systemd-container`, {
+        cause,
+        retryable: true,
+        details: { rule: 'machine_spawn' },
+      });
     } finally {
       await console.close();
     }
@@ -223,10 +239,14 @@ export class NspawnMachine {
     }
     const log = await readFile(path.join(dir, 'console.log'), 'utf8').catch(() => '');
     await this.powerOff();
-    throw new PowernodeError('machine_failed', `the machine did not finish booting within ${BOOT_TIMEOUT_MS / 1000} s; last console lines: ${log.trim().split('\n').slice(-3).join(' | ')}`, {
-      retryable: true,
-      details: { rule: 'machine_boot', root_dir: rootDir },
-    });
+    throw new PowernodeError(
+      'machine_failed',
+      `the machine did not finish booting within ${BOOT_TIMEOUT_MS / 1000} s; last console lines: ${log.trim().split('\n').slice(-3).join(' | ')}`,
+      {
+        retryable: true,
+        details: { rule: 'machine_boot', root_dir: rootDir },
+      },
+    );
   }
 
   /** Runs argv inside the machine (all its namespaces, its root) with a minimal environment; never through a shell. */
@@ -237,7 +257,8 @@ export class NspawnMachine {
 
   /** The host argv that runs `argv` inside the machine. */
   execArgv(argv: readonly string[]): string[] {
-    if (this.leader === null) throw new PowernodeError('machine_failed', 'the machine is not running', { retryable: true, details: { rule: 'machine_running' } });
+    if (this.leader === null)
+      throw new PowernodeError('machine_failed', 'the machine is not running', { retryable: true, details: { rule: 'machine_running' } });
     return ['nsenter', '-t', String(this.leader), '-a', '--', ...argv];
   }
 

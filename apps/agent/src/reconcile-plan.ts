@@ -19,7 +19,10 @@ export type ReconcilePlan =
 
 export function planReconcile(instanceId: string, committed: Composition | null, desired: AgentDesiredState): ReconcilePlan {
   if (desired.instance_id !== instanceId) {
-    return { kind: 'refuse', errors: [{ module_name: null, message: `the desired state is for instance ${desired.instance_id}, not ${instanceId}; nothing changed` }] };
+    return {
+      kind: 'refuse',
+      errors: [{ module_name: null, message: `the desired state is for instance ${desired.instance_id}, not ${instanceId}; nothing changed` }],
+    };
   }
   if (committed?.generation === desired.generation) return { kind: 'up_to_date' };
   const key = compositionKey(desired.modules);

@@ -38,7 +38,10 @@ export interface ComposedRoot {
  * depends on the order the platform listed them in.
  */
 export function compositionOrder<T extends { desired: { module_name: string; priority: number } }>(modules: readonly T[]): T[] {
-  return [...modules].sort((a, b) => a.desired.priority - b.desired.priority || (a.desired.module_name < b.desired.module_name ? -1 : a.desired.module_name > b.desired.module_name ? 1 : 0));
+  return [...modules].sort(
+    (a, b) =>
+      a.desired.priority - b.desired.priority || (a.desired.module_name < b.desired.module_name ? -1 : a.desired.module_name > b.desired.module_name ? 1 : 0),
+  );
 }
 
 /** Compiles a module's effective mask; a bad glob is `validation_failed` naming the module and the pattern. */
@@ -47,10 +50,14 @@ export function compileEffectiveMask(moduleName: string, patterns: readonly stri
     try {
       return compileGlob(pattern);
     } catch (cause) {
-      throw new PowernodeError('validation_failed', `module ${moduleName}: effective_mask[${index}] "${pattern}" is not a valid glob (${(cause as Error).message}); the platform sent a bad mask`, {
-        cause,
-        details: { module_name: moduleName, field: `effective_mask[${index}]`, pattern },
-      });
+      throw new PowernodeError(
+        'validation_failed',
+        `module ${moduleName}: effective_mask[${index}] "${pattern}" is not a valid glob (${(cause as Error).message}); the platform sent a bad mask`,
+        {
+          cause,
+          details: { module_name: moduleName, field: `effective_mask[${index}]`, pattern },
+        },
+      );
     }
   });
 }

@@ -31,7 +31,8 @@ async function confinedParent(root: string, modulePath: string): Promise<string>
   for (const [index, part] of parts.slice(0, -1).entries()) {
     current = path.join(current, part);
     const stats = await lstat(current);
-    if (!stats.isDirectory()) throw confinementError(modulePath, `/${parts.slice(0, index + 1).join('/')}`, stats.isSymbolicLink() ? 'is a symlink' : 'is not a directory');
+    if (!stats.isDirectory())
+      throw confinementError(modulePath, `/${parts.slice(0, index + 1).join('/')}`, stats.isSymbolicLink() ? 'is a symlink' : 'is not a directory');
   }
   return hostPathOf(root, modulePath);
 }
@@ -47,7 +48,9 @@ function refusedLastComponent(modulePath: string, cause: unknown): never {
 /** Sets the permission bits of the directory at `modulePath` (never through a symlink). */
 export async function chmodDirectoryInRoot(root: string, modulePath: string, mode: number): Promise<void> {
   const hostPath = await confinedParent(root, modulePath);
-  const handle = await open(hostPath, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((cause: unknown) => refusedLastComponent(modulePath, cause));
+  const handle = await open(hostPath, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((cause: unknown) =>
+    refusedLastComponent(modulePath, cause),
+  );
   try {
     await handle.chmod(mode);
   } finally {
@@ -102,7 +105,8 @@ export async function makeDirectoriesInRoot(root: string, modulePath: string, mo
       throw error;
     });
     if (stats === undefined) await mkdir(current, { mode });
-    else if (!stats.isDirectory()) throw confinementError(modulePath, `/${parts.slice(0, index + 1).join('/')}`, stats.isSymbolicLink() ? 'is a symlink' : 'is not a directory');
+    else if (!stats.isDirectory())
+      throw confinementError(modulePath, `/${parts.slice(0, index + 1).join('/')}`, stats.isSymbolicLink() ? 'is a symlink' : 'is not a directory');
   }
 }
 

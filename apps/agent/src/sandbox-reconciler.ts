@@ -82,14 +82,14 @@ export class SandboxReconciler implements Reconciler {
     for (const module of desired.modules) {
       if (this.ctx.stopping()) return;
       try {
-        const pulled = await pullDesiredModule(
-          this.ctx.registries,
-          module,
-          this.ctx.config.cacheDir,
-          (step, detail) => log.debug({ module_name: module.module_name, step, detail }, 'pull progress'),
+        const pulled = await pullDesiredModule(this.ctx.registries, module, this.ctx.config.cacheDir, (step, detail) =>
+          log.debug({ module_name: module.module_name, step, detail }, 'pull progress'),
         );
         verified.push(pulled);
-        log.info({ module_name: module.module_name, oci_digest: pulled.manifestDigest, composefs_digest: pulled.composefsDigest, root_hash: pulled.rootHash }, 'module pulled and verified');
+        log.info(
+          { module_name: module.module_name, oci_digest: pulled.manifestDigest, composefs_digest: pulled.composefsDigest, root_hash: pulled.rootHash },
+          'module pulled and verified',
+        );
       } catch (error) {
         errors.push({ module_name: module.module_name, message: errorMessage(error) });
         log.error({ module_name: module.module_name, code: errorCode(error), err: errorMessage(error) }, 'module not usable');
@@ -121,7 +121,13 @@ export class SandboxReconciler implements Reconciler {
       let next: Composition;
       try {
         rootDir = await publishRoot(this.ctx.config.sandboxDir, staging, desired.generation);
-        next = { generation: desired.generation, root_dir: rootDir, composed_root_hash: composed.rootHash, composition_key: key, modules: composedModulesOf(desired.modules) };
+        next = {
+          generation: desired.generation,
+          root_dir: rootDir,
+          composed_root_hash: composed.rootHash,
+          composition_key: key,
+          modules: composedModulesOf(desired.modules),
+        };
         for (const module of next.modules) {
           const services = verified.find((v) => v.desired.module_name === module.module_name)?.services ?? [];
           module.units = unitsOfModule(services, module.init.start);
@@ -141,7 +147,10 @@ export class SandboxReconciler implements Reconciler {
       this.ctx.committed = next;
       this.ctx.recordSuccess();
       await writeAgentState(this.ctx.config.dataDir, { committed: next, pending: null });
-      log.info({ root: rootDir, previous_root: previousRoot, stop: plan.stop.map((m) => m.module_name), restart: plan.restart, start: plan.start }, 'switched to the new root');
+      log.info(
+        { root: rootDir, previous_root: previousRoot, stop: plan.stop.map((m) => m.module_name), restart: plan.restart, start: plan.start },
+        'switched to the new root',
+      );
 
       if (previous !== null) {
         for (const module of plan.stop) {
@@ -180,7 +189,8 @@ export class SandboxReconciler implements Reconciler {
         await rm(staging, { recursive: true, force: true });
         const moduleName = isPowernodeError(error) && typeof error.details?.['module_name'] === 'string' ? (error.details['module_name'] as string) : null;
         const index = verified.findIndex((module) => module.desired.module_name === moduleName);
-        if (!isMissingCachedLayer(error) || index < 0 || attempt >= COMPOSE_ATTEMPTS || this.ctx.stopping()) return { failure: { module_name: moduleName, message: errorMessage(error) } };
+        if (!isMissingCachedLayer(error) || index < 0 || attempt >= COMPOSE_ATTEMPTS || this.ctx.stopping())
+          return { failure: { module_name: moduleName, message: errorMessage(error) } };
         log.warn({ module_name: moduleName, blob: error.details.blob }, 'a cached layer disappeared before it was composed; pulling it again');
         try {
           verified[index] = await pullDesiredModule(this.ctx.registries, verified[index]!.desired, this.ctx.config.cacheDir);

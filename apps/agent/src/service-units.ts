@@ -28,7 +28,8 @@ export function serviceUnitText(moduleName: string, service: ModuleService): str
   const start = splitArgv(service.start_command ?? '');
   const lines = ['[Unit]', `Description=${service.name} (module ${moduleName})`, 'After=network.target', '', '[Service]', 'Type=simple'];
   lines.push(`ExecStart=${start.map(quoteUnitWord).join(' ')}`);
-  if (service.stop_command !== undefined && service.stop_command.trim() !== '') lines.push(`ExecStop=${splitArgv(service.stop_command).map(quoteUnitWord).join(' ')}`);
+  if (service.stop_command !== undefined && service.stop_command.trim() !== '')
+    lines.push(`ExecStop=${splitArgv(service.stop_command).map(quoteUnitWord).join(' ')}`);
   if (service.user !== undefined && service.user.trim() !== '') lines.push(`User=${service.user}`);
   if (service.working_directory !== undefined) lines.push(`WorkingDirectory=${service.working_directory}`);
   for (const [name, value] of Object.entries(service.env ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -82,13 +82,26 @@ export async function ensureLayerTree(cacheDir: string, module: VerifiedModule):
     await mkdir(stagingRoot, { recursive: true, mode: 0o755 });
     const directoryModes = new DirectoryModes();
     const mask = compileEffectiveMask(module.desired.module_name, module.desired.effective_mask);
-    const extraction = await extractLayer(stagingRoot, { module_name: module.desired.module_name, layerPath: module.treeLayerPath, layer: module.treeLayer, entries: module.entries, mask }, { chown: process.getuid?.() === 0, directoryModes });
+    const extraction = await extractLayer(
+      stagingRoot,
+      { module_name: module.desired.module_name, layerPath: module.treeLayerPath, layer: module.treeLayer, entries: module.entries, mask },
+      { chown: process.getuid?.() === 0, directoryModes },
+    );
     await directoryModes.apply(stagingRoot);
     await chmod(stagingRoot, 0o755);
     const maskedPaths = new Set(extraction.masked);
     const described: DescribedEntry[] = module.entries
       .filter((entry) => !maskedPaths.has(entry.path))
-      .map(({ path: entryPath, type, mode, uid, gid, size, linkTarget, digest }) => ({ path: entryPath, type, mode, uid, gid, size, ...(linkTarget === undefined ? {} : { linkTarget }), ...(digest === undefined ? {} : { digest }) }));
+      .map(({ path: entryPath, type, mode, uid, gid, size, linkTarget, digest }) => ({
+        path: entryPath,
+        type,
+        mode,
+        uid,
+        gid,
+        size,
+        ...(linkTarget === undefined ? {} : { linkTarget }),
+        ...(digest === undefined ? {} : { digest }),
+      }));
     await writeFile(path.join(staging, EXTRACTED_TREE_ENTRIES), JSON.stringify(described));
     await writeFile(path.join(staging, EXTRACTED_TREE_SOURCE), JSON.stringify(sourceOf(module.desired, module.treeLayer)));
     try {
@@ -123,9 +136,13 @@ async function mountStack(lowers: readonly string[], mountPoint: string, upper?:
   const options = [`lowerdir=${lowers.join(':')}`, ...(upper === undefined ? [] : [`upperdir=${upper.dir}`, `workdir=${upper.work}`])].join(',');
   const mounted = await runHostCommand(['mount', '-t', 'overlay', 'overlay', '-o', upper === undefined ? `ro,${options}` : options, mountPoint], 60_000);
   if (mounted.code !== 0) {
-    throw new PowernodeError('compose_failed', `cannot mount the layer stack (${lowers.length} layers): ${mounted.stderr.trim()}; the agent needs root and overlayfs`, {
-      details: { rule: 'stack_mount' },
-    });
+    throw new PowernodeError(
+      'compose_failed',
+      `cannot mount the layer stack (${lowers.length} layers): ${mounted.stderr.trim()}; the agent needs root and overlayfs`,
+      {
+        details: { rule: 'stack_mount' },
+      },
+    );
   }
 }
 
@@ -204,7 +221,10 @@ export async function describeStackedRoot(rootDir: string, stack: StackFile): Pr
 export async function describeStackedView(view: string, top: string, trees: readonly string[]): Promise<{ rootHash: string; description: Buffer }> {
   const layers: DescribedEntry[][] = [];
   for (const tree of [...trees].reverse()) {
-    const recorded = await readFile(path.join(path.dirname(tree), EXTRACTED_TREE_ENTRIES), 'utf8').then((text) => JSON.parse(text) as DescribedEntry[], () => null);
+    const recorded = await readFile(path.join(path.dirname(tree), EXTRACTED_TREE_ENTRIES), 'utf8').then(
+      (text) => JSON.parse(text) as DescribedEntry[],
+      () => null,
+    );
     if (recorded === null) return describeComposedRoot(view);
     layers.push(recorded);
   }

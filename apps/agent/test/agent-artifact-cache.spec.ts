@@ -20,8 +20,16 @@ const gates: RegistryGate[] = [];
 beforeAll(async () => {
   registry = await startRegistry();
   workDir = await freshDir('cache');
-  base = await publishModule(registry.host, workDir, { name: 'base', version: '1.0.0', files: { '/etc/os-release': 'ID=powernode\n', '/etc/base.conf': 'base\n' } });
-  appV1 = await publishModule(registry.host, workDir, { name: 'app', version: '1.0.0', files: { '/etc/app/app.conf': 'v1\n', '/opt/app/data.bin': Buffer.alloc(256 * 1024, 1) } });
+  base = await publishModule(registry.host, workDir, {
+    name: 'base',
+    version: '1.0.0',
+    files: { '/etc/os-release': 'ID=powernode\n', '/etc/base.conf': 'base\n' },
+  });
+  appV1 = await publishModule(registry.host, workDir, {
+    name: 'app',
+    version: '1.0.0',
+    files: { '/etc/app/app.conf': 'v1\n', '/opt/app/data.bin': Buffer.alloc(256 * 1024, 1) },
+  });
   appV2 = await publishModule(registry.host, workDir, { name: 'app', version: '2.0.0', files: { '/etc/app/app.conf': 'v2\n' } });
 });
 
@@ -39,11 +47,18 @@ function desiredState(instance: TestInstance, generation: string, modules: Agent
 }
 
 /** An instance with its own cache, its gateway, and a gate in front of the registry that counts what is pulled. */
-async function setUp(label: string, modules: (registryHost: string) => AgentDesiredModule[]): Promise<{ instance: TestInstance; gateway: AgentGateway; gate: RegistryGate; env: Record<string, string> }> {
+async function setUp(
+  label: string,
+  modules: (registryHost: string) => AgentDesiredModule[],
+): Promise<{ instance: TestInstance; gateway: AgentGateway; gate: RegistryGate; env: Record<string, string> }> {
   const gate = await startRegistryGate(registry.host);
   gates.push(gate);
   const instance = testInstance(workDir, label, path.join(workDir, `${label}-cache`));
-  const gateway = await startAgentGateway({ instanceId: instance.instanceId, enrolmentToken: instance.enrolmentToken, desired: desiredState(instance, '1', modules(gate.host)) });
+  const gateway = await startAgentGateway({
+    instanceId: instance.instanceId,
+    enrolmentToken: instance.enrolmentToken,
+    desired: desiredState(instance, '1', modules(gate.host)),
+  });
   gateways.push(gateway);
   // Retries let a download the gate broke off resume once the gate opens.
   return { instance, gateway, gate, env: agentEnvironment(instance, gateway.url, gate.host, { POWERNODE_AGENT_OCI_RETRIES: '2' }) };
@@ -85,7 +100,10 @@ function roots(...modules: PublishedModule[]): string[] {
 
 describe('the agent keeps its artifacts collectable in the shared cache', () => {
   it('stores the verified manifest under its oci_digest before the tree layer it lists, atomically', async () => {
-    const { instance, gateway, gate, env } = await setUp('manifest-first', (host) => [appV1.desired(host, { priority: 5000 }), base.desired(host, { priority: 1000 })]);
+    const { instance, gateway, gate, env } = await setUp('manifest-first', (host) => [
+      appV1.desired(host, { priority: 5000 }),
+      base.desired(host, { priority: 1000 }),
+    ]);
     gate.setMode({ kind: 'stall_blob', digest: appV1.treeDigest, afterBytes: 64 * 1024 });
     const agent = launch(env);
     await gate.stalled();
@@ -103,14 +121,21 @@ describe('the agent keeps its artifacts collectable in the shared cache', () => 
     expect(heartbeat.errors).toEqual([]);
     expect(heartbeat.running_module_digests).toEqual({ base: base.built.composefsDigest, app: appV1.built.composefsDigest });
     // Manifest and tree layer of each module, nothing else (no temporary file left behind).
-    expect(await cachedEntries(instance.cacheDir)).toEqual([base.built.manifestDigest, base.treeDigest, appV1.built.manifestDigest, appV1.treeDigest].map((d) => d.slice(7)).sort());
-    expect((await intactEntries(instance.cacheDir)).sort()).toEqual([base.built.manifestDigest, base.treeDigest, appV1.built.manifestDigest, appV1.treeDigest].sort());
+    expect(await cachedEntries(instance.cacheDir)).toEqual(
+      [base.built.manifestDigest, base.treeDigest, appV1.built.manifestDigest, appV1.treeDigest].map((d) => d.slice(7)).sort(),
+    );
+    expect((await intactEntries(instance.cacheDir)).sort()).toEqual(
+      [base.built.manifestDigest, base.treeDigest, appV1.built.manifestDigest, appV1.treeDigest].sort(),
+    );
     expect(await readFile(entryPath(instance.cacheDir, base.built.manifestDigest))).toEqual(base.built.manifestBytes);
     expect(await agent.stop('SIGTERM')).toBe(0);
   });
 
   it('a collection after a generation change deletes exactly the superseded version; the agent keeps running and pulls it again when it is wanted back', async () => {
-    const { instance, gateway, gate, env } = await setUp('collected', (host) => [base.desired(host, { priority: 1000 }), appV1.desired(host, { priority: 5000 })]);
+    const { instance, gateway, gate, env } = await setUp('collected', (host) => [
+      base.desired(host, { priority: 1000 }),
+      appV1.desired(host, { priority: 5000 }),
+    ]);
     const agent = launch(env);
     await gateway.waitForHeartbeat((h) => h.generation === '1');
     gateway.setDesired(desiredState(instance, '2', [base.desired(gate.host, { priority: 1000 }), appV2.desired(gate.host, { priority: 5000 })]));
@@ -143,12 +168,17 @@ describe('the agent keeps its artifacts collectable in the shared cache', () => 
     expect(await readFile(path.join(instance.sandboxDir, 'current/etc/app/app.conf'), 'utf8')).toBe('v1\n');
     expect(await intactEntries(instance.cacheDir)).toEqual(expect.arrayContaining([appV1.built.manifestDigest, appV1.treeDigest]));
     // Now app v2 is the superseded one.
-    expect((await collectCacheLikeTheProvisioner(instance.cacheDir, roots(base, appV1))).deleted).toEqual([appV2.built.manifestDigest, appV2.treeDigest].sort());
+    expect((await collectCacheLikeTheProvisioner(instance.cacheDir, roots(base, appV1))).deleted).toEqual(
+      [appV2.built.manifestDigest, appV2.treeDigest].sort(),
+    );
     expect(await agent.stop('SIGTERM')).toBe(0);
   });
 
   it('a tree layer and manifest deleted from the cache between reconciles are pulled again and verified on the next generation', async () => {
-    const { instance, gateway, gate, env } = await setUp('deleted', (host) => [base.desired(host, { priority: 1000 }), appV1.desired(host, { priority: 5000 })]);
+    const { instance, gateway, gate, env } = await setUp('deleted', (host) => [
+      base.desired(host, { priority: 1000 }),
+      appV1.desired(host, { priority: 5000 }),
+    ]);
     const agent = launch(env);
     await gateway.waitForHeartbeat((h) => h.generation === '1');
     await rm(entryPath(instance.cacheDir, base.treeDigest));
@@ -167,7 +197,10 @@ describe('the agent keeps its artifacts collectable in the shared cache', () => 
 
   it('a tree layer deleted after its pull but before the composition is pulled again within the same reconcile', async () => {
     // base is pulled first, then app's layer stalls: base's verified layer is removed while the agent waits.
-    const { instance, gateway, gate, env } = await setUp('vanished', (host) => [base.desired(host, { priority: 1000 }), appV1.desired(host, { priority: 5000 })]);
+    const { instance, gateway, gate, env } = await setUp('vanished', (host) => [
+      base.desired(host, { priority: 1000 }),
+      appV1.desired(host, { priority: 5000 }),
+    ]);
     gate.setMode({ kind: 'stall_blob', digest: appV1.treeDigest, afterBytes: 64 * 1024 });
     const agent = launch(env);
     await gate.stalled();

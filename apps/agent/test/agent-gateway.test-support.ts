@@ -158,7 +158,11 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
     },
     waitForMoreHeartbeats(count, timeoutMs = 60_000) {
       const from = heartbeats.length;
-      return waitFor(() => (heartbeats.length >= from + count ? heartbeats.slice(from, from + count) : undefined), timeoutMs, () => `fewer than ${count} more heartbeats`);
+      return waitFor(
+        () => (heartbeats.length >= from + count ? heartbeats.slice(from, from + count) : undefined),
+        timeoutMs,
+        () => `fewer than ${count} more heartbeats`,
+      );
     },
     async stop() {
       server.closeAllConnections();

@@ -65,7 +65,12 @@ export function logEntries(agent: ServiceProcess, predicate: (entry: Record<stri
 }
 
 /** Waits for a log entry of `agent` whose msg is `msg` and that satisfies `predicate`. */
-export async function waitForLogEntry(agent: ServiceProcess, msg: string, predicate: (entry: Record<string, unknown>) => boolean = () => true, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+export async function waitForLogEntry(
+  agent: ServiceProcess,
+  msg: string,
+  predicate: (entry: Record<string, unknown>) => boolean = () => true,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
   const line = await agent.waitForLog((text) => {
     try {
       const entry = JSON.parse(text) as Record<string, unknown>;

@@ -54,7 +54,10 @@ function desiredState(instance: TestInstance, generation: string, modules: Agent
 
 function generationOne(instance: TestInstance, registryHost = registry.host): AgentDesiredState {
   // Listed highest priority first: the agent must order layers by priority, not by list position.
-  return desiredState(instance, '1', [appV1.desired(registryHost, { priority: 5000, effective_mask: APP_MASK }), base.desired(registryHost, { priority: 1000 })]);
+  return desiredState(instance, '1', [
+    appV1.desired(registryHost, { priority: 5000, effective_mask: APP_MASK }),
+    base.desired(registryHost, { priority: 1000 }),
+  ]);
 }
 
 async function gatewayFor(instance: TestInstance, desired: AgentDesiredState): Promise<AgentGateway> {
@@ -142,7 +145,9 @@ describe('agent against a real registry and the agent endpoints', () => {
     // The last line says what happened, where the credential was looked for, and what to do instead of restarting.
     const last = JSON.parse(second.lines.filter((line) => line.trim() !== '').at(-1)!) as Record<string, unknown>;
     expect(last).toMatchObject({ level: 60, code: 'unauthenticated', retryable: false, exit_code: 1 });
-    expect(last['msg']).toMatch(/^agent cannot start: the platform refused the enrolment token \(cannot enrol: the gateway answered 401: the enrolment token was already used\)/);
+    expect(last['msg']).toMatch(
+      /^agent cannot start: the platform refused the enrolment token \(cannot enrol: the gateway answered 401: the enrolment token was already used\)/,
+    );
     expect(last['msg']).toContain(`no instance credential is persisted in ${path.join(workDir, 'reuse-other-data')}`);
     expect(last['msg']).toMatch(/every restart will fail the same way/);
     expect(last['msg']).toMatch(/create a new one/);
@@ -169,7 +174,12 @@ describe('agent against a real registry and the agent endpoints', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
     })();
-    gateway.setDesired(desiredState(instance, '2', [appV2.desired(registry.host, { priority: 5000, effective_mask: APP_MASK }), base.desired(registry.host, { priority: 1000 })]));
+    gateway.setDesired(
+      desiredState(instance, '2', [
+        appV2.desired(registry.host, { priority: 5000, effective_mask: APP_MASK }),
+        base.desired(registry.host, { priority: 1000 }),
+      ]),
+    );
     const second = await gateway.waitForHeartbeat((h) => h.generation === '2');
     watching = false;
     await watcher;
@@ -201,7 +211,9 @@ describe('agent against a real registry and the agent endpoints', () => {
     expect(beats[1]!.composed_root_hash).toBe(beats[0]!.composed_root_hash);
     // One entry per artifact manifest and tree layer, whichever agent stored it first.
     const cached = (await readdir(path.join(sharedCache, 'blobs/sha256'))).filter((name) => !name.includes('.partial-'));
-    expect(cached.sort()).toEqual([base.treeDigest, appV1.treeDigest, base.built.manifestDigest, appV1.built.manifestDigest].map((digest) => digest.slice(7)).sort());
+    expect(cached.sort()).toEqual(
+      [base.treeDigest, appV1.treeDigest, base.built.manifestDigest, appV1.built.manifestDigest].map((digest) => digest.slice(7)).sort(),
+    );
     for (const agent of agents) expect(await agent.stop('SIGTERM')).toBe(0);
   });
 
@@ -216,7 +228,9 @@ describe('agent against a real registry and the agent endpoints', () => {
     gateway.setDesired(desiredState(instance, '2', [wrong, base.desired(registry.host, { priority: 1000 })]));
     const refused = await gateway.waitForHeartbeat((h) => h.errors.length > 0);
     expect(refused.generation).toBe('1');
-    expect(refused.errors).toEqual([{ module_name: 'app', message: expect.stringMatching(/composefs digest .* but the platform verified .*it is not the version that was promoted/) }]);
+    expect(refused.errors).toEqual([
+      { module_name: 'app', message: expect.stringMatching(/composefs digest .* but the platform verified .*it is not the version that was promoted/) },
+    ]);
     expect(refused.running_module_digests).toEqual(before.running_module_digests);
     expect(await readlink(path.join(instance.sandboxDir, 'current'))).toBe('roots/1');
     expect(await agent.stop('SIGTERM')).toBe(0);
@@ -224,7 +238,9 @@ describe('agent against a real registry and the agent endpoints', () => {
 
   it('rejects bad configuration with one line naming the variable and exit 1', async () => {
     const instance = testInstance(workDir, 'config');
-    const agent = launch(agentEnvironment(instance, 'http://127.0.0.1:9', registry.host, { POWERNODE_HEARTBEAT_INTERVAL_MS: 'often', POWERNODE_SANDBOX_DIR: 'relative/dir' }));
+    const agent = launch(
+      agentEnvironment(instance, 'http://127.0.0.1:9', registry.host, { POWERNODE_HEARTBEAT_INTERVAL_MS: 'often', POWERNODE_SANDBOX_DIR: 'relative/dir' }),
+    );
     await expect(agent.waitForLog(() => false, 30_000)).rejects.toThrow(/exited \(code 1\)/);
     await outputClosed(agent);
     const problems = agent.lines.filter((line) => line.startsWith('agent: configuration error:'));

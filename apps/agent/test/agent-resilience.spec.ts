@@ -46,9 +46,17 @@ function desiredState(instance: TestInstance, generation: string, modules: Agent
   return { instance_id: instance.instanceId, generation, modules, unresolved: [] };
 }
 
-async function setUp(label: string, registryHost: string, modules: AgentDesiredModule[]): Promise<{ instance: TestInstance; gateway: AgentGateway; env: Record<string, string> }> {
+async function setUp(
+  label: string,
+  registryHost: string,
+  modules: AgentDesiredModule[],
+): Promise<{ instance: TestInstance; gateway: AgentGateway; env: Record<string, string> }> {
   const instance = testInstance(workDir, label, path.join(workDir, `${label}-cache`));
-  const gateway = await startAgentGateway({ instanceId: instance.instanceId, enrolmentToken: instance.enrolmentToken, desired: desiredState(instance, '1', modules) });
+  const gateway = await startAgentGateway({
+    instanceId: instance.instanceId,
+    enrolmentToken: instance.enrolmentToken,
+    desired: desiredState(instance, '1', modules),
+  });
   gateways.push(gateway);
   return { instance, gateway, env: agentEnvironment(instance, gateway.url, registryHost) };
 }
@@ -82,13 +90,19 @@ describe('the agent keeps what runs when a new generation cannot be trusted or f
     const tampered = await buildModuleArtifact({ dir: tamperedDir, version: '0.1.0', sourceDateEpoch: 1_700_000_000 });
     disposables.push(tampered);
     const tamperedTree = tampered.manifest.layers[0]!;
-    const forged: ImageManifest = { ...redis.built.manifest, layers: redis.built.manifest.layers.map((layer) => (layer.mediaType === MODULE_TREE_LAYER_MEDIA_TYPE ? tamperedTree : layer)) };
+    const forged: ImageManifest = {
+      ...redis.built.manifest,
+      layers: redis.built.manifest.layers.map((layer) => (layer.mediaType === MODULE_TREE_LAYER_MEDIA_TYPE ? tamperedTree : layer)),
+    };
     const client = new OciClient({ registry: registry.host, insecure: true, retries: 0 });
     await client.uploadBlob(redis.repository, { path: tampered.blobs.get(tamperedTree.digest)!.path });
     const forgedDigest = (await client.putManifest(redis.repository, 'evil', { bytes: canonicalJsonBytes(forged), mediaType: OCI_MANIFEST_MEDIA_TYPE })).digest;
 
     gateway.setDesired(
-      desiredState(instance, '2', [base.desired(registry.host, { priority: 1000 }), { ...redis.desired(registry.host, { priority: 5000 }), oci_ref: `${registry.host}/${redis.repository}:evil`, oci_digest: forgedDigest }]),
+      desiredState(instance, '2', [
+        base.desired(registry.host, { priority: 1000 }),
+        { ...redis.desired(registry.host, { priority: 5000 }), oci_ref: `${registry.host}/${redis.repository}:evil`, oci_digest: forgedDigest },
+      ]),
     );
     const refused = await gateway.waitForHeartbeat((h) => h.errors.length > 0);
     expect(refused.errors).toEqual([{ module_name: 'my-redis', message: expect.stringMatching(/^fsverity verification failed: \/etc\/redis\/redis\.conf /) }]);
@@ -114,7 +128,11 @@ describe('the agent keeps what runs when a new generation cannot be trusted or f
 
   it('a blob replaced in the registry storage ⇒ digest_mismatch, the old composition stays', async () => {
     // A module of its own: the registry shares blob storage between repositories.
-    const victim = await publishModule(registry.host, workDir, { name: 'victim', version: '1.0.0', files: { '/etc/victim.conf': `${randomBytes(16).toString('hex')}\n` } });
+    const victim = await publishModule(registry.host, workDir, {
+      name: 'victim',
+      version: '1.0.0',
+      files: { '/etc/victim.conf': `${randomBytes(16).toString('hex')}\n` },
+    });
     disposables.push(victim.built);
     const { instance, gateway, env } = await setUp('tampered-blob', registry.host, [base.desired(registry.host, { priority: 1000 })]);
     const agent = launch(env);
@@ -157,7 +175,9 @@ describe('the agent keeps what runs when a new generation cannot be trusted or f
       expect(heartbeat.errors.length).toBeGreaterThan(0);
     }
     await waitForLogEntry(agent, 'reconcile failed; the current composition stays', (entry) => (entry['retry_in_ms'] as number) >= 400);
-    const retryDelays = logEntries(agent, (entry) => entry['msg'] === 'reconcile failed; the current composition stays').map((entry) => entry['retry_in_ms'] as number);
+    const retryDelays = logEntries(agent, (entry) => entry['msg'] === 'reconcile failed; the current composition stays').map(
+      (entry) => entry['retry_in_ms'] as number,
+    );
     expect(retryDelays.slice(0, 3)).toEqual([100, 200, 400]);
     expect(gate.seen.filter((request) => request.action === 'drop').length).toBeGreaterThanOrEqual(2);
 
@@ -169,7 +189,10 @@ describe('the agent keeps what runs when a new generation cannot be trusted or f
   });
 
   it('a composed root altered while the agent was down is not trusted on restart: it is composed again from verified layers', async () => {
-    const { instance, gateway, env } = await setUp('altered-root', registry.host, [base.desired(registry.host, { priority: 1000 }), redis.desired(registry.host, { priority: 5000 })]);
+    const { instance, gateway, env } = await setUp('altered-root', registry.host, [
+      base.desired(registry.host, { priority: 1000 }),
+      redis.desired(registry.host, { priority: 5000 }),
+    ]);
     const first = launch(env);
     const before = await gateway.waitForHeartbeat((h) => h.generation === '1');
     expect(await first.stop('SIGTERM')).toBe(0);
@@ -213,7 +236,10 @@ describe('the agent keeps what runs when a new generation cannot be trusted or f
     const gate = await startRegistryGate(registry.host);
     gates.push(gate);
     gate.setMode({ kind: 'stall_blob', digest: big.treeDigest, afterBytes: 512 * 1024 });
-    const { instance, gateway, env } = await setUp('sigkill', gate.host, [base.desired(gate.host, { priority: 1000 }), big.desired(gate.host, { priority: 3000 })]);
+    const { instance, gateway, env } = await setUp('sigkill', gate.host, [
+      base.desired(gate.host, { priority: 1000 }),
+      big.desired(gate.host, { priority: 3000 }),
+    ]);
     const agent = launch(env);
     await gate.stalled();
     const blobDir = path.join(instance.cacheDir, 'blobs/sha256');

@@ -18,7 +18,12 @@ const ISOLATED =
 const itIsolated = ISOLATED ? it : it.skip;
 
 describe('the init timeout fits in the stop grace', () => {
-  const required = { POWERNODE_INSTANCE_ID: 'inst-1', POWERNODE_SANDBOX_DIR: '/srv/sandbox', POWERNODE_GATEWAY_URL: 'http://127.0.0.1:1', POWERNODE_OCI_REGISTRY: '127.0.0.1:5000' };
+  const required = {
+    POWERNODE_INSTANCE_ID: 'inst-1',
+    POWERNODE_SANDBOX_DIR: '/srv/sandbox',
+    POWERNODE_GATEWAY_URL: 'http://127.0.0.1:1',
+    POWERNODE_OCI_REGISTRY: '127.0.0.1:5000',
+  };
 
   it('defaults to a budget that, with the last heartbeat, ends before the driver sends SIGKILL', () => {
     expect(parseAgentConfig(required).initTimeoutMs).toBe(DEFAULT_INIT_TIMEOUT_MS);
@@ -29,7 +34,9 @@ describe('the init timeout fits in the stop grace', () => {
     expect(parseAgentConfig({ ...required, POWERNODE_AGENT_INIT_TIMEOUT_MS: '60000' }).initTimeoutMs).toBe(60_000);
     expect(parseAgentConfig({ ...required, POWERNODE_AGENT_INIT_TIMEOUT_MS: '1' }).initTimeoutMs).toBe(1);
     for (const bad of ['0', '-5', 'soon', '1.5']) {
-      expect(() => parseAgentConfig({ ...required, POWERNODE_AGENT_INIT_TIMEOUT_MS: bad })).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining('POWERNODE_AGENT_INIT_TIMEOUT_MS') }));
+      expect(() => parseAgentConfig({ ...required, POWERNODE_AGENT_INIT_TIMEOUT_MS: bad })).toThrow(
+        expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining('POWERNODE_AGENT_INIT_TIMEOUT_MS') }),
+      );
     }
   });
 });
@@ -49,7 +56,14 @@ describe('SIGTERM: init.stop commands share one budget', () => {
     modules.push(await publishModule(registry.host, workDir, { name: 'tools', version: '1.0.0', files: tools }));
     // Both start at once and hang on stop.
     for (const name of ['slow-a', 'slow-b']) {
-      modules.push(await publishModule(registry.host, workDir, { name, version: '1.0.0', files: { [`/etc/${name}.marker`]: `${name}\n` }, init: { start: '/usr/bin/true', stop: '/usr/bin/sleep 30' } }));
+      modules.push(
+        await publishModule(registry.host, workDir, {
+          name,
+          version: '1.0.0',
+          files: { [`/etc/${name}.marker`]: `${name}\n` },
+          init: { start: '/usr/bin/true', stop: '/usr/bin/sleep 30' },
+        }),
+      );
     }
   });
 
@@ -61,34 +75,43 @@ describe('SIGTERM: init.stop commands share one budget', () => {
     await rm(workDir, { recursive: true, force: true });
   });
 
-  itIsolated('the first hanging stop is killed when the budget runs out, the next is not run, and the agent still exits 0 after its last heartbeat', async () => {
-    const instance = testInstance(workDir, 'budget');
-    const [tools, slowA, slowB] = modules as [PublishedModule, PublishedModule, PublishedModule];
-    const desired: AgentDesiredState = {
-      instance_id: instance.instanceId,
-      generation: '1',
-      modules: [tools.desired(registry.host, { priority: 1000 }), slowA.desired(registry.host, { priority: 5000 }), slowB.desired(registry.host, { priority: 4000 })],
-      unresolved: [],
-    };
-    const gateway = await startAgentGateway({ instanceId: instance.instanceId, enrolmentToken: instance.enrolmentToken, desired });
-    gateways.push(gateway);
-    const agent = startAgent(agentEnvironment(instance, gateway.url, registry.host, { POWERNODE_AGENT_INIT_TIMEOUT_MS: '1500' }));
-    agents.push(agent);
-    const running = await gateway.waitForHeartbeat((h) => h.generation === '1');
-    expect(running.module_states).toMatchObject({ 'slow-a': 'started', 'slow-b': 'started' });
-    await waitForLogEntry(agent, 'reconciled');
+  itIsolated(
+    'the first hanging stop is killed when the budget runs out, the next is not run, and the agent still exits 0 after its last heartbeat',
+    async () => {
+      const instance = testInstance(workDir, 'budget');
+      const [tools, slowA, slowB] = modules as [PublishedModule, PublishedModule, PublishedModule];
+      const desired: AgentDesiredState = {
+        instance_id: instance.instanceId,
+        generation: '1',
+        modules: [
+          tools.desired(registry.host, { priority: 1000 }),
+          slowA.desired(registry.host, { priority: 5000 }),
+          slowB.desired(registry.host, { priority: 4000 }),
+        ],
+        unresolved: [],
+      };
+      const gateway = await startAgentGateway({ instanceId: instance.instanceId, enrolmentToken: instance.enrolmentToken, desired });
+      gateways.push(gateway);
+      const agent = startAgent(agentEnvironment(instance, gateway.url, registry.host, { POWERNODE_AGENT_INIT_TIMEOUT_MS: '1500' }));
+      agents.push(agent);
+      const running = await gateway.waitForHeartbeat((h) => h.generation === '1');
+      expect(running.module_states).toMatchObject({ 'slow-a': 'started', 'slow-b': 'started' });
+      await waitForLogEntry(agent, 'reconciled');
 
-    expect(await agent.stop('SIGTERM')).toBe(0);
-    await outputClosed(agent);
-    // Highest priority first: slow-a gets what is left of the budget and is killed at its end.
-    const [killed] = logEntries(agent, (entry) => entry['msg'] === 'init.stop failed');
-    expect(killed).toMatchObject({ module_name: 'slow-a', reason: expect.stringMatching(/^did not finish within \d+ ms and was killed$/) });
-    expect(Number(/within (\d+) ms/.exec(String(killed!['reason']))![1])).toBeLessThanOrEqual(1500);
-    expect(logEntries(agent, (entry) => entry['msg'] === 'init.stop not run')).toEqual([expect.objectContaining({ module_name: 'slow-b', reason: expect.stringContaining('1500 ms shutdown budget') })]);
-    const last = gateway.heartbeats[gateway.heartbeats.length - 1]!;
-    expect(last.module_states['slow-a']).toMatch(/^failed: stop: did not finish within \d+ ms and was killed$/);
-    expect(last.module_states['slow-b']).toMatch(/^failed: stop: not run: the 1500 ms shutdown budget/);
-    expect(last.running_module_digests).toEqual({});
-    expect(agent.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
-  });
+      expect(await agent.stop('SIGTERM')).toBe(0);
+      await outputClosed(agent);
+      // Highest priority first: slow-a gets what is left of the budget and is killed at its end.
+      const [killed] = logEntries(agent, (entry) => entry['msg'] === 'init.stop failed');
+      expect(killed).toMatchObject({ module_name: 'slow-a', reason: expect.stringMatching(/^did not finish within \d+ ms and was killed$/) });
+      expect(Number(/within (\d+) ms/.exec(String(killed!['reason']))![1])).toBeLessThanOrEqual(1500);
+      expect(logEntries(agent, (entry) => entry['msg'] === 'init.stop not run')).toEqual([
+        expect.objectContaining({ module_name: 'slow-b', reason: expect.stringContaining('1500 ms shutdown budget') }),
+      ]);
+      const last = gateway.heartbeats[gateway.heartbeats.length - 1]!;
+      expect(last.module_states['slow-a']).toMatch(/^failed: stop: did not finish within \d+ ms and was killed$/);
+      expect(last.module_states['slow-b']).toMatch(/^failed: stop: not run: the 1500 ms shutdown budget/);
+      expect(last.running_module_digests).toEqual({});
+      expect(agent.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
+    },
+  );
 });

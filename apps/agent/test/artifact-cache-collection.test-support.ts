@@ -13,7 +13,9 @@ export interface SimulatedCollection {
 
 function digestsOf(value: unknown): string[] {
   const list = Array.isArray(value) ? value : [value];
-  return list.flatMap((item) => (typeof item === 'object' && item !== null && typeof (item as { digest?: unknown }).digest === 'string' ? [(item as { digest: string }).digest] : []));
+  return list.flatMap((item) =>
+    typeof item === 'object' && item !== null && typeof (item as { digest?: unknown }).digest === 'string' ? [(item as { digest: string }).digest] : [],
+  );
 }
 
 /** Deletes what the collection would delete from `<cacheDir>/blobs/sha256`, given `roots`. */

@@ -43,7 +43,10 @@ describe('artifact cache entries', () => {
 
   it('refuses to store bytes under a digest they do not hash to, and leaves nothing behind', async () => {
     const digest = sha256Digest('expected');
-    await expect(storeCachedBlob(cacheDir, digest, Buffer.from('something else'))).rejects.toMatchObject({ code: 'digest_mismatch', message: expect.stringContaining(digest) });
+    await expect(storeCachedBlob(cacheDir, digest, Buffer.from('something else'))).rejects.toMatchObject({
+      code: 'digest_mismatch',
+      message: expect.stringContaining(digest),
+    });
     expect((await readdir(path.join(cacheDir, 'blobs/sha256'))).filter((name) => name.startsWith(digest.slice(7)))).toEqual([]);
   });
 

@@ -60,9 +60,17 @@ describe('module run states', () => {
 
 describe('heartbeats', () => {
   it('follow the contract, with the composed digests, the root hash, states and errors', () => {
-    const state = composition([module('my-redis', { composefs_digest: digest(5), run: { state: 'skipped', reason: 'systemctl is not in the composed root' } })]);
+    const state = composition([
+      module('my-redis', { composefs_digest: digest(5), run: { state: 'skipped', reason: 'systemctl is not in the composed root' } }),
+    ]);
     const services = [{ module: 'my-redis', name: 'redis-server.service', state: 'failed' as const, since: '2026-12-07T14:00:00.000Z' }];
-    const heartbeat = heartbeatOf(state, [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }], { version: '0.1.0', bootId: 'boot-1' }, services, '10.213.4.178');
+    const heartbeat = heartbeatOf(
+      state,
+      [{ module_name: 'other', message: 'fsverity verification failed: /etc/x' }],
+      { version: '0.1.0', bootId: 'boot-1' },
+      services,
+      '10.213.4.178',
+    );
     expect(agentHeartbeat.parse(heartbeat)).toEqual({
       running_module_digests: { 'my-redis': digest(5) },
       composed_root_hash: digest(9),
@@ -113,7 +121,11 @@ describe('planning a switch between compositions', () => {
       module('no-restart'),
       module('skipped', { init: restartable, run: { state: 'skipped', reason: 'systemctl is not in the composed root' } }),
     ]);
-    const plan = planTransition(current, [module('svc', { init: restartable, run: { state: 'pending' } }), module('no-restart', { run: { state: 'pending' } }), module('skipped', { init: restartable, run: { state: 'pending' } })]);
+    const plan = planTransition(current, [
+      module('svc', { init: restartable, run: { state: 'pending' } }),
+      module('no-restart', { run: { state: 'pending' } }),
+      module('skipped', { init: restartable, run: { state: 'pending' } }),
+    ]);
     expect(plan.restart).toEqual(['svc']);
     expect(plan.start).toEqual([]);
     expect(plan.stop).toEqual([]);
@@ -124,7 +136,12 @@ describe('planning a switch between compositions', () => {
     const changed = planTransition(current, [module('svc', { init: { start: 'other', stop: null, restart: null }, run: { state: 'pending' } })]);
     expect(changed.stop.map((m) => m.module_name)).toEqual(['svc']);
     expect(changed.start).toEqual(['svc']);
-    expect(planTransition(null, [module('b', { priority: 2 }), module('a', { priority: 1 })])).toEqual({ stop: [], start: ['a', 'b'], keep: new Map(), restart: [] });
+    expect(planTransition(null, [module('b', { priority: 2 }), module('a', { priority: 1 })])).toEqual({
+      stop: [],
+      start: ['a', 'b'],
+      keep: new Map(),
+      restart: [],
+    });
   });
 
   it('identifies a module set independently of order and mask order', () => {
@@ -169,7 +186,9 @@ describe('configuration', () => {
       isolation: 'auto',
       network: 'none',
     });
-    expect(parseAgentConfig({ ...valid, POWERNODE_AGENT_CACHE_DIR: '/var/cache/powernode', POWERNODE_HEARTBEAT_INTERVAL_MS: '5000', POWERNODE_NATS_URL: '' })).toMatchObject({
+    expect(
+      parseAgentConfig({ ...valid, POWERNODE_AGENT_CACHE_DIR: '/var/cache/powernode', POWERNODE_HEARTBEAT_INTERVAL_MS: '5000', POWERNODE_NATS_URL: '' }),
+    ).toMatchObject({
       cacheDir: '/var/cache/powernode',
       heartbeatIntervalMs: 5000,
     });
@@ -183,7 +202,10 @@ describe('configuration', () => {
     [{ POWERNODE_AGENT_ISOLATION: 'chroot' }, /^POWERNODE_AGENT_ISOLATION: /],
     [{ POWERNODE_CA_PEM: 'not a certificate' }, /^POWERNODE_CA_PEM: must hold PEM certificates \(-----BEGIN CERTIFICATE-----\)$/],
     [{ POWERNODE_ENROLMENT_TOKEN: 'short' }, /^POWERNODE_ENROLMENT_TOKEN: must be at least 16 characters$/],
-    [{ POWERNODE_AGENT_RETRY_INITIAL_MS: '5000', POWERNODE_AGENT_RETRY_MAX_MS: '100' }, /^POWERNODE_AGENT_RETRY_MAX_MS: must be at least POWERNODE_AGENT_RETRY_INITIAL_MS/],
+    [
+      { POWERNODE_AGENT_RETRY_INITIAL_MS: '5000', POWERNODE_AGENT_RETRY_MAX_MS: '100' },
+      /^POWERNODE_AGENT_RETRY_MAX_MS: must be at least POWERNODE_AGENT_RETRY_INITIAL_MS/,
+    ],
   ])('refuses %j with one line naming the variable (and never echoing secrets)', (override, line) => {
     const env = Object.fromEntries(Object.entries({ ...valid, ...override }).filter(([, v]) => v !== ''));
     let problems: string[] = [];

@@ -58,7 +58,9 @@ describe('the gateway client speaks the agent protocol', () => {
     await expect(client('http://127.0.0.1:9').desired('x'.repeat(20))).rejects.toMatchObject({ code: 'gateway_unreachable', retryable: true });
     const api = client(gateway.url);
     // The route answers problem+json 404 with its own code.
-    await expect(new GatewayClient({ baseUrl: `${gateway.url}/nowhere`, timeoutMs: 5_000, userAgent: 't' }).desired('x')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(new GatewayClient({ baseUrl: `${gateway.url}/nowhere`, timeoutMs: 5_000, userAgent: 't' }).desired('x')).rejects.toMatchObject({
+      code: 'not_found',
+    });
     await expect(api.enrol({ instance_id: 'inst-client', enrolment_token: 'x' })).rejects.toMatchObject({ code: 'validation_failed' });
   });
 });
@@ -67,7 +69,25 @@ describe('https with the platform CA', () => {
   it('trusts a gateway certificate signed by POWERNODE_CA_PEM, and refuses it without', async () => {
     const key = path.join(workDir, 'key.pem');
     const cert = path.join(workDir, 'cert.pem');
-    await execFileAsync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    await execFileAsync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
     const pem = await readFile(cert, 'utf8');
     const server = createServer({ key: await readFile(key), cert: pem }, (req, res) => {
       if (req.url === '/moved') {
@@ -76,7 +96,14 @@ describe('https with the platform CA', () => {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ instance_id: 'tls', generation: req.headers.authorization === 'Bearer secret-credential-1234' ? 'authorised' : 'anonymous', modules: [], unresolved: [] }));
+      res.end(
+        JSON.stringify({
+          instance_id: 'tls',
+          generation: req.headers.authorization === 'Bearer secret-credential-1234' ? 'authorised' : 'anonymous',
+          modules: [],
+          unresolved: [],
+        }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {

@@ -12,7 +12,21 @@ import { freshDir, programWithLibraries, publishModule, type ModuleFile, type Pu
 // Which boundaries this machine offers, probed the way the agent does (synchronously, to pick the tests).
 const probe = (argv: string[]): boolean => spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore', timeout: 10_000 }).status === 0;
 const BWRAP = probe(['bwrap', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--unshare-all', '--die-with-parent', '--', '/bin/true']);
-const UNSHARE = probe(['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--kill-child', '--mount-proc', '--root=/', '--wd=/', '--', '/bin/true']);
+const UNSHARE = probe([
+  'unshare',
+  '--fork',
+  '--pid',
+  '--mount',
+  '--uts',
+  '--ipc',
+  '--net',
+  '--kill-child',
+  '--mount-proc',
+  '--root=/',
+  '--wd=/',
+  '--',
+  '/bin/true',
+]);
 const AVAILABLE: Array<Exclude<IsolationBoundary, { kind: 'none' }>> = [
   ...(BWRAP ? [{ kind: 'bwrap' as const, program: 'bwrap' }] : []),
   ...(UNSHARE ? [{ kind: 'unshare' as const, program: 'unshare' }] : []),
@@ -26,7 +40,8 @@ let hostMarker: string;
 beforeAll(async () => {
   workDir = await freshDir('init');
   toolFiles = {};
-  for (const program of ['/usr/bin/true', '/usr/bin/false', '/usr/bin/test', '/usr/bin/sleep', '/usr/bin/printenv']) Object.assign(toolFiles, await programWithLibraries(program));
+  for (const program of ['/usr/bin/true', '/usr/bin/false', '/usr/bin/test', '/usr/bin/sleep', '/usr/bin/printenv'])
+    Object.assign(toolFiles, await programWithLibraries(program));
   hostMarker = path.join(workDir, 'host-only.marker');
   await writeFile(hostMarker, 'exists on the host only\n');
 });
@@ -78,7 +93,10 @@ describe('init commands run as argv inside the isolation boundary, rooted at the
     itIsolated("gets a clean environment: the host's variables do not leak in, the module name does", async () => {
       process.env['POWERNODE_AGENT_TEST_SECRET'] = 'host secret';
       try {
-        await expect(runInitCommand(request(root, boundary, 'printenv POWERNODE_AGENT_TEST_SECRET'))).resolves.toMatchObject({ outcome: 'failed', exitCode: 1 });
+        await expect(runInitCommand(request(root, boundary, 'printenv POWERNODE_AGENT_TEST_SECRET'))).resolves.toMatchObject({
+          outcome: 'failed',
+          exitCode: 1,
+        });
         await expect(runInitCommand(request(root, boundary, 'printenv POWERNODE_MODULE'))).resolves.toMatchObject({ outcome: 'succeeded' });
       } finally {
         delete process.env['POWERNODE_AGENT_TEST_SECRET'];
@@ -116,7 +134,10 @@ describe('init commands run as argv inside the isolation boundary, rooted at the
     await mkdir(path.join(withSystemctl, 'usr/bin'), { recursive: true });
     await writeFile(path.join(withSystemctl, 'usr/bin/systemctl'), '#!/bin/sh\nexit 1\n');
     await chmod(path.join(withSystemctl, 'usr/bin/systemctl'), 0o755);
-    for (const boundary of [{ kind: 'bwrap', program: 'bwrap' }, { kind: 'unshare', program: 'unshare' }] satisfies IsolationBoundary[]) {
+    for (const boundary of [
+      { kind: 'bwrap', program: 'bwrap' },
+      { kind: 'unshare', program: 'unshare' },
+    ] satisfies IsolationBoundary[]) {
       await expect(runInitCommand(request(withSystemctl, boundary, 'systemctl start redis-server'))).resolves.toEqual({
         outcome: 'skipped',
         reason: `no init system runs in a ${boundary.kind} sandbox (the local driver); a machine instance (nspawn) runs systemctl`,
@@ -132,16 +153,24 @@ describe('init commands run as argv inside the isolation boundary, rooted at the
   });
 
   it('without an isolation boundary nothing runs: the command is skipped with the reason', async () => {
-    await expect(runInitCommand(request(root, { kind: 'none', reason: 'bwrap is not installed; unshare is not installed' }, '/usr/bin/true'))).resolves.toEqual({
-      outcome: 'skipped',
-      reason: 'no isolation boundary available (bwrap is not installed; unshare is not installed)',
-    });
+    await expect(runInitCommand(request(root, { kind: 'none', reason: 'bwrap is not installed; unshare is not installed' }, '/usr/bin/true'))).resolves.toEqual(
+      {
+        outcome: 'skipped',
+        reason: 'no isolation boundary available (bwrap is not installed; unshare is not installed)',
+      },
+    );
     await expect(runInitCommand(request(root, { kind: 'none', reason: 'x' }, null))).resolves.toEqual({ outcome: 'skipped', reason: 'no init.start command' });
     await expect(detectIsolationBoundary('none')).resolves.toEqual({ kind: 'none', reason: 'disabled by POWERNODE_AGENT_ISOLATION=none' });
   });
 
   it('builds the bubblewrap and unshare command lines with the root read-only (bwrap), namespaces unshared and the argv last', () => {
-    const command = { root: '/sandbox/current', argv: ['/usr/bin/redis-server', '--port', '6379'], hostname: 'node-1', network: 'none' as const, moduleName: 'my-redis' };
+    const command = {
+      root: '/sandbox/current',
+      argv: ['/usr/bin/redis-server', '--port', '6379'],
+      hostname: 'node-1',
+      network: 'none' as const,
+      moduleName: 'my-redis',
+    };
     const bwrap = isolatedArgv({ kind: 'bwrap', program: 'bwrap' }, command);
     expect(bwrap.slice(0, 4)).toEqual(['bwrap', '--ro-bind', '/sandbox/current', '/']);
     expect(bwrap).toContain('--unshare-all');
@@ -150,7 +179,23 @@ describe('init commands run as argv inside the isolation boundary, rooted at the
     expect(bwrap.slice(-4)).toEqual(['--', '/usr/bin/redis-server', '--port', '6379']);
     expect(isolatedArgv({ kind: 'bwrap', program: 'bwrap' }, { ...command, network: 'host' })).toContain('--share-net');
     const unshare = isolatedArgv({ kind: 'unshare', program: 'unshare' }, command);
-    expect(unshare).toEqual(['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--kill-child', '--mount-proc', '--root=/sandbox/current', '--wd=/', '--', '/usr/bin/redis-server', '--port', '6379']);
+    expect(unshare).toEqual([
+      'unshare',
+      '--fork',
+      '--pid',
+      '--mount',
+      '--uts',
+      '--ipc',
+      '--net',
+      '--kill-child',
+      '--mount-proc',
+      '--root=/sandbox/current',
+      '--wd=/',
+      '--',
+      '/usr/bin/redis-server',
+      '--port',
+      '6379',
+    ]);
   });
 });
 
@@ -166,9 +211,17 @@ describe('the agent starts modules in isolation, reports each outcome, and stops
       publishModule(registry.host, workDir, { name, version: '1.0.0', files, ...(init === undefined ? {} : { init }) });
     modules = {
       tools: await publish('tools', toolFiles),
-      'svc-ok': await publish('svc-ok', { '/etc/svc-ok.marker': 'ok\n' }, { start: '/usr/bin/test -e /etc/svc-ok.marker', stop: '/usr/bin/test -e /etc/svc-ok.marker', restart: '/usr/bin/test -e /etc/svc-ok.marker' }),
+      'svc-ok': await publish(
+        'svc-ok',
+        { '/etc/svc-ok.marker': 'ok\n' },
+        { start: '/usr/bin/test -e /etc/svc-ok.marker', stop: '/usr/bin/test -e /etc/svc-ok.marker', restart: '/usr/bin/test -e /etc/svc-ok.marker' },
+      ),
       'svc-host': await publish('svc-host', { '/etc/svc-host.marker': 'host\n' }, { start: `test -e ${hostMarker}` }),
-      'svc-systemd': await publish('svc-systemd', { '/etc/redis/redis.conf': 'port 6379\n' }, { start: 'systemctl start redis-server', stop: 'systemctl stop redis-server' }),
+      'svc-systemd': await publish(
+        'svc-systemd',
+        { '/etc/redis/redis.conf': 'port 6379\n' },
+        { start: 'systemctl start redis-server', stop: 'systemctl stop redis-server' },
+      ),
       // The build refuses shell syntax in init commands; the desired state below carries one anyway.
       'svc-shell': await publish('svc-shell', { '/etc/svc-shell.marker': 'shell\n' }),
     };
@@ -195,7 +248,11 @@ describe('the agent starts modules in isolation, reports each outcome, and stops
 
   async function run(label: string, extraEnv: Record<string, string> = {}): Promise<{ agent: ServiceProcess; gateway: AgentGateway; instanceId: string }> {
     const instance = testInstance(workDir, label);
-    const gateway = await startAgentGateway({ instanceId: instance.instanceId, enrolmentToken: instance.enrolmentToken, desired: desiredFor(instance.instanceId, '1') });
+    const gateway = await startAgentGateway({
+      instanceId: instance.instanceId,
+      enrolmentToken: instance.enrolmentToken,
+      desired: desiredFor(instance.instanceId, '1'),
+    });
     gateways.push(gateway);
     const agent = startAgent(agentEnvironment(instance, gateway.url, registry.host, extraEnv));
     agents.push(agent);
@@ -219,7 +276,9 @@ describe('the agent starts modules in isolation, reports each outcome, and stops
     });
     await waitForLogEntry(agent, 'reconciled', (entry) => entry['generation'] === '1');
     const started = logEntries(agent, (entry) => entry['msg'] === 'init.start succeeded');
-    expect(started).toEqual([expect.objectContaining({ module_name: 'svc-ok', argv: ['/usr/bin/test', '-e', '/etc/svc-ok.marker'], isolation: AVAILABLE[0]!.kind })]);
+    expect(started).toEqual([
+      expect.objectContaining({ module_name: 'svc-ok', argv: ['/usr/bin/test', '-e', '/etc/svc-ok.marker'], isolation: AVAILABLE[0]!.kind }),
+    ]);
 
     // A new root (same modules, other priorities): the started module that stays is restarted in it, the
     // module whose start failed is tried again, nothing is started twice.

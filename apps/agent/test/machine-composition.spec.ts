@@ -6,7 +6,7 @@ import { mergeSharedDatabase } from '../src/shared-databases.js';
 const base = 'root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n';
 
 describe('shared databases merged at compose time', () => {
-  it('keeps every module\'s users: the union of each layer\'s /etc/passwd', () => {
+  it("keeps every module's users: the union of each layer's /etc/passwd", () => {
     const redis = `${base}redis:x:100:101::/var/lib/redis:/usr/sbin/nologin\n`;
     const audit = `${base}auditor:x:101:102::/nonexistent:/usr/sbin/nologin\n`;
     const merged = mergeSharedDatabase('/etc/passwd', [
@@ -14,7 +14,12 @@ describe('shared databases merged at compose time', () => {
       { module_name: 'my-redis', content: redis },
       { module_name: 'security-hardening', content: audit },
     ]);
-    expect(merged.split('\n').filter(Boolean).map((line) => line.split(':')[0])).toEqual(['root', '_apt', 'redis', 'auditor']);
+    expect(
+      merged
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(':')[0]),
+    ).toEqual(['root', '_apt', 'redis', 'auditor']);
   });
 
   it('refuses the same user name with another uid, naming both modules', () => {
@@ -36,7 +41,7 @@ describe('shared databases merged at compose time', () => {
     ).toThrow(/id 100/);
   });
 
-  it('merges dpkg status stanzas by package, the higher layer replacing a lower one\'s stanza', () => {
+  it("merges dpkg status stanzas by package, the higher layer replacing a lower one's stanza", () => {
     const stanza = (name: string, version: string): string => `Package: ${name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${version}\n`;
     const merged = mergeSharedDatabase('/var/lib/dpkg/status', [
       { module_name: 'system-base', content: `${stanza('libc6', '2.36-9')}\n${stanza('systemd', '252.38')}` },
@@ -63,9 +68,13 @@ describe('manifest services become systemd units', () => {
     expect(quoteUnitWord('$HOME%i"\\')).toBe('"$$HOME%%i\\"\\\\"');
   });
 
-  it('reads the units a module\'s state comes from out of its services and its systemctl init.start', () => {
+  it("reads the units a module's state comes from out of its services and its systemctl init.start", () => {
     expect(unitsOfModule([], 'systemctl start redis-server')).toEqual(['redis-server.service']);
-    expect(unitsOfModule([{ name: 'worker' }], 'systemctl --no-block start auditd apparmor.service')).toEqual(['apparmor.service', 'auditd.service', 'worker.service']);
+    expect(unitsOfModule([{ name: 'worker' }], 'systemctl --no-block start auditd apparmor.service')).toEqual([
+      'apparmor.service',
+      'auditd.service',
+      'worker.service',
+    ]);
     expect(unitsOfModule([], '/usr/local/bin/start-it')).toEqual([]);
     expect(unitsOfModule([], null)).toEqual([]);
   });
@@ -73,14 +82,15 @@ describe('manifest services become systemd units', () => {
 
 describe('service states read inside the machine', () => {
   it('parses systemctl show blocks in order, with unix timestamps', () => {
-    const output = 'Id=redis-server.service\nActiveState=active\nStateChangeTimestamp=@1796650314\n\nId=broken.service\nActiveState=failed\nStateChangeTimestamp=\n';
+    const output =
+      'Id=redis-server.service\nActiveState=active\nStateChangeTimestamp=@1796650314\n\nId=broken.service\nActiveState=failed\nStateChangeTimestamp=\n';
     expect(parseSystemctlShow(output)).toEqual([
       { unit: 'redis-server.service', state: 'active', since: new Date(1796650314000).toISOString() },
       { unit: 'broken.service', state: 'failed', since: null },
     ]);
   });
 
-  it('folds systemd\'s active states into active, activating, failed and inactive', () => {
+  it("folds systemd's active states into active, activating, failed and inactive", () => {
     expect(['active', 'reloading', 'activating', 'maintenance', 'failed', 'deactivating', 'inactive'].map(serviceStateOf)).toEqual([
       'active',
       'active',

@@ -81,7 +81,12 @@ describeAsRoot('machine keeper', () => {
     });
     // Enrolled before: the keeper uses the persisted credential, where the agent inside will read it too.
     await mkdir(path.join(linkDirOf(sandbox), 'data'), { recursive: true });
-    await writeStoredCredential(path.join(linkDirOf(sandbox), 'data'), { instance_id: INSTANCE, credential: 'c'.repeat(32), heartbeat_interval_ms: 1_000, enrolled_at: new Date().toISOString() });
+    await writeStoredCredential(path.join(linkDirOf(sandbox), 'data'), {
+      instance_id: INSTANCE,
+      credential: 'c'.repeat(32),
+      heartbeat_interval_ms: 1_000,
+      enrolled_at: new Date().toISOString(),
+    });
     const gateway = {
       desired: async (): Promise<AgentDesiredState> => ({ instance_id: INSTANCE, generation: wanted, modules: [], unresolved: [] }),
       heartbeat: async (_credential: string, heartbeat: AgentHeartbeat) => {
@@ -110,7 +115,14 @@ describeAsRoot('machine keeper', () => {
     expect(first.binds.filter((bind) => bind.inside !== LINK_INSIDE).every((bind) => bind.readOnly)).toBe(true);
     // Nothing of the host but the runtime and the link: not the whole checkout.
     expect(first.binds.map((bind) => bind.inside).sort()).toEqual(
-      ['/opt/powernode/app/apps/agent', '/opt/powernode/app/libs', '/opt/powernode/app/node_modules', '/opt/powernode/app/package.json', '/opt/powernode/node', LINK_INSIDE].sort(),
+      [
+        '/opt/powernode/app/apps/agent',
+        '/opt/powernode/app/libs',
+        '/opt/powernode/app/node_modules',
+        '/opt/powernode/app/package.json',
+        '/opt/powernode/node',
+        LINK_INSIDE,
+      ].sort(),
     );
     const env = await readFile(path.join(linkDirOf(sandbox), 'agent.env'), 'utf8');
     expect(env).toContain('POWERNODE_AGENT_MACHINE="inside"');
@@ -149,7 +161,10 @@ describeAsRoot('machine keeper', () => {
 
     await writeFile(path.join(sandbox, 'roots/g2/top/etc/systemd/system/powernode-agent.service'), '[Service]\nExecStart=/bin/sh -c "tampered"\n');
     machine.up = false;
-    const report = await until('a heartbeat naming the changed root', () => heartbeats.find((h) => h.errors.some((e) => e.message.includes('changed since it was composed'))) ?? null);
+    const report = await until(
+      'a heartbeat naming the changed root',
+      () => heartbeats.find((h) => h.errors.some((e) => e.message.includes('changed since it was composed'))) ?? null,
+    );
     expect(report.running_module_digests).toEqual({});
     expect(machine.boots).toHaveLength(3);
   });

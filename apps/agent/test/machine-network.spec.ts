@@ -6,7 +6,12 @@ import { parseAgentConfig } from '../src/agent-config.js';
 import { claimMachineNetwork, hostInterfaceOf, machineNetworkOf } from '../src/machine-network.js';
 
 const parseMachineSubnet = (cidr: string): MachineSubnet => machineSubnetSchema.parse(cidr);
-const agentEnv = { POWERNODE_INSTANCE_ID: 'i-1', POWERNODE_SANDBOX_DIR: '/tmp/pn-sandbox', POWERNODE_GATEWAY_URL: 'http://127.0.0.1:8080', POWERNODE_OCI_REGISTRY: '127.0.0.1:5000' };
+const agentEnv = {
+  POWERNODE_INSTANCE_ID: 'i-1',
+  POWERNODE_SANDBOX_DIR: '/tmp/pn-sandbox',
+  POWERNODE_GATEWAY_URL: 'http://127.0.0.1:8080',
+  POWERNODE_OCI_REGISTRY: '127.0.0.1:5000',
+};
 
 let workDir: string;
 
@@ -25,7 +30,7 @@ async function instance(name: string): Promise<{ instanceId: string; sandboxDir:
   return { instanceId: name, sandboxDir };
 }
 
-describe('the machines\' subnet', () => {
+describe("the machines' subnet", () => {
   it('accepts an aligned IPv4 subnet from /8 to /29', () => {
     expect(parseMachineSubnet('10.213.0.0/16')).toEqual({ base: (10 * 256 + 213) * 65536, prefixLength: 16 });
     expect(parseMachineSubnet('192.168.7.8/29').prefixLength).toBe(29);
@@ -40,7 +45,10 @@ describe('the machines\' subnet', () => {
     ['10.213.0.0', 'no prefix'],
   ])('refuses %s (%s), naming the variable', (cidr) => {
     expect(() => parseAgentConfig({ ...agentEnv, POWERNODE_MACHINE_SUBNET: cidr })).toThrow(
-      expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining(`POWERNODE_MACHINE_SUBNET: must be an IPv4 subnet from /8 to /29 with the host bits zero`) }),
+      expect.objectContaining({
+        code: 'config_invalid',
+        message: expect.stringContaining(`POWERNODE_MACHINE_SUBNET: must be an IPv4 subnet from /8 to /29 with the host bits zero`),
+      }),
     );
   });
 
@@ -56,7 +64,7 @@ describe('the machines\' subnet', () => {
 });
 
 describe('claiming a /30', () => {
-  it('keeps an instance\'s block across claims and gives concurrent instances distinct blocks', async () => {
+  it("keeps an instance's block across claims and gives concurrent instances distinct blocks", async () => {
     const dir = path.join(workDir, 'claims-concurrent');
     const subnet = parseMachineSubnet('10.214.0.0/24');
     const instances = await Promise.all(Array.from({ length: 12 }, (_, i) => instance(`concurrent-${i}`)));
@@ -73,7 +81,10 @@ describe('claiming a /30', () => {
     const [a, b, c] = [await instance('full-a'), await instance('full-b'), await instance('full-c')];
     await claimMachineNetwork(dir, a, subnet);
     const second = await claimMachineNetwork(dir, b, subnet);
-    await expect(claimMachineNetwork(dir, c, subnet)).rejects.toMatchObject({ code: 'machine_failed', message: expect.stringMatching(/no free \/30 left in the machines' subnet 10\.215\.0\.0\/29.*POWERNODE_MACHINE_SUBNET/) });
+    await expect(claimMachineNetwork(dir, c, subnet)).rejects.toMatchObject({
+      code: 'machine_failed',
+      message: expect.stringMatching(/no free \/30 left in the machines' subnet 10\.215\.0\.0\/29.*POWERNODE_MACHINE_SUBNET/),
+    });
     await rm(path.dirname(b.sandboxDir), { recursive: true });
     expect((await claimMachineNetwork(dir, c, subnet)).address).toBe(second.address);
   });

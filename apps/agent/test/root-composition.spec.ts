@@ -24,7 +24,11 @@ afterAll(async () => {
 });
 
 /** Builds a module and presents it as the pull would: verified, with its tree layer file and description. */
-async function verifiedModule(spec: ModuleSpec, desired: { priority: number; effective_mask?: string[] }, symlinks: Record<string, string> = {}): Promise<VerifiedModule> {
+async function verifiedModule(
+  spec: ModuleSpec,
+  desired: { priority: number; effective_mask?: string[] },
+  symlinks: Record<string, string> = {},
+): Promise<VerifiedModule> {
   const dir = await writeModuleDir(path.join(workDir, `${spec.name}-${builds.length}`), spec);
   for (const [modulePath, target] of Object.entries(symlinks)) {
     await mkdir(path.dirname(path.join(dir, 'rootfs', modulePath)), { recursive: true });
@@ -48,7 +52,16 @@ async function verifiedModule(spec: ModuleSpec, desired: { priority: number; eff
   // A private copy of the layer, as the cache would hold it (tests alter it).
   const layerPath = path.join(workDir, `layer-${builds.length}-${tree.digest.slice(7, 19)}`);
   await copyFile(built.blobs.get(tree.digest)!.path, layerPath);
-  return { desired: desiredModule, manifestDigest: built.manifestDigest, composefsDigest: built.composefsDigest, rootHash: built.rootHash, treeLayer: tree, treeLayerPath: layerPath, entries, services: built.moduleManifest.services ?? [] };
+  return {
+    desired: desiredModule,
+    manifestDigest: built.manifestDigest,
+    composefsDigest: built.composefsDigest,
+    rootHash: built.rootHash,
+    treeLayer: tree,
+    treeLayerPath: layerPath,
+    entries,
+    services: built.moduleManifest.services ?? [],
+  };
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -70,7 +83,17 @@ describe('composing a root from verified layers', () => {
       { priority: 1000 },
     );
     const high = await verifiedModule(
-      { name: 'high', version: '1.0.0', files: { '/etc/shared.conf': 'high\n', '/etc/high.key': 'secret\n', '/etc/notes.tmp': 'cruft\n', '/var/cache/app/more': 'high cache\n', '/usr/bin/tool': 'tool\n' } },
+      {
+        name: 'high',
+        version: '1.0.0',
+        files: {
+          '/etc/shared.conf': 'high\n',
+          '/etc/high.key': 'secret\n',
+          '/etc/notes.tmp': 'cruft\n',
+          '/var/cache/app/more': 'high cache\n',
+          '/usr/bin/tool': 'tool\n',
+        },
+      },
       { priority: 2000, effective_mask: ['/etc/high.key', '*.tmp', '/var/cache/app/'] },
     );
     const root = path.join(workDir, 'root-priority');
@@ -98,8 +121,15 @@ describe('composing a root from verified layers', () => {
     const outside = path.join(workDir, 'outside');
     await mkdir(outside, { recursive: true });
     await writeFile(path.join(outside, 'passwd'), 'host passwd\n');
-    const low = await verifiedModule({ name: 'planter', version: '1.0.0', files: {} }, { priority: 1000 }, { '/etc/conf.d': outside, '/etc/passwd': path.join(outside, 'passwd') });
-    const high = await verifiedModule({ name: 'writer', version: '1.0.0', files: { '/etc/conf.d/x.conf': 'x\n', '/etc/passwd': 'root:x:0:0\n' } }, { priority: 2000 });
+    const low = await verifiedModule(
+      { name: 'planter', version: '1.0.0', files: {} },
+      { priority: 1000 },
+      { '/etc/conf.d': outside, '/etc/passwd': path.join(outside, 'passwd') },
+    );
+    const high = await verifiedModule(
+      { name: 'writer', version: '1.0.0', files: { '/etc/conf.d/x.conf': 'x\n', '/etc/passwd': 'root:x:0:0\n' } },
+      { priority: 2000 },
+    );
     const root = path.join(workDir, 'root-symlinks');
     await composeRoot(root, [low, high]);
     expect((await lstat(path.join(root, 'etc/conf.d'))).isDirectory()).toBe(true);
@@ -129,7 +159,10 @@ describe('composing a root from verified layers', () => {
   it('verifies the whole archive: bytes appended after the end marker ⇒ digest_mismatch', async () => {
     const module = await verifiedModule({ name: 'appended', version: '1.0.0', files: { '/etc/a.conf': 'a\n' } }, { priority: 1000 });
     await writeFile(module.treeLayerPath, Buffer.concat([await readFile(module.treeLayerPath), Buffer.alloc(512, 1)]));
-    await expect(composeRoot(path.join(workDir, 'root-appended'), [module])).rejects.toMatchObject({ code: 'digest_mismatch', message: expect.stringContaining(module.treeLayer.digest) });
+    await expect(composeRoot(path.join(workDir, 'root-appended'), [module])).rejects.toMatchObject({
+      code: 'digest_mismatch',
+      message: expect.stringContaining(module.treeLayer.digest),
+    });
   });
 
   it('refuses a layer that lacks an entry its description lists', async () => {
@@ -169,7 +202,10 @@ describe('composing a root from verified layers', () => {
 
   it('refuses an effective mask that is not a valid glob, naming the module and pattern', async () => {
     const module = await verifiedModule({ name: 'masked', version: '1.0.0', files: { '/etc/a.conf': 'a\n' } }, { priority: 1000, effective_mask: ['/etc/[a'] });
-    await expect(composeRoot(path.join(workDir, 'root-bad-mask'), [module])).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/^module masked: effective_mask\[0\] "\/etc\/\[a"/) });
+    await expect(composeRoot(path.join(workDir, 'root-bad-mask'), [module])).rejects.toMatchObject({
+      code: 'validation_failed',
+      message: expect.stringMatching(/^module masked: effective_mask\[0\] "\/etc\/\[a"/),
+    });
   });
 });
 
@@ -190,13 +226,25 @@ asRoot('a stacked root (machines; needs root for overlayfs)', () => {
     }
   }
 
-  it('computes its root hash from the trees\' verified records and top/: the same hash as reading every file of the mount', async () => {
+  it("computes its root hash from the trees' verified records and top/: the same hash as reading every file of the mount", async () => {
     const low = await verifiedModule(
-      { name: 'stack-low', version: '1.0.0', files: { '/etc/shared.conf': 'low\n', '/etc/low.conf': 'low\n', '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n', '/usr/lib/a.so': 'a\n' } },
+      {
+        name: 'stack-low',
+        version: '1.0.0',
+        files: { '/etc/shared.conf': 'low\n', '/etc/low.conf': 'low\n', '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n', '/usr/lib/a.so': 'a\n' },
+      },
       { priority: 1000 },
     );
     const high = await verifiedModule(
-      { name: 'stack-high', version: '1.0.0', files: { '/etc/shared.conf': 'high, and longer\n', '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nredis:x:100:101::/var/lib/redis:/usr/sbin/nologin\n', '/etc/high.key': 'secret\n' } },
+      {
+        name: 'stack-high',
+        version: '1.0.0',
+        files: {
+          '/etc/shared.conf': 'high, and longer\n',
+          '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nredis:x:100:101::/var/lib/redis:/usr/sbin/nologin\n',
+          '/etc/high.key': 'secret\n',
+        },
+      },
       { priority: 2000, effective_mask: ['/etc/high.key'] },
       // A symlink where the lower layer has a directory: what that directory held is hidden.
       { '/usr/lib': '/opt/lib' },
@@ -224,7 +272,7 @@ asRoot('a stacked root (machines; needs root for overlayfs)', () => {
     expect((await describeStackedRoot(rootDir, (await readStack(rootDir))!)).rootHash).not.toBe(composed.rootHash);
   });
 
-  it('writes merged databases and units through its overlay view only inside the root: a layer\'s /etc symlink to the host is refused', async () => {
+  it("writes merged databases and units through its overlay view only inside the root: a layer's /etc symlink to the host is refused", async () => {
     const host = path.join(workDir, 'stack-host-etc');
     await mkdir(host, { recursive: true });
     await writeFile(path.join(host, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');

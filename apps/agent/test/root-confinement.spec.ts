@@ -122,7 +122,10 @@ describe('composing never changes anything outside the root', () => {
     const a = await module('a', passwd('alice', 1000), { priority: 1000 });
     const b = await module('b', passwd('bob', 1001), { priority: 1100 });
     const planter = await module('planter', [{ type: 'symlink', name: 'etc', target: host }], { priority: 2000 });
-    await expect(composeRoot(path.join(workDir, 'roots', `r${serial++}`), [a, b, planter])).rejects.toMatchObject({ code: 'compose_failed', details: { path: '/etc/passwd' } });
+    await expect(composeRoot(path.join(workDir, 'roots', `r${serial++}`), [a, b, planter])).rejects.toMatchObject({
+      code: 'compose_failed',
+      details: { path: '/etc/passwd' },
+    });
     expect(await snapshot(host)).toEqual(before);
   });
 
@@ -173,8 +176,13 @@ describe('composing never changes anything outside the root', () => {
  */
 describe('generated layers never reach outside the root (property)', () => {
   // Mostly names the reader accepts (a layer with one bad name is refused whole), a few it must refuse.
-  const component = fc.oneof({ arbitrary: fc.constantFrom('x', 'ssh', 'etc'), weight: 4 }, { arbitrary: fc.constant('passwd'), weight: 2 }, { arbitrary: fc.constantFrom('systemd', 'system'), weight: 1 });
-  const spelled = (parts: fc.Arbitrary<string[]>): fc.Arbitrary<string> => fc.tuple(fc.boolean(), parts).map(([absolute, list]) => `${absolute ? '/' : ''}${list.join('/')}`);
+  const component = fc.oneof(
+    { arbitrary: fc.constantFrom('x', 'ssh', 'etc'), weight: 4 },
+    { arbitrary: fc.constant('passwd'), weight: 2 },
+    { arbitrary: fc.constantFrom('systemd', 'system'), weight: 1 },
+  );
+  const spelled = (parts: fc.Arbitrary<string[]>): fc.Arbitrary<string> =>
+    fc.tuple(fc.boolean(), parts).map(([absolute, list]) => `${absolute ? '/' : ''}${list.join('/')}`);
   const spelledPath = (tarName: string): string => tarName.replace(/^\/+|\/+$/g, '');
   // Paths composing itself writes to or reads from, and their parents, come up often.
   const known = fc.constantFrom('x', 'x/ssh', 'x/ssh/k', 'etc', 'etc/passwd', 'etc/systemd', 'etc/systemd/system');
@@ -193,7 +201,14 @@ describe('generated layers never reach outside the root (property)', () => {
   const entry = (host: string): fc.Arbitrary<CraftedEntry> =>
     fc.oneof(
       fc.record({ type: fc.constant('directory' as const), name, mode: fc.constantFrom(0o755, 0o777, 0o700, 0o2775, 0o1777), uid: owner, gid: owner }),
-      fc.record({ type: fc.constant('file' as const), name, mode: fc.constantFrom(0o644, 0o666, 0o4755, 0o600), uid: owner, gid: owner, content: fc.constantFrom('', 'alice:x:1000:1000::/:/bin/sh\n', 'bob:x:1001:1001::/:/bin/sh\n', 'data\n') }),
+      fc.record({
+        type: fc.constant('file' as const),
+        name,
+        mode: fc.constantFrom(0o644, 0o666, 0o4755, 0o600),
+        uid: owner,
+        gid: owner,
+        content: fc.constantFrom('', 'alice:x:1000:1000::/:/bin/sh\n', 'bob:x:1001:1001::/:/bin/sh\n', 'data\n'),
+      }),
       fc.record({ type: fc.constant('symlink' as const), name, target: targets(host), uid: owner, gid: owner }),
     );
 
@@ -201,16 +216,32 @@ describe('generated layers never reach outside the root (property)', () => {
   const replacedParent = (host: string): fc.Arbitrary<CraftedEntry[]> =>
     fc
       .tuple(fc.oneof(fc.constantFrom('x', 'etc', 'etc/systemd'), spelled(fc.array(component, { minLength: 1, maxLength: 2 }))), entry(host), targets(host))
-      .map(([parent, below, target]) => [{ ...below, name: `${parent}/${below.name.replace(/^\/+/, '')}` }, { type: 'symlink' as const, name: parent, target }]);
+      .map(([parent, below, target]) => [
+        { ...below, name: `${parent}/${below.name.replace(/^\/+/, '')}` },
+        { type: 'symlink' as const, name: parent, target },
+      ]);
   const layerEntries = (host: string): fc.Arbitrary<CraftedEntry[]> =>
     fc
       .tuple(
         // Often a shared database first, which composing reads back and merges with other layers' copies.
-        fc.option(fc.constantFrom<CraftedEntry>({ type: 'file', name: 'etc/passwd', mode: 0o644, content: 'alice:x:1000:1000::/:/bin/sh\n' }, { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'bob:x:1001:1001::/:/bin/sh\n' }), { nil: undefined }),
-        fc.array(fc.oneof({ arbitrary: entry(host).map((one) => [one]), weight: 3 }, { arbitrary: replacedParent(host), weight: 1 }), { minLength: 1, maxLength: 6 }),
+        fc.option(
+          fc.constantFrom<CraftedEntry>(
+            { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'alice:x:1000:1000::/:/bin/sh\n' },
+            { type: 'file', name: 'etc/passwd', mode: 0o644, content: 'bob:x:1001:1001::/:/bin/sh\n' },
+          ),
+          { nil: undefined },
+        ),
+        fc.array(fc.oneof({ arbitrary: entry(host).map((one) => [one]), weight: 3 }, { arbitrary: replacedParent(host), weight: 1 }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
       )
       // A path listed twice makes the whole layer refused: keep the first, so most layers get composed.
-      .map(([database, parts]) => [...(database === undefined ? [] : [database]), ...parts.flat()].filter((one, index, all) => all.findIndex((other) => spelledPath(other.name) === spelledPath(one.name)) === index));
+      .map(([database, parts]) =>
+        [...(database === undefined ? [] : [database]), ...parts.flat()].filter(
+          (one, index, all) => all.findIndex((other) => spelledPath(other.name) === spelledPath(one.name)) === index,
+        ),
+      );
 
   it('copied roots and per-layer trees: nothing outside the root is written, chmodded, chowned, linked or read into it', async () => {
     // sandbox/host is what layers aim at; each run composes in sandbox/runs/<run>/root and its cache beside it.
@@ -220,7 +251,14 @@ describe('generated layers never reach outside the root (property)', () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ entries: layerEntries(host), priority: fc.integer({ min: 0, max: 3 }), services: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }) }), { minLength: 1, maxLength: 3 }),
+        fc.array(
+          fc.record({
+            entries: layerEntries(host),
+            priority: fc.integer({ min: 0, max: 3 }),
+            services: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
         async (layers) => {
           const runDir = path.join(sandbox, 'runs', `run-${run++}`);
           await mkdir(runDir, { recursive: true });
@@ -231,7 +269,10 @@ describe('generated layers never reach outside the root (property)', () => {
           try {
             const modules = await Promise.all(
               layers.map((layer, index) =>
-                craftedModule(path.join(runDir, `layer-${index}`), `m${index}`, layer.entries, { priority: layer.priority, services: layer.services ? [{ name: 'web', start_command: '/usr/bin/web' }] : [] }),
+                craftedModule(path.join(runDir, `layer-${index}`), `m${index}`, layer.entries, {
+                  priority: layer.priority,
+                  services: layer.services ? [{ name: 'web', start_command: '/usr/bin/web' }] : [],
+                }),
               ),
             );
             await composeRoot(path.join(runDir, 'root'), modules).catch(expectRefusal);
@@ -255,15 +296,25 @@ describe('generated layers never reach outside the root (property)', () => {
   it('the tar reader gives every name it accepts as an absolute path with no `..`, `.` or empty component', () => {
     const piece = fc.constantFrom('a', 'b', '..', '.', '', '/', './', '../', '//');
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join('')), (tarName) => {
-        let modulePath: string;
-        try {
-          modulePath = modulePathOfTarName(tarName);
-        } catch (error) {
-          return error instanceof PowernodeError && error.code === 'manifest_invalid';
-        }
-        return modulePath === '/' || (modulePath.startsWith('/') && modulePath.slice(1).split('/').every((part) => part !== '' && part !== '.' && part !== '..'));
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join('')),
+        (tarName) => {
+          let modulePath: string;
+          try {
+            modulePath = modulePathOfTarName(tarName);
+          } catch (error) {
+            return error instanceof PowernodeError && error.code === 'manifest_invalid';
+          }
+          return (
+            modulePath === '/' ||
+            (modulePath.startsWith('/') &&
+              modulePath
+                .slice(1)
+                .split('/')
+                .every((part) => part !== '' && part !== '.' && part !== '..'))
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });

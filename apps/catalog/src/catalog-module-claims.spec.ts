@@ -26,12 +26,25 @@ beforeEach(async () => {
 afterEach(() => readModels.stop());
 
 const input = (name: string, repository: string): CreateModuleInput =>
-  ({ name, category: 'userland', variety: 'subscription', gitea_repo_full_name: repository, cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y' }) as CreateModuleInput;
+  ({
+    name,
+    category: 'userland',
+    variety: 'subscription',
+    gitea_repo_full_name: repository,
+    cosign_identity_regexp: 'x',
+    cosign_issuer_regexp: 'y',
+  }) as CreateModuleInput;
 
 /** What createModule appends first; a crash right after it leaves the claim without a module. */
 async function claimThenCrash(name: string, repository: string): Promise<string> {
   const module_id = uuidv7();
-  await executeCommand(store, catalogStreams.moduleRegistry(), moduleRegistryDecider, { type: 'ClaimModuleIdentity', module_id, name, gitea_repo_full_name: repository, now: new Date(now).toISOString() }, { actor: 'admin', correlation_id: 'crashed' });
+  await executeCommand(
+    store,
+    catalogStreams.moduleRegistry(),
+    moduleRegistryDecider,
+    { type: 'ClaimModuleIdentity', module_id, name, gitea_repo_full_name: repository, now: new Date(now).toISOString() },
+    { actor: 'admin', correlation_id: 'crashed' },
+  );
   return module_id;
 }
 
@@ -39,7 +52,10 @@ describe('module name claims left by a crash', () => {
   it('keep blocking the name while they are recent, and give it up once older than ABANDONED_CLAIM_MS', async () => {
     const abandoned = await claimThenCrash('redis', 'acme/redis');
     now += ABANDONED_CLAIM_MS;
-    await expect(service.createModule(input('redis', 'acme/other'), ADMIN, 'c1')).rejects.toMatchObject({ code: 'already_exists', details: { rule: 'module_name_unique', module_id: abandoned } });
+    await expect(service.createModule(input('redis', 'acme/other'), ADMIN, 'c1')).rejects.toMatchObject({
+      code: 'already_exists',
+      details: { rule: 'module_name_unique', module_id: abandoned },
+    });
     now += 1;
     const created = await service.createModule(input('redis', 'acme/other'), ADMIN, 'c2');
     expect(created.module).toMatchObject({ name: 'redis', gitea_repo_full_name: 'acme/other' });
@@ -58,13 +74,21 @@ describe('module name claims left by a crash', () => {
     now += ABANDONED_CLAIM_MS + 1;
     const created = await service.createModule(input('redis', 'acme/redis'), ADMIN, 'c1');
     expect(created.module).toMatchObject({ name: 'redis', gitea_repo_full_name: 'acme/redis' });
-    const released = (await store.readStream(catalogStreams.moduleRegistry())).filter((e) => e.type === 'ModuleIdentityReleased').map((e) => (e.data as { module_id: string }).module_id);
+    const released = (await store.readStream(catalogStreams.moduleRegistry()))
+      .filter((e) => e.type === 'ModuleIdentityReleased')
+      .map((e) => (e.data as { module_id: string }).module_id);
     expect(released.sort()).toEqual([byName, byRepository].sort());
   });
 
   it('give up at once the claim of a module whose deletion a crash kept from releasing it', async () => {
     const deleted = await service.createModule(input('redis', 'acme/redis'), ADMIN, 'c1');
-    await executeCommand(store, catalogStreams.module(deleted.module.id), moduleDecider, { type: 'DeleteModule', assigned_templates: [], version_ids: [], now: new Date(now).toISOString() }, { actor: 'admin', correlation_id: 'crashed' });
+    await executeCommand(
+      store,
+      catalogStreams.module(deleted.module.id),
+      moduleDecider,
+      { type: 'DeleteModule', assigned_templates: [], version_ids: [], now: new Date(now).toISOString() },
+      { actor: 'admin', correlation_id: 'crashed' },
+    );
     const created = await service.createModule(input('redis', 'acme/redis'), ADMIN, 'c2');
     expect(created.module.id).not.toBe(deleted.module.id);
   });
@@ -72,8 +96,14 @@ describe('module name claims left by a crash', () => {
   it('never take over the claim of a registered module, however old', async () => {
     const live = await service.createModule(input('redis', 'acme/redis'), ADMIN, 'c1');
     now += 100 * ABANDONED_CLAIM_MS;
-    await expect(service.createModule(input('redis', 'acme/other'), ADMIN, 'c2')).rejects.toMatchObject({ code: 'already_exists', details: { rule: 'module_name_unique', module_id: live.module.id } });
-    await expect(service.createModule(input('other', 'ACME/Redis'), ADMIN, 'c3')).rejects.toMatchObject({ code: 'already_exists', details: { rule: 'repository_unique', module_id: live.module.id } });
+    await expect(service.createModule(input('redis', 'acme/other'), ADMIN, 'c2')).rejects.toMatchObject({
+      code: 'already_exists',
+      details: { rule: 'module_name_unique', module_id: live.module.id },
+    });
+    await expect(service.createModule(input('other', 'ACME/Redis'), ADMIN, 'c3')).rejects.toMatchObject({
+      code: 'already_exists',
+      details: { rule: 'repository_unique', module_id: live.module.id },
+    });
     expect((await store.readStream(catalogStreams.moduleRegistry())).filter((e) => e.type === 'ModuleIdentityReleased')).toEqual([]);
   });
 });

@@ -157,7 +157,14 @@ export class CatalogService {
     await claimRecoveringAbandoned({
       store: this.store,
       registry,
-      claim: () => executeCommand(this.store, registry, moduleRegistryDecider, { type: 'ClaimModuleIdentity', module_id, name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, now }, meta),
+      claim: () =>
+        executeCommand(
+          this.store,
+          registry,
+          moduleRegistryDecider,
+          { type: 'ClaimModuleIdentity', module_id, name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, now },
+          meta,
+        ),
       holderRefusing: (error) => {
         const rule = isPowernodeError(error) && error.code === 'already_exists' ? error.details?.['rule'] : undefined;
         return rule === 'module_name_unique' || rule === 'repository_unique' ? String((error as PowernodeError).details!['module_id']) : null;
@@ -170,7 +177,11 @@ export class CatalogService {
       },
       release: (holder) => executeCommand(this.store, registry, moduleRegistryDecider, { type: 'ReleaseModuleIdentity', module_id: holder, now }, meta),
       now: this.clock,
-      onAbandoned: (holder) => this.logger.warn({ name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, module_id: holder }, 'releasing a module name claim whose module was never registered'),
+      onAbandoned: (holder) =>
+        this.logger.warn(
+          { name: input.name, gitea_repo_full_name: input.gitea_repo_full_name, module_id: holder },
+          'releasing a module name claim whose module was never registered',
+        ),
     });
   }
 
@@ -190,12 +201,18 @@ export class CatalogService {
     let position = 0;
     const { module_name: _name, cosign_identity_regexp, cosign_issuer_regexp, ...changes } = input;
     if (cosign_identity_regexp !== undefined || cosign_issuer_regexp !== undefined) {
-      const outcome = await executeCommand(this.store, stream, moduleDecider, {
-        type: 'UpdateTrustPolicy',
-        cosign_identity_regexp: String(cosign_identity_regexp ?? current.cosign_identity_regexp),
-        cosign_issuer_regexp: String(cosign_issuer_regexp ?? current.cosign_issuer_regexp),
-        now,
-      }, meta);
+      const outcome = await executeCommand(
+        this.store,
+        stream,
+        moduleDecider,
+        {
+          type: 'UpdateTrustPolicy',
+          cosign_identity_regexp: String(cosign_identity_regexp ?? current.cosign_identity_regexp),
+          cosign_issuer_regexp: String(cosign_issuer_regexp ?? current.cosign_issuer_regexp),
+          now,
+        },
+        meta,
+      );
       position = Math.max(position, outcome.position);
     }
     if (Object.keys(changes).length > 0) {
@@ -224,13 +241,25 @@ export class CatalogService {
     const current = getModule(this.readModels.modules.current, name);
     const meta = this.meta(actor, correlation_id);
     const now = this.now();
-    const outcome = await executeCommand(this.store, catalogStreams.module(current.id), moduleDecider, {
-      type: 'DeleteModule',
-      assigned_templates: templatesUsingModule(this.readModels.templates.current, name),
-      version_ids: moduleVersionIds(this.readModels.versions.current, name),
-      now,
-    }, meta);
-    const released = await executeCommand(this.store, catalogStreams.moduleRegistry(), moduleRegistryDecider, { type: 'ReleaseModuleIdentity', module_id: current.id, now }, meta);
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.module(current.id),
+      moduleDecider,
+      {
+        type: 'DeleteModule',
+        assigned_templates: templatesUsingModule(this.readModels.templates.current, name),
+        version_ids: moduleVersionIds(this.readModels.versions.current, name),
+        now,
+      },
+      meta,
+    );
+    const released = await executeCommand(
+      this.store,
+      catalogStreams.moduleRegistry(),
+      moduleRegistryDecider,
+      { type: 'ReleaseModuleIdentity', module_id: current.id, now },
+      meta,
+    );
     await this.readModels.caughtUpTo(Math.max(outcome.position, released.position));
     const deleted = outcome.events.find((e) => e.type === 'ModuleDeleted');
     return { deleted: true, versions_deleted: deleted ? (deleted.data as { versions_deleted: number }).versions_deleted : 0 };
@@ -249,18 +278,31 @@ export class CatalogService {
   /** Ingest's hand-off: records a verified (or policy-failing) build; idempotent for the same module+tag+digest. */
   async recordBuild(build: ModuleVersionBuiltData, correlation_id: string, causation_id: string | null) {
     const version_id = moduleVersionIdFor(build.module_id, build.tag);
-    if (version_id !== build.version_id) throw new PowernodeError('validation_failed', `version_id must be derived from module_id and tag (expected ${version_id})`);
-    const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(version_id), moduleVersionDecider, { type: 'RecordBuild', build }, this.meta('ingest', correlation_id, {
-      causation_id,
-      // Per report, not per digest: a report of the same build under an edited trust policy carries a new
-      // verdict, and an id derived from the digest alone would make the store drop it as already appended.
-      event_id: (i) => contentDerivedId('record-build', version_id, build.oci_digest, causation_id ?? correlation_id, String(i)),
-    }));
+    if (version_id !== build.version_id)
+      throw new PowernodeError('validation_failed', `version_id must be derived from module_id and tag (expected ${version_id})`);
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.moduleVersion(version_id),
+      moduleVersionDecider,
+      { type: 'RecordBuild', build },
+      this.meta('ingest', correlation_id, {
+        causation_id,
+        // Per report, not per digest: a report of the same build under an edited trust policy carries a new
+        // verdict, and an id derived from the digest alone would make the store drop it as already appended.
+        event_id: (i) => contentDerivedId('record-build', version_id, build.oci_digest, causation_id ?? correlation_id, String(i)),
+      }),
+    );
     let position = outcome.position;
     if (outcome.appended.length > 0 && build.cosign_verified) {
       // The first verified build seeds the module's spec fields from its manifest (a no-op once seeded/edited).
       try {
-        const seeded = await executeCommand(this.store, catalogStreams.module(build.module_id), moduleDecider, { type: 'SeedModuleSpec', manifest: build.manifest, source_version_id: version_id, now: this.now() }, this.meta('ingest', correlation_id, { causation_id }));
+        const seeded = await executeCommand(
+          this.store,
+          catalogStreams.module(build.module_id),
+          moduleDecider,
+          { type: 'SeedModuleSpec', manifest: build.manifest, source_version_id: version_id, now: this.now() },
+          this.meta('ingest', correlation_id, { causation_id }),
+        );
         position = Math.max(position, seeded.position);
       } catch (error) {
         this.logger.warn({ err: error, version_id }, 'manifest of the build could not seed the module spec');
@@ -271,17 +313,29 @@ export class CatalogService {
   }
 
   async recordRejection(rejection: ModuleVersionRejectedData, correlation_id: string, causation_id: string | null) {
-    const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(rejection.version_id), moduleVersionDecider, { type: 'RecordRejection', rejection }, this.meta('ingest', correlation_id, {
-      causation_id,
-      event_id: (i) => contentDerivedId('record-rejection', rejection.version_id, causation_id ?? correlation_id, String(i)),
-    }));
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.moduleVersion(rejection.version_id),
+      moduleVersionDecider,
+      { type: 'RecordRejection', rejection },
+      this.meta('ingest', correlation_id, {
+        causation_id,
+        event_id: (i) => contentDerivedId('record-rejection', rejection.version_id, causation_id ?? correlation_id, String(i)),
+      }),
+    );
     await this.readModels.caughtUpTo(outcome.position);
     return this.getModuleVersion(rejection.version_id);
   }
 
   /** Ingest's re-verification of a recorded build: a changed signature verdict, or nothing when it is unchanged. */
   async recordReverification(reverification: ModuleVersionReverifiedData, correlation_id: string, causation_id: string | null) {
-    const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(reverification.version_id), moduleVersionDecider, { type: 'RecordReverification', reverification }, this.meta('ingest', correlation_id, { causation_id }));
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.moduleVersion(reverification.version_id),
+      moduleVersionDecider,
+      { type: 'RecordReverification', reverification },
+      this.meta('ingest', correlation_id, { causation_id }),
+    );
     await this.readModels.caughtUpTo(outcome.position);
     return { ...this.getModuleVersion(reverification.version_id), changed: outcome.appended.length > 0 };
   }
@@ -293,15 +347,21 @@ export class CatalogService {
     const meta = this.meta(actor, correlation_id);
     const facts = catalogFactsFromReadModels(this.readModels.modules.current, this.readModels.versions.current);
     try {
-      const outcome = await executeCommand(this.store, catalogStreams.moduleVersion(id), moduleVersionDecider, {
-        type: 'PromoteVersion',
-        to,
-        requested_by: actor.name,
-        approval_policy: module.approval_policy,
-        dependencies: dependencyView(facts),
-        approval: null,
-        now,
-      }, meta);
+      const outcome = await executeCommand(
+        this.store,
+        catalogStreams.moduleVersion(id),
+        moduleVersionDecider,
+        {
+          type: 'PromoteVersion',
+          to,
+          requested_by: actor.name,
+          approval_policy: module.approval_policy,
+          dependencies: dependencyView(facts),
+          approval: null,
+          now,
+        },
+        meta,
+      );
       await this.readModels.caughtUpTo(outcome.position);
       return this.getModuleVersion(id);
     } catch (error) {
@@ -310,14 +370,20 @@ export class CatalogService {
     const pending = pendingApprovalForVersion(this.readModels.approvals.current, id, now);
     if (pending) return { approval: pending };
     const approval_id = uuidv7();
-    const outcome = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, {
-      type: 'RequestPromotionApproval',
-      approval_id,
-      version: { version_id: id, module_id: row.module_id, module_name: row.module_name, version_string: row.version_string },
-      requested_by: actor.name,
-      requested_by_id: actor.id,
-      now,
-    }, meta);
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.promotionApproval(approval_id),
+      promotionApprovalDecider,
+      {
+        type: 'RequestPromotionApproval',
+        approval_id,
+        version: { version_id: id, module_id: row.module_id, module_name: row.module_name, version_string: row.version_string },
+        requested_by: actor.name,
+        requested_by_id: actor.id,
+        now,
+      },
+      meta,
+    );
     await this.readModels.caughtUpTo(outcome.position);
     return { approval: getApproval(this.readModels.approvals.current, approval_id, now) };
   }
@@ -325,28 +391,46 @@ export class CatalogService {
   async approve(approval_id: string, actor: Actor, correlation_id: string) {
     const now = this.now();
     const meta = this.meta(actor, correlation_id);
-    const decided = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'ApprovePromotion', approver: actor.name, approver_id: actor.id, approver_roles: [actor.role], now }, meta);
+    const decided = await executeCommand(
+      this.store,
+      catalogStreams.promotionApproval(approval_id),
+      promotionApprovalDecider,
+      { type: 'ApprovePromotion', approver: actor.name, approver_id: actor.id, approver_roles: [actor.role], now },
+      meta,
+    );
     if (decided.state.status === 'absent') throw new PowernodeError('not_found', `promotion approval ${approval_id} does not exist`);
     const record = decided.state.approval;
     const row = getModuleVersion(this.readModels.versions.current, record.version_id);
     const module = getModule(this.readModels.modules.current, row.module_name);
     const facts = catalogFactsFromReadModels(this.readModels.modules.current, this.readModels.versions.current);
-    const promoted = await executeCommand(this.store, catalogStreams.moduleVersion(record.version_id), moduleVersionDecider, {
-      type: 'PromoteVersion',
-      to: 'live',
-      requested_by: actor.name,
-      approval_policy: module.approval_policy,
-      dependencies: dependencyView(facts),
-      approval: { approval_id, version_id: record.version_id, status: 'granted', approved_by: actor.name },
-      now,
-    }, meta);
+    const promoted = await executeCommand(
+      this.store,
+      catalogStreams.moduleVersion(record.version_id),
+      moduleVersionDecider,
+      {
+        type: 'PromoteVersion',
+        to: 'live',
+        requested_by: actor.name,
+        approval_policy: module.approval_policy,
+        dependencies: dependencyView(facts),
+        approval: { approval_id, version_id: record.version_id, status: 'granted', approved_by: actor.name },
+        now,
+      },
+      meta,
+    );
     await this.readModels.caughtUpTo(Math.max(decided.position, promoted.position));
     return this.getModuleVersion(record.version_id);
   }
 
   async reject(approval_id: string, reason: string | undefined, actor: Actor, correlation_id: string) {
     const now = this.now();
-    const outcome = await executeCommand(this.store, catalogStreams.promotionApproval(approval_id), promotionApprovalDecider, { type: 'RejectPromotion', approver: actor.name, approver_id: actor.id, approver_roles: [actor.role], reason: reason ?? null, now }, this.meta(actor, correlation_id));
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.promotionApproval(approval_id),
+      promotionApprovalDecider,
+      { type: 'RejectPromotion', approver: actor.name, approver_id: actor.id, approver_roles: [actor.role], reason: reason ?? null, now },
+      this.meta(actor, correlation_id),
+    );
     await this.readModels.caughtUpTo(outcome.position);
     return { approval: getApproval(this.readModels.approvals.current, approval_id, now) };
   }
@@ -371,7 +455,13 @@ export class CatalogService {
 
   async createTemplate(name: string, description: string | undefined, actor: Actor, correlation_id: string) {
     const template_id = templateIdFor(name);
-    const outcome = await executeCommand(this.store, catalogStreams.template(template_id), templateDecider, { type: 'CreateTemplate', template_id, name, description: description ?? null, now: this.now() }, this.meta(actor, correlation_id));
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.template(template_id),
+      templateDecider,
+      { type: 'CreateTemplate', template_id, name, description: description ?? null, now: this.now() },
+      this.meta(actor, correlation_id),
+    );
     await this.readModels.caughtUpTo(outcome.position);
     return { template: getTemplate(this.readModels.templates.current, template_id) };
   }
@@ -381,20 +471,32 @@ export class CatalogService {
     const modules = this.readModels.modules.current;
     const moduleId = modules.ids_by_name[module_name];
     const facts = catalogFactsFromReadModels(modules, this.readModels.versions.current);
-    const outcome = await executeCommand(this.store, catalogStreams.template(template.id), templateDecider, (state: TemplateState) => ({
-      type: 'AssignModule' as const,
-      module_name,
-      module: moduleId ? { module_id: moduleId, name: module_name } : null,
-      closure: assignmentClosureFacts(state.status === 'active' ? state.template.modules.map((m) => m.module_name) : [], module_name, facts),
-      now: this.now(),
-    }), this.meta(actor, correlation_id));
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.template(template.id),
+      templateDecider,
+      (state: TemplateState) => ({
+        type: 'AssignModule' as const,
+        module_name,
+        module: moduleId ? { module_id: moduleId, name: module_name } : null,
+        closure: assignmentClosureFacts(state.status === 'active' ? state.template.modules.map((m) => m.module_name) : [], module_name, facts),
+        now: this.now(),
+      }),
+      this.meta(actor, correlation_id),
+    );
     await this.readModels.caughtUpTo(outcome.position);
     return { template: getTemplate(this.readModels.templates.current, template.id) };
   }
 
   async unassign(templateIdOrName: string, module_name: string, actor: Actor, correlation_id: string) {
     const template = this.template(templateIdOrName);
-    const outcome = await executeCommand(this.store, catalogStreams.template(template.id), templateDecider, { type: 'UnassignModule', module_name, now: this.now() }, this.meta(actor, correlation_id));
+    const outcome = await executeCommand(
+      this.store,
+      catalogStreams.template(template.id),
+      templateDecider,
+      { type: 'UnassignModule', module_name, now: this.now() },
+      this.meta(actor, correlation_id),
+    );
     await this.readModels.caughtUpTo(outcome.position);
     return { template: getTemplate(this.readModels.templates.current, template.id) };
   }
@@ -447,9 +549,21 @@ export class CatalogService {
   }
 
   /** What ingest verifies a build against: the module's current trust policy. */
-  trustPolicy(module_id: string): { module_id: string; module_name: string; cosign_identity_regexp: string; cosign_issuer_regexp: string; gitea_repo_full_name: string } {
+  trustPolicy(module_id: string): {
+    module_id: string;
+    module_name: string;
+    cosign_identity_regexp: string;
+    cosign_issuer_regexp: string;
+    gitea_repo_full_name: string;
+  } {
     const module = this.readModels.modules.current.modules[module_id];
     if (!module) throw new PowernodeError('not_found', `module ${module_id} is not registered (deleted?)`);
-    return { module_id, module_name: module.name, cosign_identity_regexp: module.cosign_identity_regexp, cosign_issuer_regexp: module.cosign_issuer_regexp, gitea_repo_full_name: module.gitea_repo_full_name };
+    return {
+      module_id,
+      module_name: module.name,
+      cosign_identity_regexp: module.cosign_identity_regexp,
+      cosign_issuer_regexp: module.cosign_issuer_regexp,
+      gitea_repo_full_name: module.gitea_repo_full_name,
+    };
   }
 }

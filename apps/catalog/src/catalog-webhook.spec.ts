@@ -72,7 +72,9 @@ describe('catalog webhook: timing of refusals', () => {
 
     await expect(service.receiveWebhook(delivery('acme/hooked', body, 'wrong-key', 'd-1'), 'c1')).rejects.toMatchObject({ code: 'unauthenticated' });
     expect(secrets.decrypted).toHaveLength(1);
-    await expect(service.receiveWebhook(delivery('acme/unknown', payload('acme/unknown'), key, 'd-2'), 'c2')).rejects.toMatchObject({ code: 'unauthenticated' });
+    await expect(service.receiveWebhook(delivery('acme/unknown', payload('acme/unknown'), key, 'd-2'), 'c2')).rejects.toMatchObject({
+      code: 'unauthenticated',
+    });
     expect(secrets.decrypted).toHaveLength(2);
     // The dummy is sealed like a real secret: the same algorithm, key and ciphertext length.
     const [known, unknown] = secrets.decrypted;
@@ -92,7 +94,11 @@ describe('catalog webhook: timing of refusals', () => {
     expect(authenticator.authenticates(sealed, body, createHmac('sha256', secret).update(body).digest('hex'))).toBe(true);
     expect(authenticator.authenticates(null, body, createHmac('sha256', secret).update(body).digest('hex'))).toBe(false);
     expect(authenticator.authenticates(null, body, 'not hex')).toBe(false);
-    expect(macs).toEqual([{ key: 64, body: body.length }, { key: 64, body: body.length }, { key: 64, body: body.length }]);
+    expect(macs).toEqual([
+      { key: 64, body: body.length },
+      { key: 64, body: body.length },
+      { key: 64, body: body.length },
+    ]);
   });
 });
 
@@ -163,7 +169,14 @@ describe('catalog webhook: property', () => {
           const validKey = keys[repository.toLowerCase()];
           const valid = validKey !== undefined && given.toLowerCase() === createHmac('sha256', validKey).update(body).digest('hex');
           const attempt = service.receiveWebhook(
-            { repository_full_name: repository, raw_body_base64: Buffer.from(body).toString('base64'), signature: given, delivery_id, tag: 'v1.0.0', artifact_ref: null },
+            {
+              repository_full_name: repository,
+              raw_body_base64: Buffer.from(body).toString('base64'),
+              signature: given,
+              delivery_id,
+              tag: 'v1.0.0',
+              artifact_ref: null,
+            },
             'prop',
           );
           if (valid) await expect(attempt).resolves.toMatchObject({ delivery_id });

@@ -41,7 +41,10 @@ beforeEach(async () => {
 afterEach(() => readModels.stop());
 
 /** Sends one request through the handler table, as the transport would; returns what it appended with the reply. */
-async function send(name: CatalogRpc, payload: unknown): Promise<{ reply: { ok: true; data: any } | { ok: false; error: ErrorBody }; appended: EventEnvelope[] }> {
+async function send(
+  name: CatalogRpc,
+  payload: unknown,
+): Promise<{ reply: { ok: true; data: any } | { ok: false; error: ErrorBody }; appended: EventEnvelope[] }> {
   const handler = handlers.get(CATALOG_RPCS[name].pattern);
   if (handler === undefined) throw new Error(`no handler for ${name}`);
   const head = await store.headPosition();
@@ -182,13 +185,21 @@ describe('a build report becoming a version', () => {
     expect(again.reply).toMatchObject({ ok: true, data: { duplicate: true } });
     expect(again.appended).toEqual([]);
 
-    const data = builtData({ module_id: module.id, module_name: 'hooked', tag: 'v0.1.0', manifest: { schema_version: 1, name: 'hooked', mask: ['/var/cache/**'], dependencies: { requires: [], provides: [] } } });
+    const data = builtData({
+      module_id: module.id,
+      module_name: 'hooked',
+      tag: 'v0.1.0',
+      manifest: { schema_version: 1, name: 'hooked', mask: ['/var/cache/**'], dependencies: { requires: [], provides: [] } },
+    });
     const recorded = await send('recordBuild', { data, causation_id: reported.appended[0]!.id });
     expect(recorded.appended.map((e) => [e.type, e.causation_id])).toEqual([
       ['ModuleVersionBuilt', reported.appended[0]!.id],
       ['ModuleSpecSeeded', reported.appended[0]!.id],
     ]);
-    expect(recorded.reply).toMatchObject({ ok: true, data: { version: { id: data.version_id, version_string: '0.1.0', promotion_state: 'built', cosign_verified: true } } });
+    expect(recorded.reply).toMatchObject({
+      ok: true,
+      data: { version: { id: data.version_id, version_string: '0.1.0', promotion_state: 'built', cosign_verified: true } },
+    });
     expect((await ok('getModule', ADMIN, { module_name: 'hooked' })).data.module.mask).toEqual(['/var/cache/**']);
     // The same report again records nothing more.
     expect((await send('recordBuild', { data, causation_id: reported.appended[0]!.id })).appended).toEqual([]);
@@ -241,13 +252,22 @@ describe('promoting a version', () => {
     expect(await stateOf(appVersion)).toBe('blessed');
 
     // Four eyes: not without the approver role, not by the requester; then by another approver.
-    expect(await refused('approvePromotion', { actor: OPERATOR, input: { approval_id } })).toMatchObject({ code: 'forbidden', details: { rule: 'approver_role_required' } });
-    expect(await refused('approvePromotion', { actor: ALICE, input: { approval_id } })).toMatchObject({ code: 'self_approval', details: { rule: 'approver_differs_from_requester' } });
+    expect(await refused('approvePromotion', { actor: OPERATOR, input: { approval_id } })).toMatchObject({
+      code: 'forbidden',
+      details: { rule: 'approver_role_required' },
+    });
+    expect(await refused('approvePromotion', { actor: ALICE, input: { approval_id } })).toMatchObject({
+      code: 'self_approval',
+      details: { rule: 'approver_differs_from_requester' },
+    });
     // Another token with the requester's name is another principal: ids decide, names are labels.
     const granted = await ok('approvePromotion', { ...CAROL, name: 'alice' }, { approval_id });
     expect(granted.events).toEqual(['PromotionApprovalGranted', 'ModuleVersionPromoted']);
     expect(granted.data.version.promotion_state).toBe('live');
-    expect(await refused('approvePromotion', { actor: CAROL, input: { approval_id } })).toMatchObject({ code: 'invalid_transition', details: { rule: 'approval_decided_once' } });
+    expect(await refused('approvePromotion', { actor: CAROL, input: { approval_id } })).toMatchObject({
+      code: 'invalid_transition',
+      details: { rule: 'approval_decided_once' },
+    });
 
     // Retired is final.
     expect((await promote(OPERATOR, appVersion, 'retired')).data.version.promotion_state).toBe('retired');
@@ -291,7 +311,9 @@ describe('templates', () => {
     const assigned = await ok('assignModule', ADMIN, { template_id: base.id, module_name: 'redis-protected' });
     expect(assigned.events).toEqual(['ModuleAssignedToTemplate']);
     expect(assigned.data.template.modules.map((m: { name: string }) => m.name)).toContain('redis-protected');
-    expect(await refused('assignModule', { actor: ADMIN, input: { template_id: base.id, module_name: 'redis-protected' } })).toMatchObject({ code: 'already_assigned' });
+    expect(await refused('assignModule', { actor: ADMIN, input: { template_id: base.id, module_name: 'redis-protected' } })).toMatchObject({
+      code: 'already_assigned',
+    });
     expect((await refused('assignModule', { actor: ADMIN, input: { template_id: 'base', module_name: 'no-such-module' } })).code).toBe('not_found');
     expect((await ok('assignModule', ADMIN, { template_id: 'base', module_name: 'overlay-etc' })).events).toEqual(['ModuleAssignedToTemplate']);
 

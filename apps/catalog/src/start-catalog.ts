@@ -18,7 +18,9 @@ export const catalogConfigShape = {
  * Starts the catalog on a connected host: read models caught up, templates seeded, then the NATS
  * microservice answering commands and queries. Returns the service for in-process use (tests, benchmarks).
  */
-export async function startCatalog(host: ServiceHost<{ POWERNODE_DATA_DIR: string; NATS_URL: string; POWERNODE_SECRET_KEY?: string | undefined }>): Promise<{ service: CatalogService; readModels: CatalogReadModels }> {
+export async function startCatalog(
+  host: ServiceHost<{ POWERNODE_DATA_DIR: string; NATS_URL: string; POWERNODE_SECRET_KEY?: string | undefined }>,
+): Promise<{ service: CatalogService; readModels: CatalogReadModels }> {
   const readModels = new CatalogReadModels(host.store, host.logger);
   await readModels.start();
   host.onShutdown({ name: 'read-models', close: () => readModels.stop() });

@@ -79,7 +79,9 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
   // line it cannot parse loads nothing: the real program then reports it, with the full root help.
   let operands: string[] = [];
   try {
-    operands = rootCommand().configureOutput({ writeOut: () => {}, writeErr: () => {} }).parseOptions([...argv]).operands;
+    operands = rootCommand()
+      .configureOutput({ writeOut: () => {}, writeErr: () => {} })
+      .parseOptions([...argv]).operands;
   } catch {
     operands = [];
   }

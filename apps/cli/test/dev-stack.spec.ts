@@ -18,7 +18,11 @@ function portOpen(port: number): Promise<boolean> {
 
 /** `npm start` as a user runs it: the dev command in its own process, until it prints that it is up. */
 async function startStack(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; output: string[] }> {
-  const child = spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'dev'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'dev'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`dev stack not up within 90 s:\n${output.slice(-40).join('')}`)), 90_000);
@@ -53,7 +57,13 @@ interface StackPorts {
 async function startStackOnFreePorts(dataDir: string): Promise<{ child: ChildProcess; output: string[]; ports: StackPorts }> {
   for (let attempt = 1; ; attempt++) {
     const ports = { nats: await freeLoopbackPort(), registry: await freeLoopbackPort(), http: await freeLoopbackPort() };
-    const env = { POWERNODE_DATA_DIR: dataDir, NATS_URL: `nats://127.0.0.1:${ports.nats}`, OCI_REGISTRY: `127.0.0.1:${ports.registry}`, PORT: String(ports.http), POWERNODE_ADMIN_TOKEN: '' };
+    const env = {
+      POWERNODE_DATA_DIR: dataDir,
+      NATS_URL: `nats://127.0.0.1:${ports.nats}`,
+      OCI_REGISTRY: `127.0.0.1:${ports.registry}`,
+      PORT: String(ports.http),
+      POWERNODE_ADMIN_TOKEN: '',
+    };
     let started: { child: ChildProcess; output: string[] };
     try {
       started = await startStack(env);
@@ -97,7 +107,14 @@ describe('npm start (powernode dev)', () => {
     const created = await fetch(`${url}/api/v1/system/modules`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'survives-restart', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/survives', cosign_identity_regexp: '.*', cosign_issuer_regexp: '.*' }),
+      body: JSON.stringify({
+        name: 'survives-restart',
+        category: 'userland',
+        variety: 'subscription',
+        gitea_repo_full_name: 'acme/survives',
+        cosign_identity_regexp: '.*',
+        cosign_issuer_regexp: '.*',
+      }),
     });
     expect(created.status).toBe(201);
 
@@ -112,13 +129,19 @@ describe('npm start (powernode dev)', () => {
     expect((await readFile(tokenFile, 'utf8')).trim()).toBe(token);
     const again = await fetch(`${secondUrl}/api/v1/system/modules/survives-restart`, { headers: { authorization: `Bearer ${token}` } });
     expect(again.status).toBe(200);
-    const templates = (await (await fetch(`${secondUrl}/api/v1/system/templates`, { headers: { authorization: `Bearer ${token}` } })).json()) as { templates: { name: string }[] };
+    const templates = (await (await fetch(`${secondUrl}/api/v1/system/templates`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      templates: { name: string }[];
+    };
     expect(templates.templates.map((t) => t.name).sort()).toEqual(['base', 'hardened']);
     expect(await stopStack(second.child)).toBe(0);
   }, 240_000);
 
   it('refuses a bad configuration value with one line naming the variable', async () => {
-    const child = spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'dev'], { cwd: root, env: { ...process.env, PORT: 'not-a-port' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'dev'], {
+      cwd: root,
+      env: { ...process.env, PORT: 'not-a-port' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -126,8 +149,12 @@ describe('npm start (powernode dev)', () => {
     expect(err).toContain('PORT');
   });
 
-  it('refuses PORT=0: the agents it starts are told the gateway\'s port before the gateway binds one', async () => {
-    const child = spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'dev'], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  it("refuses PORT=0: the agents it starts are told the gateway's port before the gateway binds one", async () => {
+    const child = spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'dev'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', r));

@@ -7,7 +7,18 @@ import { baseConfigShape, gatewayConfigShape, hostsRelay, parseConfig } from '@p
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { build?: { context: string; dockerfile: string }; command?: string[]; entrypoint?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] }; image?: string; volumes?: string[] }>;
+  services: Record<
+    string,
+    {
+      build?: { context: string; dockerfile: string };
+      command?: string[];
+      entrypoint?: string[];
+      environment?: Record<string, string>;
+      healthcheck?: { test: string[] };
+      image?: string;
+      volumes?: string[];
+    }
+  >;
 };
 const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
 const ownServices = ['gateway', 'catalog', 'ingest', 'provisioner'];
@@ -18,7 +29,8 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['catalog', 'gateway', 'ingest', 'nats', 'postgres', 'provisioner', 'registry']);
     expect(compose.services['nats']!.image).toMatch(/^nats:/);
     expect((compose.services['nats'] as { command: string[] }).command).toContain('-js');
-    for (const [name, service] of Object.entries(compose.services)) expect({ name, healthcheck: Boolean(service.healthcheck?.test?.length) }).toEqual({ name, healthcheck: true });
+    for (const [name, service] of Object.entries(compose.services))
+      expect({ name, healthcheck: Boolean(service.healthcheck?.test?.length) }).toEqual({ name, healthcheck: true });
   });
 
   it('gives NATS the platform max_payload from docker/nats-server.conf, which .ci/run starts its nats-server with too', () => {
@@ -57,7 +69,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs exactly one relay, named explicitly for every service', () => {
-    for (const name of ownServices) expect({ name, relay_host: compose.services[name]!.environment!['POWERNODE_RELAY_HOST'] }).toEqual({ name, relay_host: 'catalog' });
+    for (const name of ownServices)
+      expect({ name, relay_host: compose.services[name]!.environment!['POWERNODE_RELAY_HOST'] }).toEqual({ name, relay_host: 'catalog' });
     const hosts = ownServices.filter((name) => hostsRelay(name, parseConfig(baseConfigShape, compose.services[name]!.environment)));
     expect(hosts).toEqual(['catalog']);
   });

@@ -60,7 +60,9 @@ describe('powernode module build', () => {
     const printed = JSON.parse(result.stdout) as { manifest_digest: string; layout_dir: string };
     expect(printed.layout_dir).toBe(out);
     expect(JSON.parse(await readFile(path.join(out, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
-    const index = JSON.parse(await readFile(path.join(out, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
+    const index = JSON.parse(await readFile(path.join(out, 'index.json'), 'utf8')) as {
+      manifests: Array<{ digest: string; annotations: Record<string, string> }>;
+    };
     expect(index.manifests).toHaveLength(1);
     expect(index.manifests[0]).toMatchObject({ digest: printed.manifest_digest, annotations: { 'org.opencontainers.image.ref.name': '2.0.0' } });
     const blob = (digest: string): string => path.join(out, 'blobs', 'sha256', digest.slice('sha256:'.length));
@@ -141,18 +143,21 @@ describe('powernode module push', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'registry_unreachable' } });
   });
 
-  (htpasswdMissing === undefined ? test : test.skip)(`a registry that needs credentials refuses an anonymous push (exit 1) and accepts the env credentials${htpasswdMissing === undefined ? '' : ` (skipped: ${htpasswdMissing})`}`, async () => {
-    const ref = `${authRegistry!.host}/${uniqueRepository('auth')}:v1.0.0`;
-    const anonymous = await runCli(['module', 'push', moduleDir, '--ref', ref, '-q']);
-    expect(anonymous.code).toBe(1);
-    expect(anonymous.stderr).toMatch(/the registry requires a username and password; give registry credentials with --registry-username/);
-    const { username, password } = authRegistry!.credentials!;
-    const withCredentials = await runCli(['module', 'push', moduleDir, '--ref', ref, '-q'], {
-      env: { POWERNODE_REGISTRY_USERNAME: username, POWERNODE_REGISTRY_PASSWORD: password },
-    });
-    expect(withCredentials.code).toBe(0);
-    expect(withCredentials.stdout).toMatch(/@sha256:[0-9a-f]{64}\n$/);
-  });
+  (htpasswdMissing === undefined ? test : test.skip)(
+    `a registry that needs credentials refuses an anonymous push (exit 1) and accepts the env credentials${htpasswdMissing === undefined ? '' : ` (skipped: ${htpasswdMissing})`}`,
+    async () => {
+      const ref = `${authRegistry!.host}/${uniqueRepository('auth')}:v1.0.0`;
+      const anonymous = await runCli(['module', 'push', moduleDir, '--ref', ref, '-q']);
+      expect(anonymous.code).toBe(1);
+      expect(anonymous.stderr).toMatch(/the registry requires a username and password; give registry credentials with --registry-username/);
+      const { username, password } = authRegistry!.credentials!;
+      const withCredentials = await runCli(['module', 'push', moduleDir, '--ref', ref, '-q'], {
+        env: { POWERNODE_REGISTRY_USERNAME: username, POWERNODE_REGISTRY_PASSWORD: password },
+      });
+      expect(withCredentials.code).toBe(0);
+      expect(withCredentials.stdout).toMatch(/@sha256:[0-9a-f]{64}\n$/);
+    },
+  );
 
   test('a user without a password is a usage error (exit 2)', async () => {
     const result = await runCli(['module', 'push', moduleDir, '--ref', `${registry.host}/acme/x:v1.0.0`, '--registry-username', 'someone']);

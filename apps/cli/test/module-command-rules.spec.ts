@@ -1,6 +1,13 @@
 // The pure rules behind the supply-chain commands: signing mode choice, webhook signing and refusal text,
 // OIDC token request URL, loopback registries, template filling.
-import { resolveSigningMode, DEFAULT_DEV_IDENTITY, DEFAULT_DEV_ISSUER, PUBLIC_FULCIO_URL, PUBLIC_REKOR_URL, type SigningOptions } from '../src/commands/module-signing.js';
+import {
+  resolveSigningMode,
+  DEFAULT_DEV_IDENTITY,
+  DEFAULT_DEV_ISSUER,
+  PUBLIC_FULCIO_URL,
+  PUBLIC_REKOR_URL,
+  type SigningOptions,
+} from '../src/commands/module-signing.js';
 import { UsageError } from '../src/commands/module-command-action.js';
 import { moduleWebhookPayload, refusalReason, webhookSignature } from '../src/commands/module-webhook-delivery.js';
 import { tokenRequestUrl } from '../src/commands/module-oidc-token.js';
@@ -10,8 +17,18 @@ import { versionFromTag } from '../src/commands/module-push-command.js';
 import { exactPattern } from '../src/commands/verify-blob-command.js';
 
 const CI = { ACTIONS_ID_TOKEN_REQUEST_URL: 'https://ci.example/token?x=1', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'req' };
-const defaults: SigningOptions = { devIdentity: DEFAULT_DEV_IDENTITY, devIssuer: DEFAULT_DEV_ISSUER, dataDir: './.data', fulcioUrl: PUBLIC_FULCIO_URL, rekorUrl: PUBLIC_REKOR_URL, tlogUpload: true };
-const fromCli = (...cli: string[]) => (option: keyof SigningOptions) => (cli.includes(option) ? 'cli' : 'env');
+const defaults: SigningOptions = {
+  devIdentity: DEFAULT_DEV_IDENTITY,
+  devIssuer: DEFAULT_DEV_ISSUER,
+  dataDir: './.data',
+  fulcioUrl: PUBLIC_FULCIO_URL,
+  rekorUrl: PUBLIC_REKOR_URL,
+  tlogUpload: true,
+};
+const fromCli =
+  (...cli: string[]) =>
+  (option: keyof SigningOptions) =>
+    cli.includes(option) ? 'cli' : 'env';
 
 describe('resolveSigningMode', () => {
   test.each<[string, string, SigningOptions, string[], NodeJS.ProcessEnv]>([
@@ -55,7 +72,9 @@ describe('resolveSigningMode', () => {
 
 describe('webhook signing', () => {
   test('X-Gitea-Signature is the hex HMAC-SHA256 of the raw body (RFC 4231-style known answer)', () => {
-    expect(webhookSignature('key', Buffer.from('The quick brown fox jumps over the lazy dog'))).toBe('f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8');
+    expect(webhookSignature('key', Buffer.from('The quick brown fox jumps over the lazy dog'))).toBe(
+      'f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8',
+    );
   });
 
   test('the payload names the tag as refs/tags/<tag>, fields in contract order', () => {
@@ -77,7 +96,9 @@ describe('webhook signing', () => {
 
 describe('small rules', () => {
   test('the OIDC request URL keeps the endpoint query and adds audience', () => {
-    expect(tokenRequestUrl('https://ci.example/_apis/token?api-version=2.0', 'sigstore')).toBe('https://ci.example/_apis/token?api-version=2.0&audience=sigstore');
+    expect(tokenRequestUrl('https://ci.example/_apis/token?api-version=2.0', 'sigstore')).toBe(
+      'https://ci.example/_apis/token?api-version=2.0&audience=sigstore',
+    );
     expect(tokenRequestUrl('https://ci.example/token', 'sigstore')).toBe('https://ci.example/token?audience=sigstore');
   });
 
@@ -102,9 +123,12 @@ describe('small rules', () => {
 
   test('template placeholders are filled; the display name is a quoted YAML string', () => {
     expect(displayNameOf('my-redis')).toBe('My Redis');
-    expect(fillTemplateText('name: __MODULE_NAME__\ndisplay_name: __DISPLAY_NAME__\nfile_spec: ["/etc/__MODULE_NAME__/**"]', { name: 'x-y', displayName: 'Say "hi": #1' })).toBe(
-      'name: x-y\ndisplay_name: "Say \\"hi\\": #1"\nfile_spec: ["/etc/x-y/**"]',
-    );
+    expect(
+      fillTemplateText('name: __MODULE_NAME__\ndisplay_name: __DISPLAY_NAME__\nfile_spec: ["/etc/__MODULE_NAME__/**"]', {
+        name: 'x-y',
+        displayName: 'Say "hi": #1',
+      }),
+    ).toBe('name: x-y\ndisplay_name: "Say \\"hi\\": #1"\nfile_spec: ["/etc/x-y/**"]');
   });
 
   test('an exact identity becomes a pattern matching only itself', () => {

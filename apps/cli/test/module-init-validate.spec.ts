@@ -38,7 +38,13 @@ describe('powernode module init', () => {
     const result = await runCli(['module', 'init', target, '--name', 'my-redis']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`created module my-redis in ${target}`);
-    expect(await listFiles(target)).toEqual(['.gitea/workflows/build.yaml', '.github/workflows/build.yaml', 'Containerfile', 'manifest.yaml', 'rootfs/.gitkeep']);
+    expect(await listFiles(target)).toEqual([
+      '.gitea/workflows/build.yaml',
+      '.github/workflows/build.yaml',
+      'Containerfile',
+      'manifest.yaml',
+      'rootfs/.gitkeep',
+    ]);
     const manifest = parse(await readFile(path.join(target, 'manifest.yaml'), 'utf8')) as Record<string, unknown>;
     expect(manifest).toMatchObject({ schema_version: 1, name: 'my-redis', display_name: 'My Redis', file_spec: ['/etc/my-redis/**', '/usr/lib/my-redis/**'] });
     const containerfile = await readFile(path.join(target, 'Containerfile'), 'utf8');

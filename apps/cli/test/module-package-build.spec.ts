@@ -9,12 +9,19 @@ describe('set-id bits stripped from package files', () => {
       { path: '/usr/local/bin/planted', mode: 0o2755 },
     ]);
     expect(issues).toEqual([
-      { code: 'set_id_stripped', path: 'package_spec', file: '/usr/bin/chfn', message: '/usr/bin/chfn (mode 4755) loses its setuid/setgid bits: it comes from package passwd, which package_spec does not list; list passwd in package_spec to keep them' },
+      {
+        code: 'set_id_stripped',
+        path: 'package_spec',
+        file: '/usr/bin/chfn',
+        message:
+          '/usr/bin/chfn (mode 4755) loses its setuid/setgid bits: it comes from package passwd, which package_spec does not list; list passwd in package_spec to keep them',
+      },
       {
         code: 'set_id_stripped',
         path: 'package_spec',
         file: '/usr/local/bin/planted',
-        message: '/usr/local/bin/planted (mode 2755) loses its setuid/setgid bits: no package installed it (a maintainer script or nothing dpkg knows); it cannot keep them',
+        message:
+          '/usr/local/bin/planted (mode 2755) loses its setuid/setgid bits: no package installed it (a maintainer script or nothing dpkg knows); it cannot keep them',
       },
     ]);
     expect(formatValidationReport({ valid: true, errors: [], warnings: issues }, { file: 'mod/manifest.yaml' }).split('\n')).toEqual([

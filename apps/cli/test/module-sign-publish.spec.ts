@@ -90,9 +90,15 @@ describe('powernode module sign', () => {
     const { repository, ref, digest } = await pushModule();
     const result = await runCli(['module', 'sign', ref, '--dev', '--json'], { env: { POWERNODE_DATA_DIR: dataDir } });
     expect(result.code).toBe(0);
-    const printed = JSON.parse(result.stdout) as { digest: string; signature: { digest: string; artifact_type: string; fallback_tag: string | null; signer: Record<string, unknown> } };
+    const printed = JSON.parse(result.stdout) as {
+      digest: string;
+      signature: { digest: string; artifact_type: string; fallback_tag: string | null; signer: Record<string, unknown> };
+    };
     expect(printed.digest).toBe(digest);
-    expect(printed.signature).toMatchObject({ artifact_type: BUNDLE_TYPE, signer: { mode: 'dev', identity: 'https://powernode.dev/dev-signer', issuer: 'https://powernode.dev/dev-issuer' } });
+    expect(printed.signature).toMatchObject({
+      artifact_type: BUNDLE_TYPE,
+      signer: { mode: 'dev', identity: 'https://powernode.dev/dev-signer', issuer: 'https://powernode.dev/dev-issuer' },
+    });
     expect(result.stderr).toMatch(/attached signature sha256:/);
 
     const bundles = await attachedBundles(repository, digest);
@@ -103,14 +109,24 @@ describe('powernode module sign', () => {
       signer_identity: 'https://powernode.dev/dev-signer',
     });
     // The signature names this image and no other.
-    expect(verifyBundle({ bundle: bundles[0], artifact: { digest: `sha256:${'1'.repeat(64)}` }, policy: DEV_POLICY, trust })).toMatchObject({ verified: false, reason_code: 'subject_digest_mismatch' });
+    expect(verifyBundle({ bundle: bundles[0], artifact: { digest: `sha256:${'1'.repeat(64)}` }, policy: DEV_POLICY, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'subject_digest_mismatch',
+    });
 
     const bundleFile = path.join(dir, 'dev.bundle.json');
     await writeFile(bundleFile, JSON.stringify(bundles[0]));
     const verified = await runCli([
-      'verify-blob', digest, '--bundle', bundleFile,
-      '--trusted-root', path.join(dataDir, 'dev-sigstore', 'trusted_root.json'),
-      '--certificate-identity', 'https://powernode.dev/dev-signer', '--certificate-oidc-issuer', 'https://powernode.dev/dev-issuer',
+      'verify-blob',
+      digest,
+      '--bundle',
+      bundleFile,
+      '--trusted-root',
+      path.join(dataDir, 'dev-sigstore', 'trusted_root.json'),
+      '--certificate-identity',
+      'https://powernode.dev/dev-signer',
+      '--certificate-oidc-issuer',
+      'https://powernode.dev/dev-issuer',
     ]);
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^Verified OK/);
@@ -119,9 +135,12 @@ describe('powernode module sign', () => {
   test('--dev-identity and --dev-issuer are written into the certificate', async () => {
     const { repository, ref, digest } = await pushModule();
     const identity = 'https://git.example.com/acme/cache-module/.gitea/workflows/build.yaml@refs/tags/v1.0.0';
-    const result = await runCli(['module', 'sign', `${registry.host}/${repository}@${digest}`, '--dev', '--dev-identity', identity, '--dev-issuer', 'https://git.example.com', '-q'], {
-      env: { POWERNODE_DATA_DIR: dataDir },
-    });
+    const result = await runCli(
+      ['module', 'sign', `${registry.host}/${repository}@${digest}`, '--dev', '--dev-identity', identity, '--dev-issuer', 'https://git.example.com', '-q'],
+      {
+        env: { POWERNODE_DATA_DIR: dataDir },
+      },
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`signer    ${identity} (issuer https://git.example.com)`);
     const [bundle] = await attachedBundles(repository, digest);
@@ -138,24 +157,52 @@ describe('powernode module sign', () => {
     await writeFile(keyFile, keys.privateKeyPem, { mode: 0o600 });
     const result = await runCli(['module', 'sign', ref, '--key', keyFile, '--json', '-q']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ signature: { signer: { mode: 'key', identity: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), issuer: null } } });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      signature: { signer: { mode: 'key', identity: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), issuer: null } },
+    });
     const [bundle] = await attachedBundles(repository, digest);
     const trust = (await DevSigstore.loadOrCreate(dataDir)).trust();
-    expect(verifyBundle({ bundle, artifact: { digest }, policy: { public_key_pem: keys.publicKeyPem }, trust })).toMatchObject({ verified: true, signer_kind: 'public_key' });
+    expect(verifyBundle({ bundle, artifact: { digest }, policy: { public_key_pem: keys.publicKeyPem }, trust })).toMatchObject({
+      verified: true,
+      signer_kind: 'public_key',
+    });
     expect(verifyBundle({ bundle, artifact: { digest }, policy: { public_key_pem: generateSigningKeyPair().publicKeyPem }, trust }).verified).toBe(false);
   });
 
   test('keyless with --identity-token: a Fulcio certificate for the token identity, timestamped by the TSA', async () => {
     const { repository, ref, digest } = await pushModule();
-    const token = unsignedIdentityToken({ iss: 'https://oidc.example.com', sub: 'ignored', email: 'release@example.com', email_verified: true, aud: 'sigstore' });
+    const token = unsignedIdentityToken({
+      iss: 'https://oidc.example.com',
+      sub: 'ignored',
+      email: 'release@example.com',
+      email_verified: true,
+      aud: 'sigstore',
+    });
     const before = fakeSigstore.requests.length;
-    const result = await runCli(['module', 'sign', ref, '--identity-token', token, '--fulcio-url', fakeSigstore.url, '--tsa-url', fakeSigstore.url, '--no-tlog-upload', '--json', '-q']);
+    const result = await runCli([
+      'module',
+      'sign',
+      ref,
+      '--identity-token',
+      token,
+      '--fulcio-url',
+      fakeSigstore.url,
+      '--tsa-url',
+      fakeSigstore.url,
+      '--no-tlog-upload',
+      '--json',
+      '-q',
+    ]);
     expect(result.code).toBe(0);
     expect(fakeSigstore.requests.slice(before)).toEqual(['POST /api/v2/signingCert', 'POST /api/v1/timestamp']);
-    expect(JSON.parse(result.stdout)).toMatchObject({ signature: { signer: { mode: 'keyless', identity: 'release@example.com', issuer: 'https://oidc.example.com' } } });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      signature: { signer: { mode: 'keyless', identity: 'release@example.com', issuer: 'https://oidc.example.com' } },
+    });
     const [bundle] = await attachedBundles(repository, digest);
     const policy = { identity_regexp: 'release@example\\.com', issuer_regexp: 'https://oidc\\.example\\.com' };
-    expect(verifyBundle({ bundle, artifact: { digest }, predicateType: COSIGN_SIGN_PREDICATE_TYPE, policy, trust: fulcioSigstore.trust() }).verified).toBe(true);
+    expect(verifyBundle({ bundle, artifact: { digest }, predicateType: COSIGN_SIGN_PREDICATE_TYPE, policy, trust: fulcioSigstore.trust() }).verified).toBe(
+      true,
+    );
   });
 
   test('keyless in CI: with no signing flag the token comes from ACTIONS_ID_TOKEN_REQUEST_URL, audience sigstore', async () => {
@@ -174,7 +221,11 @@ describe('powernode module sign', () => {
     expect(tokenRequests).toEqual([{ url: '/token?api-version=2.0&audience=sigstore', authorization: 'bearer request-token-123' }]);
     const [bundle] = await attachedBundles(repository, digest);
     const policy = { identity_regexp: CI_IDENTITY.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), issuer_regexp: CI_ISSUER.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&') };
-    expect(verifyBundle({ bundle, artifact: { digest }, policy, trust: fulcioSigstore.trust() })).toMatchObject({ verified: true, signer_identity: CI_IDENTITY, signer_issuer: CI_ISSUER });
+    expect(verifyBundle({ bundle, artifact: { digest }, policy, trust: fulcioSigstore.trust() })).toMatchObject({
+      verified: true,
+      signer_identity: CI_IDENTITY,
+      signer_issuer: CI_ISSUER,
+    });
   });
 
   test('a CI token endpoint that refuses is a signing failure (exit 1) naming id-token: write', async () => {
@@ -198,13 +249,17 @@ describe('powernode module sign', () => {
 
   test('a flag on the command line wins over a signing mode set in the environment', async () => {
     const { ref } = await pushModule();
-    const result = await runCli(['module', 'sign', ref, '--dev', '--json', '-q'], { env: { POWERNODE_DATA_DIR: dataDir, POWERNODE_SIGNING_KEY: path.join(dir, 'missing.key') } });
+    const result = await runCli(['module', 'sign', ref, '--dev', '--json', '-q'], {
+      env: { POWERNODE_DATA_DIR: dataDir, POWERNODE_SIGNING_KEY: path.join(dir, 'missing.key') },
+    });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ signature: { signer: { mode: 'dev' } } });
   });
 
   test('an image that is not in the registry is refused (exit 1); a bad reference too', async () => {
-    const missing = await runCli(['module', 'sign', `${registry.host}/${uniqueRepository('absent')}:v9.9.9`, '--dev'], { env: { POWERNODE_DATA_DIR: dataDir } });
+    const missing = await runCli(['module', 'sign', `${registry.host}/${uniqueRepository('absent')}:v9.9.9`, '--dev'], {
+      env: { POWERNODE_DATA_DIR: dataDir },
+    });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/does not exist in the registry; push it first/);
     const bad = await runCli(['module', 'sign', 'no-registry-here', '--dev'], { env: { POWERNODE_DATA_DIR: dataDir } });
@@ -215,7 +270,18 @@ describe('powernode module sign', () => {
 
 describe('powernode module publish', () => {
   const publishArgs = (ref: string, webhookPath: string, secret = SECRET): string[] => [
-    'module', 'publish', moduleDir, '--ref', ref, '--repo-full-name', 'acme/cache-module', '--webhook-url', `${receiver.url}${webhookPath}`, '--webhook-secret', secret, '--dev',
+    'module',
+    'publish',
+    moduleDir,
+    '--ref',
+    ref,
+    '--repo-full-name',
+    'acme/cache-module',
+    '--webhook-url',
+    `${receiver.url}${webhookPath}`,
+    '--webhook-secret',
+    secret,
+    '--dev',
   ];
 
   test('validates, builds, pushes, signs and calls the webhook with a body signed by the secret', async () => {
@@ -225,7 +291,13 @@ describe('powernode module publish', () => {
     const result = await runCli([...publishArgs(ref, '/ok'), '--json'], { env: { POWERNODE_DATA_DIR: dataDir } });
     expect(result.code).toBe(0);
     for (const step of ['[1/5] validate', '[2/5] build', '[3/5] push', '[4/5] sign', '[5/5] webhook']) expect(result.stderr).toContain(step);
-    const printed = JSON.parse(result.stdout) as { digest: string; artifact: string; version: string; signature: { digest: string }; webhook: { status: number; delivery_id: string } };
+    const printed = JSON.parse(result.stdout) as {
+      digest: string;
+      artifact: string;
+      version: string;
+      signature: { digest: string };
+      webhook: { status: number; delivery_id: string };
+    };
     expect(printed.artifact).toBe(`${ref}@${printed.digest}`);
     expect(printed.version).toBe('1.2.0');
     expect(printed.webhook.status).toBe(202);
@@ -237,7 +309,14 @@ describe('powernode module publish', () => {
     expect(delivery.headers['content-type']).toBe('application/json');
     expect(delivery.headers['x-gitea-delivery']).toBe(printed.webhook.delivery_id);
     expect(delivery.headers['x-gitea-delivery']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(delivery.body.toString('utf8')).toBe(JSON.stringify({ repository: { full_name: 'acme/cache-module' }, ref: 'refs/tags/v1.2.0', artifact: `${ref}@${printed.digest}`, delivery: printed.webhook.delivery_id }));
+    expect(delivery.body.toString('utf8')).toBe(
+      JSON.stringify({
+        repository: { full_name: 'acme/cache-module' },
+        ref: 'refs/tags/v1.2.0',
+        artifact: `${ref}@${printed.digest}`,
+        delivery: printed.webhook.delivery_id,
+      }),
+    );
 
     // What the webhook names is in the registry, signed.
     expect((await client.getManifest(repository, printed.digest)).digest).toBe(printed.digest);
@@ -279,12 +358,14 @@ describe('powernode module publish', () => {
     expect(JSON.parse(receiver.deliveries.slice(before)[0]!.body.toString('utf8'))).toMatchObject({ repository: { full_name: 'acme/explicit' } });
   });
 
-  test('a webhook 401 (wrong secret) fails with exit 1 and the server\'s problem detail, without retrying', async () => {
+  test("a webhook 401 (wrong secret) fails with exit 1 and the server's problem detail, without retrying", async () => {
     const ref = `${registry.host}/${uniqueRepository('unauth')}:v1.0.0`;
     const before = receiver.deliveries.length;
     const result = await runCli([...publishArgs(ref, '/ok', 'not-the-secret'), '--json'], { env: { POWERNODE_DATA_DIR: dataDir } });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/refused the delivery \(HTTP 401\): unauthenticated: invalid webhook signature or unknown repository; check that the webhook secret/);
+    expect(result.stderr).toMatch(
+      /refused the delivery \(HTTP 401\): unauthenticated: invalid webhook signature or unknown repository; check that the webhook secret/,
+    );
     expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'unauthenticated', details: { status: 401 } } });
     const deliveries = receiver.deliveries.slice(before);
     expect(deliveries).toHaveLength(1);
@@ -315,7 +396,23 @@ describe('powernode module publish', () => {
     const repository = uniqueRepository('no-webhook');
     const ref = `${registry.host}/${repository}:v1.0.0`;
     const result = await runCli(
-      ['module', 'publish', moduleDir, '--ref', ref, '--repo-full-name', 'acme/x', '--webhook-url', unreachable, '--webhook-secret', SECRET, '--dev', '--webhook-attempts', '2', '--json'],
+      [
+        'module',
+        'publish',
+        moduleDir,
+        '--ref',
+        ref,
+        '--repo-full-name',
+        'acme/x',
+        '--webhook-url',
+        unreachable,
+        '--webhook-secret',
+        SECRET,
+        '--dev',
+        '--webhook-attempts',
+        '2',
+        '--json',
+      ],
       { env: { POWERNODE_DATA_DIR: dataDir } },
     );
     expect(result.code).toBe(1);
@@ -347,9 +444,25 @@ describe('powernode module publish', () => {
     await writeFile(path.join(broken, 'rootfs', 'etc', 'broken', 'leftover.bak'), 'x\n');
     const repository = uniqueRepository('invalid');
     const before = receiver.deliveries.length;
-    const result = await runCli(['module', 'publish', broken, '--ref', `${registry.host}/${repository}:v1.0.0`, '--repo-full-name', 'acme/x', '--webhook-url', `${receiver.url}/ok`, '--webhook-secret', SECRET, '--dev'], {
-      env: { POWERNODE_DATA_DIR: dataDir },
-    });
+    const result = await runCli(
+      [
+        'module',
+        'publish',
+        broken,
+        '--ref',
+        `${registry.host}/${repository}:v1.0.0`,
+        '--repo-full-name',
+        'acme/x',
+        '--webhook-url',
+        `${receiver.url}/ok`,
+        '--webhook-secret',
+        SECRET,
+        '--dev',
+      ],
+      {
+        env: { POWERNODE_DATA_DIR: dataDir },
+      },
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/rootfs\/etc\/broken\/leftover\.bak is excluded by this mask entry/);
     expect(result.stderr).not.toContain('[2/5] build');

@@ -41,7 +41,20 @@ describe('operator commands', () => {
   });
 
   it('registers a module, assigns it, and reports refusals with their code and exit 1', async () => {
-    const created = await cli(['modules', 'create', 'cli-mod', '--category', 'userland', '--repo', 'acme/cli-mod', '--identity', 'https://ci/.*', '--issuer', 'https://issuer', '--json']);
+    const created = await cli([
+      'modules',
+      'create',
+      'cli-mod',
+      '--category',
+      'userland',
+      '--repo',
+      'acme/cli-mod',
+      '--identity',
+      'https://ci/.*',
+      '--issuer',
+      'https://issuer',
+      '--json',
+    ]);
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout).webhook_secret).toMatch(/^[0-9a-f]{64}$/);
     expect((await cli(['templates', 'assign', 'base', 'cli-mod'])).code).toBe(0);

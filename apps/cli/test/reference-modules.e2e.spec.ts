@@ -58,14 +58,31 @@ async function register(name: string): Promise<string> {
 
 function publish(dir: string, name: string, secret: string) {
   return runCli(
-    ['module', 'publish', dir, '--ref', `${registry.host}/reference/${name}:v1.0.0`, '--repo-full-name', `reference/${name}`, '--webhook-url', `${platform.url}/api/v1/system/webhooks/gitea/module`, '--webhook-secret', secret, '--dev', '--json'],
+    [
+      'module',
+      'publish',
+      dir,
+      '--ref',
+      `${registry.host}/reference/${name}:v1.0.0`,
+      '--repo-full-name',
+      `reference/${name}`,
+      '--webhook-url',
+      `${platform.url}/api/v1/system/webhooks/gitea/module`,
+      '--webhook-secret',
+      secret,
+      '--dev',
+      '--json',
+    ],
     { env: { POWERNODE_DATA_DIR: platform.dataDir } },
   );
 }
 
 describeBuilds('reference modules published end to end', () => {
   beforeAll(async () => {
-    if (!existsSync(REFERENCE)) throw new Error(`the reference example modules are missing at ${REFERENCE}: check out the shared folder beside the repository or set POWERNODE_EXAMPLE_MODULES_DIR`);
+    if (!existsSync(REFERENCE))
+      throw new Error(
+        `the reference example modules are missing at ${REFERENCE}: check out the shared folder beside the repository or set POWERNODE_EXAMPLE_MODULES_DIR`,
+      );
     registry = await startRegistry();
     platform = await startPlatform({ services: ['catalog', 'ingest', 'gateway'], env: { OCI_REGISTRY: registry.host, POWERNODE_DEV_SIGNING: 'true' } });
     work = await mkdtemp(path.join(tmpdir(), 'pn-reference-'));
@@ -77,37 +94,47 @@ describeBuilds('reference modules published end to end', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it.each(['chrony', 'nginx'])('%s with file_spec: [] ships its packages and its rootfs/ and is ingested as built and verified', async (name) => {
-    const dir = await withoutFileSpec(name);
-    const validated = await runCli(['module', 'validate', dir, '--json']);
-    expect(validated.code).toBe(0);
-    const report = JSON.parse(validated.stdout) as { valid: boolean; errors: unknown[]; warnings: Array<{ path: string; message: string }> };
-    expect(report).toMatchObject({ valid: true, errors: [] });
-    expect(report.warnings.length).toBeGreaterThan(0);
+  it.each(['chrony', 'nginx'])(
+    '%s with file_spec: [] ships its packages and its rootfs/ and is ingested as built and verified',
+    async (name) => {
+      const dir = await withoutFileSpec(name);
+      const validated = await runCli(['module', 'validate', dir, '--json']);
+      expect(validated.code).toBe(0);
+      const report = JSON.parse(validated.stdout) as { valid: boolean; errors: unknown[]; warnings: Array<{ path: string; message: string }> };
+      expect(report).toMatchObject({ valid: true, errors: [] });
+      expect(report.warnings.length).toBeGreaterThan(0);
 
-    const secret = await register(name);
-    const published = await publish(dir, name, secret);
-    expect({ code: published.code, stderr: published.code === 0 ? '' : published.stderr }).toEqual({ code: 0, stderr: '' });
+      const secret = await register(name);
+      const published = await publish(dir, name, secret);
+      expect({ code: published.code, stderr: published.code === 0 ? '' : published.stderr }).toEqual({ code: 0, stderr: '' });
 
-    const deadline = Date.now() + 120_000;
-    let versions: any[] = [];
-    while (versions.length === 0 && Date.now() < deadline) {
-      const res = await api('GET', `/modules/${name}/versions`);
-      versions = res.status === 200 ? res.body.versions : [];
-      if (versions.length === 0) await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(versions[0]).toMatchObject({ module_name: name, version_string: '1.0.0', promotion_state: 'built', cosign_verified: true, rejection_reason: null });
+      const deadline = Date.now() + 120_000;
+      let versions: any[] = [];
+      while (versions.length === 0 && Date.now() < deadline) {
+        const res = await api('GET', `/modules/${name}/versions`);
+        versions = res.status === 200 ? res.body.versions : [];
+        if (versions.length === 0) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(versions[0]).toMatchObject({
+        module_name: name,
+        version_string: '1.0.0',
+        promotion_state: 'built',
+        cosign_verified: true,
+        rejection_reason: null,
+      });
 
-    // The artifact holds the package's program with its real mode, and the rootfs/ files.
-    const out = path.join(work, `${name}-layout`);
-    const built = await runCli(['module', 'build', dir, '--out', out, '--json']);
-    expect(built.code).toBe(0);
-    const program = name === 'chrony' ? 'usr/sbin/chronyd' : 'usr/sbin/nginx';
-    const listing = spawnSync('sh', ['-c', `for f in ${out}/blobs/sha256/*; do tar -tvf "$f" 2>/dev/null; done`], { encoding: 'utf8' }).stdout;
-    expect(listing).toMatch(new RegExp(`-rwxr-xr-x root/root\\s+\\d+ .* ${program}\\n`));
-    const rootfsFile = name === 'chrony' ? 'etc/chrony/chrony.conf' : 'etc/nginx/sites-available/';
-    expect(listing).toContain(rootfsFile);
-  }, 600_000);
+      // The artifact holds the package's program with its real mode, and the rootfs/ files.
+      const out = path.join(work, `${name}-layout`);
+      const built = await runCli(['module', 'build', dir, '--out', out, '--json']);
+      expect(built.code).toBe(0);
+      const program = name === 'chrony' ? 'usr/sbin/chronyd' : 'usr/sbin/nginx';
+      const listing = spawnSync('sh', ['-c', `for f in ${out}/blobs/sha256/*; do tar -tvf "$f" 2>/dev/null; done`], { encoding: 'utf8' }).stdout;
+      expect(listing).toMatch(new RegExp(`-rwxr-xr-x root/root\\s+\\d+ .* ${program}\\n`));
+      const rootfsFile = name === 'chrony' ? 'etc/chrony/chrony.conf' : 'etc/nginx/sites-available/';
+      expect(listing).toContain(rootfsFile);
+    },
+    600_000,
+  );
 
   it('refuses the reference system-base, which names a package bookworm lacks, with package_unavailable and pushes nothing', async () => {
     const secret = await register('system-base-reference');

@@ -76,14 +76,32 @@ describe('supply chain end to end', () => {
 
     // This exercises signing and ingest; installing package_spec is covered by libs/debian-build's own tests.
     const published = await runCli(
-      ['module', 'publish', dir, '--ref', `${registry.host}/acme/modules/my-redis-module:v0.1.0`, '--repo-full-name', 'acme/modules/my-redis-module',
-        '--webhook-url', `${platform.url}/api/v1/system/webhooks/gitea/module`, '--webhook-secret', created.body.webhook_secret, '--dev'],
+      [
+        'module',
+        'publish',
+        dir,
+        '--ref',
+        `${registry.host}/acme/modules/my-redis-module:v0.1.0`,
+        '--repo-full-name',
+        'acme/modules/my-redis-module',
+        '--webhook-url',
+        `${platform.url}/api/v1/system/webhooks/gitea/module`,
+        '--webhook-secret',
+        created.body.webhook_secret,
+        '--dev',
+      ],
       { env: { POWERNODE_DATA_DIR: platform.dataDir, POWERNODE_SKIP_PACKAGES: '1' } },
     );
     expect(published.code).toBe(0);
 
     const [version] = await versionsOf('my-redis', (v) => v.length === 1);
-    expect(version).toMatchObject({ module_name: 'my-redis', version_string: '0.1.0', promotion_state: 'built', cosign_verified: true, rejection_reason: null });
+    expect(version).toMatchObject({
+      module_name: 'my-redis',
+      version_string: '0.1.0',
+      promotion_state: 'built',
+      cosign_verified: true,
+      rejection_reason: null,
+    });
     expect(version.composefs_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(version.fsverity_root_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(version.oci_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -91,8 +109,20 @@ describe('supply chain end to end', () => {
 
     // The same tag published again (same content) is one version, not two.
     const again = await runCli(
-      ['module', 'publish', dir, '--ref', `${registry.host}/acme/modules/my-redis-module:v0.1.0`, '--repo-full-name', 'acme/modules/my-redis-module',
-        '--webhook-url', `${platform.url}/api/v1/system/webhooks/gitea/module`, '--webhook-secret', created.body.webhook_secret, '--dev'],
+      [
+        'module',
+        'publish',
+        dir,
+        '--ref',
+        `${registry.host}/acme/modules/my-redis-module:v0.1.0`,
+        '--repo-full-name',
+        'acme/modules/my-redis-module',
+        '--webhook-url',
+        `${platform.url}/api/v1/system/webhooks/gitea/module`,
+        '--webhook-secret',
+        created.body.webhook_secret,
+        '--dev',
+      ],
       { env: { POWERNODE_DATA_DIR: platform.dataDir, POWERNODE_SKIP_PACKAGES: '1' } },
     );
     expect(again.code).toBe(0);
@@ -104,12 +134,30 @@ describe('supply chain end to end', () => {
     const dir = path.join(work, 'other-module');
     expect((await runCli(['module', 'init', dir, '--name', 'other-module'])).code).toBe(0);
     const created = await api('POST', '/modules', {
-      name: 'other-module', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/other-module',
-      cosign_identity_regexp: 'user@example\\.com', cosign_issuer_regexp: 'https://powernode\\.dev/dev-issuer',
+      name: 'other-module',
+      category: 'userland',
+      variety: 'subscription',
+      gitea_repo_full_name: 'acme/other-module',
+      cosign_identity_regexp: 'user@example\\.com',
+      cosign_issuer_regexp: 'https://powernode\\.dev/dev-issuer',
     });
     const published = await runCli(
-      ['module', 'publish', dir, '--ref', `${registry.host}/acme/other-module:v1.0.0`, '--repo-full-name', 'acme/other-module',
-        '--webhook-url', `${platform.url}/api/v1/system/webhooks/gitea/module`, '--webhook-secret', created.body.webhook_secret, '--dev', '--dev-identity', 'evil-user@example.com'],
+      [
+        'module',
+        'publish',
+        dir,
+        '--ref',
+        `${registry.host}/acme/other-module:v1.0.0`,
+        '--repo-full-name',
+        'acme/other-module',
+        '--webhook-url',
+        `${platform.url}/api/v1/system/webhooks/gitea/module`,
+        '--webhook-secret',
+        created.body.webhook_secret,
+        '--dev',
+        '--dev-identity',
+        'evil-user@example.com',
+      ],
       { env: { POWERNODE_DATA_DIR: platform.dataDir, POWERNODE_SKIP_PACKAGES: '1' } },
     );
     expect(published.code).toBe(0);

@@ -49,7 +49,16 @@ describe('powernode verify-blob on the public-good vectors', () => {
   ])('%s: exit %i', async (name, code, reasonCode) => {
     const { dir: vectorDir, expect: e } = vector(name);
     expect(e.valid).toBe(code === 0);
-    const result = await runCli(['verify-blob', path.join(vectorDir, 'artifact'), '--bundle', path.join(vectorDir, 'bundle.json'), '--trusted-root', TRUSTED_ROOT, ...policyArgs(e), '--json']);
+    const result = await runCli([
+      'verify-blob',
+      path.join(vectorDir, 'artifact'),
+      '--bundle',
+      path.join(vectorDir, 'bundle.json'),
+      '--trusted-root',
+      TRUSTED_ROOT,
+      ...policyArgs(e),
+      '--json',
+    ]);
     expect(result.code).toBe(code);
     const verdict = JSON.parse(result.stdout) as Record<string, unknown>;
     if (code === 0) {
@@ -67,9 +76,26 @@ describe('powernode verify-blob on the public-good vectors', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^Verified OK\n/);
     expect(ok.stdout).toContain(`signer     ${e.san} (issuer ${e.issuer})`);
-    const withArtifact = await runCli(['verify-blob', path.join(vectorDir, 'artifact'), '--bundle', path.join(vectorDir, 'bundle.json'), '--trusted-root', TRUSTED_ROOT, ...policyArgs(e)]);
+    const withArtifact = await runCli([
+      'verify-blob',
+      path.join(vectorDir, 'artifact'),
+      '--bundle',
+      path.join(vectorDir, 'bundle.json'),
+      '--trusted-root',
+      TRUSTED_ROOT,
+      ...policyArgs(e),
+    ]);
     expect(withArtifact.code).toBe(0);
-    const wrongSubject = await runCli(['verify-blob', `sha256:${'0'.repeat(64)}`, '--bundle', path.join(vectorDir, 'bundle.json'), '--trusted-root', TRUSTED_ROOT, ...policyArgs(e), '--json']);
+    const wrongSubject = await runCli([
+      'verify-blob',
+      `sha256:${'0'.repeat(64)}`,
+      '--bundle',
+      path.join(vectorDir, 'bundle.json'),
+      '--trusted-root',
+      TRUSTED_ROOT,
+      ...policyArgs(e),
+      '--json',
+    ]);
     expect(wrongSubject.code).toBe(1);
     expect(JSON.parse(wrongSubject.stdout)).toMatchObject({ verified: false, reason_code: 'subject_digest_mismatch' });
   });
@@ -105,10 +131,25 @@ describe('powernode verify-blob with a key pair', () => {
     await writeFile(path.join(dir, 'key.bundle.json'), JSON.stringify(bundle));
     await writeFile(path.join(dir, 'cosign.pub'), keys.publicKeyPem);
     await writeFile(path.join(dir, 'other.pub'), other.publicKeyPem);
-    const ok = await runCli(['verify-blob', path.join(dir, 'artifact.txt'), '--bundle', path.join(dir, 'key.bundle.json'), '--key', path.join(dir, 'cosign.pub'), '--json']);
+    const ok = await runCli([
+      'verify-blob',
+      path.join(dir, 'artifact.txt'),
+      '--bundle',
+      path.join(dir, 'key.bundle.json'),
+      '--key',
+      path.join(dir, 'cosign.pub'),
+      '--json',
+    ]);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ verified: true, signer_kind: 'public_key', signer_issuer: null });
-    const wrongKey = await runCli(['verify-blob', path.join(dir, 'artifact.txt'), '--bundle', path.join(dir, 'key.bundle.json'), '--key', path.join(dir, 'other.pub')]);
+    const wrongKey = await runCli([
+      'verify-blob',
+      path.join(dir, 'artifact.txt'),
+      '--bundle',
+      path.join(dir, 'key.bundle.json'),
+      '--key',
+      path.join(dir, 'other.pub'),
+    ]);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stderr).toMatch(/not verified \(signature_invalid\)/);
   });
@@ -124,7 +165,14 @@ describe('powernode verify-blob usage and unreadable input', () => {
   });
 
   test('without an identity policy or --key: usage error (exit 2)', async () => {
-    const result = await runCli(['verify-blob', path.join(vectorDir, 'artifact'), '--bundle', path.join(vectorDir, 'bundle.json'), '--trusted-root', TRUSTED_ROOT]);
+    const result = await runCli([
+      'verify-blob',
+      path.join(vectorDir, 'artifact'),
+      '--bundle',
+      path.join(vectorDir, 'bundle.json'),
+      '--trusted-root',
+      TRUSTED_ROOT,
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/needs --certificate-identity-regexp/);
   });
@@ -139,14 +187,39 @@ describe('powernode verify-blob usage and unreadable input', () => {
   });
 
   test('a bundle or trusted root that does not exist, or is not JSON, is exit 1 with the file named', async () => {
-    const noBundle = await runCli(['verify-blob', path.join(vectorDir, 'artifact'), '--bundle', path.join(dir, 'nope.json'), '--trusted-root', TRUSTED_ROOT, ...policyArgs(e)]);
+    const noBundle = await runCli([
+      'verify-blob',
+      path.join(vectorDir, 'artifact'),
+      '--bundle',
+      path.join(dir, 'nope.json'),
+      '--trusted-root',
+      TRUSTED_ROOT,
+      ...policyArgs(e),
+    ]);
     expect(noBundle.code).toBe(1);
     expect(noBundle.stderr).toMatch(/cannot read the bundle .*nope\.json: no such file/);
-    const noRoot = await runCli(['verify-blob', path.join(vectorDir, 'artifact'), '--bundle', path.join(vectorDir, 'bundle.json'), '--trusted-root', path.join(dir, 'root.json'), ...policyArgs(e)]);
+    const noRoot = await runCli([
+      'verify-blob',
+      path.join(vectorDir, 'artifact'),
+      '--bundle',
+      path.join(vectorDir, 'bundle.json'),
+      '--trusted-root',
+      path.join(dir, 'root.json'),
+      ...policyArgs(e),
+    ]);
     expect(noRoot.code).toBe(1);
     expect(noRoot.stderr).toMatch(/cannot read the trusted root .*root\.json/);
     await writeFile(path.join(dir, 'garbage.json'), 'not json');
-    const garbage = await runCli(['verify-blob', path.join(vectorDir, 'artifact'), '--bundle', path.join(dir, 'garbage.json'), '--trusted-root', TRUSTED_ROOT, ...policyArgs(e), '--json']);
+    const garbage = await runCli([
+      'verify-blob',
+      path.join(vectorDir, 'artifact'),
+      '--bundle',
+      path.join(dir, 'garbage.json'),
+      '--trusted-root',
+      TRUSTED_ROOT,
+      ...policyArgs(e),
+      '--json',
+    ]);
     expect(garbage.code).toBe(1);
     expect(JSON.parse(garbage.stdout)).toMatchObject({ verified: false, reason_code: 'bundle_malformed' });
   });

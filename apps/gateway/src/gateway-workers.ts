@@ -18,7 +18,10 @@ const STOP_TIMEOUT_MS = 15_000;
  * Workers are stopped with an IPC message rather than a signal: Ctrl-C in a terminal already sends SIGINT to
  * every process of the group, and a second signal makes a service exit at once instead of draining.
  */
-export async function superviseGatewayWorkers(config: { POWERNODE_DATA_DIR: string; POWERNODE_ADMIN_TOKEN?: string | undefined; POWERNODE_GATEWAY_WORKERS: number }, logger: Logger): Promise<void> {
+export async function superviseGatewayWorkers(
+  config: { POWERNODE_DATA_DIR: string; POWERNODE_ADMIN_TOKEN?: string | undefined; POWERNODE_GATEWAY_WORKERS: number },
+  logger: Logger,
+): Promise<void> {
   const bootstrap = ensureBootstrapAdminToken(config.POWERNODE_DATA_DIR, config.POWERNODE_ADMIN_TOKEN);
   const env = { POWERNODE_ADMIN_TOKEN: bootstrap.token };
   const restarts: number[] = [];
@@ -52,7 +55,10 @@ export async function superviseGatewayWorkers(config: { POWERNODE_DATA_DIR: stri
     restarts.push(now);
     while (restarts.length > 0 && restarts[0]! < now - 60_000) restarts.shift();
     if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
-      logger.fatal({ pid: worker.process.pid, code, signal }, `gateway workers exited ${restarts.length} times within a minute; giving up (see the errors above)`);
+      logger.fatal(
+        { pid: worker.process.pid, code, signal },
+        `gateway workers exited ${restarts.length} times within a minute; giving up (see the errors above)`,
+      );
       void stopWorkers().then(() => {
         logger.flush?.();
         process.exit(1);

@@ -47,11 +47,31 @@ export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime>
   const readModels = new GatewayReadModels(host.store, host.logger);
   await readModels.start();
   host.onShutdown({ name: 'read models', close: () => readModels.stop() });
-  const replay = serveRpcTable(host.nats, rpcHandlerTable(GATEWAY_RPCS, { replay: ({ projection }) => readModels.rebuild(projection) }, { logger: host.logger }), host.bus.namespace);
+  const replay = serveRpcTable(
+    host.nats,
+    rpcHandlerTable(GATEWAY_RPCS, { replay: ({ projection }) => readModels.rebuild(projection) }, { logger: host.logger }),
+    host.bus.namespace,
+  );
   host.onShutdown({ name: 'replay', close: () => replay.stop() });
   const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000, namespace: host.bus.namespace });
-  const operations = [...catalogOperations(rpc, readModels), ...provisionerOperations(rpc), ...gatewayOperations(host.store, readModels.tokens), ...(deps.extraOperations?.(rpc) ?? [])];
-  return { deps, rpc, readModels, authenticator: new Authenticator(deps.bootstrapAdminToken, () => readModels.tokens.current, async () => readModels.tokens.waitFor(await host.store.headPosition())), operations, metrics: new HttpMetrics() };
+  const operations = [
+    ...catalogOperations(rpc, readModels),
+    ...provisionerOperations(rpc),
+    ...gatewayOperations(host.store, readModels.tokens),
+    ...(deps.extraOperations?.(rpc) ?? []),
+  ];
+  return {
+    deps,
+    rpc,
+    readModels,
+    authenticator: new Authenticator(
+      deps.bootstrapAdminToken,
+      () => readModels.tokens.current,
+      async () => readModels.tokens.waitFor(await host.store.headPosition()),
+    ),
+    operations,
+    metrics: new HttpMetrics(),
+  };
 }
 
 /** The HTTP edge: health probes as a Nest controller; REST, MCP, webhooks, docs and metrics as express routes. */
@@ -95,14 +115,24 @@ export class GatewayModule {
     server.set('etag', false);
     server.use((req: Request, res: Response, next: NextFunction) => {
       const started = performance.now();
-      res.on('finish', () => runtime.metrics.observe(req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || req.path, req.method, res.statusCode, performance.now() - started));
+      res.on('finish', () =>
+        runtime.metrics.observe(
+          req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || req.path,
+          req.method,
+          res.statusCode,
+          performance.now() - started,
+        ),
+      );
       next();
     });
     // A body is forwarded to the catalog in one NATS message: accept only what the connected server can carry.
     const maxPayload = host.nats.info?.max_payload;
     const bodyLimit = webhookBodyLimit(maxPayload);
     if (bodyLimit < WEBHOOK_BODY_LIMIT) {
-      logger.warn({ max_payload: maxPayload, webhook_body_limit: bodyLimit }, `NATS max_payload limits webhook bodies to ${bodyLimit} bytes; give nats-server max_payload: 4MB (docker/nats-server.conf) to accept 1 MiB`);
+      logger.warn(
+        { max_payload: maxPayload, webhook_body_limit: bodyLimit },
+        `NATS max_payload limits webhook bodies to ${bodyLimit} bytes; give nats-server max_payload: 4MB (docker/nats-server.conf) to accept 1 MiB`,
+      );
     }
     server.post(`${API_PREFIX}/webhooks/gitea/module`, webhookBody(bodyLimit), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
     server.post(`${API_PREFIX}/webhooks/github/module`, webhookBody(bodyLimit), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));

@@ -13,28 +13,34 @@ let admin: ReturnType<typeof restClient>;
 /** Records a build the way ingest does: a ModuleVersionBuilt event on the version's stream. */
 async function appendBuild(module: { id: string; name: string }, tag: string, manifest: Record<string, unknown>, verified = true): Promise<string> {
   const version_id = moduleVersionIdFor(module.id, tag);
-  await store.append(catalogStreams.moduleVersion(version_id), [{
-    type: 'ModuleVersionBuilt',
-    actor: 'ingest',
-    data: {
-      version_id,
-      module_id: module.id,
-      module_name: module.name,
-      version_string: tag.replace(/^v/, ''),
-      tag,
-      oci_ref: `127.0.0.1:5000/acme/${module.name}:${tag}`,
-      oci_digest: digest('a'),
-      composefs_digest: digest('b'),
-      fsverity_root_hash: digest('c'),
-      cosign_verified: verified,
-      signer_identity: verified ? 'https://ci.example.com/acme/x' : 'someone-else',
-      signer_issuer: 'https://token.actions.example.com',
-      ...(verified ? {} : { verification_reason: 'identity_mismatch: signer does not match cosign_identity_regexp' }),
-      sbom_summary: { format: 'CycloneDX', component_count: 1 },
-      manifest: { schema_version: 1, name: module.name, ...manifest },
-      built_at: new Date().toISOString(),
-    },
-  }], { expected: 'no_stream' });
+  await store.append(
+    catalogStreams.moduleVersion(version_id),
+    [
+      {
+        type: 'ModuleVersionBuilt',
+        actor: 'ingest',
+        data: {
+          version_id,
+          module_id: module.id,
+          module_name: module.name,
+          version_string: tag.replace(/^v/, ''),
+          tag,
+          oci_ref: `127.0.0.1:5000/acme/${module.name}:${tag}`,
+          oci_digest: digest('a'),
+          composefs_digest: digest('b'),
+          fsverity_root_hash: digest('c'),
+          cosign_verified: verified,
+          signer_identity: verified ? 'https://ci.example.com/acme/x' : 'someone-else',
+          signer_issuer: 'https://token.actions.example.com',
+          ...(verified ? {} : { verification_reason: 'identity_mismatch: signer does not match cosign_identity_regexp' }),
+          sbom_summary: { format: 'CycloneDX', component_count: 1 },
+          manifest: { schema_version: 1, name: module.name, ...manifest },
+          built_at: new Date().toISOString(),
+        },
+      },
+    ],
+    { expected: 'no_stream' },
+  );
   // Appended behind the catalog's back (as ingest does): wait until its read model has folded it.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -84,7 +90,11 @@ describe('catalog over REST and MCP', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('forbidden');
 
-    const noAuthMcp = await fetch(`${platform.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    const noAuthMcp = await fetch(`${platform.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
     expect(noAuthMcp.status).toBe(401);
     const mcp = await mcpClient(platform.url, viewer);
     const denied = await mcp.call('system_create_template', { name: 'viewer-mcp' });
@@ -105,16 +115,37 @@ describe('catalog over REST and MCP', () => {
     expect(JSON.stringify(events.body)).not.toContain(created.webhook_secret);
     expect(events.body.events[0].actor).toBe('bootstrap-admin');
 
-    const dup = await admin('POST', '/modules', { name: 'my-redis', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/other', cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y' });
+    const dup = await admin('POST', '/modules', {
+      name: 'my-redis',
+      category: 'userland',
+      variety: 'subscription',
+      gitea_repo_full_name: 'acme/other',
+      cosign_identity_regexp: 'x',
+      cosign_issuer_regexp: 'y',
+    });
     expect(dup.status).toBe(409);
     expect(dup.body.code).toBe('already_exists');
 
-    const invalid = await admin('POST', '/modules', { name: 'Bad Name', category: 'nope', variety: 'subscription', gitea_repo_full_name: 'acme/x', cosign_identity_regexp: '(', cosign_issuer_regexp: 'y' });
+    const invalid = await admin('POST', '/modules', {
+      name: 'Bad Name',
+      category: 'nope',
+      variety: 'subscription',
+      gitea_repo_full_name: 'acme/x',
+      cosign_identity_regexp: '(',
+      cosign_issuer_regexp: 'y',
+    });
     expect(invalid.status).toBe(400);
     expect(invalid.body.code).toBe('validation_failed');
     expect(invalid.body.issues.map((i: { path: string }) => i.path).sort()).toEqual(['category', 'name']);
 
-    const badPattern = await admin('POST', '/modules', { name: 'bad-pattern', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/bad-pattern', cosign_identity_regexp: '(unclosed', cosign_issuer_regexp: 'y' });
+    const badPattern = await admin('POST', '/modules', {
+      name: 'bad-pattern',
+      category: 'userland',
+      variety: 'subscription',
+      gitea_repo_full_name: 'acme/bad-pattern',
+      cosign_identity_regexp: '(unclosed',
+      cosign_issuer_regexp: 'y',
+    });
     expect(badPattern.status).toBe(400);
     expect(badPattern.body.detail).toContain('cosign_identity_regexp');
     expect((await admin('GET', '/modules/bad-pattern')).status).toBe(404);
@@ -128,11 +159,26 @@ describe('catalog over REST and MCP', () => {
     expect(report.status).toBe(200);
     expect(report.body).toMatchObject({ valid: false, errors: [{ code: 'manifest_too_deep', path: expect.stringMatching(/^mask\[0\]/), line: 3 }] });
 
-    const escaping = await admin('POST', '/modules', { name: 'escaping', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/escaping', cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/dev-signer)|(.*evil', cosign_issuer_regexp: 'y' });
+    const escaping = await admin('POST', '/modules', {
+      name: 'escaping',
+      category: 'userland',
+      variety: 'subscription',
+      gitea_repo_full_name: 'acme/escaping',
+      cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/dev-signer)|(.*evil',
+      cosign_issuer_regexp: 'y',
+    });
     expect(escaping.status).toBe(400);
     expect(escaping.body).toMatchObject({ code: 'validation_failed', field: 'cosign_identity_regexp', rule: 'trust_pattern_compiles' });
 
-    const registered = await admin('POST', '/modules', { name: 'deep-yaml', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/deep-yaml', cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y', manifest_yaml: deep });
+    const registered = await admin('POST', '/modules', {
+      name: 'deep-yaml',
+      category: 'userland',
+      variety: 'subscription',
+      gitea_repo_full_name: 'acme/deep-yaml',
+      cosign_identity_regexp: 'x',
+      cosign_issuer_regexp: 'y',
+      manifest_yaml: deep,
+    });
     expect(registered.status).toBe(400);
     expect(registered.body).toMatchObject({ code: 'manifest_invalid', issues: [{ code: 'manifest_too_deep', path: expect.stringMatching(/^mask\[0\]/) }] });
     expect((await admin('GET', '/modules/deep-yaml')).status).toBe(404);
@@ -151,7 +197,14 @@ describe('catalog over REST and MCP', () => {
     const listed = await op.call('system_list_module_versions', { module_name: 'web-app' });
     expect(listed.isError).toBe(false);
     expect(listed.data.versions).toHaveLength(1);
-    expect(listed.data.versions[0]).toMatchObject({ id: appVersion, version_string: '0.1.0', promotion_state: 'built', cosign_verified: true, composefs_digest: digest('b'), fsverity_root_hash: digest('c') });
+    expect(listed.data.versions[0]).toMatchObject({
+      id: appVersion,
+      version_string: '0.1.0',
+      promotion_state: 'built',
+      cosign_verified: true,
+      composefs_digest: digest('b'),
+      fsverity_root_hash: digest('c'),
+    });
 
     const toLive = await op.call('system_promote_module_version', { id: appVersion, to: 'live' });
     expect(toLive.isError).toBe(true);
@@ -197,7 +250,9 @@ describe('catalog over REST and MCP', () => {
   });
 
   it('assigns and unassigns by name, previews composition with a protected path folded into a neighbour, and guards delete', async () => {
-    await registerModule('redis-protected', { manifest_yaml: 'schema_version: 1\nname: redis-protected\nfile_spec:\n  - "/etc/redis/**"\nprotected_spec:\n  - "/etc/redis/redis.conf"\n' });
+    await registerModule('redis-protected', {
+      manifest_yaml: 'schema_version: 1\nname: redis-protected\nfile_spec:\n  - "/etc/redis/**"\nprotected_spec:\n  - "/etc/redis/redis.conf"\n',
+    });
     await registerModule('overlay-etc', { manifest_yaml: 'schema_version: 1\nname: overlay-etc\nfile_spec:\n  - "/etc/**"\nmask:\n  - "/etc/motd"\n' });
     const templates = await admin('GET', '/templates');
     const base = templates.body.templates.find((t: { name: string }) => t.name === 'base');
@@ -239,7 +294,10 @@ describe('catalog over REST and MCP', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { modules: { name: string }[]; next_cursor: string | null } } = await admin('GET', `/modules?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const page: { body: { modules: { name: string }[]; next_cursor: string | null } } = await admin(
+        'GET',
+        `/modules?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
       expect(page.body.modules.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.modules.map((m) => m.name));
       cursor = page.body.next_cursor;
@@ -254,7 +312,9 @@ describe('catalog over REST and MCP', () => {
     expect(doc.paths['/api/v1/system/modules'].post.operationId).toBe('system_create_module');
     const mcp = await mcpClient(platform.url, platform.adminToken);
     const tools = (await mcp.client.listTools()).tools.map((t) => t.name);
-    for (const op of Object.values(doc.paths).flatMap((p) => Object.values(p)).map((o) => o.operationId)) {
+    for (const op of Object.values(doc.paths)
+      .flatMap((p) => Object.values(p))
+      .map((o) => o.operationId)) {
       if (op !== 'webhook_gitea_module') expect(tools).toContain(op);
     }
     await mcp.close();
@@ -311,16 +371,33 @@ describe('catalog over REST and MCP', () => {
   it('sees at once a version appended to the store by another process', async () => {
     const { module } = await registerModule('late-arrival');
     const version_id = moduleVersionIdFor(module.id, 'v1.0.0');
-    await store.append(catalogStreams.moduleVersion(version_id), [{
-      type: 'ModuleVersionBuilt',
-      actor: 'ingest',
-      data: {
-        version_id, module_id: module.id, module_name: module.name, version_string: '1.0.0', tag: 'v1.0.0',
-        oci_ref: `127.0.0.1:5000/acme/late-arrival:v1.0.0`, oci_digest: digest('d'), composefs_digest: digest('e'), fsverity_root_hash: digest('f'),
-        cosign_verified: true, signer_identity: 'https://ci.example.com/acme/x', signer_issuer: 'https://token.actions.example.com',
-        sbom_summary: null, manifest: { schema_version: 1, name: module.name }, built_at: new Date().toISOString(),
-      },
-    }], { expected: 'no_stream' });
+    await store.append(
+      catalogStreams.moduleVersion(version_id),
+      [
+        {
+          type: 'ModuleVersionBuilt',
+          actor: 'ingest',
+          data: {
+            version_id,
+            module_id: module.id,
+            module_name: module.name,
+            version_string: '1.0.0',
+            tag: 'v1.0.0',
+            oci_ref: `127.0.0.1:5000/acme/late-arrival:v1.0.0`,
+            oci_digest: digest('d'),
+            composefs_digest: digest('e'),
+            fsverity_root_hash: digest('f'),
+            cosign_verified: true,
+            signer_identity: 'https://ci.example.com/acme/x',
+            signer_issuer: 'https://token.actions.example.com',
+            sbom_summary: null,
+            manifest: { schema_version: 1, name: module.name },
+            built_at: new Date().toISOString(),
+          },
+        },
+      ],
+      { expected: 'no_stream' },
+    );
     // No polling here: a read that follows an append to the store answers with it.
     const listed = await admin('GET', '/modules/late-arrival/versions');
     expect(listed.body.versions.map((v: { id: string }) => v.id)).toEqual([version_id]);
@@ -342,7 +419,10 @@ describe('catalog over REST and MCP', () => {
         const replayed = await rpc.request<{ rebuilt: { projection: string; position: number }[] }>(owner.replay, {}, { timeout_ms: 60_000 });
         expect(replayed.rebuilt.map((r) => r.projection).sort()).toEqual([...owner.projections].sort());
       }
-      await expect(rpc.request(GATEWAY_RPC.replay, { projection: 'no-such-projection' })).rejects.toMatchObject({ code: 'not_found', details: { projection: 'no-such-projection' } });
+      await expect(rpc.request(GATEWAY_RPC.replay, { projection: 'no-such-projection' })).rejects.toMatchObject({
+        code: 'not_found',
+        details: { projection: 'no-such-projection' },
+      });
     } finally {
       await rpc.close();
     }

@@ -5,23 +5,32 @@ import { startPlatform, type TestPlatform } from '@powernode/testing';
 function onNewConnection(url: string, options: { method?: string; token?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const req = request(url, {
-      method: options.method ?? 'GET',
-      agent: false,
-      headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }));
-    });
+    const req = request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        agent: false,
+        headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }));
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
 }
 
 const workerPids = (platform: TestPlatform): Set<number> =>
-  new Set(platform.services.get('gateway')!.lines.filter((l) => l.includes('gateway listening')).map((l) => (JSON.parse(l) as { pid: number }).pid));
+  new Set(
+    platform.services
+      .get('gateway')!
+      .lines.filter((l) => l.includes('gateway listening'))
+      .map((l) => (JSON.parse(l) as { pid: number }).pid),
+  );
 
 describe('gateway workers (POWERNODE_GATEWAY_WORKERS=2)', () => {
   let platform: TestPlatform;
@@ -46,7 +55,14 @@ describe('gateway workers (POWERNODE_GATEWAY_WORKERS=2)', () => {
     const registered = await onNewConnection(api('/modules'), {
       method: 'POST',
       token: created.body.token,
-      body: { name: 'spread-module', category: 'userland', variety: 'subscription', gitea_repo_full_name: 'acme/spread', cosign_identity_regexp: '.*', cosign_issuer_regexp: '.*' },
+      body: {
+        name: 'spread-module',
+        category: 'userland',
+        variety: 'subscription',
+        gitea_repo_full_name: 'acme/spread',
+        cosign_identity_regexp: '.*',
+        cosign_issuer_regexp: '.*',
+      },
     });
     expect(registered.status).toBe(201);
     const reads = [];

@@ -15,14 +15,25 @@ export function restClient(baseUrl: string, token: string | undefined) {
 }
 
 /** A real MCP client (the SDK's) over streamable HTTP with a bearer token. */
-export async function mcpClient(baseUrl: string, token: string): Promise<{ call: (name: string, args: Record<string, unknown>) => Promise<{ isError: boolean; data: any; text: string }>; client: Client; close: () => Promise<void> }> {
+export async function mcpClient(
+  baseUrl: string,
+  token: string,
+): Promise<{
+  call: (name: string, args: Record<string, unknown>) => Promise<{ isError: boolean; data: any; text: string }>;
+  client: Client;
+  close: () => Promise<void>;
+}> {
   const client = new Client({ name: 'powernode-test', version: '0.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
   await client.connect(transport);
   return {
     client,
     call: async (name, args) => {
-      const result = (await client.callTool({ name, arguments: args })) as { isError?: boolean; structuredContent?: unknown; content: { type: string; text: string }[] };
+      const result = (await client.callTool({ name, arguments: args })) as {
+        isError?: boolean;
+        structuredContent?: unknown;
+        content: { type: string; text: string }[];
+      };
       const text = result.content.map((c) => c.text).join('\n');
       return { isError: Boolean(result.isError), data: result.structuredContent ?? JSON.parse(text), text };
     },

@@ -38,7 +38,12 @@ beforeAll(async () => {
   platform = await startPlatform({ services: ['catalog', 'gateway'] });
   store = await openEventStore(`sqlite:${path.join(platform.dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
   const created = await restClient(platform.url, platform.adminToken)('POST', '/modules', {
-    name: 'sized', category: 'userland', variety: 'subscription', gitea_repo_full_name: repo, cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y',
+    name: 'sized',
+    category: 'userland',
+    variety: 'subscription',
+    gitea_repo_full_name: repo,
+    cosign_identity_regexp: 'x',
+    cosign_issuer_regexp: 'y',
   });
   secret = created.body.webhook_secret;
 }, 120_000);
@@ -52,14 +57,18 @@ describe('webhook body size', () => {
   it('a signed body of exactly 1 MiB is accepted and recorded as a build report', async () => {
     const answer = await deliver(payloadOfSize('v1.0.0', WEBHOOK_BODY_LIMIT));
     expect(answer).toMatchObject({ status: 202, body: { duplicate: false } });
-    const reports = (await store.readAll({ after_position: 0, limit: 100_000 })).filter((e) => e.type === 'ModuleBuildReported').map((e) => e.data as { tag: string });
+    const reports = (await store.readAll({ after_position: 0, limit: 100_000 }))
+      .filter((e) => e.type === 'ModuleBuildReported')
+      .map((e) => e.data as { tag: string });
     expect(reports.filter((r) => r.tag === 'v1.0.0')).toHaveLength(1);
   });
 
   it('one byte more is refused with 413 payload_too_large naming the limit, and nothing is recorded', async () => {
     const answer = await deliver(payloadOfSize('v2.0.0', WEBHOOK_BODY_LIMIT + 1));
     expect(answer).toMatchObject({ status: 413, body: { code: 'payload_too_large', limit_bytes: WEBHOOK_BODY_LIMIT, field: 'body' } });
-    const reports = (await store.readAll({ after_position: 0, limit: 100_000 })).filter((e) => e.type === 'ModuleBuildReported').map((e) => e.data as { tag: string });
+    const reports = (await store.readAll({ after_position: 0, limit: 100_000 }))
+      .filter((e) => e.type === 'ModuleBuildReported')
+      .map((e) => e.data as { tag: string });
     expect(reports.filter((r) => r.tag === 'v2.0.0')).toEqual([]);
   });
 });

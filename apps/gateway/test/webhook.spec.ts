@@ -15,7 +15,11 @@ function sign(body: string, key = secret): string {
 }
 
 async function deliver(body: string, headers: Record<string, string>, forge: 'gitea' | 'github' = 'gitea'): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${platform.url}/api/v1/system/webhooks/${forge}/module`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const res = await fetch(`${platform.url}/api/v1/system/webhooks/${forge}/module`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
@@ -31,7 +35,12 @@ beforeAll(async () => {
   platform = await startPlatform({ services: ['catalog', 'gateway'] });
   store = await openEventStore(`sqlite:${path.join(platform.dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
   const created = await restClient(platform.url, platform.adminToken)('POST', '/modules', {
-    name: 'hooked', category: 'userland', variety: 'subscription', gitea_repo_full_name: repo, cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y',
+    name: 'hooked',
+    category: 'userland',
+    variety: 'subscription',
+    gitea_repo_full_name: repo,
+    cosign_identity_regexp: 'x',
+    cosign_issuer_regexp: 'y',
   });
   secret = created.body.webhook_secret;
 }, 120_000);
@@ -52,10 +61,18 @@ describe('CI webhook', () => {
     expect(again.status).toBe(200);
     expect(again.body.duplicate).toBe(true);
     const reports = (await buildReports()).filter((r) => r.delivery_id === delivery);
-    expect(reports).toEqual([{
-      module_id: expect.any(String), module_name: 'hooked', tag: 'v0.1.0', artifact_ref: `127.0.0.1:5000/${repo}:v0.1.0`, delivery_id: delivery, repository_full_name: repo,
-      body_sha256: createHash('sha256').update(body).digest('hex'), reported_at: expect.any(String),
-    }]);
+    expect(reports).toEqual([
+      {
+        module_id: expect.any(String),
+        module_name: 'hooked',
+        tag: 'v0.1.0',
+        artifact_ref: `127.0.0.1:5000/${repo}:v0.1.0`,
+        delivery_id: delivery,
+        repository_full_name: repo,
+        body_sha256: createHash('sha256').update(body).digest('hex'),
+        reported_at: expect.any(String),
+      },
+    ]);
   });
 
   it('answers a replay of a signed body under a new delivery id with 200 and records nothing more', async () => {
@@ -132,10 +149,14 @@ describe('CI webhook', () => {
       );
     // The GitHub route has a rate-limit bucket of its own, so the runs stay within its burst.
     await fc.assert(
-      fc.asyncProperty(unsignedBody.chain((body) => fc.tuple(fc.constant(body), signatureOf(body))), fc.uuid(), async ([body, signature], delivery) => {
-        const answer = await deliver(body, { ...signature, 'x-github-delivery': delivery }, 'github');
-        expect(answer.status).toBeGreaterThanOrEqual(400);
-      }),
+      fc.asyncProperty(
+        unsignedBody.chain((body) => fc.tuple(fc.constant(body), signatureOf(body))),
+        fc.uuid(),
+        async ([body, signature], delivery) => {
+          const answer = await deliver(body, { ...signature, 'x-github-delivery': delivery }, 'github');
+          expect(answer.status).toBeGreaterThanOrEqual(400);
+        },
+      ),
       { numRuns: 40 },
     );
     expect((await buildReports()).length).toBe(before);

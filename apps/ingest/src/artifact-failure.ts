@@ -31,7 +31,9 @@ export function classifyArtifactFailure(error: unknown): ArtifactFailure {
       return { kind: 'reject', reason_code: 'registry_unreachable', reason };
     case 'registry_error':
       // Malformed answers (a manifest that is not JSON) are about the artifact; 5xx are the registry's state.
-      return error.retryable ? { kind: 'unavailable', final_code: 'registry_unreachable', reason } : { kind: 'reject', reason_code: 'manifest_invalid', reason };
+      return error.retryable
+        ? { kind: 'unavailable', final_code: 'registry_unreachable', reason }
+        : { kind: 'reject', reason_code: 'manifest_invalid', reason };
     case 'not_found':
       return { kind: 'unavailable', final_code: 'manifest_invalid', reason };
     case 'registry_unreachable':

@@ -6,8 +6,16 @@ const positiveInt = z.coerce.number().int().min(1);
 const registryList = z
   .string()
   .optional()
-  .transform((value) => (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
-  .refine((entries) => entries.every((entry) => /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(entry)), 'must be comma-separated host[:port] entries');
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
+  )
+  .refine(
+    (entries) => entries.every((entry) => /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(entry)),
+    'must be comma-separated host[:port] entries',
+  );
 
 /**
  * Settings of the ingest service (environment variables, validated at start-up). Besides the base settings:
@@ -44,7 +52,10 @@ export const ingestConfigShape = {
   INGEST_RETRY_MAX_MS: positiveInt.default(60_000),
   INGEST_ACK_WAIT_MS: positiveInt.min(1000).default(30_000),
   OCI_REQUEST_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
-  INGEST_DURABLE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').default('ingest'),
+  INGEST_DURABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
+    .default('ingest'),
 } as const;
 
 /** The parsed ingest settings, as `startServiceHost` hands them over. */

@@ -65,7 +65,10 @@ export class ModuleBuildIngest {
   async handleBuildReported(event: EventEnvelope, delivery: DeliveryContext): Promise<void> {
     const parsed = moduleBuildReportedSchema.safeParse(event.data);
     if (!parsed.success) {
-      throw new PowernodeError('invalid_event', `ModuleBuildReported ${event.id} does not match its schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      throw new PowernodeError(
+        'invalid_event',
+        `ModuleBuildReported ${event.id} does not match its schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      );
     }
     const report = parsed.data;
     const log = { event_id: event.id, correlation_id: event.correlation_id, module: report.module_name, tag: report.tag, attempt: delivery.attempt };
@@ -93,9 +96,13 @@ export class ModuleBuildIngest {
     const { catalog, logger } = this.options;
     const { version } = await catalog.getVersion(versionId, actor, correlation_id);
     if (version.oci_ref === null || version.oci_digest === null || version.composefs_digest === null) {
-      throw new PowernodeError('conflict', `version ${version.version_string} of ${version.module_name} was rejected at ingest (${version.rejection_reason ?? 'no artifact'}); there is no signature to verify again: publish a new tag`, {
-        details: { version_id: versionId, rule: 'rejected_version_not_reverified' },
-      });
+      throw new PowernodeError(
+        'conflict',
+        `version ${version.version_string} of ${version.module_name} was rejected at ingest (${version.rejection_reason ?? 'no artifact'}); there is no signature to verify again: publish a new tag`,
+        {
+          details: { version_id: versionId, rule: 'rejected_version_not_reverified' },
+        },
+      );
     }
     const { module } = await catalog.getModule(version.module_name, actor, correlation_id);
     const policy = await catalog.trustPolicy(module.id, correlation_id);
@@ -103,15 +110,28 @@ export class ModuleBuildIngest {
     const { artifact, candidates } = await this.inspect(reference, { module_name: policy.module_name, version_string: version.version_string });
     const judgement = this.judge(candidates, artifact.manifestDigest, policy);
     const data = reverifiedVersion(
-      { version_id: version.id, module_id: module.id, module_name: version.module_name, version_string: version.version_string, oci_digest: artifact.manifestDigest },
+      {
+        version_id: version.id,
+        module_id: module.id,
+        module_name: version.module_name,
+        version_string: version.version_string,
+        oci_digest: artifact.manifestDigest,
+      },
       { policy, judgement, requested_by: actor.name, at: this.clock() },
     );
     const result = await catalog.recordReverification(data, correlation_id);
-    logger.info({ version_id: versionId, correlation_id, cosign_verified: data.cosign_verified, changed: result.changed, requested_by: actor.name }, 'version verified again');
+    logger.info(
+      { version_id: versionId, correlation_id, cosign_verified: data.cosign_verified, changed: result.changed, requested_by: actor.name },
+      'version verified again',
+    );
     return result;
   }
 
-  private async examine(report: ModuleBuildReportedData, policy: ModuleTrustPolicy, context: { finalAttempt: boolean; log: Record<string, unknown> }): Promise<IngestOutcome> {
+  private async examine(
+    report: ModuleBuildReportedData,
+    policy: ModuleTrustPolicy,
+    context: { finalAttempt: boolean; log: Record<string, unknown> },
+  ): Promise<IngestOutcome> {
     const identity = versionIdentityOf(report, policy.module_name);
     const at = this.clock();
     const versionString = tryParseVersionFromTag(report.tag);
@@ -129,7 +149,8 @@ export class ModuleBuildIngest {
       data: rejectedVersion(identity, { version_string: versionString, oci_ref: ociRef, oci_digest, reason_code, reason, at }),
     });
     // Nothing is pulled for a tag that cannot name a version.
-    if (versionString === null) return reject('not_semver', `tag "${report.tag}" is not a semantic version: tag releases as vMAJOR.MINOR.PATCH (for example v1.2.3)`, null);
+    if (versionString === null)
+      return reject('not_semver', `tag "${report.tag}" is not a semantic version: tag releases as vMAJOR.MINOR.PATCH (for example v1.2.3)`, null);
     if (reference === undefined) return reject('manifest_invalid', resolveFailure?.message ?? 'the build report names no artifact', null);
 
     const progress: { digest: string | null } = { digest: reference.digest ?? null };
@@ -143,10 +164,18 @@ export class ModuleBuildIngest {
           return reject(failure.reason_code, failure.reason, progress.digest);
         case 'unavailable':
           if (!context.finalAttempt) {
-            throw new PowernodeError('registry_unreachable', `cannot fetch ${ociRef} yet: ${failure.reason}`, { cause: error, retryable: true, details: { oci_ref: ociRef } });
+            throw new PowernodeError('registry_unreachable', `cannot fetch ${ociRef} yet: ${failure.reason}`, {
+              cause: error,
+              retryable: true,
+              details: { oci_ref: ociRef },
+            });
           }
           this.options.logger.warn({ ...context.log, err: error }, 'artifact still unavailable on the last delivery; recording the build as rejected');
-          return reject(failure.final_code, `${failure.reason} (gave up after ${this.options.maxDeliver} deliveries; publish again once the registry answers)`, progress.digest);
+          return reject(
+            failure.final_code,
+            `${failure.reason} (gave up after ${this.options.maxDeliver} deliveries; publish again once the registry answers)`,
+            progress.digest,
+          );
         case 'unexpected':
           throw error;
         default: {
@@ -162,13 +191,19 @@ export class ModuleBuildIngest {
   }
 
   /** Pulls the manifest the reference names, pinned by digest, verifies it all, and reads its signatures. */
-  private async inspect(reference: OciReference, expected: { module_name: string; version_string: string }, progress: { digest: string | null } = { digest: null }): Promise<InspectedArtifact> {
+  private async inspect(
+    reference: OciReference,
+    expected: { module_name: string; version_string: string },
+    progress: { digest: string | null } = { digest: null },
+  ): Promise<InspectedArtifact> {
     const client = this.options.registries.clientFor(reference.registry);
     let digest = reference.digest;
     if (digest === undefined) {
       const head = await client.headManifest(reference.repository, reference.tag!);
       if (head === undefined) {
-        throw new PowernodeError('not_found', `no artifact at ${formatReference(reference)}: push it before reporting the build`, { details: { oci_ref: formatReference(reference) } });
+        throw new PowernodeError('not_found', `no artifact at ${formatReference(reference)}: push it before reporting the build`, {
+          details: { oci_ref: formatReference(reference) },
+        });
       }
       digest = head.digest;
     }
@@ -209,7 +244,17 @@ export class ModuleBuildIngest {
             logger.warn({ ...log, version_id: d.version_id, reason: error.message }, 'build recorded as rejected: manifest_invalid');
             return;
           }
-          logger.info({ ...log, version_id: d.version_id, oci_digest: d.oci_digest, cosign_verified: d.cosign_verified, signer_identity: d.signer_identity, reason: d.verification_reason }, 'build recorded');
+          logger.info(
+            {
+              ...log,
+              version_id: d.version_id,
+              oci_digest: d.oci_digest,
+              cosign_verified: d.cosign_verified,
+              signer_identity: d.signer_identity,
+              reason: d.verification_reason,
+            },
+            'build recorded',
+          );
           return;
         }
         case 'rejected': {

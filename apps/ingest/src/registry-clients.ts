@@ -25,7 +25,9 @@ export class RegistryClients extends OciClientPool {
   constructor(options: RegistryClientsOptions) {
     const { allowed, defaultRegistry, auth } = options;
     if (allowed.length === 0) {
-      throw new PowernodeError('config_invalid', 'ingest needs at least one allowed registry: set OCI_REGISTRY or INGEST_ALLOWED_REGISTRIES', { details: { field: 'INGEST_ALLOWED_REGISTRIES' } });
+      throw new PowernodeError('config_invalid', 'ingest needs at least one allowed registry: set OCI_REGISTRY or INGEST_ALLOWED_REGISTRIES', {
+        details: { field: 'INGEST_ALLOWED_REGISTRIES' },
+      });
     }
     const plainHttp = (url: URL): boolean => isLoopbackRegistry(url.host) || options.insecure.some((entry) => urlIsOnRegistry(url, entry));
     // One rule for the registry a report names and for every later hop: the URL's host and port against each entry.
@@ -39,16 +41,24 @@ export class RegistryClients extends OciClientPool {
         const scheme = isLoopbackRegistry(registry) || options.insecure.includes(registry) ? 'http' : 'https';
         const url = URL.canParse(`${scheme}://${registry}`) ? new URL(`${scheme}://${registry}`) : undefined;
         if (url === undefined || !isAllowed(url)) {
-          throw new PowernodeError('registry_not_allowed', `registry ${registry} is not one ingest may pull from (allowed: ${allowed.join(', ')}); push the module there or add the registry to INGEST_ALLOWED_REGISTRIES`, {
-            details: { registry, allowed },
-          });
+          throw new PowernodeError(
+            'registry_not_allowed',
+            `registry ${registry} is not one ingest may pull from (allowed: ${allowed.join(', ')}); push the module there or add the registry to INGEST_ALLOWED_REGISTRIES`,
+            {
+              details: { registry, allowed },
+            },
+          );
         }
       },
       checkHop: (url: URL, hop: RegistryHop) => {
         if (!isAllowed(url) || (url.protocol === 'http:' && !plainHttp(url))) {
-          throw new PowernodeError('registry_not_allowed', `the registry sent ingest to ${url.host} (${hop}), which is not allowed (allowed: ${allowed.join(', ')}; plain http only on loopback and OCI_INSECURE_REGISTRIES); add that host to INGEST_ALLOWED_REGISTRIES if it belongs to the registry`, {
-            details: { host: url.host, protocol: url.protocol, hop, allowed },
-          });
+          throw new PowernodeError(
+            'registry_not_allowed',
+            `the registry sent ingest to ${url.host} (${hop}), which is not allowed (allowed: ${allowed.join(', ')}; plain http only on loopback and OCI_INSECURE_REGISTRIES); add that host to INGEST_ALLOWED_REGISTRIES if it belongs to the registry`,
+            {
+              details: { host: url.host, protocol: url.protocol, hop, allowed },
+            },
+          );
         }
       },
     });

@@ -67,7 +67,12 @@ async function legacyCosignSignatures(client: OciClient, repository: string, man
     const source = `${tag} layer ${layer.digest}`;
     candidates.push(
       ...(await readOrUnreadable(source, async () => [
-        { kind: 'cosign_legacy', source, payload: await client.getBlob(repository, layer, { maxBytes: MAX_SIGNATURE_BYTES }), annotations: layer.annotations ?? {} },
+        {
+          kind: 'cosign_legacy',
+          source,
+          payload: await client.getBlob(repository, layer, { maxBytes: MAX_SIGNATURE_BYTES }),
+          annotations: layer.annotations ?? {},
+        },
       ])),
     );
   }

@@ -44,9 +44,21 @@ function verdictOf(candidate: SignatureCandidate, input: JudgeSignaturesInput): 
   switch (candidate.kind) {
     case 'sigstore_bundle':
       // A DSSE bundle must be cosign's image signature naming this manifest, not some other attestation about it.
-      return verifyBundle({ bundle: candidate.bundle, artifact: { digest: input.manifestDigest }, predicateType: COSIGN_SIGN_PREDICATE_TYPE, policy, trust: input.trust });
+      return verifyBundle({
+        bundle: candidate.bundle,
+        artifact: { digest: input.manifestDigest },
+        predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+        policy,
+        trust: input.trust,
+      });
     case 'cosign_legacy':
-      return verifyCosignLegacySignature({ payload: candidate.payload, annotations: candidate.annotations, manifestDigest: input.manifestDigest, policy, trust: input.trust });
+      return verifyCosignLegacySignature({
+        payload: candidate.payload,
+        annotations: candidate.annotations,
+        manifestDigest: input.manifestDigest,
+        policy,
+        trust: input.trust,
+      });
     case 'unreadable':
       return rejected('bundle_malformed', `${candidate.source} cannot be read: ${candidate.reason}`);
     default: {
@@ -64,7 +76,8 @@ function verdictOf(candidate: SignatureCandidate, input: JudgeSignaturesInput): 
 export function judgeSignatures(input: JudgeSignaturesInput): SignatureJudgement {
   const judged = input.candidates.map((candidate) => ({ candidate, verdict: verdictOf(candidate, input) }));
   for (const { candidate, verdict } of judged) {
-    if (verdict.verified) return { status: 'verified', signer_identity: verdict.signer_identity, signer_issuer: verdict.signer_issuer, source: candidate.source };
+    if (verdict.verified)
+      return { status: 'verified', signer_identity: verdict.signer_identity, signer_issuer: verdict.signer_issuer, source: candidate.source };
   }
   const failures: Array<{ candidate: SignatureCandidate; verdict: RejectedSignature }> = [];
   for (const { candidate, verdict } of judged) {

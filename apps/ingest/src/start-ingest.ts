@@ -43,7 +43,11 @@ function registryAuth(config: IngestConfig): RegistryAuth | undefined {
  */
 export async function startIngest(host: ServiceHost<IngestConfig>): Promise<StartedIngest> {
   const config = host.config;
-  const { trust, sources } = await loadIngestTrust({ trustedRoots: config.POWERNODE_TRUSTED_ROOT, devSigning: config.POWERNODE_DEV_SIGNING, dataDir: config.POWERNODE_DATA_DIR });
+  const { trust, sources } = await loadIngestTrust({
+    trustedRoots: config.POWERNODE_TRUSTED_ROOT,
+    devSigning: config.POWERNODE_DEV_SIGNING,
+    dataDir: config.POWERNODE_DATA_DIR,
+  });
   host.logger.info({ trusted_roots: sources }, 'trust roots loaded');
   const registries = new RegistryClients({
     defaultRegistry: config.OCI_REGISTRY,
@@ -53,7 +57,14 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
     retries: config.OCI_REQUEST_RETRIES,
   });
   const catalog = new CatalogCommands(new RpcClient(host.nats, { default_timeout_ms: CATALOG_TIMEOUT_MS, namespace: host.bus.namespace }));
-  const ingest = new ModuleBuildIngest({ catalog, registries, trust, defaultRegistry: config.OCI_REGISTRY, maxDeliver: config.INGEST_MAX_DELIVER, logger: host.logger });
+  const ingest = new ModuleBuildIngest({
+    catalog,
+    registries,
+    trust,
+    defaultRegistry: config.OCI_REGISTRY,
+    maxDeliver: config.INGEST_MAX_DELIVER,
+    logger: host.logger,
+  });
 
   const ledger = await openSqliteProcessedLedger(path.join(config.POWERNODE_DATA_DIR, 'ingest-ledger.sqlite'));
   host.onShutdown({ name: 'ledger', close: async () => ledger.close() });
@@ -87,6 +98,9 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
   });
   await app.listen();
   host.onShutdown({ name: 'nest', close: () => app.close() });
-  host.logger.info({ durable: config.INGEST_DURABLE, max_deliver: config.INGEST_MAX_DELIVER, registry: config.OCI_REGISTRY, allowed_registries: allowedRegistries(config) }, 'ingest ready');
+  host.logger.info(
+    { durable: config.INGEST_DURABLE, max_deliver: config.INGEST_MAX_DELIVER, registry: config.OCI_REGISTRY, allowed_registries: allowedRegistries(config) },
+    'ingest ready',
+  );
   return { ingest, consumer };
 }

@@ -16,7 +16,10 @@ export interface IngestTrust {
 
 /** Loads every trusted root once, at start-up; a missing or malformed root stops the service with its reason. */
 export async function loadIngestTrust(settings: IngestTrustSettings): Promise<IngestTrust> {
-  const paths = (settings.trustedRoots ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const paths = (settings.trustedRoots ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   const files = paths.length > 0 ? paths : [PUBLIC_GOOD_TRUSTED_ROOT_PATH];
   const roots = files.map((file) => loadTrustedRoot(file, { name: file === PUBLIC_GOOD_TRUSTED_ROOT_PATH ? 'public-good' : file }));
   const sources = files.map((file) => (file === PUBLIC_GOOD_TRUSTED_ROOT_PATH ? 'public-good (shipped)' : file));

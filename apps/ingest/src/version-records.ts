@@ -75,7 +75,9 @@ export function reverifiedVersion(
   check: { policy: TrustPolicy; judgement: SignatureJudgement; requested_by: string; at: Date },
 ): ModuleVersionReverifiedData {
   const judgement: Exclude<SignatureJudgement, { status: 'missing' }> =
-    check.judgement.status === 'missing' ? { status: 'unverified', signer_identity: null, signer_issuer: null, verification_reason: `signature_missing: ${check.judgement.reason}` } : check.judgement;
+    check.judgement.status === 'missing'
+      ? { status: 'unverified', signer_identity: null, signer_issuer: null, verification_reason: `signature_missing: ${check.judgement.reason}` }
+      : check.judgement;
   return {
     ...version,
     ...signatureFields(judgement),
@@ -91,7 +93,12 @@ function signatureFields(judgement: Exclude<SignatureJudgement, { status: 'missi
     case 'verified':
       return { cosign_verified: true, signer_identity: judgement.signer_identity, signer_issuer: judgement.signer_issuer };
     case 'unverified':
-      return { cosign_verified: false, signer_identity: judgement.signer_identity, signer_issuer: judgement.signer_issuer, verification_reason: boundedReason(judgement.verification_reason) };
+      return {
+        cosign_verified: false,
+        signer_identity: judgement.signer_identity,
+        signer_issuer: judgement.signer_issuer,
+        verification_reason: boundedReason(judgement.verification_reason),
+      };
     default: {
       const unreachable: never = judgement;
       return unreachable;
@@ -104,18 +111,29 @@ function signatureFields(judgement: Exclude<SignatureJudgement, { status: 'missi
  * and a version annotation, when present, is the tag's version (an old signed artifact re-tagged as a new
  * version is refused). Throws `manifest_invalid`.
  */
-export function assertArtifactMatchesReport(artifact: Pick<PulledModuleArtifact, 'config' | 'manifest'>, expected: { module_name: string; version_string: string }): void {
+export function assertArtifactMatchesReport(
+  artifact: Pick<PulledModuleArtifact, 'config' | 'manifest'>,
+  expected: { module_name: string; version_string: string },
+): void {
   if (artifact.config.name !== expected.module_name) {
-    throw new PowernodeError('manifest_invalid', `the artifact's manifest names module "${artifact.config.name}" but it was published for "${expected.module_name}": fix name in manifest.yaml and publish again`, {
-      details: { field: 'manifest.name', expected: expected.module_name, actual: artifact.config.name },
-    });
+    throw new PowernodeError(
+      'manifest_invalid',
+      `the artifact's manifest names module "${artifact.config.name}" but it was published for "${expected.module_name}": fix name in manifest.yaml and publish again`,
+      {
+        details: { field: 'manifest.name', expected: expected.module_name, actual: artifact.config.name },
+      },
+    );
   }
   const annotated = artifact.manifest.annotations?.[MODULE_ANNOTATIONS.version];
   if (annotated === undefined) return;
   const version = tryParseVersionFromTag(annotated);
   if (version !== expected.version_string) {
-    throw new PowernodeError('manifest_invalid', `the artifact was built as version ${JSON.stringify(annotated)} (annotation ${MODULE_ANNOTATIONS.version}) but published under a tag for ${expected.version_string}: build it for this tag`, {
-      details: { field: MODULE_ANNOTATIONS.version, expected: expected.version_string, actual: annotated },
-    });
+    throw new PowernodeError(
+      'manifest_invalid',
+      `the artifact was built as version ${JSON.stringify(annotated)} (annotation ${MODULE_ANNOTATIONS.version}) but published under a tag for ${expected.version_string}: build it for this tag`,
+      {
+        details: { field: MODULE_ANNOTATIONS.version, expected: expected.version_string, actual: annotated },
+      },
+    );
   }
 }

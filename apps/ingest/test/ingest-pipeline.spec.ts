@@ -62,7 +62,11 @@ async function waitUntilProcessed(module: TestModule, deliveryId: string): Promi
   }
 }
 
-async function publishSigned(module: TestModule, tag: string, form: 'dsse' | 'message' = 'dsse'): Promise<{ artifact: BuiltModuleArtifact; ref: string; digest: string }> {
+async function publishSigned(
+  module: TestModule,
+  tag: string,
+  form: 'dsse' | 'message' = 'dsse',
+): Promise<{ artifact: BuiltModuleArtifact; ref: string; digest: string }> {
   const artifact = await buildModule(bed, module.name, tag);
   const pushed = await pushModule(bed, module, tag, artifact);
   if (form === 'dsse') await signDsse(bed, module, pushed, { identity: module.identity });
@@ -122,12 +126,35 @@ describe('ingest of a reported build: signed by the powernode CLI', () => {
     const artifact = await buildModule(bed, module.name, 'v0.3.0');
     const pushed = await pushModule(bed, module, 'v0.3.0', artifact);
     const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/powernode.mjs');
-    const signed = await execFileAsync(process.execPath, [cli, 'module', 'sign', pushed.ref, '--dev', '--data-dir', bed.platform.dataDir, '--dev-identity', module.identity, '--dev-issuer', CI_ISSUER, '--json', '--quiet'], {
-      env: { ...process.env, POWERNODE_SIGN_KEYLESS: '', ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' },
-    });
+    const signed = await execFileAsync(
+      process.execPath,
+      [
+        cli,
+        'module',
+        'sign',
+        pushed.ref,
+        '--dev',
+        '--data-dir',
+        bed.platform.dataDir,
+        '--dev-identity',
+        module.identity,
+        '--dev-issuer',
+        CI_ISSUER,
+        '--json',
+        '--quiet',
+      ],
+      {
+        env: { ...process.env, POWERNODE_SIGN_KEYLESS: '', ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' },
+      },
+    );
     expect(JSON.parse(signed.stdout)).toMatchObject({ digest: pushed.digest });
     await reportBuild(bed, module, 'v0.3.0', pushed.ref);
-    expect(await waitForVersion(bed, module, 'v0.3.0')).toMatchObject({ cosign_verified: true, signer_identity: module.identity, signer_issuer: CI_ISSUER, oci_digest: pushed.digest });
+    expect(await waitForVersion(bed, module, 'v0.3.0')).toMatchObject({
+      cosign_verified: true,
+      signer_identity: module.identity,
+      signer_issuer: CI_ISSUER,
+      oci_digest: pushed.digest,
+    });
   });
 });
 
@@ -141,9 +168,18 @@ describe('ingest of a reported build: signatures that do not satisfy the policy'
     await reportBuild(bed, module, 'v0.1.0', pushed.ref);
 
     const version = await waitForVersion(bed, module, 'v0.1.0');
-    expect(version).toMatchObject({ promotion_state: 'built', cosign_verified: false, signer_identity: stranger, signer_issuer: CI_ISSUER, oci_digest: pushed.digest, composefs_digest: artifact.composefsDigest });
+    expect(version).toMatchObject({
+      promotion_state: 'built',
+      cosign_verified: false,
+      signer_identity: stranger,
+      signer_issuer: CI_ISSUER,
+      oci_digest: pushed.digest,
+      composefs_digest: artifact.composefsDigest,
+    });
     expect(version.rejection_reason).toMatch(/^signature_untrusted: identity_mismatch: signer identity "https:\/\/gitea\.example\.com\/evil\/fork/);
-    const refusal = await bed.rpc.request(CATALOG_RPC.promoteModuleVersion, { actor: ADMIN, input: { id: version.id, to: 'staging' } }).catch((e: unknown) => e);
+    const refusal = await bed.rpc
+      .request(CATALOG_RPC.promoteModuleVersion, { actor: ADMIN, input: { id: version.id, to: 'staging' } })
+      .catch((e: unknown) => e);
     expect(isPowernodeError(refusal) && refusal.code).toBe('unverified_signature');
   });
 
@@ -152,9 +188,16 @@ describe('ingest of a reported build: signatures that do not satisfy the policy'
     const { ref, digest } = await publishSigned(module, 'v0.1.0');
     await reportBuild(bed, module, 'v0.1.0', ref);
     expect(await waitForVersion(bed, module, 'v0.1.0')).toMatchObject({ cosign_verified: false, signer_identity: module.identity });
-    await bed.rpc.request(CATALOG_RPC.updateModule, { actor: ADMIN, input: { module_name: module.name, cosign_identity_regexp: module.identity.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') } });
+    await bed.rpc.request(CATALOG_RPC.updateModule, {
+      actor: ADMIN,
+      input: { module_name: module.name, cosign_identity_regexp: module.identity.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') },
+    });
     await reportBuild(bed, module, 'v0.1.0', ref);
-    expect(await waitForVersion(bed, module, 'v0.1.0', (v) => v.cosign_verified)).toMatchObject({ cosign_verified: true, oci_digest: digest, rejection_reason: null });
+    expect(await waitForVersion(bed, module, 'v0.1.0', (v) => v.cosign_verified)).toMatchObject({
+      cosign_verified: true,
+      oci_digest: digest,
+      rejection_reason: null,
+    });
     expect(built(await versionEvents(bed, module, 'v0.1.0'))).toHaveLength(2);
   });
 
@@ -239,13 +282,21 @@ describe('ingest of a reported build: rejections', () => {
     // Same length, so only the content hashes can tell.
     const tampered = Buffer.from(original.toString('latin1').replace('listen 8080', 'listen 9090'), 'latin1');
     expect(tampered.equals(original)).toBe(false);
-    const manifest: ImageManifest = { ...artifact.manifest, layers: artifact.manifest.layers.map((l) => (l === treeLayer ? { ...l, digest: sha256Digest(tampered), size: tampered.length } : l)) };
+    const manifest: ImageManifest = {
+      ...artifact.manifest,
+      layers: artifact.manifest.layers.map((l) => (l === treeLayer ? { ...l, digest: sha256Digest(tampered), size: tampered.length } : l)),
+    };
     const repository = repositoryOf(module);
     for (const blob of artifact.blobs.values()) if (blob.role !== 'tree') await bed.oci.uploadBlob(repository, blob.bytes ?? { path: blob.path });
     await bed.oci.uploadBlob(repository, tampered);
     const bytes = canonicalJsonBytes(manifest);
     const pushedManifest = await bed.oci.putManifest(repository, 'v0.1.0', { bytes, mediaType: OCI_MANIFEST_MEDIA_TYPE });
-    await signDsse(bed, module, { subject: { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: pushedManifest.digest, size: bytes.length } }, { identity: module.identity });
+    await signDsse(
+      bed,
+      module,
+      { subject: { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: pushedManifest.digest, size: bytes.length } },
+      { identity: module.identity },
+    );
     await reportBuild(bed, module, 'v0.1.0', `${bed.registry.host}/${repository}:v0.1.0`);
 
     const version = await waitForVersion(bed, module, 'v0.1.0');
@@ -349,15 +400,33 @@ describe('re-verification after the trust policy is edited', () => {
     expect(before).toMatchObject({ cosign_verified: false, signer_identity: module.identity });
 
     await bed.rpc.request(CATALOG_RPC.updateModule, { actor: ADMIN, input: { module_name: module.name, cosign_identity_regexp: escape(module.identity) } });
-    const fixed = await bed.rpc.request<{ version: Record<string, unknown>; changed: boolean }>(INGEST_RPC.reverifyVersion, { actor: ADMIN, input: { id: before.id } }, { timeout_ms: 60_000 });
-    expect(fixed).toMatchObject({ changed: true, version: { id: before.id, cosign_verified: true, signer_identity: module.identity, rejection_reason: null, oci_digest: digest } });
+    const fixed = await bed.rpc.request<{ version: Record<string, unknown>; changed: boolean }>(
+      INGEST_RPC.reverifyVersion,
+      { actor: ADMIN, input: { id: before.id } },
+      { timeout_ms: 60_000 },
+    );
+    expect(fixed).toMatchObject({
+      changed: true,
+      version: { id: before.id, cosign_verified: true, signer_identity: module.identity, rejection_reason: null, oci_digest: digest },
+    });
     await bed.rpc.request(CATALOG_RPC.promoteModuleVersion, { actor: ADMIN, input: { id: before.id, to: 'staging' } });
 
-    const unchanged = await bed.rpc.request<{ changed: boolean }>(INGEST_RPC.reverifyVersion, { actor: ADMIN, input: { id: before.id } }, { timeout_ms: 60_000 });
+    const unchanged = await bed.rpc.request<{ changed: boolean }>(
+      INGEST_RPC.reverifyVersion,
+      { actor: ADMIN, input: { id: before.id } },
+      { timeout_ms: 60_000 },
+    );
     expect(unchanged.changed).toBe(false);
 
-    await bed.rpc.request(CATALOG_RPC.updateModule, { actor: ADMIN, input: { module_name: module.name, cosign_issuer_regexp: 'https://other-issuer\\.example\\.com' } });
-    const lost = await bed.rpc.request<{ version: Record<string, unknown>; changed: boolean }>(INGEST_RPC.reverifyVersion, { actor: ADMIN, input: { id: before.id } }, { timeout_ms: 60_000 });
+    await bed.rpc.request(CATALOG_RPC.updateModule, {
+      actor: ADMIN,
+      input: { module_name: module.name, cosign_issuer_regexp: 'https://other-issuer\\.example\\.com' },
+    });
+    const lost = await bed.rpc.request<{ version: Record<string, unknown>; changed: boolean }>(
+      INGEST_RPC.reverifyVersion,
+      { actor: ADMIN, input: { id: before.id } },
+      { timeout_ms: 60_000 },
+    );
     expect(lost).toMatchObject({ changed: true, version: { cosign_verified: false, promotion_state: 'staging' } });
     expect(String(lost.version['rejection_reason'])).toMatch(/^signature_untrusted: issuer_mismatch: /);
     const refusal = await bed.rpc.request(CATALOG_RPC.promoteModuleVersion, { actor: ADMIN, input: { id: before.id, to: 'blessed' } }).catch((e: unknown) => e);

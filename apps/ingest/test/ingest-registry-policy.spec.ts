@@ -66,8 +66,20 @@ async function ingestReport(env: Record<string, string>, artifact_ref: string): 
       throw new Error('nothing here may be recorded as built');
     },
   } as unknown as CatalogCommands;
-  const registries = new RegistryClients({ defaultRegistry: config.OCI_REGISTRY, insecure: config.OCI_INSECURE_REGISTRIES, allowed: allowedRegistries(config), retries: 0 });
-  const ingest = new ModuleBuildIngest({ catalog, registries, trust: {} as SigstoreTrust, defaultRegistry: config.OCI_REGISTRY, maxDeliver: 1, logger: silent });
+  const registries = new RegistryClients({
+    defaultRegistry: config.OCI_REGISTRY,
+    insecure: config.OCI_INSECURE_REGISTRIES,
+    allowed: allowedRegistries(config),
+    retries: 0,
+  });
+  const ingest = new ModuleBuildIngest({
+    catalog,
+    registries,
+    trust: {} as SigstoreTrust,
+    defaultRegistry: config.OCI_REGISTRY,
+    maxDeliver: 1,
+    logger: silent,
+  });
   const event = {
     id: randomUUID(),
     correlation_id: randomUUID(),
@@ -90,7 +102,9 @@ const registryWith = (answer: (req: IncomingMessage, res: ServerResponse) => voi
 describe('the registries ingest may contact', () => {
   it('are OCI_REGISTRY alone unless INGEST_ALLOWED_REGISTRIES says otherwise', () => {
     expect(allowedRegistries(parseConfig(ingestConfigShape, { OCI_REGISTRY: 'registry.example.com' }))).toEqual(['registry.example.com']);
-    expect(allowedRegistries(parseConfig(ingestConfigShape, { OCI_REGISTRY: 'registry.example.com', INGEST_ALLOWED_REGISTRIES: 'a.example, b.example:5000' }))).toEqual(['a.example', 'b.example:5000']);
+    expect(
+      allowedRegistries(parseConfig(ingestConfigShape, { OCI_REGISTRY: 'registry.example.com', INGEST_ALLOWED_REGISTRIES: 'a.example, b.example:5000' })),
+    ).toEqual(['a.example', 'b.example:5000']);
   });
 
   it('a report naming another host, even on loopback, is rejected without a request to it', async () => {
@@ -98,7 +112,10 @@ describe('the registries ingest may contact', () => {
     const internal = await serve((_req, res) => res.writeHead(200).end('{}'));
 
     const [rejection] = await ingestReport({ OCI_REGISTRY: registry.host }, `${internal.host}/acme/demo:v1.0.0`);
-    expect(rejection).toMatchObject({ reason_code: 'registry_unreachable', reason: expect.stringContaining(`registry ${internal.host} is not one ingest may pull from`) });
+    expect(rejection).toMatchObject({
+      reason_code: 'registry_unreachable',
+      reason: expect.stringContaining(`registry ${internal.host} is not one ingest may pull from`),
+    });
     expect(internal.seen).toEqual([]);
     expect(registry.seen).toEqual([]);
   });
@@ -108,13 +125,18 @@ describe('the registries ingest may contact', () => {
     const registry = await registryWith((_req, res) => res.writeHead(307, { location: `http://localhost:${internal.port}/computeMetadata/v1/` }).end());
 
     const [rejection] = await ingestReport({ OCI_REGISTRY: registry.host }, `${registry.host}/acme/demo:v1.0.0`);
-    expect(rejection).toMatchObject({ reason_code: 'registry_unreachable', reason: expect.stringMatching(new RegExp(`localhost:${internal.port} \\(redirect\\), which is not allowed`)) });
+    expect(rejection).toMatchObject({
+      reason_code: 'registry_unreachable',
+      reason: expect.stringMatching(new RegExp(`localhost:${internal.port} \\(redirect\\), which is not allowed`)),
+    });
     expect(internal.seen).toEqual([]);
   });
 
   it('a token service on a host that is not allowed is never asked', async () => {
     const tokens = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}'));
-    const registry = await registryWith((_req, res) => res.writeHead(401, { 'www-authenticate': `Bearer realm="http://localhost:${tokens.port}/token"` }).end());
+    const registry = await registryWith((_req, res) =>
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://localhost:${tokens.port}/token"` }).end(),
+    );
 
     const [rejection] = await ingestReport({ OCI_REGISTRY: registry.host }, `${registry.host}/acme/demo:v1.0.0`);
     expect(rejection).toMatchObject({ reason_code: 'registry_unreachable', reason: expect.stringContaining('(token realm), which is not allowed') });
@@ -124,7 +146,12 @@ describe('the registries ingest may contact', () => {
 
 describe('what of a registry answer is stored in a rejection', () => {
   it.each([
-    ['a distribution error body', { 'content-type': 'application/json' }, JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: SECRET, detail: { leaked: SECRET } }] }), /registry answered 400 \(MANIFEST_INVALID\)/],
+    [
+      'a distribution error body',
+      { 'content-type': 'application/json' },
+      JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: SECRET, detail: { leaked: SECRET } }] }),
+      /registry answered 400 \(MANIFEST_INVALID\)/,
+    ],
     ['an HTML page', { 'content-type': 'text/html' }, `<html><body>${SECRET}</body></html>`, /registry answered 400$/],
   ])('%s: its status and error codes, never its text', async (_what, headers, body, expected) => {
     const registry = await registryWith((_req, res) => res.writeHead(400, headers).end(body));

@@ -31,7 +31,11 @@ describe('where a build report says the artifact is', () => {
   const report = { artifact_ref: '', repository_full_name: 'Acme/Modules/My-Redis', tag: 'v0.1.0' };
 
   it('uses the reported reference as given', () => {
-    expect(artifactReferenceFor({ ...report, artifact_ref: 'registry.example.com/acme/my-redis:v0.1.0' }, '127.0.0.1:5000')).toEqual({ registry: 'registry.example.com', repository: 'acme/my-redis', tag: 'v0.1.0' });
+    expect(artifactReferenceFor({ ...report, artifact_ref: 'registry.example.com/acme/my-redis:v0.1.0' }, '127.0.0.1:5000')).toEqual({
+      registry: 'registry.example.com',
+      repository: 'acme/my-redis',
+      tag: 'v0.1.0',
+    });
   });
 
   it('falls back to <OCI_REGISTRY>/<repository, lowercased>:<tag> when none was reported', () => {
@@ -41,7 +45,11 @@ describe('where a build report says the artifact is', () => {
   it('adds the tag to a reference naming neither tag nor digest, and keeps a pinned digest', () => {
     expect(artifactReferenceFor({ ...report, artifact_ref: '127.0.0.1:5000/acme/x' }, '127.0.0.1:5000')).toMatchObject({ tag: 'v0.1.0' });
     const digest = `sha256:${'a'.repeat(64)}`;
-    expect(artifactReferenceFor({ ...report, artifact_ref: `127.0.0.1:5000/acme/x@${digest}` }, '127.0.0.1:5000')).toEqual({ registry: '127.0.0.1:5000', repository: 'acme/x', digest });
+    expect(artifactReferenceFor({ ...report, artifact_ref: `127.0.0.1:5000/acme/x@${digest}` }, '127.0.0.1:5000')).toEqual({
+      registry: '127.0.0.1:5000',
+      repository: 'acme/x',
+      digest,
+    });
   });
 
   it('refuses a reference that cannot be pulled with manifest_invalid', () => {
@@ -76,7 +84,11 @@ describe('what an artifact failure means for the build', () => {
 
 describe('SBOM summary', () => {
   it('counts components, packages and files of a CycloneDX document', () => {
-    const sbom = { bomFormat: 'CycloneDX', specVersion: '1.6', components: [{ type: 'library' }, { type: 'application' }, { type: 'file' }, { type: 'file' }, { type: 'file' }] };
+    const sbom = {
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      components: [{ type: 'library' }, { type: 'application' }, { type: 'file' }, { type: 'file' }, { type: 'file' }],
+    };
     expect(summarizeSbom(sbom)).toEqual({ format: 'CycloneDX', spec_version: '1.6', component_count: 5, package_count: 2, file_count: 3 });
   });
 
@@ -101,14 +113,29 @@ describe('the pulled artifact must be the reported module and version', () => {
   });
 
   it('refuses another module name and another version with manifest_invalid', () => {
-    expect(errorOf(() => assertArtifactMatchesReport(artifact('other'), { module_name: 'demo', version_string: '1.2.3' }))).toMatchObject({ code: 'manifest_invalid', details: { field: 'manifest.name' } });
-    expect(errorOf(() => assertArtifactMatchesReport(artifact('demo', '1.0.0'), { module_name: 'demo', version_string: '2.0.0' }))).toMatchObject({ code: 'manifest_invalid', details: { field: MODULE_ANNOTATIONS.version } });
-    expect(errorOf(() => assertArtifactMatchesReport(artifact('demo', 'garbage'), { module_name: 'demo', version_string: '2.0.0' })).code).toBe('manifest_invalid');
+    expect(errorOf(() => assertArtifactMatchesReport(artifact('other'), { module_name: 'demo', version_string: '1.2.3' }))).toMatchObject({
+      code: 'manifest_invalid',
+      details: { field: 'manifest.name' },
+    });
+    expect(errorOf(() => assertArtifactMatchesReport(artifact('demo', '1.0.0'), { module_name: 'demo', version_string: '2.0.0' }))).toMatchObject({
+      code: 'manifest_invalid',
+      details: { field: MODULE_ANNOTATIONS.version },
+    });
+    expect(errorOf(() => assertArtifactMatchesReport(artifact('demo', 'garbage'), { module_name: 'demo', version_string: '2.0.0' })).code).toBe(
+      'manifest_invalid',
+    );
   });
 
   it('bounds the reason recorded with a rejection', () => {
     const identity = versionIdentityOf({ module_id: 'm-1', tag: 'v1.0.0' }, 'demo');
-    const data = rejectedVersion(identity, { version_string: '1.0.0', oci_ref: null, oci_digest: null, reason_code: 'manifest_invalid', reason: 'x'.repeat(10_000), at: new Date(0) });
+    const data = rejectedVersion(identity, {
+      version_string: '1.0.0',
+      oci_ref: null,
+      oci_digest: null,
+      reason_code: 'manifest_invalid',
+      reason: 'x'.repeat(10_000),
+      at: new Date(0),
+    });
     expect(data.reason.length).toBe(2000);
     expect(data).toMatchObject({ version_id: identity.version_id, module_name: 'demo', tag: 'v1.0.0', rejected_at: '1970-01-01T00:00:00.000Z' });
   });
@@ -128,10 +155,12 @@ describe('ingest configuration', () => {
   });
 
   it('reads lists and switches', () => {
-    expect(parseConfig(ingestConfigShape, { POWERNODE_DEV_SIGNING: 'false', INGEST_ALLOWED_REGISTRIES: 'registry.example.com, 127.0.0.1:5000' })).toMatchObject({
-      POWERNODE_DEV_SIGNING: false,
-      INGEST_ALLOWED_REGISTRIES: ['registry.example.com', '127.0.0.1:5000'],
-    });
+    expect(parseConfig(ingestConfigShape, { POWERNODE_DEV_SIGNING: 'false', INGEST_ALLOWED_REGISTRIES: 'registry.example.com, 127.0.0.1:5000' })).toMatchObject(
+      {
+        POWERNODE_DEV_SIGNING: false,
+        INGEST_ALLOWED_REGISTRIES: ['registry.example.com', '127.0.0.1:5000'],
+      },
+    );
   });
 
   it.each([
@@ -192,30 +221,44 @@ describe('registry clients', () => {
   });
 
   it('refuses to start with an empty allowlist (there is no "any registry")', () => {
-    expect(errorOf(() => new RegistryClients({ defaultRegistry: '127.0.0.1:5000', insecure: [], allowed: [], retries: 0 }))).toMatchObject({ code: 'config_invalid' });
+    expect(errorOf(() => new RegistryClients({ defaultRegistry: '127.0.0.1:5000', insecure: [], allowed: [], retries: 0 }))).toMatchObject({
+      code: 'config_invalid',
+    });
   });
 
   const htpasswdMissing = htpasswdSkipReason();
-  (htpasswdMissing === undefined ? it : it.skip)(`sends credentials to OCI_REGISTRY only, never to a registry a build report names${htpasswdMissing === undefined ? '' : ` (skipped: ${htpasswdMissing})`}`, async () => {
-    const registry = await startRegistry({ auth: 'htpasswd' });
-    const seen: IncomingHttpHeaders[] = [];
-    const other: Server = createServer((req, res) => {
-      seen.push(req.headers);
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="other"', 'content-type': 'application/json' });
-      res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
-    });
-    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
-    const otherHost = `127.0.0.1:${(other.address() as AddressInfo).port}`;
-    try {
-      const clients = new RegistryClients({ defaultRegistry: registry.host, auth: registry.credentials!, insecure: [], allowed: [registry.host, otherHost], retries: 0 });
-      await expect(clients.clientFor(registry.host).ping()).resolves.toBeUndefined();
-      const refused = await clients.clientFor(otherHost).ping().catch((e: unknown) => e);
-      expect(isPowernodeError(refused) && refused.code).toBe('unauthenticated');
-      expect(seen.length).toBeGreaterThan(0);
-      expect(seen.every((h) => h.authorization === undefined)).toBe(true);
-    } finally {
-      await new Promise<void>((resolve) => other.close(() => resolve()));
-      await registry.stop();
-    }
-  });
+  (htpasswdMissing === undefined ? it : it.skip)(
+    `sends credentials to OCI_REGISTRY only, never to a registry a build report names${htpasswdMissing === undefined ? '' : ` (skipped: ${htpasswdMissing})`}`,
+    async () => {
+      const registry = await startRegistry({ auth: 'htpasswd' });
+      const seen: IncomingHttpHeaders[] = [];
+      const other: Server = createServer((req, res) => {
+        seen.push(req.headers);
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="other"', 'content-type': 'application/json' });
+        res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      });
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      const otherHost = `127.0.0.1:${(other.address() as AddressInfo).port}`;
+      try {
+        const clients = new RegistryClients({
+          defaultRegistry: registry.host,
+          auth: registry.credentials!,
+          insecure: [],
+          allowed: [registry.host, otherHost],
+          retries: 0,
+        });
+        await expect(clients.clientFor(registry.host).ping()).resolves.toBeUndefined();
+        const refused = await clients
+          .clientFor(otherHost)
+          .ping()
+          .catch((e: unknown) => e);
+        expect(isPowernodeError(refused) && refused.code).toBe('unauthenticated');
+        expect(seen.length).toBeGreaterThan(0);
+        expect(seen.every((h) => h.authorization === undefined)).toBe(true);
+      } finally {
+        await new Promise<void>((resolve) => other.close(() => resolve()));
+        await registry.stop();
+      }
+    },
+  );
 });

@@ -5,15 +5,7 @@ import path from 'node:path';
 import { buildModuleArtifact, pushModuleArtifact, type BuiltModuleArtifact } from '@powernode/artifact';
 import { CATALOG_RPC, catalogStreams, moduleVersionIdFor, type Actor } from '@powernode/contracts';
 import { openEventStore, powernodeEventCatalogue, RpcClient, type EventEnvelope, type EventStore } from '@powernode/events';
-import {
-  OCI_EMPTY_DESCRIPTOR,
-  OCI_EMPTY_JSON,
-  OCI_MANIFEST_MEDIA_TYPE,
-  OciClient,
-  sha256Digest,
-  type Descriptor,
-  type ImageManifest,
-} from '@powernode/oci';
+import { OCI_EMPTY_DESCRIPTOR, OCI_EMPTY_JSON, OCI_MANIFEST_MEDIA_TYPE, OciClient, sha256Digest, type Descriptor, type ImageManifest } from '@powernode/oci';
 import { startServiceHost, type ServiceHost } from '@powernode/runtime';
 import { COSIGN_ANNOTATIONS, DevSigstore, SIMPLE_SIGNING_MEDIA_TYPE, cosignSignatureTag, type SerializedBundle } from '@powernode/sigstore';
 import { startPlatform, startRegistry, type TestPlatform, type TestRegistry } from '@powernode/testing';
@@ -87,8 +79,16 @@ export async function startIngestTestBed(env: NodeJS.ProcessEnv = {}): Promise<I
 }
 
 /** Ingest in this process, on the test bed's NATS and data dir. */
-export async function startIngestInProcess(bed: IngestTestBed, env: NodeJS.ProcessEnv = {}): Promise<{ host: ServiceHost<IngestConfig>; started: StartedIngest }> {
-  const host = await startServiceHost({ service: 'ingest', shape: ingestConfigShape, env: { ...bed.platform.env, LOG_LEVEL: 'error', ...env }, exitOnSignal: false });
+export async function startIngestInProcess(
+  bed: IngestTestBed,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ host: ServiceHost<IngestConfig>; started: StartedIngest }> {
+  const host = await startServiceHost({
+    service: 'ingest',
+    shape: ingestConfigShape,
+    env: { ...bed.platform.env, LOG_LEVEL: 'error', ...env },
+    exitOnSignal: false,
+  });
   try {
     return { host, started: await startIngest(host) };
   } catch (error) {
@@ -152,7 +152,12 @@ export function repositoryOf(module: TestModule): string {
 }
 
 /** Pushes a built artifact under `<registry>/<repository>:<tag>` and returns its reference and digest. */
-export async function pushModule(bed: IngestTestBed, module: TestModule, tag: string, built: BuiltModuleArtifact): Promise<{ ref: string; digest: string; subject: Descriptor }> {
+export async function pushModule(
+  bed: IngestTestBed,
+  module: TestModule,
+  tag: string,
+  built: BuiltModuleArtifact,
+): Promise<{ ref: string; digest: string; subject: Descriptor }> {
   const ref = `${bed.registry.host}/${repositoryOf(module)}:${tag}`;
   const digest = await pushModuleArtifact(bed.oci, ref, built);
   return { ref, digest, subject: { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest, size: built.manifestBytes.length } };
@@ -176,13 +181,28 @@ export async function attachBundle(bed: IngestTestBed, repository: string, subje
 }
 
 /** Signs the manifest digest with the dev Sigstore as a DSSE image-signature statement and attaches it. */
-export async function signDsse(bed: IngestTestBed, module: TestModule, pushed: { subject: Descriptor }, signer: { identity: string; issuer?: string }): Promise<{ bundleDigest: string }> {
-  const bundle = bed.dev.sign({ subject: { digest: pushed.subject.digest, name: `${bed.registry.host}/${repositoryOf(module)}` }, identity: signer.identity, issuer: signer.issuer ?? CI_ISSUER });
+export async function signDsse(
+  bed: IngestTestBed,
+  module: TestModule,
+  pushed: { subject: Descriptor },
+  signer: { identity: string; issuer?: string },
+): Promise<{ bundleDigest: string }> {
+  const bundle = bed.dev.sign({
+    subject: { digest: pushed.subject.digest, name: `${bed.registry.host}/${repositoryOf(module)}` },
+    identity: signer.identity,
+    issuer: signer.issuer ?? CI_ISSUER,
+  });
   return attachBundle(bed, repositoryOf(module), pushed.subject, bundle);
 }
 
 /** Signs the manifest bytes with the dev Sigstore as a message signature (`cosign sign-blob` form) and attaches it. */
-export async function signMessage(bed: IngestTestBed, module: TestModule, pushed: { subject: Descriptor }, built: BuiltModuleArtifact, signer: { identity: string; issuer?: string }): Promise<void> {
+export async function signMessage(
+  bed: IngestTestBed,
+  module: TestModule,
+  pushed: { subject: Descriptor },
+  built: BuiltModuleArtifact,
+  signer: { identity: string; issuer?: string },
+): Promise<void> {
   const bundle = bed.dev.sign({ artifact: built.manifestBytes, identity: signer.identity, issuer: signer.issuer ?? CI_ISSUER });
   await attachBundle(bed, repositoryOf(module), pushed.subject, bundle);
 }
@@ -191,14 +211,24 @@ export async function signMessage(bed: IngestTestBed, module: TestModule, pushed
 export async function signLegacyCosign(bed: IngestTestBed, module: TestModule, pushed: { digest: string }, signer: { identity: string }): Promise<void> {
   const repository = repositoryOf(module);
   const payload = Buffer.from(
-    JSON.stringify({ critical: { identity: { 'docker-reference': `${bed.registry.host}/${repository}` }, image: { 'docker-manifest-digest': pushed.digest }, type: 'cosign container image signature' }, optional: null }),
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': `${bed.registry.host}/${repository}` },
+        image: { 'docker-manifest-digest': pushed.digest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
   );
   const bundle = bed.dev.sign({ artifact: payload, identity: signer.identity, issuer: CI_ISSUER }) as unknown as {
     messageSignature: { signature: string };
     verificationMaterial: { certificate: { rawBytes: string } };
   };
   const der = Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64');
-  const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').trim()}\n-----END CERTIFICATE-----\n`;
+  const pem = `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trim()}\n-----END CERTIFICATE-----\n`;
   await bed.oci.uploadBlob(repository, OCI_EMPTY_JSON, { mediaType: OCI_EMPTY_DESCRIPTOR.mediaType });
   await bed.oci.uploadBlob(repository, payload, { mediaType: SIMPLE_SIGNING_MEDIA_TYPE });
   const manifest: ImageManifest = {
@@ -218,10 +248,21 @@ export async function signLegacyCosign(bed: IngestTestBed, module: TestModule, p
 }
 
 /** Sends the CI webhook through the catalog's real path (HMAC over the raw body); returns the delivery id. */
-export async function reportBuild(bed: IngestTestBed, module: TestModule, tag: string, artifact_ref: string | null, delivery_id: string = randomUUID()): Promise<string> {
+export async function reportBuild(
+  bed: IngestTestBed,
+  module: TestModule,
+  tag: string,
+  artifact_ref: string | null,
+  delivery_id: string = randomUUID(),
+): Promise<string> {
   // The delivery id inside the signed body, as `powernode module publish` sends it: a report of a tag reported
   // before is a new body, not a replay.
-  const body = JSON.stringify({ repository: { full_name: module.repository_full_name }, ref: `refs/tags/${tag}`, ...(artifact_ref === null ? {} : { artifact: artifact_ref }), delivery: delivery_id });
+  const body = JSON.stringify({
+    repository: { full_name: module.repository_full_name },
+    ref: `refs/tags/${tag}`,
+    ...(artifact_ref === null ? {} : { artifact: artifact_ref }),
+    delivery: delivery_id,
+  });
   await bed.rpc.request(CATALOG_RPC.receiveWebhook, {
     repository_full_name: module.repository_full_name,
     raw_body_base64: Buffer.from(body).toString('base64'),
@@ -245,7 +286,10 @@ export async function waitForVersion(
   const deadline = Date.now() + timeoutMs;
   let last: CatalogVersionView | undefined;
   while (Date.now() < deadline) {
-    const { versions } = await bed.rpc.request<{ versions: CatalogVersionView[] }>(CATALOG_RPC.listModuleVersions, { actor: ADMIN, input: { module_name: module.name } });
+    const { versions } = await bed.rpc.request<{ versions: CatalogVersionView[] }>(CATALOG_RPC.listModuleVersions, {
+      actor: ADMIN,
+      input: { module_name: module.name },
+    });
     last = versions.find((v) => v.id === id);
     if (last !== undefined && ready(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -8,7 +8,9 @@ import { judgeSignatures, type TrustPolicy } from '../src/signature-judgement.js
 
 const ISSUER = 'https://token.actions.example.com';
 const IDENTITY = 'https://gitea.example.com/acme/modules/demo/.gitea/workflows/build.yaml@refs/tags/v0.1.0';
-const MANIFEST = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.powernode.module.v1"}');
+const MANIFEST = Buffer.from(
+  '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.powernode.module.v1"}',
+);
 const DIGEST = sha256Digest(MANIFEST);
 const OTHER_DIGEST = sha256Digest(Buffer.from('another manifest'));
 
@@ -36,7 +38,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const dsse = (signer: DevSigstore, identity = IDENTITY, issuer = ISSUER, digest = DIGEST) => signer.sign({ subject: { digest, name: '127.0.0.1:5000/acme/demo' }, identity, issuer });
+const dsse = (signer: DevSigstore, identity = IDENTITY, issuer = ISSUER, digest = DIGEST) =>
+  signer.sign({ subject: { digest, name: '127.0.0.1:5000/acme/demo' }, identity, issuer });
 const message = (signer: DevSigstore, bytes: Buffer = MANIFEST, identity = IDENTITY) => signer.sign({ artifact: bytes, identity, issuer: ISSUER });
 
 describe('judging the signatures of a manifest', () => {
@@ -50,7 +53,10 @@ describe('judging the signatures of a manifest', () => {
   });
 
   it('verifies a message signature over the manifest bytes from the digest alone', () => {
-    expect(judgeSignatures({ candidates: [candidate(message(dev))], manifestDigest: DIGEST, policy: policyFor(IDENTITY), trust })).toMatchObject({ status: 'verified', signer_identity: IDENTITY });
+    expect(judgeSignatures({ candidates: [candidate(message(dev))], manifestDigest: DIGEST, policy: policyFor(IDENTITY), trust })).toMatchObject({
+      status: 'verified',
+      signer_identity: IDENTITY,
+    });
   });
 
   it('says missing when there is nothing that claims to be a signature', () => {
@@ -83,7 +89,9 @@ describe('judging the signatures of a manifest', () => {
       signer_issuer: ISSUER,
       verification_reason: expect.stringMatching(/^identity_mismatch: /),
     });
-    expect(judgeSignatures({ candidates: [candidate(dsse(dev))], manifestDigest: DIGEST, policy: policyFor(IDENTITY, 'https://other.example.com'), trust })).toMatchObject({
+    expect(
+      judgeSignatures({ candidates: [candidate(dsse(dev))], manifestDigest: DIGEST, policy: policyFor(IDENTITY, 'https://other.example.com'), trust }),
+    ).toMatchObject({
       status: 'unverified',
       signer_identity: IDENTITY,
       verification_reason: expect.stringMatching(/^issuer_mismatch: /),
@@ -97,7 +105,9 @@ describe('judging the signatures of a manifest', () => {
     ['user@example.com', true],
   ])('anchors the pattern user@example\\.com: %s verified=%s', (identity, verified) => {
     const policy: TrustPolicy = { cosign_identity_regexp: 'user@example\\.com', cosign_issuer_regexp: escape(ISSUER) };
-    expect(judgeSignatures({ candidates: [candidate(dsse(dev, identity))], manifestDigest: DIGEST, policy, trust }).status).toBe(verified ? 'verified' : 'unverified');
+    expect(judgeSignatures({ candidates: [candidate(dsse(dev, identity))], manifestDigest: DIGEST, policy, trust }).status).toBe(
+      verified ? 'verified' : 'unverified',
+    );
   });
 
   it('anchors alternations too: a|b does not accept xa or bx', () => {
@@ -128,19 +138,36 @@ describe('judging the signatures of a manifest', () => {
       signer_issuer: null,
       verification_reason: 'bundle_malformed: referrer sha256:bad cannot be read: the blob hashes to something else',
     });
-    expect(judgeSignatures({ candidates: [unreadable, candidate(dsse(dev))], manifestDigest: DIGEST, policy: policyFor(IDENTITY), trust }).status).toBe('verified');
+    expect(judgeSignatures({ candidates: [unreadable, candidate(dsse(dev))], manifestDigest: DIGEST, policy: policyFor(IDENTITY), trust }).status).toBe(
+      'verified',
+    );
   });
 
   it('records an unusable policy pattern as the reason', () => {
-    const judgement = judgeSignatures({ candidates: [candidate(dsse(dev))], manifestDigest: DIGEST, policy: { cosign_identity_regexp: '(unclosed', cosign_issuer_regexp: '.*' }, trust });
+    const judgement = judgeSignatures({
+      candidates: [candidate(dsse(dev))],
+      manifestDigest: DIGEST,
+      policy: { cosign_identity_regexp: '(unclosed', cosign_issuer_regexp: '.*' },
+      trust,
+    });
     expect(judgement).toMatchObject({ status: 'unverified', verification_reason: expect.stringMatching(/^policy_invalid: /) });
   });
 
   it('judges a legacy cosign signature like a bundle: a dev certificate without a proven signing time does not verify', () => {
-    const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': 'x' }, image: { 'docker-manifest-digest': OTHER_DIGEST }, type: 'cosign container image signature' }, optional: null }));
+    const payload = Buffer.from(
+      JSON.stringify({
+        critical: { identity: { 'docker-reference': 'x' }, image: { 'docker-manifest-digest': OTHER_DIGEST }, type: 'cosign container image signature' },
+        optional: null,
+      }),
+    );
     const bundle = message(dev, payload) as unknown as { messageSignature: { signature: string }; verificationMaterial: { certificate: { rawBytes: string } } };
     const pem = `-----BEGIN CERTIFICATE-----\n${bundle.verificationMaterial.certificate.rawBytes.replace(/(.{64})/g, '$1\n').trim()}\n-----END CERTIFICATE-----\n`;
-    const legacy: SignatureCandidate = { kind: 'cosign_legacy', source: 'sig tag', payload, annotations: { [COSIGN_ANNOTATIONS.signature]: bundle.messageSignature.signature, [COSIGN_ANNOTATIONS.certificate]: pem } };
+    const legacy: SignatureCandidate = {
+      kind: 'cosign_legacy',
+      source: 'sig tag',
+      payload,
+      annotations: { [COSIGN_ANNOTATIONS.signature]: bundle.messageSignature.signature, [COSIGN_ANNOTATIONS.certificate]: pem },
+    };
     const judgement = judgeSignatures({ candidates: [legacy], manifestDigest: DIGEST, policy: policyFor(IDENTITY), trust });
     // Legacy layers carry no RFC 3161 timestamp here and no Rekor entry, so the short-lived certificate cannot be judged.
     expect(judgement).toMatchObject({ status: 'unverified', verification_reason: expect.stringMatching(/^timestamp_missing: /) });

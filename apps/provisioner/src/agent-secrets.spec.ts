@@ -38,7 +38,9 @@ describe('enrolment keys from a key held in memory', () => {
 
   test('refuse a key that is not 32 bytes (config_invalid, enrolment_key_length)', () => {
     for (const length of [0, 31, 33]) {
-      expect(() => EnrolmentKeys.fromKey(Buffer.alloc(length))).toThrow(expect.objectContaining({ code: 'config_invalid', details: expect.objectContaining({ rule: 'enrolment_key_length', length }) }));
+      expect(() => EnrolmentKeys.fromKey(Buffer.alloc(length))).toThrow(
+        expect.objectContaining({ code: 'config_invalid', details: expect.objectContaining({ rule: 'enrolment_key_length', length }) }),
+      );
     }
   });
 });

@@ -34,15 +34,23 @@ export class EnrolmentKeys {
       writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new PowernodeError('config_invalid', `cannot create the enrolment key ${file}: ${(error as Error).message}; check that POWERNODE_DATA_DIR is writable`, { cause: error });
+        throw new PowernodeError(
+          'config_invalid',
+          `cannot create the enrolment key ${file}: ${(error as Error).message}; check that POWERNODE_DATA_DIR is writable`,
+          { cause: error },
+        );
       }
     }
     ensureOwnerOnlyFile(file);
     const hex = readFileSync(file, 'utf8').trim();
     if (!/^[0-9a-f]{64}$/.test(hex)) {
-      throw new PowernodeError('config_invalid', `${file} is not 64 hex characters: restore it from a backup (instances not yet enrolled then enrol again), or remove it and provision them again`, {
-        details: { file, rule: 'enrolment_key_format' },
-      });
+      throw new PowernodeError(
+        'config_invalid',
+        `${file} is not 64 hex characters: restore it from a backup (instances not yet enrolled then enrol again), or remove it and provision them again`,
+        {
+          details: { file, rule: 'enrolment_key_format' },
+        },
+      );
     }
     return EnrolmentKeys.fromKey(Buffer.from(hex, 'hex'));
   }

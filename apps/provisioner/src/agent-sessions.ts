@@ -102,7 +102,13 @@ export class AgentSessions {
     const instanceId = await this.authenticate(credential);
     const now = this.clock().toISOString();
     const report = heartbeatReport(heartbeat);
-    const liveness = { last_heartbeat_at: now, generation: heartbeat.generation, module_states: { ...heartbeat.module_states }, services: [...heartbeat.services], address: heartbeat.address };
+    const liveness = {
+      last_heartbeat_at: now,
+      generation: heartbeat.generation,
+      module_states: { ...heartbeat.module_states },
+      services: [...heartbeat.services],
+      address: heartbeat.address,
+    };
     const recorded = entryOf(this.deps.readModels.instances.current.instances, instanceId);
     if (recorded !== undefined && heartbeatChangesNothing(recorded, report, now)) {
       // Most heartbeats: nothing to record, so the instance's stream is not even read.
@@ -162,7 +168,12 @@ export class AgentSessions {
  * the instance runs and is not stale, and the report repeats the last recorded one within the keep-alive
  * interval. When in doubt it says false, and the decider decides on the stream.
  */
-export function heartbeatChangesNothing(recorded: InstanceView, report: HeartbeatReport, now: string, keepaliveMs: number = DEFAULT_HEARTBEAT_KEEPALIVE_MS): boolean {
+export function heartbeatChangesNothing(
+  recorded: InstanceView,
+  report: HeartbeatReport,
+  now: string,
+  keepaliveMs: number = DEFAULT_HEARTBEAT_KEEPALIVE_MS,
+): boolean {
   if (recorded.status !== 'running' || recorded.heartbeat_stale || recorded.last_heartbeat_at === null) return false;
   const sinceRecorded = Date.parse(now) - Date.parse(recorded.last_heartbeat_at);
   if (!(sinceRecorded >= 0 && sinceRecorded < keepaliveMs)) return false;
@@ -170,7 +181,11 @@ export function heartbeatChangesNothing(recorded: InstanceView, report: Heartbea
   if (report.agent_version === null || report.agent_version !== recorded.agent_version) return false;
   if (report.boot_id !== recorded.boot_id || report.composed_root_hash !== recorded.composed_root_hash) return false;
   const running = Object.entries(report.running_module_digests);
-  if (running.length !== Object.keys(recorded.running_module_digests).length || running.some(([name, digest]) => entryOf(recorded.running_module_digests, name) !== digest)) return false;
+  if (
+    running.length !== Object.keys(recorded.running_module_digests).length ||
+    running.some(([name, digest]) => entryOf(recorded.running_module_digests, name) !== digest)
+  )
+    return false;
   return (
     report.errors.length === recorded.errors.length &&
     report.errors.every((e, i) => e.module === recorded.errors[i]!.module && e.code === recorded.errors[i]!.code && e.message === recorded.errors[i]!.message)
@@ -184,9 +199,13 @@ const MAX_LABEL = 100;
 export function heartbeatReport(heartbeat: AgentHeartbeat): HeartbeatReport {
   const badNames = Object.keys(heartbeat.running_module_digests).filter((name) => !catalogNameSchema.safeParse(name).success);
   if (badNames.length > 0) {
-    throw new PowernodeError('validation_failed', `running_module_digests names ${badNames.map((n) => JSON.stringify(n)).join(', ')}, which are not module names: report the module_name of the desired state`, {
-      details: { field: 'running_module_digests', names: badNames, rule: 'module_name' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `running_module_digests names ${badNames.map((n) => JSON.stringify(n)).join(', ')}, which are not module names: report the module_name of the desired state`,
+      {
+        details: { field: 'running_module_digests', names: badNames, rule: 'module_name' },
+      },
+    );
   }
   return {
     running_module_digests: { ...heartbeat.running_module_digests },

@@ -144,9 +144,12 @@ async function readReferences(blob: CachedBlob): Promise<BlobReferences> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return none;
   const d = parsed as Record<string, unknown>;
-  const children = [descriptorDigest(d['config']), ...descriptorDigests(d['layers']), ...descriptorDigests(d['manifests']), ...descriptorDigests(d['blobs'])].filter(
-    (x): x is string => x !== null,
-  );
+  const children = [
+    descriptorDigest(d['config']),
+    ...descriptorDigests(d['layers']),
+    ...descriptorDigests(d['manifests']),
+    ...descriptorDigests(d['blobs']),
+  ].filter((x): x is string => x !== null);
   const subject = descriptorDigest(d['subject']);
   const document = children.length > 0 || subject !== null || d['schemaVersion'] === 2;
   return { document, children, subject };

@@ -72,7 +72,15 @@ export class HeartbeatSweeper {
         this.deps.store,
         provisionerStreams.instance(view.id),
         instanceDecider,
-        { type: 'CheckHeartbeat', instance_id: view.id, now, interval_ms: intervalMs, missed_beats: DEFAULT_MISSED_BEATS, last_heartbeat_at: lastHeard, watching_since: this.watchingSince },
+        {
+          type: 'CheckHeartbeat',
+          instance_id: view.id,
+          now,
+          interval_ms: intervalMs,
+          missed_beats: DEFAULT_MISSED_BEATS,
+          last_heartbeat_at: lastHeard,
+          watching_since: this.watchingSince,
+        },
         { actor: 'provisioner', correlation_id: correlationId },
       );
       if (outcome.appended.length > 0) {

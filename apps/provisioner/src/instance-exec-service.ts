@@ -70,16 +70,26 @@ export class InstanceExecService {
   ): Promise<InstanceExecEnd> {
     const stream = provisionerStreams.instance(input.id);
     const history = await this.deps.store.readStream(stream);
-    const instance = assertAcceptsCommands(stateFromEvents(instanceDecider, history.map((e) => ({ type: e.type, data: e.data }) as InstanceEvent)), input.id);
+    const instance = assertAcceptsCommands(
+      stateFromEvents(
+        instanceDecider,
+        history.map((e) => ({ type: e.type, data: e.data }) as InstanceEvent),
+      ),
+      input.id,
+    );
     let end: InstanceExecEnd;
     try {
       end = await this.deps.driver.exec(input.id, input.argv, { timeoutMs: input.timeout_ms, ...output });
     } catch (error) {
       if (isPowernodeError(error) && error.code === 'not_found') {
-        throw new PowernodeError('not_found', `instance ${input.id} is ${instance.status} on record, but the ${this.deps.driver.kind} driver holds nothing for it (removed outside the platform?): terminate it and provision a new one`, {
-          cause: error,
-          details: { instance_id: input.id, instance_status: instance.status, driver: this.deps.driver.kind, rule: 'driver_instance_must_exist' },
-        });
+        throw new PowernodeError(
+          'not_found',
+          `instance ${input.id} is ${instance.status} on record, but the ${this.deps.driver.kind} driver holds nothing for it (removed outside the platform?): terminate it and provision a new one`,
+          {
+            cause: error,
+            details: { instance_id: input.id, instance_status: instance.status, driver: this.deps.driver.kind, rule: 'driver_instance_must_exist' },
+          },
+        );
       }
       throw error;
     }
@@ -88,10 +98,20 @@ export class InstanceExecService {
       this.deps.store,
       stream,
       instanceDecider,
-      { type: 'RecordCommandExecution', instance_id: input.id, argv: input.argv, outcome: { exit_code, timed_out, truncated: truncated(), duration_ms }, requested_by: actor.name, now: this.clock().toISOString() },
+      {
+        type: 'RecordCommandExecution',
+        instance_id: input.id,
+        argv: input.argv,
+        outcome: { exit_code, timed_out, truncated: truncated(), duration_ms },
+        requested_by: actor.name,
+        now: this.clock().toISOString(),
+      },
       { actor: actor.name, correlation_id },
     );
-    this.deps.logger.info({ instance_id: input.id, program: input.argv[0], exit_code, timed_out, duration_ms, requested_by: actor.name, correlation_id }, 'command executed on instance');
+    this.deps.logger.info(
+      { instance_id: input.id, program: input.argv[0], exit_code, timed_out, duration_ms, requested_by: actor.name, correlation_id },
+      'command executed on instance',
+    );
     return { exit_code, timed_out, duration_ms };
   }
 }

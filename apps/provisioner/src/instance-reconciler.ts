@@ -122,10 +122,14 @@ export class InstanceReconciler {
         await this.reconcile(id, correlationId);
         destroyed.push(id);
       } catch (error) {
-        this.deps.logger.error({ err: error, instance_id: id, correlation_id: correlationId }, 'destroying a terminated instance failed; retrying on the next sweep');
+        this.deps.logger.error(
+          { err: error, instance_id: id, correlation_id: correlationId },
+          'destroying a terminated instance failed; retrying on the next sweep',
+        );
       }
     }
-    if (unknown.length > 0) this.deps.logger.warn({ instances: unknown }, `the ${this.deps.driver.kind} driver holds instances the event store does not know; left alone`);
+    if (unknown.length > 0)
+      this.deps.logger.warn({ instances: unknown }, `the ${this.deps.driver.kind} driver holds instances the event store does not know; left alone`);
     for (const view of listInstances(state)) {
       if (view.status !== 'pending' && view.status !== 'provisioning') continue;
       await this.reconcile(view.id, correlationId).catch((error: unknown) =>
@@ -153,7 +157,8 @@ export class InstanceReconciler {
         result = await collectArtifactCache(this.deps.settings.cacheDir, roots);
         // Trees extracted from layers that were just deleted are not stacked by any remaining machine either.
         const trees = await collectExtractedTrees(this.deps.settings.cacheDir);
-        if (result.deleted.length > 0) this.deps.logger.info({ deleted: result.deleted.length, kept: result.kept.length, trees_deleted: trees.deleted.length }, 'artifact cache collected');
+        if (result.deleted.length > 0)
+          this.deps.logger.info({ deleted: result.deleted.length, kept: result.kept.length, trees_deleted: trees.deleted.length }, 'artifact cache collected');
       } while (this.collectAgain);
       return result;
     };
@@ -202,7 +207,13 @@ export class InstanceReconciler {
     } catch (error) {
       return this.fail(instance, 'start', error, correlationId);
     }
-    return this.advance(instance.instance_id, ['pending', 'provisioning'], 'starting', `the ${driver.kind} driver started the agent; waiting for its first heartbeat`, correlationId);
+    return this.advance(
+      instance.instance_id,
+      ['pending', 'provisioning'],
+      'starting',
+      `the ${driver.kind} driver started the agent; waiting for its first heartbeat`,
+      correlationId,
+    );
   }
 
   private async start(instance: InstanceRecord, correlationId: string): Promise<InstanceState['status']> {
@@ -225,7 +236,12 @@ export class InstanceReconciler {
         return instance.status;
       }
       if (isPowernodeError(error) && error.code === 'not_found') {
-        return this.fail(instance, 'adopt', new Error(`the ${this.deps.driver.kind} driver no longer holds it (removed outside the platform?); terminate it and provision a new one`), correlationId);
+        return this.fail(
+          instance,
+          'adopt',
+          new Error(`the ${this.deps.driver.kind} driver no longer holds it (removed outside the platform?); terminate it and provision a new one`),
+          correlationId,
+        );
       }
       throw error;
     }
@@ -255,13 +271,21 @@ export class InstanceReconciler {
   }
 
   /** Appends `from → to` when the instance is (still) in one of `from`; returns the status afterwards. */
-  private async advance(instanceId: string, from: readonly InstanceStatus[], to: InstanceStatus, reason: string, correlationId: string): Promise<InstanceState['status']> {
+  private async advance(
+    instanceId: string,
+    from: readonly InstanceStatus[],
+    to: InstanceStatus,
+    reason: string,
+    correlationId: string,
+  ): Promise<InstanceState['status']> {
     const outcome = await executeCommand(
       this.deps.store,
       provisionerStreams.instance(instanceId),
       conditionalInstanceDecider,
       (state: InstanceState): InstanceCommand | null =>
-        state.status !== 'none' && from.includes(state.status) ? { type: 'ChangeStatus', instance_id: instanceId, to, reason, now: this.clock().toISOString() } : null,
+        state.status !== 'none' && from.includes(state.status)
+          ? { type: 'ChangeStatus', instance_id: instanceId, to, reason, now: this.clock().toISOString() }
+          : null,
       { actor: 'provisioner', correlation_id: correlationId },
     );
     await this.deps.readModels.caughtUpTo(outcome.position);
@@ -270,7 +294,10 @@ export class InstanceReconciler {
 
   private async load(instanceId: string): Promise<InstanceState> {
     const events = await this.deps.store.readStream(provisionerStreams.instance(instanceId));
-    return stateFromEvents(instanceDecider, events.map((e) => ({ type: e.type, data: e.data }) as InstanceEvent));
+    return stateFromEvents(
+      instanceDecider,
+      events.map((e) => ({ type: e.type, data: e.data }) as InstanceEvent),
+    );
   }
 
   /** The driver spec of an instance: the same on every call, so a repeated create is a no-op. */

@@ -25,9 +25,13 @@ export function pageOf<T>(items: readonly T[], keyOf: (item: T) => string, page:
 function decodeCursor(cursor: string): string {
   const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   if (key === '' || key.includes('\uFFFD')) {
-    throw new PowernodeError('validation_failed', 'cursor is not one this list issued: pass next_cursor from the previous page unchanged, or omit it for the first page', {
-      details: { field: 'cursor', rule: 'cursor_from_previous_page' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      'cursor is not one this list issued: pass next_cursor from the previous page unchanged, or omit it for the first page',
+      {
+        details: { field: 'cursor', rule: 'cursor_from_previous_page' },
+      },
+    );
   }
   return key;
 }

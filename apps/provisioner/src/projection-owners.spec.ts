@@ -3,7 +3,9 @@ import { agentCredentialsProjection, desiredStateProjection, instancesProjection
 
 describe('provisioner read models', () => {
   it('are exactly the projections PROJECTION_OWNERS lists for the provisioner (what powernode replay rebuilds)', () => {
-    const names = [nodesProjection, instancesProjection, desiredStateProjection, moduleCompositionProjection, agentCredentialsProjection].map((p) => p.name).sort();
+    const names = [nodesProjection, instancesProjection, desiredStateProjection, moduleCompositionProjection, agentCredentialsProjection]
+      .map((p) => p.name)
+      .sort();
     expect(names).toEqual([...PROJECTION_OWNERS.find((o) => o.service === 'provisioner')!.projections].sort());
   });
 });

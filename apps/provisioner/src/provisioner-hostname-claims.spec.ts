@@ -17,12 +17,23 @@ let now: number;
 beforeEach(async () => {
   store = new MemoryEventStore(powernodeEventCatalogue());
   const logger = createLogger('provisioner-test', 'silent');
-  await store.append(catalogStreams.template(TEMPLATE), [{ type: 'TemplateCreated', data: { template_id: TEMPLATE, name: 'edge', description: 'edge nodes', created_at: new Date(T0).toISOString() } }], { expected: 'no_stream' });
+  await store.append(
+    catalogStreams.template(TEMPLATE),
+    [{ type: 'TemplateCreated', data: { template_id: TEMPLATE, name: 'edge', description: 'edge nodes', created_at: new Date(T0).toISOString() } }],
+    { expected: 'no_stream' },
+  );
   readModels = new ProvisionerReadModels(store, logger);
   await readModels.start();
   now = T0;
   // createNode uses the store, the read models and the clock; the other collaborators are never reached.
-  const deps = { store, readModels, logger, clock: () => new Date(now), settings: { enrolmentTtlMs: 60_000 }, driverKind: 'local' } as unknown as ProvisionerServiceDeps;
+  const deps = {
+    store,
+    readModels,
+    logger,
+    clock: () => new Date(now),
+    settings: { enrolmentTtlMs: 60_000 },
+    driverKind: 'local',
+  } as unknown as ProvisionerServiceDeps;
   service = new ProvisionerService(deps);
 });
 afterEach(() => readModels.stop());
@@ -30,13 +41,25 @@ afterEach(() => readModels.stop());
 describe('hostname claims left by a crash', () => {
   it('block the hostname while recent, give it up once older than ABANDONED_CLAIM_MS, and a created node keeps its own', async () => {
     const abandoned = uuidv7();
-    await executeCommand(store, provisionerStreams.nodeRegistry(), nodeRegistryDecider, { type: 'ClaimHostname', node_id: abandoned, hostname: 'edge-1', now: new Date(now).toISOString() }, { actor: 'admin', correlation_id: 'crashed' });
+    await executeCommand(
+      store,
+      provisionerStreams.nodeRegistry(),
+      nodeRegistryDecider,
+      { type: 'ClaimHostname', node_id: abandoned, hostname: 'edge-1', now: new Date(now).toISOString() },
+      { actor: 'admin', correlation_id: 'crashed' },
+    );
     now += ABANDONED_CLAIM_MS;
-    await expect(service.createNode({ hostname: 'edge-1', node_template_id: 'edge' }, ADMIN, 'c1')).rejects.toMatchObject({ code: 'already_exists', details: { rule: 'hostname_unique', node_id: abandoned } });
+    await expect(service.createNode({ hostname: 'edge-1', node_template_id: 'edge' }, ADMIN, 'c1')).rejects.toMatchObject({
+      code: 'already_exists',
+      details: { rule: 'hostname_unique', node_id: abandoned },
+    });
     now += 1;
     const { node } = await service.createNode({ hostname: 'edge-1', node_template_id: 'edge' }, ADMIN, 'c2');
     expect(node).toMatchObject({ hostname: 'edge-1' });
     now += 100 * ABANDONED_CLAIM_MS;
-    await expect(service.createNode({ hostname: 'edge-1', node_template_id: 'edge' }, ADMIN, 'c3')).rejects.toMatchObject({ code: 'already_exists', details: { rule: 'hostname_unique' } });
+    await expect(service.createNode({ hostname: 'edge-1', node_template_id: 'edge' }, ADMIN, 'c3')).rejects.toMatchObject({
+      code: 'already_exists',
+      details: { rule: 'hostname_unique' },
+    });
   });
 });

@@ -78,7 +78,11 @@ export class ProvisionerService {
   // ---- nodes -----------------------------------------------------------------------------------------------
 
   /** Creates a node: hostname claimed on the registry first (unique), then the node's own stream. */
-  async createNode(input: { hostname: string; node_template_id: string; channel?: NodeChannel | undefined }, actor: Actor, correlation_id: string): Promise<{ node: NodeView }> {
+  async createNode(
+    input: { hostname: string; node_template_id: string; channel?: NodeChannel | undefined },
+    actor: Actor,
+    correlation_id: string,
+  ): Promise<{ node: NodeView }> {
     const node_id = uuidv7();
     const now = this.now();
     const meta = this.meta(actor, correlation_id);
@@ -167,7 +171,10 @@ export class ProvisionerService {
     return { instance: this.view(id) };
   }
 
-  listInstances(input: { limit?: number | undefined; cursor?: string | undefined; node_id?: string | undefined }): { instances: InstanceView[]; next_cursor: string | null } {
+  listInstances(input: { limit?: number | undefined; cursor?: string | undefined; node_id?: string | undefined }): {
+    instances: InstanceView[];
+    next_cursor: string | null;
+  } {
     const state = this.deps.readModels.instances.current;
     const all = listInstances(state, input.node_id === undefined ? {} : { node_id: input.node_id });
     const page = pageOf(all, (i) => `${i.created_at}\u0000${i.id}`, input);
@@ -201,7 +208,13 @@ export class ProvisionerService {
    * stopped instance is a no-op; a status that cannot stop is refused with `invalid_transition` naming it.
    */
   async stopInstance(id: string, actor: Actor, correlation_id: string): Promise<{ instance: InstanceView }> {
-    await this.changeStatus(id, (status) => (status === 'stopping' || status === 'stopped' ? null : 'stopping'), `stop requested by ${actor.name}`, actor, correlation_id);
+    await this.changeStatus(
+      id,
+      (status) => (status === 'stopping' || status === 'stopped' ? null : 'stopping'),
+      `stop requested by ${actor.name}`,
+      actor,
+      correlation_id,
+    );
     await this.deps.reconciler.reconcile(id, correlation_id);
     return this.getInstance(id);
   }
@@ -211,7 +224,13 @@ export class ProvisionerService {
    * Starting a running instance is a no-op; a status that cannot start is refused with `invalid_transition`.
    */
   async startInstance(id: string, actor: Actor, correlation_id: string): Promise<{ instance: InstanceView }> {
-    await this.changeStatus(id, (status) => (status === 'starting' || status === 'running' ? null : 'starting'), `start requested by ${actor.name}`, actor, correlation_id);
+    await this.changeStatus(
+      id,
+      (status) => (status === 'starting' || status === 'running' ? null : 'starting'),
+      `start requested by ${actor.name}`,
+      actor,
+      correlation_id,
+    );
     await this.deps.reconciler.reconcile(id, correlation_id);
     return this.getInstance(id);
   }
@@ -232,7 +251,13 @@ export class ProvisionerService {
   }
 
   /** Appends the status `target` picks for the current status (null: nothing to do), decided on fresh state. */
-  private async changeStatus(id: string, target: (status: InstanceStatus) => InstanceStatus | null, reason: string, actor: Actor, correlation_id: string): Promise<void> {
+  private async changeStatus(
+    id: string,
+    target: (status: InstanceStatus) => InstanceStatus | null,
+    reason: string,
+    actor: Actor,
+    correlation_id: string,
+  ): Promise<void> {
     const outcome = await executeCommand(
       this.deps.store,
       provisionerStreams.instance(id),
@@ -291,20 +316,23 @@ export class ProvisionerService {
   /** Claims the hostname for `nodeId`; takes over a claim a crash left without a node (ABANDONED_CLAIM_MS). */
   private async claimHostname(nodeId: string, hostname: string, meta: CommandMetadata, now: string): Promise<void> {
     const registry = provisionerStreams.nodeRegistry();
-    await claimRecoveringAbandoned({
-      store: this.deps.store,
-      registry,
-      claim: () => executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ClaimHostname', node_id: nodeId, hostname, now }, meta),
-      holderRefusing: (error) => (isPowernodeError(error) && error.code === 'already_exists' && error.details?.['rule'] === 'hostname_unique' ? String(error.details['node_id']) : null),
-      holderStream: (holder) => provisionerStreams.node(holder),
-      claimedAt: (event, holder) => {
-        const data = event.data as { node_id?: string; hostname?: string; claimed_at?: string };
-        return event.type === 'NodeHostnameClaimed' && data.node_id === holder && data.hostname === hostname ? (data.claimed_at ?? null) : null;
+    await claimRecoveringAbandoned(
+      {
+        store: this.deps.store,
+        registry,
+        claim: () => executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ClaimHostname', node_id: nodeId, hostname, now }, meta),
+        holderRefusing: (error) =>
+          isPowernodeError(error) && error.code === 'already_exists' && error.details?.['rule'] === 'hostname_unique' ? String(error.details['node_id']) : null,
+        holderStream: (holder) => provisionerStreams.node(holder),
+        claimedAt: (event, holder) => {
+          const data = event.data as { node_id?: string; hostname?: string; claimed_at?: string };
+          return event.type === 'NodeHostnameClaimed' && data.node_id === holder && data.hostname === hostname ? (data.claimed_at ?? null) : null;
+        },
+        release: (holder) => executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ReleaseHostname', node_id: holder, now }, meta),
+        now: this.clock,
+        onAbandoned: (holder) => this.deps.logger.warn({ hostname, node_id: holder }, 'releasing a hostname claim whose node was never created'),
       },
-      release: (holder) => executeCommand(this.deps.store, registry, nodeRegistryDecider, { type: 'ReleaseHostname', node_id: holder, now }, meta),
-      now: this.clock,
-      onAbandoned: (holder) => this.deps.logger.warn({ hostname, node_id: holder }, 'releasing a hostname claim whose node was never created'),
-    }, 1);
+      1,
+    );
   }
 }
-

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { catalogStreams, PowernodeError, PROVISIONER_RPCS, provisionerStreams, type Actor, type CatalogEvent, type ErrorBody, type InstanceExecEnd } from '@powernode/contracts';
+import {
+  catalogStreams,
+  PowernodeError,
+  PROVISIONER_RPCS,
+  provisionerStreams,
+  type Actor,
+  type CatalogEvent,
+  type ErrorBody,
+  type InstanceExecEnd,
+} from '@powernode/contracts';
 import { MemoryEventStore, powernodeEventCatalogue, uuidv7, type EventEnvelope, type RpcTransportHandler } from '@powernode/events';
 import { createLogger } from '@powernode/runtime';
 import { AgentSessions } from './agent-sessions.js';
@@ -105,8 +114,27 @@ beforeEach(async () => {
   const liveness = new LivenessTable();
   // A cache directory that does not exist: collecting it after a terminate finds nothing to delete.
   const cacheDir = path.join(os.tmpdir(), `powernode-absent-cache-${uuidv7()}`);
-  const reconciler = new InstanceReconciler({ store, driver, readModels, keys, liveness, settings: { gatewayUrl: 'http://127.0.0.1:9', ociRegistry: '127.0.0.1:5000', cacheDir }, logger, clock });
-  const service = new ProvisionerService({ store, readModels, reconciler, liveness, keys, driverKind: driver.kind, settings: { enrolmentTtlMs: 3_600_000 }, logger, clock });
+  const reconciler = new InstanceReconciler({
+    store,
+    driver,
+    readModels,
+    keys,
+    liveness,
+    settings: { gatewayUrl: 'http://127.0.0.1:9', ociRegistry: '127.0.0.1:5000', cacheDir },
+    logger,
+    clock,
+  });
+  const service = new ProvisionerService({
+    store,
+    readModels,
+    reconciler,
+    liveness,
+    keys,
+    driverKind: driver.kind,
+    settings: { enrolmentTtlMs: 3_600_000 },
+    logger,
+    clock,
+  });
   const agents = new AgentSessions({ store, readModels, liveness, keys, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, logger, clock });
   const exec = new InstanceExecService({ store, driver, logger });
   // Swept by hand: its timer is never started.
@@ -202,7 +230,10 @@ describe('nodes', () => {
     expect(created.appended.map((e) => e.stream)).toEqual([provisionerStreams.nodeRegistry(), provisionerStreams.node(created.data.node.id)]);
     expect(created.data.node).toMatchObject({ hostname: 'edge-1', channel: 'live' });
     const templateId = created.data.node.node_template_id as string;
-    expect((await ok('createNode', asOperator({ hostname: 'edge-2', node_template_id: templateId, channel: 'staging' }))).data.node).toMatchObject({ node_template_id: templateId, channel: 'staging' });
+    expect((await ok('createNode', asOperator({ hostname: 'edge-2', node_template_id: templateId, channel: 'staging' }))).data.node).toMatchObject({
+      node_template_id: templateId,
+      channel: 'staging',
+    });
     const changed = await ok('setNodeChannel', asOperator({ node_id: created.data.node.id, channel: 'blessed' }));
     expect(changed.events).toEqual(['NodeChannelChanged']);
     expect(changed.data.node.channel).toBe('blessed');
@@ -218,18 +249,32 @@ describe('nodes', () => {
     const second = (await ok('listNodes', asOperator({ limit: 1, cursor: first.next_cursor }))).data;
     expect(second.nodes.map((n: { hostname: string }) => n.hostname)).toEqual(['edge-b']);
     expect(second.next_cursor).toBeNull();
-    expect(await refused('listNodes', asOperator({ limit: 1, cursor: 'not-a-cursor' }))).toMatchObject({ code: 'validation_failed', details: { field: 'cursor', rule: 'cursor_from_previous_page' } });
-    expect((await refused('setNodeChannel', asOperator({ node_id: a.id, channel: 'sideways' }))).details?.['issues']).toEqual([expect.objectContaining({ path: 'input.channel' })]);
+    expect(await refused('listNodes', asOperator({ limit: 1, cursor: 'not-a-cursor' }))).toMatchObject({
+      code: 'validation_failed',
+      details: { field: 'cursor', rule: 'cursor_from_previous_page' },
+    });
+    expect((await refused('setNodeChannel', asOperator({ node_id: a.id, channel: 'sideways' }))).details?.['issues']).toEqual([
+      expect.objectContaining({ path: 'input.channel' }),
+    ]);
   });
 
   it('refuses a taken hostname, an unknown template and a bad hostname, and appends nothing', async () => {
     const first = (await ok('createNode', asOperator({ hostname: 'edge-1', node_template_id: 'edge' }))).data.node;
-    expect(await refused('createNode', asOperator({ hostname: 'edge-1', node_template_id: 'edge' }))).toMatchObject({ code: 'already_exists', details: { rule: 'hostname_unique', node_id: first.id } });
-    expect(await refused('createNode', asOperator({ hostname: 'edge-3', node_template_id: 'no-such-template' }))).toMatchObject({ code: 'not_found', details: { rule: 'template_must_exist' } });
+    expect(await refused('createNode', asOperator({ hostname: 'edge-1', node_template_id: 'edge' }))).toMatchObject({
+      code: 'already_exists',
+      details: { rule: 'hostname_unique', node_id: first.id },
+    });
+    expect(await refused('createNode', asOperator({ hostname: 'edge-3', node_template_id: 'no-such-template' }))).toMatchObject({
+      code: 'not_found',
+      details: { rule: 'template_must_exist' },
+    });
     const bad = await refused('createNode', asOperator({ hostname: 'Not A Hostname!', node_template_id: 'edge' }));
     expect(bad.code).toBe('validation_failed');
     expect((bad.details?.['issues'] as { path: string }[]).map((i) => i.path)).toEqual(['input.hostname']);
-    expect(await refused('setNodeChannel', asOperator({ node_id: 'no-such-node', channel: 'staging' }))).toMatchObject({ code: 'not_found', details: { rule: 'node_must_exist' } });
+    expect(await refused('setNodeChannel', asOperator({ node_id: 'no-such-node', channel: 'staging' }))).toMatchObject({
+      code: 'not_found',
+      details: { rule: 'node_must_exist' },
+    });
   });
 });
 
@@ -251,7 +296,10 @@ describe('an instance', () => {
   });
 
   it('refuses an unknown node (not_found, node_must_exist) without asking the driver', async () => {
-    expect(await refused('provisionInstance', asOperator({ node_id: 'no-such-node' }))).toMatchObject({ code: 'not_found', details: { rule: 'node_must_exist' } });
+    expect(await refused('provisionInstance', asOperator({ node_id: 'no-such-node' }))).toMatchObject({
+      code: 'not_found',
+      details: { rule: 'node_must_exist' },
+    });
   });
 
   it('moves to error naming the driver step and its message when the driver fails', async () => {
@@ -265,7 +313,11 @@ describe('an instance', () => {
     driver.failing = null;
     const id = provisioned.data.instance.id as string;
     const terminated = await ok('terminateInstance', asOperator({ id }));
-    expect({ status: terminated.data.instance.status, events: terminated.events, driverCalls: terminated.driverCalls }).toEqual({ status: 'terminated', events: ['InstanceTerminated'], driverCalls: [`destroy ${id}`] });
+    expect({ status: terminated.data.instance.status, events: terminated.events, driverCalls: terminated.driverCalls }).toEqual({
+      status: 'terminated',
+      events: ['InstanceTerminated'],
+      driverCalls: [`destroy ${id}`],
+    });
     expect(await driver.list()).toEqual([]);
   });
 
@@ -299,7 +351,11 @@ describe('an instance', () => {
     expect(first.events).toEqual(['InstanceStatusChanged', 'InstanceHeartbeatReceived']);
     expect(first.appended[0]!.data).toMatchObject({ from: 'starting', to: 'running' });
     expect(first.data).toEqual({ ok: true, desired_generation: desired.generation });
-    expect((await ok('getInstance', asOperator({ id: instanceId }))).data.instance).toMatchObject({ status: 'running', enrolled: true, running_module_digests: running });
+    expect((await ok('getInstance', asOperator({ id: instanceId }))).data.instance).toMatchObject({
+      status: 'running',
+      enrolled: true,
+      running_module_digests: running,
+    });
     expect((await ok('driftReport', asOperator({ instance_id: instanceId }))).data).toMatchObject({ drift: false, missing: {}, extra: {}, mismatched: {} });
 
     // The same report a moment later records nothing: the time lives in the liveness table.
@@ -309,7 +365,10 @@ describe('an instance', () => {
     // A newer app version goes live: the desired generation moves on and the instance drifts until it runs it.
     await givenCatalog([versionBuilt('web-app', '0.2.0', { requires: ['powernode/os-base@^1.0'] }), ...promotedTo('web-app', '0.2.0', 'live')]);
     const drifting = (await ok('driftReport', asOperator({ instance_id: instanceId }))).data;
-    expect(drifting).toMatchObject({ drift: true, mismatched: { 'web-app': { want: composefsOf('web-app', '0.2.0'), have: composefsOf('web-app', '0.1.0') } } });
+    expect(drifting).toMatchObject({
+      drift: true,
+      mismatched: { 'web-app': { want: composefsOf('web-app', '0.2.0'), have: composefsOf('web-app', '0.1.0') } },
+    });
     now += 100;
     const behind = await ok('agentHeartbeat', { credential, heartbeat: heartbeat(running) });
     expect(behind.data.desired_generation).not.toBe(desired.generation);
@@ -351,7 +410,10 @@ describe('an instance', () => {
 
   it('refuses heartbeats without a valid credential and running modules that are not module names', async () => {
     const { credential } = await enrolledInstance();
-    expect(await refused('agentHeartbeat', { credential: 'pnc_not-a-credential', heartbeat: heartbeat({}) })).toMatchObject({ code: 'unauthenticated', details: { rule: 'agent_credential' } });
+    expect(await refused('agentHeartbeat', { credential: 'pnc_not-a-credential', heartbeat: heartbeat({}) })).toMatchObject({
+      code: 'unauthenticated',
+      details: { rule: 'agent_credential' },
+    });
     expect(await refused('agentDesired', { credential: 'pnc_not-a-credential' })).toMatchObject({ code: 'unauthenticated' });
     expect(await refused('agentHeartbeat', { credential, heartbeat: heartbeat({ 'Not A Module': composefsOf('web-app', '0.1.0') }) })).toMatchObject({
       code: 'validation_failed',
@@ -391,7 +453,10 @@ describe('an instance', () => {
     expect(again.events).toEqual([]);
     expect(again.driverCalls).toEqual([`destroy ${instanceId}`]);
     expect(again.data.instance.status).toBe('terminated');
-    expect(await refused('stopInstance', asOperator({ id: instanceId }))).toMatchObject({ code: 'invalid_transition', details: { from: 'terminated', to: 'stopping', rule: 'instance_status_machine' } });
+    expect(await refused('stopInstance', asOperator({ id: instanceId }))).toMatchObject({
+      code: 'invalid_transition',
+      details: { from: 'terminated', to: 'stopping', rule: 'instance_status_machine' },
+    });
     expect((await ok('listInstances', asOperator({}))).data.instances.map((i: { id: string }) => i.id)).not.toContain(instanceId);
   });
 

@@ -134,7 +134,10 @@ export async function chooseHypervisor(setting: ProvisionerConfig['POWERNODE_HYP
 async function createDriver(config: ProvisionerConfig, cacheDir: string, logger: Logger): Promise<HypervisorDriver> {
   const agentCommand = config.POWERNODE_AGENT_COMMAND === undefined ? undefined : agentArgv(config.POWERNODE_AGENT_COMMAND);
   if (agentCommand === undefined && !existsSync(DEFAULT_AGENT_ENTRY)) {
-    logger.warn({ agent_entry: DEFAULT_AGENT_ENTRY }, 'the agent entry point is missing: instances will not start until it exists or POWERNODE_AGENT_COMMAND names an agent');
+    logger.warn(
+      { agent_entry: DEFAULT_AGENT_ENTRY },
+      'the agent entry point is missing: instances will not start until it exists or POWERNODE_AGENT_COMMAND names an agent',
+    );
   }
   const chosen = await chooseHypervisor(config.POWERNODE_HYPERVISOR);
   logger.info({ driver: chosen.kind, reason: chosen.reason }, 'hypervisor driver chosen');
@@ -162,8 +165,14 @@ function agentArgv(command: string): string[] {
     argv = splitArgv(command);
   } catch (error) {
     const reason = error instanceof CommandSyntaxError ? error.message : String(error);
-    throw new PowernodeError('config_invalid', `invalid configuration: POWERNODE_AGENT_COMMAND cannot be split into arguments: ${reason}`, { cause: error, details: { problems: [`POWERNODE_AGENT_COMMAND: ${reason}`] } });
+    throw new PowernodeError('config_invalid', `invalid configuration: POWERNODE_AGENT_COMMAND cannot be split into arguments: ${reason}`, {
+      cause: error,
+      details: { problems: [`POWERNODE_AGENT_COMMAND: ${reason}`] },
+    });
   }
-  if (argv.length === 0) throw new PowernodeError('config_invalid', 'invalid configuration: POWERNODE_AGENT_COMMAND names no program', { details: { problems: ['POWERNODE_AGENT_COMMAND: names no program'] } });
+  if (argv.length === 0)
+    throw new PowernodeError('config_invalid', 'invalid configuration: POWERNODE_AGENT_COMMAND names no program', {
+      details: { problems: ['POWERNODE_AGENT_COMMAND: names no program'] },
+    });
   return argv;
 }

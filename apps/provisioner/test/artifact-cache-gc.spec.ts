@@ -18,7 +18,15 @@ function cacheAt(dir: string) {
   const manifest = (label: string, extra: Record<string, unknown> = {}) => {
     const config = put(`config ${label}`);
     const layer = put(`layer ${label}`);
-    const digest = put(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: config }, layers: [{ digest: layer }], ...extra }));
+    const digest = put(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { digest: config },
+        layers: [{ digest: layer }],
+        ...extra,
+      }),
+    );
     return { digest, config, layer };
   };
   return { put, has, manifest };
@@ -48,7 +56,13 @@ describe('artifact cache collection', () => {
     const cache = cacheAt(dir);
     const amd64 = cache.manifest('amd64');
     const arm64 = cache.manifest('arm64');
-    const index = cache.put(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: amd64.digest }, { digest: arm64.digest }] }));
+    const index = cache.put(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ digest: amd64.digest }, { digest: arm64.digest }],
+      }),
+    );
     const signature = cache.manifest('bundle', { subject: { digest: index } });
     const strayReferrer = cache.manifest('stray', { subject: { digest: cache.put('something nobody keeps') } });
     await collectArtifactCache(dir, [index]);

@@ -37,7 +37,11 @@ async function provisionRunning(): Promise<string> {
 const exec = (id: string, body: Record<string, unknown>, as = operator) => p.rest('POST', `/instances/${id}/exec`, body, as);
 
 /** POST …/exec asking for NDJSON: the status, the content type, and each line with when it arrived (ms after the request). */
-async function streamExec(id: string, body: Record<string, unknown>, as = operator): Promise<{ status: number; type: string | null; lines: { line: any; at: number }[]; text: string }> {
+async function streamExec(
+  id: string,
+  body: Record<string, unknown>,
+  as = operator,
+): Promise<{ status: number; type: string | null; lines: { line: any; at: number }[]; text: string }> {
   const started = Date.now();
   const res = await fetch(`${p.platform.url}/api/v1/system/instances/${id}/exec`, {
     method: 'POST',
@@ -63,7 +67,11 @@ async function streamExec(id: string, body: Record<string, unknown>, as = operat
 
 /** The output of streamed lines joined per stream, and the last line. */
 function outputOf(lines: { line: any }[]): { stdout: string; stderr: string; last: any } {
-  const joined = (stream: string) => lines.filter((l) => l.line.stream === stream).map((l) => l.line.data as string).join('');
+  const joined = (stream: string) =>
+    lines
+      .filter((l) => l.line.stream === stream)
+      .map((l) => l.line.data as string)
+      .join('');
   return { stdout: joined('stdout'), stderr: joined('stderr'), last: lines.at(-1)?.line };
 }
 
@@ -104,10 +112,26 @@ describe('POST /instances/{id}/exec', () => {
   it('runs argv on the instance for an operator and records who ran what, not the output', async () => {
     const res = await exec(instanceId, { argv: ['/bin/cat', '/etc/stand-in-release'] });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ exit_code: 0, stdout: `stand-in root of ${instanceId}\n`, stderr: '', truncated: false, timed_out: false, duration_ms: expect.any(Number) });
+    expect(res.body).toEqual({
+      exit_code: 0,
+      stdout: `stand-in root of ${instanceId}\n`,
+      stderr: '',
+      truncated: false,
+      timed_out: false,
+      duration_ms: expect.any(Number),
+    });
     const recorded = (await p.instanceEvents(instanceId)).filter((e) => e.type === 'InstanceCommandExecuted');
     expect(recorded.map((e) => e.data)).toEqual([
-      { instance_id: instanceId, argv: ['/bin/cat', '/etc/stand-in-release'], exit_code: 0, timed_out: false, truncated: false, duration_ms: res.body.duration_ms, requested_by: expect.stringMatching(/^operator-/), executed_at: expect.any(String) },
+      {
+        instance_id: instanceId,
+        argv: ['/bin/cat', '/etc/stand-in-release'],
+        exit_code: 0,
+        timed_out: false,
+        truncated: false,
+        duration_ms: res.body.duration_ms,
+        requested_by: expect.stringMatching(/^operator-/),
+        executed_at: expect.any(String),
+      },
     ]);
     expect(JSON.stringify(recorded)).not.toContain('stand-in root of');
   });
@@ -181,9 +205,20 @@ describe('POST /instances/{id}/exec with Accept: application/x-ndjson', () => {
     ]);
     // The first line reached the client about a second before the command ended, not with its end.
     expect(res.lines[2]!.at - res.lines[0]!.at).toBeGreaterThanOrEqual(800);
-    const recorded = (await p.instanceEvents(instanceId)).filter((e) => e.type === 'InstanceCommandExecuted' && JSON.stringify((e.data as { argv: string[] }).argv) === JSON.stringify(argv));
+    const recorded = (await p.instanceEvents(instanceId)).filter(
+      (e) => e.type === 'InstanceCommandExecuted' && JSON.stringify((e.data as { argv: string[] }).argv) === JSON.stringify(argv),
+    );
     expect(recorded.map((e) => e.data)).toEqual([
-      { instance_id: instanceId, argv, exit_code: 3, timed_out: false, truncated: false, duration_ms: res.lines[2]!.line.duration_ms, requested_by: expect.stringMatching(/^operator-/), executed_at: expect.any(String) },
+      {
+        instance_id: instanceId,
+        argv,
+        exit_code: 3,
+        timed_out: false,
+        truncated: false,
+        duration_ms: res.lines[2]!.line.duration_ms,
+        requested_by: expect.stringMatching(/^operator-/),
+        executed_at: expect.any(String),
+      },
     ]);
   });
 
@@ -191,7 +226,12 @@ describe('POST /instances/{id}/exec with Accept: application/x-ndjson', () => {
     const bytes = 3 * 1024 * 1024;
     const res = await streamExec(instanceId, { argv: ['/bin/sh', '-c', `head -c ${bytes} /dev/zero | tr '\\000' a; echo done >&2`] });
     const { stdout, stderr, last } = outputOf(res.lines);
-    expect({ length: stdout.length, onlyA: /^a*$/.test(stdout), stderr, last }).toEqual({ length: bytes, onlyA: true, stderr: 'done\n', last: { exit_code: 0, timed_out: false, duration_ms: expect.any(Number) } });
+    expect({ length: stdout.length, onlyA: /^a*$/.test(stdout), stderr, last }).toEqual({
+      length: bytes,
+      onlyA: true,
+      stderr: 'done\n',
+      last: { exit_code: 0, timed_out: false, duration_ms: expect.any(Number) },
+    });
   });
 
   it('never splits a multi-byte character between lines', async () => {
@@ -204,7 +244,10 @@ describe('POST /instances/{id}/exec with Accept: application/x-ndjson', () => {
 
   it('ends with timed_out and exit code 124 when the command outlives timeout_ms', async () => {
     const res = await streamExec(instanceId, { argv: ['/bin/sh', '-c', 'echo before; sleep 30'], timeout_ms: 1000 });
-    expect(res.lines.map((l) => l.line)).toEqual([{ stream: 'stdout', data: 'before\n' }, { exit_code: 124, timed_out: true, duration_ms: expect.any(Number) }]);
+    expect(res.lines.map((l) => l.line)).toEqual([
+      { stream: 'stdout', data: 'before\n' },
+      { exit_code: 124, timed_out: true, duration_ms: expect.any(Number) },
+    ]);
   });
 
   it('kills the command when the client goes away, and records the run', async () => {
@@ -219,7 +262,9 @@ describe('POST /instances/{id}/exec with Accept: application/x-ndjson', () => {
     expect(new TextDecoder().decode((await reader.read()).value)).toContain('abandoned');
     abort.abort();
     const recorded = await waitFor('the abandoned run to be recorded', async () =>
-      (await p.instanceEvents(instanceId)).find((e) => e.type === 'InstanceCommandExecuted' && (e.data as { argv: string[] }).argv.includes('echo abandoned; sleep 30')),
+      (await p.instanceEvents(instanceId)).find(
+        (e) => e.type === 'InstanceCommandExecuted' && (e.data as { argv: string[] }).argv.includes('echo abandoned; sleep 30'),
+      ),
     );
     expect(recorded.data).toMatchObject({ timed_out: false, exit_code: 137 });
     expect((recorded.data as { duration_ms: number }).duration_ms).toBeLessThan(20_000);
@@ -250,10 +295,14 @@ describe('POST /instances/{id}/exec with Accept: application/x-ndjson', () => {
 describe('powernode instances exec', () => {
   it("writes the command's output as it comes, before the command ends", async () => {
     const started = Date.now();
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/powernode.mjs'), 'instances', 'exec', instanceId, '--', '/bin/sh', '-c', 'echo first; sleep 2; echo second; exit 4'], {
-      env: { ...process.env, POWERNODE_URL: p.platform.url, POWERNODE_TOKEN: operator },
-      cwd: REPO_ROOT,
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO_ROOT, 'bin/powernode.mjs'), 'instances', 'exec', instanceId, '--', '/bin/sh', '-c', 'echo first; sleep 2; echo second; exit 4'],
+      {
+        env: { ...process.env, POWERNODE_URL: p.platform.url, POWERNODE_TOKEN: operator },
+        cwd: REPO_ROOT,
+      },
+    );
     const arrivals: { text: string; at: number }[] = [];
     child.stdout.setEncoding('utf8').on('data', (text: string) => arrivals.push({ text, at: Date.now() - started }));
     const [code] = (await once(child, 'close')) as [number];
@@ -264,7 +313,12 @@ describe('powernode instances exec', () => {
 
   it('passes 3 MiB of output through in full', async () => {
     const run = await cli(['instances', 'exec', instanceId, '--', '/bin/sh', '-c', "head -c 3145728 /dev/zero | tr '\\000' b"]);
-    expect({ code: run.code, length: run.stdout.length, onlyB: /^b*$/.test(run.stdout), stderr: run.stderr }).toEqual({ code: 0, length: 3 * 1024 * 1024, onlyB: true, stderr: '' });
+    expect({ code: run.code, length: run.stdout.length, onlyB: /^b*$/.test(run.stdout), stderr: run.stderr }).toEqual({
+      code: 0,
+      length: 3 * 1024 * 1024,
+      onlyB: true,
+      stderr: '',
+    });
   });
 
   it('says so on stderr when --timeout killed the command, and exits 124', async () => {
@@ -278,7 +332,14 @@ describe('powernode instances exec', () => {
     expect(run).toEqual({ code: 5, stdout: 'out\n', stderr: 'err\n' });
     const json = await cli(['instances', 'exec', '--json', instanceId, '--', '/bin/sh', '-c', 'cat /etc/stand-in-release; echo err >&2; exit 2']);
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout)).toEqual({ exit_code: 2, stdout: `stand-in root of ${instanceId}\n`, stderr: 'err\n', truncated: false, timed_out: false, duration_ms: expect.any(Number) });
+    expect(JSON.parse(json.stdout)).toEqual({
+      exit_code: 2,
+      stdout: `stand-in root of ${instanceId}\n`,
+      stderr: 'err\n',
+      truncated: false,
+      timed_out: false,
+      duration_ms: expect.any(Number),
+    });
   });
 
   it('prints a clear error and exits 1 for an unknown instance', async () => {

@@ -54,12 +54,35 @@ async function world(agentCommand: string[] = [process.execPath, STAND_IN_AGENT]
   const keys = EnrolmentKeys.loadOrCreate(dir);
   const driver = new LocalDriver({ dataDir: dir, agentCommand, stopGraceMs: 2000, pollIntervalMs: 50 });
   const liveness = new LivenessTable();
-  const reconciler = new InstanceReconciler({ store, driver, readModels, keys, liveness, settings: { ...SETTINGS, cacheDir: path.join(dir, 'cache') }, logger, clock });
-  const service = new ProvisionerService({ store, readModels, reconciler, liveness, keys, driverKind: driver.kind, settings: { enrolmentTtlMs: 3_600_000 }, logger, clock });
+  const reconciler = new InstanceReconciler({
+    store,
+    driver,
+    readModels,
+    keys,
+    liveness,
+    settings: { ...SETTINGS, cacheDir: path.join(dir, 'cache') },
+    logger,
+    clock,
+  });
+  const service = new ProvisionerService({
+    store,
+    readModels,
+    reconciler,
+    liveness,
+    keys,
+    driverKind: driver.kind,
+    settings: { enrolmentTtlMs: 3_600_000 },
+    logger,
+    clock,
+  });
   const agents = new AgentSessions({ store, readModels, liveness, keys, heartbeatIntervalMs: INTERVAL_MS, logger, clock });
   const sweeper = new HeartbeatSweeper({ store, readModels, liveness, reconciler, intervalMs: INTERVAL_MS, logger, clock });
   const templateId = templateIdFor('base');
-  await store.append(catalogStreams.template(templateId), [{ type: 'TemplateCreated', data: { template_id: templateId, name: 'base', description: '', created_at: clock().toISOString() } }], { expected: 'no_stream' });
+  await store.append(
+    catalogStreams.template(templateId),
+    [{ type: 'TemplateCreated', data: { template_id: templateId, name: 'base', description: '', created_at: clock().toISOString() } }],
+    { expected: 'no_stream' },
+  );
   await readModels.caughtUpWithStore();
   const { node } = await service.createNode({ hostname: 'reconcile-test', node_template_id: templateId }, OPERATOR, 'test');
   return {
@@ -75,7 +98,8 @@ async function world(agentCommand: string[] = [process.execPath, STAND_IN_AGENT]
     advance: (ms) => {
       now += ms;
     },
-    statuses: async (id) => (await store.readStream(provisionerStreams.instance(id))).filter((e) => e.type === 'InstanceStatusChanged').map((e) => (e.data as { to: string }).to),
+    statuses: async (id) =>
+      (await store.readStream(provisionerStreams.instance(id))).filter((e) => e.type === 'InstanceStatusChanged').map((e) => (e.data as { to: string }).to),
     async close() {
       await driver.close();
       const sweeper = new LocalDriver({ dataDir: dir, agentCommand: [process.execPath, STAND_IN_AGENT], stopGraceMs: 1000 });
@@ -110,13 +134,34 @@ async function recordRequestOnly(w: World, instanceId: string): Promise<void> {
 }
 
 async function recordStatus(w: World, instanceId: string, to: string): Promise<void> {
-  await executeCommand(w.store, provisionerStreams.instance(instanceId), instanceDecider, { type: 'ChangeStatus', instance_id: instanceId, to, reason: 'test', now: '2026-05-01T10:00:01.000Z' }, { actor: 'provisioner', correlation_id: 'test' });
+  await executeCommand(
+    w.store,
+    provisionerStreams.instance(instanceId),
+    instanceDecider,
+    { type: 'ChangeStatus', instance_id: instanceId, to, reason: 'test', now: '2026-05-01T10:00:01.000Z' },
+    { actor: 'provisioner', correlation_id: 'test' },
+  );
 }
 
-const specOf = (w: World, instanceId: string) => ({ instance_id: instanceId, hostname: 'reconcile-test', enrolment_token: w.keys.enrolmentToken(instanceId), ...{ gateway_url: SETTINGS.gatewayUrl, oci_registry: SETTINGS.ociRegistry } });
+const specOf = (w: World, instanceId: string) => ({
+  instance_id: instanceId,
+  hostname: 'reconcile-test',
+  enrolment_token: w.keys.enrolmentToken(instanceId),
+  ...{ gateway_url: SETTINGS.gatewayUrl, oci_registry: SETTINGS.ociRegistry },
+});
 
 function heartbeat(running: Record<string, string> = {}): AgentHeartbeat {
-  return { running_module_digests: running, composed_root_hash: null, generation: null, errors: [], module_states: {}, services: [], address: null, agent_version: 'stand-in/1', boot_id: 'boot-1' };
+  return {
+    running_module_digests: running,
+    composed_root_hash: null,
+    generation: null,
+    errors: [],
+    module_states: {},
+    services: [],
+    address: null,
+    agent_version: 'stand-in/1',
+    boot_id: 'boot-1',
+  };
 }
 
 let w: World;
@@ -167,7 +212,13 @@ describe('reconciling after a crash at each provisioning step', () => {
     w = await world();
     const { instance } = await w.service.provisionInstance({ node_id: w.nodeId }, OPERATOR, 'test');
     await waitUntil('the agent', () => agentProcessesOf(instance.id).length === 1);
-    await executeCommand(w.store, provisionerStreams.instance(instance.id), instanceDecider, { type: 'TerminateInstance', instance_id: instance.id, terminated_by: 'operator', now: '2026-05-01T10:00:02.000Z' }, { actor: 'operator', correlation_id: 'test' });
+    await executeCommand(
+      w.store,
+      provisionerStreams.instance(instance.id),
+      instanceDecider,
+      { type: 'TerminateInstance', instance_id: instance.id, terminated_by: 'operator', now: '2026-05-01T10:00:02.000Z' },
+      { actor: 'operator', correlation_id: 'test' },
+    );
     expect(existsSync(w.driver.instanceDir(instance.id))).toBe(true);
     await w.reconciler.sweepTerminated('test');
     expect(existsSync(w.driver.instanceDir(instance.id))).toBe(false);
@@ -193,7 +244,10 @@ describe('driver failures', () => {
 describe('heartbeats', () => {
   async function runningInstance(): Promise<{ id: string; credential: string }> {
     const { instance } = await w.service.provisionInstance({ node_id: w.nodeId }, OPERATOR, 'test');
-    const { credential, heartbeat_interval_ms } = await w.agents.enrol({ instance_id: instance.id, enrolment_token: w.keys.enrolmentToken(instance.id) }, 'test');
+    const { credential, heartbeat_interval_ms } = await w.agents.enrol(
+      { instance_id: instance.id, enrolment_token: w.keys.enrolmentToken(instance.id) },
+      'test',
+    );
     expect(heartbeat_interval_ms).toBe(INTERVAL_MS);
     const answer = await w.agents.heartbeat(credential, heartbeat(), 'test');
     expect(answer).toEqual({ ok: true, desired_generation: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
@@ -241,7 +295,9 @@ describe('heartbeats', () => {
   it('refuse running modules that are not module names, and every call once the instance is terminated', async () => {
     w = await world();
     const { id, credential } = await runningInstance();
-    await expect(w.agents.heartbeat(credential, heartbeat({ 'Not A Module': `sha256:${'b'.repeat(64)}` }), 'test')).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(w.agents.heartbeat(credential, heartbeat({ 'Not A Module': `sha256:${'b'.repeat(64)}` }), 'test')).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
     await w.service.terminateInstance(id, OPERATOR, 'test');
     await expect(w.agents.heartbeat(credential, heartbeat(), 'test')).rejects.toMatchObject({ code: 'unauthenticated' });
     await expect(w.agents.desired(credential)).rejects.toMatchObject({ code: 'unauthenticated' });

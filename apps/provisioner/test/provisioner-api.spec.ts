@@ -184,7 +184,12 @@ describe('an instance on a live node', () => {
     expect(desired.generation).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(desired.modules.map((m: { module_name: string }) => m.module_name)).toEqual([base.name, app.name]);
     const [baseLayer, appLayer] = desired.modules;
-    expect(baseLayer).toMatchObject({ version_id: baseV1.version_id, oci_digest: baseV1.oci_digest, composefs_digest: baseV1.composefs_digest, priority: 1000 });
+    expect(baseLayer).toMatchObject({
+      version_id: baseV1.version_id,
+      oci_digest: baseV1.oci_digest,
+      composefs_digest: baseV1.composefs_digest,
+      priority: 1000,
+    });
     // Its own mask and the mask of the higher layer; its own protected path is not masked from itself.
     expect(baseLayer.effective_mask).toEqual(['/usr/share/doc/**', '/var/cache/**']);
     expect(baseLayer.init).toEqual({ start: 'base-init --start', stop: 'base-init --stop', restart: null });
@@ -269,7 +274,11 @@ describe('an instance on a live node', () => {
     const malformed = await p.agentApi('POST', 'heartbeat', { credential, body: { running_module_digests: { x: 'not-a-digest' } } });
     expect(malformed.status).toBe(400);
     expect(malformed.body.code).toBe('validation_failed');
-    const notJson = await fetch(`${p.platform.url}/api/v1/agent/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: '{not json' });
+    const notJson = await fetch(`${p.platform.url}/api/v1/agent/heartbeat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+      body: '{not json',
+    });
     expect(notJson.status).toBe(400);
     expect(notJson.headers.get('content-type')).toContain('application/problem+json');
     expect((await p.agentApi('GET', 'no-such-route', { credential })).status).toBe(404);

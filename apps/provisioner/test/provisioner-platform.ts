@@ -76,10 +76,16 @@ export async function startProvisionerPlatform(env: NodeJS.ProcessEnv = {}): Pro
     agentApi: (method, route, options = {}) => request(`${platform.url}/api/v1/agent/${route}`, method, options.credential, options.body),
     async mcp() {
       const client = new Client({ name: 'powernode-provisioner-test', version: '0.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${platform.adminToken}` } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${platform.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${platform.adminToken}` } } }),
+      );
       return {
         call: async (name, args) => {
-          const result = (await client.callTool({ name, arguments: args })) as { isError?: boolean; structuredContent?: unknown; content: { type: string; text: string }[] };
+          const result = (await client.callTool({ name, arguments: args })) as {
+            isError?: boolean;
+            structuredContent?: unknown;
+            content: { type: string; text: string }[];
+          };
           const text = result.content.map((c) => c.text).join('\n');
           return { isError: Boolean(result.isError), data: result.structuredContent ?? (result.isError ? null : JSON.parse(text)), text };
         },
@@ -152,7 +158,11 @@ export function catalogSetup(p: ProvisionerPlatform) {
     },
 
     /** Appends ModuleVersionBuilt as ingest does and waits until the catalog knows the version. */
-    async recordBuild(module: CatalogModule, version: string, manifest: Record<string, unknown> = {}): Promise<{ version_id: string; oci_digest: string; composefs_digest: string }> {
+    async recordBuild(
+      module: CatalogModule,
+      version: string,
+      manifest: Record<string, unknown> = {},
+    ): Promise<{ version_id: string; oci_digest: string; composefs_digest: string }> {
       const tag = `v${version}`;
       const version_id = moduleVersionIdFor(module.id, tag);
       const oci_digest = digestOf(`${module.name}@${version}:manifest`);
@@ -191,7 +201,8 @@ export function catalogSetup(p: ProvisionerPlatform) {
     async promote(versionId: string, ...states: string[]): Promise<void> {
       for (const to of states) {
         const res = await p.rest('POST', `/module-versions/${versionId}/promote`, { to });
-        if (res.status !== 200 || res.body.version?.promotion_state !== to) throw new Error(`promote ${versionId} to ${to}: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status !== 200 || res.body.version?.promotion_state !== to)
+          throw new Error(`promote ${versionId} to ${to}: ${res.status} ${JSON.stringify(res.body)}`);
       }
     },
 

@@ -59,7 +59,11 @@ async function provisionAndKillWhen(when: (event: EventEnvelope) => boolean): Pr
   // The callers give up once the provisioner is dead (its answers would only time out).
   const callers = new AbortController();
   const inFlight = [1, 2, 3].map(() =>
-    fetch(`${p.platform.url}/api/v1/system/nodes/${nodeId}/instances`, { method: 'POST', headers: { authorization: `Bearer ${p.platform.adminToken}` }, signal: callers.signal }).then(
+    fetch(`${p.platform.url}/api/v1/system/nodes/${nodeId}/instances`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${p.platform.adminToken}` },
+      signal: callers.signal,
+    }).then(
       (res) => res.status,
       () => 'abandoned',
     ),
@@ -109,7 +113,9 @@ describe('a provisioner killed while it reconciles', () => {
       expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
       // One agent per instance, started once: the restart adopted what ran and started only what did not.
       await waitUntil(`a single agent for ${id}`, () => agentProcessesOf(id).length === 1);
-      const starts = readFileSync(`${p.sandboxOf(id)}/starts`, 'utf8').trim().split('\n');
+      const starts = readFileSync(`${p.sandboxOf(id)}/starts`, 'utf8')
+        .trim()
+        .split('\n');
       expect(starts).toHaveLength(1);
       expect((await p.rest('GET', `/instances/${id}/drift`)).body.drift).toBe(false);
     }

@@ -36,10 +36,14 @@ async function provision(templateId: string): Promise<string> {
 describe('the real agent', () => {
   it('enrols, reports and runs an instance of an empty template without drift, and is stopped by terminate', async () => {
     const id = await provision(await catalog.createTemplate(uniqueName('empty'), []));
-    const running = await waitUntil('the real agent to report', async () => {
-      const view = await instance(id);
-      return view.status === 'running' ? view : null;
-    }, 60_000);
+    const running = await waitUntil(
+      'the real agent to report',
+      async () => {
+        const view = await instance(id);
+        return view.status === 'running' ? view : null;
+      },
+      60_000,
+    );
     expect(running).toMatchObject({ enrolled: true, running_module_digests: {}, agent_version: expect.any(String), boot_id: expect.any(String) });
     expect((await p.rest('GET', `/instances/${id}/drift`)).body).toMatchObject({ drift: false });
 
@@ -54,10 +58,14 @@ describe('the real agent', () => {
     const build = await catalog.recordBuild(module, '1.0.0');
     await catalog.promote(build.version_id, 'staging', 'blessed', 'live');
     const id = await provision(await catalog.createTemplate(uniqueName('ghostly'), [module.name]));
-    const failing = await waitUntil('the agent to report the failed pull', async () => {
-      const view = await instance(id);
-      return view.status === 'running' && view.errors.length > 0 ? view : null;
-    }, 60_000);
+    const failing = await waitUntil(
+      'the agent to report the failed pull',
+      async () => {
+        const view = await instance(id);
+        return view.status === 'running' && view.errors.length > 0 ? view : null;
+      },
+      60_000,
+    );
     expect(failing.errors[0]).toMatchObject({ module: module.name, message: expect.any(String) });
     expect(failing.running_module_digests).toEqual({});
     const drift = (await p.rest('GET', `/instances/${id}/drift`)).body;

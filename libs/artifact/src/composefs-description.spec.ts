@@ -36,8 +36,12 @@ describe('composefs description', () => {
       '/etc/redis/redis.conf 6 100644 1 0 0 0 1234.0 9c/76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa - 9c76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa',
     );
     // Only a whole field equal to "-" is escaped; a path component "-" is plain.
-    expect(lines).toContain('/var/a\\x20dir\\x0awith\\x5codd/- 6 100644 1 0 0 0 1234.0 9c/76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa - 9c76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa');
-    expect(lines).toContain('/var/\\xc3\\xbcn\\xc3\\xaf 6 100644 1 0 0 0 1234.0 9c/76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa - 9c76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa');
+    expect(lines).toContain(
+      '/var/a\\x20dir\\x0awith\\x5codd/- 6 100644 1 0 0 0 1234.0 9c/76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa - 9c76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa',
+    );
+    expect(lines).toContain(
+      '/var/\\xc3\\xbcn\\xc3\\xaf 6 100644 1 0 0 0 1234.0 9c/76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa - 9c76eecc7b76fcb46199cb27b90cf59a660e10575bb0412128905129d5b1c2aa',
+    );
     expect(lines.at(-1)).toBe('');
   });
 
@@ -97,22 +101,37 @@ describe('composefs description', () => {
 
   it('refuses to describe a file without a digest or an entry without its parent', () => {
     expect(() => formatComposefsDescription([{ path: '/a', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 1 }], { mtime: 0 })).toThrow(/no fs-verity digest/);
-    expect(() => formatComposefsDescription([{ path: '/a/b', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 }], { mtime: 0 })).toThrow(/no parent directory/);
+    expect(() => formatComposefsDescription([{ path: '/a/b', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 }], { mtime: 0 })).toThrow(
+      /no parent directory/,
+    );
   });
 });
 
 describe('verifyTreeAgainstDescription', () => {
   const description = parseComposefsDescription(formatComposefsDescription(tree, { mtime: 0 }));
-  const change = (path: string, patch: Partial<DescribedEntry>): DescribedEntry[] => tree.map((entry) => (entry.path === path ? { ...entry, ...patch } : entry));
+  const change = (path: string, patch: Partial<DescribedEntry>): DescribedEntry[] =>
+    tree.map((entry) => (entry.path === path ? { ...entry, ...patch } : entry));
 
   it.each([
-    ['a changed file', change('/etc/redis/redis.conf', { digest: EMPTY_DIGEST }), { path: '/etc/redis/redis.conf', field: 'digest', expected: HELLO_DIGEST, actual: EMPTY_DIGEST }],
+    [
+      'a changed file',
+      change('/etc/redis/redis.conf', { digest: EMPTY_DIGEST }),
+      { path: '/etc/redis/redis.conf', field: 'digest', expected: HELLO_DIGEST, actual: EMPTY_DIGEST },
+    ],
     ['a changed size', change('/etc/redis/redis.conf', { size: 7 }), { path: '/etc/redis/redis.conf', field: 'size', expected: '6', actual: '7' }],
     ['a changed mode', change('/usr/bin/tool', { mode: 0o644 }), { path: '/usr/bin/tool', field: 'mode', expected: '755', actual: '644' }],
     ['a changed owner', change('/usr/bin/tool', { uid: 1000 }), { path: '/usr/bin/tool', field: 'uid', expected: '0', actual: '1000' }],
     ['a changed group', change('/usr/bin/tool', { gid: 5 }), { path: '/usr/bin/tool', field: 'gid', expected: '0', actual: '5' }],
-    ['a retargeted symlink', change('/etc/redis/link', { linkTarget: '/etc/shadow' }), { path: '/etc/redis/link', field: 'link_target', expected: 'redis.conf', actual: '/etc/shadow' }],
-    ['a file turned into a symlink', change('/usr/bin/tool', { type: 'symlink', linkTarget: '/bin/sh' }), { path: '/usr/bin/tool', field: 'type', expected: 'file', actual: 'symlink' }],
+    [
+      'a retargeted symlink',
+      change('/etc/redis/link', { linkTarget: '/etc/shadow' }),
+      { path: '/etc/redis/link', field: 'link_target', expected: 'redis.conf', actual: '/etc/shadow' },
+    ],
+    [
+      'a file turned into a symlink',
+      change('/usr/bin/tool', { type: 'symlink', linkTarget: '/bin/sh' }),
+      { path: '/usr/bin/tool', field: 'type', expected: 'file', actual: 'symlink' },
+    ],
     ['a missing file', tree.filter((entry) => entry.path !== '/var/ünï'), { path: '/var/ünï', field: 'presence', expected: 'present', actual: 'missing' }],
     [
       'an extra file',

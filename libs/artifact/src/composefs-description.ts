@@ -103,9 +103,13 @@ export function escapeDumpField(value: string | Buffer, escapeEquals = false): s
 }
 
 function invalid(line: number, why: string): PowernodeError {
-  return new PowernodeError('manifest_invalid', `composefs description line ${line}: ${why}; the artifact is malformed — rebuild it with powernode module build`, {
-    details: { line, reason: why },
-  });
+  return new PowernodeError(
+    'manifest_invalid',
+    `composefs description line ${line}: ${why}; the artifact is malformed — rebuild it with powernode module build`,
+    {
+      details: { line, reason: why },
+    },
+  );
 }
 
 // The escapes `\\`, `\n`, `\r`, `\t`, keyed by the byte after the backslash.
@@ -183,8 +187,21 @@ export function formatComposefsDescription(entries: readonly DescribedEntry[], o
         return [escapeDumpField(entry.path), '0', mode, String(2 + directories.get(entry.path)!), entry.uid, entry.gid, '0', mtime, '-', '-', '-'].join(' ');
       case 'symlink': {
         const target = entry.linkTarget ?? '';
-        if (target === '') throw new PowernodeError('validation_failed', `composefs description: symlink ${entry.path} has no target`, { details: { path: entry.path } });
-        return [escapeDumpField(entry.path), Buffer.byteLength(target, 'utf8'), mode, '1', entry.uid, entry.gid, '0', mtime, escapeDumpField(target), '-', '-'].join(' ');
+        if (target === '')
+          throw new PowernodeError('validation_failed', `composefs description: symlink ${entry.path} has no target`, { details: { path: entry.path } });
+        return [
+          escapeDumpField(entry.path),
+          Buffer.byteLength(target, 'utf8'),
+          mode,
+          '1',
+          entry.uid,
+          entry.gid,
+          '0',
+          mtime,
+          escapeDumpField(target),
+          '-',
+          '-',
+        ].join(' ');
       }
       case 'file': {
         if (entry.digest === undefined) {
@@ -236,7 +253,17 @@ export function parseComposefsDescription(bytes: Uint8Array): ComposefsDescripti
     const fields = raw.split(' ');
     if (fields.length < 11) throw invalid(lineNumber, `${fields.length} fields, composefs-dump(5) lines have at least 11`);
     const [pathField, sizeField, modeField, nlinkField, uidField, gidField, rdevField, mtimeField, payloadField, contentField, digestField] = fields as [
-      string, string, string, string, string, string, string, string, string, string, string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
     ];
     const modulePath = unescapeDumpField(pathField, lineNumber)?.toString('utf8');
     if (modulePath === undefined || !isNormalPath(modulePath)) throw invalid(lineNumber, `path "${pathField}" is not an absolute normalised path`);
@@ -268,7 +295,10 @@ export function parseComposefsDescription(bytes: Uint8Array): ComposefsDescripti
       xattrs: fields.slice(11).map((xattr) => {
         const equals = xattr.indexOf('=');
         if (equals <= 0) throw invalid(lineNumber, `xattr "${xattr}" is not KEY=VALUE`);
-        return { key: unescapeDumpField(xattr.slice(0, equals), lineNumber)!.toString('utf8'), value: unescapeDumpField(xattr.slice(equals + 1), lineNumber) ?? Buffer.alloc(0) };
+        return {
+          key: unescapeDumpField(xattr.slice(0, equals), lineNumber)!.toString('utf8'),
+          value: unescapeDumpField(xattr.slice(equals + 1), lineNumber) ?? Buffer.alloc(0),
+        };
       }),
     };
     switch (type) {
@@ -309,7 +339,10 @@ export function parseComposefsDescription(bytes: Uint8Array): ComposefsDescripti
  * description (parsed, or its bytes) and returns the first difference, or undefined when they agree: same
  * paths, types, modes, owners, sizes, symlink targets and file digests.
  */
-export function verifyTreeAgainstDescription(entries: readonly DescribedEntry[], descriptionOrBytes: ComposefsDescription | Uint8Array): TreeMismatch | undefined {
+export function verifyTreeAgainstDescription(
+  entries: readonly DescribedEntry[],
+  descriptionOrBytes: ComposefsDescription | Uint8Array,
+): TreeMismatch | undefined {
   const description = descriptionOrBytes instanceof Uint8Array ? parseComposefsDescription(descriptionOrBytes) : descriptionOrBytes;
   const actualByPath = new Map<string, DescribedEntry>();
   for (const entry of entries) {

@@ -122,7 +122,8 @@ describe('buildModuleArtifact', () => {
   it('normalises git-tag versions and refuses what is not semver', () => {
     expect(normaliseModuleVersion('v1.2.3')).toBe('1.2.3');
     expect(normaliseModuleVersion('1.2.3-rc.1+build.5')).toBe('1.2.3-rc.1+build.5');
-    for (const bad of ['latest', '1.2', 'v', 'vv1.2.3', '01.2.3']) expect(() => normaliseModuleVersion(bad)).toThrow(expect.objectContaining({ code: 'not_semver' }));
+    for (const bad of ['latest', '1.2', 'v', 'vv1.2.3', '01.2.3'])
+      expect(() => normaliseModuleVersion(bad)).toThrow(expect.objectContaining({ code: 'not_semver' }));
   });
 
   it('builds the tutorial module: mask drops sentinel.conf, .gitkeep ships, layers and annotations as DESIGN §4 says', async () => {
@@ -137,7 +138,15 @@ describe('buildModuleArtifact', () => {
       onProgress: (step, detail) => steps.push([step, detail]),
     });
     try {
-      expect(built.entries.map((entry) => entry.path)).toEqual(['/etc', '/etc/redis', '/etc/redis/redis.conf', '/var', '/var/lib', '/var/lib/redis', '/var/lib/redis/.gitkeep']);
+      expect(built.entries.map((entry) => entry.path)).toEqual([
+        '/etc',
+        '/etc/redis',
+        '/etc/redis/redis.conf',
+        '/var',
+        '/var/lib',
+        '/var/lib/redis',
+        '/var/lib/redis/.gitkeep',
+      ]);
       expect(built.manifest).toMatchObject({
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -181,7 +190,11 @@ describe('buildModuleArtifact', () => {
         'manifest_built',
       ]);
       expect(steps[0]![1]).toEqual({ entries: 7, files: 2, bytes: Buffer.byteLength(await readFile(path.join(dir, 'rootfs/etc/redis/redis.conf'))) });
-      expect(steps.at(-1)![1]).toEqual({ digest: built.manifestDigest, root_hash: built.rootHash, composefs_digest: built.composefsDigest } satisfies ArtifactProgressDetails['manifest_built']);
+      expect(steps.at(-1)![1]).toEqual({
+        digest: built.manifestDigest,
+        root_hash: built.rootHash,
+        composefs_digest: built.composefsDigest,
+      } satisfies ArtifactProgressDetails['manifest_built']);
     } finally {
       await built.dispose();
     }
@@ -203,7 +216,12 @@ describe('buildModuleArtifact', () => {
       expect(verifyTreeAgainstDescription(await describeDirectory(extracted), description)).toMatchObject({ path: '/etc/redis/redis.conf', field: 'digest' });
       await writeFile(conf, original);
       await chmod(conf, 0o4755);
-      expect(verifyTreeAgainstDescription(await describeDirectory(extracted), description)).toEqual({ path: '/etc/redis/redis.conf', field: 'mode', expected: '644', actual: '4755' });
+      expect(verifyTreeAgainstDescription(await describeDirectory(extracted), description)).toEqual({
+        path: '/etc/redis/redis.conf',
+        field: 'mode',
+        expected: '644',
+        actual: '4755',
+      });
     } finally {
       await built.dispose();
     }
@@ -226,7 +244,7 @@ describe('buildModuleArtifact', () => {
     const built = await buildModuleArtifact({ dir });
     try {
       expect(built.entries.map((entry) => entry.path)).toEqual(['/etc', '/etc/app', '/etc/app/app.conf', '/usr', '/usr/share', '/var', '/var/log']);
-      const description = (await readFile(built.blobs.get(built.composefsDigest)!.path, 'utf8'));
+      const description = await readFile(built.blobs.get(built.composefsDigest)!.path, 'utf8');
       expect(description).not.toMatch(/secret|\.tmp|old\.log|README/);
     } finally {
       await built.dispose();
@@ -243,17 +261,31 @@ describe('buildModuleArtifact', () => {
       const files = built.entries.filter((entry) => entry.type === 'file');
       const hostPaths = files.map((entry) => path.join(dir, 'rootfs', entry.path));
       const { stdout } = await execFileAsync('fsverity', ['digest', ...hostPaths], { maxBuffer: 16 * 1024 * 1024 });
-      const cli = new Map(stdout.trim().split('\n').map((line) => [line.slice(line.indexOf(' ') + 1), line.slice(0, line.indexOf(' '))]));
+      const cli = new Map(
+        stdout
+          .trim()
+          .split('\n')
+          .map((line) => [line.slice(line.indexOf(' ') + 1), line.slice(0, line.indexOf(' '))]),
+      );
       for (const [index, entry] of files.entries()) {
         expect(entry.digest).toBe(cli.get(hostPaths[index]!));
-        expect(entry.sha256).toBe(createHash('sha256').update(await readFile(hostPaths[index]!)).digest('hex'));
+        expect(entry.sha256).toBe(
+          createHash('sha256')
+            .update(await readFile(hostPaths[index]!))
+            .digest('hex'),
+        );
       }
       const description = parseComposefsDescription(await readFile(built.blobs.get(built.composefsDigest)!.path));
       expect(verifyTreeAgainstDescription(built.entries, description)).toBeUndefined();
       expect(await verifyTreeLayer(built.blobs.get(built.manifest.layers[0]!.digest)!.path, description)).toBeUndefined();
 
       const sbom = JSON.parse((await blobBytes(built, CYCLONEDX_SBOM_MEDIA_TYPE)).toString());
-      expect(sbom).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.6', version: 1, metadata: { timestamp: '1970-01-01T00:00:00Z', component: { name: 'oracle', type: 'application' } } });
+      expect(sbom).toMatchObject({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        version: 1,
+        metadata: { timestamp: '1970-01-01T00:00:00Z', component: { name: 'oracle', type: 'application' } },
+      });
       expect(sbom.serialNumber).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       const packages = sbom.components.filter((component: { type: string }) => component.type === 'library');
       expect(packages).toEqual([
@@ -318,7 +350,10 @@ describe('buildModuleArtifact', () => {
           await mkdir(extracted);
           await execFileAsync('tar', ['-xf', built.blobs.get(built.manifest.layers[0]!.digest)!.path, '-C', extracted]);
           const rootfs = path.join(source, 'rootfs');
-          const hasRootfs = await readdir(rootfs).then(() => true, () => false);
+          const hasRootfs = await readdir(rootfs).then(
+            () => true,
+            () => false,
+          );
           if (hasRootfs) await expect(execFileAsync('diff', ['-r', rootfs, extracted])).resolves.toBeDefined();
           else expect(await readdir(extracted)).toEqual([]);
         } finally {
@@ -342,7 +377,12 @@ describe('buildModuleArtifact', () => {
   describe('refuses bad modules with a clear error', () => {
     it.each([
       ['no manifest.yaml', async (dir: string) => mkdir(path.join(dir, 'rootfs'), { recursive: true }), 'manifest_invalid', /manifest\.yaml does not exist/],
-      ['an invalid manifest', async (dir: string) => writeFile(path.join(dir, 'manifest.yaml'), 'schema_version: 1\nname: Bad Name\n'), 'manifest_invalid', /name/],
+      [
+        'an invalid manifest',
+        async (dir: string) => writeFile(path.join(dir, 'manifest.yaml'), 'schema_version: 1\nname: Bad Name\n'),
+        'manifest_invalid',
+        /name/,
+      ],
       [
         'a bad mask glob',
         async (dir: string) => {

@@ -166,7 +166,12 @@ interface ArchivedTree {
 }
 
 /** Writes the tar layer into the layout's blob directory, hashing the archive and every file in the same pass. */
-async function archiveTree(tree: readonly TreeEntry[], layoutDir: string, mtime: number, onProgress: ArtifactProgressListener | undefined): Promise<ArchivedTree> {
+async function archiveTree(
+  tree: readonly TreeEntry[],
+  layoutDir: string,
+  mtime: number,
+  onProgress: ArtifactProgressListener | undefined,
+): Promise<ArchivedTree> {
   const fileDigests = new Map<string, { digest: string; sha256: string }>();
   const bytesTotal = tree.reduce((sum, entry) => sum + (entry.type === 'file' ? entry.size : 0), 0);
   let entriesDone = 0;
@@ -193,7 +198,13 @@ async function archiveTree(tree: readonly TreeEntry[], layoutDir: string, mtime:
       onEntry: (entry) => {
         entriesDone += 1;
         if (entry.type === 'file') bytesDone += entry.size;
-        onProgress?.('tree_entry_archived', { path: entry.path, entries_done: entriesDone, entries_total: tree.length, bytes_done: bytesDone, bytes_total: bytesTotal });
+        onProgress?.('tree_entry_archived', {
+          path: entry.path,
+          entries_done: entriesDone,
+          entries_total: tree.length,
+          bytes_done: bytesDone,
+          bytes_total: bytesTotal,
+        });
       },
     });
     for await (const chunk of tar) {
@@ -287,7 +298,9 @@ export async function buildModuleArtifact(options: BuildModuleArtifactOptions): 
     const sbom = buildModuleSbom({
       manifest: moduleManifest,
       ...(version === undefined ? {} : { version }),
-      files: archive.entries.filter((entry) => entry.type === 'file').map((entry) => ({ path: entry.path, sha256: entry.sha256!, fsverityDigest: entry.digest! })),
+      files: archive.entries
+        .filter((entry) => entry.type === 'file')
+        .map((entry) => ({ path: entry.path, sha256: entry.sha256!, fsverityDigest: entry.digest! })),
       sourceDateEpoch: mtime,
       packageNamespace: options.packageTree?.vendor ?? options.packageNamespace ?? 'ubuntu',
       toolVersion: MODULE_BUILDER_VERSION,

@@ -137,7 +137,12 @@ export async function describeTarTree(source: AsyncIterable<Uint8Array>): Promis
       }
       case 'hardlink':
       case 'other':
-        unsupported ??= { path: entry.path, field: 'type', expected: 'a directory, regular file or symlink', actual: `tar type flag ${JSON.stringify(entry.typeflag)}` };
+        unsupported ??= {
+          path: entry.path,
+          field: 'type',
+          expected: 'a directory, regular file or symlink',
+          actual: `tar type flag ${JSON.stringify(entry.typeflag)}`,
+        };
         break;
       default: {
         const unreachable: never = entry.type;
@@ -176,9 +181,13 @@ export async function pullModuleArtifact(
   const target = referenceForClient(client, reference);
   const manifestReference = target.digest ?? target.tag;
   if (manifestReference === undefined) {
-    throw new PowernodeError('validation_failed', `reference ${target.registry}/${target.repository} names neither a tag nor a digest; add :<tag> or @sha256:<hex>`, {
-      details: { field: 'reference' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `reference ${target.registry}/${target.repository} names neither a tag nor a digest; add :<tag> or @sha256:<hex>`,
+      {
+        details: { field: 'reference' },
+      },
+    );
   }
   const what = `${target.registry}/${target.repository}${target.digest === undefined ? ':' : '@'}${manifestReference}`;
   const pulled = await client.getManifest(target.repository, manifestReference);

@@ -34,9 +34,13 @@ export async function pushModuleArtifact(
 ): Promise<string> {
   const target = referenceForClient(client, reference);
   if (target.digest !== undefined && target.digest !== built.manifestDigest) {
-    throw new PowernodeError('digest_mismatch', `the reference pins ${target.digest} but the built artifact is ${built.manifestDigest}; push it by tag or by its own digest`, {
-      details: { expected_digest: target.digest, actual_digest: built.manifestDigest },
-    });
+    throw new PowernodeError(
+      'digest_mismatch',
+      `the reference pins ${target.digest} but the built artifact is ${built.manifestDigest}; push it by tag or by its own digest`,
+      {
+        details: { expected_digest: target.digest, actual_digest: built.manifestDigest },
+      },
+    );
   }
   const descriptors = [built.manifest.config, ...built.manifest.layers];
   for (const descriptor of descriptors) {
@@ -46,7 +50,10 @@ export async function pushModuleArtifact(
         details: { digest: descriptor.digest },
       });
     }
-    const uploaded = await client.uploadBlob(target.repository, blob.bytes ?? { path: blob.path }, { digest: descriptor.digest, mediaType: descriptor.mediaType });
+    const uploaded = await client.uploadBlob(target.repository, blob.bytes ?? { path: blob.path }, {
+      digest: descriptor.digest,
+      mediaType: descriptor.mediaType,
+    });
     options.onProgress?.('blob_pushed', { role: blob.role, digest: descriptor.digest, size: blob.size, via: uploaded.via });
   }
   const manifestReference = target.tag ?? built.manifestDigest;
@@ -56,6 +63,9 @@ export async function pushModuleArtifact(
       details: { expected_digest: built.manifestDigest, actual_digest: pushed.digest },
     });
   }
-  options.onProgress?.('manifest_pushed', { digest: pushed.digest, reference: `${target.registry}/${target.repository}${target.tag === undefined ? '@' : ':'}${manifestReference}` });
+  options.onProgress?.('manifest_pushed', {
+    digest: pushed.digest,
+    reference: `${target.registry}/${target.repository}${target.tag === undefined ? '@' : ':'}${manifestReference}`,
+  });
   return pushed.digest;
 }

@@ -55,7 +55,9 @@ async function tarOf(dir: string): Promise<Buffer> {
 function withTreeLayer(tar: Buffer): ImageManifest {
   return {
     ...built.manifest,
-    layers: built.manifest.layers.map((layer) => (layer.mediaType === MODULE_TREE_LAYER_MEDIA_TYPE ? { ...layer, digest: sha256Digest(tar), size: tar.length } : layer)),
+    layers: built.manifest.layers.map((layer) =>
+      layer.mediaType === MODULE_TREE_LAYER_MEDIA_TYPE ? { ...layer, digest: sha256Digest(tar), size: tar.length } : layer,
+    ),
   };
 }
 
@@ -113,7 +115,9 @@ describe('push and pull against docker-registry', () => {
     const repository = repo('by-digest');
     await expect(pushModuleArtifact(client, `${registry.host}/${repository}`, built)).resolves.toBe(built.manifestDigest);
     expect((await client.headManifest(repository, built.manifestDigest))?.digest).toBe(built.manifestDigest);
-    await expect(pushModuleArtifact(client, `${registry.host}/${repository}@sha256:${'0'.repeat(64)}`, built)).rejects.toMatchObject({ code: 'digest_mismatch' });
+    await expect(pushModuleArtifact(client, `${registry.host}/${repository}@sha256:${'0'.repeat(64)}`, built)).rejects.toMatchObject({
+      code: 'digest_mismatch',
+    });
     await expect(pushModuleArtifact(client, `other.example.com:5000/${repository}:v1`, built)).rejects.toThrow(/the client talks to/);
   });
 
@@ -151,7 +155,9 @@ describe('push and pull against docker-registry', () => {
     // Without a cache there is nothing to remember: every pull verifies the whole tree.
     await pullModuleArtifact(client, `${registry.host}/${repository}:v0.1.0`, { onProgress });
     expect(recorded).toEqual([false, true, false]);
-    expect(await readdir(path.join(cacheDir, 'verified'))).toEqual([`${built.manifest.layers[0]!.digest.slice(7)}.${built.manifest.annotations![MODULE_ANNOTATIONS.fsverityRootHash]!.slice(7)}`]);
+    expect(await readdir(path.join(cacheDir, 'verified'))).toEqual([
+      `${built.manifest.layers[0]!.digest.slice(7)}.${built.manifest.annotations![MODULE_ANNOTATIONS.fsverityRootHash]!.slice(7)}`,
+    ]);
   });
 
   it('leaves a verified tree layer alone when the caller says it does not need it (it holds the extracted tree)', async () => {
@@ -217,7 +223,9 @@ describe('tampering is caught on pull', () => {
     );
     const manifest: ImageManifest = {
       ...built.manifest,
-      layers: built.manifest.layers.map((layer) => (layer.mediaType === COMPOSEFS_DESCRIPTION_MEDIA_TYPE ? { ...layer, digest: sha256Digest(forged), size: forged.length } : layer)),
+      layers: built.manifest.layers.map((layer) =>
+        layer.mediaType === COMPOSEFS_DESCRIPTION_MEDIA_TYPE ? { ...layer, digest: sha256Digest(forged), size: forged.length } : layer,
+      ),
       annotations: { ...built.manifest.annotations, 'io.powernode.composefs_digest': sha256Digest(forged) },
     };
     await pushBuiltBlobs(repository);

@@ -28,10 +28,15 @@ export function exampleModulesSkipReason(env: NodeJS.ProcessEnv = process.env): 
 /** Names of the example module directories (those holding a manifest.yaml). */
 export async function exampleModuleNames(): Promise<string[]> {
   if (!existsSync(EXAMPLE_MODULES_DIR)) {
-    throw new Error(`the reference example modules are missing: ${EXAMPLE_MODULES_DIR} does not exist; check out the shared folder beside the repository (<repo>/../shared) or set POWERNODE_EXAMPLE_MODULES_DIR`);
+    throw new Error(
+      `the reference example modules are missing: ${EXAMPLE_MODULES_DIR} does not exist; check out the shared folder beside the repository (<repo>/../shared) or set POWERNODE_EXAMPLE_MODULES_DIR`,
+    );
   }
   const children = await readdir(EXAMPLE_MODULES_DIR, { withFileTypes: true });
-  return children.filter((child) => child.isDirectory()).map((child) => child.name).sort();
+  return children
+    .filter((child) => child.isDirectory())
+    .map((child) => child.name)
+    .sort();
 }
 
 /** A fresh directory under the OS temp dir, unique to this test. */

@@ -13,7 +13,9 @@ export async function loadModuleManifest(dir: string): Promise<ModuleManifest> {
     const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
     throw new PowernodeError(
       'manifest_invalid',
-      missing ? `${file} does not exist; a module directory needs a manifest.yaml (powernode module init creates one)` : `cannot read ${file}: ${(cause as Error).message}`,
+      missing
+        ? `${file} does not exist; a module directory needs a manifest.yaml (powernode module init creates one)`
+        : `cannot read ${file}: ${(cause as Error).message}`,
       { cause, details: { file: 'manifest.yaml' } },
     );
   }

@@ -2,12 +2,34 @@ import type { DescribedEntry } from './composefs-description.js';
 import { stackDescriptions } from './stacked-description.js';
 
 const dir = (path: string, mode = 0o755, uid = 0): DescribedEntry => ({ path, type: 'directory', mode, uid, gid: 0, size: 0 });
-const file = (path: string, digest: string, size = 1): DescribedEntry => ({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, size, digest: `sha256:${digest.repeat(64).slice(0, 64)}` });
-const link = (path: string, target: string): DescribedEntry => ({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: target.length, linkTarget: target });
-const byPath = (entries: DescribedEntry[]) => Object.fromEntries(entries.map((e) => [e.path, e.type === 'file' ? e.digest!.slice(7, 8) : e.type === 'symlink' ? `-> ${e.linkTarget}` : `dir ${e.mode.toString(8)} ${e.uid}`]));
+const file = (path: string, digest: string, size = 1): DescribedEntry => ({
+  path,
+  type: 'file',
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  size,
+  digest: `sha256:${digest.repeat(64).slice(0, 64)}`,
+});
+const link = (path: string, target: string): DescribedEntry => ({
+  path,
+  type: 'symlink',
+  mode: 0o777,
+  uid: 0,
+  gid: 0,
+  size: target.length,
+  linkTarget: target,
+});
+const byPath = (entries: DescribedEntry[]) =>
+  Object.fromEntries(
+    entries.map((e) => [
+      e.path,
+      e.type === 'file' ? e.digest!.slice(7, 8) : e.type === 'symlink' ? `-> ${e.linkTarget}` : `dir ${e.mode.toString(8)} ${e.uid}`,
+    ]),
+  );
 
 describe('the description of stacked layers', () => {
-  it('merges directories (the higher one\'s owner and mode show) and lets a higher file replace a lower one', () => {
+  it("merges directories (the higher one's owner and mode show) and lets a higher file replace a lower one", () => {
     const low = [dir('/etc'), file('/etc/a', 'a'), file('/etc/b', 'b')];
     const high = [dir('/etc', 0o700, 5), file('/etc/b', 'c'), file('/etc/d', 'd')];
     expect(byPath(stackDescriptions([low, high]))).toEqual({ '/etc': 'dir 700 5', '/etc/a': 'a', '/etc/b': 'c', '/etc/d': 'd' });

@@ -143,7 +143,18 @@ export function encodeTarHeader(fields: TarHeaderFields): Buffer {
 
   const paxData = Buffer.concat(records);
   const paxHeader = ustarBlock(
-    { name: PAX_HEADER_NAME, typeflag: TAR_TYPE.paxExtended, mode: 0o644, uid: 0, gid: 0, size: paxData.length, mtime: fields.mtime, linkname: '', uname: fields.uname, gname: fields.gname },
+    {
+      name: PAX_HEADER_NAME,
+      typeflag: TAR_TYPE.paxExtended,
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: paxData.length,
+      mtime: fields.mtime,
+      linkname: '',
+      uname: fields.uname,
+      gname: fields.gname,
+    },
     { prefix: '', name: PAX_HEADER_NAME },
   );
   return Buffer.concat([paxHeader, paxData, Buffer.alloc(paddingFor(paxData.length)), ustar]);
@@ -175,7 +186,10 @@ function readNumber(block: Buffer, offset: number, length: number, field: string
     if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(`${field} too large`);
     return Number(value);
   }
-  const text = bytes.toString('ascii').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const text = bytes
+    .toString('ascii')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw corrupt(`${field} field "${text}" is not octal`);
   return parseInt(text, 8);

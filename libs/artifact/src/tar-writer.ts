@@ -56,10 +56,14 @@ function headerFor(entry: TreeEntry, mtime: number): Buffer {
 async function* fileContent(entry: TreeFile, observer: FileContentObserver | undefined): AsyncGenerator<Buffer> {
   let written = 0;
   const changed = (): PowernodeError =>
-    new PowernodeError('conflict', `${entry.sourcePath} changed while the artifact was built (expected ${entry.size} bytes); build again from a quiet checkout`, {
-      retryable: true,
-      details: { path: entry.path, file: entry.sourcePath },
-    });
+    new PowernodeError(
+      'conflict',
+      `${entry.sourcePath} changed while the artifact was built (expected ${entry.size} bytes); build again from a quiet checkout`,
+      {
+        retryable: true,
+        details: { path: entry.path, file: entry.sourcePath },
+      },
+    );
   for await (const chunk of createReadStream(entry.sourcePath, { highWaterMark: READ_CHUNK_SIZE })) {
     const bytes = chunk as Buffer;
     written += bytes.length;

@@ -167,7 +167,18 @@ describe('tar reader', () => {
   });
 
   it('refuses entry names that climb out of the tree', async () => {
-    const header = encodeTarHeader({ name: '../etc/passwd', typeflag: '0', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '', uname: 'root', gname: 'root' });
+    const header = encodeTarHeader({
+      name: '../etc/passwd',
+      typeflag: '0',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: 0,
+      linkname: '',
+      uname: 'root',
+      gname: 'root',
+    });
     const archive = Buffer.concat([header, Buffer.alloc(2 * TAR_BLOCK_SIZE)]);
     const failure = readAll(chunked(archive, 512));
     await expect(failure).rejects.toBeInstanceOf(PowernodeError);

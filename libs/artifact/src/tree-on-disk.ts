@@ -15,7 +15,10 @@ export type FileDigestSource = (modulePath: string, hostPath: string, size: numb
  * content; sorted, root excluded. Feed it to `verifyTreeAgainstDescription` to check an extracted tree.
  * `fileDigest` may supply digests already known (files of verified layers) instead of reading every byte.
  */
-export async function describeDirectory(root: string, fileDigest: FileDigestSource = (_path, hostPath) => fsverityDigestOfFile(hostPath)): Promise<DescribedEntry[]> {
+export async function describeDirectory(
+  root: string,
+  fileDigest: FileDigestSource = (_path, hostPath) => fsverityDigestOfFile(hostPath),
+): Promise<DescribedEntry[]> {
   const entries: DescribedEntry[] = [];
   const walk = async (hostDir: string, moduleDir: string): Promise<void> => {
     let children: Dirent[];

@@ -66,8 +66,15 @@ export const approvalsProjection = catalogProjection<ApprovalsReadModel>({
     PromotionApprovalGranted: (state, event) =>
       withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'granted', decided_by: event.data.approved_by, decided_at: event.data.approved_at })),
     PromotionApprovalRejected: (state, event) =>
-      withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'rejected', decided_by: event.data.rejected_by, decided_at: event.data.rejected_at, reason: event.data.reason })),
-    PromotionApprovalExpired: (state, event) => withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'expired', decided_at: event.data.expired_at })),
+      withApproval(state, event.data.approval_id, (a) => ({
+        ...a,
+        status: 'rejected',
+        decided_by: event.data.rejected_by,
+        decided_at: event.data.rejected_at,
+        reason: event.data.reason,
+      })),
+    PromotionApprovalExpired: (state, event) =>
+      withApproval(state, event.data.approval_id, (a) => ({ ...a, status: 'expired', decided_at: event.data.expired_at })),
     ModuleDeleted(state, event) {
       // Costs the module's own approvals, each of which an earlier event added: O(1) amortised per event.
       const moduleId = event.data.module_id;
@@ -88,7 +95,10 @@ function asOf(approval: ApprovalView, now: string): ApprovalView {
 /** One approval as of `now`; refuses with `not_found`. */
 export function getApproval(state: ApprovalsReadModel, approvalId: string, now: string): ApprovalView {
   const approval = entryOf(state.approvals, approvalId);
-  if (approval === undefined) throw new PowernodeError('not_found', `no promotion approval ${approvalId}: list pending approvals to find its id`, { details: { approval_id: approvalId } });
+  if (approval === undefined)
+    throw new PowernodeError('not_found', `no promotion approval ${approvalId}: list pending approvals to find its id`, {
+      details: { approval_id: approvalId },
+    });
   return asOf(approval, now);
 }
 
@@ -98,12 +108,21 @@ export function listPendingApprovals(state: ApprovalsReadModel, now: string, pag
     .map((a) => asOf(a, now))
     .filter((a) => a.status === 'pending')
     .sort((a, b) => compareText(a.requested_at, b.requested_at) || compareText(a.id, b.id));
-  return paginate(pending, (a): SortKey => [a.requested_at, a.id], (a, b) => compareText(String(a[0]), String(b[0])) || compareText(String(a[1]), String(b[1])), page);
+  return paginate(
+    pending,
+    (a): SortKey => [a.requested_at, a.id],
+    (a, b) => compareText(String(a[0]), String(b[0])) || compareText(String(a[1]), String(b[1])),
+    page,
+  );
 }
 
 /** The approval still pending at `now` for a version, if any (a second promotion request returns it instead of a new one). */
 export function pendingApprovalForVersion(state: ApprovalsReadModel, versionId: string, now: string): ApprovalView | null {
-  return Object.values(state.approvals).map((a) => asOf(a, now)).find((a) => a.version_id === versionId && a.status === 'pending') ?? null;
+  return (
+    Object.values(state.approvals)
+      .map((a) => asOf(a, now))
+      .find((a) => a.version_id === versionId && a.status === 'pending') ?? null
+  );
 }
 
 /** Approvals whose deadline has passed but whose expiry is not recorded yet (for a sweeper issuing ExpireApproval). */

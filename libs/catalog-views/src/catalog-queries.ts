@@ -19,7 +19,12 @@ export interface CatalogViews {
  * exposing its state as `current` (the catalog's and the gateway's read model sets both do).
  */
 export function currentCatalogViews(readModels: { readonly [K in keyof CatalogViews]: { readonly current: CatalogViews[K] } }): CatalogViews {
-  return { modules: readModels.modules.current, versions: readModels.versions.current, templates: readModels.templates.current, approvals: readModels.approvals.current };
+  return {
+    modules: readModels.modules.current,
+    versions: readModels.versions.current,
+    templates: readModels.templates.current,
+    approvals: readModels.approvals.current,
+  };
 }
 
 interface Page {
@@ -48,7 +53,10 @@ export const catalogQueries = {
     return { modules: items, next_cursor: page.next_cursor };
   },
 
-  listModuleVersions(views: CatalogViews, input: Page & { module_name: string; promotion_state?: PromotionState | string | undefined }): { versions: ModuleVersionView[]; next_cursor: string | null } {
+  listModuleVersions(
+    views: CatalogViews,
+    input: Page & { module_name: string; promotion_state?: PromotionState | string | undefined },
+  ): { versions: ModuleVersionView[]; next_cursor: string | null } {
     // An unknown module is not_found, not an empty list: a typo must not look like a module without builds.
     getModule(views.modules, input.module_name);
     const page = listModuleVersions(views.versions, input.module_name, { limit: input.limit ?? null, cursor: input.cursor ?? null });
@@ -78,6 +86,13 @@ export const catalogQueries = {
   composePreview(views: CatalogViews, input: { template_id: string }): { template: { id: string; name: string }; preview: TemplateComposePreview } {
     const template = resolveTemplate(views.templates, input.template_id);
     const facts = catalogFactsFromReadModels(views.modules, views.versions);
-    return { template: { id: template.id, name: template.name }, preview: templateComposePreview(template.modules.map((m) => m.name), facts, SEEDED_MODULE_CATEGORIES) };
+    return {
+      template: { id: template.id, name: template.name },
+      preview: templateComposePreview(
+        template.modules.map((m) => m.name),
+        facts,
+        SEEDED_MODULE_CATEGORIES,
+      ),
+    };
   },
 };

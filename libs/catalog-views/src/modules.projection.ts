@@ -109,14 +109,20 @@ export function findModule(state: ModulesReadModel, name: string): ModuleView | 
 /** The module registered under `name`; refuses with `not_found`. */
 export function getModule(state: ModulesReadModel, name: string): ModuleView {
   const module = findModule(state, name);
-  if (module === null) throw new PowernodeError('not_found', `no module named "${name}": list modules with system_list_modules`, { details: { module_name: name } });
+  if (module === null)
+    throw new PowernodeError('not_found', `no module named "${name}": list modules with system_list_modules`, { details: { module_name: name } });
   return module;
 }
 
 /** Modules by name, one page at a time. */
 export function listModules(state: ModulesReadModel, page: PageRequest = {}): PageResult<ModuleView> {
   const sorted = Object.values(state.modules).sort((a, b) => compareText(a.name, b.name));
-  return paginate(sorted, (m): SortKey => [m.name], (a, b) => compareText(String(a[0]), String(b[0])), page);
+  return paginate(
+    sorted,
+    (m): SortKey => [m.name],
+    (a, b) => compareText(String(a[0]), String(b[0])),
+    page,
+  );
 }
 
 /** Where webhook deliveries for a repository go, with the module's encrypted secret (for the HMAC check). */
@@ -155,13 +161,19 @@ export const webhookRoutesProjection = catalogProjection<WebhookRoutesReadModel>
         if (left.length === 0) delete state.route_keys_by_module[previous.module_id];
         else setEntry(state.route_keys_by_module, previous.module_id, left);
       }
-      setEntry(state.routes, key, { module_id: d.module_id, module_name: d.name, gitea_repo_full_name: d.gitea_repo_full_name, webhook_secret: d.webhook_secret });
+      setEntry(state.routes, key, {
+        module_id: d.module_id,
+        module_name: d.name,
+        gitea_repo_full_name: d.gitea_repo_full_name,
+        webhook_secret: d.webhook_secret,
+      });
       const keys = entryOf(state.route_keys_by_module, d.module_id) ?? [];
       if (!keys.includes(key)) setEntry(state.route_keys_by_module, d.module_id, [...keys, key]);
       return state;
     },
     ModuleWebhookSecretRotated(state, event) {
-      for (const key of routeKeysOf(state, event.data.module_id)) setEntry(state.routes, key, { ...state.routes[key]!, webhook_secret: event.data.webhook_secret });
+      for (const key of routeKeysOf(state, event.data.module_id))
+        setEntry(state.routes, key, { ...state.routes[key]!, webhook_secret: event.data.webhook_secret });
       return state;
     },
     ModuleDeleted(state, event) {

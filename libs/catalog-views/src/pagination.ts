@@ -22,7 +22,12 @@ export type SortKey = readonly (string | number | null)[];
  * A page of `items` (already sorted by `compareKeys` over `keyOf`). The cursor encodes the sort key of the last
  * item returned, so paging stays stable when items are added or removed between requests.
  */
-export function paginate<T>(items: readonly T[], keyOf: (item: T) => SortKey, compareKeys: (a: SortKey, b: SortKey) => number, page: PageRequest = {}): PageResult<T> {
+export function paginate<T>(
+  items: readonly T[],
+  keyOf: (item: T) => SortKey,
+  compareKeys: (a: SortKey, b: SortKey) => number,
+  page: PageRequest = {},
+): PageResult<T> {
   const limit = pageLimit(page.limit);
   const after = page.cursor ? decodeCursor(page.cursor, items.length > 0 ? keyOf(items[0] as T).length : undefined) : null;
   const start = after === null ? 0 : firstIndexAfter(items, keyOf, compareKeys, after);
@@ -34,7 +39,9 @@ export function paginate<T>(items: readonly T[], keyOf: (item: T) => SortKey, co
 function pageLimit(limit: number | null | undefined): number {
   if (limit === undefined || limit === null) return DEFAULT_PAGE_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-    throw new PowernodeError('validation_failed', `limit must be an integer from 1 to ${MAX_PAGE_LIMIT}, got ${limit}`, { details: { field: 'limit', rule: 'page_limit_range' } });
+    throw new PowernodeError('validation_failed', `limit must be an integer from 1 to ${MAX_PAGE_LIMIT}, got ${limit}`, {
+      details: { field: 'limit', rule: 'page_limit_range' },
+    });
   }
   return limit;
 }
@@ -56,10 +63,14 @@ function encodeCursor(key: SortKey): string {
 
 function decodeCursor(cursor: string, expectedLength: number | undefined): SortKey {
   const refuse = (cause?: unknown): never => {
-    throw new PowernodeError('validation_failed', 'cursor is not one this list issued: pass next_cursor from the previous page unchanged, or omit it for the first page', {
-      details: { field: 'cursor', rule: 'cursor_from_this_list' },
-      cause,
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      'cursor is not one this list issued: pass next_cursor from the previous page unchanged, or omit it for the first page',
+      {
+        details: { field: 'cursor', rule: 'cursor_from_this_list' },
+        cause,
+      },
+    );
   };
   let key: unknown;
   try {

@@ -40,7 +40,11 @@ export interface TemplateComposePreview extends ComposePreview {
  * effective mask, and conflicts (protected-path overlaps, provides conflicts). Modules missing from the catalog
  * appear in `closure.missing` and not as layers.
  */
-export function templateComposePreview(moduleNames: readonly string[], catalog: CatalogFacts, categories: readonly string[] = SEEDED_MODULE_CATEGORIES): TemplateComposePreview {
+export function templateComposePreview(
+  moduleNames: readonly string[],
+  catalog: CatalogFacts,
+  categories: readonly string[] = SEEDED_MODULE_CATEGORIES,
+): TemplateComposePreview {
   const closure = templateClosure(moduleNames, catalog);
   const modules = closure.order.map((name) => {
     const facts = catalog[name]!;

@@ -59,7 +59,14 @@ export const templatesProjection = catalogProjection<TemplatesReadModel>({
     TemplateCreated(state, event) {
       const d = event.data;
       for (const m of entryOf(state.templates, d.template_id)?.modules ?? []) forgetListing(state, m.id, d.template_id);
-      setEntry(state.templates, d.template_id, { id: d.template_id, name: d.name, description: d.description, modules: [], created_at: d.created_at, updated_at: d.created_at });
+      setEntry(state.templates, d.template_id, {
+        id: d.template_id,
+        name: d.name,
+        description: d.description,
+        modules: [],
+        created_at: d.created_at,
+        updated_at: d.created_at,
+      });
       return state;
     },
     ModuleAssignedToTemplate: (state, event) =>
@@ -69,7 +76,11 @@ export const templatesProjection = catalogProjection<TemplatesReadModel>({
           : { ...t, modules: [...t.modules, { id: event.data.module_id, name: event.data.module_name }], updated_at: event.data.assigned_at },
       ),
     ModuleUnassignedFromTemplate: (state, event) =>
-      withTemplate(state, event.data.template_id, (t) => ({ ...t, modules: t.modules.filter((m) => m.name !== event.data.module_name), updated_at: event.data.unassigned_at })),
+      withTemplate(state, event.data.template_id, (t) => ({
+        ...t,
+        modules: t.modules.filter((m) => m.name !== event.data.module_name),
+        updated_at: event.data.unassigned_at,
+      })),
     ModuleDeleted(state, event) {
       // Deletion is refused while a module is assigned; this keeps the model clean if history says otherwise.
       const moduleId = event.data.module_id;
@@ -85,13 +96,19 @@ export const templatesProjection = catalogProjection<TemplatesReadModel>({
 /** Templates by name, one page at a time. */
 export function listTemplates(state: TemplatesReadModel, page: PageRequest = {}): PageResult<TemplateView> {
   const sorted = Object.values(state.templates).sort((a, b) => compareText(a.name, b.name));
-  return paginate(sorted, (t): SortKey => [t.name], (a, b) => compareText(String(a[0]), String(b[0])), page);
+  return paginate(
+    sorted,
+    (t): SortKey => [t.name],
+    (a, b) => compareText(String(a[0]), String(b[0])),
+    page,
+  );
 }
 
 /** One template by id; refuses with `not_found`. The view is a snapshot: later events store a new one. */
 export function getTemplate(state: TemplatesReadModel, templateId: string): TemplateView {
   const template = entryOf(state.templates, templateId);
-  if (template === undefined) throw new PowernodeError('not_found', `no template ${templateId}: list templates with system_list_templates`, { details: { template_id: templateId } });
+  if (template === undefined)
+    throw new PowernodeError('not_found', `no template ${templateId}: list templates with system_list_templates`, { details: { template_id: templateId } });
   return template;
 }
 

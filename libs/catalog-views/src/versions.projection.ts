@@ -95,7 +95,9 @@ export const versionsProjection = catalogProjection<VersionsReadModel>({
         cosign_verified: d.cosign_verified,
         signer_identity: d.signer_identity,
         signer_issuer: d.signer_issuer,
-        rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
+        rejection_reason: d.cosign_verified
+          ? null
+          : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
         created_at: previous?.created_at ?? d.built_at,
         module_id: d.module_id,
         tag: d.tag,
@@ -142,7 +144,9 @@ export const versionsProjection = catalogProjection<VersionsReadModel>({
         cosign_verified: d.cosign_verified,
         signer_identity: d.signer_identity,
         signer_issuer: d.signer_issuer,
-        rejection_reason: d.cosign_verified ? null : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
+        rejection_reason: d.cosign_verified
+          ? null
+          : `signature_untrusted: ${d.verification_reason ?? "the signature does not match the module's trust policy"}`,
       });
     },
   },
@@ -184,7 +188,8 @@ function rowsOf(state: VersionsReadModel, moduleName: string): ModuleVersionRow[
 /** The versions of a module, newest first, one page at a time; refuses an unknown module with `not_found`. */
 export function listModuleVersions(state: VersionsReadModel, moduleName: string, page: PageRequest = {}): PageResult<ModuleVersionView> {
   const rows = rowsOf(state, moduleName);
-  if (rows === null) throw new PowernodeError('not_found', `no module named "${moduleName}": list modules with system_list_modules`, { details: { module_name: moduleName } });
+  if (rows === null)
+    throw new PowernodeError('not_found', `no module named "${moduleName}": list modules with system_list_modules`, { details: { module_name: moduleName } });
   const result = paginate(rows, versionKey, compareVersionKeys, page);
   return { items: result.items.map(toVersionView), next_cursor: result.next_cursor };
 }
@@ -196,7 +201,10 @@ export function listModuleVersions(state: VersionsReadModel, moduleName: string,
 export function getModuleVersion(state: VersionsReadModel, versionId: string): ModuleVersionRow {
   const moduleId = entryOf(state.module_of_version, versionId);
   const row = moduleId === undefined ? undefined : existingRow(state, moduleId, versionId);
-  if (row === undefined) throw new PowernodeError('not_found', `no module version ${versionId}: list versions with system_list_module_versions`, { details: { version_id: versionId } });
+  if (row === undefined)
+    throw new PowernodeError('not_found', `no module version ${versionId}: list versions with system_list_module_versions`, {
+      details: { version_id: versionId },
+    });
   return row;
 }
 

@@ -57,11 +57,15 @@ describe('layer priority', () => {
     [-1, 'priority_in_category_band'],
     [1.5, 'priority_in_category_band'],
   ])('refuses module priority %s', (priority, rule) => {
-    expect(() => effectivePriority('userland', priority, categories)).toThrow(expect.objectContaining({ code: 'validation_failed', details: expect.objectContaining({ rule }) }));
+    expect(() => effectivePriority('userland', priority, categories)).toThrow(
+      expect.objectContaining({ code: 'validation_failed', details: expect.objectContaining({ rule }) }),
+    );
   });
 
   it('refuses a category outside the list', () => {
-    expect(() => effectivePriority('games', 0, categories)).toThrow(expect.objectContaining({ code: 'validation_failed', details: expect.objectContaining({ rule: 'category_known' }) }));
+    expect(() => effectivePriority('games', 0, categories)).toThrow(
+      expect.objectContaining({ code: 'validation_failed', details: expect.objectContaining({ rule: 'category_known' }) }),
+    );
   });
 });
 
@@ -140,15 +144,30 @@ describe('composePreview', () => {
     const sshOverride: ComposableModule = { name: 'ssh-tweaks', category: 'userland', priority: 0, mask: [], protected_spec: [], file_spec: ['/etc/ssh/**'] };
     const upward = composePreview({ modules: [systemBase, sshOverride], categories });
     expect(upward.conflicts).toEqual([
-      expect.objectContaining({ claimer: 'system-base', other: 'ssh-tweaks', overlaps: [{ protected: '/etc/ssh/sshd_config', other_path: '/etc/ssh/**', other_field: 'file_spec' }] }),
+      expect.objectContaining({
+        claimer: 'system-base',
+        other: 'ssh-tweaks',
+        overlaps: [{ protected: '/etc/ssh/sshd_config', other_path: '/etc/ssh/**', other_field: 'file_spec' }],
+      }),
     ]);
   });
 
   it('checks the shipped file list when it is known', () => {
-    const shipsShadow: ComposableModule = { name: 'bad-users', category: 'userland', priority: 0, mask: [], protected_spec: [], files: ['/etc/shadow', '/etc/motd'] };
+    const shipsShadow: ComposableModule = {
+      name: 'bad-users',
+      category: 'userland',
+      priority: 0,
+      mask: [],
+      protected_spec: [],
+      files: ['/etc/shadow', '/etc/motd'],
+    };
     const preview = composePreview({ modules: [systemBase, shipsShadow], categories });
     expect(preview.conflicts).toEqual([
-      expect.objectContaining({ claimer: 'system-base', other: 'bad-users', overlaps: [{ protected: '/etc/shadow', other_path: '/etc/shadow', other_field: 'files' }] }),
+      expect.objectContaining({
+        claimer: 'system-base',
+        other: 'bad-users',
+        overlaps: [{ protected: '/etc/shadow', other_path: '/etc/shadow', other_field: 'files' }],
+      }),
     ]);
   });
 
@@ -157,7 +176,13 @@ describe('composePreview', () => {
     const b: ComposableModule = { name: 'b', category: 'userland', priority: 1, mask: [], protected_spec: ['/etc/app/key.pem'] };
     const preview = composePreview({ modules: [b, a], categories });
     expect(preview.conflicts).toEqual([
-      expect.objectContaining({ kind: 'protected_overlap', severity: 'error', claimer: 'a', other: 'b', overlaps: [{ protected: '/etc/app/**', other_path: '/etc/app/key.pem', other_field: 'protected_spec' }] }),
+      expect.objectContaining({
+        kind: 'protected_overlap',
+        severity: 'error',
+        claimer: 'a',
+        other: 'b',
+        overlaps: [{ protected: '/etc/app/**', other_path: '/etc/app/key.pem', other_field: 'protected_spec' }],
+      }),
     ]);
   });
 
@@ -166,7 +191,9 @@ describe('composePreview', () => {
   });
 
   it('refuses a module listed twice', () => {
-    expect(() => composePreview({ modules: [apache, apache], categories })).toThrow(expect.objectContaining({ code: 'validation_failed', details: expect.objectContaining({ rule: 'module_once_per_composition' }) }));
+    expect(() => composePreview({ modules: [apache, apache], categories })).toThrow(
+      expect.objectContaining({ code: 'validation_failed', details: expect.objectContaining({ rule: 'module_once_per_composition' }) }),
+    );
   });
 
   it('refuses a module in an unknown category', () => {

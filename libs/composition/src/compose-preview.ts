@@ -49,7 +49,9 @@ export function composePreview(input: ComposeInput): ComposePreview {
   const seen = new Set<string>();
   for (const module of input.modules) {
     if (seen.has(module.name)) {
-      throw new PowernodeError('validation_failed', `module "${module.name}" appears twice in one composition`, { details: { module: module.name, rule: 'module_once_per_composition' } });
+      throw new PowernodeError('validation_failed', `module "${module.name}" appears twice in one composition`, {
+        details: { module: module.name, rule: 'module_once_per_composition' },
+      });
     }
     seen.add(module.name);
   }

@@ -7,7 +7,9 @@ export const CATEGORY_PRIORITY_STRIDE = 1000;
 export function categoryPosition(category: string, categories: readonly string[]): number {
   const index = categories.indexOf(category);
   if (index === -1) {
-    throw new PowernodeError('validation_failed', `category "${category}" is not one of ${categories.join(', ')}`, { details: { field: 'category', category, rule: 'category_known' } });
+    throw new PowernodeError('validation_failed', `category "${category}" is not one of ${categories.join(', ')}`, {
+      details: { field: 'category', category, rule: 'category_known' },
+    });
   }
   return index + 1;
 }
@@ -18,9 +20,13 @@ export function categoryPosition(category: string, categories: readonly string[]
  */
 export function effectivePriority(category: string, priority: number, categories: readonly string[]): number {
   if (!Number.isInteger(priority) || priority < 0 || priority >= CATEGORY_PRIORITY_STRIDE) {
-    throw new PowernodeError('validation_failed', `module priority ${priority} must be an integer from 0 to ${CATEGORY_PRIORITY_STRIDE - 1} (it orders modules inside their category)`, {
-      details: { field: 'priority', priority, rule: 'priority_in_category_band' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `module priority ${priority} must be an integer from 0 to ${CATEGORY_PRIORITY_STRIDE - 1} (it orders modules inside their category)`,
+      {
+        details: { field: 'priority', priority, rule: 'priority_in_category_band' },
+      },
+    );
   }
   return categoryPosition(category, categories) * CATEGORY_PRIORITY_STRIDE + priority;
 }

@@ -23,9 +23,17 @@ describe('findProtectedOverlaps work bound', () => {
     expect(isPowernodeError(caught) && caught.code).toBe('validation_failed');
     const error = caught as Error & { details: Record<string, unknown> };
     expect(error.message).toMatch(
-      new RegExp(`^cannot decide whether claimer's protected_spec "/\\*a.*X\\d" overlaps neighbour's file_spec "/\\*a.*Y\\d" within ${GLOB_LIMITS.maxOverlapStates} automaton states \\(limit overlap_states, for the whole composition\\)`),
+      new RegExp(
+        `^cannot decide whether claimer's protected_spec "/\\*a.*X\\d" overlaps neighbour's file_spec "/\\*a.*Y\\d" within ${GLOB_LIMITS.maxOverlapStates} automaton states \\(limit overlap_states, for the whole composition\\)`,
+      ),
     );
-    expect(error.details).toMatchObject({ claimer: 'claimer', other: 'neighbour', other_field: 'file_spec', limit: 'overlap_states', max: GLOB_LIMITS.maxOverlapStates });
+    expect(error.details).toMatchObject({
+      claimer: 'claimer',
+      other: 'neighbour',
+      other_field: 'file_spec',
+      limit: 'overlap_states',
+      max: GLOB_LIMITS.maxOverlapStates,
+    });
   });
 
   test('a pair of globs shared by several modules is decided, and charged, once', () => {
@@ -36,7 +44,11 @@ describe('findProtectedOverlaps work bound', () => {
     const thrice = new OverlapBudget();
     const conflictsThrice = findProtectedOverlaps([claimer, shipper('b'), shipper('c'), shipper('d')], thrice);
     expect(conflictsOnce.map((c) => [c.claimer, c.other])).toEqual([['a', 'b']]);
-    expect(conflictsThrice.map((c) => [c.claimer, c.other])).toEqual([['a', 'b'], ['a', 'c'], ['a', 'd']]);
+    expect(conflictsThrice.map((c) => [c.claimer, c.other])).toEqual([
+      ['a', 'b'],
+      ['a', 'c'],
+      ['a', 'd'],
+    ]);
     expect(once.spent).toBeGreaterThan(0);
     expect(thrice.spent).toBe(once.spent);
   });

@@ -75,11 +75,13 @@ export function findProtectedOverlaps(modules: readonly ProtectedPathSource[], b
       const shipped: ProtectedPathOverlap[] = [];
       const claimedTwice: ProtectedPathOverlap[] = [];
       for (const p of claimer.protected_spec) {
-        for (const f of other.file_spec ?? []) if (overlap(claimer.name, p, other.name, 'file_spec', f)) shipped.push({ protected: p, other_path: f, other_field: 'file_spec' });
+        for (const f of other.file_spec ?? [])
+          if (overlap(claimer.name, p, other.name, 'file_spec', f)) shipped.push({ protected: p, other_path: f, other_field: 'file_spec' });
         for (const file of other.files ?? []) if (glob(p).match(file)) shipped.push({ protected: p, other_path: file, other_field: 'files' });
         // Reported once per pair: from the claimer whose name sorts first.
         if (claimer.name < other.name) {
-          for (const q of other.protected_spec) if (overlap(claimer.name, p, other.name, 'protected_spec', q)) claimedTwice.push({ protected: p, other_path: q, other_field: 'protected_spec' });
+          for (const q of other.protected_spec)
+            if (overlap(claimer.name, p, other.name, 'protected_spec', q)) claimedTwice.push({ protected: p, other_path: q, other_field: 'protected_spec' });
         }
       }
       if (shipped.length > 0) {

@@ -5,9 +5,7 @@ describe('canonicalJson', () => {
     const a = { schemaVersion: 2, config: { size: 2, digest: 'sha256:x', mediaType: 'm' }, layers: [], annotations: { b: '2', a: '1' } };
     const b = { annotations: { a: '1', b: '2' }, layers: [], config: { mediaType: 'm', digest: 'sha256:x', size: 2 }, schemaVersion: 2 };
     expect(canonicalJson(a)).toBe(canonicalJson(b));
-    expect(canonicalJson(a)).toBe(
-      '{"annotations":{"a":"1","b":"2"},"config":{"digest":"sha256:x","mediaType":"m","size":2},"layers":[],"schemaVersion":2}',
-    );
+    expect(canonicalJson(a)).toBe('{"annotations":{"a":"1","b":"2"},"config":{"digest":"sha256:x","mediaType":"m","size":2},"layers":[],"schemaVersion":2}');
   });
 
   test('keeps array order, drops undefined members and escapes like JSON.stringify', () => {

@@ -5,7 +5,9 @@
  * digests, desired generations and composition keys are all computed from it.
  */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, member: unknown) => (member !== null && typeof member === 'object' && !Array.isArray(member) ? sortedMembers(member) : member));
+  return JSON.stringify(value, (_key, member: unknown) =>
+    member !== null && typeof member === 'object' && !Array.isArray(member) ? sortedMembers(member) : member,
+  );
 }
 
 // Not RFC 8785: keys like "10" and "9" keep the numeric order JS objects give them, as every digest pushed so far does.

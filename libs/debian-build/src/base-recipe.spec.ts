@@ -22,14 +22,27 @@ afterAll(async () => {
   await rm(cacheDir, { recursive: true, force: true });
 });
 
-const mirrorAt = (uri: string): DebianMirror => ({ distribution: { vendor: 'debian', suite: 'bookworm' }, suites: [{ suite: 'bookworm', uri, components: ['main'] }] });
+const mirrorAt = (uri: string): DebianMirror => ({
+  distribution: { vendor: 'debian', suite: 'bookworm' },
+  suites: [{ suite: 'bookworm', uri, components: ['main'] }],
+});
 
 /** A cached base as a finished build leaves it: base.json beside a tree with a dpkg status. */
 async function cacheBase(key: string, sourceDateEpoch: number, distribution = 'debian/bookworm'): Promise<void> {
   const dir = path.join(cacheDir, 'base', key);
   await mkdir(path.join(dir, 'tree', 'var/lib/dpkg'), { recursive: true });
-  await writeFile(path.join(dir, 'tree', 'var/lib/dpkg/status'), 'Package: systemd\nStatus: install ok installed\nArchitecture: amd64\nVersion: 252.38-1~deb12u1\n');
-  const record = { recipe: BASE_RECIPE_VERSION, packages: BASE_PACKAGES, distribution, mirror: mirrorAt('http://deb.example/debian'), indexDates: [sourceDateEpoch], sourceDateEpoch };
+  await writeFile(
+    path.join(dir, 'tree', 'var/lib/dpkg/status'),
+    'Package: systemd\nStatus: install ok installed\nArchitecture: amd64\nVersion: 252.38-1~deb12u1\n',
+  );
+  const record = {
+    recipe: BASE_RECIPE_VERSION,
+    packages: BASE_PACKAGES,
+    distribution,
+    mirror: mirrorAt('http://deb.example/debian'),
+    indexDates: [sourceDateEpoch],
+    sourceDateEpoch,
+  };
   await writeFile(path.join(dir, 'base.json'), JSON.stringify(record));
 }
 

@@ -107,7 +107,9 @@ export async function ensureBaseTree(options: BaseTreeOptions): Promise<BaseTree
         { retryable: true, details: { distribution: distributionName(mirror), unreachable } },
       );
     }
-    options.onWarning?.(`the mirror did not answer (${unreachable.join(', ')}); using the cached base of ${new Date(cached.sourceDateEpoch * 1000).toISOString()}`);
+    options.onWarning?.(
+      `the mirror did not answer (${unreachable.join(', ')}); using the cached base of ${new Date(cached.sourceDateEpoch * 1000).toISOString()}`,
+    );
     return cached;
   }
   const indexDates = dates as number[];
@@ -129,13 +131,26 @@ export async function ensureBaseTree(options: BaseTreeOptions): Promise<BaseTree
     options.onProgress?.(`building the ${distributionName(mirror)} base with mmdebstrap (about a minute; cached afterwards)`);
     await runCommandOrThrow(
       [
-        'nice', '-n', '19', 'mmdebstrap', '--mode=root', '--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`,
+        'nice',
+        '-n',
+        '19',
+        'mmdebstrap',
+        '--mode=root',
+        '--variant=minbase',
+        `--include=${BASE_PACKAGES.join(',')}`,
         // mmdebstrap would empty machine-id after our hook; we want the systemd first-boot marker instead.
         '--skip=cleanup/reproducible/machine-id',
-        `--customize-hook=${CLEANUP_HOOK}`, `--customize-hook=${MACHINE_ID_HOOK}`,
-        mirror.distribution.suite, path.join(work, 'tree'), ...mirror.suites.map(aptSourceLine),
+        `--customize-hook=${CLEANUP_HOOK}`,
+        `--customize-hook=${MACHINE_ID_HOOK}`,
+        mirror.distribution.suite,
+        path.join(work, 'tree'),
+        ...mirror.suites.map(aptSourceLine),
       ],
-      { what: 'mmdebstrap', env: { ...process.env, SOURCE_DATE_EPOCH: String(record.sourceDateEpoch) }, ...(options.onProgress ? { onLine: options.onProgress } : {}) },
+      {
+        what: 'mmdebstrap',
+        env: { ...process.env, SOURCE_DATE_EPOCH: String(record.sourceDateEpoch) },
+        ...(options.onProgress ? { onLine: options.onProgress } : {}),
+      },
     );
     await writeFile(path.join(work, 'base.json'), `${JSON.stringify(record, null, 2)}\n`);
     await publishWorkDir(work, finalDir);

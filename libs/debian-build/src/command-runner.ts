@@ -15,7 +15,10 @@ export interface CommandResult {
 const TAIL_LINES = 60;
 
 /** Runs argv (no shell), streaming each output line to `onLine`; resolves with the exit status, never throws on a non-zero exit. */
-export function runCommand(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; onLine?: BuildProgressListener; cwd?: string } = {}): Promise<CommandResult> {
+export function runCommand(
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; onLine?: BuildProgressListener; cwd?: string } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];
@@ -49,9 +52,13 @@ export function runCommand(argv: readonly string[], options: { env?: NodeJS.Proc
 export async function runCommandOrThrow(argv: readonly string[], options: Parameters<typeof runCommand>[1] & { what: string }): Promise<CommandResult> {
   const result = await runCommand(argv, options);
   if (result.code !== 0) {
-    throw new PowernodeError('build_tool_failed', `${options.what} failed (${result.signal ?? `exit ${result.code}`}); its last output:\n${result.tail.join('\n')}`, {
-      details: { command: argv.join(' '), exit_code: result.code, signal: result.signal, output_tail: result.tail },
-    });
+    throw new PowernodeError(
+      'build_tool_failed',
+      `${options.what} failed (${result.signal ?? `exit ${result.code}`}); its last output:\n${result.tail.join('\n')}`,
+      {
+        details: { command: argv.join(' '), exit_code: result.code, signal: result.signal, output_tail: result.tail },
+      },
+    );
   }
   return result;
 }

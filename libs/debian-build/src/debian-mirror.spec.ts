@@ -51,7 +51,11 @@ describe('resolveDebianMirror', () => {
     resolveDebianMirror(parseDistribution(distribution), sources, env).suites.map((suite) => `${suite.uri} ${suite.suite}`);
 
   it.each([
-    ['the configured mirror', {}, ['http://mirror.example/debian bookworm', 'http://mirror.example/debian bookworm-updates', 'http://security.example/debian-security bookworm-security']],
+    [
+      'the configured mirror',
+      {},
+      ['http://mirror.example/debian bookworm', 'http://mirror.example/debian bookworm-updates', 'http://security.example/debian-security bookworm-security'],
+    ],
     [
       'POWERNODE_DEBIAN_MIRROR for the archive, security kept',
       { POWERNODE_DEBIAN_MIRROR: 'http://other.example/debian/' },

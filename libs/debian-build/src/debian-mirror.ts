@@ -45,17 +45,28 @@ export function parseDistribution(value: string | undefined): Distribution {
 export function resolveDebianMirror(distribution: Distribution, sources: readonly AptSource[], env: NodeJS.ProcessEnv = process.env): DebianMirror {
   const name = `${distribution.vendor}/${distribution.suite}`;
   if (distribution.vendor !== 'debian') {
-    throw new PowernodeError('distribution_unavailable', `build.distribution ${name} is not supported: packages are installed from Debian only; use debian/<suite>`, {
-      details: { distribution: name },
-    });
+    throw new PowernodeError(
+      'distribution_unavailable',
+      `build.distribution ${name} is not supported: packages are installed from Debian only; use debian/<suite>`,
+      {
+        details: { distribution: name },
+      },
+    );
   }
   const archiveOverride = env['POWERNODE_DEBIAN_MIRROR']?.trim() || undefined;
   const securityOverride = env['POWERNODE_DEBIAN_SECURITY_MIRROR']?.trim() || undefined;
-  for (const [variable, value] of [['POWERNODE_DEBIAN_MIRROR', archiveOverride], ['POWERNODE_DEBIAN_SECURITY_MIRROR', securityOverride]] as const) {
+  for (const [variable, value] of [
+    ['POWERNODE_DEBIAN_MIRROR', archiveOverride],
+    ['POWERNODE_DEBIAN_SECURITY_MIRROR', securityOverride],
+  ] as const) {
     if (value !== undefined && !/^https?:\/\/[^\s/]+/.test(value)) {
-      throw new PowernodeError('distribution_unavailable', `${variable} "${value}" is not an http(s) URL; set it to the archive root, e.g. http://<mirror>/debian`, {
-        details: { variable, value },
-      });
+      throw new PowernodeError(
+        'distribution_unavailable',
+        `${variable} "${value}" is not an http(s) URL; set it to the archive root, e.g. http://<mirror>/debian`,
+        {
+          details: { variable, value },
+        },
+      );
     }
   }
   const configured = (suite: string): AptSource | undefined => sources.find((source) => source.suite === suite);

@@ -32,7 +32,11 @@ describe('dpkg status', () => {
       { name: 'tzdata', version: '2024a-0+deb12u1', architecture: 'all' },
       { name: 'libc6', version: '2.36-9', architecture: 'amd64' },
     ];
-    const layer = [...base.slice(0, 1), { name: 'libc6', version: '2.36-9+deb12u1', architecture: 'amd64' }, { name: 'redis-server', version: '5:7.0.15', architecture: 'amd64' }];
+    const layer = [
+      ...base.slice(0, 1),
+      { name: 'libc6', version: '2.36-9+deb12u1', architecture: 'amd64' },
+      { name: 'redis-server', version: '5:7.0.15', architecture: 'amd64' },
+    ];
     expect(packagesAddedTo(base, layer).map((pkg) => `${pkg.name}=${pkg.version}`)).toEqual(['libc6=2.36-9+deb12u1', 'redis-server=5:7.0.15']);
   });
 });

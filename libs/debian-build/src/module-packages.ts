@@ -81,7 +81,8 @@ function applyLayer(baseEntries: readonly TreeEntry[], layer: FilteredLayer): Tr
 async function baseSystemEntries(base: BaseTree, warnings: string[]): Promise<TreeEntry[]> {
   const { entries, special } = await readFullTree(base.root);
   // Device nodes under /dev come from the bootstrap; the booted system gets its own from devtmpfs.
-  for (const skipped of special) if (!skipped.path.startsWith('/dev/')) warnings.push(`${skipped.path}: a socket, FIFO or device node, which a module cannot ship; left out`);
+  for (const skipped of special)
+    if (!skipped.path.startsWith('/dev/')) warnings.push(`${skipped.path}: a socket, FIFO or device node, which a module cannot ship; left out`);
   return entries;
 }
 

@@ -47,7 +47,11 @@ const INSTALL_SCRIPT = [
   'chroot "$root" apt-get update -q',
   'chroot "$root" apt-get install -y -q --no-install-recommends "$@"',
 ].join('\n');
-const UNAVAILABLE = [/^E: Unable to locate package (\S+)/, /^E: Package '?([^' ]+)'? has no installation candidate/, /^E: Version '[^']*' for '([^']+)' was not found/];
+const UNAVAILABLE = [
+  /^E: Unable to locate package (\S+)/,
+  /^E: Package '?([^' ]+)'? has no installation candidate/,
+  /^E: Version '[^']*' for '([^']+)' was not found/,
+];
 
 /** The sorted, de-duplicated package list a layer is keyed and installed by. */
 export function normalisePackageList(packages: readonly string[]): string[] {
@@ -66,7 +70,11 @@ async function deletedBasePaths(upper: string, lower: string, merged: string): P
   const deleted: string[] = [];
   const walk = async (relative: string): Promise<void> => {
     const lowerDir = path.join(lower, relative);
-    const [upperNames, lowerNames, mergedNames] = await Promise.all([readdir(path.join(upper, relative), { withFileTypes: true }), readdir(lowerDir).catch(() => [] as string[]), readdir(path.join(merged, relative)).catch(() => [] as string[])]);
+    const [upperNames, lowerNames, mergedNames] = await Promise.all([
+      readdir(path.join(upper, relative), { withFileTypes: true }),
+      readdir(lowerDir).catch(() => [] as string[]),
+      readdir(path.join(merged, relative)).catch(() => [] as string[]),
+    ]);
     const visible = new Set(mergedNames);
     for (const name of lowerNames) if (!visible.has(name)) deleted.push(`/${path.join(relative, name)}`);
     for (const child of upperNames) if (child.isDirectory()) await walk(path.join(relative, child.name));
@@ -85,7 +93,9 @@ async function capture(options: PackageLayerOptions, packages: string[], work: s
   const { base } = options;
   const [upper, overlayWork, root] = ['upper', 'overlay-work', 'root'].map((name) => path.join(work, name)) as [string, string, string];
   await Promise.all([upper, overlayWork, root].map((dir) => mkdir(dir)));
-  await runCommandOrThrow(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${base.root},upperdir=${upper},workdir=${overlayWork}`, root], { what: 'mounting the build overlay' });
+  await runCommandOrThrow(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${base.root},upperdir=${upper},workdir=${overlayWork}`, root], {
+    what: 'mounting the build overlay',
+  });
   try {
     // Added here only when the base lacks them, and removed before the upper is taken: no trace in the layer.
     const temporary: string[] = [];
@@ -111,16 +121,25 @@ async function capture(options: PackageLayerOptions, packages: string[], work: s
       }
     }
     const unavailable = new Set<string>();
-    const result = await runCommand(['nice', '-n', '19', 'unshare', '--mount', '--pid', '--fork', '--kill-child', 'sh', '-c', INSTALL_SCRIPT, 'install', root, ...packages], {
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive', SOURCE_DATE_EPOCH: String(base.sourceDateEpoch) },
-      onLine: (line) => {
-        for (const pattern of UNAVAILABLE) {
-          const match = pattern.exec(line);
-          if (match !== null) unavailable.add(match[1]!);
-        }
-        options.onProgress?.(line);
+    const result = await runCommand(
+      ['nice', '-n', '19', 'unshare', '--mount', '--pid', '--fork', '--kill-child', 'sh', '-c', INSTALL_SCRIPT, 'install', root, ...packages],
+      {
+        env: {
+          PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+          HOME: '/root',
+          LC_ALL: 'C',
+          DEBIAN_FRONTEND: 'noninteractive',
+          SOURCE_DATE_EPOCH: String(base.sourceDateEpoch),
+        },
+        onLine: (line) => {
+          for (const pattern of UNAVAILABLE) {
+            const match = pattern.exec(line);
+            if (match !== null) unavailable.add(match[1]!);
+          }
+          options.onProgress?.(line);
+        },
       },
-    });
+    );
     const distribution = `${base.mirror.distribution.vendor}/${base.mirror.distribution.suite}`;
     if (unavailable.size > 0) {
       const names = [...unavailable].sort();
@@ -131,9 +150,13 @@ async function capture(options: PackageLayerOptions, packages: string[], work: s
       );
     }
     if (result.code !== 0) {
-      throw new PowernodeError('package_install_failed', `apt-get install ${packages.join(' ')} failed on ${distribution}; its last output:\n${result.tail.join('\n')}`, {
-        details: { packages, distribution, exit_code: result.code, output_tail: result.tail },
-      });
+      throw new PowernodeError(
+        'package_install_failed',
+        `apt-get install ${packages.join(' ')} failed on ${distribution}; its last output:\n${result.tail.join('\n')}`,
+        {
+          details: { packages, distribution, exit_code: result.code, output_tail: result.tail },
+        },
+      );
     }
     for (const relative of temporary) await rm(path.join(root, relative), { force: true });
     for (const { relative, content } of restore) await writeFile(path.join(root, relative), content);

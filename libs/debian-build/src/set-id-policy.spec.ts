@@ -27,7 +27,11 @@ function file(modulePath: string, mode: number): TreeEntry {
 
 describe('set-id bits in a package tree', () => {
   it('keeps them on files of declared packages and strips them from dependencies, maintainer-script files and unowned files, naming each', async () => {
-    const base = await dpkgRoot('base', { 'passwd.list': ['/usr/bin/chfn', '/usr/bin/passwd'], 'util-linux.list': ['/bin/su'], 'sudo.list': ['/usr/bin/sudo-old'] });
+    const base = await dpkgRoot('base', {
+      'passwd.list': ['/usr/bin/chfn', '/usr/bin/passwd'],
+      'util-linux.list': ['/bin/su'],
+      'sudo.list': ['/usr/bin/sudo-old'],
+    });
     // The layer reinstalled sudo: its list in the layer is the one that counts.
     const layer = await dpkgRoot('layer', { 'sudo.list': ['/usr/bin/sudo'], 'libfoo1:amd64.list': ['/usr/lib/foo/helper'] });
     const entries: TreeEntry[] = [
@@ -40,7 +44,11 @@ describe('set-id bits in a package tree', () => {
       file('/usr/bin/tool', 0o755),
       file('/usr/lib/foo/helper', 0o2755),
     ];
-    const { entries: kept, stripped } = await applySetIdPolicy(entries, [layer, base], declaredPackageNames(['sudo', 'util-linux:amd64', 'redis-server=5:7.0']));
+    const { entries: kept, stripped } = await applySetIdPolicy(
+      entries,
+      [layer, base],
+      declaredPackageNames(['sudo', 'util-linux:amd64', 'redis-server=5:7.0']),
+    );
     const modes = new Map(kept.map((entry) => [entry.path, entry.mode]));
     expect(Object.fromEntries(modes)).toEqual({
       '/etc/redis': 0o2770,

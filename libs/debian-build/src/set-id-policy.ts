@@ -93,7 +93,11 @@ export function stripUndeclaredSetIds(
  * `stripUndeclaredSetIds` with the owners read from the dpkg lists of `dpkgRoots` (captured layer first, then
  * its base), read only when some file carries a set-id bit.
  */
-export async function applySetIdPolicy(entries: readonly TreeEntry[], dpkgRoots: readonly string[], declared: ReadonlySet<string>): Promise<{ entries: TreeEntry[]; stripped: StrippedSetId[] }> {
+export async function applySetIdPolicy(
+  entries: readonly TreeEntry[],
+  dpkgRoots: readonly string[],
+  declared: ReadonlySet<string>,
+): Promise<{ entries: TreeEntry[]; stripped: StrippedSetId[] }> {
   if (!entries.some((entry) => entry.type === 'file' && (entry.mode & SET_ID_BITS) !== 0)) return { entries: [...entries], stripped: [] };
   return stripUndeclaredSetIds(entries, await readDpkgFileOwners(dpkgRoots), declared);
 }

@@ -87,7 +87,13 @@ describe('dependencyClosure', () => {
       lib: { requires: [], versions: [live('1.5.0'), live('2.1.0')] },
     });
     expect(closure.range_conflicts).toEqual([
-      { module: 'lib', requirements: [{ required_by: 'a', range: '^1' }, { required_by: 'b', range: '^2' }] },
+      {
+        module: 'lib',
+        requirements: [
+          { required_by: 'a', range: '^1' },
+          { required_by: 'b', range: '^2' },
+        ],
+      },
     ]);
     expect(closure.selected['lib']).toBeNull();
   });

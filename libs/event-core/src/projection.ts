@@ -58,7 +58,9 @@ export interface DeclaredProjection<TState, TType extends string = string> exten
  * the event's type (an event of another type leaves the state as it is). A handler keyed by a type outside
  * `TEvent` does not compile.
  */
-export function defineProjection<TState, TEvent extends StoredEventLike>(definition: ProjectionDefinition<TState, TEvent>): DeclaredProjection<TState, TEvent['type']> {
+export function defineProjection<TState, TEvent extends StoredEventLike>(
+  definition: ProjectionDefinition<TState, TEvent>,
+): DeclaredProjection<TState, TEvent['type']> {
   // A Map rather than the handlers object: an event type is never looked up on Object.prototype.
   const handlers = new Map<string, (state: TState, event: StoredEventLike) => TState>();
   for (const [type, handler] of Object.entries(definition.handlers) as [string, ((state: TState, event: StoredEventLike) => TState) | undefined][]) {
@@ -87,7 +89,11 @@ export function eventTypeFilter(projection: Pick<Projection<unknown, never>, 'ca
  * Folds events into a state; what a projection runner, a replay and a test all use. Events of a type the
  * projection does not handle are skipped without calling it.
  */
-export function foldEvents<TState, TEvent extends StoredEventLike>(projection: Projection<TState, TEvent>, events: Iterable<TEvent>, state: TState = projection.initialState()): TState {
+export function foldEvents<TState, TEvent extends StoredEventLike>(
+  projection: Projection<TState, TEvent>,
+  events: Iterable<TEvent>,
+  state: TState = projection.initialState(),
+): TState {
   const handles = eventTypeFilter(projection);
   let current = state;
   for (const event of events) if (handles(event.type)) current = projection.evolve(current, event);

@@ -44,9 +44,13 @@ export class EventCatalogue {
     }
     const parsed = def.schema.safeParse(event.data);
     if (!parsed.success) {
-      throw new PowernodeError('invalid_event', `event ${event.type} has invalid data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
-        details: { type: event.type, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      });
+      throw new PowernodeError(
+        'invalid_event',
+        `event ${event.type} has invalid data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+        {
+          details: { type: event.type, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+        },
+      );
     }
     return { ...event, data: parsed.data, schema_version: event.schema_version ?? def.schema_version };
   }

@@ -83,4 +83,12 @@ export { rpcHandler, unwrapRpcReply, type RpcContext, type RpcHandlerOptions, ty
 export { RpcClient, type RpcClientOptions, type RpcRequestOptions } from './bus/rpc-client.js';
 export { serveRpc, serveRpcTable } from './bus/rpc-responder.js';
 export { rpcHandlerTable, type RpcHandlerTable, type RpcTableHandler, type RpcTransportHandler } from './bus/rpc-handler-table.js';
-export { readStreamedReply, RpcStreamWriter, STREAM_END_PART, streamedRpcHandler, withStreamWriter, type ReadStreamedReplyOptions, type StreamedReplyItem } from './bus/rpc-stream.js';
+export {
+  readStreamedReply,
+  RpcStreamWriter,
+  STREAM_END_PART,
+  streamedRpcHandler,
+  withStreamWriter,
+  type ReadStreamedReplyOptions,
+  type StreamedReplyItem,
+} from './bus/rpc-stream.js';

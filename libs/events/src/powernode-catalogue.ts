@@ -3,5 +3,9 @@ import { EventCatalogue, type EventDefinition } from './catalogue.js';
 
 /** Every event type the platform appends; each service opens its store with this catalogue. */
 export function powernodeEventCatalogue(): EventCatalogue {
-  return new EventCatalogue([...authEventDefinitions, ...(catalogEventDefinitions as readonly EventDefinition[]), ...(provisionerEventDefinitions as readonly EventDefinition[])]);
+  return new EventCatalogue([
+    ...authEventDefinitions,
+    ...(catalogEventDefinitions as readonly EventDefinition[]),
+    ...(provisionerEventDefinitions as readonly EventDefinition[]),
+  ]);
 }

@@ -49,7 +49,9 @@ export function parseFilterRules(text: string): FilterRule[] {
     if (line.trim() === '' || line.startsWith('#') || line.startsWith(';')) return;
     const match = /^(\+|-|include|exclude) (.+)$/.exec(line);
     if (match === null) {
-      throw new PowernodeError('validation_failed', `filter line ${index + 1} "${line}" is not "+ <pattern>" or "- <pattern>"`, { details: { line: index + 1, text: line } });
+      throw new PowernodeError('validation_failed', `filter line ${index + 1} "${line}" is not "+ <pattern>" or "- <pattern>"`, {
+        details: { line: index + 1, text: line },
+      });
     }
     const action: FilterAction = match[1] === '+' || match[1] === 'include' ? 'include' : 'exclude';
     rules.push({ action, pattern: match[2] as string });

@@ -1,5 +1,15 @@
 import { isPowernodeError } from '@powernode/contracts';
-import { compileGlob, GLOB_LIMITS, GlobLimitError, GlobOverlapBudgetError, globsMayOverlap, globsShareAPath, GlobSyntaxError, OverlapBudget, type MatchMeter } from './index.js';
+import {
+  compileGlob,
+  GLOB_LIMITS,
+  GlobLimitError,
+  GlobOverlapBudgetError,
+  globsMayOverlap,
+  globsShareAPath,
+  GlobSyntaxError,
+  OverlapBudget,
+  type MatchMeter,
+} from './index.js';
 
 // Globs come from module authors and are evaluated by the catalog, the gateway and every agent: each of these
 // inputs used to keep a process busy for seconds. Work is counted (matcher steps, automaton states), never timed.
@@ -71,7 +81,11 @@ describe('glob limits', () => {
 
   test('refuses more wildcards than allowed, counting *, **, ? and [...] alike', () => {
     expect(() => compileGlob(`/${'?'.repeat(GLOB_LIMITS.maxWildcards)}`)).not.toThrow();
-    expect(refusal(`/${'?'.repeat(GLOB_LIMITS.maxWildcards + 1)}`)).toMatchObject({ limit: 'glob_wildcards', max: GLOB_LIMITS.maxWildcards, actual: GLOB_LIMITS.maxWildcards + 1 });
+    expect(refusal(`/${'?'.repeat(GLOB_LIMITS.maxWildcards + 1)}`)).toMatchObject({
+      limit: 'glob_wildcards',
+      max: GLOB_LIMITS.maxWildcards,
+      actual: GLOB_LIMITS.maxWildcards + 1,
+    });
     expect(refusal(`/${'*a**b?[xy]'.repeat(9)}`)).toMatchObject({ limit: 'glob_wildcards', actual: 36 });
     expect(refusal(`/${'*a**b?[xy]'.repeat(9)}`).reason).toMatch(/has 36 wildcards; a glob may have at most 32/);
   });

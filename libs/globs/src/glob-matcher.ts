@@ -110,7 +110,7 @@ export function buildGlobAutomaton(glob: Pick<ParsedGlob, 'tokens' | 'matchesWho
       nextSize = 0;
       add(0);
       swap();
-      for (let at = 0; at < text.length; ) {
+      for (let at = 0; at < text.length;) {
         const codePoint = text.codePointAt(at) as number;
         at += codePoint > 0xffff ? 2 : 1;
         if (meter !== undefined) meter.steps += currentSize + 1;

@@ -53,11 +53,32 @@ describe('globsShareAPath / globsMayOverlap', () => {
   // Soundness over a concrete tree: whenever some path is matched by both globs, the answer must be "share".
   test('never answers "disjoint" for globs that select a common path of a sample tree', () => {
     const files = [
-      '/etc/shadow', '/etc/ssh/sshd_config', '/etc/ssh/ssh_host_rsa_key', '/etc/ssh/ssh_host_rsa_key.pub', '/etc/redis/redis.conf',
-      '/etc/conf/inner.conf', '/conf', '/boot/firmware/start4.elf', '/boot/firmware/bcm2711-rpi-4-b.dtb', '/a/b/c/d.txt', '/a/d.txt',
-      '/d.txt', '/usr/lib/x', '/usr/lib64/y', '/var/cache/apt/a.deb',
+      '/etc/shadow',
+      '/etc/ssh/sshd_config',
+      '/etc/ssh/ssh_host_rsa_key',
+      '/etc/ssh/ssh_host_rsa_key.pub',
+      '/etc/redis/redis.conf',
+      '/etc/conf/inner.conf',
+      '/conf',
+      '/boot/firmware/start4.elf',
+      '/boot/firmware/bcm2711-rpi-4-b.dtb',
+      '/a/b/c/d.txt',
+      '/a/d.txt',
+      '/d.txt',
+      '/usr/lib/x',
+      '/usr/lib64/y',
+      '/var/cache/apt/a.deb',
     ];
-    const dirs = [...new Set(files.flatMap((f) => f.split('/').slice(1, -1).map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`)))];
+    const dirs = [
+      ...new Set(
+        files.flatMap((f) =>
+          f
+            .split('/')
+            .slice(1, -1)
+            .map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`),
+        ),
+      ),
+    ];
     const entries: [string, boolean][] = [...files.map((f): [string, boolean] => [f, false]), ...dirs.map((d): [string, boolean] => [d, true])];
     const patterns = [...new Set(cases.flatMap(([a, b]) => [a, b]))].concat(['*', '**', '/*', '?', '*/', 'd.txt', 'a/**', '/etc/***']);
     let pairsChecked = 0;

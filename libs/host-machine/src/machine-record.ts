@@ -46,7 +46,13 @@ export function machineRecordPath(sandboxDir: string): string {
 
 function isProcessStart(value: unknown): value is ProcessStart {
   const candidate = value as Partial<ProcessStart> | null;
-  return typeof candidate === 'object' && candidate !== null && Number.isSafeInteger(candidate.pid) && candidate.pid! > 0 && typeof candidate.start_ticks === 'string';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    Number.isSafeInteger(candidate.pid) &&
+    candidate.pid! > 0 &&
+    typeof candidate.start_ticks === 'string'
+  );
 }
 
 function isMachineLink(value: unknown): value is MachineLink {
@@ -102,7 +108,10 @@ export async function machineRuns(record: MachineRecord | null): Promise<boolean
  */
 export async function machineLeaderOf(nspawnPid: number): Promise<number | null> {
   const children = await readFile(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').catch(() => '');
-  for (const child of children.trim().split(/\s+/).filter((pid) => pid !== '')) {
+  for (const child of children
+    .trim()
+    .split(/\s+/)
+    .filter((pid) => pid !== '')) {
     const name = (await readFile(`/proc/${child}/comm`, 'utf8').catch(() => '')).trim();
     if (name === 'systemd') return Number(child);
   }

@@ -7,7 +7,7 @@ describe('splitArgv', () => {
     ['  systemctl\tstart   a b  ', ['systemctl', 'start', 'a', 'b']],
     ['', []],
     ['   ', []],
-    ["echo 'a b' \"c d\"", ['echo', 'a b', 'c d']],
+    ['echo \'a b\' "c d"', ['echo', 'a b', 'c d']],
     ["echo 'it''s'", ['echo', 'its']],
     ['echo "it\'s"', ['echo', "it's"]],
     ["echo ''", ['echo', '']],

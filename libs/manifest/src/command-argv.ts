@@ -12,7 +12,9 @@ export class CommandSyntaxError extends PowernodeError {
   readonly offset: number;
 
   constructor(command: string, reason: string, offset: number) {
-    super('validation_failed', `cannot split command "${command}" into arguments: ${reason} (at character ${offset + 1})`, { details: { command, reason, offset } });
+    super('validation_failed', `cannot split command "${command}" into arguments: ${reason} (at character ${offset + 1})`, {
+      details: { command, reason, offset },
+    });
     this.name = 'CommandSyntaxError';
     this.command = command;
     this.reason = reason;
@@ -72,7 +74,8 @@ export function splitArgv(command: string): string[] {
           continue;
         }
         if (c === '`') fail(`command substitution "\`" (${NOT_A_SHELL})`, i);
-        if (c === '$' && expansionAt(command, i)) fail(`a "$" expansion, which a shell would replace inside double quotes (${NOT_A_SHELL}); write "\\$" for a literal dollar sign`, i);
+        if (c === '$' && expansionAt(command, i))
+          fail(`a "$" expansion, which a shell would replace inside double quotes (${NOT_A_SHELL}); write "\\$" for a literal dollar sign`, i);
         text += c;
         i++;
       }

@@ -39,7 +39,9 @@ describe('validateManifestYaml refuses globs beyond the glob limits', () => {
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatchObject({ code: 'glob_limit_exceeded', path: expect.stringMatching(/^protected_spec\[\d\]$/) });
     expect(result.errors[0]?.message).toMatch(
-      new RegExp(`^cannot be compared with file_spec\\[\\d\\] within ${GLOB_LIMITS.maxOverlapStates} automaton states \\(limit overlap_states, for the whole manifest\\): use fewer wildcards`),
+      new RegExp(
+        `^cannot be compared with file_spec\\[\\d\\] within ${GLOB_LIMITS.maxOverlapStates} automaton states \\(limit overlap_states, for the whole manifest\\): use fewer wildcards`,
+      ),
     );
   });
 

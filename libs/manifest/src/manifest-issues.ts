@@ -46,7 +46,7 @@ export class YamlLocator {
       }
       const keyStart = this.start(key ?? null);
       const valueStart = this.emptyScalar(node) ? undefined : this.start(node as Node | null);
-      position = anchor === 'key' ? keyStart ?? valueStart : valueStart ?? keyStart;
+      position = anchor === 'key' ? (keyStart ?? valueStart) : (valueStart ?? keyStart);
       position ??= this.start(null);
     }
     return position;
@@ -104,7 +104,12 @@ export class IssueCollector {
     return { valid: this.errors.length === 0, errors: sortByPosition(this.errors), warnings: sortByPosition(this.warnings) };
   }
 
-  private issue(code: ManifestIssueCode, segments: readonly YamlPathSegment[], message: string, options: { anchor?: IssueAnchor; file?: string }): ManifestValidationIssue {
+  private issue(
+    code: ManifestIssueCode,
+    segments: readonly YamlPathSegment[],
+    message: string,
+    options: { anchor?: IssueAnchor; file?: string },
+  ): ManifestValidationIssue {
     const position = this.locator?.locate(segments, options.anchor);
     return {
       path: formatYamlPath(segments),

@@ -6,7 +6,16 @@ import {
   CAPABILITY_PATTERN,
   type ManifestGlobField,
 } from '@powernode/contracts';
-import { compileGlob, GLOB_LIMITS, GlobLimitError, globsMayOverlap, GlobOverlapBudgetError, GlobSyntaxError, OverlapBudget, type CompiledGlob } from '@powernode/globs';
+import {
+  compileGlob,
+  GLOB_LIMITS,
+  GlobLimitError,
+  globsMayOverlap,
+  GlobOverlapBudgetError,
+  GlobSyntaxError,
+  OverlapBudget,
+  type CompiledGlob,
+} from '@powernode/globs';
 import { CommandSyntaxError, splitArgv } from './command-argv.js';
 import type { IssueCollector, YamlPathSegment } from './manifest-issues.js';
 
@@ -92,7 +101,10 @@ function checkMaskAgainstFileSpec(globs: ManifestGlobs, collector: IssueCollecto
 
 /** protected_spec guards paths this module ships; a protected glob no file_spec/dependency_spec entry can reach is suspicious. */
 function checkProtectedPaths(globs: ManifestGlobs, collector: IssueCollector, budget: OverlapBudget): void {
-  const claimed = [...globs.file_spec.map((entry) => ({ ...entry, field: 'file_spec' })), ...globs.dependency_spec.map((entry) => ({ ...entry, field: 'dependency_spec' }))];
+  const claimed = [
+    ...globs.file_spec.map((entry) => ({ ...entry, field: 'file_spec' })),
+    ...globs.dependency_spec.map((entry) => ({ ...entry, field: 'dependency_spec' })),
+  ];
   for (const { index, glob } of globs.protected_spec) {
     let owned = false;
     for (const entry of claimed) {
@@ -145,7 +157,12 @@ function checkServices(raw: Raw, collector: IssueCollector): void {
     const name = service['name'];
     if (typeof name === 'string') {
       const earlier = seen.get(name);
-      if (earlier !== undefined) collector.error('duplicate_service', ['services', index, 'name'], `duplicates the name of services[${earlier}]; service names are unique within a module`);
+      if (earlier !== undefined)
+        collector.error(
+          'duplicate_service',
+          ['services', index, 'name'],
+          `duplicates the name of services[${earlier}]; service names are unique within a module`,
+        );
       else seen.set(name, index);
     }
     if (service['start_command'] === undefined) {
@@ -161,7 +178,11 @@ function checkCapabilities(collector: IssueCollector, segments: YamlPathSegment[
   const entries = stringEntries(value);
   for (const { index, value: name } of entries) {
     if (CAPABILITY_PATTERN.test(name) && !isLinuxCapability(name)) {
-      collector.warning('unknown_capability', [...segments, index], `${JSON.stringify(name)} is not a Linux capability (see capabilities(7)); the agent cannot grant it`);
+      collector.warning(
+        'unknown_capability',
+        [...segments, index],
+        `${JSON.stringify(name)} is not a Linux capability (see capabilities(7)); the agent cannot grant it`,
+      );
     }
   }
   reportDuplicates(collector, segments, entries);
@@ -175,11 +196,16 @@ function checkDependencies(raw: Raw, collector: IssueCollector): void {
     const match = REQUIRES_PATTERN.exec(value);
     if (match === null) continue;
     const [, owner, module] = match as unknown as [string, string, string];
-    if (module === raw['name']) collector.error('self_dependency', ['dependencies', 'requires', index], `requires the module itself (${JSON.stringify(module)}); remove the entry`);
+    if (module === raw['name'])
+      collector.error('self_dependency', ['dependencies', 'requires', index], `requires the module itself (${JSON.stringify(module)}); remove the entry`);
     const key = `${owner}/${module}`;
     const earlier = seen.get(key);
     if (earlier !== undefined) {
-      collector.error('duplicate_entry', ['dependencies', 'requires', index], `requires ${key} again (also dependencies.requires[${earlier}]); state one version range per module`);
+      collector.error(
+        'duplicate_entry',
+        ['dependencies', 'requires', index],
+        `requires ${key} again (also dependencies.requires[${earlier}]); state one version range per module`,
+      );
     } else seen.set(key, index);
   }
   reportDuplicates(collector, ['dependencies', 'provides'], stringEntries(dependencies['provides']));
@@ -189,7 +215,11 @@ function checkPackages(raw: Raw, collector: IssueCollector): void {
   const entries = stringEntries(raw['package_spec']);
   for (const { index, value } of entries) {
     if (!DEBIAN_PACKAGE.test(value)) {
-      collector.warning('invalid_package_name', ['package_spec', index], `${JSON.stringify(value)} is not a Debian package name (lowercase letters, digits, "+", "-", "."; at least two characters)`);
+      collector.warning(
+        'invalid_package_name',
+        ['package_spec', index],
+        `${JSON.stringify(value)} is not a Debian package name (lowercase letters, digits, "+", "-", "."; at least two characters)`,
+      );
     }
   }
   reportDuplicates(collector, ['package_spec'], entries);
@@ -203,11 +233,19 @@ function checkSecurity(raw: Raw, collector: IssueCollector): void {
     const match = EGRESS_ENTRY.exec(value);
     const port = match?.[2] === undefined ? undefined : Number(match[2]);
     if (match === null || (port !== undefined && (port < 1 || port > 65535))) {
-      collector.warning('invalid_egress', ['security', 'egress_allow', index], `${JSON.stringify(value)} is not "host" or "host:port" (port 1–65535), e.g. "pool.ntp.org:123"`);
+      collector.warning(
+        'invalid_egress',
+        ['security', 'egress_allow', index],
+        `${JSON.stringify(value)} is not "host" or "host:port" (port 1–65535), e.g. "pool.ntp.org:123"`,
+      );
     }
   }
   if (security['privileged'] === true) {
-    collector.warning('privileged_module', ['security', 'privileged'], 'a privileged module gets raw hardware access; attaching it needs explicit operator approval');
+    collector.warning(
+      'privileged_module',
+      ['security', 'privileged'],
+      'a privileged module gets raw hardware access; attaching it needs explicit operator approval',
+    );
   }
 }
 

@@ -12,7 +12,19 @@ const tutorial = readFileSync(path.resolve(path.dirname(fileURLToPath(import.met
 const minimal = 'schema_version: 1\nname: my-redis\n';
 
 /** Characters that mean something to YAML, and a few that do not. */
-const yamlChar = fc.constantFrom(...'[]{}:,-?&*!|>\'"#%@`~\\\n\t  aZ09._/'.split(''), '\r\n', '---\n', '...\n', '<<: ', '&a ', '*a', '!!str ', '\u2028', '\uFEFF', 'é');
+const yamlChar = fc.constantFrom(
+  ...'[]{}:,-?&*!|>\'"#%@`~\\\n\t  aZ09._/'.split(''),
+  '\r\n',
+  '---\n',
+  '...\n',
+  '<<: ',
+  '&a ',
+  '*a',
+  '!!str ',
+  '\u2028',
+  '\uFEFF',
+  'é',
+);
 const yamlText = fc.array(yamlChar, { maxLength: 400 }).map((chars) => chars.join(''));
 
 const openers = ['[', '{a: ', '{? ', '- ', '[{a: ', '? ', '&a ', '!t ', ': '] as const;

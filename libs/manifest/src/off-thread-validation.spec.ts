@@ -43,7 +43,10 @@ describe('OffThreadManifestValidator', () => {
 
   it('stops a validation past its budget with a specific error, and the next one gets a fresh worker', async () => {
     validator = new OffThreadManifestValidator({ timeoutMs: 1 });
-    await expect(validator.validate(slowManifest)).rejects.toMatchObject({ code: 'validation_failed', details: { field: 'manifest_yaml', rule: 'manifest_validation_time', limit_ms: 1 } });
+    await expect(validator.validate(slowManifest)).rejects.toMatchObject({
+      code: 'validation_failed',
+      details: { field: 'manifest_yaml', rule: 'manifest_validation_time', limit_ms: 1 },
+    });
     const relaxed = new OffThreadManifestValidator({ timeoutMs: 120_000 });
     try {
       expect((await relaxed.validate(realManifest)).valid).toBe(true);

@@ -42,7 +42,10 @@ export class OffThreadManifestValidator {
     const maxQueued = this.options.maxQueued ?? MANIFEST_VALIDATION_QUEUE;
     if (this.queue.length >= maxQueued) {
       return Promise.reject(
-        new PowernodeError('rate_limited', `${maxQueued} manifest validations are already waiting; try again in a few seconds`, { retryable: true, details: { rule: 'manifest_validation_queue', limit: maxQueued } }),
+        new PowernodeError('rate_limited', `${maxQueued} manifest validations are already waiting; try again in a few seconds`, {
+          retryable: true,
+          details: { rule: 'manifest_validation_queue', limit: maxQueued },
+        }),
       );
     }
     return new Promise((resolve, reject) => {
@@ -75,9 +78,13 @@ export class OffThreadManifestValidator {
       this.worker = undefined;
       void worker.terminate();
       job.reject(
-        new PowernodeError('validation_failed', `manifest_yaml: validating it took longer than ${timeoutMs} ms and was stopped; simplify the manifest (fewer, flatter values and shorter globs)`, {
-          details: { field: 'manifest_yaml', rule: 'manifest_validation_time', limit_ms: timeoutMs },
-        }),
+        new PowernodeError(
+          'validation_failed',
+          `manifest_yaml: validating it took longer than ${timeoutMs} ms and was stopped; simplify the manifest (fewer, flatter values and shorter globs)`,
+          {
+            details: { field: 'manifest_yaml', rule: 'manifest_validation_time', limit_ms: timeoutMs },
+          },
+        ),
       );
       this.pump();
     }, timeoutMs);

@@ -98,7 +98,12 @@ describeReference(titled('a reference module whose file_spec claims none of its 
       expect(result.errors).toEqual([]);
       const expected = expectedUncovered(copy);
       expect(expected).not.toEqual([]);
-      expect(result.warnings.filter((w) => w.code === 'uncovered_rootfs_file').map((w) => w.file).sort()).toEqual(expected);
+      expect(
+        result.warnings
+          .filter((w) => w.code === 'uncovered_rootfs_file')
+          .map((w) => w.file)
+          .sort(),
+      ).toEqual(expected);
     },
   );
 });

@@ -119,7 +119,9 @@ export function reportSchemaIssues(issues: readonly ZodIssue[], raw: unknown, co
     const segments = pathOf(issue);
     const { found, value } = valueAt(raw, issue.path);
     if (!found && issue.code !== 'unrecognized_keys') {
-      collector.error('missing_field', segments, segments.at(-1) === 'schema_version' ? 'is required: add "schema_version: 1"' : 'is required', { anchor: 'key' });
+      collector.error('missing_field', segments, segments.at(-1) === 'schema_version' ? 'is required: add "schema_version: 1"' : 'is required', {
+        anchor: 'key',
+      });
       continue;
     }
     switch (issue.code) {
@@ -129,7 +131,11 @@ export function reportSchemaIssues(issues: readonly ZodIssue[], raw: unknown, co
       case 'invalid_type': {
         const expected = EXPECTED[issue.expected] ?? issue.expected;
         const yes = issue.expected === 'boolean' && typeof value === 'string' && /^(yes|no|on|off|y|n|true|false)$/i.test(value);
-        collector.error('invalid_type', segments, `must be ${expected}, got ${describeValue(value)}${yes ? ' (YAML 1.2 reads only unquoted true and false as booleans)' : ''}`);
+        collector.error(
+          'invalid_type',
+          segments,
+          `must be ${expected}, got ${describeValue(value)}${yes ? ' (YAML 1.2 reads only unquoted true and false as booleans)' : ''}`,
+        );
         break;
       }
       case 'invalid_value': {

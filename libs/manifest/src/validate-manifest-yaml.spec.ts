@@ -17,12 +17,16 @@ function issueAt(result: ManifestValidationResult, issuePath: string, list: 'err
 
 describe('validateManifestYaml on the tutorial', () => {
   test('the tutorial manifest is valid', () => {
-    expect(validateManifestYaml(readFileSync(path.join(fixtures, 'tutorial-my-redis/manifest.yaml'), 'utf8'))).toEqual({ valid: true, errors: [], warnings: [] });
+    expect(validateManifestYaml(readFileSync(path.join(fixtures, 'tutorial-my-redis/manifest.yaml'), 'utf8'))).toEqual({
+      valid: true,
+      errors: [],
+      warnings: [],
+    });
   });
 });
 
 describe('validateManifestYaml leaves package availability to the build', () => {
-  test('package names the build distribution may lack (Ubuntu\'s ruby3.3) are accepted: availability is checked at build time', () => {
+  test("package names the build distribution may lack (Ubuntu's ruby3.3) are accepted: availability is checked at build time", () => {
     const result = validateManifestYaml(`${minimal}package_spec: [ruby3.3, ruby3.3-dev, libssl3t64, "python3.12:amd64", "redis-server=5:7.0.15-1"]\n`);
     expect(result).toEqual({ valid: true, errors: [], warnings: [] });
   });
@@ -32,13 +36,17 @@ describe('validateManifestYaml reports bad input with its YAML path and position
   test('an unknown key, at the key, with a suggestion', () => {
     const result = validateManifestYaml(`${minimal}fil_spec:\n  - /etc/**\n`);
     expect(result.valid).toBe(false);
-    expect(result.errors).toEqual([{ path: 'fil_spec', code: 'unknown_key', line: 3, column: 1, message: 'unknown key "fil_spec"; did you mean "file_spec"?' }]);
+    expect(result.errors).toEqual([
+      { path: 'fil_spec', code: 'unknown_key', line: 3, column: 1, message: 'unknown key "fil_spec"; did you mean "file_spec"?' },
+    ]);
   });
 
   test('an unknown nested key lists the allowed keys', () => {
     const result = validateManifestYaml(`${minimal}security:\n  privileged: false\n  seccomp: x\n`);
     expect(issueAt(result, 'security.seccomp')).toMatchObject({ code: 'unknown_key', line: 5, column: 3 });
-    expect(issueAt(result, 'security.seccomp')?.message).toMatch(/allowed keys: capabilities, selinux_profile, apparmor_profile, seccomp_profile, egress_allow, privileged, user_namespace/);
+    expect(issueAt(result, 'security.seccomp')?.message).toMatch(
+      /allowed keys: capabilities, selinux_profile, apparmor_profile, seccomp_profile, egress_allow, privileged, user_namespace/,
+    );
   });
 
   test('platform-side fields are explained, not just refused', () => {
@@ -101,7 +109,10 @@ describe('validateManifestYaml reports bad input with its YAML path and position
   test('a module requiring itself, and the same module twice', () => {
     const result = validateManifestYaml(`${minimal}dependencies:\n  requires: ["acme/my-redis@^1", "acme/base@^1", "acme/base@^2"]\n`);
     expect(issueAt(result, 'dependencies.requires[0]')).toMatchObject({ code: 'self_dependency', line: 4 });
-    expect(issueAt(result, 'dependencies.requires[2]')).toMatchObject({ code: 'duplicate_entry', message: expect.stringContaining('also dependencies.requires[1]') });
+    expect(issueAt(result, 'dependencies.requires[2]')).toMatchObject({
+      code: 'duplicate_entry',
+      message: expect.stringContaining('also dependencies.requires[1]'),
+    });
   });
 
   test('wrong types: a string for a list, "yes" for a boolean, a list for a mapping, an empty value', () => {
@@ -164,7 +175,9 @@ describe('validateManifestYaml reports bad input with its YAML path and position
       ['mask[0]', 'mask_file_spec_conflict', 7, 5],
       ['mask[1]', 'invalid_glob', 8, 5],
     ]);
-    expect(issueAt(result, 'file_spec[1]')?.message).toBe('is not a valid rsync glob: has a "[" that is never closed by "]"; write "\\[" for a literal bracket');
+    expect(issueAt(result, 'file_spec[1]')?.message).toBe(
+      'is not a valid rsync glob: has a "[" that is never closed by "]"; write "\\[" for a literal bracket',
+    );
     expect(issueAt(result, 'mask[1]')?.message).toBe('is not a valid rsync glob: the pattern is empty');
   });
 
@@ -217,7 +230,9 @@ describe('validateManifestYaml on broken YAML', () => {
 
   test('a duplicate key names the key', () => {
     const result = validateManifestYaml('schema_version: 1\nname: a\nname: b\n');
-    expect(result.errors).toEqual([{ path: '', code: 'yaml_syntax', line: 3, column: 1, message: 'YAML syntax error: the key "name" appears twice in the same mapping; keep one' }]);
+    expect(result.errors).toEqual([
+      { path: '', code: 'yaml_syntax', line: 3, column: 1, message: 'YAML syntax error: the key "name" appears twice in the same mapping; keep one' },
+    ]);
   });
 
   test('two documents', () => {
@@ -229,13 +244,20 @@ describe('validateManifestYaml on broken YAML', () => {
   test('an empty text, a comment-only text, a list, a scalar', () => {
     expect(validateManifestYaml('').errors.map((e) => e.code)).toEqual(['manifest_empty']);
     expect(validateManifestYaml('# nothing here\n').errors.map((e) => e.code)).toEqual(['manifest_empty']);
-    expect(validateManifestYaml('- a\n').errors).toEqual([{ path: '', code: 'not_a_mapping', line: 1, column: 1, message: 'the manifest must be a mapping of keys to values, got a list' }]);
+    expect(validateManifestYaml('- a\n').errors).toEqual([
+      { path: '', code: 'not_a_mapping', line: 1, column: 1, message: 'the manifest must be a mapping of keys to values, got a list' },
+    ]);
     expect(validateManifestYaml('hello\n').errors.map((e) => e.code)).toEqual(['not_a_mapping']);
   });
 
   test('an alias bomb is refused instead of expanded', () => {
     const lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
-    for (let i = 1; i < 10; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    for (let i = 1; i < 10; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
     const result = validateManifestYaml(`${lines.join('\n')}\n`);
     expect(result.valid).toBe(false);
     // Its 90 aliases are over the alias limit, so it is refused before any is resolved.

@@ -31,7 +31,10 @@ function describeYamlError(error: YAMLError, text: string): { offset: number; me
       return { offset, message: 'manifest.yaml holds more than one YAML document; keep a single document (remove the extra "---")' };
     case 'DUPLICATE_KEY': {
       const key = /^("[^"\n]*"|'[^'\n]*'|[^:\n]*)/.exec(text.slice(offset))?.[0].trim() ?? '';
-      return { offset, message: `the key ${key.startsWith('"') || key.startsWith("'") ? key : JSON.stringify(key)} appears twice in the same mapping; keep one` };
+      return {
+        offset,
+        message: `the key ${key.startsWith('"') || key.startsWith("'") ? key : JSON.stringify(key)} appears twice in the same mapping; keep one`,
+      };
     }
     case 'MISSING_CHAR': {
       // The parser notices a missing closing quote at the end of the text; point at the quote that opened it.

@@ -55,7 +55,11 @@ describe('rootfs coverage: rootfs/ ships verbatim, so a file file_spec does not 
       return;
     }
     expect(warnings).toEqual([expect.objectContaining({ path: 'file_spec', file: `rootfs/${file}` })]);
-    expect(warnings[0]?.message).toMatch(new RegExp(`^rootfs/${file.replace(/[.*]/g, '\\$&')} is not covered by any file_spec glob; it still ships .*add .+ to file_spec, or leave it to ship verbatim$`));
+    expect(warnings[0]?.message).toMatch(
+      new RegExp(
+        `^rootfs/${file.replace(/[.*]/g, '\\$&')} is not covered by any file_spec glob; it still ships .*add .+ to file_spec, or leave it to ship verbatim$`,
+      ),
+    );
   });
 
   test('the warning points at the file_spec key and says how to cover the file, or to leave it', async () => {
@@ -111,7 +115,8 @@ describe('validateModuleDir file checks', () => {
         line: 7,
         column: 5,
         file: 'rootfs/etc/redis/sentinel.conf',
-        message: 'rootfs/etc/redis/sentinel.conf is excluded by this mask entry and will never ship although file_spec[0] claims it; remove the file or narrow the mask',
+        message:
+          'rootfs/etc/redis/sentinel.conf is excluded by this mask entry and will never ship although file_spec[0] claims it; remove the file or narrow the mask',
       },
     ]);
   });
@@ -145,7 +150,9 @@ describe('validateModuleDir file checks', () => {
     const files = { 'etc/redis/redis.conf': 'x' };
     const withoutPackages = await validateModuleDir(moduleDir(`${header}file_spec: [/etc/redis/**, /usr/bin/redis-server]\n`, files));
     expect(withoutPackages.warnings.map((w) => [w.path, w.code, w.line])).toEqual([['file_spec[1]', 'unmatched_file_spec', 3]]);
-    const withPackages = await validateModuleDir(moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/**, /usr/bin/redis-server]\n`, files));
+    const withPackages = await validateModuleDir(
+      moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/**, /usr/bin/redis-server]\n`, files),
+    );
     expect(withPackages.warnings).toEqual([]);
   });
 
@@ -180,7 +187,11 @@ describe('validateModuleDir file checks', () => {
   });
 
   test('a module without rootfs/ is fine', async () => {
-    expect(await validateModuleDir(moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/x/**]\n`))).toEqual({ valid: true, errors: [], warnings: [] });
+    expect(await validateModuleDir(moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/x/**]\n`))).toEqual({
+      valid: true,
+      errors: [],
+      warnings: [],
+    });
   });
 
   test('a rootfs that is not a directory is an error', async () => {
@@ -225,7 +236,10 @@ describe('validateModuleDir file checks', () => {
   });
 
   test('a masked file that file_spec does not cover is one error, without advice to leave it to ship', async () => {
-    const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/**]\nmask: [/var/log/**]\n`, { 'etc/redis/redis.conf': 'x', 'var/log/app.log': 'x' });
+    const dir = moduleDir(`${header}package_spec: [redis-server]\nfile_spec: [/etc/redis/**]\nmask: [/var/log/**]\n`, {
+      'etc/redis/redis.conf': 'x',
+      'var/log/app.log': 'x',
+    });
     const result = await validateModuleDir(dir);
     expect(result.errors.map((e) => [e.path, e.code, e.file])).toEqual([['mask[0]', 'masked_rootfs_file', 'rootfs/var/log/app.log']]);
     expect(result.warnings).toEqual([]);
@@ -242,8 +256,18 @@ describe('set-id bits in rootfs/', () => {
     const result = await validateModuleDir(dir);
     expect(result.valid).toBe(true);
     expect(result.warnings).toEqual([
-      expect.objectContaining({ code: 'set_id_stripped', path: '', file: 'rootfs/usr/bin/both', message: expect.stringMatching(/^rootfs\/usr\/bin\/both has the setuid and setgid bit \(mode 6755\); .* stripped/) }),
-      expect.objectContaining({ code: 'set_id_stripped', path: '', file: 'rootfs/usr/bin/helper', message: expect.stringMatching(/^rootfs\/usr\/bin\/helper has the setuid bit \(mode 4755\); .*package_spec$/) }),
+      expect.objectContaining({
+        code: 'set_id_stripped',
+        path: '',
+        file: 'rootfs/usr/bin/both',
+        message: expect.stringMatching(/^rootfs\/usr\/bin\/both has the setuid and setgid bit \(mode 6755\); .* stripped/),
+      }),
+      expect.objectContaining({
+        code: 'set_id_stripped',
+        path: '',
+        file: 'rootfs/usr/bin/helper',
+        message: expect.stringMatching(/^rootfs\/usr\/bin\/helper has the setuid bit \(mode 4755\); .*package_spec$/),
+      }),
     ]);
     expect(formatValidationReport(result, { file: 'manifest.yaml' })).toContain('warning (manifest): rootfs/usr/bin/helper has the setuid bit');
   });

@@ -152,7 +152,12 @@ export async function validateModuleDir(dir: string): Promise<ManifestValidation
     const issues = new IssueCollector();
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`;
-    issues.error('manifest_missing', [], `${path.join(dir, MANIFEST_FILE)} ${why}; a module repository has manifest.yaml at its root (powernode module init creates one)`, { file: MANIFEST_FILE });
+    issues.error(
+      'manifest_missing',
+      [],
+      `${path.join(dir, MANIFEST_FILE)} ${why}; a module repository has manifest.yaml at its root (powernode module init creates one)`,
+      { file: MANIFEST_FILE },
+    );
     return issues.result();
   }
 
@@ -165,7 +170,9 @@ export async function validateModuleDir(dir: string): Promise<ManifestValidation
     throw error;
   });
   if (stat !== undefined && !stat.isDirectory()) {
-    issues.error('rootfs_invalid', [], `${ROOTFS_DIR} is not a directory; it holds the files copied verbatim into the module's file tree`, { file: ROOTFS_DIR });
+    issues.error('rootfs_invalid', [], `${ROOTFS_DIR} is not a directory; it holds the files copied verbatim into the module's file tree`, {
+      file: ROOTFS_DIR,
+    });
   } else if (stat !== undefined) {
     entries = await listRootfs(rootfs);
   }

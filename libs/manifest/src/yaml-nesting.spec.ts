@@ -23,7 +23,12 @@ describe('findExcessiveNesting', () => {
     const text = `${minimal}dependencies:\n  requires: ${flowLists(MAX_MANIFEST_NESTING)}\n`;
     // Levels: the document's mapping, dependencies, requires, then the lists inside it.
     const inner = Array.from({ length: MAX_MANIFEST_NESTING - 2 }, () => '[0]').join('');
-    expect(findExcessiveNesting(text)).toMatchObject({ path: `dependencies.requires${inner}`, line: 4, column: 13 + MAX_MANIFEST_NESTING - 2, limit: MAX_MANIFEST_NESTING });
+    expect(findExcessiveNesting(text)).toMatchObject({
+      path: `dependencies.requires${inner}`,
+      line: 4,
+      column: 13 + MAX_MANIFEST_NESTING - 2,
+      limit: MAX_MANIFEST_NESTING,
+    });
   });
 
   test('walks block collections and quoted keys', () => {
@@ -38,12 +43,20 @@ describe('findExcessiveNesting', () => {
     ['tags', 'mask: ', '!t '],
   ])('finds %s in a row on one line, which the YAML lexer reads recursively', (_what, prefix, indicator) => {
     const text = `${minimal}${prefix}${indicator.repeat(MAX_MANIFEST_NESTING + 1)}x\n`;
-    expect(findExcessiveNesting(text)).toMatchObject({ line: 3, column: prefix.length + 1, message: expect.stringMatching(/in a row on one line.*write the value on its own lines/) });
+    expect(findExcessiveNesting(text)).toMatchObject({
+      line: 3,
+      column: prefix.length + 1,
+      message: expect.stringMatching(/in a row on one line.*write the value on its own lines/),
+    });
   });
 
   test('lets a few indicators in a row, words made of indicator characters, quoted text and comments through', () => {
     expect(findExcessiveNesting(`${minimal}mask: &a !!seq [- x]\ndescription: "${'-- ?? :: '.repeat(100)}"\n`)).toBeUndefined();
-    expect(findExcessiveNesting(`${minimal}description: "${'- '.repeat(100)}\\" ${'- '.repeat(100)}"\nlicense: '${'- '.repeat(100)}'' ${'- '.repeat(100)}'\n# ${'- '.repeat(100)}\n`)).toBeUndefined();
+    expect(
+      findExcessiveNesting(
+        `${minimal}description: "${'- '.repeat(100)}\\" ${'- '.repeat(100)}"\nlicense: '${'- '.repeat(100)}'' ${'- '.repeat(100)}'\n# ${'- '.repeat(100)}\n`,
+      ),
+    ).toBeUndefined();
   });
 
   test('still refuses, without a position, a run the scan took for quoted text that YAML reads as a plain scalar', () => {
@@ -53,8 +66,19 @@ describe('findExcessiveNesting', () => {
 
   test('finds the alias one past the limit, where chains of aliases would nest values without bound', () => {
     const chain = [`a: &a0 [x]`, ...Array.from({ length: MAX_MANIFEST_NESTING + 1 }, (_, i) => `k${i + 1}: &a${i + 1} [*a${i}]`)].join('\n');
-    expect(findExcessiveNesting(`${minimal}${chain}\n`)).toMatchObject({ path: `k${MAX_MANIFEST_NESTING + 1}[0]`, line: MAX_MANIFEST_NESTING + 4, message: expect.stringMatching(/more than 32 aliases.*write the values out/) });
-    expect(findExcessiveNesting(`${minimal}${chain.split('\n').slice(0, MAX_MANIFEST_NESTING + 1).join('\n')}\n`)).toBeUndefined();
+    expect(findExcessiveNesting(`${minimal}${chain}\n`)).toMatchObject({
+      path: `k${MAX_MANIFEST_NESTING + 1}[0]`,
+      line: MAX_MANIFEST_NESTING + 4,
+      message: expect.stringMatching(/more than 32 aliases.*write the values out/),
+    });
+    expect(
+      findExcessiveNesting(
+        `${minimal}${chain
+          .split('\n')
+          .slice(0, MAX_MANIFEST_NESTING + 1)
+          .join('\n')}\n`,
+      ),
+    ).toBeUndefined();
   });
 
   test('measures fifty thousand brackets without recursion', () => {
@@ -68,13 +92,29 @@ describe('a manifest that nests too deep', () => {
     ['flow mappings', `${minimal}build: ${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}\n`, 'build', /more than 32 levels deep.*flatten this value/],
     ['block lists', `${minimal}${blockLists('file_spec', 100)}`, 'file_spec', /more than 32 levels deep.*flatten this value/],
     ['a document that is only brackets', '['.repeat(50_000), '', /more than 32 levels deep.*flatten this value/],
-    ['a line of sequence indicators', `${minimal}mask: ${'- '.repeat(8_000)}\n`, '', /more than 32 collections, anchors or tags in a row.*write the value on its own lines/],
-    ['a chain of aliases', `${minimal}k0: &a0 [x]\n${Array.from({ length: 300 }, (_, i) => `k${i + 1}: &a${i + 1} [*a${i}]`).join('\n')}\n`, 'k33\\[0\\]', /more than 32 aliases/],
+    [
+      'a line of sequence indicators',
+      `${minimal}mask: ${'- '.repeat(8_000)}\n`,
+      '',
+      /more than 32 collections, anchors or tags in a row.*write the value on its own lines/,
+    ],
+    [
+      'a chain of aliases',
+      `${minimal}k0: &a0 [x]\n${Array.from({ length: 300 }, (_, i) => `k${i + 1}: &a${i + 1} [*a${i}]`).join('\n')}\n`,
+      'k33\\[0\\]',
+      /more than 32 aliases/,
+    ],
   ])('is reported as manifest_too_deep for %s, with the field and what to do', (_what, text, field, message) => {
     const result = validateManifestYaml(text);
     expect(result.valid).toBe(false);
     expect(result.errors).toEqual([
-      expect.objectContaining({ code: 'manifest_too_deep', path: expect.stringMatching(new RegExp(`^${field}`)), line: expect.any(Number), column: expect.any(Number), message: expect.stringMatching(message) }),
+      expect.objectContaining({
+        code: 'manifest_too_deep',
+        path: expect.stringMatching(new RegExp(`^${field}`)),
+        line: expect.any(Number),
+        column: expect.any(Number),
+        message: expect.stringMatching(message),
+      }),
     ]);
   });
 

@@ -3,9 +3,12 @@ import { nextLink } from './link-header.js';
 
 describe('parseAuthChallenge', () => {
   test('reads a bearer challenge whose scope holds commas', () => {
-    expect(
-      parseAuthChallenge('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push"'),
-    ).toEqual({ scheme: 'bearer', realm: 'https://auth.example.com/token', service: 'registry.example.com', scope: 'repository:a/b:pull,push' });
+    expect(parseAuthChallenge('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push"')).toEqual({
+      scheme: 'bearer',
+      realm: 'https://auth.example.com/token',
+      service: 'registry.example.com',
+      scope: 'repository:a/b:pull,push',
+    });
   });
 
   test('reads basic, is case-insensitive on the scheme, and flags what it cannot use', () => {

@@ -1,8 +1,6 @@
 /** A parsed `WWW-Authenticate` challenge from a registry. */
 export type AuthChallenge =
-  | { scheme: 'bearer'; realm: string; service?: string; scope?: string }
-  | { scheme: 'basic'; realm?: string }
-  | { scheme: 'unknown'; raw: string };
+  { scheme: 'bearer'; realm: string; service?: string; scope?: string } | { scheme: 'basic'; realm?: string } | { scheme: 'unknown'; raw: string };
 
 /**
  * Parses the first challenge of a `WWW-Authenticate` header (`Bearer realm="…",service="…",scope="…"` or

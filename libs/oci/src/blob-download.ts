@@ -83,10 +83,14 @@ export async function downloadBlob(context: RegistryContext, repository: string,
       handle = await open(partial, 'wx');
     } catch (cause) {
       await discardBody(response);
-      throw new PowernodeError('validation_failed', `${what}: cannot write next to ${path} (${(cause as Error).message}); pass a path in a writable directory`, {
-        cause,
-        details: { path },
-      });
+      throw new PowernodeError(
+        'validation_failed',
+        `${what}: cannot write next to ${path} (${(cause as Error).message}); pass a path in a writable directory`,
+        {
+          cause,
+          details: { path },
+        },
+      );
     }
     let committed = false;
     try {
@@ -121,9 +125,13 @@ async function openBlob(context: RegistryContext, repository: string, digest: st
   const declared = contentLength(response);
   if (size !== undefined && declared !== undefined && declared !== size) {
     await discardBody(response);
-    throw new PowernodeError('digest_mismatch', `${what}: the registry serves ${declared} bytes, the descriptor says ${size}; do not use it, re-push the blob`, {
-      details: { expected_digest: digest, expected_size: size, served_size: declared },
-    });
+    throw new PowernodeError(
+      'digest_mismatch',
+      `${what}: the registry serves ${declared} bytes, the descriptor says ${size}; do not use it, re-push the blob`,
+      {
+        details: { expected_digest: digest, expected_size: size, served_size: declared },
+      },
+    );
   }
   if (response.body === null) throw new PowernodeError('registry_error', `${what}: the registry answered without a body`, { retryable: true });
   return response;

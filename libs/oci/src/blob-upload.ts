@@ -201,7 +201,9 @@ async function commitUpload(context: RegistryContext, repository: string, locati
   const reported = response.headers.get('docker-content-digest');
   if (reported !== null && reported !== digest) {
     // The header is the registry's text: named only when it is a digest.
-    throw new PowernodeError('digest_mismatch', `${what}: the registry stored ${isDigest(reported) ? reported : 'something else'}`, { details: { expected_digest: digest, actual_digest: reported } });
+    throw new PowernodeError('digest_mismatch', `${what}: the registry stored ${isDigest(reported) ? reported : 'something else'}`, {
+      details: { expected_digest: digest, actual_digest: reported },
+    });
   }
 }
 

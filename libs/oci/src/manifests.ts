@@ -203,7 +203,7 @@ export function parseManifest(bytes: Buffer, digest: string, contentType: string
   const documentType = typeof (parsed as { mediaType?: unknown })?.mediaType === 'string' ? (parsed as { mediaType: string }).mediaType : undefined;
   // Some registries answer with a generic Content-Type; the document's own mediaType is then authoritative.
   const generic = declared === undefined || declared === 'application/json' || declared === 'text/plain' || declared === OCTET_STREAM;
-  const provisional = generic ? documentType ?? '' : declared;
+  const provisional = generic ? (documentType ?? '') : declared;
   assertManifestShape(parsed, provisional, what);
   const mediaType = provisional === '' ? manifestMediaType(parsed) : provisional;
   return { digest, mediaType, bytes, manifest: parsed };

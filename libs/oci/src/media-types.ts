@@ -10,12 +10,7 @@ export const DOCKER_MANIFEST_LIST_MEDIA_TYPE = 'application/vnd.docker.distribut
 export const OCI_EMPTY_MEDIA_TYPE = 'application/vnd.oci.empty.v1+json';
 
 /** Every manifest type we read, OCI first; registries such as distribution 2.8 only serve OCI when asked. */
-export const MANIFEST_ACCEPT_TYPES = [
-  OCI_MANIFEST_MEDIA_TYPE,
-  OCI_INDEX_MEDIA_TYPE,
-  DOCKER_MANIFEST_MEDIA_TYPE,
-  DOCKER_MANIFEST_LIST_MEDIA_TYPE,
-] as const;
+export const MANIFEST_ACCEPT_TYPES = [OCI_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE] as const;
 
 /** The `{}` blob and its descriptor, shared by every artifact that has no config of its own. */
 export const OCI_EMPTY_JSON = Buffer.from('{}');

@@ -143,16 +143,16 @@ describe('broken transfers', () => {
     const repository = repo('short');
     const bytes = randomBytes(200_000);
     const { descriptor } = await direct().uploadBlob(repository, bytes);
-    const { client } = await proxied((request) =>
-      request.url?.includes('/blobs/sha256') ? { kind: 'short_body', bytes: 150_000 } : { kind: 'forward' },
-    );
+    const { client } = await proxied((request) => (request.url?.includes('/blobs/sha256') ? { kind: 'short_body', bytes: 150_000 } : { kind: 'forward' }));
     await expect(client.getBlob(repository, descriptor)).rejects.toMatchObject({ code: 'digest_mismatch' });
     await expect(client.getBlob(repository, descriptor.digest)).rejects.toMatchObject({ code: 'digest_mismatch' });
   });
 
   test('a manifest push retried after a 503 lands once', async () => {
     let puts = 0;
-    const { client } = await proxied((request) => (request.method === 'PUT' && request.url?.includes('/manifests/') && puts++ === 0 ? { kind: 'status', status: 502 } : { kind: 'forward' }));
+    const { client } = await proxied((request) =>
+      request.method === 'PUT' && request.url?.includes('/manifests/') && puts++ === 0 ? { kind: 'status', status: 502 } : { kind: 'forward' },
+    );
     const repository = repo('manifest-retry');
     await client.uploadBlob(repository, OCI_EMPTY_JSON);
     const pushed = await client.putManifest(repository, 'v1', { schemaVersion: 2, config: OCI_EMPTY_DESCRIPTOR, layers: [] });

@@ -1,7 +1,15 @@
 import { PowernodeError, isPowernodeError } from '@powernode/contracts';
 import { canonicalJsonBytes } from './canonical-json.js';
 import { assertDigest, isDigest, sha256Digest } from './digest.js';
-import { isImageIndex, manifestMediaType, referrerArtifactType, type Descriptor, type ImageIndex, type Manifest, type ManifestResult } from './manifest-types.js';
+import {
+  isImageIndex,
+  manifestMediaType,
+  referrerArtifactType,
+  type Descriptor,
+  type ImageIndex,
+  type Manifest,
+  type ManifestResult,
+} from './manifest-types.js';
 import { getManifest, parseManifest, pushManifest, putManifest, readManifestBody } from './manifests.js';
 import { OCI_INDEX_MEDIA_TYPE } from './media-types.js';
 import { assertRepository, pullScope, type RegistryContext } from './registry-context.js';
@@ -36,9 +44,13 @@ export async function listReferrers(context: RegistryContext, repository: string
   if (response.status === 200) {
     const bytes = await readManifestBody(context, response, what);
     const index = parseManifest(bytes, sha256Digest(bytes), response.headers.get('content-type') ?? OCI_INDEX_MEDIA_TYPE, what).manifest;
-    if (!isImageIndex(index)) throw new PowernodeError('registry_error', `${what}: the referrers API answered with something that is not an index`, { retryable: false });
+    if (!isImageIndex(index))
+      throw new PowernodeError('registry_error', `${what}: the referrers API answered with something that is not an index`, { retryable: false });
     // Filtering is optional for the registry; OCI-Filters-Applied says whether it did.
-    const filtered = (response.headers.get('oci-filters-applied') ?? '').split(',').map((f) => f.trim()).includes('artifactType');
+    const filtered = (response.headers.get('oci-filters-applied') ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .includes('artifactType');
     return filtered ? [...index.manifests] : filterReferrers(index.manifests, artifactType);
   }
   await discardBody(response);

@@ -98,7 +98,13 @@ describe('redirects', () => {
       if (req.headers.authorization === undefined) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end();
       res.writeHead(307, { location: `http://localhost:${storage.port}/blob?signed=1` }).end();
     });
-    const client = new OciClient({ registry: registry.host, insecure: true, retries: 0, auth: CREDENTIALS, checkHop: allowOnly(registry.host, `localhost:${storage.port}`) });
+    const client = new OciClient({
+      registry: registry.host,
+      insecure: true,
+      retries: 0,
+      auth: CREDENTIALS,
+      checkHop: allowOnly(registry.host, `localhost:${storage.port}`),
+    });
 
     expect((await client.getBlob('acme/mod', BLOB_DIGEST)).equals(BLOB)).toBe(true);
     expect(storage.seen).toHaveLength(1);
@@ -135,7 +141,8 @@ describe('token services', () => {
       if ((req.headers.authorization ?? '').startsWith('Bearer ')) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm()}",service="test"` }).end();
     });
-  const tokenService = () => serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'issued', expires_in: 300 })));
+  const tokenService = () =>
+    serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'issued', expires_in: 300 })));
 
   test('a token service on another host gets no Basic credentials', async () => {
     const tokens = await tokenService();
@@ -173,7 +180,9 @@ describe('token services', () => {
         const url = new URL(String(input));
         const headers = new Headers(init?.headers);
         if (url.pathname === '/v2/') {
-          return headers.get('authorization')?.startsWith('Bearer ') ? new Response('{}', { status: 200 }) : new Response(null, { status: 401, headers: { 'www-authenticate': `Bearer realm="${realm}"` } });
+          return headers.get('authorization')?.startsWith('Bearer ')
+            ? new Response('{}', { status: 200 })
+            : new Response(null, { status: 401, headers: { 'www-authenticate': `Bearer realm="${realm}"` } });
         }
         sent.push(headers.get('authorization'));
         return new Response(JSON.stringify({ token: 't' }), { status: 200 });

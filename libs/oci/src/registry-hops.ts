@@ -54,10 +54,16 @@ export function redirectStep(
     if (location === null || location === '') throw new Error('no Location');
     url = new URL(location, from);
   } catch (cause) {
-    throw new PowernodeError('registry_error', `${what}: the registry redirected without a usable Location`, { cause, retryable: false, details: { from: from.origin } });
+    throw new PowernodeError('registry_error', `${what}: the registry redirected without a usable Location`, {
+      cause,
+      retryable: false,
+      details: { from: from.origin },
+    });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new PowernodeError('registry_not_allowed', `${what}: the registry redirected to a ${url.protocol} URL; only http(s) is followed`, { details: { from: from.origin } });
+    throw new PowernodeError('registry_not_allowed', `${what}: the registry redirected to a ${url.protocol} URL; only http(s) is followed`, {
+      details: { from: from.origin },
+    });
   }
   if (from.protocol === 'https:' && url.protocol === 'http:') {
     throw new PowernodeError('registry_not_allowed', `${what}: the registry redirected from https to plain http (${url.host}); refused`, {

@@ -155,9 +155,13 @@ export class RegistryTransport {
       throw await this.statusError(request, response, attempt + 1);
     }
     if (lastFailure?.status !== undefined) {
-      throw new PowernodeError('registry_error', `${request.what}: ${this.options.baseUrl} kept failing (${lastFailure.message}) after ${attempts} attempts; retry later`, {
-        details: { status: lastFailure.status, attempts },
-      });
+      throw new PowernodeError(
+        'registry_error',
+        `${request.what}: ${this.options.baseUrl} kept failing (${lastFailure.message}) after ${attempts} attempts; retry later`,
+        {
+          details: { status: lastFailure.status, attempts },
+        },
+      );
     }
     throw new PowernodeError(
       'registry_unreachable',
@@ -216,7 +220,8 @@ export class RegistryTransport {
         this.bearerChallenge = { scheme: 'bearer', realm: challenge.realm, ...(challenge.service === undefined ? {} : { service: challenge.service }) };
         const token = await this.fetchToken(challenge, request.scopes, request.what);
         const retried = await this.send(request, `Bearer ${token}`);
-        if (retried.status === 401) return unauthenticated('the registry rejected the token its own token service issued; check the credentials have access to this repository', retried);
+        if (retried.status === 401)
+          return unauthenticated('the registry rejected the token its own token service issued; check the credentials have access to this repository', retried);
         return retried;
       }
       case 'basic': {
@@ -258,7 +263,8 @@ export class RegistryTransport {
     for (const scope of wanted) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'application/json' };
     // The realm is whatever the registry's challenge names: the password only goes to the registry's own host, over https.
-    if (this.options.auth !== undefined && 'username' in this.options.auth && mayReceiveCredentials(url, this.resolve('/'))) headers['authorization'] = this.basicAuthorization();
+    if (this.options.auth !== undefined && 'username' in this.options.auth && mayReceiveCredentials(url, this.resolve('/')))
+      headers['authorization'] = this.basicAuthorization();
 
     const response = await this.fetchFollowing(url, { method: 'GET', headers }, what);
     const realm = `${url.origin}${url.pathname}`;
@@ -308,7 +314,9 @@ export class RegistryTransport {
       throw new PowernodeError('registry_error', `${what}: the registry names a token service that is not a URL`, { cause, retryable: false });
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new PowernodeError('registry_not_allowed', `${what}: the registry names a token service over ${url.protocol}; only http(s) is used`, { details: { realm: url.protocol } });
+      throw new PowernodeError('registry_not_allowed', `${what}: the registry names a token service over ${url.protocol}; only http(s) is used`, {
+        details: { realm: url.protocol },
+      });
     }
     if (url.origin !== this.resolve('/').origin) this.options.checkHop?.(url, 'token realm');
     return url;

@@ -24,25 +24,39 @@ export const baseConfigShape = {
   NATS_URL: z
     .string()
     .default('nats://127.0.0.1:4222')
-    .refine((v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim()) || /^[^\s:/]+:\d+$/.test(u.trim())), 'must be nats://host:port (comma-separated for a cluster)'),
+    .refine(
+      (v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim()) || /^[^\s:/]+:\d+$/.test(u.trim())),
+      'must be nats://host:port (comma-separated for a cluster)',
+    ),
   EVENT_STORE_URL: z
     .string()
     .optional()
-    .refine((v) => v === undefined || /^(sqlite:.+|memory:|postgres(ql)?:\/\/.+|kurrentdb(\+discover)?:\/\/.+|esdb(\+discover)?:\/\/.+)$/.test(v), 'must be sqlite:<path>, postgres://…, kurrentdb://… or esdb://…'),
-  OCI_REGISTRY: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host[:port]').default('127.0.0.1:5000'),
+    .refine(
+      (v) => v === undefined || /^(sqlite:.+|memory:|postgres(ql)?:\/\/.+|kurrentdb(\+discover)?:\/\/.+|esdb(\+discover)?:\/\/.+)$/.test(v),
+      'must be sqlite:<path>, postgres://…, kurrentdb://… or esdb://…',
+    ),
+  OCI_REGISTRY: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host[:port]')
+    .default('127.0.0.1:5000'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Which service publishes the store's log to JetStream. One name shared by every service, so exactly one of
    * them finds itself named and no deployment ends up with two relays or none.
    */
   POWERNODE_RELAY_HOST: z
-    .enum(RELAY_HOSTS, { error: `must name the one service that relays the event log to JetStream: ${RELAY_HOSTS.join(', ')} (the same value for every service)` })
+    .enum(RELAY_HOSTS, {
+      error: `must name the one service that relays the event log to JetStream: ${RELAY_HOSTS.join(', ')} (the same value for every service)`,
+    })
     .default(DEFAULT_RELAY_HOST),
   /**
    * Puts every NATS subject (events, dead letters, RPCs) under `<namespace>.` and suffixes the JetStream stream
    * names, so several platforms can share one NATS server. Every service of a platform needs the same value.
    */
-  POWERNODE_BUS_NAMESPACE: z.string().regex(BUS_NAMESPACE_PATTERN, 'must be 1 to 32 letters, digits, _ or - (one NATS subject token), the same for every service').optional(),
+  POWERNODE_BUS_NAMESPACE: z
+    .string()
+    .regex(BUS_NAMESPACE_PATTERN, 'must be 1 to 32 letters, digits, _ or - (one NATS subject token), the same for every service')
+    .optional(),
 } as const;
 
 export const gatewayConfigShape = {
@@ -84,7 +98,11 @@ export function parseConfig<S extends z.ZodRawShape>(shape: S, env: NodeJS.Proce
 }
 
 /** parseConfig for a process entry point: prints one clear line per problem and exits 1. */
-export function loadConfigOrExit<S extends z.ZodRawShape>(service: string, shape: S, env: NodeJS.ProcessEnv = process.env): ResolvedConfig<z.infer<z.ZodObject<S>>> {
+export function loadConfigOrExit<S extends z.ZodRawShape>(
+  service: string,
+  shape: S,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConfig<z.infer<z.ZodObject<S>>> {
   try {
     return parseConfig(shape, env);
   } catch (error) {

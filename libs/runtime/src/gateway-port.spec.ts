@@ -22,6 +22,8 @@ describe("the gateway's PORT", () => {
   });
 
   it.each(['-1', '65536', '80.5', 'http'])('refuses %s, naming the variable', (given) => {
-    expect(problemsOf(() => parseConfig(gatewayConfigShape, { PORT: given }))).toEqual([expect.stringMatching(new RegExp(`^PORT: .*\\(got "${given.replace('.', '\\.')}"\\)$`))]);
+    expect(problemsOf(() => parseConfig(gatewayConfigShape, { PORT: given }))).toEqual([
+      expect.stringMatching(new RegExp(`^PORT: .*\\(got "${given.replace('.', '\\.')}"\\)$`)),
+    ]);
   });
 });

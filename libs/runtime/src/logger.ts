@@ -8,7 +8,10 @@ export function createLogger(service: string, level: string = process.env['LOG_L
     level,
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['webhook_secret', '*.webhook_secret', 'token', '*.token', 'authorization', '*.authorization', 'secret', '*.secret'], censor: '[redacted]' },
+    redact: {
+      paths: ['webhook_secret', '*.webhook_secret', 'token', '*.token', 'authorization', '*.authorization', 'secret', '*.secret'],
+      censor: '[redacted]',
+    },
   });
 }
 

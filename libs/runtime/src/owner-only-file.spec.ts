@@ -56,7 +56,11 @@ describe('ensureOwnerOnlyFile', () => {
   (process.getuid?.() === 0 ? test : test.skip)('refuses a loose secret file that belongs to another user, saying what to run, and changes nothing', () => {
     const file = secretFile(0o644);
     chownSync(file, 65534, 65534);
-    expect(refusal(() => ensureOwnerOnlyFile(file))).toMatchObject({ code: 'config_invalid', details: { rule: 'secret_file_owner_only', owner_uid: 65534 }, message: expect.stringMatching(/mode 0644 .*chmod 600/) });
+    expect(refusal(() => ensureOwnerOnlyFile(file))).toMatchObject({
+      code: 'config_invalid',
+      details: { rule: 'secret_file_owner_only', owner_uid: 65534 },
+      message: expect.stringMatching(/mode 0644 .*chmod 600/),
+    });
     expect(modeOf(file)).toBe(0o644);
   });
 });

@@ -22,16 +22,24 @@ export function ensureOwnerOnlyFile(file: string): void {
   const uid = process.getuid?.();
   const octal = mode.toString(8).padStart(4, '0');
   if (uid !== undefined && stat.uid !== uid) {
-    throw new PowernodeError('config_invalid', `${file} holds a secret but has mode ${octal} and belongs to uid ${stat.uid}, not to this service (uid ${uid}): run chown ${uid} ${file} && chmod 600 ${file}`, {
-      details: { file, mode: octal, owner_uid: stat.uid, rule: 'secret_file_owner_only' },
-    });
+    throw new PowernodeError(
+      'config_invalid',
+      `${file} holds a secret but has mode ${octal} and belongs to uid ${stat.uid}, not to this service (uid ${uid}): run chown ${uid} ${file} && chmod 600 ${file}`,
+      {
+        details: { file, mode: octal, owner_uid: stat.uid, rule: 'secret_file_owner_only' },
+      },
+    );
   }
   try {
     chmodSync(file, 0o600);
   } catch (error) {
-    throw new PowernodeError('config_invalid', `${file} holds a secret but has mode ${octal} and cannot be set to 0600 (${(error as Error).message}): run chmod 600 ${file}`, {
-      details: { file, mode: octal, rule: 'secret_file_owner_only' },
-      cause: error,
-    });
+    throw new PowernodeError(
+      'config_invalid',
+      `${file} holds a secret but has mode ${octal} and cannot be set to 0600 (${(error as Error).message}): run chmod 600 ${file}`,
+      {
+        details: { file, mode: octal, rule: 'secret_file_owner_only' },
+        cause: error,
+      },
+    );
   }
 }

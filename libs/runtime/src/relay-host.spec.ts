@@ -20,7 +20,9 @@ describe('POWERNODE_RELAY_HOST', () => {
   });
 
   it.each(RELAY_HOSTS)('makes %s the one service of a shared environment that relays', (host) => {
-    const hosts = SERVICES.filter((service) => hostsRelay(service, parseConfig(service === 'gateway' ? gatewayConfigShape : baseConfigShape, { POWERNODE_RELAY_HOST: host })));
+    const hosts = SERVICES.filter((service) =>
+      hostsRelay(service, parseConfig(service === 'gateway' ? gatewayConfigShape : baseConfigShape, { POWERNODE_RELAY_HOST: host })),
+    );
     expect(hosts).toEqual([host]);
   });
 

@@ -3,7 +3,16 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import { PowernodeError } from '@powernode/contracts';
-import { busNames, EventRelay, ensureDeadLetterStream, ensureEventStream, openEventStore, powernodeEventCatalogue, type BusNames, type EventStore } from '@powernode/events';
+import {
+  busNames,
+  EventRelay,
+  ensureDeadLetterStream,
+  ensureEventStream,
+  openEventStore,
+  powernodeEventCatalogue,
+  type BusNames,
+  type EventStore,
+} from '@powernode/events';
 import { hostsRelay, loadConfigOrExit, type RelayHost, type ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { installGracefulShutdown, type Closer } from './shutdown.js';
@@ -49,7 +58,11 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     nats = await connect({ servers: String(config['NATS_URL' as keyof typeof config]).split(','), name: options.service, maxReconnectAttempts: -1 });
   } catch (cause) {
     await store.close();
-    throw new PowernodeError('bus_unavailable', `cannot connect to NATS at ${String(config['NATS_URL' as keyof typeof config])}: start nats-server with JetStream (-js) or set NATS_URL`, { cause });
+    throw new PowernodeError(
+      'bus_unavailable',
+      `cannot connect to NATS at ${String(config['NATS_URL' as keyof typeof config])}: start nats-server with JetStream (-js) or set NATS_URL`,
+      { cause },
+    );
   }
   const js = jetstream(nats);
   const jsm = await jetstreamManager(nats);
@@ -63,13 +76,21 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
   }
   const extra: Closer[] = [];
   const closers: Closer[] = [
-    { name: 'service', close: async () => { for (const c of [...extra].reverse()) await c.close(); } },
+    {
+      name: 'service',
+      close: async () => {
+        for (const c of [...extra].reverse()) await c.close();
+      },
+    },
     { name: 'relay', close: () => relay?.stop() },
     { name: 'nats', close: () => nats.drain() },
     { name: 'store', close: () => store.close() },
   ];
   const shutdown = installGracefulShutdown(logger, closers, { exit: options.exitOnSignal !== false });
-  logger.info({ store: store.adapter, nats: String(config['NATS_URL' as keyof typeof config]), bus_namespace: bus.namespace ?? null, relay: Boolean(relay) }, `${options.service} connected`);
+  logger.info(
+    { store: store.adapter, nats: String(config['NATS_URL' as keyof typeof config]), bus_namespace: bus.namespace ?? null, relay: Boolean(relay) },
+    `${options.service} connected`,
+  );
   return {
     service: options.service,
     config,

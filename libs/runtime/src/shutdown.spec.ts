@@ -45,7 +45,19 @@ describe('graceful shutdown', () => {
     const draining = new Promise<void>((resolve) => (release = resolve));
     const closed: string[] = [];
     try {
-      installGracefulShutdown(createLogger('shutdown-test', 'silent'), [{ name: 'slow', close: async () => { await draining; closed.push('slow'); } }], { exit: false, timeoutMs: 5000 });
+      installGracefulShutdown(
+        createLogger('shutdown-test', 'silent'),
+        [
+          {
+            name: 'slow',
+            close: async () => {
+              await draining;
+              closed.push('slow');
+            },
+          },
+        ],
+        { exit: false, timeoutMs: 5000 },
+      );
       process.emit('SIGINT', 'SIGINT');
       process.emit('SIGTERM', 'SIGTERM');
       expect(exits).toEqual([]);

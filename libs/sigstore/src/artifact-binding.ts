@@ -57,7 +57,11 @@ export function checkStatement(payloadType: string, payload: Buffer, expected: {
     return { ok: false, code: 'payload_invalid', reason: 'the DSSE payload is not JSON' };
   }
   if (expected.predicateType !== undefined && statement?.predicateType !== expected.predicateType) {
-    return { ok: false, code: 'payload_invalid', reason: `the statement's predicate type is ${JSON.stringify(statement?.predicateType)}, not ${JSON.stringify(expected.predicateType)}` };
+    return {
+      ok: false,
+      code: 'payload_invalid',
+      reason: `the statement's predicate type is ${JSON.stringify(statement?.predicateType)}, not ${JSON.stringify(expected.predicateType)}`,
+    };
   }
   if (expected.sha256 === undefined) return { ok: true };
   const subjects = statement?.subject;
@@ -75,7 +79,8 @@ export function checkStatement(payloadType: string, payload: Buffer, expected: {
 /** The `type` a cosign simple-signing payload carries for a container image signature (legacy format). */
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 
-export type SimpleSigningCheck = { ok: true; docker_reference: string | undefined } | { ok: false; code: 'payload_invalid' | 'payload_digest_mismatch'; reason: string };
+export type SimpleSigningCheck =
+  { ok: true; docker_reference: string | undefined } | { ok: false; code: 'payload_invalid' | 'payload_digest_mismatch'; reason: string };
 
 /**
  * Checks a cosign simple-signing payload against the image manifest digest being verified: the signature
@@ -89,8 +94,7 @@ export function checkSimpleSigningPayload(payload: Uint8Array, manifestDigest: s
     return { ok: false, code: 'payload_invalid', reason: 'the simple-signing payload is not JSON' };
   }
   const critical = (parsed as { critical?: unknown } | null)?.critical as
-    | { type?: unknown; image?: { 'docker-manifest-digest'?: unknown }; identity?: { 'docker-reference'?: unknown } }
-    | undefined;
+    { type?: unknown; image?: { 'docker-manifest-digest'?: unknown }; identity?: { 'docker-reference'?: unknown } } | undefined;
   if (critical === undefined || critical === null || typeof critical !== 'object') {
     return { ok: false, code: 'payload_invalid', reason: 'the simple-signing payload has no "critical" section' };
   }

@@ -85,9 +85,13 @@ export interface StatementSubject {
 export function imageSignatureStatement(subject: StatementSubject): Buffer {
   const match = /^sha256:([0-9a-f]{64})$/.exec(subject.digest);
   if (match === null) {
-    throw new PowernodeError('validation_failed', `subject digest ${JSON.stringify(subject.digest)} is not sha256:<64 lowercase hex>; pass the image manifest digest`, {
-      details: { field: 'subject_digest' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `subject digest ${JSON.stringify(subject.digest)} is not sha256:<64 lowercase hex>; pass the image manifest digest`,
+      {
+        details: { field: 'subject_digest' },
+      },
+    );
   }
   return Buffer.from(
     JSON.stringify({

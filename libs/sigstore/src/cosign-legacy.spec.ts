@@ -12,7 +12,12 @@ const policy = { public_key_pem: keys.publicKeyPem };
 const trust = publicGoodTrust();
 
 function simpleSigningPayload(digest: string, type = 'cosign container image signature'): Buffer {
-  return Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': 'registry.local/acme/redis' }, image: { 'docker-manifest-digest': digest }, type }, optional: null }));
+  return Buffer.from(
+    JSON.stringify({
+      critical: { identity: { 'docker-reference': 'registry.local/acme/redis' }, image: { 'docker-manifest-digest': digest }, type },
+      optional: null,
+    }),
+  );
 }
 
 function keySignedLayer(payload: Buffer): { payload: Buffer; annotations: Record<string, string> } {
@@ -33,25 +38,35 @@ describe('legacy cosign image signatures', () => {
 
   test('a signed payload of another type is payload_invalid', () => {
     const layer = keySignedLayer(simpleSigningPayload(imageDigest, 'atomic container signature'));
-    expect(verifyCosignLegacySignature({ ...layer, manifestDigest: imageDigest, policy, trust })).toMatchObject({ verified: false, reason_code: 'payload_invalid' });
+    expect(verifyCosignLegacySignature({ ...layer, manifestDigest: imageDigest, policy, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'payload_invalid',
+    });
   });
 
   test('a signed payload that is not JSON is payload_invalid', () => {
     const layer = keySignedLayer(Buffer.from('not json'));
-    expect(verifyCosignLegacySignature({ ...layer, manifestDigest: imageDigest, policy, trust })).toMatchObject({ verified: false, reason_code: 'payload_invalid' });
+    expect(verifyCosignLegacySignature({ ...layer, manifestDigest: imageDigest, policy, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'payload_invalid',
+    });
   });
 
   test('a payload changed after signing is signature_invalid', () => {
     const layer = keySignedLayer(simpleSigningPayload(imageDigest));
     const forged = simpleSigningPayload(`sha256:${'cd'.repeat(32)}`);
-    expect(verifyCosignLegacySignature({ payload: forged, annotations: layer.annotations, manifestDigest: `sha256:${'cd'.repeat(32)}`, policy, trust })).toMatchObject({
+    expect(
+      verifyCosignLegacySignature({ payload: forged, annotations: layer.annotations, manifestDigest: `sha256:${'cd'.repeat(32)}`, policy, trust }),
+    ).toMatchObject({
       verified: false,
       reason_code: 'signature_invalid',
     });
   });
 
   test('a layer without a signature annotation is signature_missing', () => {
-    expect(verifyCosignLegacySignature({ payload: simpleSigningPayload(imageDigest), annotations: {}, manifestDigest: imageDigest, policy, trust })).toMatchObject({
+    expect(
+      verifyCosignLegacySignature({ payload: simpleSigningPayload(imageDigest), annotations: {}, manifestDigest: imageDigest, policy, trust }),
+    ).toMatchObject({
       verified: false,
       reason_code: 'signature_missing',
     });
@@ -65,7 +80,13 @@ describe('legacy cosign image signatures', () => {
     ['a Rekor bundle without its payload', { [COSIGN_ANNOTATIONS.signature]: 'AAAA', [COSIGN_ANNOTATIONS.bundle]: '{"SignedEntryTimestamp":"AAAA"}' }],
     [
       'a Rekor entry body that is not JSON',
-      { [COSIGN_ANNOTATIONS.signature]: 'AAAA', [COSIGN_ANNOTATIONS.bundle]: JSON.stringify({ SignedEntryTimestamp: 'AAAA', Payload: { body: 'AAAA', integratedTime: 1, logIndex: 2, logID: 'ab'.repeat(32) } }) },
+      {
+        [COSIGN_ANNOTATIONS.signature]: 'AAAA',
+        [COSIGN_ANNOTATIONS.bundle]: JSON.stringify({
+          SignedEntryTimestamp: 'AAAA',
+          Payload: { body: 'AAAA', integratedTime: 1, logIndex: 2, logID: 'ab'.repeat(32) },
+        }),
+      },
     ],
   ])('%s is bundle_malformed', (_what, annotations) => {
     expect(verifyCosignLegacySignature({ payload: simpleSigningPayload(imageDigest), annotations, manifestDigest: imageDigest, policy, trust })).toMatchObject({
@@ -86,7 +107,13 @@ describe('legacy cosign image signatures', () => {
         [COSIGN_ANNOTATIONS.certificate]: new X509Certificate(certificate).toString(),
       };
       expect(bundleFromCosignLegacy({ payload, annotations })).toMatchObject({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' });
-      const verdict = verifyCosignLegacySignature({ payload, annotations, manifestDigest: imageDigest, policy: { identity_regexp: 'user@example\\.com', issuer_regexp: '.*' }, trust: dev.trust() });
+      const verdict = verifyCosignLegacySignature({
+        payload,
+        annotations,
+        manifestDigest: imageDigest,
+        policy: { identity_regexp: 'user@example\\.com', issuer_regexp: '.*' },
+        trust: dev.trust(),
+      });
       expect(verdict).toMatchObject({ verified: false, reason_code: 'timestamp_missing' });
     } finally {
       await t.remove();

@@ -31,7 +31,9 @@ export interface CosignLegacySignature {
 export function cosignSignatureTag(manifestDigest: string): string {
   const match = /^sha256:([0-9a-f]{64})$/.exec(manifestDigest);
   if (match === null) {
-    throw new PowernodeError('validation_failed', `manifest digest ${JSON.stringify(manifestDigest)} is not sha256:<64 lowercase hex>`, { details: { field: 'manifest_digest' } });
+    throw new PowernodeError('validation_failed', `manifest digest ${JSON.stringify(manifestDigest)} is not sha256:<64 lowercase hex>`, {
+      details: { field: 'manifest_digest' },
+    });
   }
   return `sha256-${match[1]}.sig`;
 }

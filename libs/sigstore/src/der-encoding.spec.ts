@@ -78,7 +78,11 @@ describe('DER encoding', () => {
     expect(derX509Time(new Date('2049-12-31T23:59:59Z'))[0]).toBe(0x17);
     expect(derX509Time(new Date('2050-01-01T00:00:00Z'))[0]).toBe(0x18);
     const generalized = derGeneralizedTime(new Date('2026-02-05T12:55:09.750Z'));
-    expect(ASN1Obj.parseBuffer(generalized as Buffer<ArrayBuffer>).toDate().toISOString()).toBe('2026-02-05T12:55:09.000Z');
+    expect(
+      ASN1Obj.parseBuffer(generalized as Buffer<ArrayBuffer>)
+        .toDate()
+        .toISOString(),
+    ).toBe('2026-02-05T12:55:09.000Z');
   });
 
   test('IMPLICIT tagging keeps the content and replaces the identifier', () => {

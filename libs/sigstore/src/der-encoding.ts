@@ -98,7 +98,7 @@ export function derNamedBits(bits: readonly number[]): Buffer {
   if (bits.length === 0) return derBitString(Buffer.alloc(0));
   const highest = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(highest / 8) + 1);
-  for (const bit of bits) bytes[Math.floor(bit / 8)]! |= 0x80 >> bit % 8;
+  for (const bit of bits) bytes[Math.floor(bit / 8)]! |= 0x80 >> (bit % 8);
   return derBitString(bytes, 7 - (highest % 8));
 }
 

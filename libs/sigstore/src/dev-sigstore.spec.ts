@@ -82,7 +82,10 @@ describe('DevSigstore.loadOrCreate', () => {
     const dir = await dataDir('unwritable');
     const file = path.join(dir, 'a-file');
     await writeFile(file, '');
-    await expect(DevSigstore.loadOrCreate(path.join(file, 'below'))).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringMatching(/writable directory/) });
+    await expect(DevSigstore.loadOrCreate(path.join(file, 'below'))).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: expect.stringMatching(/writable directory/),
+    });
   });
 });
 
@@ -134,7 +137,10 @@ const openssl = spawnSync('openssl', ['version']).status === 0;
   test('a signing certificate chains to the dev CA', async () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const leaf = path.join(dir, 'leaf.pem');
-    await writeFile(leaf, new X509Certificate(dev.issueSigningCertificate({ publicKey: key.publicKey, identity: 'user@example.com', issuer: 'https://issuer' })).toString());
+    await writeFile(
+      leaf,
+      new X509Certificate(dev.issueSigningCertificate({ publicKey: key.publicKey, identity: 'user@example.com', issuer: 'https://issuer' })).toString(),
+    );
     const out = execFileSync('openssl', ['verify', '-CAfile', path.join(dev.directory, 'ca.crt.pem'), leaf], { encoding: 'utf8' });
     expect(out.trim()).toBe(`${leaf}: OK`);
   });
@@ -145,14 +151,36 @@ const openssl = spawnSync('openssl', ['version']).status === 0;
     await writeFile(path.join(dir, 'reply.tsr'), dev.timestamp(data));
     const result = spawnSync(
       'openssl',
-      ['ts', '-verify', '-in', path.join(dir, 'reply.tsr'), '-data', path.join(dir, 'data.bin'), '-CAfile', path.join(dev.directory, 'tsa-root.crt.pem'), '-untrusted', path.join(dev.directory, 'tsa.crt.pem')],
+      [
+        'ts',
+        '-verify',
+        '-in',
+        path.join(dir, 'reply.tsr'),
+        '-data',
+        path.join(dir, 'data.bin'),
+        '-CAfile',
+        path.join(dev.directory, 'tsa-root.crt.pem'),
+        '-untrusted',
+        path.join(dev.directory, 'tsa.crt.pem'),
+      ],
       { encoding: 'utf8' },
     );
     expect(result.stdout).toContain('Verification: OK');
     await writeFile(path.join(dir, 'data.bin'), Buffer.from('other bytes'));
     const refused = spawnSync(
       'openssl',
-      ['ts', '-verify', '-in', path.join(dir, 'reply.tsr'), '-data', path.join(dir, 'data.bin'), '-CAfile', path.join(dev.directory, 'tsa-root.crt.pem'), '-untrusted', path.join(dev.directory, 'tsa.crt.pem')],
+      [
+        'ts',
+        '-verify',
+        '-in',
+        path.join(dir, 'reply.tsr'),
+        '-data',
+        path.join(dir, 'data.bin'),
+        '-CAfile',
+        path.join(dev.directory, 'tsa-root.crt.pem'),
+        '-untrusted',
+        path.join(dev.directory, 'tsa.crt.pem'),
+      ],
       { encoding: 'utf8' },
     );
     expect(refused.stdout).not.toContain('Verification: OK');

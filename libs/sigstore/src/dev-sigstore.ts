@@ -1,7 +1,16 @@
 // A local Sigstore for development and CI: a certificate authority that issues Fulcio-like short-lived
 // signing certificates (SAN identity + OIDC issuer extension) and an RFC 3161 timestamp authority, kept
 // under `<dataDir>/dev-sigstore/`. No transparency log: its trusted root asks for timestamps only.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate as NodeX509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PowernodeError } from '@powernode/contracts';
@@ -70,7 +79,9 @@ function checkSignerField(field: 'identity' | 'issuer', value: unknown): string 
     throw new PowernodeError('validation_failed', `dev signing needs a non-empty ${field}`, { details: { field } });
   }
   if (!/^[\x21-\x7e]+$/.test(value)) {
-    throw new PowernodeError('validation_failed', `dev signing ${field} ${JSON.stringify(value)} must be printable ASCII without spaces (a URI or an e-mail)`, { details: { field } });
+    throw new PowernodeError('validation_failed', `dev signing ${field} ${JSON.stringify(value)} must be printable ASCII without spaces (a URI or an e-mail)`, {
+      details: { field },
+    });
   }
   return value;
 }
@@ -113,10 +124,14 @@ export class DevSigstore implements TimestampAuthority {
       return created;
     } catch (cause) {
       if (cause instanceof PowernodeError) throw cause;
-      throw new PowernodeError('config_invalid', `cannot create or load the dev Sigstore in ${directory}: ${(cause as Error).message}; check that the data directory (POWERNODE_DATA_DIR) is a writable directory`, {
-        cause,
-        details: { path: directory },
-      });
+      throw new PowernodeError(
+        'config_invalid',
+        `cannot create or load the dev Sigstore in ${directory}: ${(cause as Error).message}; check that the data directory (POWERNODE_DATA_DIR) is a writable directory`,
+        {
+          cause,
+          details: { path: directory },
+        },
+      );
     }
   }
 
@@ -134,10 +149,14 @@ export class DevSigstore implements TimestampAuthority {
     } catch (cause) {
       // The directory only ever appears complete (it is renamed into place), so a gap means damage:
       // refuse rather than silently re-key.
-      throw new PowernodeError('config_invalid', `the dev Sigstore in ${directory} is incomplete (${(cause as Error).message}); delete that directory to generate a new one (signatures made with the old one will no longer verify)`, {
-        cause,
-        details: { path: directory },
-      });
+      throw new PowernodeError(
+        'config_invalid',
+        `the dev Sigstore in ${directory} is incomplete (${(cause as Error).message}); delete that directory to generate a new one (signatures made with the old one will no longer verify)`,
+        {
+          cause,
+          details: { path: directory },
+        },
+      );
     }
     try {
       const caKey = createPrivateKey(texts.caKey);
@@ -150,10 +169,14 @@ export class DevSigstore implements TimestampAuthority {
       }
       return new DevSigstore(directory, caKey, caCert, tsaKey, tsaCert, tsaRootCert);
     } catch (cause) {
-      throw new PowernodeError('config_invalid', `the dev Sigstore in ${directory} is damaged: ${(cause as Error).message}; delete that directory to generate a new one`, {
-        cause,
-        details: { path: directory },
-      });
+      throw new PowernodeError(
+        'config_invalid',
+        `the dev Sigstore in ${directory} is damaged: ${(cause as Error).message}; delete that directory to generate a new one`,
+        {
+          cause,
+          details: { path: directory },
+        },
+      );
     }
   }
 
@@ -277,10 +300,17 @@ export class DevSigstore implements TimestampAuthority {
   /** An RFC 3161 timestamp over a SHA-256 digest (what a TSA receives over the wire), dated `at`. */
   timestampDigest(sha256: Buffer, at?: Date, options: { nonce?: bigint; includeCertificate?: boolean } = {}): Buffer {
     if (sha256.length !== 32) {
-      throw new PowernodeError('validation_failed', `a timestamp request carries a SHA-256 digest (32 bytes), got ${sha256.length} bytes`, { details: { field: 'artifactHash' } });
+      throw new PowernodeError('validation_failed', `a timestamp request carries a SHA-256 digest (32 bytes), got ${sha256.length} bytes`, {
+        details: { field: 'artifactHash' },
+      });
     }
     return createTimestampResponse(
-      { imprint: sha256, genTime: wholeSeconds(at ?? new Date()), serialNumber: randomBytes(16), nonce: options.nonce ?? BigInt(`0x${randomBytes(8).toString('hex')}`) },
+      {
+        imprint: sha256,
+        genTime: wholeSeconds(at ?? new Date()),
+        serialNumber: randomBytes(16),
+        nonce: options.nonce ?? BigInt(`0x${randomBytes(8).toString('hex')}`),
+      },
       { certificate: this.tsaCert, privateKey: this.tsaKey, includeCertificate: options.includeCertificate ?? false },
     );
   }
@@ -296,7 +326,10 @@ export class DevSigstore implements TimestampAuthority {
     const certificate = this.issueSigningCertificate({ publicKey: ephemeral.publicKey, identity: input.identity, issuer: input.issuer, at });
     const prepared = prepareSignature(input);
     const signature = sign('sha256', prepared.toBeSigned, ephemeral.privateKey);
-    return withWitnesses(prepared.bundle(signature, { type: 'certificate', certificate }), { rfc3161Timestamps: [this.timestamp(signature, at)], tlogEntries: [] });
+    return withWitnesses(prepared.bundle(signature, { type: 'certificate', certificate }), {
+      rfc3161Timestamps: [this.timestamp(signature, at)],
+      tlogEntries: [],
+    });
   }
 }
 

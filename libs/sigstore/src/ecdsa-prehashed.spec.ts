@@ -78,5 +78,6 @@ test('keys it cannot handle are refused, not thrown on', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
   const ed = generateKeyPairSync('ed25519').publicKey;
   const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey;
-  for (const key of [rsa, ed, k1]) expect(verifyEcdsaPrehashed(key, Buffer.alloc(32, 1), Buffer.from([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]))).toBe(false);
+  for (const key of [rsa, ed, k1])
+    expect(verifyEcdsaPrehashed(key, Buffer.alloc(32, 1), Buffer.from([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]))).toBe(false);
 });

@@ -66,7 +66,16 @@ export async function startFakeSigstore(dev: DevSigstore, extra: ExtraHandler[] 
       .then((text) => {
         const handler = extra.find((h) => req.method === 'POST' && req.url === h.path);
         if (handler !== undefined) {
-          return handler.fn(text).then((r) => reply(res, r.statusCode, typeof r.response === 'string' ? r.response : Buffer.from(r.response.buffer, r.response.byteOffset, r.response.byteLength), r.contentType));
+          return handler
+            .fn(text)
+            .then((r) =>
+              reply(
+                res,
+                r.statusCode,
+                typeof r.response === 'string' ? r.response : Buffer.from(r.response.buffer, r.response.byteOffset, r.response.byteLength),
+                r.contentType,
+              ),
+            );
         }
         const request = JSON.parse(text || '{}') as Record<string, any>;
         if (req.method === 'POST' && req.url === '/api/v2/signingCert') {

@@ -47,12 +47,18 @@ describe('key-pair signatures', () => {
   test('are refused for another key', async () => {
     const bundle = await signWithKey({ artifact, privateKeyPem: pair.privateKeyPem });
     const stranger = generateSigningKeyPair();
-    expect(verifyBundle({ bundle, artifact, policy: { public_key_pem: stranger.publicKeyPem }, trust: publicGoodTrust() })).toMatchObject({ verified: false, reason_code: 'signature_invalid' });
+    expect(verifyBundle({ bundle, artifact, policy: { public_key_pem: stranger.publicKeyPem }, trust: publicGoodTrust() })).toMatchObject({
+      verified: false,
+      reason_code: 'signature_invalid',
+    });
   });
 
   test('are refused for another artifact', async () => {
     const bundle = await signWithKey({ artifact, privateKeyPem: pair.privateKeyPem });
-    expect(verifyBundle({ bundle, artifact: Buffer.from('{"layers":[1]}'), policy, trust: publicGoodTrust() })).toMatchObject({ verified: false, reason_code: 'signature_invalid' });
+    expect(verifyBundle({ bundle, artifact: Buffer.from('{"layers":[1]}'), policy, trust: publicGoodTrust() })).toMatchObject({
+      verified: false,
+      reason_code: 'signature_invalid',
+    });
   });
 
   test('carry a signing time when countersigned by a timestamp authority the verifier trusts', async () => {
@@ -70,7 +76,9 @@ describe('key-pair signatures', () => {
   test('can sign an image by its manifest digest (DSSE statement)', async () => {
     const bundle = await signWithKey({ subject: { digest }, privateKeyPem: pair.privateKeyPem });
     expect(verifyBundle({ bundle, artifact: { digest }, policy, trust: publicGoodTrust() }).verified).toBe(true);
-    expect(verifyBundle({ bundle, artifact: { digest: `sha256:${'9'.repeat(64)}` }, policy, trust: publicGoodTrust() })).toMatchObject({ reason_code: 'subject_digest_mismatch' });
+    expect(verifyBundle({ bundle, artifact: { digest: `sha256:${'9'.repeat(64)}` }, policy, trust: publicGoodTrust() })).toMatchObject({
+      reason_code: 'subject_digest_mismatch',
+    });
   });
 });
 
@@ -79,7 +87,10 @@ describe('private keys', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const encrypted = privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'correct horse' }) as string;
     const bundle = await signWithKey({ artifact, privateKeyPem: encrypted, passphrase: 'correct horse' });
-    expect(verifyBundle({ bundle, artifact, policy: { public_key_pem: publicKey.export({ type: 'spki', format: 'pem' }) as string }, trust: publicGoodTrust() }).verified).toBe(true);
+    expect(
+      verifyBundle({ bundle, artifact, policy: { public_key_pem: publicKey.export({ type: 'spki', format: 'pem' }) as string }, trust: publicGoodTrust() })
+        .verified,
+    ).toBe(true);
     await expect(signWithKey({ artifact, privateKeyPem: encrypted, passphrase: 'wrong' })).rejects.toMatchObject({ code: 'validation_failed' });
     await expect(signWithKey({ artifact, privateKeyPem: encrypted })).rejects.toMatchObject({ code: 'validation_failed' });
   });
@@ -96,7 +107,11 @@ describe('private keys', () => {
     ['an RSA key', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, /ECDSA P-256/],
     ['a P-384 key', generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, /ECDSA P-256/],
     ['text that is not a key', 'hello', /cannot be read/],
-    ['cosign\'s encrypted key format', '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n', /cosign-import-key-pair|import-key-pair/],
+    [
+      "cosign's encrypted key format",
+      '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n',
+      /cosign-import-key-pair|import-key-pair/,
+    ],
   ])('%s is refused with a clear message', async (_what, privateKeyPem, message) => {
     await expect(signWithKey({ artifact, privateKeyPem })).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringMatching(message) });
   });

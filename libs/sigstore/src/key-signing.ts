@@ -28,23 +28,35 @@ export function generateSigningKeyPair(): { privateKeyPem: string; publicKeyPem:
 
 function readPrivateKey(pem: string, passphrase: string | undefined): KeyObject {
   if (/BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY/.test(pem)) {
-    throw new PowernodeError('validation_failed', "cosign's encrypted key format is not supported: give a PKCS#8 PEM P-256 key (e.g. `openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt`) and import it into cosign with `cosign import-key-pair` if cosign must use it too", {
-      details: { field: 'private_key' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      "cosign's encrypted key format is not supported: give a PKCS#8 PEM P-256 key (e.g. `openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt`) and import it into cosign with `cosign import-key-pair` if cosign must use it too",
+      {
+        details: { field: 'private_key' },
+      },
+    );
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase });
   } catch (cause) {
-    throw new PowernodeError('validation_failed', `the private key cannot be read: ${(cause as Error).message}; give a PEM P-256 private key${passphrase === undefined ? ' (and its passphrase if it is encrypted)' : ' and its correct passphrase'}`, {
-      cause,
-      details: { field: 'private_key' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `the private key cannot be read: ${(cause as Error).message}; give a PEM P-256 private key${passphrase === undefined ? ' (and its passphrase if it is encrypted)' : ' and its correct passphrase'}`,
+      {
+        cause,
+        details: { field: 'private_key' },
+      },
+    );
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new PowernodeError('validation_failed', `the private key must be ECDSA P-256 (cosign's key type), got ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim(), {
-      details: { field: 'private_key' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `the private key must be ECDSA P-256 (cosign's key type), got ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim(),
+      {
+        details: { field: 'private_key' },
+      },
+    );
   }
   return key;
 }

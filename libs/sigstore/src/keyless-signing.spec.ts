@@ -55,7 +55,11 @@ describe('keyless signing', () => {
     const bundle = await signKeyless({ artifact, identityToken: token, fulcioURL: server.url, tsaURL: server.url });
     expect(server.requests.slice(before)).toEqual(['POST /api/v2/signingCert', 'POST /api/v1/timestamp']);
     expect(bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
-    expect(verifyBundle({ bundle, artifact, policy, trust: dev.trust() })).toMatchObject({ verified: true, signer_identity: 'ci@example.com', signer_issuer: ISSUER });
+    expect(verifyBundle({ bundle, artifact, policy, trust: dev.trust() })).toMatchObject({
+      verified: true,
+      signer_identity: 'ci@example.com',
+      signer_issuer: ISSUER,
+    });
     expect(verifyBundle({ bundle, artifact: { digest }, policy, trust: dev.trust() }).verified).toBe(true);
   });
 
@@ -74,7 +78,9 @@ describe('keyless signing', () => {
   test('a log entry for another signature is tlog_invalid', async () => {
     const trust = trustWithLog();
     const first = await signKeyless({ artifact, identityToken: token, fulcioURL: server.url, rekorURL: server.url });
-    const second = JSON.parse(JSON.stringify(await signKeyless({ artifact, identityToken: token, fulcioURL: server.url, rekorURL: server.url }))) as typeof first;
+    const second = JSON.parse(
+      JSON.stringify(await signKeyless({ artifact, identityToken: token, fulcioURL: server.url, rekorURL: server.url })),
+    ) as typeof first;
     second.verificationMaterial.tlogEntries = first.verificationMaterial.tlogEntries;
     expect(verifyBundle({ bundle: first, artifact, policy, trust }).verified).toBe(true);
     expect(verifyBundle({ bundle: second, artifact, policy, trust })).toMatchObject({ verified: false, reason_code: 'tlog_invalid' });
@@ -83,7 +89,9 @@ describe('keyless signing', () => {
   test('signs an image digest as a DSSE statement', async () => {
     const bundle = await signKeyless({ subject: { digest, name: 'registry.local/acme/mod' }, identityToken: token, fulcioURL: server.url, tsaURL: server.url });
     expect(verifyBundle({ bundle, artifact: { digest }, policy, trust: dev.trust() }).verified).toBe(true);
-    expect(verifyBundle({ bundle, artifact: { digest: `sha256:${'0'.repeat(64)}` }, policy, trust: dev.trust() })).toMatchObject({ reason_code: 'subject_digest_mismatch' });
+    expect(verifyBundle({ bundle, artifact: { digest: `sha256:${'0'.repeat(64)}` }, policy, trust: dev.trust() })).toMatchObject({
+      reason_code: 'subject_digest_mismatch',
+    });
   });
 
   test('the certificate carries the identity of the token, not what the signer would like', async () => {
@@ -116,6 +124,8 @@ describe('keyless signing', () => {
 
   test('refuses to sign without Rekor or a TSA, or with something that is not a JWT', async () => {
     await expect(signKeyless({ artifact, identityToken: token, fulcioURL: server.url })).rejects.toMatchObject({ code: 'validation_failed' });
-    await expect(signKeyless({ artifact, identityToken: 'not-a-jwt', fulcioURL: server.url, tsaURL: server.url })).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(signKeyless({ artifact, identityToken: 'not-a-jwt', fulcioURL: server.url, tsaURL: server.url })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
   });
 });

@@ -22,10 +22,14 @@ export type SignKeylessInput = SignContent & {
 
 function signingFailed(step: string, url: string, cause: unknown): PowernodeError {
   const code = (cause as { code?: unknown }).code;
-  return new PowernodeError('signing_failed', `${step} at ${url} failed${typeof code === 'string' ? ` (${code})` : ''}: ${(cause as Error).message}; check the URL, the network and the identity token`, {
-    cause,
-    details: { url },
-  });
+  return new PowernodeError(
+    'signing_failed',
+    `${step} at ${url} failed${typeof code === 'string' ? ` (${code})` : ''}: ${(cause as Error).message}; check the URL, the network and the identity token`,
+    {
+      cause,
+      details: { url },
+    },
+  );
 }
 
 /**
@@ -34,12 +38,18 @@ function signingFailed(step: string, url: string, cause: unknown): PowernodeErro
  */
 export async function signKeyless(input: SignKeylessInput): Promise<SerializedBundle> {
   if (typeof input.identityToken !== 'string' || input.identityToken.split('.').length !== 3) {
-    throw new PowernodeError('validation_failed', 'identityToken must be an OIDC identity token (a JWT: three dot-separated parts)', { details: { field: 'identity_token' } });
+    throw new PowernodeError('validation_failed', 'identityToken must be an OIDC identity token (a JWT: three dot-separated parts)', {
+      details: { field: 'identity_token' },
+    });
   }
   if (input.rekorURL === undefined && input.tsaURL === undefined) {
-    throw new PowernodeError('validation_failed', 'keyless signing needs rekorURL or tsaURL (or both): without a transparency log or a timestamp the short-lived certificate cannot be verified later', {
-      details: { field: 'rekor_url' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      'keyless signing needs rekorURL or tsaURL (or both): without a transparency log or a timestamp the short-lived certificate cannot be verified later',
+      {
+        details: { field: 'rekor_url' },
+      },
+    );
   }
   const timeout = input.timeoutMs ?? 30_000;
   const retry = input.retries ?? 2;

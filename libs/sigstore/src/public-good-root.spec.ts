@@ -18,6 +18,9 @@ describe('the shipped public-good trusted root', () => {
     const artifact = readFileSync(path.join(dir, 'artifact'));
     const policy = { identity_regexp: escapeRegExp(expected.san), issuer_regexp: escapeRegExp(expected.issuer) };
     expect(verifyBundle({ bundle, artifact, policy, trust })).toMatchObject({ verified: true, signer_identity: expected.san, signer_issuer: expected.issuer });
-    expect(verifyBundle({ bundle, artifact, policy: { ...policy, identity_regexp: 'https://github\\.com/someone-else/.*' }, trust })).toMatchObject({ verified: false, reason_code: 'identity_mismatch' });
+    expect(verifyBundle({ bundle, artifact, policy: { ...policy, identity_regexp: 'https://github\\.com/someone-else/.*' }, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'identity_mismatch',
+    });
   });
 });

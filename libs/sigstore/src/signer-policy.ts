@@ -19,8 +19,7 @@ export type SignerPolicy = IdentityPolicy | KeyPolicy;
 
 /** A policy ready to apply: patterns compiled (linear-time) and anchored, key parsed. */
 export type CompiledPolicy =
-  | { type: 'identity'; identity: TrustPattern; issuer: TrustPattern; source: IdentityPolicy }
-  | { type: 'key'; publicKey: KeyObject; keyId: string };
+  { type: 'identity'; identity: TrustPattern; issuer: TrustPattern; source: IdentityPolicy } | { type: 'key'; publicKey: KeyObject; keyId: string };
 
 export type PolicyCompilation = { ok: true; policy: CompiledPolicy } | { ok: false; reason: string };
 

@@ -48,7 +48,9 @@ function sha256Digest(bytes: Buffer): string {
 
 describe('public-good Sigstore vectors', () => {
   test('the folder holds every documented case', () => {
-    expect(cases.map((c) => c.name)).toEqual(expect.arrayContaining(['01-msg-v0.1-happy', '03-dsse-intoto-v0.3-happy', '06-msg-inclusion-proof-corrupted', '07-cosign-legacy-oci-keyless']));
+    expect(cases.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['01-msg-v0.1-happy', '03-dsse-intoto-v0.3-happy', '06-msg-inclusion-proof-corrupted', '07-cosign-legacy-oci-keyless']),
+    );
     expect(cases.length).toBeGreaterThanOrEqual(7);
   });
 
@@ -85,14 +87,29 @@ describe('public-good Sigstore vectors', () => {
 
     if (e.valid) {
       test('is refused for another identity, even one that contains the real one', () => {
-        const verdict = verifyBundle({ bundle, artifact, policy: { identity_regexp: `x${escapeRegExp(e.san)}`, issuer_regexp: escapeRegExp(e.issuer) }, trust });
+        const verdict = verifyBundle({
+          bundle,
+          artifact,
+          policy: { identity_regexp: `x${escapeRegExp(e.san)}`, issuer_regexp: escapeRegExp(e.issuer) },
+          trust,
+        });
         expect(verdict).toMatchObject({ verified: false, reason_code: 'identity_mismatch' });
-        const prefix = verifyBundle({ bundle, artifact, policy: { identity_regexp: escapeRegExp(e.san.slice(0, -1)), issuer_regexp: escapeRegExp(e.issuer) }, trust });
+        const prefix = verifyBundle({
+          bundle,
+          artifact,
+          policy: { identity_regexp: escapeRegExp(e.san.slice(0, -1)), issuer_regexp: escapeRegExp(e.issuer) },
+          trust,
+        });
         expect(prefix).toMatchObject({ verified: false, reason_code: 'identity_mismatch' });
       });
 
       test('is refused for another issuer, even a prefix of the real one', () => {
-        const verdict = verifyBundle({ bundle, artifact, policy: { identity_regexp: escapeRegExp(e.san), issuer_regexp: escapeRegExp(e.issuer.slice(0, -1)) }, trust });
+        const verdict = verifyBundle({
+          bundle,
+          artifact,
+          policy: { identity_regexp: escapeRegExp(e.san), issuer_regexp: escapeRegExp(e.issuer.slice(0, -1)) },
+          trust,
+        });
         expect(verdict).toMatchObject({ verified: false, reason_code: 'issuer_mismatch' });
       });
     }
@@ -102,7 +119,9 @@ describe('public-good Sigstore vectors', () => {
         layers: { digest: string; size: number; annotations: Record<string, string> }[];
       };
       const layer = manifest.layers[0]!;
-      const imageDigest = (JSON.parse(artifact.toString('utf8')) as { critical: { image: { 'docker-manifest-digest': string } } }).critical.image['docker-manifest-digest'];
+      const imageDigest = (JSON.parse(artifact.toString('utf8')) as { critical: { image: { 'docker-manifest-digest': string } } }).critical.image[
+        'docker-manifest-digest'
+      ];
 
       test('the payload is the signature layer blob', () => {
         expect(sha256Digest(artifact)).toBe(layer.digest);
@@ -114,7 +133,13 @@ describe('public-good Sigstore vectors', () => {
       });
 
       test('verifies as a signature of the image the payload names', () => {
-        const verdict = verifyCosignLegacySignature({ payload: artifact, annotations: layer.annotations, manifestDigest: imageDigest, policy: policyFor(e), trust });
+        const verdict = verifyCosignLegacySignature({
+          payload: artifact,
+          annotations: layer.annotations,
+          manifestDigest: imageDigest,
+          policy: policyFor(e),
+          trust,
+        });
         expect(verdict).toMatchObject({ verified: true, signer_identity: e.san, signer_issuer: e.issuer });
       });
 
@@ -126,10 +151,20 @@ describe('public-good Sigstore vectors', () => {
 
       test('is refused when one character of the payload image digest changes', () => {
         const text = artifact.toString('utf8');
-        const tampered = Buffer.from(text.replace(/("docker-manifest-digest":"sha256:)([0-9a-f])/, (_m, p: string, c: string) => `${p}${c === '0' ? '1' : '0'}`));
+        const tampered = Buffer.from(
+          text.replace(/("docker-manifest-digest":"sha256:)([0-9a-f])/, (_m, p: string, c: string) => `${p}${c === '0' ? '1' : '0'}`),
+        );
         expect(tampered.equals(artifact)).toBe(false);
-        const tamperedDigest = (JSON.parse(tampered.toString('utf8')) as { critical: { image: { 'docker-manifest-digest': string } } }).critical.image['docker-manifest-digest'];
-        const verdict = verifyCosignLegacySignature({ payload: tampered, annotations: layer.annotations, manifestDigest: tamperedDigest, policy: policyFor(e), trust });
+        const tamperedDigest = (JSON.parse(tampered.toString('utf8')) as { critical: { image: { 'docker-manifest-digest': string } } }).critical.image[
+          'docker-manifest-digest'
+        ];
+        const verdict = verifyCosignLegacySignature({
+          payload: tampered,
+          annotations: layer.annotations,
+          manifestDigest: tamperedDigest,
+          policy: policyFor(e),
+          trust,
+        });
         // The Rekor entry records the original payload's hash, so the log entry is the first thing to disagree.
         expect(verdict).toMatchObject({ verified: false, reason_code: 'tlog_invalid' });
         const bare = verifyBundle({ bundle, artifact: tampered, policy: policyFor(e), trust });

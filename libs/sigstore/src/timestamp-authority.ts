@@ -15,16 +15,23 @@ export function remoteTimestampAuthority(tsaURL: string, options: { timeoutMs?: 
     async timestamp(signature: Buffer): Promise<Buffer> {
       try {
         // The witness reads only the signature out of the bundle content.
-        const content = { $case: 'messageSignature', messageSignature: { signature, messageDigest: { algorithm: HashAlgorithm.SHA2_256, digest: Buffer.alloc(0) } } } as const;
+        const content = {
+          $case: 'messageSignature',
+          messageSignature: { signature, messageDigest: { algorithm: HashAlgorithm.SHA2_256, digest: Buffer.alloc(0) } },
+        } as const;
         const { rfc3161Timestamps } = await witness.testify(content);
         const token = rfc3161Timestamps[0]?.signedTimestamp;
         if (token === undefined) throw new Error('the TSA returned no timestamp');
         return Buffer.from(token);
       } catch (cause) {
-        throw new PowernodeError('signing_failed', `the timestamp authority at ${tsaURL} did not timestamp the signature: ${(cause as Error).message}; check the URL and that it is reachable`, {
-          cause,
-          details: { tsa_url: tsaURL },
-        });
+        throw new PowernodeError(
+          'signing_failed',
+          `the timestamp authority at ${tsaURL} did not timestamp the signature: ${(cause as Error).message}; check the URL and that it is reachable`,
+          {
+            cause,
+            details: { tsa_url: tsaURL },
+          },
+        );
       }
     },
   };

@@ -81,7 +81,11 @@ describe('syntax', () => {
     ['a lone quantifier', '*'],
   ])('refuses %s with a reason that says what RE2 does not support', (_what, pattern) => {
     const result = compileTrustPattern(pattern);
-    expect(result).toMatchObject({ ok: false, rule: 'trust_pattern_compiles', reason: expect.stringMatching(/not a valid RE2 regular expression .*backreferences .*lookarounds/) });
+    expect(result).toMatchObject({
+      ok: false,
+      rule: 'trust_pattern_compiles',
+      reason: expect.stringMatching(/not a valid RE2 regular expression .*backreferences .*lookarounds/),
+    });
   });
 
   test.each([[''], ['   ']])('refuses the empty pattern %j', (pattern) => {
@@ -104,8 +108,30 @@ describe('policies written for the JavaScript engine keep matching the same', ()
     'https://gitea\\.example\\.com/acme/v\\d{1,3}\\.\\d+',
     '.*',
   ];
-  const identityPiece = fc.constantFrom('https://', 'gitea.example.com', 'github.com', '/acme/', 'redis-module', '.gitea/workflows/build.yaml', '@refs/tags/v', '1.2.0', 'alice', 'bob', '@example.com', '.org', '/', '.', 'x', '9', '-', '_');
-  const identity = fc.oneof(fc.array(identityPiece, { maxLength: 12 }).map((pieces) => pieces.join('')), fc.string({ unit: 'grapheme-ascii', maxLength: 60 }));
+  const identityPiece = fc.constantFrom(
+    'https://',
+    'gitea.example.com',
+    'github.com',
+    '/acme/',
+    'redis-module',
+    '.gitea/workflows/build.yaml',
+    '@refs/tags/v',
+    '1.2.0',
+    'alice',
+    'bob',
+    '@example.com',
+    '.org',
+    '/',
+    '.',
+    'x',
+    '9',
+    '-',
+    '_',
+  );
+  const identity = fc.oneof(
+    fc.array(identityPiece, { maxLength: 12 }).map((pieces) => pieces.join('')),
+    fc.string({ unit: 'grapheme-ascii', maxLength: 60 }),
+  );
 
   test.each(patterns)('%s', (source) => {
     const re2 = compiled(source);

@@ -47,7 +47,9 @@ describe('trusted roots', () => {
   });
 
   test('a missing file is not_found and names the path', () => {
-    expect(() => loadTrustedRoot('/nonexistent/trusted_root.json')).toThrow(expect.objectContaining({ code: 'not_found', message: expect.stringContaining('/nonexistent/trusted_root.json') }));
+    expect(() => loadTrustedRoot('/nonexistent/trusted_root.json')).toThrow(
+      expect.objectContaining({ code: 'not_found', message: expect.stringContaining('/nonexistent/trusted_root.json') }),
+    );
   });
 
   test('a file that is not JSON is validation_failed', async () => {
@@ -67,10 +69,20 @@ describe('trusted roots', () => {
     ['no authority or log at all', { mediaType: rootJson.mediaType, tlogs: [], ctlogs: [], certificateAuthorities: [], timestampAuthorities: [] }],
     [
       'a certificate that cannot be parsed',
-      { ...rootJson, certificateAuthorities: [{ subject: {}, certChain: { certificates: [{ rawBytes: Buffer.from('junk').toString('base64') }] }, validFor: { start: '2021-01-01T00:00:00Z' } }] },
+      {
+        ...rootJson,
+        certificateAuthorities: [
+          { subject: {}, certChain: { certificates: [{ rawBytes: Buffer.from('junk').toString('base64') }] }, validFor: { start: '2021-01-01T00:00:00Z' } },
+        ],
+      },
     ],
-    ['an authority with an empty chain', { ...rootJson, certificateAuthorities: [{ subject: {}, certChain: { certificates: [] }, validFor: { start: '2021-01-01T00:00:00Z' } }] }],
+    [
+      'an authority with an empty chain',
+      { ...rootJson, certificateAuthorities: [{ subject: {}, certChain: { certificates: [] }, validFor: { start: '2021-01-01T00:00:00Z' } }] },
+    ],
   ])('%s is refused as validation_failed', (_what, json) => {
-    expect(() => parseTrustedRoot(json, { name: 'candidate' })).toThrow(expect.objectContaining({ code: 'validation_failed', message: expect.stringContaining('candidate') }));
+    expect(() => parseTrustedRoot(json, { name: 'candidate' })).toThrow(
+      expect.objectContaining({ code: 'validation_failed', message: expect.stringContaining('candidate') }),
+    );
   });
 });

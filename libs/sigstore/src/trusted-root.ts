@@ -94,10 +94,14 @@ export function loadTrustedRoot(source: string | Buffer | object, options: Trust
     text = readFileSync(source, 'utf8');
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new PowernodeError(code === 'ENOENT' ? 'not_found' : 'validation_failed', `cannot read the trusted root ${source}: ${code ?? (cause as Error).message}; give the path of a Sigstore trusted_root.json`, {
-      cause,
-      details: { path: source },
-    });
+    throw new PowernodeError(
+      code === 'ENOENT' ? 'not_found' : 'validation_failed',
+      `cannot read the trusted root ${source}: ${code ?? (cause as Error).message}; give the path of a Sigstore trusted_root.json`,
+      {
+        cause,
+        details: { path: source },
+      },
+    );
   }
   return parseTrustedRoot(parseJson(text, options.name ?? source), { ...options, name: options.name ?? source });
 }

@@ -76,7 +76,10 @@ describe('verifyBundle on arbitrary input', () => {
         expect(isVerdict(verdict)).toBe(true);
         // The signature and the signing certificate are what a verdict rests on: no replacement there passes.
         // A rewrite elsewhere that still verifies is the same signer's signature (isVerdict checks the identity).
-        if (verdict.verified) expect(`${at.join('.')} = ${JSON.stringify(replacement)}`).not.toMatch(/^(messageSignature\.signature|verificationMaterial\.(certificate|x509CertificateChain))/);
+        if (verdict.verified)
+          expect(`${at.join('.')} = ${JSON.stringify(replacement)}`).not.toMatch(
+            /^(messageSignature\.signature|verificationMaterial\.(certificate|x509CertificateChain))/,
+          );
       }),
       { numRuns: 400 },
     );

@@ -44,10 +44,23 @@ afterAll(async () => {
 });
 
 /** A signature assembled piece by piece, to vary the certificate time, the timestamp time and the TSA. */
-function assemble(options: { identity?: string; issuer?: string; certAt?: Date; stampAt?: Date; ca?: DevSigstore; tsa?: DevSigstore; stampOver?: Buffer }): SerializedBundle {
+function assemble(options: {
+  identity?: string;
+  issuer?: string;
+  certAt?: Date;
+  stampAt?: Date;
+  ca?: DevSigstore;
+  tsa?: DevSigstore;
+  stampOver?: Buffer;
+}): SerializedBundle {
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const now = new Date();
-  const certificate = (options.ca ?? dev).issueSigningCertificate({ publicKey: key.publicKey, identity: options.identity ?? USER, issuer: options.issuer ?? ISSUER, at: options.certAt ?? now });
+  const certificate = (options.ca ?? dev).issueSigningCertificate({
+    publicKey: key.publicKey,
+    identity: options.identity ?? USER,
+    issuer: options.issuer ?? ISSUER,
+    at: options.certAt ?? now,
+  });
   const prepared = prepareSignature({ artifact });
   const signature = sign('sha256', prepared.toBeSigned, key.privateKey);
   const stamp = (options.tsa ?? dev).timestamp(options.stampOver ?? signature, options.stampAt ?? now);
@@ -92,7 +105,10 @@ describe('dev-signed round trip', () => {
     const bundle = dev.sign({ artifact, identity: USER, issuer: ISSUER });
     expect(verifyBundle({ bundle, artifact: otherArtifact, policy: userPolicy, trust })).toMatchObject({ verified: false, reason_code: 'signature_invalid' });
     const otherDigest = `sha256:${createHash('sha256').update(otherArtifact).digest('hex')}`;
-    expect(verifyBundle({ bundle, artifact: { digest: otherDigest }, policy: userPolicy, trust })).toMatchObject({ verified: false, reason_code: 'signature_invalid' });
+    expect(verifyBundle({ bundle, artifact: { digest: otherDigest }, policy: userPolicy, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'signature_invalid',
+    });
   });
 
   test('refuses under the public-good root, which never issued the dev certificate', () => {
@@ -122,11 +138,18 @@ describe('dev-signed round trip', () => {
 });
 
 describe('image signatures (DSSE in-toto statement naming the manifest digest)', () => {
-  const policy: IdentityPolicy = { identity_regexp: 'https://github\\.com/acme/redis-module/\\.github/workflows/build\\.yaml@refs/tags/v.*', issuer_regexp: escapeRegExp(GITHUB) };
+  const policy: IdentityPolicy = {
+    identity_regexp: 'https://github\\.com/acme/redis-module/\\.github/workflows/build\\.yaml@refs/tags/v.*',
+    issuer_regexp: escapeRegExp(GITHUB),
+  };
 
   test('verifies against the manifest digest', () => {
     const bundle = dev.sign({ subject: { digest: artifactDigest, name: 'registry.local/acme/redis' }, identity: WORKFLOW, issuer: GITHUB });
-    expect(verifyBundle({ bundle, artifact: { digest: artifactDigest }, policy, trust })).toMatchObject({ verified: true, signer_identity: WORKFLOW, signer_issuer: GITHUB });
+    expect(verifyBundle({ bundle, artifact: { digest: artifactDigest }, policy, trust })).toMatchObject({
+      verified: true,
+      signer_identity: WORKFLOW,
+      signer_issuer: GITHUB,
+    });
     expect(verifyBundle({ bundle, artifact, policy, trust }).verified).toBe(true);
   });
 
@@ -137,7 +160,10 @@ describe('image signatures (DSSE in-toto statement naming the manifest digest)',
       verified: false,
       reason_code: 'payload_invalid',
     });
-    expect(verifyBundle({ bundle, predicateType: 'https://slsa.dev/provenance/v1', policy, trust })).toMatchObject({ verified: false, reason_code: 'payload_invalid' });
+    expect(verifyBundle({ bundle, predicateType: 'https://slsa.dev/provenance/v1', policy, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'payload_invalid',
+    });
   });
 
   test('verifies without an artifact (the envelope alone), as verify-blob allows for DSSE', () => {
@@ -152,11 +178,16 @@ describe('image signatures (DSSE in-toto statement naming the manifest digest)',
   });
 
   test('refuses a tampered statement', () => {
-    const bundle = jsonCopy(dev.sign({ subject: { digest: artifactDigest }, identity: WORKFLOW, issuer: GITHUB })) as SerializedBundle & { dsseEnvelope: { payload: string } };
+    const bundle = jsonCopy(dev.sign({ subject: { digest: artifactDigest }, identity: WORKFLOW, issuer: GITHUB })) as SerializedBundle & {
+      dsseEnvelope: { payload: string };
+    };
     const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as { subject: { digest: { sha256: string } }[] };
     statement.subject[0]!.digest.sha256 = '2'.repeat(64);
     bundle.dsseEnvelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
-    expect(verifyBundle({ bundle, artifact: { digest: `sha256:${'2'.repeat(64)}` }, policy, trust })).toMatchObject({ verified: false, reason_code: 'signature_invalid' });
+    expect(verifyBundle({ bundle, artifact: { digest: `sha256:${'2'.repeat(64)}` }, policy, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'signature_invalid',
+    });
   });
 
   test('refuses a DSSE payload that is not an in-toto statement when an artifact is given', () => {
@@ -168,11 +199,16 @@ describe('image signatures (DSSE in-toto statement naming the manifest digest)',
     const raw = toDSSEBundle({ artifact: payload, artifactType: payloadType, signature, certificate });
     const bundle = withWitnesses(raw, { rfc3161Timestamps: [dev.timestamp(signature)], tlogEntries: [] });
     expect(verifyBundle({ bundle, policy, trust }).verified).toBe(true);
-    expect(verifyBundle({ bundle, artifact: { digest: artifactDigest }, policy, trust })).toMatchObject({ verified: false, reason_code: 'subject_digest_mismatch' });
+    expect(verifyBundle({ bundle, artifact: { digest: artifactDigest }, policy, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'subject_digest_mismatch',
+    });
   });
 
   test('rejects a malformed subject digest at signing', () => {
-    expect(() => dev.sign({ subject: { digest: 'sha256:ABC' }, identity: WORKFLOW, issuer: GITHUB })).toThrow(expect.objectContaining({ code: 'validation_failed' }));
+    expect(() => dev.sign({ subject: { digest: 'sha256:ABC' }, identity: WORKFLOW, issuer: GITHUB })).toThrow(
+      expect.objectContaining({ code: 'validation_failed' }),
+    );
   });
 });
 
@@ -186,7 +222,11 @@ describe('policy patterns are anchored by the verifier', () => {
     ['prefix', `https://evil.example/${WORKFLOW}`, escapeRegExp(WORKFLOW)],
     ['alternation escaping the anchors', 'mallory-bob@example.com', 'alice@example\\.com|bob@example\\.com'],
     ['alternation, other side', 'alice@example.com.evil.io', 'alice@example\\.com|bob@example\\.com'],
-    ['another repository under a prefix pattern', 'https://github.com/acme-evil/redis-module/.github/workflows/build.yaml@refs/tags/v1', 'https://github\\.com/acme/.*'],
+    [
+      'another repository under a prefix pattern',
+      'https://github.com/acme-evil/redis-module/.github/workflows/build.yaml@refs/tags/v1',
+      'https://github\\.com/acme/.*',
+    ],
   ])('refuses a %s match', (_what, identity, pattern) => {
     expect(verdictFor(identity, pattern)).toMatchObject({ verified: false, reason_code: 'identity_mismatch' });
   });
@@ -202,7 +242,10 @@ describe('policy patterns are anchored by the verifier', () => {
 
   test('refuses an issuer that only starts like the policy issuer', () => {
     const bundle = dev.sign({ artifact, identity: WORKFLOW, issuer: `${GITHUB}.evil.io` });
-    expect(verifyBundle({ bundle, artifact, policy: { identity_regexp: '.*', issuer_regexp: escapeRegExp(GITHUB) }, trust })).toMatchObject({ verified: false, reason_code: 'issuer_mismatch' });
+    expect(verifyBundle({ bundle, artifact, policy: { identity_regexp: '.*', issuer_regexp: escapeRegExp(GITHUB) }, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'issuer_mismatch',
+    });
   });
 
   test.each([
@@ -256,10 +299,13 @@ describe('bad input is a verdict, never an exception', () => {
     expect(verifyBundle({ bundle, policy: userPolicy, trust })).toMatchObject({ verified: false, reason_code: 'artifact_invalid' });
   });
 
-  test.each(['sha1:abcd', `sha256:${'A'.repeat(64)}`, `sha256:${'a'.repeat(63)}`, 'd41d8cd98f00b204e9800998ecf8427e'])('digest %s is artifact_invalid', (digest) => {
-    const bundle = dev.sign({ artifact, identity: USER, issuer: ISSUER });
-    expect(verifyBundle({ bundle, artifact: { digest }, policy: userPolicy, trust })).toMatchObject({ verified: false, reason_code: 'artifact_invalid' });
-  });
+  test.each(['sha1:abcd', `sha256:${'A'.repeat(64)}`, `sha256:${'a'.repeat(63)}`, 'd41d8cd98f00b204e9800998ecf8427e'])(
+    'digest %s is artifact_invalid',
+    (digest) => {
+      const bundle = dev.sign({ artifact, identity: USER, issuer: ISSUER });
+      expect(verifyBundle({ bundle, artifact: { digest }, policy: userPolicy, trust })).toMatchObject({ verified: false, reason_code: 'artifact_invalid' });
+    },
+  );
 
   test('every reason code returned is in the closed set', () => {
     const bundle = dev.sign({ artifact, identity: USER, issuer: ISSUER });
@@ -358,7 +404,10 @@ describe('binding to the artifact', () => {
     const bundle = jsonCopy(dev.sign({ artifact, identity: USER, issuer: ISSUER })) as Record<string, any>;
     bundle.messageSignature.messageDigest.digest = createHash('sha256').update(otherArtifact).digest('base64');
     expect(verifyBundle({ bundle, artifact, policy: userPolicy, trust })).toMatchObject({ verified: false, reason_code: 'artifact_digest_mismatch' });
-    expect(verifyBundle({ bundle, artifact: { digest: artifactDigest }, policy: userPolicy, trust })).toMatchObject({ verified: false, reason_code: 'artifact_digest_mismatch' });
+    expect(verifyBundle({ bundle, artifact: { digest: artifactDigest }, policy: userPolicy, trust })).toMatchObject({
+      verified: false,
+      reason_code: 'artifact_digest_mismatch',
+    });
   });
 
   test('a swapped signature is signature_invalid', () => {

@@ -151,7 +151,10 @@ function checkContentBinding(bundle: Bundle, artifact: ArtifactDigest | undefine
       const algorithm = HASH_NAMES[recorded.algorithm] ?? 'sha256';
       const actual = algorithm === 'sha256' || artifact?.bytes === undefined ? artifact?.sha256 : createHash(algorithm).update(artifact.bytes).digest();
       if (actual === undefined || !Buffer.from(recorded.digest).equals(actual)) {
-        return rejected('artifact_digest_mismatch', `the bundle records ${algorithm}:${Buffer.from(recorded.digest).toString('hex')} as the signed digest, but the artifact's is ${algorithm}:${actual?.toString('hex')}`);
+        return rejected(
+          'artifact_digest_mismatch',
+          `the bundle records ${algorithm}:${Buffer.from(recorded.digest).toString('hex')} as the signed digest, but the artifact's is ${algorithm}:${actual?.toString('hex')}`,
+        );
       }
       return undefined;
     }
@@ -168,7 +171,11 @@ function checkContentBinding(bundle: Bundle, artifact: ArtifactDigest | undefine
   }
 }
 
-function acceptedIdentity(policy: Extract<CompiledPolicy, { type: 'identity' }>, identity: string | undefined, issuer: string | undefined): RejectedSignature | undefined {
+function acceptedIdentity(
+  policy: Extract<CompiledPolicy, { type: 'identity' }>,
+  identity: string | undefined,
+  issuer: string | undefined,
+): RejectedSignature | undefined {
   if (identity === undefined) return rejected('identity_mismatch', 'the signing certificate names no identity (no SAN URI or e-mail)');
   if (!policy.identity.test(identity)) {
     return rejected('identity_mismatch', `signer identity ${JSON.stringify(identity)} does not match ^(?:${policy.source.identity_regexp})$`);
@@ -213,7 +220,10 @@ function judgeBundle(input: VerifyBundleInput): SignatureVerdict {
   if (digestOnly && bundle.content.$case === 'messageSignature') {
     const algorithm = bundle.content.messageSignature.messageDigest.algorithm;
     if (HASH_NAMES[algorithm] !== 'sha256') {
-      return rejected('artifact_invalid', `the bundle signs a ${HASH_NAMES[algorithm] ?? 'non-SHA-256'} digest: give the artifact bytes, not its sha256 digest`);
+      return rejected(
+        'artifact_invalid',
+        `the bundle signs a ${HASH_NAMES[algorithm] ?? 'non-SHA-256'} digest: give the artifact bytes, not its sha256 digest`,
+      );
     }
   }
 
@@ -241,14 +251,21 @@ function judgeBundle(input: VerifyBundleInput): SignatureVerdict {
       const leaf = entity.key.certificate;
       const issuing = rootsIssuing(input.trust, leaf);
       if (issuing.length === 0) {
-        return rejected('untrusted_root', `the signing certificate was not issued by any trusted certificate authority (roots: ${input.trust.roots.map((r) => r.name).join(', ')})`);
+        return rejected(
+          'untrusted_root',
+          `the signing certificate was not issued by any trusted certificate authority (roots: ${input.trust.roots.map((r) => r.name).join(', ')})`,
+        );
       }
       const provable = entity.timestamps.filter((t) => t.$case === 'timestamp-authority' || t.tlogEntry.inclusionPromise !== undefined);
       if (provable.length === 0) {
-        return rejected('timestamp_missing', 'the bundle proves no signing time (no RFC 3161 timestamp, no transparency-log entry with a signed entry timestamp), so its short-lived certificate cannot be checked');
+        return rejected(
+          'timestamp_missing',
+          'the bundle proves no signing time (no RFC 3161 timestamp, no transparency-log entry with a signed entry timestamp), so its short-lived certificate cannot be checked',
+        );
       }
       const failure = runVerifier(input.trust.material, strictest(issuing.map((r) => r.thresholds)), entity);
-      if (failure !== undefined) return unsupportedKey() ? rejected('artifact_invalid', 'this signing key cannot be checked against a digest alone: give the artifact bytes') : failure;
+      if (failure !== undefined)
+        return unsupportedKey() ? rejected('artifact_invalid', 'this signing key cannot be checked against a digest alone: give the artifact bytes') : failure;
       const binding = checkContentBinding(bundle, artifact, input.predicateType);
       if (binding !== undefined) return binding;
       const signer = certificateSigner(leaf);
@@ -269,7 +286,9 @@ function judgeBundle(input: VerifyBundleInput): SignatureVerdict {
       const failure = runVerifier(material, { tlog: 0, ctlog: 0, timestamp: 0 }, entity);
       if (failure !== undefined) {
         if (unsupportedKey()) return rejected('artifact_invalid', 'this signing key cannot be checked against a digest alone: give the artifact bytes');
-        return failure.reason_code === 'signature_invalid' ? rejected('signature_invalid', `the signature does not verify with the policy's key ${policy.keyId}`) : failure;
+        return failure.reason_code === 'signature_invalid'
+          ? rejected('signature_invalid', `the signature does not verify with the policy's key ${policy.keyId}`)
+          : failure;
       }
       const binding = checkContentBinding(bundle, artifact, input.predicateType);
       if (binding !== undefined) return binding;

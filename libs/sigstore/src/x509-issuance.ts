@@ -152,9 +152,7 @@ export function randomSerialNumber(): Buffer {
 export function issueCertificate(template: CertificateTemplate, issuerPrivateKey: KeyObject): Buffer {
   const scheme = signatureScheme(issuerPrivateKey);
   const algorithm = derSequence(derOid(scheme.oid));
-  const extensions = template.extensions.map((ext) =>
-    derSequence(derOid(ext.oid), ...(ext.critical ? [derBoolean(true)] : []), derOctetString(ext.value)),
-  );
+  const extensions = template.extensions.map((ext) => derSequence(derOid(ext.oid), ...(ext.critical ? [derBoolean(true)] : []), derOctetString(ext.value)));
   const tbs = derSequence(
     derExplicit(0, derInteger(2n)),
     derUnsignedInteger(template.serialNumber ?? randomSerialNumber()),

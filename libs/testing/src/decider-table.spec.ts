@@ -10,8 +10,10 @@ const counter: Decider<CounterCommand, number, CounterEvent> = {
   initialState: () => 0,
   evolve: (total, event) => total + event.data.by,
   decide: (command, total) => {
-    if (command.by <= 0) throw new PowernodeError('validation_failed', `step must be positive, got ${command.by}`, { details: { rule: 'positive_step', by: command.by } });
-    if (total + command.by > 10) throw new PowernodeError('invalid_transition', `total would be ${total + command.by}, above 10`, { details: { rule: 'at_most_ten', total } });
+    if (command.by <= 0)
+      throw new PowernodeError('validation_failed', `step must be positive, got ${command.by}`, { details: { rule: 'positive_step', by: command.by } });
+    if (total + command.by > 10)
+      throw new PowernodeError('invalid_transition', `total would be ${total + command.by}, above 10`, { details: { rule: 'at_most_ten', total } });
     return [{ type: 'Added', data: { by: command.by } }];
   },
 };
@@ -25,9 +27,19 @@ describe('decider tables', () => {
   });
 
   it('then passes on the decided events and fails on other events', () => {
-    given(counter, [added(2)]).when({ type: 'Add', by: 3 }).then([added(3)]);
-    expect(() => given(counter, [added(2)]).when({ type: 'Add', by: 3 }).then([added(4)])).toThrow();
-    expect(given(counter, [added(9)]).when({ type: 'Add', by: 1 }).events()).toEqual([added(1)]);
+    given(counter, [added(2)])
+      .when({ type: 'Add', by: 3 })
+      .then([added(3)]);
+    expect(() =>
+      given(counter, [added(2)])
+        .when({ type: 'Add', by: 3 })
+        .then([added(4)]),
+    ).toThrow();
+    expect(
+      given(counter, [added(9)])
+        .when({ type: 'Add', by: 1 })
+        .events(),
+    ).toEqual([added(1)]);
   });
 
   it('thenRefuses checks the code, the rule, the message and the details the refusal carries', () => {

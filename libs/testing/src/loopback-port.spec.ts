@@ -31,7 +31,9 @@ async function portTakenWrapper(name: string, realBinary: string, fixedPortGiven
   const file = path.join(dir, name);
   await writeFile(
     file,
-    ['#!/bin/sh', `if ${fixedPortGiven}; then`, '  echo "listen tcp: bind: address already in use" >&2', '  exit 1', 'fi', `exec ${realBinary} "$@"`, ''].join('\n'),
+    ['#!/bin/sh', `if ${fixedPortGiven}; then`, '  echo "listen tcp: bind: address already in use" >&2', '  exit 1', 'fi', `exec ${realBinary} "$@"`, ''].join(
+      '\n',
+    ),
   );
   await chmod(file, 0o755);
   return file;
@@ -39,9 +41,13 @@ async function portTakenWrapper(name: string, realBinary: string, fixedPortGiven
 
 describe('reportedPort', () => {
   it('returns the port a child bound on port 0 and printed', async () => {
-    const child = spawn(process.execPath, ['-e', "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(`listening on 127.0.0.1:${s.address().port}`))"], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-e', "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(`listening on 127.0.0.1:${s.address().port}`))"],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       const port = await reportedPort(child, /listening on 127\.0\.0\.1:(\d+)/, { name: 'server', timeoutMs: 20_000, stream: 'stdout' });
@@ -54,7 +60,9 @@ describe('reportedPort', () => {
 
   it('fails with the output of a child that exits without naming a port', async () => {
     const child = spawn(process.execPath, ['-e', "console.error('bind: address already in use'); process.exit(3)"], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await expect(reportedPort(child, /listening on 127\.0\.0\.1:(\d+)/, { name: 'server', timeoutMs: 20_000 })).rejects.toThrow(/^server exited \(code 3\) before saying which port it bound:\nbind: address already in use$/);
+    await expect(reportedPort(child, /listening on 127\.0\.0\.1:(\d+)/, { name: 'server', timeoutMs: 20_000 })).rejects.toThrow(
+      /^server exited \(code 3\) before saying which port it bound:\nbind: address already in use$/,
+    );
   });
 });
 

@@ -38,7 +38,11 @@ export function isAddressInUse(output: string): boolean {
  * taken by another process in between. `pattern` captures the port as its first group. Rejects, with the
  * child's last output, when it exits or stays silent for `timeoutMs`.
  */
-export function reportedPort(child: ChildProcess, pattern: RegExp, options: { name: string; timeoutMs: number; stream?: 'stdout' | 'stderr' }): Promise<number> {
+export function reportedPort(
+  child: ChildProcess,
+  pattern: RegExp,
+  options: { name: string; timeoutMs: number; stream?: 'stdout' | 'stderr' },
+): Promise<number> {
   const stream = options.stream === 'stdout' ? child.stdout : child.stderr;
   if (!stream) return Promise.reject(new Error(`${options.name}: its ${options.stream ?? 'stderr'} is not piped, so the port it bound cannot be read`));
   const seen: string[] = [];

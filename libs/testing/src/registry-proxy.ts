@@ -46,7 +46,11 @@ export async function startRegistryProxy(target: string, initialPlan: ProxyPlan 
   let announceHeld: (url: string) => void = () => undefined;
   const firstHeld = new Promise<string>((resolve) => (announceHeld = resolve));
 
-  const forward = (req: IncomingMessage, res: ServerResponse, action: Extract<ProxyAction, { kind: 'forward' | 'cut_body' | 'short_body' | 'stall_body' }>): void => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    action: Extract<ProxyAction, { kind: 'forward' | 'cut_body' | 'short_body' | 'stall_body' }>,
+  ): void => {
     // The Host header is kept so the registry's absolute Location URLs point back at the proxy.
     const upstream = httpRequest({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers }, (upstreamRes) => {
       if (action.kind === 'forward') {

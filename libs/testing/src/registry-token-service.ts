@@ -64,8 +64,21 @@ export async function startRegistryTokenService(workDir: string): Promise<Regist
   const certificatePath = path.join(workDir, 'token-cert.pem');
   try {
     await execFileAsync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyPath, '-out', certificatePath, '-days', '2', '-subj', '/CN=powernode-test-token-issuer',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certificatePath,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=powernode-test-token-issuer',
     ]);
   } catch (cause) {
     throw new Error('openssl is needed to create the token service certificate', { cause });
@@ -79,7 +92,10 @@ export async function startRegistryTokenService(workDir: string): Promise<Regist
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://token');
-    const scopes = url.searchParams.getAll('scope').flatMap((scope) => scope.split(' ')).filter((scope) => scope !== '');
+    const scopes = url.searchParams
+      .getAll('scope')
+      .flatMap((scope) => scope.split(' '))
+      .filter((scope) => scope !== '');
     const header = req.headers.authorization ?? '';
     let authenticated = false;
     if (header.startsWith('Basic ')) {
@@ -95,7 +111,16 @@ export async function startRegistryTokenService(workDir: string): Promise<Regist
     const now = Math.floor(Date.now() / 1000);
     const access = authenticated ? scopes.map(accessOf).filter((entry) => entry !== undefined) : [];
     const token = jwt(
-      { iss: issuer, sub: authenticated ? credentials.username : '', aud: service, iat: now, nbf: now - 5, exp: now + 300, jti: randomBytes(8).toString('hex'), access },
+      {
+        iss: issuer,
+        sub: authenticated ? credentials.username : '',
+        aud: service,
+        iat: now,
+        nbf: now - 5,
+        exp: now + 300,
+        jti: randomBytes(8).toString('hex'),
+        access,
+      },
       key,
       certificateDer,
     );

@@ -45,7 +45,10 @@ async function bcryptHtpasswdLine(username: string, password: string): Promise<s
     const { stdout } = await execFileAsync(findExecutable('htpasswd') ?? 'htpasswd', ['-Bbn', username, password]);
     return stdout.trim();
   } catch (cause) {
-    throw new Error(`htpasswd (Debian package apache2-utils) is needed to start a registry with basic auth; install it with: ${installCommand(['apache2-utils'])}`, { cause });
+    throw new Error(
+      `htpasswd (Debian package apache2-utils) is needed to start a registry with basic auth; install it with: ${installCommand(['apache2-utils'])}`,
+      { cause },
+    );
   }
 }
 

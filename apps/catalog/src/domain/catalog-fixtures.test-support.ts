@@ -38,7 +38,9 @@ init:
 reboot_required: false
 `;
 
-export function registerCommand(overrides: Partial<Extract<ModuleCommand, { type: 'RegisterModule' }>> = {}): Extract<ModuleCommand, { type: 'RegisterModule' }> {
+export function registerCommand(
+  overrides: Partial<Extract<ModuleCommand, { type: 'RegisterModule' }>> = {},
+): Extract<ModuleCommand, { type: 'RegisterModule' }> {
   return {
     type: 'RegisterModule',
     module_id: REDIS_ID,

@@ -9,7 +9,30 @@ import { moduleVersionDecider, type ApprovalFact } from './module-version.decide
 import { promotionApprovalDecider } from './promotion-approval.decider.js';
 import { templateDecider } from './template.decider.js';
 import { seedTemplateCommands } from './catalog-seed.js';
-import { assignmentClosureFacts, templateComposePreview, catalogFactsFromReadModels, dependencyView, type CatalogProjection, getModule, listModules, modulesProjection, webhookRouteFor, webhookRoutesProjection, getModuleVersion, listModuleVersions, moduleVersionIds, versionsProjection, getTemplate, listTemplates, templatesProjection, templatesUsingModule, approvalsProjection, getApproval, listPendingApprovals, pendingApprovalForVersion } from '@powernode/catalog-views';
+import {
+  assignmentClosureFacts,
+  templateComposePreview,
+  catalogFactsFromReadModels,
+  dependencyView,
+  type CatalogProjection,
+  getModule,
+  listModules,
+  modulesProjection,
+  webhookRouteFor,
+  webhookRoutesProjection,
+  getModuleVersion,
+  listModuleVersions,
+  moduleVersionIds,
+  versionsProjection,
+  getTemplate,
+  listTemplates,
+  templatesProjection,
+  templatesUsingModule,
+  approvalsProjection,
+  getApproval,
+  listPendingApprovals,
+  pendingApprovalForVersion,
+} from '@powernode/catalog-views';
 
 const ids = { base: 'mod-system-base', hardening: 'mod-hardening', redis: 'mod-redis', redis2: 'mod-redis-2' };
 const projections = [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection] as CatalogProjection<unknown>[];
@@ -23,16 +46,31 @@ function tutorialJourney(): { journey: CatalogJourney; checkpoints: Record<strin
   const register = (module_id: string, name: string, category: string, manifest?: string) => {
     const repo = `powernode/${name}`;
     j.run(moduleRegistryDecider, catalogStreams.moduleRegistry(), { type: 'ClaimModuleIdentity', module_id, name, gitea_repo_full_name: repo, now: T0 });
-    j.run(moduleDecider, catalogStreams.module(module_id), registerCommand({ module_id, name, category, gitea_repo_full_name: repo, manifest_yaml: manifest ?? null }));
+    j.run(
+      moduleDecider,
+      catalogStreams.module(module_id),
+      registerCommand({ module_id, name, category, gitea_repo_full_name: repo, manifest_yaml: manifest ?? null }),
+    );
   };
   register(ids.base, 'system-base', 'system-base');
   register(ids.hardening, 'security-hardening', 'security-hardening');
-  j.run(moduleDecider, catalogStreams.module(ids.base), { type: 'UpdateModule', changes: { protected_spec: ['/etc/shadow'], file_spec: ['/etc/**'], provides: ['base.os'] }, now: T0 });
+  j.run(moduleDecider, catalogStreams.module(ids.base), {
+    type: 'UpdateModule',
+    changes: { protected_spec: ['/etc/shadow'], file_spec: ['/etc/**'], provides: ['base.os'] },
+    now: T0,
+  });
   j.run(moduleDecider, catalogStreams.module(ids.hardening), { type: 'UpdateModule', changes: { requires: ['powernode/system-base@^1.0'] }, now: T0 });
   register(ids.redis, 'my-redis', 'userland', REDIS_MANIFEST_YAML);
 
   const ingest = (module_id: string, module_name: string, tag: string, requires: string[], digestChar: string, at: string) => {
-    const build = builtData({ module_id, module_name, tag, oci_digest: digestOf(digestChar), built_at: at, manifest: { schema_version: 1, name: module_name, dependencies: { requires } } });
+    const build = builtData({
+      module_id,
+      module_name,
+      tag,
+      oci_digest: digestOf(digestChar),
+      built_at: at,
+      manifest: { schema_version: 1, name: module_name, dependencies: { requires } },
+    });
     j.run(moduleVersionDecider, catalogStreams.moduleVersion(build.version_id), { type: 'RecordBuild', build });
     return build.version_id;
   };
@@ -77,7 +115,13 @@ function tutorialJourney(): { journey: CatalogJourney; checkpoints: Record<strin
     now: T1,
   });
   checkpoints['afterRequest'] = j.log.length;
-  j.run(promotionApprovalDecider, catalogStreams.promotionApproval('ap-1'), { type: 'ApprovePromotion', approver: 'carol', approver_id: 'tok-carol', approver_roles: ['approver'], now: T2 });
+  j.run(promotionApprovalDecider, catalogStreams.promotionApproval('ap-1'), {
+    type: 'ApprovePromotion',
+    approver: 'carol',
+    approver_id: 'tok-carol',
+    approver_roles: ['approver'],
+    now: T2,
+  });
   promote(redisV, 'live', { approval_id: 'ap-1', version_id: redisV, status: 'granted', approved_by: 'carol' }, 'carol');
 
   // Assign to the base template.
@@ -123,9 +167,29 @@ describe('the tutorial journey through deciders and read models', () => {
       ['0.1.0', 'live'],
     ]);
     expect(Object.keys(page.items[2]!).sort()).toEqual(
-      ['id', 'module_name', 'version_string', 'promotion_state', 'composefs_digest', 'fsverity_root_hash', 'oci_ref', 'oci_digest', 'cosign_verified', 'signer_identity', 'signer_issuer', 'rejection_reason', 'created_at'].sort(),
+      [
+        'id',
+        'module_name',
+        'version_string',
+        'promotion_state',
+        'composefs_digest',
+        'fsverity_root_hash',
+        'oci_ref',
+        'oci_digest',
+        'cosign_verified',
+        'signer_identity',
+        'signer_issuer',
+        'rejection_reason',
+        'created_at',
+      ].sort(),
     );
-    expect(page.items[2]).toMatchObject({ id: moduleVersionIdFor(ids.redis, 'v0.1.0'), module_name: 'my-redis', cosign_verified: true, rejection_reason: null, oci_digest: digestOf('c') });
+    expect(page.items[2]).toMatchObject({
+      id: moduleVersionIdFor(ids.redis, 'v0.1.0'),
+      module_name: 'my-redis',
+      cosign_verified: true,
+      rejection_reason: null,
+      oci_digest: digestOf('c'),
+    });
     expect(page.next_cursor).toBeNull();
   });
 
@@ -140,7 +204,9 @@ describe('the tutorial journey through deciders and read models', () => {
 
   it('shows the pending approval until it is granted', () => {
     const pending = foldEvents(approvalsProjection, at(checkpoints['afterRequest']!));
-    expect(listPendingApprovals(pending, T1).items).toEqual([expect.objectContaining({ id: 'ap-1', status: 'pending', requested_by: 'alice', expires_at: '2026-05-01T15:00:00.000Z' })]);
+    expect(listPendingApprovals(pending, T1).items).toEqual([
+      expect.objectContaining({ id: 'ap-1', status: 'pending', requested_by: 'alice', expires_at: '2026-05-01T15:00:00.000Z' }),
+    ]);
     expect(pendingApprovalForVersion(pending, moduleVersionIdFor(ids.redis, 'v0.1.0'), T1)?.id).toBe('ap-1');
     expect(listPendingApprovals(pending, '2026-05-01T15:00:00.000Z').items).toEqual([]);
     expect(getApproval(pending, 'ap-1', '2026-05-01T15:00:00.000Z').status).toBe('expired');
@@ -157,7 +223,11 @@ describe('the tutorial journey through deciders and read models', () => {
     ]);
     expect(templatesUsingModule(templates, 'my-redis')).toEqual(['base']);
     const modules = foldEvents(modulesProjection, journey.log);
-    expect(getModule(modules, 'my-redis')).toMatchObject({ assigned_templates: ['base'], display_name: 'Redis 7.4', requires: ['powernode/system-base@^1.0', 'powernode/security-hardening@^1.0'] });
+    expect(getModule(modules, 'my-redis')).toMatchObject({
+      assigned_templates: ['base'],
+      display_name: 'Redis 7.4',
+      requires: ['powernode/system-base@^1.0', 'powernode/security-hardening@^1.0'],
+    });
     expect(listModules(modules).items.map((m) => m.name)).toEqual(['my-redis', 'security-hardening', 'system-base']);
   });
 
@@ -200,26 +270,38 @@ describe('the tutorial journey through deciders and read models', () => {
     expect(() => listModuleVersions(versions(), 'my-redis')).toThrow(expect.objectContaining({ code: 'not_found' }));
     expect(() => getModuleVersion(versions(), moduleVersionIdFor(ids.redis, 'v0.1.0'))).toThrow(expect.objectContaining({ code: 'not_found' }));
 
-    j.run(moduleRegistryDecider, catalogStreams.moduleRegistry(), { type: 'ClaimModuleIdentity', module_id: ids.redis2, name: 'my-redis', gitea_repo_full_name: 'powernode/my-redis', now: T2 });
+    j.run(moduleRegistryDecider, catalogStreams.moduleRegistry(), {
+      type: 'ClaimModuleIdentity',
+      module_id: ids.redis2,
+      name: 'my-redis',
+      gitea_repo_full_name: 'powernode/my-redis',
+      now: T2,
+    });
     j.run(moduleDecider, catalogStreams.module(ids.redis2), registerCommand({ module_id: ids.redis2, gitea_repo_full_name: 'powernode/my-redis', now: T2 }));
     expect(getModule(foldEvents(modulesProjection, j.log), 'my-redis')).toMatchObject({ id: ids.redis2, assigned_templates: [] });
     expect(listModuleVersions(versions(), 'my-redis').items).toEqual([]);
-    expect(webhookRouteFor(foldEvents(webhookRoutesProjection, j.log), 'POWERNODE/my-redis')).toMatchObject({ module_id: ids.redis2, webhook_secret: encryptedSecret });
+    expect(webhookRouteFor(foldEvents(webhookRoutesProjection, j.log), 'POWERNODE/my-redis')).toMatchObject({
+      module_id: ids.redis2,
+      webhook_secret: encryptedSecret,
+    });
   });
 
-  it.each(projections.map((p) => [p.name, p] as const))('rebuilds %s by folding the log: incremental, persisted and from-scratch states agree', (_name, projection) => {
-    let persisted: unknown = projection.initialState();
-    let incremental: unknown = projection.initialState();
-    for (const event of journey.log) {
-      incremental = projection.evolve(incremental, event);
-      // What a runner does between batches: save the document as JSON and load it back.
-      persisted = JSON.parse(JSON.stringify(projection.evolve(persisted, event)));
-    }
-    const rebuilt = foldEvents(projection, journey.log);
-    expect(rebuilt).toEqual(incremental);
-    expect(persisted).toEqual(rebuilt);
-    expect(JSON.parse(JSON.stringify(rebuilt))).toEqual(rebuilt);
-  });
+  it.each(projections.map((p) => [p.name, p] as const))(
+    'rebuilds %s by folding the log: incremental, persisted and from-scratch states agree',
+    (_name, projection) => {
+      let persisted: unknown = projection.initialState();
+      let incremental: unknown = projection.initialState();
+      for (const event of journey.log) {
+        incremental = projection.evolve(incremental, event);
+        // What a runner does between batches: save the document as JSON and load it back.
+        persisted = JSON.parse(JSON.stringify(projection.evolve(persisted, event)));
+      }
+      const rebuilt = foldEvents(projection, journey.log);
+      expect(rebuilt).toEqual(incremental);
+      expect(persisted).toEqual(rebuilt);
+      expect(JSON.parse(JSON.stringify(rebuilt))).toEqual(rebuilt);
+    },
+  );
 
   it.each(projections.map((p) => [p.name, p] as const))('%s skips events of other contexts', (_name, projection) => {
     const state = foldEvents(projection, journey.log);

@@ -22,14 +22,39 @@ describe('parseManifestYaml', () => {
     } catch (error) {
       caught = error;
     }
-    expect(isPowernodeError(caught) && caught.details).toMatchObject({ issues: [{ code: 'manifest_too_deep', path: expect.stringMatching(/^file_spec\.a\.a/), line: 3 }] });
+    expect(isPowernodeError(caught) && caught.details).toMatchObject({
+      issues: [{ code: 'manifest_too_deep', path: expect.stringMatching(/^file_spec\.a\.a/), line: 3 }],
+    });
   });
 
   test('answers any text with a manifest or manifest_invalid', () => {
-    const piece = fc.constantFrom('[', ']', '{', '}', '- ', '? ', ': ', '&a ', '*a', '!t ', '\n', '  ', 'name: my-redis\n', 'schema_version: 1\n', 'mask: ', '"', "'", '#', '|\n', 'x');
+    const piece = fc.constantFrom(
+      '[',
+      ']',
+      '{',
+      '}',
+      '- ',
+      '? ',
+      ': ',
+      '&a ',
+      '*a',
+      '!t ',
+      '\n',
+      '  ',
+      'name: my-redis\n',
+      'schema_version: 1\n',
+      'mask: ',
+      '"',
+      "'",
+      '#',
+      '|\n',
+      'x',
+    );
     const text = fc.oneof(
       fc.array(piece, { maxLength: 200 }).map((pieces) => pieces.join('')),
-      fc.record({ opener: fc.constantFrom('[', '{a: ', '- ', '? ', '&a '), depth: fc.integer({ min: 1, max: 8_000 }) }).map(({ opener, depth }) => `schema_version: 1\nname: my-redis\nmask: ${opener.repeat(depth)}\n`),
+      fc
+        .record({ opener: fc.constantFrom('[', '{a: ', '- ', '? ', '&a '), depth: fc.integer({ min: 1, max: 8_000 }) })
+        .map(({ opener, depth }) => `schema_version: 1\nname: my-redis\nmask: ${opener.repeat(depth)}\n`),
     );
     fc.assert(
       fc.property(text, (manifest) => {

@@ -45,7 +45,10 @@ export function parseManifestYaml(text: string): ModuleManifest {
   try {
     document = parseYaml(text);
   } catch (error) {
-    throw new PowernodeError('manifest_invalid', `manifest_yaml is not valid YAML: ${(error as Error).message}`, { details: { issues: [{ path: '(root)', message: (error as Error).message }] }, cause: error });
+    throw new PowernodeError('manifest_invalid', `manifest_yaml is not valid YAML: ${(error as Error).message}`, {
+      details: { issues: [{ path: '(root)', message: (error as Error).message }] },
+      cause: error,
+    });
   }
   return parseManifestDocument(document);
 }

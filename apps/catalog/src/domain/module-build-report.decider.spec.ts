@@ -30,7 +30,17 @@ const report = (overrides: Partial<ModuleBuildReportCommand> = {}): ModuleBuildR
 
 const reported = (overrides: Partial<ModuleBuildReportEvent['data']> = {}): ModuleBuildReportEvent => ({
   type: 'ModuleBuildReported',
-  data: { module_id: REDIS_ID, module_name: 'my-redis', tag: 'v0.1.0', artifact_ref: ARTIFACT, delivery_id: 'delivery-1', repository_full_name: REPO, body_sha256: BODY, reported_at: T0, ...overrides },
+  data: {
+    module_id: REDIS_ID,
+    module_name: 'my-redis',
+    tag: 'v0.1.0',
+    artifact_ref: ARTIFACT,
+    delivery_id: 'delivery-1',
+    repository_full_name: REPO,
+    body_sha256: BODY,
+    reported_at: T0,
+    ...overrides,
+  },
 });
 
 describe('module build report decider', () => {
@@ -39,12 +49,16 @@ describe('module build report decider', () => {
   });
 
   it('reports a delivery without an artifact with an empty reference, for ingest to derive', () => {
-    given(moduleBuildReportDecider, []).when(report({ artifact_ref: null })).then([reported({ artifact_ref: '' })]);
+    given(moduleBuildReportDecider, [])
+      .when(report({ artifact_ref: null }))
+      .then([reported({ artifact_ref: '' })]);
   });
 
   it('appends nothing for a replay of a reported body within the window, whatever delivery id it carries', () => {
     given(moduleBuildReportDecider, [reported()]).when(report()).then([]);
-    given(moduleBuildReportDecider, [reported()]).when(report({ delivery_id: 'delivery-2', now: later(WEBHOOK_REPLAY_WINDOW_MS - 1) })).then([]);
+    given(moduleBuildReportDecider, [reported()])
+      .when(report({ delivery_id: 'delivery-2', now: later(WEBHOOK_REPLAY_WINDOW_MS - 1) }))
+      .then([]);
   });
 
   it('reports the body again once its last report is older than the window, and measures from the newest report', () => {
@@ -59,7 +73,9 @@ describe('module build report decider', () => {
 
   it('treats a report recorded without a time as a replay forever (it has no window end)', () => {
     const { reported_at: _at, ...untimed } = reported().data;
-    given(moduleBuildReportDecider, [{ type: 'ModuleBuildReported' as const, data: untimed }]).when(report({ now: later(10 * WEBHOOK_REPLAY_WINDOW_MS) })).then([]);
+    given(moduleBuildReportDecider, [{ type: 'ModuleBuildReported' as const, data: untimed }])
+      .when(report({ now: later(10 * WEBHOOK_REPLAY_WINDOW_MS) }))
+      .then([]);
   });
 
   it('refuses a payload that names no tag, saying which field to send (tag_required)', () => {
@@ -79,7 +95,9 @@ describe('module build report decider', () => {
     given(moduleBuildReportDecider, [])
       .when(report({ tag: `v${'1'.repeat(MAX_TAG_LENGTH)}` }))
       .thenRefuses({ code: 'validation_failed', rule: 'tag_length', message: /shorter name/, details: { field: 'ref' } });
-    given(moduleBuildReportDecider, []).when(report({ tag: 'v'.padEnd(MAX_TAG_LENGTH, '1') })).then([reported({ tag: 'v'.padEnd(MAX_TAG_LENGTH, '1') })]);
+    given(moduleBuildReportDecider, [])
+      .when(report({ tag: 'v'.padEnd(MAX_TAG_LENGTH, '1') }))
+      .then([reported({ tag: 'v'.padEnd(MAX_TAG_LENGTH, '1') })]);
   });
 
   it('refuses an artifact reference longer than an OCI reference can be (artifact_ref_length)', () => {
@@ -89,12 +107,19 @@ describe('module build report decider', () => {
   });
 
   it('checks the payload of a redelivery as it checked the first delivery', () => {
-    given(moduleBuildReportDecider, [reported()]).when(report({ tag: null })).thenRefuses({ code: 'validation_failed', rule: 'tag_required' });
+    given(moduleBuildReportDecider, [reported()])
+      .when(report({ tag: null }))
+      .thenRefuses({ code: 'validation_failed', rule: 'tag_required' });
   });
 
   it('decides events the event catalogue accepts', () => {
     const schema = catalogEventDefinitions.find((d) => d.type === 'ModuleBuildReported')!.schema;
-    for (const event of [...given(moduleBuildReportDecider, []).when(report()).events(), ...given(moduleBuildReportDecider, []).when(report({ artifact_ref: null })).events()]) {
+    for (const event of [
+      ...given(moduleBuildReportDecider, []).when(report()).events(),
+      ...given(moduleBuildReportDecider, [])
+        .when(report({ artifact_ref: null }))
+        .events(),
+    ]) {
       expect(schema.safeParse(event.data).success).toBe(true);
     }
   });

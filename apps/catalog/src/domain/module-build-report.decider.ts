@@ -100,10 +100,19 @@ function withinReplayWindow(report: ModuleBuildReportedData, now: string): boole
 
 function requireTag(tag: string | null): string {
   if (tag === null || tag === '') {
-    throw payloadRefusal('ref', 'tag_required', 'webhook payload names no tag: send ref "refs/tags/<tag>" (push) or release.tag_name (release)', 'must be refs/tags/<tag>');
+    throw payloadRefusal(
+      'ref',
+      'tag_required',
+      'webhook payload names no tag: send ref "refs/tags/<tag>" (push) or release.tag_name (release)',
+      'must be refs/tags/<tag>',
+    );
   }
   if (tag.length > MAX_TAG_LENGTH) {
-    throw payloadRefusal('ref', 'tag_length', `webhook tag is ${tag.length} characters, more than ${MAX_TAG_LENGTH}: tag the build with a shorter name (a semantic version such as v1.2.3)`);
+    throw payloadRefusal(
+      'ref',
+      'tag_length',
+      `webhook tag is ${tag.length} characters, more than ${MAX_TAG_LENGTH}: tag the build with a shorter name (a semantic version such as v1.2.3)`,
+    );
   }
   return tag;
 }

@@ -11,11 +11,19 @@ const released = (module_id: string, name: string, repo: string): ModuleRegistry
   type: 'ModuleIdentityReleased',
   data: { module_id, name, gitea_repo_full_name: repo, released_at: T1 },
 });
-const claim = (module_id: string, name: string, gitea_repo_full_name: string) => ({ type: 'ClaimModuleIdentity' as const, module_id, name, gitea_repo_full_name, now: T0 });
+const claim = (module_id: string, name: string, gitea_repo_full_name: string) => ({
+  type: 'ClaimModuleIdentity' as const,
+  module_id,
+  name,
+  gitea_repo_full_name,
+  now: T0,
+});
 
 describe('module registry decider', () => {
   it('claims a free name and repository', () => {
-    given(moduleRegistryDecider, []).when(claim('m1', 'my-redis', 'acme/redis')).then([claimed('m1', 'my-redis', 'acme/redis')]);
+    given(moduleRegistryDecider, [])
+      .when(claim('m1', 'my-redis', 'acme/redis'))
+      .then([claimed('m1', 'my-redis', 'acme/redis')]);
   });
 
   it('refuses a name another module holds (already_exists)', () => {
@@ -31,16 +39,22 @@ describe('module registry decider', () => {
   });
 
   it('treats a retried claim by the same module as done', () => {
-    given(moduleRegistryDecider, [claimed('m1', 'my-redis', 'acme/redis')]).when(claim('m1', 'my-redis', 'acme/redis')).then([]);
+    given(moduleRegistryDecider, [claimed('m1', 'my-redis', 'acme/redis')])
+      .when(claim('m1', 'my-redis', 'acme/redis'))
+      .then([]);
   });
 
   it('refuses a module id that already holds another name', () => {
-    given(moduleRegistryDecider, [claimed('m1', 'my-redis', 'acme/redis')]).when(claim('m1', 'other', 'acme/other')).thenRefuses({ code: 'already_exists', rule: 'module_id_unique' });
+    given(moduleRegistryDecider, [claimed('m1', 'my-redis', 'acme/redis')])
+      .when(claim('m1', 'other', 'acme/other'))
+      .thenRefuses({ code: 'already_exists', rule: 'module_id_unique' });
   });
 
   it('lets a released name be registered again by a new module', () => {
     const history = [claimed('m1', 'my-redis', 'acme/redis'), released('m1', 'my-redis', 'acme/redis')];
-    given(moduleRegistryDecider, history).when(claim('m2', 'my-redis', 'acme/redis')).then([claimed('m2', 'my-redis', 'acme/redis')]);
+    given(moduleRegistryDecider, history)
+      .when(claim('m2', 'my-redis', 'acme/redis'))
+      .then([claimed('m2', 'my-redis', 'acme/redis')]);
     expect(moduleIdHoldingName(stateFromEvents(moduleRegistryDecider, history), 'my-redis')).toBeNull();
   });
 
@@ -66,7 +80,11 @@ describe('module registry decider', () => {
     expect(state.repositories['acme/mod-1999']).toBe('m1999');
     expect(state.holders['m0']).toBeUndefined();
     expect(moduleRegistryDecider.initialState()).toEqual({ names: {}, repositories: {}, holders: {} });
-    given(moduleRegistryDecider, history).when(claim('m-new', 'mod-2', 'acme/mod-2')).then([claimed('m-new', 'mod-2', 'acme/mod-2')]);
-    given(moduleRegistryDecider, history).when(claim('m-new', 'mod-3', 'acme/other')).thenRefuses({ code: 'already_exists', rule: 'module_name_unique' });
+    given(moduleRegistryDecider, history)
+      .when(claim('m-new', 'mod-2', 'acme/mod-2'))
+      .then([claimed('m-new', 'mod-2', 'acme/mod-2')]);
+    given(moduleRegistryDecider, history)
+      .when(claim('m-new', 'mod-3', 'acme/other'))
+      .thenRefuses({ code: 'already_exists', rule: 'module_name_unique' });
   });
 });

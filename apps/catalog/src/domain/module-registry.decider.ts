@@ -46,21 +46,35 @@ export const moduleRegistryDecider: Decider<ModuleRegistryCommand, ModuleRegistr
           });
         }
         if (repoHolder !== null) {
-          throw new PowernodeError('already_exists', `repository "${command.gitea_repo_full_name}" is already registered to another module: one repository publishes one module`, {
-            details: { field: 'gitea_repo_full_name', gitea_repo_full_name: command.gitea_repo_full_name, module_id: repoHolder, rule: 'repository_unique' },
-          });
+          throw new PowernodeError(
+            'already_exists',
+            `repository "${command.gitea_repo_full_name}" is already registered to another module: one repository publishes one module`,
+            {
+              details: { field: 'gitea_repo_full_name', gitea_repo_full_name: command.gitea_repo_full_name, module_id: repoHolder, rule: 'repository_unique' },
+            },
+          );
         }
         if (Object.prototype.hasOwnProperty.call(state.holders, command.module_id)) {
           throw new PowernodeError('already_exists', `module id ${command.module_id} already holds a name: a module id is used once`, {
             details: { field: 'module_id', module_id: command.module_id, rule: 'module_id_unique' },
           });
         }
-        return [{ type: 'ModuleIdentityClaimed', data: { module_id: command.module_id, name: command.name, gitea_repo_full_name: command.gitea_repo_full_name, claimed_at: command.now } }];
+        return [
+          {
+            type: 'ModuleIdentityClaimed',
+            data: { module_id: command.module_id, name: command.name, gitea_repo_full_name: command.gitea_repo_full_name, claimed_at: command.now },
+          },
+        ];
       }
       case 'ReleaseModuleIdentity': {
         const held = state.holders[command.module_id];
         if (held === undefined) return [];
-        return [{ type: 'ModuleIdentityReleased', data: { module_id: command.module_id, name: held.name, gitea_repo_full_name: held.gitea_repo_full_name, released_at: command.now } }];
+        return [
+          {
+            type: 'ModuleIdentityReleased',
+            data: { module_id: command.module_id, name: held.name, gitea_repo_full_name: held.gitea_repo_full_name, released_at: command.now },
+          },
+        ];
       }
       default:
         return assertNever(command);

@@ -165,9 +165,13 @@ export const moduleVersionDecider: Decider<ModuleVersionCommand, ModuleVersionSt
 function recordBuild(build: ModuleVersionBuiltData, state: ModuleVersionState): ModuleVersionEvent[] {
   const expectedId = moduleVersionIdFor(build.module_id, build.tag);
   if (build.version_id !== expectedId) {
-    throw new PowernodeError('validation_failed', `version_id ${build.version_id} is not the id of module ${build.module_id} tag ${build.tag} (expected ${expectedId}): derive it with moduleVersionIdFor`, {
-      details: { field: 'version_id', expected: expectedId, rule: 'version_id_derived' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `version_id ${build.version_id} is not the id of module ${build.module_id} tag ${build.tag} (expected ${expectedId}): derive it with moduleVersionIdFor`,
+      {
+        details: { field: 'version_id', expected: expectedId, rule: 'version_id_derived' },
+      },
+    );
   }
   const version = parseVersionFromTag(build.tag);
   if (build.version_string !== version) {
@@ -177,9 +181,13 @@ function recordBuild(build: ModuleVersionBuiltData, state: ModuleVersionState): 
   }
   const manifest = parseManifestDocument(build.manifest);
   if (manifest.name !== build.module_name) {
-    throw new PowernodeError('manifest_invalid', `the artifact's manifest names module "${manifest.name}" but was published for "${build.module_name}": fix name in manifest.yaml and tag again`, {
-      details: { field: 'manifest.name', rule: 'manifest_name_matches' },
-    });
+    throw new PowernodeError(
+      'manifest_invalid',
+      `the artifact's manifest names module "${manifest.name}" but was published for "${build.module_name}": fix name in manifest.yaml and tag again`,
+      {
+        details: { field: 'manifest.name', rule: 'manifest_name_matches' },
+      },
+    );
   }
   const event: ModuleVersionEvent = { type: 'ModuleVersionBuilt', data: build };
   switch (state.status) {
@@ -197,7 +205,14 @@ function recordBuild(build: ModuleVersionBuiltData, state: ModuleVersionState): 
       throw new PowernodeError(
         'already_exists',
         `version ${current.version_string} of ${current.module_name} is ${current.promotion_state} with digest ${current.oci_digest}; a different build (${build.oci_digest}) under the same tag is refused: publish a new tag`,
-        { details: { version_id: current.version_id, promotion_state: current.promotion_state, oci_digest: current.oci_digest, rule: 'promoted_version_immutable' } },
+        {
+          details: {
+            version_id: current.version_id,
+            promotion_state: current.promotion_state,
+            oci_digest: current.oci_digest,
+            rule: 'promoted_version_immutable',
+          },
+        },
       );
     }
     default:
@@ -208,9 +223,13 @@ function recordBuild(build: ModuleVersionBuiltData, state: ModuleVersionState): 
 function recordRejection(rejection: ModuleVersionRejectedData, state: ModuleVersionState): ModuleVersionEvent[] {
   const expectedId = moduleVersionIdFor(rejection.module_id, rejection.tag);
   if (rejection.version_id !== expectedId) {
-    throw new PowernodeError('validation_failed', `version_id ${rejection.version_id} is not the id of module ${rejection.module_id} tag ${rejection.tag} (expected ${expectedId})`, {
-      details: { field: 'version_id', expected: expectedId, rule: 'version_id_derived' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `version_id ${rejection.version_id} is not the id of module ${rejection.module_id} tag ${rejection.tag} (expected ${expectedId})`,
+      {
+        details: { field: 'version_id', expected: expectedId, rule: 'version_id_derived' },
+      },
+    );
   }
   const event: ModuleVersionEvent = { type: 'ModuleVersionRejected', data: rejection };
   switch (state.status) {
@@ -218,7 +237,10 @@ function recordRejection(rejection: ModuleVersionRejectedData, state: ModuleVers
       return [event];
     case 'rejected': {
       if (state.promotion_state === 'retired') throw retiredIsFinal(rejection.module_name, rejection.version_string ?? rejection.tag);
-      const same = state.rejection.reason_code === rejection.reason_code && state.rejection.reason === rejection.reason && state.rejection.oci_digest === rejection.oci_digest;
+      const same =
+        state.rejection.reason_code === rejection.reason_code &&
+        state.rejection.reason === rejection.reason &&
+        state.rejection.oci_digest === rejection.oci_digest;
       return same ? [] : [event];
     }
     case 'available': {
@@ -248,9 +270,13 @@ function recordReverification(reverification: ModuleVersionReverifiedData, state
       });
     case 'rejected': {
       const r = state.rejection;
-      throw new PowernodeError('conflict', `version ${r.version_string ?? r.tag} of ${r.module_name} was rejected at ingest (${r.reason_code}); there is no signature verdict to revise: publish a new tag`, {
-        details: { version_id: r.version_id, reason_code: r.reason_code, rule: 'rejected_version_not_reverified' },
-      });
+      throw new PowernodeError(
+        'conflict',
+        `version ${r.version_string ?? r.tag} of ${r.module_name} was rejected at ingest (${r.reason_code}); there is no signature verdict to revise: publish a new tag`,
+        {
+          details: { version_id: r.version_id, reason_code: r.reason_code, rule: 'rejected_version_not_reverified' },
+        },
+      );
     }
     case 'available':
       break;
@@ -264,9 +290,13 @@ function recordReverification(reverification: ModuleVersionReverifiedData, state
     });
   }
   if (reverification.oci_digest !== v.oci_digest) {
-    throw new PowernodeError('conflict', `version ${v.version_string} of ${v.module_name} now holds ${v.oci_digest}, not the checked ${reverification.oci_digest}: verify it again`, {
-      details: { version_id: v.version_id, oci_digest: v.oci_digest, checked_digest: reverification.oci_digest, rule: 'reverified_digest_current' },
-    });
+    throw new PowernodeError(
+      'conflict',
+      `version ${v.version_string} of ${v.module_name} now holds ${v.oci_digest}, not the checked ${reverification.oci_digest}: verify it again`,
+      {
+        details: { version_id: v.version_id, oci_digest: v.oci_digest, checked_digest: reverification.oci_digest, rule: 'reverified_digest_current' },
+      },
+    );
   }
   const sameVerdict = v.cosign_verified === reverification.cosign_verified && v.verification_reason === (reverification.verification_reason ?? null);
   return sameVerdict ? [] : [{ type: 'ModuleVersionReverified', data: reverification }];
@@ -287,9 +317,13 @@ function promote(command: Extract<ModuleVersionCommand, { type: 'PromoteVersion'
       const label = r.version_string ?? r.tag;
       if (state.promotion_state === 'retired') throw invalidTransition(r.module_name, label, 'retired', to);
       if (to !== 'retired') {
-        throw new PowernodeError('invalid_transition', `version ${label} of ${r.module_name} was rejected at ingest (${r.reason_code}: ${r.reason}): it can only be retired; fix the build and publish a new tag`, {
-          details: { version_id: r.version_id, reason_code: r.reason_code, to, rule: 'rejected_version_only_retires' },
-        });
+        throw new PowernodeError(
+          'invalid_transition',
+          `version ${label} of ${r.module_name} was rejected at ingest (${r.reason_code}: ${r.reason}): it can only be retired; fix the build and publish a new tag`,
+          {
+            details: { version_id: r.version_id, reason_code: r.reason_code, to, rule: 'rejected_version_only_retires' },
+          },
+        );
       }
       return [promoted(r.version_id, r.module_id, r.module_name, label, 'built', 'retired', command, null)];
     }
@@ -377,9 +411,13 @@ function describeUnmet(u: UnmetDependency): string {
 
 function grantedApprovalId(v: RecordedVersion, approval: ApprovalFact | null): string {
   if (approval === null) {
-    throw new PowernodeError('approval_required', `promoting ${v.module_name} ${v.version_string} to live needs an approval: request one; a principal with the approver role other than you approves it`, {
-      details: { version_id: v.version_id, rule: 'live_requires_approval' },
-    });
+    throw new PowernodeError(
+      'approval_required',
+      `promoting ${v.module_name} ${v.version_string} to live needs an approval: request one; a principal with the approver role other than you approves it`,
+      {
+        details: { version_id: v.version_id, rule: 'live_requires_approval' },
+      },
+    );
   }
   if (approval.version_id !== v.version_id) {
     throw new PowernodeError('validation_failed', `approval ${approval.approval_id} is for version ${approval.version_id}, not ${v.version_id}`, {
@@ -395,9 +433,13 @@ function grantedApprovalId(v: RecordedVersion, approval: ApprovalFact | null): s
       });
     case 'pending':
     case 'rejected':
-      throw new PowernodeError('approval_required', `approval ${approval.approval_id} is ${approval.status}, not granted: ${approval.status === 'pending' ? 'wait for an approver' : 'request a new one'}`, {
-        details: { approval_id: approval.approval_id, approval_status: approval.status, rule: 'live_requires_approval' },
-      });
+      throw new PowernodeError(
+        'approval_required',
+        `approval ${approval.approval_id} is ${approval.status}, not granted: ${approval.status === 'pending' ? 'wait for an approver' : 'request a new one'}`,
+        {
+          details: { approval_id: approval.approval_id, approval_status: approval.status, rule: 'live_requires_approval' },
+        },
+      );
     default:
       return assertNever(approval.status);
   }
@@ -415,15 +457,29 @@ function promoted(
 ): ModuleVersionEvent {
   return {
     type: 'ModuleVersionPromoted',
-    data: { version_id: versionId, module_id: moduleId, module_name: moduleName, version_string: versionString, from, to, promoted_by: command.requested_by, approval_id: approvalId, promoted_at: command.now },
+    data: {
+      version_id: versionId,
+      module_id: moduleId,
+      module_name: moduleName,
+      version_string: versionString,
+      from,
+      to,
+      promoted_by: command.requested_by,
+      approval_id: approvalId,
+      promoted_at: command.now,
+    },
   };
 }
 
 function invalidTransition(moduleName: string, version: string, from: PromotionState, to: PromotionState): PowernodeError {
   const allowed = PROMOTION_TRANSITIONS[from];
-  return new PowernodeError('invalid_transition', `cannot promote ${from} to ${to} (${moduleName} ${version}; allowed from ${from}: ${allowed.length > 0 ? allowed.join(', ') : 'none, it is final'})`, {
-    details: { from, to, allowed, rule: 'transition_allowed' },
-  });
+  return new PowernodeError(
+    'invalid_transition',
+    `cannot promote ${from} to ${to} (${moduleName} ${version}; allowed from ${from}: ${allowed.length > 0 ? allowed.join(', ') : 'none, it is final'})`,
+    {
+      details: { from, to, allowed, rule: 'transition_allowed' },
+    },
+  );
 }
 
 function retiredIsFinal(moduleName: string, version: string): PowernodeError {

@@ -34,7 +34,9 @@ describe('module decider: RegisterModule', () => {
   });
 
   it('seeds the spec, display name and description from manifest_yaml on first import', () => {
-    const [event] = given(moduleDecider, []).when(registerCommand({ manifest_yaml: REDIS_MANIFEST_YAML })).events();
+    const [event] = given(moduleDecider, [])
+      .when(registerCommand({ manifest_yaml: REDIS_MANIFEST_YAML }))
+      .events();
     expect(event).toMatchObject({
       type: 'ModuleRegistered',
       data: {
@@ -59,7 +61,11 @@ describe('module decider: RegisterModule', () => {
     const [event] = given(moduleDecider, [])
       .when(registerCommand({ manifest_yaml: REDIS_MANIFEST_YAML, display_name: 'Redis', description: 'ours', approval_policy: 'auto_approve' }))
       .events();
-    expect(event!.type === 'ModuleRegistered' && [event!.data.display_name, event!.data.description, event!.data.approval_policy]).toEqual(['Redis', 'ours', 'auto_approve']);
+    expect(event!.type === 'ModuleRegistered' && [event!.data.display_name, event!.data.description, event!.data.approval_policy]).toEqual([
+      'Redis',
+      'ours',
+      'auto_approve',
+    ]);
   });
 
   it('carries only the encrypted webhook secret', () => {
@@ -77,23 +83,53 @@ describe('module decider: RegisterModule', () => {
     ['a repository without owner', [], { gitea_repo_full_name: 'my-redis-module' }, 'validation_failed', 'repository_format'],
     ['an identity pattern that does not compile', [], { cosign_identity_regexp: 'https://(gitea' }, 'validation_failed', 'trust_pattern_compiles'],
     ['an empty issuer pattern', [], { cosign_issuer_regexp: ' ' }, 'validation_failed', 'trust_pattern_required'],
-    ['an identity pattern that escapes its anchors', [], { cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/dev-signer)|(.*evil' }, 'validation_failed', 'trust_pattern_compiles'],
+    [
+      'an identity pattern that escapes its anchors',
+      [],
+      { cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/dev-signer)|(.*evil' },
+      'validation_failed',
+      'trust_pattern_compiles',
+    ],
     ['an issuer pattern with a lookahead (not RE2)', [], { cosign_issuer_regexp: 'https://(?!evil).*' }, 'validation_failed', 'trust_pattern_compiles'],
-    ['a webhook secret under 32 random bytes', [], { webhook_secret: { encrypted: encryptedSecret, entropy_bytes: 16 } }, 'validation_failed', 'webhook_secret_entropy'],
+    [
+      'a webhook secret under 32 random bytes',
+      [],
+      { webhook_secret: { encrypted: encryptedSecret, entropy_bytes: 16 } },
+      'validation_failed',
+      'webhook_secret_entropy',
+    ],
     ['an unknown approval policy', [], { approval_policy: 'notify_and_proceed' }, 'validation_failed', 'approval_policy_known'],
-    ['a manifest whose name differs', [], { manifest_yaml: REDIS_MANIFEST_YAML.replace('name: my-redis', 'name: redis') }, 'validation_failed', 'manifest_name_matches'],
-    ['a manifest with a bad glob', [], { manifest_yaml: REDIS_MANIFEST_YAML.replace('"/etc/redis/sentinel.conf"', '"/etc/[redis"') }, 'validation_failed', 'glob_valid'],
+    [
+      'a manifest whose name differs',
+      [],
+      { manifest_yaml: REDIS_MANIFEST_YAML.replace('name: my-redis', 'name: redis') },
+      'validation_failed',
+      'manifest_name_matches',
+    ],
+    [
+      'a manifest with a bad glob',
+      [],
+      { manifest_yaml: REDIS_MANIFEST_YAML.replace('"/etc/redis/sentinel.conf"', '"/etc/[redis"') },
+      'validation_failed',
+      'glob_valid',
+    ],
   ] as const)('refuses %s', (_name, history, overrides, code, rule) => {
-    given(moduleDecider, [...history]).when(registerCommand(overrides)).thenRefuses({ code, rule });
+    given(moduleDecider, [...history])
+      .when(registerCommand(overrides))
+      .thenRefuses({ code, rule });
   });
 
   it('refuses manifest_yaml that is not YAML (manifest_invalid)', () => {
-    given(moduleDecider, []).when(registerCommand({ manifest_yaml: 'name: [unclosed' })).thenRefuses({ code: 'manifest_invalid', message: /not valid YAML/ });
+    given(moduleDecider, [])
+      .when(registerCommand({ manifest_yaml: 'name: [unclosed' }))
+      .thenRefuses({ code: 'manifest_invalid', message: /not valid YAML/ });
   });
 
   it('refuses manifest_yaml nested too deep for the YAML reader (manifest_invalid naming the field and line, not a crash)', () => {
     const deep = `${REDIS_MANIFEST_YAML}build: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`;
-    given(moduleDecider, []).when(registerCommand({ manifest_yaml: deep })).thenRefuses({ code: 'manifest_invalid', message: /^manifest_yaml line \d+: build\[0\].* more than 32 levels deep/ });
+    given(moduleDecider, [])
+      .when(registerCommand({ manifest_yaml: deep }))
+      .thenRefuses({ code: 'manifest_invalid', message: /^manifest_yaml line \d+: build\[0\].* more than 32 levels deep/ });
   });
 
   it('refuses a manifest that carries platform-only keys (manifest_invalid, naming the field)', () => {
@@ -104,7 +140,12 @@ describe('module decider: RegisterModule', () => {
 });
 
 describe('module decider: SeedModuleSpec', () => {
-  const manifest = { schema_version: 1, name: 'my-redis', mask: ['/tmp/**'], dependencies: { requires: ['powernode/system-base@^1.0'], provides: ['kv.redis'] } };
+  const manifest = {
+    schema_version: 1,
+    name: 'my-redis',
+    mask: ['/tmp/**'],
+    dependencies: { requires: ['powernode/system-base@^1.0'], provides: ['kv.redis'] },
+  };
 
   it('seeds a record that was registered without a manifest', () => {
     given(moduleDecider, [moduleRegistered()])
@@ -115,7 +156,16 @@ describe('module decider: SeedModuleSpec', () => {
           data: {
             module_id: REDIS_ID,
             name: 'my-redis',
-            spec: { mask: ['/tmp/**'], file_spec: [], package_spec: [], dependency_spec: [], protected_spec: [], requires: ['powernode/system-base@^1.0'], provides: ['kv.redis'], priority: 0 },
+            spec: {
+              mask: ['/tmp/**'],
+              file_spec: [],
+              package_spec: [],
+              dependency_spec: [],
+              protected_spec: [],
+              requires: ['powernode/system-base@^1.0'],
+              provides: ['kv.redis'],
+              priority: 0,
+            },
             source_version_id: 'v1',
             seeded_at: T1,
           },
@@ -124,7 +174,9 @@ describe('module decider: SeedModuleSpec', () => {
   });
 
   it('does nothing once the record was seeded: the platform record is authoritative', () => {
-    given(moduleDecider, [moduleRegistered({ spec_seeded: true })]).when({ type: 'SeedModuleSpec', manifest, source_version_id: 'v2', now: T1 }).then([]);
+    given(moduleDecider, [moduleRegistered({ spec_seeded: true })])
+      .when({ type: 'SeedModuleSpec', manifest, source_version_id: 'v2', now: T1 })
+      .then([]);
   });
 
   it('does nothing after an operator edited a spec field', () => {
@@ -134,11 +186,15 @@ describe('module decider: SeedModuleSpec', () => {
 
   it('still seeds after an edit that touched no spec field', () => {
     const renamed: ModuleEvent = { type: 'ModuleUpdated', data: { module_id: REDIS_ID, name: 'my-redis', changes: { display_name: 'Redis' }, updated_at: T1 } };
-    expect(given(moduleDecider, [moduleRegistered(), renamed]).when({ type: 'SeedModuleSpec', manifest, source_version_id: 'v2', now: T2 }).events()).toHaveLength(1);
+    expect(
+      given(moduleDecider, [moduleRegistered(), renamed]).when({ type: 'SeedModuleSpec', manifest, source_version_id: 'v2', now: T2 }).events(),
+    ).toHaveLength(1);
   });
 
   it('refuses an invalid manifest (manifest_invalid) and one naming another module', () => {
-    given(moduleDecider, [moduleRegistered()]).when({ type: 'SeedModuleSpec', manifest: { name: 'my-redis' }, source_version_id: null, now: T1 }).thenRefuses({ code: 'manifest_invalid' });
+    given(moduleDecider, [moduleRegistered()])
+      .when({ type: 'SeedModuleSpec', manifest: { name: 'my-redis' }, source_version_id: null, now: T1 })
+      .thenRefuses({ code: 'manifest_invalid' });
     given(moduleDecider, [moduleRegistered()])
       .when({ type: 'SeedModuleSpec', manifest: { ...manifest, name: 'other' }, source_version_id: null, now: T1 })
       .thenRefuses({ code: 'validation_failed', rule: 'manifest_name_matches' });
@@ -149,17 +205,27 @@ describe('module decider: UpdateModule', () => {
   it('records only the fields that change', () => {
     given(moduleDecider, [moduleRegistered()])
       .when({ type: 'UpdateModule', changes: { display_name: 'my-redis', description: 'KV store', priority: 20, approval_policy: 'auto_approve' }, now: T1 })
-      .then([{ type: 'ModuleUpdated', data: { module_id: REDIS_ID, name: 'my-redis', changes: { description: 'KV store', priority: 20, approval_policy: 'auto_approve' }, updated_at: T1 } }]);
+      .then([
+        {
+          type: 'ModuleUpdated',
+          data: { module_id: REDIS_ID, name: 'my-redis', changes: { description: 'KV store', priority: 20, approval_policy: 'auto_approve' }, updated_at: T1 },
+        },
+      ]);
   });
 
   it('is a no-op when nothing changes', () => {
-    given(moduleDecider, [moduleRegistered()]).when({ type: 'UpdateModule', changes: { category: 'userland', mask: [] }, now: T1 }).then([]);
+    given(moduleDecider, [moduleRegistered()])
+      .when({ type: 'UpdateModule', changes: { category: 'userland', mask: [] }, now: T1 })
+      .then([]);
   });
 
   it('folds changes into the record and marks the spec authoritative', () => {
     const state = stateFromEvents(moduleDecider, [
       moduleRegistered(),
-      { type: 'ModuleUpdated', data: { module_id: REDIS_ID, name: 'my-redis', changes: { category: 'network-overlay', protected_spec: ['/etc/redis/redis.conf'] }, updated_at: T1 } },
+      {
+        type: 'ModuleUpdated',
+        data: { module_id: REDIS_ID, name: 'my-redis', changes: { category: 'network-overlay', protected_spec: ['/etc/redis/redis.conf'] }, updated_at: T1 },
+      },
     ]);
     expect(state.status === 'active' && [state.module.category, state.module.spec.protected_spec, state.module.spec_seeded, state.module.updated_at]).toEqual([
       'network-overlay',
@@ -189,7 +255,13 @@ describe('module decider: trust policy and webhook secret', () => {
       .then([
         {
           type: 'ModuleTrustPolicyUpdated',
-          data: { module_id: REDIS_ID, name: 'my-redis', cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/.*', cosign_issuer_regexp: 'https://issuer', updated_at: T1 },
+          data: {
+            module_id: REDIS_ID,
+            name: 'my-redis',
+            cosign_identity_regexp: 'https://gitea\\.example\\.com/acme/.*',
+            cosign_issuer_regexp: 'https://issuer',
+            updated_at: T1,
+          },
         },
       ]);
   });
@@ -208,7 +280,11 @@ describe('module decider: trust policy and webhook secret', () => {
   it('refuses a trust pattern with a backreference, naming the field and what RE2 does not support', () => {
     given(moduleDecider, [moduleRegistered()])
       .when({ type: 'UpdateTrustPolicy', cosign_identity_regexp: 'https://gitea\\.example\\.com/.*', cosign_issuer_regexp: '(https)://\\1', now: T1 })
-      .thenRefuses({ code: 'validation_failed', rule: 'trust_pattern_compiles', message: /^cosign_issuer_regexp is not a valid RE2 regular expression.*backreferences/ });
+      .thenRefuses({
+        code: 'validation_failed',
+        rule: 'trust_pattern_compiles',
+        message: /^cosign_issuer_regexp is not a valid RE2 regular expression.*backreferences/,
+      });
   });
 
   it('accepts a pattern that would backtrack catastrophically on V8: ingest matches it in linear time', () => {
@@ -252,7 +328,9 @@ describe('module decider: DeleteModule', () => {
     ['DeleteModule', { type: 'DeleteModule', assigned_templates: [], version_ids: [], now: T2 }],
     ['SeedModuleSpec', { type: 'SeedModuleSpec', manifest: {}, source_version_id: null, now: T2 }],
   ] satisfies [string, ModuleCommand][])('refuses %s on a deleted module (not_found)', (_name, command) => {
-    given(moduleDecider, [moduleRegistered(), deleted]).when(command).thenRefuses({ code: 'not_found', rule: 'module_exists', message: /was deleted/ });
+    given(moduleDecider, [moduleRegistered(), deleted])
+      .when(command)
+      .thenRefuses({ code: 'not_found', rule: 'module_exists', message: /was deleted/ });
   });
 
   it('refuses commands on a module never registered (not_found)', () => {

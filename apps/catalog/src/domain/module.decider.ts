@@ -147,7 +147,12 @@ export const moduleDecider: Decider<ModuleCommand, ModuleState, ModuleEvent> = {
         assertManifestNamesModule(manifest.name, module.name);
         const spec = specFromManifest(manifest);
         assertSpecGlobsValid(spec, 'manifest.');
-        return [{ type: 'ModuleSpecSeeded', data: { module_id: module.module_id, name: module.name, spec, source_version_id: command.source_version_id, seeded_at: command.now } }];
+        return [
+          {
+            type: 'ModuleSpecSeeded',
+            data: { module_id: module.module_id, name: module.name, spec, source_version_id: command.source_version_id, seeded_at: command.now },
+          },
+        ];
       }
       case 'UpdateModule': {
         const module = activeModule(state);
@@ -179,7 +184,12 @@ export const moduleDecider: Decider<ModuleCommand, ModuleState, ModuleEvent> = {
       case 'RotateWebhookSecret': {
         const module = activeModule(state);
         assertSecretStrongEnough(command.webhook_secret);
-        return [{ type: 'ModuleWebhookSecretRotated', data: { module_id: module.module_id, name: module.name, webhook_secret: command.webhook_secret.encrypted, rotated_at: command.now } }];
+        return [
+          {
+            type: 'ModuleWebhookSecretRotated',
+            data: { module_id: module.module_id, name: module.name, webhook_secret: command.webhook_secret.encrypted, rotated_at: command.now },
+          },
+        ];
       }
       case 'DeleteModule': {
         const module = activeModule(state);
@@ -192,7 +202,12 @@ export const moduleDecider: Decider<ModuleCommand, ModuleState, ModuleEvent> = {
           );
         }
         const versionIds = [...new Set(command.version_ids)];
-        return [{ type: 'ModuleDeleted', data: { module_id: module.module_id, name: module.name, version_ids: versionIds, versions_deleted: versionIds.length, deleted_at: command.now } }];
+        return [
+          {
+            type: 'ModuleDeleted',
+            data: { module_id: module.module_id, name: module.name, version_ids: versionIds, versions_deleted: versionIds.length, deleted_at: command.now },
+          },
+        ];
       }
       default:
         return assertNever(command);
@@ -206,7 +221,9 @@ export const moduleDecider: Decider<ModuleCommand, ModuleState, ModuleEvent> = {
         return { status: 'active', module: { ...rest, registered_at, updated_at: registered_at } };
       }
       case 'ModuleSpecSeeded':
-        return state.status !== 'active' ? state : { status: 'active', module: { ...state.module, spec: event.data.spec, spec_seeded: true, updated_at: event.data.seeded_at } };
+        return state.status !== 'active'
+          ? state
+          : { status: 'active', module: { ...state.module, spec: event.data.spec, spec_seeded: true, updated_at: event.data.seeded_at } };
       case 'ModuleUpdated': {
         if (state.status !== 'active') return state;
         const { changes } = event.data;
@@ -245,7 +262,9 @@ export const moduleDecider: Decider<ModuleCommand, ModuleState, ModuleEvent> = {
               },
             };
       case 'ModuleWebhookSecretRotated':
-        return state.status !== 'active' ? state : { status: 'active', module: { ...state.module, webhook_secret: event.data.webhook_secret, updated_at: event.data.rotated_at } };
+        return state.status !== 'active'
+          ? state
+          : { status: 'active', module: { ...state.module, webhook_secret: event.data.webhook_secret, updated_at: event.data.rotated_at } };
       case 'ModuleDeleted':
         return { status: 'deleted', module_id: event.data.module_id, name: event.data.name };
       default:
@@ -256,9 +275,13 @@ export const moduleDecider: Decider<ModuleCommand, ModuleState, ModuleEvent> = {
 
 function register(command: Extract<ModuleCommand, { type: 'RegisterModule' }>, state: ModuleState): ModuleEvent[] {
   if (state.status !== 'absent') {
-    throw new PowernodeError('already_exists', `module id ${command.module_id} is already used${state.status === 'active' ? ` by "${state.module.name}"` : ''}: register with a fresh id`, {
-      details: { field: 'module_id', module_id: command.module_id, rule: 'module_id_unique' },
-    });
+    throw new PowernodeError(
+      'already_exists',
+      `module id ${command.module_id} is already used${state.status === 'active' ? ` by "${state.module.name}"` : ''}: register with a fresh id`,
+      {
+        details: { field: 'module_id', module_id: command.module_id, rule: 'module_id_unique' },
+      },
+    );
   }
   const name = validField(catalogNameSchema, command.name, 'name', 'module_name_format');
   const category = validField(
@@ -279,7 +302,8 @@ function register(command: Extract<ModuleCommand, { type: 'RegisterModule' }>, s
   assertTrustPatternCompiles('cosign_issuer_regexp', command.cosign_issuer_regexp);
   assertSecretStrongEnough(command.webhook_secret);
 
-  const manifestYaml = command.manifest_yaml === undefined || command.manifest_yaml === null || command.manifest_yaml.trim() === '' ? null : command.manifest_yaml;
+  const manifestYaml =
+    command.manifest_yaml === undefined || command.manifest_yaml === null || command.manifest_yaml.trim() === '' ? null : command.manifest_yaml;
   const manifest = manifestYaml === null ? null : parseManifestYaml(manifestYaml);
   if (manifest !== null) assertManifestNamesModule(manifest.name, name);
   const spec = manifest === null ? emptyModuleSpec() : specFromManifest(manifest);
@@ -327,17 +351,25 @@ function activeModule(state: ModuleState): ModuleRecord {
 
 function assertManifestNamesModule(manifestName: string, moduleName: string): void {
   if (manifestName !== moduleName) {
-    throw new PowernodeError('validation_failed', `manifest name "${manifestName}" does not match the module name "${moduleName}": make manifest.yaml's name equal the registered name`, {
-      details: { field: 'manifest_yaml.name', manifest_name: manifestName, module_name: moduleName, rule: 'manifest_name_matches' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `manifest name "${manifestName}" does not match the module name "${moduleName}": make manifest.yaml's name equal the registered name`,
+      {
+        details: { field: 'manifest_yaml.name', manifest_name: manifestName, module_name: moduleName, rule: 'manifest_name_matches' },
+      },
+    );
   }
 }
 
 function assertSecretStrongEnough(secret: WebhookSecretInput): void {
   if (!Number.isInteger(secret.entropy_bytes) || secret.entropy_bytes < MIN_WEBHOOK_SECRET_BYTES) {
-    throw new PowernodeError('validation_failed', `webhook secret carries ${secret.entropy_bytes} random bytes; at least ${MIN_WEBHOOK_SECRET_BYTES} are required`, {
-      details: { field: 'webhook_secret', entropy_bytes: secret.entropy_bytes, rule: 'webhook_secret_entropy' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `webhook secret carries ${secret.entropy_bytes} random bytes; at least ${MIN_WEBHOOK_SECRET_BYTES} are required`,
+      {
+        details: { field: 'webhook_secret', entropy_bytes: secret.entropy_bytes, rule: 'webhook_secret_entropy' },
+      },
+    );
   }
 }
 

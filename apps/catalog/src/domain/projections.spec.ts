@@ -1,20 +1,52 @@
 import type { CatalogEvent } from '@powernode/contracts';
 import { foldEvents } from '@powernode/events';
 import { refusalOf } from '@powernode/testing';
-import { type CatalogProjection, getModule, listModules, modulesProjection, webhookRouteFor, webhookRoutesProjection, getModuleVersion, listModuleVersions, moduleVersionIds, versionCandidates, versionsProjection, getTemplate, listTemplates, templatesProjection, templatesUsingModule, approvalsProjection, getApproval, listPendingApprovals, overdueApprovals } from '@powernode/catalog-views';
+import {
+  type CatalogProjection,
+  getModule,
+  listModules,
+  modulesProjection,
+  webhookRouteFor,
+  webhookRoutesProjection,
+  getModuleVersion,
+  listModuleVersions,
+  moduleVersionIds,
+  versionCandidates,
+  versionsProjection,
+  getTemplate,
+  listTemplates,
+  templatesProjection,
+  templatesUsingModule,
+  approvalsProjection,
+  getApproval,
+  listPendingApprovals,
+  overdueApprovals,
+} from '@powernode/catalog-views';
 import { REDIS_ID, T0, T1, T2, builtData, digestOf, encryptedSecret, moduleRegistered, rejectedData } from './catalog-fixtures.test-support.js';
 
 const registered = moduleRegistered();
-const built = (tag: string, at: string, extra: Parameters<typeof builtData>[0] = {}): CatalogEvent => ({ type: 'ModuleVersionBuilt', data: builtData({ tag, built_at: at, ...extra }) });
+const built = (tag: string, at: string, extra: Parameters<typeof builtData>[0] = {}): CatalogEvent => ({
+  type: 'ModuleVersionBuilt',
+  data: builtData({ tag, built_at: at, ...extra }),
+});
 
 describe('modules projection', () => {
   it('folds updates, seeding, trust policy and secret rotation into the view', () => {
     const state = foldEvents(modulesProjection, [
       registered,
-      { type: 'ModuleSpecSeeded', data: { module_id: REDIS_ID, name: 'my-redis', spec: { ...registered.data.spec, mask: ['/tmp/**'] }, source_version_id: null, seeded_at: T1 } },
+      {
+        type: 'ModuleSpecSeeded',
+        data: { module_id: REDIS_ID, name: 'my-redis', spec: { ...registered.data.spec, mask: ['/tmp/**'] }, source_version_id: null, seeded_at: T1 },
+      },
       { type: 'ModuleUpdated', data: { module_id: REDIS_ID, name: 'my-redis', changes: { description: 'KV', priority: 7 }, updated_at: T1 } },
-      { type: 'ModuleTrustPolicyUpdated', data: { module_id: REDIS_ID, name: 'my-redis', cosign_identity_regexp: 'id', cosign_issuer_regexp: 'iss', updated_at: T1 } },
-      { type: 'ModuleWebhookSecretRotated', data: { module_id: REDIS_ID, name: 'my-redis', webhook_secret: { algorithm: 'a', key_id: 'k', ciphertext: 'x' }, rotated_at: T2 } },
+      {
+        type: 'ModuleTrustPolicyUpdated',
+        data: { module_id: REDIS_ID, name: 'my-redis', cosign_identity_regexp: 'id', cosign_issuer_regexp: 'iss', updated_at: T1 },
+      },
+      {
+        type: 'ModuleWebhookSecretRotated',
+        data: { module_id: REDIS_ID, name: 'my-redis', webhook_secret: { algorithm: 'a', key_id: 'k', ciphertext: 'x' }, rotated_at: T2 },
+      },
     ]);
     expect(getModule(state, 'my-redis')).toMatchObject({
       id: REDIS_ID,
@@ -30,12 +62,17 @@ describe('modules projection', () => {
   });
 
   it('pages modules by name and refuses a cursor it did not issue', () => {
-    const events: CatalogEvent[] = ['c', 'a', 'b'].map((n, i) => moduleRegistered({ module_id: `m-${n}`, name: `mod-${n}`, gitea_repo_full_name: `acme/${n}`, registered_at: [T0, T1, T2][i]! }));
+    const events: CatalogEvent[] = ['c', 'a', 'b'].map((n, i) =>
+      moduleRegistered({ module_id: `m-${n}`, name: `mod-${n}`, gitea_repo_full_name: `acme/${n}`, registered_at: [T0, T1, T2][i]! }),
+    );
     const state = foldEvents(modulesProjection, events);
     const first = listModules(state, { limit: 2 });
     expect(first.items.map((m) => m.name)).toEqual(['mod-a', 'mod-b']);
     expect(listModules(state, { limit: 2, cursor: first.next_cursor })).toEqual({ items: [expect.objectContaining({ name: 'mod-c' })], next_cursor: null });
-    expect(refusalOf(() => listModules(state, { cursor: 'not-a-cursor' }))).toMatchObject({ code: 'validation_failed', details: { rule: 'cursor_from_this_list' } });
+    expect(refusalOf(() => listModules(state, { cursor: 'not-a-cursor' }))).toMatchObject({
+      code: 'validation_failed',
+      details: { rule: 'cursor_from_this_list' },
+    });
     expect(refusalOf(() => listModules(state, { limit: 0 }))).toMatchObject({ code: 'validation_failed', details: { rule: 'page_limit_range' } });
     expect(refusalOf(() => listModules(state, { limit: 201 }))).toMatchObject({ code: 'validation_failed' });
   });
@@ -94,18 +131,43 @@ describe('versions projection', () => {
     const id = builtData({ tag: 'v0.1.0' }).version_id;
     const promoted: CatalogEvent = {
       type: 'ModuleVersionPromoted',
-      data: { version_id: id, module_id: REDIS_ID, module_name: 'my-redis', version_string: '0.1.0', from: 'built', to: 'staging', promoted_by: 'a', approval_id: null, promoted_at: T1 },
+      data: {
+        version_id: id,
+        module_id: REDIS_ID,
+        module_name: 'my-redis',
+        version_string: '0.1.0',
+        from: 'built',
+        to: 'staging',
+        promoted_by: 'a',
+        approval_id: null,
+        promoted_at: T1,
+      },
     };
     const reverified = (cosign_verified: boolean, verification_reason?: string): CatalogEvent => ({
       type: 'ModuleVersionReverified',
       data: {
-        version_id: id, module_id: REDIS_ID, module_name: 'my-redis', version_string: '0.1.0', oci_digest: digestOf('a'), cosign_verified,
-        signer_identity: 'user@example.com', signer_issuer: 'https://issuer.example.com', ...(verification_reason === undefined ? {} : { verification_reason }),
-        cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y', requested_by: 'alice', reverified_at: T2,
+        version_id: id,
+        module_id: REDIS_ID,
+        module_name: 'my-redis',
+        version_string: '0.1.0',
+        oci_digest: digestOf('a'),
+        cosign_verified,
+        signer_identity: 'user@example.com',
+        signer_issuer: 'https://issuer.example.com',
+        ...(verification_reason === undefined ? {} : { verification_reason }),
+        cosign_identity_regexp: 'x',
+        cosign_issuer_regexp: 'y',
+        requested_by: 'alice',
+        reverified_at: T2,
       },
     });
     const lost = foldEvents(versionsProjection, [registered, built('v0.1.0', T0), promoted, reverified(false, 'identity_mismatch: no')]);
-    expect(getModuleVersion(lost, id)).toMatchObject({ promotion_state: 'staging', cosign_verified: false, signer_identity: 'user@example.com', rejection_reason: 'signature_untrusted: identity_mismatch: no' });
+    expect(getModuleVersion(lost, id)).toMatchObject({
+      promotion_state: 'staging',
+      cosign_verified: false,
+      signer_identity: 'user@example.com',
+      rejection_reason: 'signature_untrusted: identity_mismatch: no',
+    });
     const regained = foldEvents(versionsProjection, [registered, built('v0.1.0', T0), promoted, reverified(false, 'identity_mismatch: no'), reverified(true)]);
     expect(getModuleVersion(regained, id)).toMatchObject({ promotion_state: 'staging', cosign_verified: true, rejection_reason: null });
   });
@@ -114,14 +176,27 @@ describe('versions projection', () => {
     const id = builtData({ tag: 'v0.1.0' }).version_id;
     const promoted: CatalogEvent = {
       type: 'ModuleVersionPromoted',
-      data: { version_id: id, module_id: REDIS_ID, module_name: 'my-redis', version_string: '0.1.0', from: 'built', to: 'staging', promoted_by: 'a', approval_id: null, promoted_at: T1 },
+      data: {
+        version_id: id,
+        module_id: REDIS_ID,
+        module_name: 'my-redis',
+        version_string: '0.1.0',
+        from: 'built',
+        to: 'staging',
+        promoted_by: 'a',
+        approval_id: null,
+        promoted_at: T1,
+      },
     };
     const state = foldEvents(versionsProjection, [registered, built('v0.1.0', T0), promoted, built('v0.1.0', T2)]);
     expect(getModuleVersion(state, id)).toMatchObject({ promotion_state: 'staging', created_at: T0, requires: ['powernode/system-base@^1.0'] });
   });
 
   it('drops versions of a deleted module, including builds that arrive after the deletion', () => {
-    const deleted: CatalogEvent = { type: 'ModuleDeleted', data: { module_id: REDIS_ID, name: 'my-redis', version_ids: [], versions_deleted: 0, deleted_at: T1 } };
+    const deleted: CatalogEvent = {
+      type: 'ModuleDeleted',
+      data: { module_id: REDIS_ID, name: 'my-redis', version_ids: [], versions_deleted: 0, deleted_at: T1 },
+    };
     const state = foldEvents(versionsProjection, [registered, built('v0.1.0', T0), deleted, built('v0.2.0', T2)]);
     expect(state.by_module).toEqual({});
     expect(state.module_of_version).toEqual({});
@@ -135,7 +210,10 @@ describe('versions projection', () => {
 
 describe('templates projection', () => {
   const created: CatalogEvent = { type: 'TemplateCreated', data: { template_id: 't-1', name: 'base', description: 'd', created_at: T0 } };
-  const assigned: CatalogEvent = { type: 'ModuleAssignedToTemplate', data: { template_id: 't-1', template_name: 'base', module_id: REDIS_ID, module_name: 'my-redis', assigned_at: T1 } };
+  const assigned: CatalogEvent = {
+    type: 'ModuleAssignedToTemplate',
+    data: { template_id: 't-1', template_name: 'base', module_id: REDIS_ID, module_name: 'my-redis', assigned_at: T1 },
+  };
 
   it('applies a redelivered assignment once', () => {
     const state = foldEvents(templatesProjection, [created, assigned, assigned]);
@@ -150,7 +228,17 @@ describe('templates projection', () => {
 describe('approvals projection', () => {
   const requested = (id: string, at: string, expires: string): CatalogEvent => ({
     type: 'PromotionApprovalRequested',
-    data: { approval_id: id, version_id: `v-${id}`, module_id: REDIS_ID, module_name: 'my-redis', version_string: '0.1.0', to: 'live', requested_by: 'alice', requested_at: at, expires_at: expires },
+    data: {
+      approval_id: id,
+      version_id: `v-${id}`,
+      module_id: REDIS_ID,
+      module_name: 'my-redis',
+      version_string: '0.1.0',
+      to: 'live',
+      requested_by: 'alice',
+      requested_at: at,
+      expires_at: expires,
+    },
   });
 
   it('lists pending approvals oldest first, leaves out decided and overdue ones, and offers overdue ones for expiry', () => {
@@ -181,7 +269,17 @@ describe('projections fold in place', () => {
   const v1 = builtData({ tag: 'v0.1.0' }).version_id;
   const promoted = (to: 'staging' | 'built', from: 'staging' | 'built'): CatalogEvent => ({
     type: 'ModuleVersionPromoted',
-    data: { version_id: v1, module_id: REDIS_ID, module_name: 'my-redis', version_string: '0.1.0', from, to, promoted_by: 'a', approval_id: null, promoted_at: T1 },
+    data: {
+      version_id: v1,
+      module_id: REDIS_ID,
+      module_name: 'my-redis',
+      version_string: '0.1.0',
+      from,
+      to,
+      promoted_by: 'a',
+      approval_id: null,
+      promoted_at: T1,
+    },
   });
   const assignedTo = (template: string, moduleId: string, moduleName: string): CatalogEvent => ({
     type: 'ModuleAssignedToTemplate',
@@ -191,10 +289,23 @@ describe('projections fold in place', () => {
     type: 'ModuleUnassignedFromTemplate',
     data: { template_id: `t-${template}`, template_name: template, module_id: moduleId, module_name: moduleName, unassigned_at: T2 },
   });
-  const templateCreated = (name: string): CatalogEvent => ({ type: 'TemplateCreated', data: { template_id: `t-${name}`, name, description: '', created_at: T0 } });
+  const templateCreated = (name: string): CatalogEvent => ({
+    type: 'TemplateCreated',
+    data: { template_id: `t-${name}`, name, description: '', created_at: T0 },
+  });
   const requested = (id: string, moduleId = REDIS_ID): CatalogEvent => ({
     type: 'PromotionApprovalRequested',
-    data: { approval_id: id, version_id: v1, module_id: moduleId, module_name: 'my-redis', version_string: '0.1.0', to: 'live', requested_by: 'alice', requested_at: T0, expires_at: T2 },
+    data: {
+      approval_id: id,
+      version_id: v1,
+      module_id: moduleId,
+      module_name: 'my-redis',
+      version_string: '0.1.0',
+      to: 'live',
+      requested_by: 'alice',
+      requested_at: T0,
+      expires_at: T2,
+    },
   });
   const rotated = (moduleId: string, ciphertext: string): CatalogEvent => ({
     type: 'ModuleWebhookSecretRotated',
@@ -209,7 +320,10 @@ describe('projections fold in place', () => {
   const log: CatalogEvent[] = [
     registered,
     other,
-    { type: 'ModuleSpecSeeded', data: { module_id: REDIS_ID, name: 'my-redis', spec: { ...registered.data.spec, mask: ['/tmp/**'] }, source_version_id: null, seeded_at: T1 } },
+    {
+      type: 'ModuleSpecSeeded',
+      data: { module_id: REDIS_ID, name: 'my-redis', spec: { ...registered.data.spec, mask: ['/tmp/**'] }, source_version_id: null, seeded_at: T1 },
+    },
     { type: 'ModuleUpdated', data: { module_id: REDIS_ID, name: 'my-redis', changes: { priority: 7 }, updated_at: T1 } },
     built('v0.1.0', T0),
     built('v0.2.0', T1),
@@ -229,31 +343,51 @@ describe('projections fold in place', () => {
     { type: 'PromotionApprovalGranted', data: { approval_id: 'ap-1', version_id: v1, approved_by: 'bob', approved_at: T1 } },
     deleted(OTHER_ID, 'other', [builtData({ module_id: OTHER_ID, tag: 'v1.0.0' }).version_id]),
   ];
-  const projections = [modulesProjection, webhookRoutesProjection, versionsProjection, templatesProjection, approvalsProjection] as CatalogProjection<unknown>[];
+  const projections = [
+    modulesProjection,
+    webhookRoutesProjection,
+    versionsProjection,
+    templatesProjection,
+    approvalsProjection,
+  ] as CatalogProjection<unknown>[];
 
-  it.each(projections.map((p) => [p.name, p] as const))('%s: folding the same events twice from fresh initial states gives deep-equal states and leaves the events as they were', (_name, projection) => {
-    const eventsBefore = structuredClone(log);
-    const initial = structuredClone(projection.initialState());
-    const first = foldEvents(projection, log);
-    const second = foldEvents(projection, log);
-    expect(second).not.toBe(first);
-    expect(second).toEqual(first);
-    expect(JSON.parse(JSON.stringify(first))).toEqual(first);
-    expect(log).toEqual(eventsBefore);
-    expect(projection.initialState()).toEqual(initial);
-  });
+  it.each(projections.map((p) => [p.name, p] as const))(
+    '%s: folding the same events twice from fresh initial states gives deep-equal states and leaves the events as they were',
+    (_name, projection) => {
+      const eventsBefore = structuredClone(log);
+      const initial = structuredClone(projection.initialState());
+      const first = foldEvents(projection, log);
+      const second = foldEvents(projection, log);
+      expect(second).not.toBe(first);
+      expect(second).toEqual(first);
+      expect(JSON.parse(JSON.stringify(first))).toEqual(first);
+      expect(log).toEqual(eventsBefore);
+      expect(projection.initialState()).toEqual(initial);
+    },
+  );
 
-  it.each(projections.map((p) => [p.name, p] as const))('%s: a state loaded from JSON mid-log folds on to the same state as one never saved', (_name, projection) => {
-    const saved = JSON.parse(JSON.stringify(foldEvents(projection, log.slice(0, 12)))) as unknown;
-    expect(foldEvents(projection, log.slice(12), saved)).toEqual(foldEvents(projection, log));
-  });
+  it.each(projections.map((p) => [p.name, p] as const))(
+    '%s: a state loaded from JSON mid-log folds on to the same state as one never saved',
+    (_name, projection) => {
+      const saved = JSON.parse(JSON.stringify(foldEvents(projection, log.slice(0, 12)))) as unknown;
+      expect(foldEvents(projection, log.slice(12), saved)).toEqual(foldEvents(projection, log));
+    },
+  );
 
   it('modules: a view or a page a query returned is not changed by later events', () => {
     const state = foldEvents(modulesProjection, [registered]);
     const view = getModule(state, 'my-redis');
     const page = listModules(state);
     const snapshot = structuredClone({ view, page });
-    foldEvents(modulesProjection, [{ type: 'ModuleUpdated', data: { module_id: REDIS_ID, name: 'my-redis', changes: { priority: 9 }, updated_at: T1 } }, assignedTo('base', REDIS_ID, 'my-redis'), other], state);
+    foldEvents(
+      modulesProjection,
+      [
+        { type: 'ModuleUpdated', data: { module_id: REDIS_ID, name: 'my-redis', changes: { priority: 9 }, updated_at: T1 } },
+        assignedTo('base', REDIS_ID, 'my-redis'),
+        other,
+      ],
+      state,
+    );
     expect({ view, page }).toEqual(snapshot);
     expect(getModule(state, 'my-redis')).toMatchObject({ priority: 9, assigned_templates: ['base'] });
     expect(listModules(state).items.map((m) => m.name)).toEqual(['my-redis', 'other']);
@@ -267,7 +401,7 @@ describe('projections fold in place', () => {
     expect(webhookRouteFor(state, registered.data.gitea_repo_full_name)?.webhook_secret.ciphertext).toBe('bmV3LXNlY3JldA==');
   });
 
-  it('webhook routes: a repository registered again to another module is left alone by the old module\'s rotation and deletion', () => {
+  it("webhook routes: a repository registered again to another module is left alone by the old module's rotation and deletion", () => {
     const again = moduleRegistered({ module_id: OTHER_ID, name: 'my-redis-2', gitea_repo_full_name: 'ACME/modules/my-redis-module' });
     const state = foldEvents(webhookRoutesProjection, [registered, again, rotated(REDIS_ID, 'c3RhbGU='), deleted(REDIS_ID, 'my-redis')]);
     expect(webhookRouteFor(state, 'acme/modules/my-redis-module')).toMatchObject({ module_id: OTHER_ID, webhook_secret: encryptedSecret });
@@ -286,8 +420,19 @@ describe('projections fold in place', () => {
     const reverified: CatalogEvent = {
       type: 'ModuleVersionReverified',
       data: {
-        version_id: v1, module_id: REDIS_ID, module_name: 'my-redis', version_string: '0.1.0', oci_digest: digestOf('a'), cosign_verified: false, signer_identity: null, signer_issuer: null,
-        verification_reason: 'identity_mismatch: no', cosign_identity_regexp: 'x', cosign_issuer_regexp: 'y', requested_by: 'alice', reverified_at: T2,
+        version_id: v1,
+        module_id: REDIS_ID,
+        module_name: 'my-redis',
+        version_string: '0.1.0',
+        oci_digest: digestOf('a'),
+        cosign_verified: false,
+        signer_identity: null,
+        signer_issuer: null,
+        verification_reason: 'identity_mismatch: no',
+        cosign_identity_regexp: 'x',
+        cosign_issuer_regexp: 'y',
+        requested_by: 'alice',
+        reverified_at: T2,
       },
     };
     foldEvents(versionsProjection, [promoted('staging', 'built'), reverified, built('v0.2.0', T1)], state);
@@ -296,9 +441,15 @@ describe('projections fold in place', () => {
     expect(moduleVersionIds(state, 'my-redis')).toHaveLength(2);
   });
 
-  it('versions: a deletion forgets exactly the deleted module\'s versions', () => {
+  it("versions: a deletion forgets exactly the deleted module's versions", () => {
     const otherVersion = builtData({ module_id: OTHER_ID, tag: 'v1.0.0' }).version_id;
-    const state = foldEvents(versionsProjection, [registered, other, built('v0.1.0', T0), built('v1.0.0', T0, { module_id: OTHER_ID, module_name: 'other' }), deleted(REDIS_ID, 'my-redis', [v1])]);
+    const state = foldEvents(versionsProjection, [
+      registered,
+      other,
+      built('v0.1.0', T0),
+      built('v1.0.0', T0, { module_id: OTHER_ID, module_name: 'other' }),
+      deleted(REDIS_ID, 'my-redis', [v1]),
+    ]);
     expect(Object.keys(state.by_module)).toEqual([OTHER_ID]);
     expect(state.module_of_version).toEqual({ [otherVersion]: OTHER_ID });
     expect(state.module_ids_by_name).toEqual({ other: OTHER_ID });
@@ -310,7 +461,11 @@ describe('projections fold in place', () => {
     const page = listTemplates(state);
     const using = templatesUsingModule(state, 'my-redis');
     const snapshot = structuredClone({ view, page, using });
-    foldEvents(templatesProjection, [assignedTo('base', OTHER_ID, 'other'), templateCreated('edge'), assignedTo('edge', REDIS_ID, 'my-redis'), unassignedFrom('base', REDIS_ID, 'my-redis')], state);
+    foldEvents(
+      templatesProjection,
+      [assignedTo('base', OTHER_ID, 'other'), templateCreated('edge'), assignedTo('edge', REDIS_ID, 'my-redis'), unassignedFrom('base', REDIS_ID, 'my-redis')],
+      state,
+    );
     expect({ view, page, using }).toEqual(snapshot);
     expect(getTemplate(state, 't-base').modules).toEqual([{ id: OTHER_ID, name: 'other' }]);
     expect(templatesUsingModule(state, 'my-redis')).toEqual(['edge']);
@@ -337,7 +492,11 @@ describe('projections fold in place', () => {
     const approval = getApproval(state, 'ap-1', T0);
     const page = listPendingApprovals(state, T0);
     const snapshot = structuredClone({ approval, page });
-    foldEvents(approvalsProjection, [{ type: 'PromotionApprovalGranted', data: { approval_id: 'ap-1', version_id: v1, approved_by: 'bob', approved_at: T1 } }, requested('ap-2')], state);
+    foldEvents(
+      approvalsProjection,
+      [{ type: 'PromotionApprovalGranted', data: { approval_id: 'ap-1', version_id: v1, approved_by: 'bob', approved_at: T1 } }, requested('ap-2')],
+      state,
+    );
     expect({ approval, page }).toEqual(snapshot);
     expect(getApproval(state, 'ap-1', T1)).toMatchObject({ status: 'granted', decided_by: 'bob' });
     expect(listPendingApprovals(state, T0).items.map((a) => a.id)).toEqual(['ap-2']);

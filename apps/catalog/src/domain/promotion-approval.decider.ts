@@ -66,7 +66,9 @@ export const promotionApprovalDecider: Decider<PromotionApprovalCommand, Promoti
         }
         const ttl = command.ttl_ms ?? DEFAULT_APPROVAL_TTL_MS;
         if (!Number.isFinite(ttl) || ttl <= 0) {
-          throw new PowernodeError('validation_failed', `ttl_ms must be a positive number of milliseconds, got ${ttl}`, { details: { field: 'ttl_ms', rule: 'approval_ttl_positive' } });
+          throw new PowernodeError('validation_failed', `ttl_ms must be a positive number of milliseconds, got ${ttl}`, {
+            details: { field: 'ttl_ms', rule: 'approval_ttl_positive' },
+          });
         }
         const { version } = command;
         return [
@@ -89,25 +91,45 @@ export const promotionApprovalDecider: Decider<PromotionApprovalCommand, Promoti
       }
       case 'ApprovePromotion': {
         const approval = decidable(state, command, command.now);
-        return [{ type: 'PromotionApprovalGranted', data: { approval_id: approval.approval_id, version_id: approval.version_id, approved_by: command.approver, approved_at: command.now } }];
+        return [
+          {
+            type: 'PromotionApprovalGranted',
+            data: { approval_id: approval.approval_id, version_id: approval.version_id, approved_by: command.approver, approved_at: command.now },
+          },
+        ];
       }
       case 'RejectPromotion': {
         const approval = decidable(state, command, command.now);
         return [
           {
             type: 'PromotionApprovalRejected',
-            data: { approval_id: approval.approval_id, version_id: approval.version_id, rejected_by: command.approver, reason: command.reason ?? null, rejected_at: command.now },
+            data: {
+              approval_id: approval.approval_id,
+              version_id: approval.version_id,
+              rejected_by: command.approver,
+              reason: command.reason ?? null,
+              rejected_at: command.now,
+            },
           },
         ];
       }
       case 'ExpireApproval': {
         if (state.status !== 'pending') return [];
         if (!isPastDeadline(state.approval, command.now)) {
-          throw new PowernodeError('invalid_transition', `approval ${state.approval.approval_id} is open until ${state.approval.expires_at}; it cannot expire at ${command.now}`, {
-            details: { approval_id: state.approval.approval_id, expires_at: state.approval.expires_at, rule: 'expires_only_after_deadline' },
-          });
+          throw new PowernodeError(
+            'invalid_transition',
+            `approval ${state.approval.approval_id} is open until ${state.approval.expires_at}; it cannot expire at ${command.now}`,
+            {
+              details: { approval_id: state.approval.approval_id, expires_at: state.approval.expires_at, rule: 'expires_only_after_deadline' },
+            },
+          );
         }
-        return [{ type: 'PromotionApprovalExpired', data: { approval_id: state.approval.approval_id, version_id: state.approval.version_id, expired_at: command.now } }];
+        return [
+          {
+            type: 'PromotionApprovalExpired',
+            data: { approval_id: state.approval.approval_id, version_id: state.approval.version_id, expired_at: command.now },
+          },
+        ];
       }
       default:
         return assertNever(command);
@@ -117,13 +139,21 @@ export const promotionApprovalDecider: Decider<PromotionApprovalCommand, Promoti
   evolve(state, event) {
     switch (event.type) {
       case 'PromotionApprovalRequested':
-        return { status: 'pending', approval: { ...event.data, requested_by_id: event.data.requested_by_id ?? null, decided_by: null, decided_at: null, reason: null } };
+        return {
+          status: 'pending',
+          approval: { ...event.data, requested_by_id: event.data.requested_by_id ?? null, decided_by: null, decided_at: null, reason: null },
+        };
       case 'PromotionApprovalGranted':
-        return state.status === 'absent' ? state : { status: 'granted', approval: { ...state.approval, decided_by: event.data.approved_by, decided_at: event.data.approved_at } };
+        return state.status === 'absent'
+          ? state
+          : { status: 'granted', approval: { ...state.approval, decided_by: event.data.approved_by, decided_at: event.data.approved_at } };
       case 'PromotionApprovalRejected':
         return state.status === 'absent'
           ? state
-          : { status: 'rejected', approval: { ...state.approval, decided_by: event.data.rejected_by, decided_at: event.data.rejected_at, reason: event.data.reason } };
+          : {
+              status: 'rejected',
+              approval: { ...state.approval, decided_by: event.data.rejected_by, decided_at: event.data.rejected_at, reason: event.data.reason },
+            };
       case 'PromotionApprovalExpired':
         return state.status === 'absent' ? state : { status: 'expired', approval: { ...state.approval, decided_at: event.data.expired_at } };
       default:
@@ -154,17 +184,25 @@ function decidable(
       throw expired(approval);
     case 'granted':
     case 'rejected':
-      throw new PowernodeError('invalid_transition', `approval ${approval.approval_id} was already ${state.status} by ${approval.decided_by ?? 'someone'}: it is decided once`, {
-        details: { approval_id: approval.approval_id, approval_status: state.status, rule: 'approval_decided_once' },
-      });
+      throw new PowernodeError(
+        'invalid_transition',
+        `approval ${approval.approval_id} was already ${state.status} by ${approval.decided_by ?? 'someone'}: it is decided once`,
+        {
+          details: { approval_id: approval.approval_id, approval_status: state.status, rule: 'approval_decided_once' },
+        },
+      );
     default:
       return assertNever(state);
   }
   if (isPastDeadline(approval, now)) throw expired(approval);
   if (!roles.some((role) => (APPROVER_ROLES as readonly string[]).includes(role))) {
-    throw new PowernodeError('forbidden', `${approver} does not hold the approver role: ask a principal with the approver role to decide approval ${approval.approval_id}`, {
-      details: { approval_id: approval.approval_id, roles: [...roles], rule: 'approver_role_required' },
-    });
+    throw new PowernodeError(
+      'forbidden',
+      `${approver} does not hold the approver role: ask a principal with the approver role to decide approval ${approval.approval_id}`,
+      {
+        details: { approval_id: approval.approval_id, roles: [...roles], rule: 'approver_role_required' },
+      },
+    );
   }
   if (isRequester(approval, { id: approver_id, name: approver })) {
     throw new PowernodeError('self_approval', `${approver} requested this promotion and cannot also decide it: another approver must`, {
@@ -183,7 +221,11 @@ function isRequester(approval: PromotionApprovalRecord, principal: { id: string;
 }
 
 function expired(approval: PromotionApprovalRecord): PowernodeError {
-  return new PowernodeError('approval_expired', `approval ${approval.approval_id} expired at ${approval.expires_at}: promote to live again to request a new one`, {
-    details: { approval_id: approval.approval_id, expires_at: approval.expires_at, rule: 'approval_not_expired' },
-  });
+  return new PowernodeError(
+    'approval_expired',
+    `approval ${approval.approval_id} expired at ${approval.expires_at}: promote to live again to request a new one`,
+    {
+      details: { approval_id: approval.approval_id, expires_at: approval.expires_at, rule: 'approval_not_expired' },
+    },
+  );
 }

@@ -37,6 +37,8 @@ describe('assertSpecGlobsValid refuses globs beyond the glob limits', () => {
   });
 
   test('globs within the limits pass', () => {
-    expect(() => assertSpecGlobsValid({ mask: ['/var/cache/apt/**'], file_spec: ['/etc/**'], protected_spec: [`/${'?'.repeat(GLOB_LIMITS.maxWildcards)}`] }, 'manifest.')).not.toThrow();
+    expect(() =>
+      assertSpecGlobsValid({ mask: ['/var/cache/apt/**'], file_spec: ['/etc/**'], protected_spec: [`/${'?'.repeat(GLOB_LIMITS.maxWildcards)}`] }, 'manifest.'),
+    ).not.toThrow();
   });
 });

@@ -25,15 +25,21 @@ describe('template decider: creating', () => {
   });
 
   it('refuses a name already taken (already_exists)', () => {
-    given(templateDecider, [created]).when({ type: 'CreateTemplate', template_id: BASE_TEMPLATE_ID, name: 'base', now: T1 }).thenRefuses({ code: 'already_exists', rule: 'template_name_unique' });
+    given(templateDecider, [created])
+      .when({ type: 'CreateTemplate', template_id: BASE_TEMPLATE_ID, name: 'base', now: T1 })
+      .thenRefuses({ code: 'already_exists', rule: 'template_name_unique' });
   });
 
   it('refuses an id not derived from the name', () => {
-    given(templateDecider, []).when({ type: 'CreateTemplate', template_id: templateIdFor('other'), name: 'base', now: T0 }).thenRefuses({ code: 'validation_failed', rule: 'template_id_derived' });
+    given(templateDecider, [])
+      .when({ type: 'CreateTemplate', template_id: templateIdFor('other'), name: 'base', now: T0 })
+      .thenRefuses({ code: 'validation_failed', rule: 'template_id_derived' });
   });
 
   it('refuses a malformed name', () => {
-    given(templateDecider, []).when({ type: 'CreateTemplate', template_id: templateIdFor('Base!'), name: 'Base!', now: T0 }).thenRefuses({ code: 'validation_failed', rule: 'template_name_format' });
+    given(templateDecider, [])
+      .when({ type: 'CreateTemplate', template_id: templateIdFor('Base!'), name: 'Base!', now: T0 })
+      .thenRefuses({ code: 'validation_failed', rule: 'template_name_format' });
   });
 
   it('seeds base and hardened, and a second seeding meets already_exists', () => {
@@ -52,15 +58,21 @@ describe('template decider: creating', () => {
 
 describe('template decider: assigning', () => {
   it('assigns a module by name', () => {
-    given(templateDecider, [created]).when(assign('my-redis')).then([assigned('my-redis')]);
+    given(templateDecider, [created])
+      .when(assign('my-redis'))
+      .then([assigned('my-redis')]);
   });
 
   it('refuses assigning the same module twice (already_assigned)', () => {
-    given(templateDecider, [created, assigned('my-redis')]).when(assign('my-redis')).thenRefuses({ code: 'already_assigned', rule: 'assigned_once' });
+    given(templateDecider, [created, assigned('my-redis')])
+      .when(assign('my-redis'))
+      .thenRefuses({ code: 'already_assigned', rule: 'assigned_once' });
   });
 
   it('refuses a module that is not registered (not_found)', () => {
-    given(templateDecider, [created]).when({ ...assign('ghost'), module: null }).thenRefuses({ code: 'not_found', rule: 'module_exists', message: /no module named "ghost"/ });
+    given(templateDecider, [created])
+      .when({ ...assign('ghost'), module: null })
+      .thenRefuses({ code: 'not_found', rule: 'module_exists', message: /no module named "ghost"/ });
   });
 
   it('refuses assignment to a template that does not exist (not_found)', () => {
@@ -94,7 +106,9 @@ describe('template decider: assigning', () => {
 
   it('refuses a module that brings a dependency cycle (dependency_cycle, with its path)', () => {
     const closure = { before: none, after: { provides: [], cycles: [['a', 'b', 'a']] } };
-    given(templateDecider, [created]).when(assign('a', closure)).thenRefuses({ code: 'dependency_cycle', rule: 'closure_acyclic', message: /a → b → a/ });
+    given(templateDecider, [created])
+      .when(assign('a', closure))
+      .thenRefuses({ code: 'dependency_cycle', rule: 'closure_acyclic', message: /a → b → a/ });
   });
 });
 
@@ -102,7 +116,12 @@ describe('template decider: unassigning', () => {
   it('unassigns an assigned module', () => {
     given(templateDecider, [created, assigned('my-redis')])
       .when({ type: 'UnassignModule', module_name: 'my-redis', now: T1 })
-      .then([{ type: 'ModuleUnassignedFromTemplate', data: { template_id: BASE_TEMPLATE_ID, template_name: 'base', module_id: 'id-my-redis', module_name: 'my-redis', unassigned_at: T1 } }]);
+      .then([
+        {
+          type: 'ModuleUnassignedFromTemplate',
+          data: { template_id: BASE_TEMPLATE_ID, template_name: 'base', module_id: 'id-my-redis', module_name: 'my-redis', unassigned_at: T1 },
+        },
+      ]);
   });
 
   it('is idempotent for a module that is not assigned', () => {
@@ -110,8 +129,12 @@ describe('template decider: unassigning', () => {
   });
 
   it('lets a module be assigned again after unassigning', () => {
-    const unassigned = given(templateDecider, [created, assigned('my-redis')]).when({ type: 'UnassignModule', module_name: 'my-redis', now: T1 }).events();
-    given(templateDecider, [created, assigned('my-redis'), ...unassigned]).when(assign('my-redis')).then([assigned('my-redis')]);
+    const unassigned = given(templateDecider, [created, assigned('my-redis')])
+      .when({ type: 'UnassignModule', module_name: 'my-redis', now: T1 })
+      .events();
+    given(templateDecider, [created, assigned('my-redis'), ...unassigned])
+      .when(assign('my-redis'))
+      .then([assigned('my-redis')]);
   });
 
   it('refuses unassigning from a template that does not exist', () => {
@@ -120,7 +143,16 @@ describe('template decider: unassigning', () => {
 });
 
 describe('assignmentClosureFacts feeding AssignModule', () => {
-  const spec = (provides: string[], requires: string[] = []) => ({ mask: [], file_spec: [], package_spec: [], dependency_spec: [], protected_spec: [], requires, provides, priority: 0 });
+  const spec = (provides: string[], requires: string[] = []) => ({
+    mask: [],
+    file_spec: [],
+    package_spec: [],
+    dependency_spec: [],
+    protected_spec: [],
+    requires,
+    provides,
+    priority: 0,
+  });
   const live = [{ version: '1.0.0', promotion_state: 'live' as const }];
   const catalog: CatalogFacts = {
     'system-base': { name: 'system-base', category: 'system-base', spec: spec(['base.os']), versions: live },
@@ -138,10 +170,16 @@ describe('assignmentClosureFacts feeding AssignModule', () => {
   });
 
   it('catches a cycle in the closure', () => {
-    given(templateDecider, [created]).when(assign('loop-a', assignmentClosureFacts([], 'loop-a', catalog))).thenRefuses({ code: 'dependency_cycle' });
+    given(templateDecider, [created])
+      .when(assign('loop-a', assignmentClosureFacts([], 'loop-a', catalog)))
+      .thenRefuses({ code: 'dependency_cycle' });
   });
 
   it('lets a shared dependency through (apache and system-base)', () => {
-    expect(given(templateDecider, [created, assigned('system-base')]).when(assign('apache', assignmentClosureFacts(['system-base'], 'apache', catalog))).events()).toHaveLength(1);
+    expect(
+      given(templateDecider, [created, assigned('system-base')])
+        .when(assign('apache', assignmentClosureFacts(['system-base'], 'apache', catalog)))
+        .events(),
+    ).toHaveLength(1);
   });
 });

@@ -52,18 +52,26 @@ export const templateDecider: Decider<TemplateCommand, TemplateState, TemplateEv
         }
         const expectedId = templateIdFor(name);
         if (command.template_id !== expectedId) {
-          throw new PowernodeError('validation_failed', `template_id ${command.template_id} is not the id of template "${name}" (expected ${expectedId}): derive it with templateIdFor`, {
-            details: { field: 'template_id', expected: expectedId, rule: 'template_id_derived' },
-          });
+          throw new PowernodeError(
+            'validation_failed',
+            `template_id ${command.template_id} is not the id of template "${name}" (expected ${expectedId}): derive it with templateIdFor`,
+            {
+              details: { field: 'template_id', expected: expectedId, rule: 'template_id_derived' },
+            },
+          );
         }
         return [{ type: 'TemplateCreated', data: { template_id: command.template_id, name, description: command.description ?? '', created_at: command.now } }];
       }
       case 'AssignModule': {
         const template = activeTemplate(state);
         if (command.module === null || command.module.name !== command.module_name) {
-          throw new PowernodeError('not_found', `no module named "${command.module_name}": register it first (system_create_module) or check system_list_modules`, {
-            details: { module_name: command.module_name, rule: 'module_exists' },
-          });
+          throw new PowernodeError(
+            'not_found',
+            `no module named "${command.module_name}": register it first (system_create_module) or check system_list_modules`,
+            {
+              details: { module_name: command.module_name, rule: 'module_exists' },
+            },
+          );
         }
         if (template.modules.some((m) => m.module_name === command.module_name)) {
           throw new PowernodeError('already_assigned', `module "${command.module_name}" is already assigned to template "${template.name}"`, {
@@ -75,7 +83,13 @@ export const templateDecider: Decider<TemplateCommand, TemplateState, TemplateEv
         return [
           {
             type: 'ModuleAssignedToTemplate',
-            data: { template_id: template.template_id, template_name: template.name, module_id: command.module.module_id, module_name: command.module_name, assigned_at: command.now },
+            data: {
+              template_id: template.template_id,
+              template_name: template.name,
+              module_id: command.module.module_id,
+              module_name: command.module_name,
+              assigned_at: command.now,
+            },
           },
         ];
       }
@@ -86,7 +100,13 @@ export const templateDecider: Decider<TemplateCommand, TemplateState, TemplateEv
         return [
           {
             type: 'ModuleUnassignedFromTemplate',
-            data: { template_id: template.template_id, template_name: template.name, module_id: assigned.module_id, module_name: assigned.module_name, unassigned_at: command.now },
+            data: {
+              template_id: template.template_id,
+              template_name: template.name,
+              module_id: assigned.module_id,
+              module_name: assigned.module_name,
+              unassigned_at: command.now,
+            },
           },
         ];
       }
@@ -99,7 +119,10 @@ export const templateDecider: Decider<TemplateCommand, TemplateState, TemplateEv
     switch (event.type) {
       case 'TemplateCreated': {
         const d = event.data;
-        return { status: 'active', template: { template_id: d.template_id, name: d.name, description: d.description, modules: [], created_at: d.created_at, updated_at: d.created_at } };
+        return {
+          status: 'active',
+          template: { template_id: d.template_id, name: d.name, description: d.description, modules: [], created_at: d.created_at, updated_at: d.created_at },
+        };
       }
       case 'ModuleAssignedToTemplate':
         return state.status !== 'active'
@@ -117,7 +140,11 @@ export const templateDecider: Decider<TemplateCommand, TemplateState, TemplateEv
           ? state
           : {
               status: 'active',
-              template: { ...state.template, modules: state.template.modules.filter((m) => m.module_name !== event.data.module_name), updated_at: event.data.unassigned_at },
+              template: {
+                ...state.template,
+                modules: state.template.modules.filter((m) => m.module_name !== event.data.module_name),
+                updated_at: event.data.unassigned_at,
+              },
             };
       default:
         return assertNever(event);
@@ -137,7 +164,14 @@ function assertNoNewProvidesConflict(template: TemplateRecord, moduleName: strin
   throw new PowernodeError(
     'provides_conflict',
     `assigning "${moduleName}" to template "${template.name}" would make ${added.map((c) => `${c.modules.join(' and ')} both provide ${c.capability}`).join('; ')}: a template holds one provider per capability`,
-    { details: { template_id: template.template_id, module_name: moduleName, conflicts: added.map((c) => ({ capability: c.capability, modules: c.modules })), rule: 'one_provider_per_capability' } },
+    {
+      details: {
+        template_id: template.template_id,
+        module_name: moduleName,
+        conflicts: added.map((c) => ({ capability: c.capability, modules: c.modules })),
+        rule: 'one_provider_per_capability',
+      },
+    },
   );
 }
 

@@ -11,9 +11,13 @@ export function assertTrustPatternCompiles(field: 'cosign_identity_regexp' | 'co
   const compilation = compileTrustPattern(pattern);
   if (compilation.ok) return;
   if (compilation.rule === 'trust_pattern_required') {
-    throw new PowernodeError('validation_failed', `${field} is empty: give the pattern the signer's certificate must match, e.g. https://gitea\\.example\\.com/acme/my-module/.*`, {
-      details: { field, rule: compilation.rule },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `${field} is empty: give the pattern the signer's certificate must match, e.g. https://gitea\\.example\\.com/acme/my-module/.*`,
+      {
+        details: { field, rule: compilation.rule },
+      },
+    );
   }
   throw new PowernodeError('validation_failed', `${field} ${compilation.reason}: fix the pattern`, {
     details: { field, pattern, rule: compilation.rule },

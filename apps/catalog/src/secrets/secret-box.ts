@@ -14,7 +14,11 @@ export class SecretBox {
   readonly keyId: string;
 
   constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new PowernodeError('config_invalid', `secret key must be 32 bytes, got ${key.length}: set POWERNODE_SECRET_KEY to 64 hex characters or delete the key file to regenerate`);
+    if (key.length !== 32)
+      throw new PowernodeError(
+        'config_invalid',
+        `secret key must be 32 bytes, got ${key.length}: set POWERNODE_SECRET_KEY to 64 hex characters or delete the key file to regenerate`,
+      );
     this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 16);
   }
 
@@ -47,7 +51,10 @@ export class SecretBox {
 
   decrypt(secret: EncryptedSecret): string {
     if (secret.algorithm !== ALGORITHM || secret.key_id !== this.keyId) {
-      throw new PowernodeError('internal', `webhook secret was encrypted with key ${secret.key_id} (${secret.algorithm}); this service has key ${this.keyId}: restore the original secret key or rotate the module's webhook secret`);
+      throw new PowernodeError(
+        'internal',
+        `webhook secret was encrypted with key ${secret.key_id} (${secret.algorithm}); this service has key ${this.keyId}: restore the original secret key or rotate the module's webhook secret`,
+      );
     }
     const raw = Buffer.from(secret.ciphertext, 'base64');
     const decipher = createDecipheriv(ALGORITHM, this.key, raw.subarray(0, 12));
@@ -55,7 +62,9 @@ export class SecretBox {
     try {
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
     } catch (cause) {
-      throw new PowernodeError('internal', 'webhook secret ciphertext failed authentication: the stored secret is corrupt; rotate the webhook secret', { cause });
+      throw new PowernodeError('internal', 'webhook secret ciphertext failed authentication: the stored secret is corrupt; rotate the webhook secret', {
+        cause,
+      });
     }
   }
 }

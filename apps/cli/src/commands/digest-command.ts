@@ -25,26 +25,24 @@ export function registerDigestCommand(program: Command): void {
       '\nThe digest is what the kernel reports once fs-verity is enabled on the file, computed in user space on any filesystem.\nExit status: 0 all digested, 1 a file could not be read (earlier lines are still printed), 2 usage.',
     )
     .action(
-      commandAction(
-        async (files: string[], options: DigestOptions) => {
-          const digests: Array<{ file: string; digest: string }> = [];
-          for (const file of files) {
-            let digest: string;
-            try {
-              digest = await fsverityDigestOfFileParallel(file);
-            } catch (error) {
-              const message = (error as Error).message;
-              // The JSON document still lists what was digested before the failure.
-              if (options.json === true) writeJson({ digests, error: { code: isPowernodeError(error) ? error.code : 'internal', message } });
-              process.stderr.write(`powernode: ${message}\n`);
-              return 1;
-            }
-            digests.push({ file, digest });
-            if (options.json !== true) writeLine(options.compact === true ? digest.replace(/^sha256:/, '') : formatFsverityDigestLine(digest, file));
+      commandAction(async (files: string[], options: DigestOptions) => {
+        const digests: Array<{ file: string; digest: string }> = [];
+        for (const file of files) {
+          let digest: string;
+          try {
+            digest = await fsverityDigestOfFileParallel(file);
+          } catch (error) {
+            const message = (error as Error).message;
+            // The JSON document still lists what was digested before the failure.
+            if (options.json === true) writeJson({ digests, error: { code: isPowernodeError(error) ? error.code : 'internal', message } });
+            process.stderr.write(`powernode: ${message}\n`);
+            return 1;
           }
-          if (options.json === true) writeJson({ digests });
-          return 0;
-        },
-      ),
+          digests.push({ file, digest });
+          if (options.json !== true) writeLine(options.compact === true ? digest.replace(/^sha256:/, '') : formatFsverityDigestLine(digest, file));
+        }
+        if (options.json === true) writeJson({ digests });
+        return 0;
+      }),
     );
 }

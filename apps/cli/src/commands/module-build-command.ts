@@ -28,9 +28,10 @@ export function addBuildOptions(command: Command, versionHelp: string): Command 
     .addOption(new Option('--source <url>', 'org.opencontainers.image.source annotation, e.g. the repository URL').env('POWERNODE_MODULE_SOURCE'))
     .addOption(new Option('--revision <commit>', 'org.opencontainers.image.revision annotation, e.g. the git commit').env('POWERNODE_MODULE_REVISION'))
     .addOption(
-      new Option('--source-date-epoch <seconds>', 'mtime of every file and the SBOM timestamp (default: the commit time of HEAD in a git checkout, else 0)').env(
-        'SOURCE_DATE_EPOCH',
-      ),
+      new Option(
+        '--source-date-epoch <seconds>',
+        'mtime of every file and the SBOM timestamp (default: the commit time of HEAD in a git checkout, else 0)',
+      ).env('SOURCE_DATE_EPOCH'),
     )
     .addOption(
       new Option(
@@ -113,24 +114,22 @@ export function registerModuleBuildCommand(module: Command): void {
       ].join('\n'),
     )
     .action(
-      commandAction(
-        async (dir: string, options: BuildCommandOptions) => {
-          const progress = progressReporter({ quiet: options.quiet === true });
-          await requireValidModuleDir(dir, process.stderr);
-          progress.step(`building ${dir}`);
-          const built = await buildArtifact(dir, { ...options, ...(options.out === undefined ? {} : { outDir: options.out }) }, progress);
-          try {
-            if (options.json === true) {
-              writeJson({ ...artifactSummary(built), layout_dir: options.out ?? null });
-              return 0;
-            }
-            for (const line of artifactSummaryLines(built)) writeLine(line);
-            if (options.out !== undefined) writeLine(`OCI layout         ${options.out}`);
+      commandAction(async (dir: string, options: BuildCommandOptions) => {
+        const progress = progressReporter({ quiet: options.quiet === true });
+        await requireValidModuleDir(dir, process.stderr);
+        progress.step(`building ${dir}`);
+        const built = await buildArtifact(dir, { ...options, ...(options.out === undefined ? {} : { outDir: options.out }) }, progress);
+        try {
+          if (options.json === true) {
+            writeJson({ ...artifactSummary(built), layout_dir: options.out ?? null });
             return 0;
-          } finally {
-            await built.dispose();
           }
-        },
-      ),
+          for (const line of artifactSummaryLines(built)) writeLine(line);
+          if (options.out !== undefined) writeLine(`OCI layout         ${options.out}`);
+          return 0;
+        } finally {
+          await built.dispose();
+        }
+      }),
     );
 }

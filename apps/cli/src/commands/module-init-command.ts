@@ -19,10 +19,14 @@ async function directoryEntries(dir: string): Promise<string[] | undefined> {
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    throw new PowernodeError('validation_failed', `cannot use ${dir} for a new module: ${code === 'ENOTDIR' ? 'it is a file' : (cause as Error).message}; pass a new or empty directory`, {
-      cause,
-      details: { dir },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `cannot use ${dir} for a new module: ${code === 'ENOTDIR' ? 'it is a file' : (cause as Error).message}; pass a new or empty directory`,
+      {
+        cause,
+        details: { dir },
+      },
+    );
   }
 }
 
@@ -51,37 +55,39 @@ export function registerModuleInitCommand(module: Command): void {
       ].join('\n'),
     )
     .action(
-      commandAction(
-        async (dir: string, options: InitOptions) => {
-          const name = options.name ?? path.basename(path.resolve(dir));
-          if (!isModuleName(name)) {
-            const message = `module name "${name}" is invalid: use 1-64 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`;
-            if (options.name === undefined) throw new UsageError(`${message}; the directory name is not usable, pass --name`);
-            throw new PowernodeError('validation_failed', message, { details: { field: 'name', value: name } });
-          }
-          const existing = await directoryEntries(dir);
-          if (existing !== undefined && existing.length > 0 && options.force !== true) {
-            throw new PowernodeError('conflict', `${dir} is not empty (${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', …' : ''}); choose a new directory or pass --force to write the template files into it`, {
+      commandAction(async (dir: string, options: InitOptions) => {
+        const name = options.name ?? path.basename(path.resolve(dir));
+        if (!isModuleName(name)) {
+          const message = `module name "${name}" is invalid: use 1-64 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`;
+          if (options.name === undefined) throw new UsageError(`${message}; the directory name is not usable, pass --name`);
+          throw new PowernodeError('validation_failed', message, { details: { field: 'name', value: name } });
+        }
+        const existing = await directoryEntries(dir);
+        if (existing !== undefined && existing.length > 0 && options.force !== true) {
+          throw new PowernodeError(
+            'conflict',
+            `${dir} is not empty (${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', …' : ''}); choose a new directory or pass --force to write the template files into it`,
+            {
               details: { dir },
-            });
-          }
-          const files = await renderModuleTemplate({ name, ...(options.displayName === undefined ? {} : { displayName: options.displayName }) });
-          for (const file of files) {
-            const target = path.join(dir, file.path);
-            await mkdir(path.dirname(target), { recursive: true });
-            await writeFile(target, file.content);
-          }
-          if (options.json === true) {
-            writeJson({ dir, name, files: files.map((file) => file.path) });
-            return 0;
-          }
-          writeLine(`created module ${name} in ${dir}`);
-          for (const file of files) writeLine(`  ${file.path}`);
-          writeLine('');
-          writeLine('next: edit manifest.yaml, add files under rootfs/, then check with');
-          writeLine(`  npx powernode module validate ${dir}`);
+            },
+          );
+        }
+        const files = await renderModuleTemplate({ name, ...(options.displayName === undefined ? {} : { displayName: options.displayName }) });
+        for (const file of files) {
+          const target = path.join(dir, file.path);
+          await mkdir(path.dirname(target), { recursive: true });
+          await writeFile(target, file.content);
+        }
+        if (options.json === true) {
+          writeJson({ dir, name, files: files.map((file) => file.path) });
           return 0;
-        },
-      ),
+        }
+        writeLine(`created module ${name} in ${dir}`);
+        for (const file of files) writeLine(`  ${file.path}`);
+        writeLine('');
+        writeLine('next: edit manifest.yaml, add files under rootfs/, then check with');
+        writeLine(`  npx powernode module validate ${dir}`);
+        return 0;
+      }),
     );
 }

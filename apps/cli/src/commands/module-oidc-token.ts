@@ -38,7 +38,11 @@ export async function fetchCiIdentityToken(endpoint: CiTokenEndpoint, options: {
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (cause) {
-    throw new PowernodeError('signing_failed', `cannot reach the CI identity token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL): ${(cause as Error).message}; retry the job`, { cause });
+    throw new PowernodeError(
+      'signing_failed',
+      `cannot reach the CI identity token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL): ${(cause as Error).message}; retry the job`,
+      { cause },
+    );
   }
   const text = await response.text();
   if (!response.ok) {

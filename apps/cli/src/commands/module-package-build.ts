@@ -31,7 +31,10 @@ export async function gitCommitTime(dir: string): Promise<number | undefined> {
 /** The validation-report warnings for package files whose setuid/setgid bits the build stripped. */
 export function setIdStrippedIssues(stripped: readonly StrippedSetId[]): ManifestValidationIssue[] {
   return stripped.map((file) => {
-    const origin = file.package === undefined ? 'no package installed it (a maintainer script or nothing dpkg knows)' : `it comes from package ${file.package}, which package_spec does not list`;
+    const origin =
+      file.package === undefined
+        ? 'no package installed it (a maintainer script or nothing dpkg knows)'
+        : `it comes from package ${file.package}, which package_spec does not list`;
     const remedy = file.package === undefined ? 'it cannot keep them' : `list ${file.package} in package_spec to keep them`;
     return {
       code: 'set_id_stripped',
@@ -67,7 +70,12 @@ export async function modulePackageTree(
   });
   for (const warning of built.warnings) progress.note(`warning: ${warning}`);
   if (built.strippedSetIds.length > 0) {
-    report.stream.write(formatValidationReport({ valid: true, errors: [], warnings: setIdStrippedIssues(built.strippedSetIds) }, { file: path.join(report.dir, 'manifest.yaml') }));
+    report.stream.write(
+      formatValidationReport(
+        { valid: true, errors: [], warnings: setIdStrippedIssues(built.strippedSetIds) },
+        { file: path.join(report.dir, 'manifest.yaml') },
+      ),
+    );
   }
   const files = built.packageTree.entries.filter((entry) => entry.type === 'file').length;
   progress.note(`packages: ${built.packageTree.packages.length} installed, ${files} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);

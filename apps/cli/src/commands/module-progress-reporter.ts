@@ -26,7 +26,11 @@ export function formatBytes(bytes: number): string {
 }
 
 /** The progress line for an artifact event, or undefined when the event is not worth a line. */
-export function artifactProgressLine<S extends ArtifactProgressStep>(step: S, detail: ArtifactProgressDetails[S], state: { nextQuarter: number }): string | undefined {
+export function artifactProgressLine<S extends ArtifactProgressStep>(
+  step: S,
+  detail: ArtifactProgressDetails[S],
+  state: { nextQuarter: number },
+): string | undefined {
   switch (step) {
     case 'tree_read': {
       const d = detail as ArtifactProgressDetails['tree_read'];

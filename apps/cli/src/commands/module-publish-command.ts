@@ -38,7 +38,8 @@ function required(value: string | undefined, flag: string, variable: string): st
 
 function parseAttempts(value: string | undefined): number {
   const attempts = Number(value ?? '5');
-  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) throw new UsageError(`--webhook-attempts must be a whole number from 1 to 20, got "${value}"`);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20)
+    throw new UsageError(`--webhook-attempts must be a whole number from 1 to 20, got "${value}"`);
   return attempts;
 }
 
@@ -49,10 +50,20 @@ export function registerModulePublishCommand(module: Command): void {
     .description('validate, build, push, sign and report a module version to Powernode (what the CI workflow runs on a tag)')
     .argument('<dir>', 'the module repository (manifest.yaml, rootfs/)');
   addRefOption(command)
-    .addOption(new Option('--repo-full-name <owner/repo>', 'the git repository the module is registered with (default: GITEA_REPOSITORY or GITHUB_REPOSITORY)').env('POWERNODE_REPO_FULL_NAME'))
-    .addOption(new Option('--webhook-url <url>', 'the Powernode webhook, e.g. https://<gateway>/api/v1/system/webhooks/gitea/module').env('POWERNODE_WEBHOOK_URL'))
-    .addOption(new Option('--webhook-secret <secret>', 'the module\'s webhook secret (shown once when the module was registered)').env('POWERNODE_WEBHOOK_SECRET'))
-    .addOption(new Option('--webhook-attempts <n>', 'attempts at delivering the webhook on 5xx or connection errors').env('POWERNODE_WEBHOOK_ATTEMPTS').default('5'));
+    .addOption(
+      new Option('--repo-full-name <owner/repo>', 'the git repository the module is registered with (default: GITEA_REPOSITORY or GITHUB_REPOSITORY)').env(
+        'POWERNODE_REPO_FULL_NAME',
+      ),
+    )
+    .addOption(
+      new Option('--webhook-url <url>', 'the Powernode webhook, e.g. https://<gateway>/api/v1/system/webhooks/gitea/module').env('POWERNODE_WEBHOOK_URL'),
+    )
+    .addOption(
+      new Option('--webhook-secret <secret>', "the module's webhook secret (shown once when the module was registered)").env('POWERNODE_WEBHOOK_SECRET'),
+    )
+    .addOption(
+      new Option('--webhook-attempts <n>', 'attempts at delivering the webhook on 5xx or connection errors').env('POWERNODE_WEBHOOK_ATTEMPTS').default('5'),
+    );
   addBuildOptions(command, 'module version (default: the tag of --ref, which must then be a semantic version such as v0.1.0)');
   addSigningOptions(command);
   addRegistryOptions(command)
@@ -70,69 +81,85 @@ export function registerModulePublishCommand(module: Command): void {
       ].join('\n'),
     )
     .action(
-      commandAction(
-        async (dir: string, options: PublishCommandOptions, cmd: Command) => {
-          const ref = requireRef(options.ref);
-          const repoFullName = required(resolveRepoFullName(options.repoFullName, process.env), '--repo-full-name', 'POWERNODE_REPO_FULL_NAME, GITEA_REPOSITORY or GITHUB_REPOSITORY');
-          const webhookUrl = required(options.webhookUrl, '--webhook-url', 'POWERNODE_WEBHOOK_URL');
-          const webhookSecret = required(options.webhookSecret, '--webhook-secret', 'POWERNODE_WEBHOOK_SECRET');
-          const attempts = parseAttempts(options.webhookAttempts);
-          const mode = resolveSigningMode(options, (option) => cmd.getOptionValueSource(option), process.env);
+      commandAction(async (dir: string, options: PublishCommandOptions, cmd: Command) => {
+        const ref = requireRef(options.ref);
+        const repoFullName = required(
+          resolveRepoFullName(options.repoFullName, process.env),
+          '--repo-full-name',
+          'POWERNODE_REPO_FULL_NAME, GITEA_REPOSITORY or GITHUB_REPOSITORY',
+        );
+        const webhookUrl = required(options.webhookUrl, '--webhook-url', 'POWERNODE_WEBHOOK_URL');
+        const webhookSecret = required(options.webhookSecret, '--webhook-secret', 'POWERNODE_WEBHOOK_SECRET');
+        const attempts = parseAttempts(options.webhookAttempts);
+        const mode = resolveSigningMode(options, (option) => cmd.getOptionValueSource(option), process.env);
 
-          if (!REPO_FULL_NAME.test(repoFullName)) {
-            throw new PowernodeError('validation_failed', `--repo-full-name "${repoFullName}" is not <owner>/<repo>`, { details: { field: 'repo_full_name', value: repoFullName } });
-          }
-          if (!/^https?:\/\//.test(webhookUrl) || !URL.canParse(webhookUrl)) {
-            throw new PowernodeError('validation_failed', `--webhook-url "${webhookUrl}" is not an http(s) URL`, { details: { field: 'webhook_url', value: webhookUrl } });
-          }
-          const reference = parseModuleReference(ref, { requireTag: true });
-          const tag = reference.tag!;
-          const version = options.version ?? versionFromTag(tag);
-          if (version === undefined) {
-            throw new PowernodeError('not_semver', `the tag "${tag}" of --ref is not a semantic version; tag releases like v0.1.0 or pass --version`, { details: { field: 'ref', value: ref } });
-          }
-          const client = registryClientFor(reference, options);
-          const progress = progressReporter({ quiet: options.quiet === true });
+        if (!REPO_FULL_NAME.test(repoFullName)) {
+          throw new PowernodeError('validation_failed', `--repo-full-name "${repoFullName}" is not <owner>/<repo>`, {
+            details: { field: 'repo_full_name', value: repoFullName },
+          });
+        }
+        if (!/^https?:\/\//.test(webhookUrl) || !URL.canParse(webhookUrl)) {
+          throw new PowernodeError('validation_failed', `--webhook-url "${webhookUrl}" is not an http(s) URL`, {
+            details: { field: 'webhook_url', value: webhookUrl },
+          });
+        }
+        const reference = parseModuleReference(ref, { requireTag: true });
+        const tag = reference.tag!;
+        const version = options.version ?? versionFromTag(tag);
+        if (version === undefined) {
+          throw new PowernodeError('not_semver', `the tag "${tag}" of --ref is not a semantic version; tag releases like v0.1.0 or pass --version`, {
+            details: { field: 'ref', value: ref },
+          });
+        }
+        const client = registryClientFor(reference, options);
+        const progress = progressReporter({ quiet: options.quiet === true });
 
-          progress.step(`[1/5] validate ${dir}`);
-          const validation = await requireValidModuleDir(dir, process.stderr);
-          progress.note(validation.warnings.length === 0 ? 'valid' : `valid, ${validation.warnings.length} warning${validation.warnings.length === 1 ? '' : 's'}`);
-          progress.step('[2/5] build');
-          const built = await buildArtifact(dir, { ...options, version }, progress);
-          try {
-            progress.step(`[3/5] push ${formatReference(reference)}`);
-            const pushed = await withRegistryCredentialsHint(() => pushBuiltArtifact(client, reference, built, progress));
-            progress.step(`[4/5] sign (${describeSigningMode(mode)})`);
-            const subject = await withRegistryCredentialsHint(() => resolveImage(client, { ...reference, digest: pushed.digest }));
-            const signature = await withRegistryCredentialsHint(() => signAndAttach(client, reference, subject, mode, progress));
-            progress.step(`[5/5] webhook ${webhookUrl}`);
-            const delivery = await deliverWebhook(webhookUrl, webhookSecret, moduleWebhookPayload(repoFullName, tag, pushed.pinned), {
-              attempts,
-              onRetry: (attempt, reason, delayMs) => progress.note(`attempt ${attempt} failed (${reason}); retrying in ${Math.round(delayMs / 100) / 10} s`),
+        progress.step(`[1/5] validate ${dir}`);
+        const validation = await requireValidModuleDir(dir, process.stderr);
+        progress.note(
+          validation.warnings.length === 0 ? 'valid' : `valid, ${validation.warnings.length} warning${validation.warnings.length === 1 ? '' : 's'}`,
+        );
+        progress.step('[2/5] build');
+        const built = await buildArtifact(dir, { ...options, version }, progress);
+        try {
+          progress.step(`[3/5] push ${formatReference(reference)}`);
+          const pushed = await withRegistryCredentialsHint(() => pushBuiltArtifact(client, reference, built, progress));
+          progress.step(`[4/5] sign (${describeSigningMode(mode)})`);
+          const subject = await withRegistryCredentialsHint(() => resolveImage(client, { ...reference, digest: pushed.digest }));
+          const signature = await withRegistryCredentialsHint(() => signAndAttach(client, reference, subject, mode, progress));
+          progress.step(`[5/5] webhook ${webhookUrl}`);
+          const delivery = await deliverWebhook(webhookUrl, webhookSecret, moduleWebhookPayload(repoFullName, tag, pushed.pinned), {
+            attempts,
+            onRetry: (attempt, reason, delayMs) => progress.note(`attempt ${attempt} failed (${reason}); retrying in ${Math.round(delayMs / 100) / 10} s`),
+          });
+          progress.note(`accepted (HTTP ${delivery.status}, delivery ${delivery.delivery_id})`);
+
+          if (options.json === true) {
+            writeJson({
+              ref: formatReference(reference),
+              digest: pushed.digest,
+              artifact: pushed.pinned,
+              ...artifactSummary(built),
+              repo_full_name: repoFullName,
+              signature,
+              webhook: {
+                url: webhookUrl,
+                status: delivery.status,
+                delivery_id: delivery.delivery_id,
+                attempts: delivery.attempts,
+                response: delivery.response,
+              },
             });
-            progress.note(`accepted (HTTP ${delivery.status}, delivery ${delivery.delivery_id})`);
-
-            if (options.json === true) {
-              writeJson({
-                ref: formatReference(reference),
-                digest: pushed.digest,
-                artifact: pushed.pinned,
-                ...artifactSummary(built),
-                repo_full_name: repoFullName,
-                signature,
-                webhook: { url: webhookUrl, status: delivery.status, delivery_id: delivery.delivery_id, attempts: delivery.attempts, response: delivery.response },
-              });
-              return 0;
-            }
-            writeLine(`published ${pushed.pinned}`);
-            for (const line of artifactSummaryLines(built)) writeLine(`  ${line}`);
-            writeLine(`  signature          ${signature.digest} (${signature.signer.identity ?? 'unknown signer'})`);
-            writeLine(`  webhook            HTTP ${delivery.status}, delivery ${delivery.delivery_id}`);
             return 0;
-          } finally {
-            await built.dispose();
           }
-        },
-      ),
+          writeLine(`published ${pushed.pinned}`);
+          for (const line of artifactSummaryLines(built)) writeLine(`  ${line}`);
+          writeLine(`  signature          ${signature.digest} (${signature.signer.identity ?? 'unknown signer'})`);
+          writeLine(`  webhook            HTTP ${delivery.status}, delivery ${delivery.delivery_id}`);
+          return 0;
+        } finally {
+          await built.dispose();
+        }
+      }),
     );
 }

@@ -31,7 +31,9 @@ export function requireRef(ref: string | undefined): string {
 
 /** Adds `--ref` with its environment variable. */
 export function addRefOption(command: Command): Command {
-  return command.addOption(new Option('--ref <ref>', 'where to push: <registry>/<path>:<tag>, e.g. 127.0.0.1:5000/acme/my-redis:v0.1.0').env('POWERNODE_MODULE_REF'));
+  return command.addOption(
+    new Option('--ref <ref>', 'where to push: <registry>/<path>:<tag>, e.g. 127.0.0.1:5000/acme/my-redis:v0.1.0').env('POWERNODE_MODULE_REF'),
+  );
 }
 
 /** A pushed artifact: where it is and what it is. */
@@ -44,7 +46,12 @@ export interface PushedArtifact {
 }
 
 /** Pushes a built artifact to `reference`, reporting each blob. */
-export async function pushBuiltArtifact(client: OciClient, reference: OciReference, built: BuiltModuleArtifact, progress: ProgressReporter): Promise<PushedArtifact> {
+export async function pushBuiltArtifact(
+  client: OciClient,
+  reference: OciReference,
+  built: BuiltModuleArtifact,
+  progress: ProgressReporter,
+): Promise<PushedArtifact> {
   const digest = await pushModuleArtifact(client, reference, built, { onProgress: progress.artifact });
   return { reference, client, digest, pinned: `${formatReference({ ...reference, digest: undefined })}@${digest}` };
 }
@@ -62,29 +69,27 @@ export function registerModulePushCommand(module: Command): void {
     .option('-q, --quiet', 'no progress lines on stderr')
     .addHelpText('after', '\nExit status: 0 pushed, 1 invalid module or registry failure, 2 usage.')
     .action(
-      commandAction(
-        async (dir: string, options: PushCommandOptions) => {
-          const reference = parseModuleReference(requireRef(options.ref));
-          const client = registryClientFor(reference, options);
-          const progress = progressReporter({ quiet: options.quiet === true });
-          const version = options.version ?? versionFromTag(reference.tag);
-          await requireValidModuleDir(dir, process.stderr);
-          progress.step(`building ${dir}`);
-          const built = await buildArtifact(dir, { ...options, ...(version === undefined ? {} : { version }) }, progress);
-          try {
-            progress.step(`pushing to ${formatReference(reference)}`);
-            const pushed = await withRegistryCredentialsHint(() => pushBuiltArtifact(client, reference, built, progress));
-            if (options.json === true) {
-              writeJson({ ref: formatReference(reference), digest: pushed.digest, artifact: pushed.pinned, ...artifactSummary(built) });
-              return 0;
-            }
-            writeLine(pushed.pinned);
-            for (const line of artifactSummaryLines(built)) process.stderr.write(`  ${line}\n`);
+      commandAction(async (dir: string, options: PushCommandOptions) => {
+        const reference = parseModuleReference(requireRef(options.ref));
+        const client = registryClientFor(reference, options);
+        const progress = progressReporter({ quiet: options.quiet === true });
+        const version = options.version ?? versionFromTag(reference.tag);
+        await requireValidModuleDir(dir, process.stderr);
+        progress.step(`building ${dir}`);
+        const built = await buildArtifact(dir, { ...options, ...(version === undefined ? {} : { version }) }, progress);
+        try {
+          progress.step(`pushing to ${formatReference(reference)}`);
+          const pushed = await withRegistryCredentialsHint(() => pushBuiltArtifact(client, reference, built, progress));
+          if (options.json === true) {
+            writeJson({ ref: formatReference(reference), digest: pushed.digest, artifact: pushed.pinned, ...artifactSummary(built) });
             return 0;
-          } finally {
-            await built.dispose();
           }
-        },
-      ),
+          writeLine(pushed.pinned);
+          for (const line of artifactSummaryLines(built)) process.stderr.write(`  ${line}\n`);
+          return 0;
+        } finally {
+          await built.dispose();
+        }
+      }),
     );
 }

@@ -16,7 +16,9 @@ export function addRegistryOptions(command: Command): Command {
   return command
     .addOption(new Option('--insecure', 'talk plain HTTP to the registry (loopback registries always are)').env('POWERNODE_REGISTRY_INSECURE'))
     .addOption(new Option('--registry-username <user>', 'registry user for basic or token auth').env('POWERNODE_REGISTRY_USERNAME'))
-    .addOption(new Option('--registry-password <password>', 'registry password or access token (prefer the environment variable)').env('POWERNODE_REGISTRY_PASSWORD'))
+    .addOption(
+      new Option('--registry-password <password>', 'registry password or access token (prefer the environment variable)').env('POWERNODE_REGISTRY_PASSWORD'),
+    )
     .addOption(new Option('--registry-token <token>', 'a registry bearer token instead of user and password').env('POWERNODE_REGISTRY_TOKEN'));
 }
 
@@ -27,7 +29,9 @@ export function registryAuthOf(options: RegistryOptions): RegistryAuth | undefin
   const password = options.registryPassword ?? '';
   if (username === '' && password === '') return undefined;
   if (username === '' || password === '') {
-    throw new UsageError('registry credentials need both --registry-username and --registry-password (or POWERNODE_REGISTRY_USERNAME and POWERNODE_REGISTRY_PASSWORD)');
+    throw new UsageError(
+      'registry credentials need both --registry-username and --registry-password (or POWERNODE_REGISTRY_USERNAME and POWERNODE_REGISTRY_PASSWORD)',
+    );
   }
   return { username, password };
 }
@@ -36,9 +40,13 @@ export function registryAuthOf(options: RegistryOptions): RegistryAuth | undefin
 export function parseModuleReference(reference: string, options: { requireTag?: boolean } = {}): OciReference {
   const parsed = parseReference(reference);
   if (options.requireTag === true && parsed.tag === undefined) {
-    throw new PowernodeError('validation_failed', `OCI reference "${reference}" has no tag; publish pushes to <registry>/<path>:<tag>, e.g. 127.0.0.1:5000/acme/my-redis:v0.1.0`, {
-      details: { field: 'ref', value: reference },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `OCI reference "${reference}" has no tag; publish pushes to <registry>/<path>:<tag>, e.g. 127.0.0.1:5000/acme/my-redis:v0.1.0`,
+      {
+        details: { field: 'ref', value: reference },
+      },
+    );
   }
   return parsed;
 }

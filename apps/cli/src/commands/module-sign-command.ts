@@ -5,7 +5,16 @@ import { commandAction, writeJson, writeLine } from './module-command-action.js'
 import { progressReporter, type ProgressReporter } from './module-progress-reporter.js';
 import { addRegistryOptions, parseModuleReference, registryClientFor, withRegistryCredentialsHint, type RegistryOptions } from './module-registry-access.js';
 import { attachSignatureReferrer, SIGSTORE_BUNDLE_ARTIFACT_TYPE } from './module-signature-referrer.js';
-import { addSigningOptions, describeSigningMode, resolveSigningMode, signImageDigest, signingHelpText, type SignerSummary, type SigningMode, type SigningOptions } from './module-signing.js';
+import {
+  addSigningOptions,
+  describeSigningMode,
+  resolveSigningMode,
+  signImageDigest,
+  signingHelpText,
+  type SignerSummary,
+  type SigningMode,
+  type SigningOptions,
+} from './module-signing.js';
 
 interface SignCommandOptions extends SigningOptions, RegistryOptions {
   json?: boolean;
@@ -41,13 +50,19 @@ export async function signAndAttach(
 export async function resolveImage(client: OciClient, reference: OciReference): Promise<Descriptor> {
   const target = reference.digest ?? reference.tag;
   if (target === undefined) {
-    throw new PowernodeError('validation_failed', `OCI reference "${formatReference(reference)}" names neither a tag nor a digest; sign <registry>/<path>:<tag> or <registry>/<path>@sha256:<hex>`, {
-      details: { field: 'ref' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `OCI reference "${formatReference(reference)}" names neither a tag nor a digest; sign <registry>/<path>:<tag> or <registry>/<path>@sha256:<hex>`,
+      {
+        details: { field: 'ref' },
+      },
+    );
   }
   const head = await client.headManifest(reference.repository, target);
   if (head === undefined) {
-    throw new PowernodeError('not_found', `${formatReference(reference)} does not exist in the registry; push it first (powernode module push)`, { details: { ref: formatReference(reference) } });
+    throw new PowernodeError('not_found', `${formatReference(reference)} does not exist in the registry; push it first (powernode module push)`, {
+      details: { ref: formatReference(reference) },
+    });
   }
   return { mediaType: head.mediaType, digest: head.digest, size: head.size };
 }
@@ -67,24 +82,22 @@ export function registerModuleSignCommand(module: Command): void {
       `${signingHelpText()}\n\nThe bundle is a DSSE in-toto statement naming the manifest digest (cosign v3's image signature),\nattached with artifactType ${SIGSTORE_BUNDLE_ARTIFACT_TYPE}.\nExit status: 0 signed, 1 refused (no such image, registry or signing failure), 2 usage.`,
     )
     .action(
-      commandAction(
-        async (ref: string, options: SignCommandOptions, cmd: Command) => {
-          const mode = resolveSigningMode(options, (option) => cmd.getOptionValueSource(option), process.env);
-          const reference = parseModuleReference(ref);
-          const client = registryClientFor(reference, options);
-          const progress = progressReporter({ quiet: options.quiet === true });
-          progress.step(`signing ${formatReference(reference)}`);
-          const subject = await withRegistryCredentialsHint(() => resolveImage(client, reference));
-          const signature = await withRegistryCredentialsHint(() => signAndAttach(client, reference, subject, mode, progress));
-          if (options.json === true) {
-            writeJson({ ref: formatReference(reference), digest: subject.digest, signature });
-            return 0;
-          }
-          writeLine(`signed ${formatReference({ ...reference, digest: subject.digest })}`);
-          writeLine(`  signature ${signature.digest}`);
-          writeLine(`  signer    ${signature.signer.identity ?? '(unknown)'}${signature.signer.issuer === null ? '' : ` (issuer ${signature.signer.issuer})`}`);
+      commandAction(async (ref: string, options: SignCommandOptions, cmd: Command) => {
+        const mode = resolveSigningMode(options, (option) => cmd.getOptionValueSource(option), process.env);
+        const reference = parseModuleReference(ref);
+        const client = registryClientFor(reference, options);
+        const progress = progressReporter({ quiet: options.quiet === true });
+        progress.step(`signing ${formatReference(reference)}`);
+        const subject = await withRegistryCredentialsHint(() => resolveImage(client, reference));
+        const signature = await withRegistryCredentialsHint(() => signAndAttach(client, reference, subject, mode, progress));
+        if (options.json === true) {
+          writeJson({ ref: formatReference(reference), digest: subject.digest, signature });
           return 0;
-        },
-      ),
+        }
+        writeLine(`signed ${formatReference({ ...reference, digest: subject.digest })}`);
+        writeLine(`  signature ${signature.digest}`);
+        writeLine(`  signer    ${signature.signer.identity ?? '(unknown)'}${signature.signer.issuer === null ? '' : ` (issuer ${signature.signer.issuer})`}`);
+        return 0;
+      }),
     );
 }

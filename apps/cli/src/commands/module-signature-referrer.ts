@@ -43,7 +43,13 @@ export function signatureReferrerManifest(subject: Descriptor, bundle: Serialize
  * Uploads the bundle and attaches it to the image as an OCI referrer: through the referrers API when the
  * registry has one, else by updating the `sha256-<hex>` tag index (the OCI fallback scheme).
  */
-export async function attachSignatureReferrer(client: OciClient, repository: string, subject: Descriptor, bundle: SerializedBundle, createdAt = new Date()): Promise<AttachedReferrer> {
+export async function attachSignatureReferrer(
+  client: OciClient,
+  repository: string,
+  subject: Descriptor,
+  bundle: SerializedBundle,
+  createdAt = new Date(),
+): Promise<AttachedReferrer> {
   const bytes = bundleBytes(bundle);
   await client.uploadBlob(repository, OCI_EMPTY_JSON, { mediaType: OCI_EMPTY_DESCRIPTOR.mediaType });
   await client.uploadBlob(repository, bytes, { mediaType: SIGSTORE_BUNDLE_ARTIFACT_TYPE });

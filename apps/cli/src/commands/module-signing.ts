@@ -69,12 +69,22 @@ export function addSigningOptions(command: Command): Command {
     .addOption(new Option('--data-dir <dir>', 'data directory holding the dev Sigstore').env('POWERNODE_DATA_DIR').default('./.data'))
     .addOption(new Option('--key <file>', 'sign with a P-256 private key (PKCS#8 or SEC 1 PEM), as cosign --key').env('POWERNODE_SIGNING_KEY'))
     .addOption(new Option('--key-passphrase <passphrase>', 'passphrase of an encrypted --key').env('POWERNODE_SIGNING_KEY_PASSPHRASE'))
-    .addOption(new Option('--identity-token <jwt>', 'keyless: sign with a Fulcio certificate for this OIDC identity token (also read from SIGSTORE_ID_TOKEN)').env('POWERNODE_IDENTITY_TOKEN'))
-    .addOption(new Option('--keyless', 'keyless with the CI job\'s OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN, audience "sigstore"); the default in CI').env('POWERNODE_SIGN_KEYLESS'))
+    .addOption(
+      new Option('--identity-token <jwt>', 'keyless: sign with a Fulcio certificate for this OIDC identity token (also read from SIGSTORE_ID_TOKEN)').env(
+        'POWERNODE_IDENTITY_TOKEN',
+      ),
+    )
+    .addOption(
+      new Option('--keyless', 'keyless with the CI job\'s OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN, audience "sigstore"); the default in CI').env(
+        'POWERNODE_SIGN_KEYLESS',
+      ),
+    )
     .addOption(new Option('--fulcio-url <url>', 'Fulcio for keyless signing').env('POWERNODE_FULCIO_URL').default(PUBLIC_FULCIO_URL))
     .addOption(new Option('--rekor-url <url>', 'Rekor transparency log for keyless signing').env('POWERNODE_REKOR_URL').default(PUBLIC_REKOR_URL))
     .addOption(new Option('--no-tlog-upload', 'do not record a keyless signature in Rekor (then --tsa-url is required)'))
-    .addOption(new Option('--tsa-url <url>', 'RFC 3161 timestamp authority (Sigstore TSA API) to countersign keyless or --key signatures').env('POWERNODE_TSA_URL'));
+    .addOption(
+      new Option('--tsa-url <url>', 'RFC 3161 timestamp authority (Sigstore TSA API) to countersign keyless or --key signatures').env('POWERNODE_TSA_URL'),
+    );
 }
 
 const SIGNING_HELP = [
@@ -84,7 +94,7 @@ const SIGNING_HELP = [
   `                        issuer ${DEFAULT_DEV_ISSUER}; its trusted root is <data dir>/dev-sigstore/trusted_root.json`,
   '  --key FILE            a cosign-style key pair (verify with --key on the public key)',
   '  --identity-token JWT  keyless via Fulcio (+ Rekor and/or a TSA) for that identity',
-  '  --keyless             keyless with the CI job\'s own OIDC token (needs permissions: id-token: write)',
+  "  --keyless             keyless with the CI job's own OIDC token (needs permissions: id-token: write)",
 ].join('\n');
 
 /** The help text explaining the signing modes. */
@@ -101,7 +111,11 @@ function nonEmpty(value: string | undefined): string | undefined {
  * Flags given on the command line win over ones that come from the environment; two modes from the same
  * place are a usage error, as is no mode outside CI.
  */
-export function resolveSigningMode(options: SigningOptions, sourceOf: (option: keyof SigningOptions) => string | undefined, env: NodeJS.ProcessEnv): SigningMode {
+export function resolveSigningMode(
+  options: SigningOptions,
+  sourceOf: (option: keyof SigningOptions) => string | undefined,
+  env: NodeJS.ProcessEnv,
+): SigningMode {
   const identityToken = nonEmpty(options.identityToken) ?? nonEmpty(env['SIGSTORE_ID_TOKEN']);
   const tokenSource = nonEmpty(options.identityToken) === undefined ? 'env' : sourceOf('identityToken');
   const candidates: Array<{ type: SigningMode['type']; flag: string; fromCli: boolean }> = [];
@@ -117,14 +131,18 @@ export function resolveSigningMode(options: SigningOptions, sourceOf: (option: k
   const fromCli = candidates.filter((c) => c.fromCli);
   const chosen = fromCli.length > 0 ? fromCli : candidates;
   if (chosen.length > 1) {
-    throw new UsageError(`choose one signing mode, not ${chosen.map((c) => c.flag).join(' and ')}${fromCli.length === 0 ? ' (set through environment variables)' : ''}`);
+    throw new UsageError(
+      `choose one signing mode, not ${chosen.map((c) => c.flag).join(' and ')}${fromCli.length === 0 ? ' (set through environment variables)' : ''}`,
+    );
   }
   const tsaUrl = nonEmpty(options.tsaUrl);
   const ci = ciTokenEndpoint(env);
   const type = chosen[0]?.type ?? (ci === undefined ? undefined : 'keyless');
   switch (type) {
     case undefined:
-      throw new UsageError('choose how to sign: --dev, --key FILE or --identity-token JWT (in a CI job with "permissions: id-token: write" keyless signing is the default)');
+      throw new UsageError(
+        'choose how to sign: --dev, --key FILE or --identity-token JWT (in a CI job with "permissions: id-token: write" keyless signing is the default)',
+      );
     case 'dev':
       return {
         type: 'dev',
@@ -194,10 +212,14 @@ async function readKeyFile(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new PowernodeError(code === 'ENOENT' ? 'not_found' : 'validation_failed', `cannot read the signing key ${file}: ${code ?? (cause as Error).message}; pass the path of a PEM P-256 private key`, {
-      cause,
-      details: { field: 'key', path: file },
-    });
+    throw new PowernodeError(
+      code === 'ENOENT' ? 'not_found' : 'validation_failed',
+      `cannot read the signing key ${file}: ${code ?? (cause as Error).message}; pass the path of a PEM P-256 private key`,
+      {
+        cause,
+        details: { field: 'key', path: file },
+      },
+    );
   }
 }
 

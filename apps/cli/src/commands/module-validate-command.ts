@@ -36,13 +36,11 @@ export function registerModuleValidateCommand(module: Command): void {
       '\nEach issue is printed as <file>:<line>:<col> <severity> <field path>: <message>.\nExit status: 0 valid (warnings allowed), 1 errors found, 2 usage.',
     )
     .action(
-      commandAction(
-        async (dir: string, options: ValidateOptions) => {
-          const result = await validateModuleDir(dir);
-          if (options.json === true) writeJson(validationJson(result));
-          else process.stdout.write(formatValidationReport(result, { file: path.join(dir, 'manifest.yaml') }));
-          return result.valid ? 0 : 1;
-        },
-      ),
+      commandAction(async (dir: string, options: ValidateOptions) => {
+        const result = await validateModuleDir(dir);
+        if (options.json === true) writeJson(validationJson(result));
+        else process.stdout.write(formatValidationReport(result, { file: path.join(dir, 'manifest.yaml') }));
+        return result.valid ? 0 : 1;
+      }),
     );
 }

@@ -68,7 +68,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * is success; any other 4xx is a refusal (`unauthenticated` for 401/403, `validation_failed` otherwise)
  * carrying the gateway's problem detail.
  */
-export async function deliverWebhook(url: string, secret: string, payload: ModuleWebhookPayload, options: DeliverWebhookOptions = {}): Promise<WebhookDelivery> {
+export async function deliverWebhook(
+  url: string,
+  secret: string,
+  payload: ModuleWebhookPayload,
+  options: DeliverWebhookOptions = {},
+): Promise<WebhookDelivery> {
   const attempts = Math.max(1, options.attempts ?? 5);
   const doFetch = options.fetch ?? fetch;
   const deliveryId = options.deliveryId ?? randomUUID();
@@ -101,7 +106,9 @@ export async function deliverWebhook(url: string, secret: string, payload: Modul
         throw new PowernodeError(
           response.status === 401 || response.status === 403 ? 'unauthenticated' : 'validation_failed',
           `the webhook at ${url} refused the delivery (HTTP ${response.status}): ${reason}${
-            response.status === 401 ? '; check that the webhook secret is the one shown when the module was registered and that --repo-full-name matches the module' : ''
+            response.status === 401
+              ? '; check that the webhook secret is the one shown when the module was registered and that --repo-full-name matches the module'
+              : ''
           }`,
           { details: { status: response.status, delivery_id: deliveryId } },
         );
@@ -118,8 +125,12 @@ export async function deliverWebhook(url: string, secret: string, payload: Modul
       delay = Math.min(delay * 2, 30_000);
     }
   }
-  throw new PowernodeError('webhook_unreachable', `the webhook at ${url} did not accept the delivery after ${attempts} attempts (last: ${lastReason}); the artifact is pushed and signed, re-run the publish step to notify again`, {
-    retryable: true,
-    details: { delivery_id: deliveryId, attempts },
-  });
+  throw new PowernodeError(
+    'webhook_unreachable',
+    `the webhook at ${url} did not accept the delivery after ${attempts} attempts (last: ${lastReason}); the artifact is pushed and signed, re-run the publish step to notify again`,
+    {
+      retryable: true,
+      details: { delivery_id: deliveryId, attempts },
+    },
+  );
 }

@@ -27,10 +27,14 @@ async function readInput(file: string, what: string, flag: string): Promise<Buff
     return await readFile(file);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new PowernodeError(code === 'ENOENT' ? 'not_found' : 'validation_failed', `cannot read the ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : (cause as Error).message}; check ${flag}`, {
-      cause,
-      details: { path: file },
-    });
+    throw new PowernodeError(
+      code === 'ENOENT' ? 'not_found' : 'validation_failed',
+      `cannot read the ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : (cause as Error).message}; check ${flag}`,
+      {
+        cause,
+        details: { path: file },
+      },
+    );
   }
 }
 
@@ -58,7 +62,8 @@ export function policyFromFlags(options: Omit<VerifyBlobOptions, 'bundle' | 'jso
     throw new UsageError('give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both');
   }
   if (publicKeyPem !== undefined) {
-    if (identity !== undefined || issuer !== undefined) throw new UsageError('--key verifies a key-pair signature: drop the certificate identity and issuer flags');
+    if (identity !== undefined || issuer !== undefined)
+      throw new UsageError('--key verifies a key-pair signature: drop the certificate identity and issuer flags');
     return { public_key_pem: publicKeyPem };
   }
   if (identity === undefined || issuer === undefined) {
@@ -93,9 +98,17 @@ export function registerVerifyBlobCommand(program: Command): void {
     .argument('[artifact]', 'the signed file (or sha256:<hex>); may be omitted for a DSSE bundle')
     .requiredOption('--bundle <file>', 'the Sigstore bundle (JSON)')
     .addOption(new Option('--trusted-root <file>', 'Sigstore trusted_root.json (required unless --key)').env('POWERNODE_TRUSTED_ROOT'))
-    .addOption(new Option('--certificate-identity-regexp <regexp>', 'the signing certificate SAN must match (anchored: the whole value)').env('POWERNODE_CERTIFICATE_IDENTITY_REGEXP'))
+    .addOption(
+      new Option('--certificate-identity-regexp <regexp>', 'the signing certificate SAN must match (anchored: the whole value)').env(
+        'POWERNODE_CERTIFICATE_IDENTITY_REGEXP',
+      ),
+    )
     .addOption(new Option('--certificate-identity <identity>', 'the signing certificate SAN must equal this'))
-    .addOption(new Option('--certificate-oidc-issuer-regexp <regexp>', 'the certificate OIDC issuer must match (anchored)').env('POWERNODE_CERTIFICATE_OIDC_ISSUER_REGEXP'))
+    .addOption(
+      new Option('--certificate-oidc-issuer-regexp <regexp>', 'the certificate OIDC issuer must match (anchored)').env(
+        'POWERNODE_CERTIFICATE_OIDC_ISSUER_REGEXP',
+      ),
+    )
     .addOption(new Option('--certificate-oidc-issuer <issuer>', 'the certificate OIDC issuer must equal this'))
     .addOption(new Option('--key <file>', 'verify a key-pair signature with this PEM public key instead').env('POWERNODE_VERIFY_KEY'))
     .option('--json', 'print the verdict {verified, signer_identity, signer_issuer, signed_at} or {verified:false, reason_code, reason}')
@@ -109,27 +122,26 @@ export function registerVerifyBlobCommand(program: Command): void {
       ].join('\n'),
     )
     .action(
-      commandAction(
-        async (artifact: string | undefined, options: VerifyBlobOptions) => {
-          const publicKeyPem = options.key === undefined ? undefined : (await readInput(options.key, 'public key', '--key')).toString('utf8');
-          const policy = policyFromFlags(options, publicKeyPem);
-          if (options.trustedRoot === undefined && publicKeyPem === undefined) throw new UsageError('--trusted-root <file> is required (or set POWERNODE_TRUSTED_ROOT)');
-          const trust = options.trustedRoot === undefined ? keyOnlyTrust() : loadTrustedRoot(options.trustedRoot);
-          const bundle = await readInput(options.bundle, 'bundle', '--bundle');
-          const input = await artifactInput(artifact);
-          const verdict = verifyBundle({ bundle, ...(input === undefined ? {} : { artifact: input }), policy, trust });
-          if (options.json === true) writeJson(verdict);
-          if (!verdict.verified) {
-            process.stderr.write(`powernode: not verified (${verdict.reason_code}): ${verdict.reason}\n`);
-            return 1;
-          }
-          if (options.json !== true) {
-            writeLine('Verified OK');
-            writeLine(`  signer     ${verdict.signer_identity}${verdict.signer_issuer === null ? '' : ` (issuer ${verdict.signer_issuer})`}`);
-            writeLine(`  signed at  ${verdict.signed_at ?? 'unknown (no timestamp in the bundle)'}`);
-          }
-          return 0;
-        },
-      ),
+      commandAction(async (artifact: string | undefined, options: VerifyBlobOptions) => {
+        const publicKeyPem = options.key === undefined ? undefined : (await readInput(options.key, 'public key', '--key')).toString('utf8');
+        const policy = policyFromFlags(options, publicKeyPem);
+        if (options.trustedRoot === undefined && publicKeyPem === undefined)
+          throw new UsageError('--trusted-root <file> is required (or set POWERNODE_TRUSTED_ROOT)');
+        const trust = options.trustedRoot === undefined ? keyOnlyTrust() : loadTrustedRoot(options.trustedRoot);
+        const bundle = await readInput(options.bundle, 'bundle', '--bundle');
+        const input = await artifactInput(artifact);
+        const verdict = verifyBundle({ bundle, ...(input === undefined ? {} : { artifact: input }), policy, trust });
+        if (options.json === true) writeJson(verdict);
+        if (!verdict.verified) {
+          process.stderr.write(`powernode: not verified (${verdict.reason_code}): ${verdict.reason}\n`);
+          return 1;
+        }
+        if (options.json !== true) {
+          writeLine('Verified OK');
+          writeLine(`  signer     ${verdict.signer_identity}${verdict.signer_issuer === null ? '' : ` (issuer ${verdict.signer_issuer})`}`);
+          writeLine(`  signed at  ${verdict.signed_at ?? 'unknown (no timestamp in the bundle)'}`);
+        }
+        return 0;
+      }),
     );
 }

@@ -63,7 +63,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
       out(`powernode | starting nats-server (JetStream) on ${nats.host}:${nats.port}, data in ${storeDir}`);
       supervisor.start('nats', bin, ['-c', natsConfig, '-a', nats.host, '-p', String(nats.port), '-js', '-sd', storeDir], {}, () => onCrash('nats'));
       started.push('nats');
-      if (!(await pollUntil(() => tcpAnswers(nats.host, nats.port), { timeoutMs: 10_000 }))) throw new Error(`nats-server did not answer on ${nats.host}:${nats.port} within 10 s`);
+      if (!(await pollUntil(() => tcpAnswers(nats.host, nats.port), { timeoutMs: 10_000 })))
+        throw new Error(`nats-server did not answer on ${nats.host}:${nats.port} within 10 s`);
     }
 
     if (await registryAnswers(config.OCI_REGISTRY)) {
@@ -76,17 +77,32 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
       const configFile = path.join(dataDir, 'registry.yml');
       writeFileSync(
         configFile,
-        ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, '  delete:', '    enabled: true', 'http:', `  addr: ${host}:${port}`, ''].join('\n'),
+        [
+          'version: 0.1',
+          'log:',
+          '  level: warn',
+          'storage:',
+          '  filesystem:',
+          `    rootdirectory: ${storage}`,
+          '  delete:',
+          '    enabled: true',
+          'http:',
+          `  addr: ${host}:${port}`,
+          '',
+        ].join('\n'),
       );
       out(`powernode | starting docker-registry on ${host}:${port}, data in ${storage}`);
       supervisor.start('registry', bin, ['serve', configFile], {}, () => onCrash('registry'));
       started.push('registry');
-      if (!(await pollUntil(() => registryAnswers(config.OCI_REGISTRY), { timeoutMs: 10_000 }))) throw new Error(`docker-registry did not answer on ${config.OCI_REGISTRY} within 10 s`);
+      if (!(await pollUntil(() => registryAnswers(config.OCI_REGISTRY), { timeoutMs: 10_000 })))
+        throw new Error(`docker-registry did not answer on ${config.OCI_REGISTRY} within 10 s`);
     }
 
     const serviceEnv = devServiceEnvironment(env, config);
     for (const service of SERVICES) {
-      supervisor.start(service, process.execPath, [path.join(repoRoot, 'apps', service, 'dist', 'main.js')], { cwd: repoRoot, env: serviceEnv }, () => onCrash(service));
+      supervisor.start(service, process.execPath, [path.join(repoRoot, 'apps', service, 'dist', 'main.js')], { cwd: repoRoot, env: serviceEnv }, () =>
+        onCrash(service),
+      );
       started.push(service);
     }
 
@@ -123,7 +139,9 @@ function ensureMachineTools(out: (line: string) => void): void {
   const missing = MACHINE_TOOLS.filter(([program]) => !findExecutable(program)).map(([, debianPackage]) => debianPackage);
   if (missing.length === 0) return;
   if (!installDebianPackages(missing, (l) => out(`powernode | ${l}`))) {
-    out(`powernode | warning: ${missing.join(', ')} could not be installed; instances fall back to the local driver. Install them with:\n  ${installCommand(missing)}`);
+    out(
+      `powernode | warning: ${missing.join(', ')} could not be installed; instances fall back to the local driver. Install them with:\n  ${installCommand(missing)}`,
+    );
   }
 }
 

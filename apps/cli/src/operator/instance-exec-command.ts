@@ -23,7 +23,11 @@ export function registerInstanceExecCommand(instances: Command): void {
   instances
     .command('exec <instance-id> <argv...>')
     .description('run argv (after --) on an instance, never through a shell; streams its output and exits with its exit code')
-    .option('--timeout <seconds>', `kill the command after this many seconds (${INSTANCE_EXEC_LIMITS.min_timeout_ms / 1000}–${INSTANCE_EXEC_LIMITS.max_timeout_ms / 1000})`, String(INSTANCE_EXEC_LIMITS.default_timeout_ms / 1000))
+    .option(
+      '--timeout <seconds>',
+      `kill the command after this many seconds (${INSTANCE_EXEC_LIMITS.min_timeout_ms / 1000}–${INSTANCE_EXEC_LIMITS.max_timeout_ms / 1000})`,
+      String(INSTANCE_EXEC_LIMITS.default_timeout_ms / 1000),
+    )
     .action(async function (this: Command, id: string, argv: string[], o: { timeout: string }) {
       const opts = this.optsWithGlobals<{ url?: string; token?: string; json?: boolean }>();
       const seconds = Number(o.timeout);
@@ -48,7 +52,14 @@ export function registerInstanceExecCommand(instances: Command): void {
 async function execBuffered(target: PlatformTarget, input: ExecRequest): Promise<number> {
   const output = { stdout: [] as string[], stderr: [] as string[] };
   const end = await streamExec(target, input, (stream, data) => void output[stream].push(data));
-  const result: InstanceExecResult = { exit_code: end.exit_code, stdout: output.stdout.join(''), stderr: output.stderr.join(''), truncated: false, timed_out: end.timed_out, duration_ms: end.duration_ms };
+  const result: InstanceExecResult = {
+    exit_code: end.exit_code,
+    stdout: output.stdout.join(''),
+    stderr: output.stderr.join(''),
+    truncated: false,
+    timed_out: end.timed_out,
+    duration_ms: end.duration_ms,
+  };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return result.exit_code;
 }
@@ -71,14 +82,26 @@ interface ExecRequest {
 }
 
 /** Runs the command with its output streamed to `onOutput`; how it ended, or a PowernodeError when refused or cut short. */
-async function streamExec(target: PlatformTarget, input: ExecRequest, onOutput: (stream: InstanceExecStream, data: string) => void | Promise<void>): Promise<InstanceExecEnd> {
+async function streamExec(
+  target: PlatformTarget,
+  input: ExecRequest,
+  onOutput: (stream: InstanceExecStream, data: string) => void | Promise<void>,
+): Promise<InstanceExecEnd> {
   let end: InstanceExecEnd | null = null;
-  await postForLines(target, `/instances/${encodeURIComponent(input.id)}/exec`, { argv: input.argv, timeout_ms: input.timeout_ms }, INSTANCE_EXEC_STREAM_MEDIA_TYPE, async (raw) => {
-    const line = raw as InstanceExecStreamLine;
-    if ('stream' in line) await onOutput(line.stream, line.data);
-    else if ('error' in line) throw new PowernodeError(line.error.code as never, line.error.message, line.error.details ? { details: line.error.details } : {});
-    else end = line;
-  });
-  if (end === null) throw new PowernodeError('stream_interrupted', 'the platform ended the answer before the command did: its exit code is unknown; run it again');
+  await postForLines(
+    target,
+    `/instances/${encodeURIComponent(input.id)}/exec`,
+    { argv: input.argv, timeout_ms: input.timeout_ms },
+    INSTANCE_EXEC_STREAM_MEDIA_TYPE,
+    async (raw) => {
+      const line = raw as InstanceExecStreamLine;
+      if ('stream' in line) await onOutput(line.stream, line.data);
+      else if ('error' in line)
+        throw new PowernodeError(line.error.code as never, line.error.message, line.error.details ? { details: line.error.details } : {});
+      else end = line;
+    },
+  );
+  if (end === null)
+    throw new PowernodeError('stream_interrupted', 'the platform ended the answer before the command did: its exit code is unknown; run it again');
   return end;
 }

@@ -14,16 +14,29 @@ import type { PlatformTarget } from './platform-api.js';
  * `onLine`, which may return a promise to hold the next line back (backpressure). Resolves when the answer
  * ends; a refusal (a problem+json answer) is thrown as a PowernodeError with its code.
  */
-export async function postForLines(target: PlatformTarget, route: string, body: unknown, mediaType: string, onLine: (line: unknown) => void | Promise<void>): Promise<void> {
+export async function postForLines(
+  target: PlatformTarget,
+  route: string,
+  body: unknown,
+  mediaType: string,
+  onLine: (line: unknown) => void | Promise<void>,
+): Promise<void> {
   const url = new URL(`${target.url}/api/v1/system${route}`);
   const payload = Buffer.from(JSON.stringify(body));
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
       method: 'POST',
-      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json', 'content-length': payload.length, accept: `${mediaType}, application/problem+json` },
+      headers: {
+        authorization: `Bearer ${target.token}`,
+        'content-type': 'application/json',
+        'content-length': payload.length,
+        accept: `${mediaType}, application/problem+json`,
+      },
     });
     req.once('response', resolve);
-    req.once('error', (cause) => reject(new PowernodeError('rpc_no_responder', `cannot reach the platform at ${target.url}: start it with npm start or set POWERNODE_URL`, { cause })));
+    req.once('error', (cause) =>
+      reject(new PowernodeError('rpc_no_responder', `cannot reach the platform at ${target.url}: start it with npm start or set POWERNODE_URL`, { cause })),
+    );
     req.end(payload);
   });
   res.setEncoding('utf8');

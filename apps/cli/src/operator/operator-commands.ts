@@ -37,12 +37,20 @@ function pageArgs(o: { limit?: string; cursor?: string }): Record<string, unknow
 /** Operator commands mirroring the MCP tools; they read POWERNODE_URL and POWERNODE_TOKEN (the program's --url, --token). */
 export function registerOperatorCommands(program: Command): void {
   const modules = program.command('modules').description('NodeModules: list, get, create, update, delete, rotate-secret');
-  modules.command('list').option('--limit <n>').option('--cursor <c>').description('list modules').action(function (this: Command, o) {
-    return run(this, 'system_list_modules', pageArgs(o));
-  });
-  modules.command('get <name>').description('one module').action(function (this: Command, name: string) {
-    return run(this, 'system_get_module', { module_name: name });
-  });
+  modules
+    .command('list')
+    .option('--limit <n>')
+    .option('--cursor <c>')
+    .description('list modules')
+    .action(function (this: Command, o) {
+      return run(this, 'system_list_modules', pageArgs(o));
+    });
+  modules
+    .command('get <name>')
+    .description('one module')
+    .action(function (this: Command, name: string) {
+      return run(this, 'system_get_module', { module_name: name });
+    });
   modules
     .command('create <name>')
     .description('register a module; prints the webhook secret once')
@@ -83,23 +91,40 @@ export function registerOperatorCommands(program: Command): void {
         ...(o.approvalPolicy ? { approval_policy: o.approvalPolicy } : {}),
       });
     });
-  modules.command('rotate-secret <name>').description('rotate the webhook secret (printed once)').action(function (this: Command, name: string) {
-    return run(this, 'system_rotate_webhook_secret', { module_name: name });
-  });
-  modules.command('delete <name>').description('delete a module and its versions (admin)').action(function (this: Command, name: string) {
-    return run(this, 'system_delete_module', { name });
-  });
+  modules
+    .command('rotate-secret <name>')
+    .description('rotate the webhook secret (printed once)')
+    .action(function (this: Command, name: string) {
+      return run(this, 'system_rotate_webhook_secret', { module_name: name });
+    });
+  modules
+    .command('delete <name>')
+    .description('delete a module and its versions (admin)')
+    .action(function (this: Command, name: string) {
+      return run(this, 'system_delete_module', { name });
+    });
 
   const versions = program.command('versions').description('NodeModuleVersions');
-  versions.command('list <module>').option('--limit <n>').option('--cursor <c>').description('versions of a module, newest first').action(function (this: Command, module: string, o) {
-    return run(this, 'system_list_module_versions', { module_name: module, ...pageArgs(o) });
-  });
-  versions.command('get <id>').description('one version').action(function (this: Command, id: string) {
-    return run(this, 'system_get_module_version', { id });
-  });
-  versions.command('reverify <id>').description("verify a version's signature again under the module's current trust policy").action(function (this: Command, id: string) {
-    return run(this, 'system_reverify_module_version', { id });
-  });
+  versions
+    .command('list <module>')
+    .option('--limit <n>')
+    .option('--cursor <c>')
+    .description('versions of a module, newest first')
+    .action(function (this: Command, module: string, o) {
+      return run(this, 'system_list_module_versions', { module_name: module, ...pageArgs(o) });
+    });
+  versions
+    .command('get <id>')
+    .description('one version')
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_get_module_version', { id });
+    });
+  versions
+    .command('reverify <id>')
+    .description("verify a version's signature again under the module's current trust policy")
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_reverify_module_version', { id });
+    });
   program
     .command('promote <version-id>')
     .description('promote a version (built → staging → blessed → live, or retired)')
@@ -108,12 +133,18 @@ export function registerOperatorCommands(program: Command): void {
       return run(this, 'system_promote_module_version', { id, to: o.to });
     });
   const approvals = program.command('approvals').description('promotion approvals');
-  approvals.command('list').description('pending approvals').action(function (this: Command) {
-    return run(this, 'system_list_approvals', {});
-  });
-  program.command('approve <approval-id>').description('approve a pending promotion to live (approver role)').action(function (this: Command, id: string) {
-    return run(this, 'system_approve_promotion', { approval_id: id });
-  });
+  approvals
+    .command('list')
+    .description('pending approvals')
+    .action(function (this: Command) {
+      return run(this, 'system_list_approvals', {});
+    });
+  program
+    .command('approve <approval-id>')
+    .description('approve a pending promotion to live (approver role)')
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_approve_promotion', { approval_id: id });
+    });
   program
     .command('reject <approval-id>')
     .option('--reason <text>')
@@ -123,24 +154,43 @@ export function registerOperatorCommands(program: Command): void {
     });
 
   const templates = program.command('templates').description('NodeTemplates');
-  templates.command('list').description('templates with their modules').action(function (this: Command) {
-    return run(this, 'system_list_templates', {});
-  });
-  templates.command('get <template>').description('one template (id or name)').action(function (this: Command, t: string) {
-    return run(this, 'system_get_template', { template_id: t });
-  });
-  templates.command('create <name>').option('--description <text>').description('create a template').action(function (this: Command, name: string, o) {
-    return run(this, 'system_create_template', { name, ...(o.description ? { description: o.description } : {}) });
-  });
-  templates.command('assign <template> <module>').description('assign a module to a template').action(function (this: Command, t: string, m: string) {
-    return run(this, 'system_assign_module_to_template', { template_id: t, module_name: m });
-  });
-  templates.command('unassign <template> <module>').description('unassign a module (idempotent)').action(function (this: Command, t: string, m: string) {
-    return run(this, 'system_unassign_module_from_template', { template_id: t, module_name: m });
-  });
-  templates.command('preview <template>').description('compose preview: layers, effective masks, conflicts').action(function (this: Command, t: string) {
-    return run(this, 'system_compose_preview', { template_id: t });
-  });
+  templates
+    .command('list')
+    .description('templates with their modules')
+    .action(function (this: Command) {
+      return run(this, 'system_list_templates', {});
+    });
+  templates
+    .command('get <template>')
+    .description('one template (id or name)')
+    .action(function (this: Command, t: string) {
+      return run(this, 'system_get_template', { template_id: t });
+    });
+  templates
+    .command('create <name>')
+    .option('--description <text>')
+    .description('create a template')
+    .action(function (this: Command, name: string, o) {
+      return run(this, 'system_create_template', { name, ...(o.description ? { description: o.description } : {}) });
+    });
+  templates
+    .command('assign <template> <module>')
+    .description('assign a module to a template')
+    .action(function (this: Command, t: string, m: string) {
+      return run(this, 'system_assign_module_to_template', { template_id: t, module_name: m });
+    });
+  templates
+    .command('unassign <template> <module>')
+    .description('unassign a module (idempotent)')
+    .action(function (this: Command, t: string, m: string) {
+      return run(this, 'system_unassign_module_from_template', { template_id: t, module_name: m });
+    });
+  templates
+    .command('preview <template>')
+    .description('compose preview: layers, effective masks, conflicts')
+    .action(function (this: Command, t: string) {
+      return run(this, 'system_compose_preview', { template_id: t });
+    });
 
   const nodes = program.command('nodes').description('nodes: create, list, get, set-channel');
   nodes
@@ -151,37 +201,66 @@ export function registerOperatorCommands(program: Command): void {
     .action(function (this: Command, hostname: string, o) {
       return run(this, 'system_create_node', { hostname, node_template_id: o.template, channel: o.channel });
     });
-  nodes.command('list').option('--limit <n>').option('--cursor <c>').description('list nodes').action(function (this: Command, o) {
-    return run(this, 'system_list_nodes', pageArgs(o));
-  });
-  nodes.command('get <node-id>').description('one node').action(function (this: Command, id: string) {
-    return run(this, 'system_get_node', { node_id: id });
-  });
-  nodes.command('set-channel <node-id> <channel>').description('change the lowest promotion state the node accepts').action(function (this: Command, id: string, channel: string) {
-    return run(this, 'system_set_node_channel', { node_id: id, channel });
-  });
+  nodes
+    .command('list')
+    .option('--limit <n>')
+    .option('--cursor <c>')
+    .description('list nodes')
+    .action(function (this: Command, o) {
+      return run(this, 'system_list_nodes', pageArgs(o));
+    });
+  nodes
+    .command('get <node-id>')
+    .description('one node')
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_get_node', { node_id: id });
+    });
+  nodes
+    .command('set-channel <node-id> <channel>')
+    .description('change the lowest promotion state the node accepts')
+    .action(function (this: Command, id: string, channel: string) {
+      return run(this, 'system_set_node_channel', { node_id: id, channel });
+    });
 
   const instances = program.command('instances').description('NodeInstances: provision, list, get, drift, stop, start, terminate, exec');
-  instances.command('provision <node-id>').description('provision an instance of a node').action(function (this: Command, id: string) {
-    return run(this, 'system_provision_instance', { node_id: id });
-  });
-  instances.command('list').option('--node <node-id>').option('--limit <n>').option('--cursor <c>').description('list instances').action(function (this: Command, o) {
-    return run(this, 'system_list_instances', { ...pageArgs(o), ...(o.node ? { node_id: o.node } : {}) });
-  });
-  instances.command('get <id>').description('one instance with running_module_digests and its last heartbeat').action(function (this: Command, id: string) {
-    return run(this, 'system_get_instance', { id });
-  });
-  instances.command('drift <id>').description('desired vs running modules').action(function (this: Command, id: string) {
-    return run(this, 'system_drift_report', { instance_id: id });
-  });
+  instances
+    .command('provision <node-id>')
+    .description('provision an instance of a node')
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_provision_instance', { node_id: id });
+    });
+  instances
+    .command('list')
+    .option('--node <node-id>')
+    .option('--limit <n>')
+    .option('--cursor <c>')
+    .description('list instances')
+    .action(function (this: Command, o) {
+      return run(this, 'system_list_instances', { ...pageArgs(o), ...(o.node ? { node_id: o.node } : {}) });
+    });
+  instances
+    .command('get <id>')
+    .description('one instance with running_module_digests and its last heartbeat')
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_get_instance', { id });
+    });
+  instances
+    .command('drift <id>')
+    .description('desired vs running modules')
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_drift_report', { instance_id: id });
+    });
   for (const [verb, tool, what] of [
     ['stop', 'system_stop_instance', 'stop an instance (its state is kept)'],
     ['start', 'system_start_instance', 'start a stopped instance'],
     ['terminate', 'system_terminate_instance', 'terminate an instance: agent stopped, sandbox and private state removed (idempotent)'],
   ] as const) {
-    instances.command(`${verb} <id>`).description(what).action(function (this: Command, id: string) {
-      return run(this, tool, { id });
-    });
+    instances
+      .command(`${verb} <id>`)
+      .description(what)
+      .action(function (this: Command, id: string) {
+        return run(this, tool, { id });
+      });
   }
   registerInstanceExecCommand(instances);
 
@@ -194,12 +273,18 @@ export function registerOperatorCommands(program: Command): void {
     .action(function (this: Command, o) {
       return run(this, 'system_create_token', { role: o.role, name: o.name });
     });
-  token.command('list').description('issued tokens').action(function (this: Command) {
-    return run(this, 'system_list_tokens', {});
-  });
-  token.command('revoke <id>').description('revoke a token').action(function (this: Command, id: string) {
-    return run(this, 'system_revoke_token', { id });
-  });
+  token
+    .command('list')
+    .description('issued tokens')
+    .action(function (this: Command) {
+      return run(this, 'system_list_tokens', {});
+    });
+  token
+    .command('revoke <id>')
+    .description('revoke a token')
+    .action(function (this: Command, id: string) {
+      return run(this, 'system_revoke_token', { id });
+    });
 
   program
     .command('events')

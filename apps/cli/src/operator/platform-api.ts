@@ -10,7 +10,8 @@ export interface PlatformTarget {
 export function platformTarget(options: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): PlatformTarget {
   const url = (options.url ?? env['POWERNODE_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   const token = options.token ?? env['POWERNODE_TOKEN'];
-  if (!token) throw new PowernodeError('unauthenticated', 'no token: set POWERNODE_TOKEN (e.g. export POWERNODE_TOKEN=$(cat .data/admin-token)) or pass --token');
+  if (!token)
+    throw new PowernodeError('unauthenticated', 'no token: set POWERNODE_TOKEN (e.g. export POWERNODE_TOKEN=$(cat .data/admin-token)) or pass --token');
   return { url, token };
 }
 
@@ -48,7 +49,11 @@ export async function callTool<T = Record<string, unknown>>(target: PlatformTarg
   const result = reply.result!;
   if (result.isError) {
     const err = (result.structuredContent as { error?: { code: string; message: string; details?: Record<string, unknown> } } | undefined)?.error;
-    throw new PowernodeError((err?.code ?? 'internal') as never, err?.message ?? result.content?.[0]?.text ?? 'tool failed', err?.details ? { details: err.details } : {});
+    throw new PowernodeError(
+      (err?.code ?? 'internal') as never,
+      err?.message ?? result.content?.[0]?.text ?? 'tool failed',
+      err?.details ? { details: err.details } : {},
+    );
   }
   return (result.structuredContent ?? JSON.parse(result.content?.[0]?.text ?? '{}')) as T;
 }

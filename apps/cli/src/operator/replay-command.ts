@@ -32,7 +32,10 @@ export function registerReplayCommand(program: Command): void {
         try {
           if (!rpc) throw Object.assign(new Error('NATS unreachable'), { code: 'rpc_no_responder' });
           process.stderr.write(`replaying ${owner.service} projections${o.projection ? ` (${o.projection})` : ''}…\n`);
-          const result = await rpc.request<{ rebuilt: { projection: string; position: number }[] }>(owner.replay, o.projection ? { projection: o.projection } : {});
+          const result = await rpc.request<{ rebuilt: { projection: string; position: number }[] }>(
+            owner.replay,
+            o.projection ? { projection: o.projection } : {},
+          );
           for (const r of result.rebuilt) process.stdout.write(`${r.projection}: rebuilt up to position ${r.position}\n`);
         } catch (error) {
           const code = isPowernodeError(error) ? error.code : (error as { code?: string }).code;

@@ -29,7 +29,11 @@ export function roleAllows(role: Role, permission: Permission): boolean {
 export function requirePermission(principal: Principal, permission: Permission): void {
   if (roleAllows(principal.role, permission)) return;
   const roles = ROLES.filter((r) => roleAllows(r, permission));
-  throw new PowernodeError('forbidden', `token "${principal.name}" has role ${principal.role}; this needs the ${permission} permission (roles: ${roles.join(', ')})`, {
-    details: { role: principal.role, needs: permission, roles_allowed: roles },
-  });
+  throw new PowernodeError(
+    'forbidden',
+    `token "${principal.name}" has role ${principal.role}; this needs the ${permission} permission (roles: ${roles.join(', ')})`,
+    {
+      details: { role: principal.role, needs: permission, roles_allowed: roles },
+    },
+  );
 }

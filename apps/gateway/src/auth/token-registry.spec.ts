@@ -9,14 +9,33 @@ const digest = (token: string): string => createHash('sha256').update(token).dig
 let position = 0;
 function envelope(type: string, data: unknown): EventEnvelope {
   position += 1;
-  return { id: randomUUID(), stream: 'token-test', type, version: position, position, occurred_at: T0, correlation_id: 'c', causation_id: null, actor: 'admin', schema_version: 1, data };
+  return {
+    id: randomUUID(),
+    stream: 'token-test',
+    type,
+    version: position,
+    position,
+    occurred_at: T0,
+    correlation_id: 'c',
+    causation_id: null,
+    actor: 'admin',
+    schema_version: 1,
+    data,
+  };
 }
 const created = (token_id: string, token: string) =>
   envelope('TokenCreated', { token_id, name: `token ${token_id}`, role: 'operator', token_sha256: digest(token), created_by: 'admin', created_at: T0 });
 const revoked = (token_id: string) => envelope('TokenRevoked', { token_id, revoked_by: 'admin', revoked_at: T1 });
 
 describe('token registry projection', () => {
-  const log = [created('t1', 'secret-1'), created('t2', 'secret-2'), revoked('t1'), revoked('t-unknown'), envelope('ModuleRegistered', { module_id: 'm' }), created('t3', 'secret-3')];
+  const log = [
+    created('t1', 'secret-1'),
+    created('t2', 'secret-2'),
+    revoked('t1'),
+    revoked('t-unknown'),
+    envelope('ModuleRegistered', { module_id: 'm' }),
+    created('t3', 'secret-3'),
+  ];
 
   it('finds active tokens by digest and no revoked or unknown one', () => {
     const state = foldEvents(tokenRegistryProjection, log);
@@ -50,7 +69,8 @@ describe('token registry projection', () => {
   it('keeps a runner current over a real event store, and a restart from the saved document agrees with the live state', async () => {
     const store = new MemoryEventStore(powernodeEventCatalogue());
     const runner = new ProjectionRunner(tokenRegistryProjection, store, store.projections);
-    const append = (type: string, data: unknown) => store.append(`token-${(data as { token_id: string }).token_id}`, [{ type, data, actor: 'admin' }], { expected: 'any' });
+    const append = (type: string, data: unknown) =>
+      store.append(`token-${(data as { token_id: string }).token_id}`, [{ type, data, actor: 'admin' }], { expected: 'any' });
     await append('TokenCreated', created('t1', 'secret-1').data);
     await runner.start();
     const held = findActiveToken(runner.current, digest('secret-1'))!;

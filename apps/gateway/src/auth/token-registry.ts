@@ -33,7 +33,15 @@ export const tokenRegistryProjection = defineProjection<TokenRegistryState, Toke
   handlers: {
     TokenCreated(state, event) {
       const d = event.data;
-      setEntry(state.by_id, d.token_id, { id: d.token_id, name: d.name, role: d.role, token_sha256: d.token_sha256, created_by: d.created_by, created_at: d.created_at, revoked_at: null });
+      setEntry(state.by_id, d.token_id, {
+        id: d.token_id,
+        name: d.name,
+        role: d.role,
+        token_sha256: d.token_sha256,
+        created_by: d.created_by,
+        created_at: d.created_at,
+        revoked_at: null,
+      });
       setEntry(state.by_hash, d.token_sha256, d.token_id);
       return state;
     },
@@ -71,8 +79,12 @@ export function assertTokenNameFree(state: TokenRegistryState, name: string): vo
   }
   const holder = Object.values(state.by_id).find((record) => record.revoked_at === null && record.name.trim().toLowerCase() === wanted);
   if (holder !== undefined) {
-    throw new PowernodeError('already_exists', `an active token is already named ${JSON.stringify(holder.name)} (id ${holder.id}): choose another name, or revoke that token first`, {
-      details: { field: 'name', token_id: holder.id, rule: 'token_name_unique' },
-    });
+    throw new PowernodeError(
+      'already_exists',
+      `an active token is already named ${JSON.stringify(holder.name)} (id ${holder.id}): choose another name, or revoke that token first`,
+      {
+        details: { field: 'name', token_id: holder.id, rule: 'token_name_unique' },
+      },
+    );
   }
 }

@@ -23,10 +23,7 @@ export async function runReadinessChecks(checks: ReadinessCheck[], timeoutMs = 2
     checks.map(async ({ name, check }) => {
       const started = Date.now();
       try {
-        await Promise.race([
-          check(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
-        ]);
+        await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref())]);
         return [name, { ok: true, ms: Date.now() - started }] as const;
       } catch (error) {
         return [name, { ok: false, error: (error as Error).message, ms: Date.now() - started }] as const;

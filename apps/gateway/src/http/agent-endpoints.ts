@@ -47,7 +47,9 @@ export function agentRouter(rpc: RpcClient, logger: Logger): Router {
 
   router.post(
     '/enrol',
-    route((req, correlation_id) => rpc.call(PROVISIONER_RPCS.agentEnrol, parseOrThrow(agentEnrolInput, body(req), 'enrolment'), { correlation_id, timeout_ms: 10_000 })),
+    route((req, correlation_id) =>
+      rpc.call(PROVISIONER_RPCS.agentEnrol, parseOrThrow(agentEnrolInput, body(req), 'enrolment'), { correlation_id, timeout_ms: 10_000 }),
+    ),
   );
   router.get(
     '/desired',
@@ -62,7 +64,13 @@ export function agentRouter(rpc: RpcClient, logger: Logger): Router {
     }),
   );
   router.use((req: Request, res: Response) => {
-    const problem = toProblem(new PowernodeError('not_found', `no agent route ${req.method} ${req.originalUrl}: the agent API is POST /enrol, GET /desired, POST /heartbeat under ${AGENT_API_PREFIX}`), req.originalUrl);
+    const problem = toProblem(
+      new PowernodeError(
+        'not_found',
+        `no agent route ${req.method} ${req.originalUrl}: the agent API is POST /enrol, GET /desired, POST /heartbeat under ${AGENT_API_PREFIX}`,
+      ),
+      req.originalUrl,
+    );
     res.status(404).type('application/problem+json').send(JSON.stringify(problem));
   });
   return router;

@@ -38,7 +38,9 @@ export async function sendLineStream(
         if (!res.write(`${JSON.stringify(item.value)}\n`)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
       }
     } catch (error) {
-      const e = isPowernodeError(error) ? error : new PowernodeError('internal', `internal error: the failure was logged with correlation id ${log.correlation_id}`, { cause: error });
+      const e = isPowernodeError(error)
+        ? error
+        : new PowernodeError('internal', `internal error: the failure was logged with correlation id ${log.correlation_id}`, { cause: error });
       if (e.code === 'internal') log.logger.error({ err: error, correlation_id: log.correlation_id, tool: log.tool }, 'streamed operation failed');
       if (!res.destroyed) res.write(`${JSON.stringify({ error: e.toBody() })}\n`);
     } finally {

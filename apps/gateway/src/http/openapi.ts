@@ -48,7 +48,9 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
     if (!bodyless) {
       item['requestBody'] = {
         required: true,
-        content: { 'application/json': { schema: { ...schema, properties: bodyProperties, required: (schema.required ?? []).filter((r) => !pathFields.includes(r)) } } },
+        content: {
+          'application/json': { schema: { ...schema, properties: bodyProperties, required: (schema.required ?? []).filter((r) => !pathFields.includes(r)) } },
+        },
       };
     }
     const path = `${API_PREFIX}${op.rest.path}`;
@@ -58,14 +60,33 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
     post: {
       operationId: 'webhook_gitea_module',
       summary: 'CI build webhook',
-      description: 'HMAC-SHA256 of the raw body in X-Gitea-Signature (hex) or X-Hub-Signature-256 (sha256=<hex>); delivery id in X-Gitea-Delivery or X-GitHub-Delivery. 202 accepted, 200 duplicate (a delivery id the module already used, or the same signed body within 24 hours under any delivery id), 401 bad signature or unknown repository, 413 over 1 MiB (less when NATS cannot carry that much: see limit_bytes), 400 signed but malformed.',
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { repository: { type: 'object', properties: { full_name: { type: 'string' } } }, ref: { type: 'string' }, artifact: { type: 'string' } } } } } },
+      description:
+        'HMAC-SHA256 of the raw body in X-Gitea-Signature (hex) or X-Hub-Signature-256 (sha256=<hex>); delivery id in X-Gitea-Delivery or X-GitHub-Delivery. 202 accepted, 200 duplicate (a delivery id the module already used, or the same signed body within 24 hours under any delivery id), 401 bad signature or unknown repository, 413 over 1 MiB (less when NATS cannot carry that much: see limit_bytes), 400 signed but malformed.',
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: {
+                repository: { type: 'object', properties: { full_name: { type: 'string' } } },
+                ref: { type: 'string' },
+                artifact: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
       responses: { '202': { description: 'accepted' }, '200': { description: 'duplicate delivery' }, '401': { description: 'refused' } },
     },
   };
   return {
     openapi: '3.1.0',
-    info: { title: 'Powernode API', version, description: 'Modules, versions, promotion, templates, nodes and instances. Every operation is also an MCP tool at /mcp.' },
+    info: {
+      title: 'Powernode API',
+      version,
+      description: 'Modules, versions, promotion, templates, nodes and instances. Every operation is also an MCP tool at /mcp.',
+    },
     servers: [{ url: '/' }],
     paths,
     components: {
@@ -74,7 +95,14 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
-          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' }, correlation_id: { type: 'string' } },
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            code: { type: 'string' },
+            correlation_id: { type: 'string' },
+          },
         },
       },
     },

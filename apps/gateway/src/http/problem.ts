@@ -14,7 +14,9 @@ export interface ProblemDetails {
 
 /** Maps any thrown value to problem+json; unknown errors become `internal` without leaking their message. */
 export function toProblem(error: unknown, instance?: string, correlation_id?: string): ProblemDetails {
-  const e = isPowernodeError(error) ? error : new PowernodeError('internal', 'internal error: the failure was logged with this correlation id', { cause: error });
+  const e = isPowernodeError(error)
+    ? error
+    : new PowernodeError('internal', 'internal error: the failure was logged with this correlation id', { cause: error });
   const body: ErrorBody = e.toBody();
   // Details go first: a detail never replaces a member RFC 9457 defines (a `status` detail once turned a 409 into a 500).
   return {

@@ -34,7 +34,11 @@ export function restRouter(operations: Operation[], authenticator: Authenticator
         const principal = await authenticator.authenticate(req.headers.authorization);
         requirePermission(principal, op.permission);
         const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
-        const input = parseOrThrow(op.input, { ...(req.query as Record<string, unknown>), ...body, ...inputFromPath(req.params, op.rest.params) }, `${op.tool} input`);
+        const input = parseOrThrow(
+          op.input,
+          { ...(req.query as Record<string, unknown>), ...body, ...inputFromPath(req.params, op.rest.params) },
+          `${op.tool} input`,
+        );
         const stream = op.stream;
         if (wantsStream(req, stream)) {
           await sendLineStream(res, stream, (signal) => stream.open(input, { principal, correlation_id }, signal), { logger, correlation_id, tool: op.tool });

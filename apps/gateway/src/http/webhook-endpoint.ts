@@ -34,9 +34,13 @@ export function webhookBody(limit: number): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) =>
     parse(req, res, (error?: unknown) => {
       if ((error as { type?: string } | undefined)?.type !== 'entity.too.large') return next(error);
-      const tooLarge = new PowernodeError('payload_too_large', `webhook body is larger than ${limit} bytes: send a smaller payload (the artifact is pulled from the registry, not sent here)`, {
-        details: { field: 'body', limit_bytes: limit },
-      });
+      const tooLarge = new PowernodeError(
+        'payload_too_large',
+        `webhook body is larger than ${limit} bytes: send a smaller payload (the artifact is pulled from the registry, not sent here)`,
+        {
+          details: { field: 'body', limit_bytes: limit },
+        },
+      );
       const problem = toProblem(tooLarge, req.originalUrl, correlationIdFrom(req.headers['x-correlation-id']));
       res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
     });
@@ -52,7 +56,8 @@ export function tagFromPayload(payload: Record<string, unknown>): string | null 
   const ref = payload['ref'];
   if (typeof ref === 'string' && ref.startsWith('refs/tags/') && ref.length > 'refs/tags/'.length) return ref.slice('refs/tags/'.length);
   const release = payload['release'];
-  if (release && typeof release === 'object' && typeof (release as Record<string, unknown>)['tag_name'] === 'string') return (release as Record<string, string>)['tag_name']!;
+  if (release && typeof release === 'object' && typeof (release as Record<string, unknown>)['tag_name'] === 'string')
+    return (release as Record<string, string>)['tag_name']!;
   return null;
 }
 

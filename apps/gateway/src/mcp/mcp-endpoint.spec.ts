@@ -14,7 +14,11 @@ describe('jsonRpcResponse', () => {
   });
 
   it('serializes tool errors and other results as they are', () => {
-    const refused: CallToolResult = { isError: true, content: [{ type: 'text', text: 'not_found: no module' }], structuredContent: { error: { code: 'not_found', message: 'no module' } } };
+    const refused: CallToolResult = {
+      isError: true,
+      content: [{ type: 'text', text: 'not_found: no module' }],
+      structuredContent: { error: { code: 'not_found', message: 'no module' } },
+    };
     expect(JSON.parse(jsonRpcResponse(1, refused))).toEqual({ jsonrpc: '2.0', id: 1, result: refused });
     const list = { tools: [{ name: 'system_list_modules', inputSchema: { type: 'object' } }] };
     expect(JSON.parse(jsonRpcResponse(2, list))).toEqual({ jsonrpc: '2.0', id: 2, result: list });

@@ -25,7 +25,14 @@ export function toolList(operations: Operation[]): Tool[] {
  * Runs one tool call; a refusal is a tool error whose text starts with the error code. A successful result's
  * text content is exactly the JSON of its structured content (answeredDirectly relies on it).
  */
-export async function callTool(op: Operation | undefined, name: string, args: unknown, principal: Principal, correlation_id: string, logger: Logger): Promise<CallToolResult> {
+export async function callTool(
+  op: Operation | undefined,
+  name: string,
+  args: unknown,
+  principal: Principal,
+  correlation_id: string,
+  logger: Logger,
+): Promise<CallToolResult> {
   try {
     if (!op) throw new PowernodeError('not_found', `unknown tool ${name}: call tools/list for the available tools`);
     requirePermission(principal, op.permission);
@@ -63,7 +70,10 @@ export function mcpHandler(operations: Operation[], authenticator: Authenticator
       return;
     }
     if (req.method !== 'POST') {
-      res.status(405).setHeader('Allow', 'POST').json({ jsonrpc: '2.0', error: { code: -32000, message: 'this MCP endpoint is stateless: use POST' }, id: null });
+      res
+        .status(405)
+        .setHeader('Allow', 'POST')
+        .json({ jsonrpc: '2.0', error: { code: -32000, message: 'this MCP endpoint is stateless: use POST' }, id: null });
       return;
     }
     if (await answeredDirectly(req, res, tools, byName, principal, correlation_id, logger)) return;

@@ -52,7 +52,8 @@ export function catalogOperations(rpc: RpcClient, readModels: GatewayReadModels,
     defineOperation({
       tool: 'system_validate_module_manifest',
       title: 'Validate a manifest',
-      description: 'Dry-run validation of a module manifest.yaml: schema violations with YAML paths and lines, invalid globs, file_spec/mask conflicts, init commands that cannot be split into argv.',
+      description:
+        'Dry-run validation of a module manifest.yaml: schema violations with YAML paths and lines, invalid globs, file_spec/mask conflicts, init commands that cannot be split into argv.',
       permission: 'read',
       input: validateManifestInput,
       rest: { method: 'POST', path: '/manifests/validate' },

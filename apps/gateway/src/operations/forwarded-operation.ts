@@ -27,9 +27,13 @@ export function forwarded<I extends z.ZodType>({ rpc, declaration }: ForwardedOp
     input: input as z.ZodType<z.output<I>>,
     rest: operation.rest,
     run: (payload, ctx) =>
-      rpc.request(pattern, { actor: ctx.principal, input: payload }, {
-        correlation_id: ctx.correlation_id,
-        timeout_ms: typeof timeout === 'function' ? timeout(payload) : timeout,
-      }),
+      rpc.request(
+        pattern,
+        { actor: ctx.principal, input: payload },
+        {
+          correlation_id: ctx.correlation_id,
+          timeout_ms: typeof timeout === 'function' ? timeout(payload) : timeout,
+        },
+      ),
   });
 }

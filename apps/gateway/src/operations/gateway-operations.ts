@@ -19,7 +19,8 @@ export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<To
     defineOperation({
       tool: 'system_create_token',
       title: 'Create a bearer token',
-      description: 'Issues a bearer token with role viewer, operator, approver or admin and a name no active token has. The token is shown once; only its SHA-256 digest is stored.',
+      description:
+        'Issues a bearer token with role viewer, operator, approver or admin and a name no active token has. The token is shown once; only its SHA-256 digest is stored.',
       permission: 'admin',
       input: createTokenInput,
       rest: { method: 'POST', path: '/tokens', status: 201 },
@@ -29,12 +30,25 @@ export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<To
         assertTokenNameFree(tokens.current, input.name);
         const id = uuidv7();
         const token = mintToken(input.role);
-        const result = await store.append(`token-${id}`, [{
-          type: 'TokenCreated',
-          data: { token_id: id, name: input.name, role: input.role, token_sha256: hashToken(token), created_by: ctx.principal.name, created_at: new Date().toISOString() },
-          actor: ctx.principal.name,
-          correlation_id: ctx.correlation_id,
-        }], { expected: 'no_stream' });
+        const result = await store.append(
+          `token-${id}`,
+          [
+            {
+              type: 'TokenCreated',
+              data: {
+                token_id: id,
+                name: input.name,
+                role: input.role,
+                token_sha256: hashToken(token),
+                created_by: ctx.principal.name,
+                created_at: new Date().toISOString(),
+              },
+              actor: ctx.principal.name,
+              correlation_id: ctx.correlation_id,
+            },
+          ],
+          { expected: 'no_stream' },
+        );
         await tokens.waitFor(result.position);
         return { token, id, role: input.role, name: input.name };
       },
@@ -61,12 +75,18 @@ export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<To
         const record = tokens.current.by_id[input.id];
         if (!record) throw new PowernodeError('not_found', `token ${input.id} does not exist: list tokens with GET /api/v1/system/tokens`);
         if (record.revoked_at === null) {
-          const result = await store.append(`token-${input.id}`, [{
-            type: 'TokenRevoked',
-            data: { token_id: input.id, revoked_by: ctx.principal.name, revoked_at: new Date().toISOString() },
-            actor: ctx.principal.name,
-            correlation_id: ctx.correlation_id,
-          }], { expected: 'any' });
+          const result = await store.append(
+            `token-${input.id}`,
+            [
+              {
+                type: 'TokenRevoked',
+                data: { token_id: input.id, revoked_by: ctx.principal.name, revoked_at: new Date().toISOString() },
+                actor: ctx.principal.name,
+                correlation_id: ctx.correlation_id,
+              },
+            ],
+            { expected: 'any' },
+          );
           await tokens.waitFor(result.position);
         }
         const { token_sha256: _digest, ...view } = tokens.current.by_id[input.id]!;
@@ -76,7 +96,8 @@ export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<To
     defineOperation({
       tool: 'system_list_events',
       title: 'Read the event log',
-      description: 'Audit read of the event log: the global log after position `from`, or one stream from version `from`. Each event carries its actor and correlation id.',
+      description:
+        'Audit read of the event log: the global log after position `from`, or one stream from version `from`. Each event carries its actor and correlation id.',
       permission: 'admin',
       input: listEventsInput,
       rest: { method: 'GET', path: '/events' },

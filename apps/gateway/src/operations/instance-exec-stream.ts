@@ -24,11 +24,21 @@ export function instanceExecStream(rpc: RpcClient): OperationStream<ExecInstance
     line_schema: {
       oneOf: [
         { type: 'object', required: ['stream', 'data'], properties: { stream: { enum: ['stdout', 'stderr'] }, data: { type: 'string' } } },
-        { type: 'object', required: ['exit_code', 'timed_out', 'duration_ms'], properties: { exit_code: { type: 'integer' }, timed_out: { type: 'boolean' }, duration_ms: { type: 'integer' } } },
+        {
+          type: 'object',
+          required: ['exit_code', 'timed_out', 'duration_ms'],
+          properties: { exit_code: { type: 'integer' }, timed_out: { type: 'boolean' }, duration_ms: { type: 'integer' } },
+        },
         {
           type: 'object',
           required: ['error'],
-          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } } } },
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } },
+            },
+          },
         },
       ],
     },
@@ -40,7 +50,12 @@ export function instanceExecStream(rpc: RpcClient): OperationStream<ExecInstance
  * Asks the provisioner to run the command with its output streamed, and resolves once the command runs
  * (a refusal rejects); the lines then follow its output: each chunk decoded per stream, then the end.
  */
-export async function openExecOutput(rpc: RpcClient, input: ExecInstanceInput, context: OperationContext, signal: AbortSignal): Promise<AsyncIterable<InstanceExecStreamLine>> {
+export async function openExecOutput(
+  rpc: RpcClient,
+  input: ExecInstanceInput,
+  context: OperationContext,
+  signal: AbortSignal,
+): Promise<AsyncIterable<InstanceExecStreamLine>> {
   const parts = rpc.requestStream<InstanceExecEnd>(
     PROVISIONER_RPC.execInstanceStream,
     { actor: context.principal, input },
@@ -51,22 +66,33 @@ export async function openExecOutput(rpc: RpcClient, input: ExecInstanceInput, c
     await parts.return();
     throw first.done && signal.aborted
       ? new PowernodeError('conflict', 'the client went away before the command started', { details: { correlation_id: context.correlation_id } })
-      : new PowernodeError('internal', 'the provisioner streamed output without saying the command started: gateway and provisioner are of different versions', {
-          details: { correlation_id: context.correlation_id },
-        });
+      : new PowernodeError(
+          'internal',
+          'the provisioner streamed output without saying the command started: gateway and provisioner are of different versions',
+          {
+            details: { correlation_id: context.correlation_id },
+          },
+        );
   }
   return outputLines(parts, context);
 }
 
-async function* outputLines(parts: AsyncGenerator<StreamedReplyItem<InstanceExecEnd>, void, undefined>, context: OperationContext): AsyncGenerator<InstanceExecStreamLine> {
+async function* outputLines(
+  parts: AsyncGenerator<StreamedReplyItem<InstanceExecEnd>, void, undefined>,
+  context: OperationContext,
+): AsyncGenerator<InstanceExecStreamLine> {
   const decoders: Record<InstanceExecStream, TextDecoder> = { stdout: new TextDecoder('utf-8'), stderr: new TextDecoder('utf-8') };
   try {
     for await (const item of parts) {
       if (item.type === 'part') {
         if (item.part !== 'stdout' && item.part !== 'stderr') {
-          throw new PowernodeError('internal', `the provisioner streamed a part of unknown kind ${JSON.stringify(item.part)}: gateway and provisioner are of different versions`, {
-            details: { part: item.part, correlation_id: context.correlation_id },
-          });
+          throw new PowernodeError(
+            'internal',
+            `the provisioner streamed a part of unknown kind ${JSON.stringify(item.part)}: gateway and provisioner are of different versions`,
+            {
+              details: { part: item.part, correlation_id: context.correlation_id },
+            },
+          );
         }
         // A multi-byte character may straddle two chunks: the decoder holds its first bytes until the rest come.
         const data = decoders[item.part].decode(item.data, { stream: true });

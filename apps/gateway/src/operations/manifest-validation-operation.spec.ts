@@ -16,14 +16,23 @@ describe('system_validate_module_manifest', () => {
     expect(result).toEqual({
       valid: false,
       warnings: [],
-      errors: [expect.objectContaining({ code: 'manifest_too_deep', path: expect.stringMatching(/^mask\[0\]/), line: 3, message: expect.stringMatching(/flatten this value/) })],
+      errors: [
+        expect.objectContaining({
+          code: 'manifest_too_deep',
+          path: expect.stringMatching(/^mask\[0\]/),
+          line: 3,
+          message: expect.stringMatching(/flatten this value/),
+        }),
+      ],
     });
   });
 
   test('answers a report for any nesting, flow or indicator run, closed or not', async () => {
     const text = fc
       .record({ opener: fc.constantFrom('[', '{a: ', '- ', '? ', '&a ', '!t '), depth: fc.integer({ min: 1, max: 8_000 }), closed: fc.boolean() })
-      .map(({ opener, depth, closed }) => `schema_version: 1\nname: my-redis\nmask: ${opener.repeat(depth)}${closed && opener === '[' ? ']'.repeat(depth) : ''}\n`);
+      .map(
+        ({ opener, depth, closed }) => `schema_version: 1\nname: my-redis\nmask: ${opener.repeat(depth)}${closed && opener === '[' ? ']'.repeat(depth) : ''}\n`,
+      );
     await fc.assert(
       fc.asyncProperty(text, async (manifest) => {
         const result = await run(manifest);

@@ -39,12 +39,18 @@ async function refusal(run: Promise<unknown>): Promise<{ code: string; details: 
 describe('system_create_token', () => {
   test.each([['alice'], ['Alice'], [' alice ']])('refuses %j while an active token is named alice, and issues nothing', async (name) => {
     const first = await call('system_create_token', { role: 'operator', name: 'alice' });
-    expect(await refusal(call('system_create_token', { role: 'approver', name }))).toEqual({ code: 'already_exists', details: { field: 'name', token_id: first.id, rule: 'token_name_unique' } });
+    expect(await refusal(call('system_create_token', { role: 'approver', name }))).toEqual({
+      code: 'already_exists',
+      details: { field: 'name', token_id: first.id, rule: 'token_name_unique' },
+    });
     expect(Object.keys(tokens.current.by_id)).toEqual([first.id]);
   });
 
   test('refuses the bootstrap admin name', async () => {
-    expect(await refusal(call('system_create_token', { role: 'approver', name: 'bootstrap-admin' }))).toMatchObject({ code: 'already_exists', details: { rule: 'token_name_unique' } });
+    expect(await refusal(call('system_create_token', { role: 'approver', name: 'bootstrap-admin' }))).toMatchObject({
+      code: 'already_exists',
+      details: { rule: 'token_name_unique' },
+    });
   });
 
   test('gives a revoked token name to a new token', async () => {
@@ -56,7 +62,24 @@ describe('system_create_token', () => {
   });
 
   test('sees a token another gateway process issued a moment ago', async () => {
-    await store.append('token-other', [{ type: 'TokenCreated', data: { token_id: 'other', name: 'bob', role: 'approver', token_sha256: 'a'.repeat(64), created_by: 'bootstrap-admin', created_at: new Date().toISOString() }, actor: 'bootstrap-admin' }], { expected: 'no_stream' });
+    await store.append(
+      'token-other',
+      [
+        {
+          type: 'TokenCreated',
+          data: {
+            token_id: 'other',
+            name: 'bob',
+            role: 'approver',
+            token_sha256: 'a'.repeat(64),
+            created_by: 'bootstrap-admin',
+            created_at: new Date().toISOString(),
+          },
+          actor: 'bootstrap-admin',
+        },
+      ],
+      { expected: 'no_stream' },
+    );
     expect(await refusal(call('system_create_token', { role: 'approver', name: 'bob' }))).toMatchObject({ code: 'already_exists' });
   });
 });

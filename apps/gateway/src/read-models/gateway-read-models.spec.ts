@@ -19,7 +19,12 @@ describe('GatewayReadModels', () => {
   afterEach(() => readModels.stop());
 
   it('are exactly the projections PROJECTION_OWNERS lists for the gateway (what powernode replay rebuilds)', () => {
-    expect(readModels.all().map((r) => r.name).sort()).toEqual([...PROJECTION_OWNERS.find((o) => o.service === 'gateway')!.projections].sort());
+    expect(
+      readModels
+        .all()
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual([...PROJECTION_OWNERS.find((o) => o.service === 'gateway')!.projections].sort());
   });
 
   it('keep their copies under names of their own, never the catalog service’s', () => {
@@ -29,16 +34,37 @@ describe('GatewayReadModels', () => {
 
   it('answer catalog queries with what the store holds, including events appended after they started', async () => {
     const template_id = templateIdFor('edge');
-    await store.append(catalogStreams.template(template_id), [{ type: 'TemplateCreated', data: { template_id, name: 'edge', description: 'edge nodes', created_at: T0 } }], { expected: 'no_stream' });
-    await store.append(catalogStreams.module(MODULE_ID), [{
-      type: 'ModuleRegistered',
-      data: {
-        module_id: MODULE_ID, name: 'my-redis', display_name: 'Redis', description: '', category: 'userland', variety: 'subscription',
-        gitea_repo_full_name: 'acme/modules/my-redis', cosign_identity_regexp: '.*', cosign_issuer_regexp: '.*', approval_policy: 'require_approval',
-        spec: { mask: [], file_spec: [], package_spec: [], dependency_spec: [], protected_spec: [], requires: [], provides: [], priority: 0 },
-        spec_seeded: false, manifest_yaml: null, webhook_secret: { algorithm: 'aes-256-gcm', key_id: 'k1', ciphertext: 'c2VhbGVk' }, registered_at: T0,
-      },
-    }], { expected: 'no_stream' });
+    await store.append(
+      catalogStreams.template(template_id),
+      [{ type: 'TemplateCreated', data: { template_id, name: 'edge', description: 'edge nodes', created_at: T0 } }],
+      { expected: 'no_stream' },
+    );
+    await store.append(
+      catalogStreams.module(MODULE_ID),
+      [
+        {
+          type: 'ModuleRegistered',
+          data: {
+            module_id: MODULE_ID,
+            name: 'my-redis',
+            display_name: 'Redis',
+            description: '',
+            category: 'userland',
+            variety: 'subscription',
+            gitea_repo_full_name: 'acme/modules/my-redis',
+            cosign_identity_regexp: '.*',
+            cosign_issuer_regexp: '.*',
+            approval_policy: 'require_approval',
+            spec: { mask: [], file_spec: [], package_spec: [], dependency_spec: [], protected_spec: [], requires: [], provides: [], priority: 0 },
+            spec_seeded: false,
+            manifest_yaml: null,
+            webhook_secret: { algorithm: 'aes-256-gcm', key_id: 'k1', ciphertext: 'c2VhbGVk' },
+            registered_at: T0,
+          },
+        },
+      ],
+      { expected: 'no_stream' },
+    );
     const views = await readModels.freshCatalogViews();
     expect(catalogQueries.getTemplate(views, { template_id: 'edge' }).template).toMatchObject({ id: template_id, name: 'edge', modules: [] });
     expect(catalogQueries.listModules(views, {}).modules.map((m) => m.name)).toEqual(['my-redis']);

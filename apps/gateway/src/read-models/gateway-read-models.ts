@@ -1,4 +1,11 @@
-import { approvalsProjection, currentCatalogViews, modulesProjection, templatesProjection, versionsProjection, type CatalogViews } from '@powernode/catalog-views';
+import {
+  approvalsProjection,
+  currentCatalogViews,
+  modulesProjection,
+  templatesProjection,
+  versionsProjection,
+  type CatalogViews,
+} from '@powernode/catalog-views';
 import { ReadModelSet, type EventStore, type Projection } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
 import { tokenRegistryProjection, type TokenRegistryState } from '../auth/token-registry.js';

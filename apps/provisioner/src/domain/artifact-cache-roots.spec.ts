@@ -38,8 +38,14 @@ const catalog: StoredEventLike[] = [
 
 describe('artifact cache roots', () => {
   it('keeps the desired version and, through its composefs digest, the version the agent still runs', () => {
-    const events = [...catalog, ...promotedTo('my-redis', '0.2.0', 'live'), heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } })];
-    expect(roots(events)).toEqual(new Set([ociOf('my-redis', '0.2.0'), composefsOf('my-redis', '0.2.0'), ociOf('my-redis', '0.1.0'), composefsOf('my-redis', '0.1.0')]));
+    const events = [
+      ...catalog,
+      ...promotedTo('my-redis', '0.2.0', 'live'),
+      heartbeatReceived(T1, { running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') } }),
+    ];
+    expect(roots(events)).toEqual(
+      new Set([ociOf('my-redis', '0.2.0'), composefsOf('my-redis', '0.2.0'), ociOf('my-redis', '0.1.0'), composefsOf('my-redis', '0.1.0')]),
+    );
   });
 
   it('keeps nothing for a terminated instance', () => {

@@ -68,7 +68,9 @@ export function desiredModulesFor(state: DesiredStateModel, target: DesiredState
   const nodeId = 'instance_id' in target ? nodeOfInstance(state, target.instance_id) : target.node_id;
   const node = entryOf(state.nodes, nodeId);
   if (node === undefined) {
-    throw new PowernodeError('not_found', `node ${nodeId} not found: create it with system_create_node`, { details: { node_id: nodeId, rule: 'node_must_exist' } });
+    throw new PowernodeError('not_found', `node ${nodeId} not found: create it with system_create_node`, {
+      details: { node_id: nodeId, rule: 'node_must_exist' },
+    });
   }
   const result: DesiredModules = { node_id: node.node_id, node_template_id: node.node_template_id, channel: node.channel, modules: {}, unresolved: [] };
   const template = entryOf(state.templates, node.node_template_id);
@@ -163,7 +165,13 @@ function closureProblems(state: DesiredStateModel, closure: DependencyClosure, c
   };
   for (const m of closure.missing) {
     if (m.reason === 'module_missing') {
-      problems.push({ reason: 'module_missing', module: m.module, required_by: m.required_by, range: m.range, message: `${m.module} (${describeRequirer(m.required_by)}) is not in the catalog` });
+      problems.push({
+        reason: 'module_missing',
+        module: m.module,
+        required_by: m.required_by,
+        range: m.range,
+        message: `${m.module} (${describeRequirer(m.required_by)}) is not in the catalog`,
+      });
       continue;
     }
     problems.push(

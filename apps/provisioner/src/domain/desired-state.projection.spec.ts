@@ -89,7 +89,13 @@ describe('desired state', () => {
   });
 
   it('gives a blessed-channel node blessed and live versions but not staging ones', () => {
-    const catalog = [...tutorialCatalog(), versionBuilt('my-redis', '0.2.0'), ...promotedTo('my-redis', '0.2.0', 'blessed'), versionBuilt('my-redis', '0.3.0'), ...promotedTo('my-redis', '0.3.0', 'staging')];
+    const catalog = [
+      ...tutorialCatalog(),
+      versionBuilt('my-redis', '0.2.0'),
+      ...promotedTo('my-redis', '0.2.0', 'blessed'),
+      versionBuilt('my-redis', '0.3.0'),
+      ...promotedTo('my-redis', '0.3.0', 'staging'),
+    ];
     expect(desired([...catalog, nodeCreated({ channel: 'blessed' })]).modules['my-redis']?.version_string).toBe('0.2.0');
   });
 
@@ -102,7 +108,12 @@ describe('desired state', () => {
   });
 
   it('never chooses an unverified version, even a higher one marked live', () => {
-    const events = [...tutorialCatalog(), versionBuilt('my-redis', '9.0.0', { verified: false }), ...promotedTo('my-redis', '9.0.0', 'live'), nodeCreated({ channel: 'staging' })];
+    const events = [
+      ...tutorialCatalog(),
+      versionBuilt('my-redis', '9.0.0', { verified: false }),
+      ...promotedTo('my-redis', '9.0.0', 'live'),
+      nodeCreated({ channel: 'staging' }),
+    ];
     expect(desired(events).modules['my-redis']?.version_string).toBe('0.1.0');
   });
 
@@ -138,7 +149,13 @@ describe('desired state', () => {
   });
 
   it('reports a module whose only versions are unverified as unresolved and does not desire it', () => {
-    const events = [templateCreated(), moduleRegistered('my-redis'), versionBuilt('my-redis', '0.1.0', { verified: false }), assigned('my-redis'), nodeCreated({ channel: 'staging' })];
+    const events = [
+      templateCreated(),
+      moduleRegistered('my-redis'),
+      versionBuilt('my-redis', '0.1.0', { verified: false }),
+      assigned('my-redis'),
+      nodeCreated({ channel: 'staging' }),
+    ];
     const d = desired(events);
     expect(d.modules).toEqual({});
     expect(d.unresolved).toEqual([
@@ -196,7 +213,14 @@ describe('desired state', () => {
   });
 
   it('lets deleted modules vanish from the desired state', () => {
-    const catalog = [templateCreated(), moduleRegistered('my-redis'), versionBuilt('my-redis', '0.1.0'), ...promotedTo('my-redis', '0.1.0', 'live'), assigned('my-redis'), nodeCreated()];
+    const catalog = [
+      templateCreated(),
+      moduleRegistered('my-redis'),
+      versionBuilt('my-redis', '0.1.0'),
+      ...promotedTo('my-redis', '0.1.0', 'live'),
+      assigned('my-redis'),
+      nodeCreated(),
+    ];
     expect(Object.keys(desired(catalog).modules)).toEqual(['my-redis']);
     const d = desired([...catalog, moduleDeleted('my-redis', [versionIdOf('my-redis', '0.1.0')])]);
     expect(d.modules).toEqual({});
@@ -220,7 +244,14 @@ describe('desired state', () => {
   });
 
   it('reports a dependency the catalog does not have as module_missing', () => {
-    const events = [templateCreated(), moduleRegistered('my-redis', { requires: ['powernode/system-base@^1.0'] }), versionBuilt('my-redis', '0.1.0'), ...promotedTo('my-redis', '0.1.0', 'live'), assigned('my-redis'), nodeCreated()];
+    const events = [
+      templateCreated(),
+      moduleRegistered('my-redis', { requires: ['powernode/system-base@^1.0'] }),
+      versionBuilt('my-redis', '0.1.0'),
+      ...promotedTo('my-redis', '0.1.0', 'live'),
+      assigned('my-redis'),
+      nodeCreated(),
+    ];
     const d = desired(events);
     expect(Object.keys(d.modules)).toEqual(['my-redis']);
     expect(d.unresolved).toEqual([expect.objectContaining({ reason: 'module_missing', module: 'system-base', required_by: 'my-redis', range: '^1.0' })]);
@@ -241,7 +272,13 @@ describe('desired state', () => {
     const d = desired(events);
     expect(d.modules['system-base']).toBeUndefined();
     expect(d.unresolved).toEqual([
-      expect.objectContaining({ reason: 'no_eligible_version', module: 'system-base', required_by: 'my-redis', channel: 'live', candidates: [{ version: '1.0.0', promotion_state: 'staging', cosign_verified: true }] }),
+      expect.objectContaining({
+        reason: 'no_eligible_version',
+        module: 'system-base',
+        required_by: 'my-redis',
+        channel: 'live',
+        candidates: [{ version: '1.0.0', promotion_state: 'staging', cosign_verified: true }],
+      }),
     ]);
   });
 
@@ -283,7 +320,7 @@ describe('desired state', () => {
     expect(desired(events).unresolved).toEqual([expect.objectContaining({ reason: 'dependency_cycle', path: ['a-mod', 'b-mod', 'a-mod'] })]);
   });
 
-  it("flags a chosen version whose own manifest requires something the node will not run", () => {
+  it('flags a chosen version whose own manifest requires something the node will not run', () => {
     const events = [
       templateCreated(),
       moduleRegistered('my-redis'),
@@ -295,7 +332,13 @@ describe('desired state', () => {
     const d = desired(events);
     expect(d.modules['my-redis']?.version_string).toBe('0.2.0');
     expect(d.unresolved).toEqual([
-      expect.objectContaining({ reason: 'version_requirement_unmet', module: 'my-redis', version_string: '0.2.0', requirement: 'powernode/security-hardening@^1.0', have: null }),
+      expect.objectContaining({
+        reason: 'version_requirement_unmet',
+        module: 'my-redis',
+        version_string: '0.2.0',
+        requirement: 'powernode/security-hardening@^1.0',
+        have: null,
+      }),
     ]);
   });
 
@@ -376,7 +419,9 @@ describe('desired state folds in place', () => {
     expect(second).not.toBe(first);
     expect(second).toEqual(first);
     expect(JSON.parse(JSON.stringify(first))).toEqual(first);
-    expect(foldEvents(desiredStateProjection, events.slice(9), JSON.parse(JSON.stringify(foldEvents(desiredStateProjection, events.slice(0, 9)))))).toEqual(first);
+    expect(foldEvents(desiredStateProjection, events.slice(9), JSON.parse(JSON.stringify(foldEvents(desiredStateProjection, events.slice(0, 9)))))).toEqual(
+      first,
+    );
     expect(events).toEqual(eventsBefore);
     expect(desiredStateProjection.initialState()).toEqual(initial);
     // What was assigned and then unassigned leaves nothing behind in the index.
@@ -389,7 +434,12 @@ describe('desired state folds in place', () => {
     const snapshot = structuredClone(before);
     foldEvents(
       desiredStateProjection,
-      [versionBuilt('my-redis', '0.2.0', { requires: ['powernode/system-base@^1.0'] }), ...promotedTo('my-redis', '0.2.0', 'live'), channelChanged('live', 'staging'), unassigned('my-redis')],
+      [
+        versionBuilt('my-redis', '0.2.0', { requires: ['powernode/system-base@^1.0'] }),
+        ...promotedTo('my-redis', '0.2.0', 'live'),
+        channelChanged('live', 'staging'),
+        unassigned('my-redis'),
+      ],
       state,
     );
     expect(before).toEqual(snapshot);

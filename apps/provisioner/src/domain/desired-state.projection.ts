@@ -71,7 +71,13 @@ export const desiredStateProjection = provisionerProjection<DesiredStateModel>({
     },
     ModuleRegistered(state, event) {
       const d = event.data;
-      setEntry(state.modules, d.name, { module_id: d.module_id, name: d.name, category: d.category, priority: d.spec.priority, requires: [...d.spec.requires] });
+      setEntry(state.modules, d.name, {
+        module_id: d.module_id,
+        name: d.name,
+        category: d.category,
+        priority: d.spec.priority,
+        requires: [...d.spec.requires],
+      });
       if (entryOf(state.versions, d.module_id) === undefined) setEntry(state.versions, d.module_id, {});
       return state;
     },

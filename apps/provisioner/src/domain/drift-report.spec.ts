@@ -71,7 +71,7 @@ describe('drift report', () => {
     expect(driftReport({ modules: { constructor: want(dA) } }, {})).toEqual({ drift: true, missing: { constructor: dA }, extra: {}, mismatched: {} });
   });
 
-  it('says drift when a desired module\'s unit failed inside the instance, listing it under services_failed', () => {
+  it("says drift when a desired module's unit failed inside the instance, listing it under services_failed", () => {
     const events = myRedisRunningLive();
     const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
     const view = instanceView(foldEvents(instancesProjection, events), INSTANCE_ID);
@@ -108,13 +108,13 @@ describe('drift report', () => {
   });
 
   it('reports the old digest as mismatched after a newer version goes live', () => {
-    const events: StoredEventLike[] = [
-      ...myRedisRunningLive(),
-      versionBuilt('my-redis', '0.2.0'),
-      ...promotedTo('my-redis', '0.2.0', 'live'),
-    ];
+    const events: StoredEventLike[] = [...myRedisRunningLive(), versionBuilt('my-redis', '0.2.0'), ...promotedTo('my-redis', '0.2.0', 'live')];
     const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
     const report = instanceDriftReport(desired, instanceView(foldEvents(instancesProjection, events), INSTANCE_ID));
-    expect(report).toMatchObject({ drift: true, mismatched_count: 1, mismatched: { 'my-redis': { want: composefsOf('my-redis', '0.2.0'), have: composefsOf('my-redis', '0.1.0') } } });
+    expect(report).toMatchObject({
+      drift: true,
+      mismatched_count: 1,
+      mismatched: { 'my-redis': { want: composefsOf('my-redis', '0.2.0'), have: composefsOf('my-redis', '0.1.0') } },
+    });
   });
 });

@@ -39,7 +39,10 @@ describe('heartbeat staleness', () => {
   });
 
   it('refuses a time that is not ISO-8601', () => {
-    expect(refusalOf(() => isHeartbeatStale('yesterday', last, 30_000))).toMatchObject({ code: 'validation_failed', details: { field: 'last', rule: 'iso_timestamp' } });
+    expect(refusalOf(() => isHeartbeatStale('yesterday', last, 30_000))).toMatchObject({
+      code: 'validation_failed',
+      details: { field: 'last', rule: 'iso_timestamp' },
+    });
   });
 
   it('picks the later of two times, null meaning never', () => {

@@ -74,7 +74,13 @@
  *     terminated instance still has in its driver.
  */
 
-export { nodeRegistryDecider, nodeIdHoldingHostname, type NodeRegistryCommand, type NodeRegistryEvent, type NodeRegistryState } from './node-registry.decider.js';
+export {
+  nodeRegistryDecider,
+  nodeIdHoldingHostname,
+  type NodeRegistryCommand,
+  type NodeRegistryEvent,
+  type NodeRegistryState,
+} from './node-registry.decider.js';
 export { nodeDecider, type NodeCommand, type NodeEvent, type NodeRecord, type NodeState } from './node.decider.js';
 export { parseChannel, parseHostname } from './node-fields.js';
 export {
@@ -106,10 +112,24 @@ export {
 export { provisionerProjection, type ProvisionerProjection, type ProvisionerReadEvent } from './provisioner-projection.js';
 export { desiredStateProjection, type DesiredStateModel, type ModuleFacts, type VersionFacts } from './desired-state.projection.js';
 export { desiredModulesFor, type DesiredModule, type DesiredModules, type DesiredStateTarget, type UnresolvedReason } from './desired-modules.js';
-export { instancesProjection, instanceView, listInstances, type InstanceFilter, type InstanceLiveness, type InstancesReadModel, type InstanceView } from './instances.projection.js';
+export {
+  instancesProjection,
+  instanceView,
+  listInstances,
+  type InstanceFilter,
+  type InstanceLiveness,
+  type InstancesReadModel,
+  type InstanceView,
+} from './instances.projection.js';
 export { listNodes, nodeByHostname, nodesProjection, nodeView, type NodesReadModel, type NodeView } from './nodes.projection.js';
 export { driftReport, instanceDriftReport, type DriftReport, type InstanceDriftReport } from './drift-report.js';
-export { moduleCompositionProjection, NO_INIT, type ComposedModuleSpec, type ModuleCompositionModel, type VersionInit } from './module-composition.projection.js';
+export {
+  moduleCompositionProjection,
+  NO_INIT,
+  type ComposedModuleSpec,
+  type ModuleCompositionModel,
+  type VersionInit,
+} from './module-composition.projection.js';
 export { agentCredentialsProjection, instanceOfCredential, type AgentCredentialsModel } from './agent-credentials.projection.js';
 export { agentDesiredState, desiredGeneration } from './agent-desired-state.js';
 export { artifactCacheRoots } from './artifact-cache-roots.js';

@@ -17,7 +17,17 @@ const recordExecution = (overrides: Partial<Extract<InstanceCommand, { type: 'Re
 });
 const executed = (overrides: Record<string, unknown> = {}) => ({
   type: 'InstanceCommandExecuted' as const,
-  data: { instance_id: INSTANCE_ID, argv: ARGV, exit_code: 0, timed_out: false, truncated: false, duration_ms: 42, requested_by: 'operator', executed_at: T3, ...overrides },
+  data: {
+    instance_id: INSTANCE_ID,
+    argv: ARGV,
+    exit_code: 0,
+    timed_out: false,
+    truncated: false,
+    duration_ms: 42,
+    requested_by: 'operator',
+    executed_at: T3,
+    ...overrides,
+  },
 });
 
 describe('instance decider: RecordCommandExecution', () => {
@@ -32,7 +42,9 @@ describe('instance decider: RecordCommandExecution', () => {
   });
 
   it('records every execution: running the same command again is a new fact', () => {
-    given(instanceDecider, [...historyTo('running'), executed()]).when(recordExecution()).then([executed()]);
+    given(instanceDecider, [...historyTo('running'), executed()])
+      .when(recordExecution())
+      .then([executed()]);
   });
 
   it('refuses an instance that does not exist (not_found)', () => {
@@ -42,17 +54,29 @@ describe('instance decider: RecordCommandExecution', () => {
   it('refuses a terminated instance (instance_terminated) naming the node to provision again', () => {
     given(instanceDecider, [...historyTo('running'), terminated('running', T3)])
       .when(recordExecution())
-      .thenRefuses({ code: 'instance_terminated', rule: 'instance_terminated', message: /is terminated: it is gone .* provision a new instance/, details: { node_id: NODE_ID } });
+      .thenRefuses({
+        code: 'instance_terminated',
+        rule: 'instance_terminated',
+        message: /is terminated: it is gone .* provision a new instance/,
+        details: { node_id: NODE_ID },
+      });
   });
 
   it.each(['stopping', 'stopped', 'error'] as const)('refuses a %s instance (instance_not_running) saying to start it', (status) => {
     given(instanceDecider, historyTo(status))
       .when(recordExecution())
-      .thenRefuses({ code: 'instance_not_running', rule: 'instance_must_run', message: /start it \(powernode instances start/, details: { instance_status: status } });
+      .thenRefuses({
+        code: 'instance_not_running',
+        rule: 'instance_must_run',
+        message: /start it \(powernode instances start/,
+        details: { instance_status: status },
+      });
   });
 
   it.each(['pending', 'provisioning'] as const)('refuses a %s instance (instance_not_running) saying to wait', (status) => {
-    given(instanceDecider, historyTo(status)).when(recordExecution()).thenRefuses({ code: 'instance_not_running', message: /wait until it runs/ });
+    given(instanceDecider, historyTo(status))
+      .when(recordExecution())
+      .thenRefuses({ code: 'instance_not_running', message: /wait until it runs/ });
   });
 
   it('changes nothing about the instance when folded', () => {

@@ -15,12 +15,17 @@ const STATUSES_THAT_RUN_COMMANDS: readonly InstanceStatus[] = ['starting', 'runn
 export function assertAcceptsCommands(state: InstanceState, instanceId: string): InstanceRecord {
   const instance = existingInstance(state, instanceId);
   if (instance.status === 'terminated') {
-    throw new PowernodeError('instance_terminated', `instance ${instanceId} is terminated: it is gone and runs nothing any more; provision a new instance of its node ${instance.node_id}`, {
-      details: { instance_id: instanceId, node_id: instance.node_id, instance_status: instance.status, rule: 'instance_terminated' },
-    });
+    throw new PowernodeError(
+      'instance_terminated',
+      `instance ${instanceId} is terminated: it is gone and runs nothing any more; provision a new instance of its node ${instance.node_id}`,
+      {
+        details: { instance_id: instanceId, node_id: instance.node_id, instance_status: instance.status, rule: 'instance_terminated' },
+      },
+    );
   }
   if (!STATUSES_THAT_RUN_COMMANDS.includes(instance.status)) {
-    const what = instance.status === 'pending' || instance.status === 'provisioning' ? 'wait until it runs' : `start it (powernode instances start ${instanceId})`;
+    const what =
+      instance.status === 'pending' || instance.status === 'provisioning' ? 'wait until it runs' : `start it (powernode instances start ${instanceId})`;
     throw new PowernodeError('instance_not_running', `instance ${instanceId} is ${instance.status}, not running: ${what} and run the command again`, {
       details: { instance_id: instanceId, instance_status: instance.status, allowed: [...STATUSES_THAT_RUN_COMMANDS], rule: 'instance_must_run' },
     });

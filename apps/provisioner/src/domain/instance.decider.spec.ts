@@ -43,7 +43,13 @@ const heartbeat = (now: string, overrides: Parameters<typeof report>[0] = {}, ke
   now,
   ...(keepalive_ms === undefined ? {} : { keepalive_ms }),
 });
-const terminate = (now = T2, reason?: string): InstanceCommand => ({ type: 'TerminateInstance', instance_id: INSTANCE_ID, terminated_by: 'operator', now, reason });
+const terminate = (now = T2, reason?: string): InstanceCommand => ({
+  type: 'TerminateInstance',
+  instance_id: INSTANCE_ID,
+  terminated_by: 'operator',
+  now,
+  reason,
+});
 const enrol = (overrides: Partial<Extract<InstanceCommand, { type: 'EnrolAgent' }>> = {}): InstanceCommand => ({
   type: 'EnrolAgent',
   instance_id: INSTANCE_ID,
@@ -68,22 +74,28 @@ describe('instance decider', () => {
       given(instanceDecider, []).when(requestProvision()).then([provisionRequested()]);
     });
 
-    it('refuses a machine driver when the template\'s closure holds no base OS (base_missing, naming the template)', () => {
+    it("refuses a machine driver when the template's closure holds no base OS (base_missing, naming the template)", () => {
       given(instanceDecider, [])
         .when(requestProvision({ driver: 'nspawn', base_os: { required: true, present: false, template_id: 'tpl-base' } }))
         .thenRefuses({ code: 'base_missing', rule: 'base_os_required', details: { template_id: 'tpl-base', driver: 'nspawn' } });
     });
 
     it('provisions on a machine driver once a system-base module is desired', () => {
-      given(instanceDecider, []).when(requestProvision({ base_os: { required: true, present: true, template_id: 'tpl-base' } })).then([provisionRequested()]);
+      given(instanceDecider, [])
+        .when(requestProvision({ base_os: { required: true, present: true, template_id: 'tpl-base' } }))
+        .then([provisionRequested()]);
     });
 
     it('needs no base OS on a driver that boots no machine', () => {
-      given(instanceDecider, []).when(requestProvision({ base_os: { required: false, present: false, template_id: 'tpl-base' } })).then([provisionRequested()]);
+      given(instanceDecider, [])
+        .when(requestProvision({ base_os: { required: false, present: false, template_id: 'tpl-base' } }))
+        .then([provisionRequested()]);
     });
 
     it('refuses a node that does not exist (not_found)', () => {
-      given(instanceDecider, []).when(requestProvision({ node: null })).thenRefuses({ code: 'not_found', rule: 'node_must_exist', details: { field: 'node_id' } });
+      given(instanceDecider, [])
+        .when(requestProvision({ node: null }))
+        .thenRefuses({ code: 'not_found', rule: 'node_must_exist', details: { field: 'node_id' } });
     });
 
     it('treats a retried request (same node, same token) as done', () => {
@@ -97,11 +109,15 @@ describe('instance decider', () => {
     });
 
     it('refuses an enrolment expiry that is not in the future', () => {
-      given(instanceDecider, []).when(requestProvision({ enrolment_expires_at: T0 })).thenRefuses({ code: 'validation_failed', rule: 'enrolment_expiry_in_future' });
+      given(instanceDecider, [])
+        .when(requestProvision({ enrolment_expires_at: T0 }))
+        .thenRefuses({ code: 'validation_failed', rule: 'enrolment_expiry_in_future' });
     });
 
     it('refuses a token digest that is not SHA-256 hex (a plain token must never reach the log)', () => {
-      given(instanceDecider, []).when(requestProvision({ enrolment_token_sha256: 'enrol-token-plain' })).thenRefuses({ code: 'validation_failed', rule: 'sha256_hex' });
+      given(instanceDecider, [])
+        .when(requestProvision({ enrolment_token_sha256: 'enrol-token-plain' }))
+        .thenRefuses({ code: 'validation_failed', rule: 'sha256_hex' });
     });
   });
 
@@ -112,7 +128,9 @@ describe('instance decider', () => {
     const refused = pairs.filter(([from, to]) => !INSTANCE_TRANSITIONS[from].includes(to));
 
     it.each(allowed)('allows %s → %s', (from, to) => {
-      given(instanceDecider, historyTo(from)).when(changeStatus(to, 'driver reported', T3)).then([statusChanged(from, to, T3, 'driver reported')]);
+      given(instanceDecider, historyTo(from))
+        .when(changeStatus(to, 'driver reported', T3))
+        .then([statusChanged(from, to, T3, 'driver reported')]);
     });
 
     it.each(refused)('refuses %s → %s with invalid_transition naming both', (from, to) => {
@@ -128,7 +146,9 @@ describe('instance decider', () => {
     });
 
     it('says "none" for what a terminated instance allows', () => {
-      given(instanceDecider, historyTo('terminated')).when(changeStatus('starting')).thenRefuses({ code: 'invalid_transition', message: /allowed from terminated: none/ });
+      given(instanceDecider, historyTo('terminated'))
+        .when(changeStatus('starting'))
+        .thenRefuses({ code: 'invalid_transition', message: /allowed from terminated: none/ });
     });
 
     it('covers every refused pair of the 9 statuses (the table is total)', () => {
@@ -145,7 +165,9 @@ describe('instance decider', () => {
     });
 
     it('refuses terminated through ChangeStatus: termination records who asked for it', () => {
-      given(instanceDecider, historyTo('running')).when(changeStatus('terminated')).thenRefuses({ code: 'validation_failed', rule: 'terminate_via_terminate_command' });
+      given(instanceDecider, historyTo('running'))
+        .when(changeStatus('terminated'))
+        .thenRefuses({ code: 'validation_failed', rule: 'terminate_via_terminate_command' });
     });
 
     it('refuses a status change of an instance that does not exist (not_found)', () => {
@@ -155,11 +177,15 @@ describe('instance decider', () => {
 
   describe('TerminateInstance', () => {
     it.each(INSTANCE_STATUSES.filter((s) => s !== 'terminated'))('terminates an instance that is %s', (from) => {
-      given(instanceDecider, historyTo(from)).when(terminate(T2)).then([terminated(from, T2)]);
+      given(instanceDecider, historyTo(from))
+        .when(terminate(T2))
+        .then([terminated(from, T2)]);
     });
 
     it('keeps the reason given', () => {
-      given(instanceDecider, historyTo('running')).when(terminate(T2, 'tutorial cleanup')).then([terminated('running', T2, 'tutorial cleanup')]);
+      given(instanceDecider, historyTo('running'))
+        .when(terminate(T2, 'tutorial cleanup'))
+        .then([terminated('running', T2, 'tutorial cleanup')]);
     });
 
     it('is idempotent: terminating a terminated instance records nothing and is not an error', () => {
@@ -172,14 +198,19 @@ describe('instance decider', () => {
   });
 
   describe('EnrolAgent', () => {
-    const enrolled = { type: 'InstanceEnrolled' as const, data: { instance_id: INSTANCE_ID, credential_sha256: sha256('credential-1'), agent_version: '0.1.0', enrolled_at: T1 } };
+    const enrolled = {
+      type: 'InstanceEnrolled' as const,
+      data: { instance_id: INSTANCE_ID, credential_sha256: sha256('credential-1'), agent_version: '0.1.0', enrolled_at: T1 },
+    };
 
     it('records the credential digest when the agent presents the right token in time', () => {
       given(instanceDecider, historyTo('starting')).when(enrol()).then([enrolled]);
     });
 
     it('refuses a wrong token as unauthenticated', () => {
-      given(instanceDecider, historyTo('starting')).when(enrol({ presented_token_sha256: sha256('guess') })).thenRefuses({ code: 'unauthenticated', rule: 'enrolment_token_invalid' });
+      given(instanceDecider, historyTo('starting'))
+        .when(enrol({ presented_token_sha256: sha256('guess') }))
+        .thenRefuses({ code: 'unauthenticated', rule: 'enrolment_token_invalid' });
     });
 
     it('refuses an expired token with the same message as a wrong one', () => {
@@ -208,7 +239,9 @@ describe('instance decider', () => {
     });
 
     it('treats a retried enrolment with the same credential as done', () => {
-      given(instanceDecider, [...historyTo('starting'), enrolled]).when(enrol()).then([]);
+      given(instanceDecider, [...historyTo('starting'), enrolled])
+        .when(enrol())
+        .then([]);
     });
 
     it('refuses enrolment of a terminated instance (conflict)', () => {
@@ -230,15 +263,21 @@ describe('instance decider', () => {
     });
 
     it.each(['stopping', 'stopped', 'error'] as const)('records a heartbeat of a %s instance without changing its status', (status) => {
-      given(instanceDecider, historyTo(status)).when(heartbeat(T1)).then([heartbeatReceived(T1)]);
+      given(instanceDecider, historyTo(status))
+        .when(heartbeat(T1))
+        .then([heartbeatReceived(T1)]);
     });
 
     it('does not record an unchanged report again within the keep-alive interval', () => {
-      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T1)]).when(heartbeat(T2)).then([]);
+      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T1)])
+        .when(heartbeat(T2))
+        .then([]);
     });
 
     it('records an unchanged report once the keep-alive interval has passed', () => {
-      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T1)]).when(heartbeat(T3, {}, 60_000)).then([heartbeatReceived(T3)]);
+      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T1)])
+        .when(heartbeat(T3, {}, 60_000))
+        .then([heartbeatReceived(T3)]);
     });
 
     it('records a report whose running set changed', () => {
@@ -255,15 +294,22 @@ describe('instance decider', () => {
       ['boot id', { boot_id: 'boot-2' }],
       ['running set (a module gone)', { running_module_digests: {} }],
     ])('records a report whose %s changed', (_what, change) => {
-      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T1)]).when(heartbeat(T2, change)).then([heartbeatReceived(T2, change)]);
+      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T1)])
+        .when(heartbeat(T2, change))
+        .then([heartbeatReceived(T2, change)]);
     });
 
     it('ignores a report older than the one recorded (reports overtaking each other)', () => {
-      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T2)]).when(heartbeat(T1, { boot_id: 'boot-0' })).then([]);
+      given(instanceDecider, [...historyTo('running'), heartbeatReceived(T2)])
+        .when(heartbeat(T1, { boot_id: 'boot-0' }))
+        .then([]);
     });
 
     it('records the first report after a stale mark, which clears it', () => {
-      const stale = { type: 'InstanceHeartbeatStale' as const, data: { instance_id: INSTANCE_ID, last_heartbeat_at: T1, threshold_ms: 90_000, detected_at: T3 } };
+      const stale = {
+        type: 'InstanceHeartbeatStale' as const,
+        data: { instance_id: INSTANCE_ID, last_heartbeat_at: T1, threshold_ms: 90_000, detected_at: T3 },
+      };
       const g = given(instanceDecider, [...historyTo('running'), heartbeatReceived(T1), stale]);
       expect(g.state).toMatchObject({ heartbeat_stale: true });
       g.when(heartbeat(LATER)).then([heartbeatReceived(LATER)]);
@@ -296,12 +342,19 @@ describe('instance decider', () => {
     });
 
     it('gives a provisioner that just started one threshold before blaming the agent', () => {
-      given(instanceDecider, running).when(check(T3, null, '2026-05-01T10:04:00.000Z')).then([]);
+      given(instanceDecider, running)
+        .when(check(T3, null, '2026-05-01T10:04:00.000Z'))
+        .then([]);
     });
 
     it('marks it only once', () => {
-      const stale = { type: 'InstanceHeartbeatStale' as const, data: { instance_id: INSTANCE_ID, last_heartbeat_at: T1, threshold_ms: 90_000, detected_at: T3 } };
-      given(instanceDecider, [...running, stale]).when(check(LATER)).then([]);
+      const stale = {
+        type: 'InstanceHeartbeatStale' as const,
+        data: { instance_id: INSTANCE_ID, last_heartbeat_at: T1, threshold_ms: 90_000, detected_at: T3 },
+      };
+      given(instanceDecider, [...running, stale])
+        .when(check(LATER))
+        .then([]);
     });
 
     it.each(['pending', 'provisioning', 'starting', 'stopping', 'stopped', 'rebooting', 'error', 'terminated'] as const)(
@@ -312,7 +365,9 @@ describe('instance decider', () => {
     );
 
     it('refuses a non-positive interval', () => {
-      given(instanceDecider, running).when({ ...(check(T3) as Extract<InstanceCommand, { type: 'CheckHeartbeat' }>), interval_ms: 0 }).thenRefuses({ code: 'validation_failed', rule: 'positive_interval' });
+      given(instanceDecider, running)
+        .when({ ...(check(T3) as Extract<InstanceCommand, { type: 'CheckHeartbeat' }>), interval_ms: 0 })
+        .thenRefuses({ code: 'validation_failed', rule: 'positive_interval' });
     });
   });
 

@@ -1,10 +1,4 @@
-import {
-  PowernodeError,
-  type AgentReportedError,
-  type InstanceStatus,
-  type ProvisionerEventOf,
-  type RunningModuleDigests,
-} from '@powernode/contracts';
+import { PowernodeError, type AgentReportedError, type InstanceStatus, type ProvisionerEventOf, type RunningModuleDigests } from '@powernode/contracts';
 import { assertNever, type Decider } from '@powernode/events';
 import { DEFAULT_HEARTBEAT_KEEPALIVE_MS, DEFAULT_MISSED_BEATS, epochMs, isHeartbeatStale, laterOf, staleThresholdMs } from './heartbeat-staleness.js';
 import { recordCommandExecution, type CommandExecutionFacts } from './instance-exec.js';
@@ -244,9 +238,13 @@ function requestProvision(command: Extract<InstanceCommand, { type: 'RequestProv
     });
   }
   if (epochMs(command.enrolment_expires_at, 'enrolment_expires_at') <= epochMs(command.now, 'now')) {
-    throw new PowernodeError('validation_failed', `enrolment_expires_at ${command.enrolment_expires_at} is not after now (${command.now}): give the agent time to enrol`, {
-      details: { field: 'enrolment_expires_at', rule: 'enrolment_expiry_in_future' },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `enrolment_expires_at ${command.enrolment_expires_at} is not after now (${command.now}): give the agent time to enrol`,
+      {
+        details: { field: 'enrolment_expires_at', rule: 'enrolment_expiry_in_future' },
+      },
+    );
   }
   return [
     {
@@ -271,9 +269,13 @@ function enrolAgent(command: Extract<InstanceCommand, { type: 'EnrolAgent' }>, i
   // The same answer for a wrong, a used and an expired token, so a caller without the token learns nothing;
   // `rule` in details is for the operator's log.
   const refuse = (rule: string): never => {
-    throw new PowernodeError('unauthenticated', `enrolment of instance ${instance.instance_id} refused: the enrolment token is not valid; provision a new instance`, {
-      details: { instance_id: instance.instance_id, rule },
-    });
+    throw new PowernodeError(
+      'unauthenticated',
+      `enrolment of instance ${instance.instance_id} refused: the enrolment token is not valid; provision a new instance`,
+      {
+        details: { instance_id: instance.instance_id, rule },
+      },
+    );
   };
   if (command.presented_token_sha256 !== instance.enrolment_token_sha256) return refuse('enrolment_token_invalid');
   if (instance.credential_sha256 !== null) {
@@ -283,7 +285,9 @@ function enrolAgent(command: Extract<InstanceCommand, { type: 'EnrolAgent' }>, i
   }
   if (epochMs(command.now, 'now') >= epochMs(instance.enrolment_expires_at, 'enrolment_expires_at')) return refuse('enrolment_token_expired');
   if (!/^[0-9a-f]{64}$/.test(command.credential_sha256)) {
-    throw new PowernodeError('validation_failed', 'credential_sha256 must be 64 lowercase hex characters', { details: { field: 'credential_sha256', rule: 'sha256_hex' } });
+    throw new PowernodeError('validation_failed', 'credential_sha256 must be 64 lowercase hex characters', {
+      details: { field: 'credential_sha256', rule: 'sha256_hex' },
+    });
   }
   return [
     {

@@ -38,7 +38,12 @@ describe('instances read model', () => {
 
   it('shows running_module_digests keyed by module name after a heartbeat (tutorial verification)', () => {
     const view = instanceView(fold([...historyTo('running'), heartbeatReceived(T1)]), INSTANCE_ID);
-    expect(view).toMatchObject({ status: 'running', running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') }, last_heartbeat_at: T1, agent_version: '0.1.0' });
+    expect(view).toMatchObject({
+      status: 'running',
+      running_module_digests: { 'my-redis': composefsOf('my-redis', '0.1.0') },
+      last_heartbeat_at: T1,
+      agent_version: '0.1.0',
+    });
   });
 
   it('keeps the reason of the last status change', () => {
@@ -144,7 +149,11 @@ describe('instances read model folds in place', () => {
     const view = instanceView(state, INSTANCE_ID);
     const all = listInstances(state);
     const snapshot = structuredClone({ view, all });
-    foldEvents(instancesProjection, [heartbeatReceived(T2, { running_module_digests: {} }), stale, terminated('running', T3), provisionRequested({ instance_id: 'i-2', at: T2 })], state);
+    foldEvents(
+      instancesProjection,
+      [heartbeatReceived(T2, { running_module_digests: {} }), stale, terminated('running', T3), provisionRequested({ instance_id: 'i-2', at: T2 })],
+      state,
+    );
     expect({ view, all }).toEqual(snapshot);
     expect(instanceView(state, INSTANCE_ID)).toMatchObject({ status: 'terminated', running_module_digests: {} });
     expect(listInstances(state).map((i) => i.id)).toEqual(['i-2']);

@@ -83,7 +83,12 @@ export const instancesProjection = provisionerProjection<InstancesReadModel>({
       return state;
     },
     InstanceStatusChanged: (state, event) =>
-      withInstance(state, event.data.instance_id, (i) => ({ ...i, status: event.data.to, status_reason: event.data.reason, updated_at: event.data.changed_at })),
+      withInstance(state, event.data.instance_id, (i) => ({
+        ...i,
+        status: event.data.to,
+        status_reason: event.data.reason,
+        updated_at: event.data.changed_at,
+      })),
     InstanceEnrolled: (state, event) =>
       withInstance(state, event.data.instance_id, (i) => ({
         ...i,
@@ -108,7 +113,12 @@ export const instancesProjection = provisionerProjection<InstancesReadModel>({
       }));
     },
     InstanceHeartbeatStale: (state, event) =>
-      withInstance(state, event.data.instance_id, (i) => ({ ...i, heartbeat_stale: true, heartbeat_stale_since: event.data.detected_at, updated_at: event.data.detected_at })),
+      withInstance(state, event.data.instance_id, (i) => ({
+        ...i,
+        heartbeat_stale: true,
+        heartbeat_stale_since: event.data.detected_at,
+        updated_at: event.data.detected_at,
+      })),
     InstanceTerminated: (state, event) =>
       withInstance(state, event.data.instance_id, (i) => ({
         ...i,
@@ -141,7 +151,11 @@ export function instanceView(state: InstancesReadModel, id: string, liveness: In
   }
   if (liveness === null) return view;
   const last = laterOf(view.last_heartbeat_at, liveness.last_heartbeat_at);
-  const recovered = view.heartbeat_stale && last !== null && view.heartbeat_stale_since !== null && epochMs(last, 'last_heartbeat_at') > epochMs(view.heartbeat_stale_since, 'heartbeat_stale_since');
+  const recovered =
+    view.heartbeat_stale &&
+    last !== null &&
+    view.heartbeat_stale_since !== null &&
+    epochMs(last, 'last_heartbeat_at') > epochMs(view.heartbeat_stale_since, 'heartbeat_stale_since');
   return recovered ? { ...view, last_heartbeat_at: last, heartbeat_stale: false, heartbeat_stale_since: null } : { ...view, last_heartbeat_at: last };
 }
 

@@ -15,7 +15,16 @@ function specSeeded(name: string, spec: { mask?: string[]; protected_spec?: stri
     data: {
       module_id: moduleIdOf(name),
       name,
-      spec: { mask: spec.mask ?? [], file_spec: [], package_spec: [], dependency_spec: [], protected_spec: spec.protected_spec ?? [], requires: [], provides: spec.provides ?? [], priority: 0 },
+      spec: {
+        mask: spec.mask ?? [],
+        file_spec: [],
+        package_spec: [],
+        dependency_spec: [],
+        protected_spec: spec.protected_spec ?? [],
+        requires: [],
+        provides: spec.provides ?? [],
+        priority: 0,
+      },
       source_version_id: null,
       seeded_at: T1,
     },
@@ -53,7 +62,21 @@ describe('module composition projection', () => {
       moduleRegistered('my-redis'),
       versionBuilt('my-redis', '0.1.0'),
       versionBuilt('my-redis', '0.2.0'),
-      { type: 'ModuleVersionRejected', data: { version_id: versionIdOf('my-redis', '0.2.0'), module_id: moduleIdOf('my-redis'), module_name: 'my-redis', tag: 'v0.2.0', version_string: '0.2.0', oci_ref: null, oci_digest: null, reason_code: 'signature_missing', reason: 'no signature', rejected_at: T1 } } as CatalogEvent,
+      {
+        type: 'ModuleVersionRejected',
+        data: {
+          version_id: versionIdOf('my-redis', '0.2.0'),
+          module_id: moduleIdOf('my-redis'),
+          module_name: 'my-redis',
+          tag: 'v0.2.0',
+          version_string: '0.2.0',
+          oci_ref: null,
+          oci_digest: null,
+          reason_code: 'signature_missing',
+          reason: 'no signature',
+          rejected_at: T1,
+        },
+      } as CatalogEvent,
     ]);
     expect(Object.keys(state.init)).toEqual([versionIdOf('my-redis', '0.1.0')]);
     const deleted = fold([moduleRegistered('my-redis'), versionBuilt('my-redis', '0.1.0'), moduleDeleted('my-redis', [versionIdOf('my-redis', '0.1.0')])]);

@@ -4,9 +4,13 @@ import { hostnameSchema, NODE_CHANNELS, nodeChannelSchema, PowernodeError, type 
 export function parseHostname(value: string): string {
   const parsed = hostnameSchema.safeParse(value);
   if (parsed.success) return parsed.data;
-  throw new PowernodeError('validation_failed', `hostname "${value}" ${parsed.error.issues[0]?.message ?? 'is not a valid hostname'}; for example "redis-test-1"`, {
-    details: { field: 'hostname', value, rule: 'hostname_format' },
-  });
+  throw new PowernodeError(
+    'validation_failed',
+    `hostname "${value}" ${parsed.error.issues[0]?.message ?? 'is not a valid hostname'}; for example "redis-test-1"`,
+    {
+      details: { field: 'hostname', value, rule: 'hostname_format' },
+    },
+  );
 }
 
 /** A node channel (`staging`, `blessed`, `live`), or `validation_failed` listing the accepted values. */

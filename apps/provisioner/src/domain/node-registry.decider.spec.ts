@@ -9,7 +9,9 @@ const claim = (node_id: string, hostname: string) => ({ type: 'ClaimHostname' as
 
 describe('node registry decider', () => {
   it('claims a free hostname', () => {
-    given(nodeRegistryDecider, []).when(claim('n1', 'redis-test-1')).then([claimed('n1', 'redis-test-1')]);
+    given(nodeRegistryDecider, [])
+      .when(claim('n1', 'redis-test-1'))
+      .then([claimed('n1', 'redis-test-1')]);
   });
 
   it('refuses a hostname another node holds (already_exists)', () => {
@@ -19,11 +21,15 @@ describe('node registry decider', () => {
   });
 
   it('treats a retried claim by the same node as done', () => {
-    given(nodeRegistryDecider, [claimed('n1', 'redis-test-1')]).when(claim('n1', 'redis-test-1')).then([]);
+    given(nodeRegistryDecider, [claimed('n1', 'redis-test-1')])
+      .when(claim('n1', 'redis-test-1'))
+      .then([]);
   });
 
   it('refuses a node id that already holds another hostname', () => {
-    given(nodeRegistryDecider, [claimed('n1', 'redis-test-1')]).when(claim('n1', 'redis-test-2')).thenRefuses({ code: 'already_exists', rule: 'node_id_unique' });
+    given(nodeRegistryDecider, [claimed('n1', 'redis-test-1')])
+      .when(claim('n1', 'redis-test-2'))
+      .thenRefuses({ code: 'already_exists', rule: 'node_id_unique' });
   });
 
   it.each([
@@ -35,21 +41,29 @@ describe('node registry decider', () => {
     ['a'.repeat(64), 'a label over 63 characters'],
     [`${'a'.repeat(63)}.`.repeat(4) + 'a', 'more than 253 characters'],
   ])('refuses hostname %j (%s) with validation_failed before claiming anything', (hostname) => {
-    given(nodeRegistryDecider, []).when(claim('n1', hostname)).thenRefuses({ code: 'validation_failed', rule: 'hostname_format', details: { field: 'hostname' } });
+    given(nodeRegistryDecider, [])
+      .when(claim('n1', hostname))
+      .thenRefuses({ code: 'validation_failed', rule: 'hostname_format', details: { field: 'hostname' } });
   });
 
   it('accepts a dotted hostname', () => {
-    given(nodeRegistryDecider, []).when(claim('n1', 'redis-1.lab.example')).then([claimed('n1', 'redis-1.lab.example')]);
+    given(nodeRegistryDecider, [])
+      .when(claim('n1', 'redis-1.lab.example'))
+      .then([claimed('n1', 'redis-1.lab.example')]);
   });
 
   it('lets a released hostname be claimed by another node', () => {
     const history = [claimed('n1', 'redis-test-1'), released('n1', 'redis-test-1')];
-    given(nodeRegistryDecider, history).when(claim('n2', 'redis-test-1')).then([claimed('n2', 'redis-test-1')]);
+    given(nodeRegistryDecider, history)
+      .when(claim('n2', 'redis-test-1'))
+      .then([claimed('n2', 'redis-test-1')]);
     expect(nodeIdHoldingHostname(stateFromEvents(nodeRegistryDecider, history), 'redis-test-1')).toBeNull();
   });
 
   it('releases what a node holds', () => {
-    given(nodeRegistryDecider, [claimed('n1', 'redis-test-1')]).when({ type: 'ReleaseHostname', node_id: 'n1', now: T1 }).then([released('n1', 'redis-test-1')]);
+    given(nodeRegistryDecider, [claimed('n1', 'redis-test-1')])
+      .when({ type: 'ReleaseHostname', node_id: 'n1', now: T1 })
+      .then([released('n1', 'redis-test-1')]);
   });
 
   it('treats releasing a hostname not held as done', () => {
@@ -67,7 +81,9 @@ describe('node registry decider', () => {
     expect(nodeIdHoldingHostname(state, 'host-2')).toBeNull();
     expect(state.holders['n0']).toBeUndefined();
     expect(nodeRegistryDecider.initialState()).toEqual({ hostnames: {}, holders: {} });
-    given(nodeRegistryDecider, history).when(claim('n-new', 'host-2')).then([claimed('n-new', 'host-2')]);
+    given(nodeRegistryDecider, history)
+      .when(claim('n-new', 'host-2'))
+      .then([claimed('n-new', 'host-2')]);
     given(nodeRegistryDecider, history).when(claim('n-new', 'host-3')).thenRefuses({ code: 'already_exists', rule: 'hostname_unique' });
   });
 });

@@ -11,8 +11,7 @@ import { parseHostname } from './node-fields.js';
 export type NodeRegistryEvent = ProvisionerEventOf<'NodeHostnameClaimed'> | ProvisionerEventOf<'NodeHostnameReleased'>;
 
 export type NodeRegistryCommand =
-  | { type: 'ClaimHostname'; node_id: string; hostname: string; now: string }
-  | { type: 'ReleaseHostname'; node_id: string; now: string };
+  { type: 'ClaimHostname'; node_id: string; hostname: string; now: string } | { type: 'ReleaseHostname'; node_id: string; now: string };
 
 export interface NodeRegistryState {
   /** hostname → node id */

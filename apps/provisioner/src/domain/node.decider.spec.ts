@@ -18,11 +18,15 @@ const changeChannel = (channel: string): NodeCommand => ({ type: 'ChangeNodeChan
 describe('node decider', () => {
   describe('CreateNode', () => {
     it('creates a node on the live channel when no channel is given', () => {
-      given(nodeDecider, []).when(create()).then([nodeCreated({ channel: 'live' })]);
+      given(nodeDecider, [])
+        .when(create())
+        .then([nodeCreated({ channel: 'live' })]);
     });
 
     it.each(['staging', 'blessed', 'live'] as const)('creates a test node on the %s channel', (channel) => {
-      given(nodeDecider, []).when(create({ channel })).then([nodeCreated({ channel })]);
+      given(nodeDecider, [])
+        .when(create({ channel }))
+        .then([nodeCreated({ channel })]);
     });
 
     it.each(['built', 'retired', 'production', 'LIVE'])('refuses channel %j with validation_failed listing the channels', (channel) => {
@@ -38,7 +42,9 @@ describe('node decider', () => {
     });
 
     it('refuses a malformed hostname (validation_failed)', () => {
-      given(nodeDecider, []).when(create({ hostname: 'Redis Test' })).thenRefuses({ code: 'validation_failed', rule: 'hostname_format' });
+      given(nodeDecider, [])
+        .when(create({ hostname: 'Redis Test' }))
+        .thenRefuses({ code: 'validation_failed', rule: 'hostname_format' });
     });
 
     it('treats a retried create with the same fields as done', () => {
@@ -46,17 +52,23 @@ describe('node decider', () => {
     });
 
     it('refuses to create a node id again with other fields (already_exists)', () => {
-      given(nodeDecider, [nodeCreated()]).when(create({ hostname: 'other-host' })).thenRefuses({ code: 'already_exists', rule: 'node_id_unique' });
+      given(nodeDecider, [nodeCreated()])
+        .when(create({ hostname: 'other-host' }))
+        .thenRefuses({ code: 'already_exists', rule: 'node_id_unique' });
     });
   });
 
   describe('ChangeNodeChannel', () => {
     it('moves a live node to staging', () => {
-      given(nodeDecider, [nodeCreated()]).when(changeChannel('staging')).then([channelChanged('live', 'staging')]);
+      given(nodeDecider, [nodeCreated()])
+        .when(changeChannel('staging'))
+        .then([channelChanged('live', 'staging')]);
     });
 
     it('does nothing when the channel is already the one asked for', () => {
-      given(nodeDecider, [nodeCreated({ channel: 'blessed' })]).when(changeChannel('blessed')).then([]);
+      given(nodeDecider, [nodeCreated({ channel: 'blessed' })])
+        .when(changeChannel('blessed'))
+        .then([]);
     });
 
     it('refuses an unknown channel', () => {
@@ -64,7 +76,9 @@ describe('node decider', () => {
     });
 
     it('refuses a node that does not exist (not_found)', () => {
-      given(nodeDecider, []).when(changeChannel('staging')).thenRefuses({ code: 'not_found', rule: 'node_must_exist', message: new RegExp(NODE_ID) });
+      given(nodeDecider, [])
+        .when(changeChannel('staging'))
+        .thenRefuses({ code: 'not_found', rule: 'node_must_exist', message: new RegExp(NODE_ID) });
     });
 
     it('folds the new channel into state', () => {

@@ -50,14 +50,25 @@ export const nodeDecider: Decider<NodeCommand, NodeState, NodeEvent> = {
           });
         }
         if (!command.template_exists) {
-          throw new PowernodeError('not_found', `node template ${command.node_template_id} does not exist: list templates with system_list_templates and pass one of their ids`, {
-            details: { field: 'node_template_id', node_template_id: command.node_template_id, rule: 'template_must_exist' },
-          });
+          throw new PowernodeError(
+            'not_found',
+            `node template ${command.node_template_id} does not exist: list templates with system_list_templates and pass one of their ids`,
+            {
+              details: { field: 'node_template_id', node_template_id: command.node_template_id, rule: 'template_must_exist' },
+            },
+          );
         }
         return [
           {
             type: 'NodeCreated',
-            data: { node_id: command.node_id, hostname, node_template_id: command.node_template_id, channel, created_by: command.created_by, created_at: command.now },
+            data: {
+              node_id: command.node_id,
+              hostname,
+              node_template_id: command.node_template_id,
+              channel,
+              created_by: command.created_by,
+              created_at: command.now,
+            },
           },
         ];
       }
@@ -65,7 +76,12 @@ export const nodeDecider: Decider<NodeCommand, NodeState, NodeEvent> = {
         if (state.status === 'none') throw nodeNotFound(command.node_id);
         const channel = parseChannel(command.channel);
         if (channel === state.channel) return [];
-        return [{ type: 'NodeChannelChanged', data: { node_id: state.node_id, from: state.channel, to: channel, changed_by: command.changed_by, changed_at: command.now } }];
+        return [
+          {
+            type: 'NodeChannelChanged',
+            data: { node_id: state.node_id, from: state.channel, to: channel, changed_by: command.changed_by, changed_at: command.now },
+          },
+        ];
       }
       default:
         return assertNever(command);
@@ -76,7 +92,14 @@ export const nodeDecider: Decider<NodeCommand, NodeState, NodeEvent> = {
     switch (event.type) {
       case 'NodeCreated': {
         const d = event.data;
-        return { status: 'created', node_id: d.node_id, hostname: d.hostname, node_template_id: d.node_template_id, channel: d.channel, created_at: d.created_at };
+        return {
+          status: 'created',
+          node_id: d.node_id,
+          hostname: d.hostname,
+          node_template_id: d.node_template_id,
+          channel: d.channel,
+          created_at: d.created_at,
+        };
       }
       case 'NodeChannelChanged':
         return state.status === 'created' ? { ...state, channel: event.data.to } : state;
@@ -87,5 +110,7 @@ export const nodeDecider: Decider<NodeCommand, NodeState, NodeEvent> = {
 };
 
 function nodeNotFound(nodeId: string): PowernodeError {
-  return new PowernodeError('not_found', `node ${nodeId} not found: create it with system_create_node first`, { details: { node_id: nodeId, rule: 'node_must_exist' } });
+  return new PowernodeError('not_found', `node ${nodeId} not found: create it with system_create_node first`, {
+    details: { node_id: nodeId, rule: 'node_must_exist' },
+  });
 }

@@ -75,7 +75,11 @@ describe('nodes read model folds in place', () => {
     const byHostname = nodeByHostname(state, 'redis-test-1');
     const all = listNodes(state);
     const snapshot = structuredClone({ view, byHostname, all });
-    foldEvents(nodesProjection, [provisionRequested({ instance_id: 'i-9' }), channelChanged('blessed', 'live'), nodeCreated({ node_id: 'node-3', hostname: 'zulu-1' })], state);
+    foldEvents(
+      nodesProjection,
+      [provisionRequested({ instance_id: 'i-9' }), channelChanged('blessed', 'live'), nodeCreated({ node_id: 'node-3', hostname: 'zulu-1' })],
+      state,
+    );
     expect({ view, byHostname, all }).toEqual(snapshot);
     expect(nodeView(state, NODE_ID)).toMatchObject({ channel: 'live', instance_ids: [INSTANCE_ID, 'i-9'] });
     expect(listNodes(state)).toHaveLength(3);

@@ -49,7 +49,14 @@ export const nodesProjection = provisionerProjection<NodesReadModel>({
     NodeCreated(state, event) {
       const d = event.data;
       if (entryOf(state.nodes, d.node_id) !== undefined) return state;
-      setEntry(state.nodes, d.node_id, { id: d.node_id, hostname: d.hostname, node_template_id: d.node_template_id, channel: d.channel, created_at: d.created_at, updated_at: d.created_at });
+      setEntry(state.nodes, d.node_id, {
+        id: d.node_id,
+        hostname: d.hostname,
+        node_template_id: d.node_template_id,
+        channel: d.channel,
+        created_at: d.created_at,
+        updated_at: d.created_at,
+      });
       setEntry(state.by_hostname, d.hostname, d.node_id);
       setEntry(state.instance_ids_by_node, d.node_id, []);
       return state;

@@ -1,4 +1,10 @@
-import { catalogEventDefinitions, isProvisionerEventType, provisionerEventDefinitions, provisionerEventSchemas, provisionerStreams } from '@powernode/contracts';
+import {
+  catalogEventDefinitions,
+  isProvisionerEventType,
+  provisionerEventDefinitions,
+  provisionerEventSchemas,
+  provisionerStreams,
+} from '@powernode/contracts';
 import { heartbeatReceived, nodeCreated, provisionRequested, sha256, T0 } from './provisioner-fixtures.test-support.js';
 
 describe('provisioner event schemas', () => {
@@ -22,8 +28,16 @@ describe('provisioner event schemas', () => {
     ['a hostname with uppercase letters', 'NodeCreated', { ...nodeCreated().data, hostname: 'Redis' }],
     ['channel built', 'NodeCreated', { ...nodeCreated().data, channel: 'built' }],
     ['a timestamp without offset', 'NodeCreated', { ...nodeCreated().data, created_at: '2026-05-01 10:00' }],
-    ['a plain enrolment token instead of its digest', 'InstanceProvisionRequested', { ...provisionRequested().data, enrolment_token_sha256: 'enrol-token-plain' }],
-    ['running digests keyed by something that is not a module name', 'InstanceHeartbeatReceived', { ...heartbeatReceived(T0).data, running_module_digests: { 'My Redis': `sha256:${sha256('x')}` } }],
+    [
+      'a plain enrolment token instead of its digest',
+      'InstanceProvisionRequested',
+      { ...provisionRequested().data, enrolment_token_sha256: 'enrol-token-plain' },
+    ],
+    [
+      'running digests keyed by something that is not a module name',
+      'InstanceHeartbeatReceived',
+      { ...heartbeatReceived(T0).data, running_module_digests: { 'My Redis': `sha256:${sha256('x')}` } },
+    ],
     ['a running digest that is not a digest', 'InstanceHeartbeatReceived', { ...heartbeatReceived(T0).data, running_module_digests: { 'my-redis': 'abc' } }],
     ['an unknown status', 'InstanceStatusChanged', { instance_id: 'i', from: 'running', to: 'paused', reason: 'r', changed_at: T0 }],
   ] as const)('refuses %s', (_what, type, data) => {

@@ -127,24 +127,41 @@ export function templateCreated(name = 'base'): CatalogEvent {
 export function assigned(moduleName: string, templateName = 'base', generation = 1): CatalogEvent {
   return {
     type: 'ModuleAssignedToTemplate',
-    data: { template_id: templateIdFor(templateName), template_name: templateName, module_id: moduleIdOf(moduleName, generation), module_name: moduleName, assigned_at: T1 },
+    data: {
+      template_id: templateIdFor(templateName),
+      template_name: templateName,
+      module_id: moduleIdOf(moduleName, generation),
+      module_name: moduleName,
+      assigned_at: T1,
+    },
   };
 }
 
 export function unassigned(moduleName: string, templateName = 'base', generation = 1): CatalogEvent {
   return {
     type: 'ModuleUnassignedFromTemplate',
-    data: { template_id: templateIdFor(templateName), template_name: templateName, module_id: moduleIdOf(moduleName, generation), module_name: moduleName, unassigned_at: T2 },
+    data: {
+      template_id: templateIdFor(templateName),
+      template_name: templateName,
+      module_id: moduleIdOf(moduleName, generation),
+      module_name: moduleName,
+      unassigned_at: T2,
+    },
   };
 }
 
 export function moduleDeleted(name: string, versionIds: string[] = [], generation = 1): CatalogEvent {
-  return { type: 'ModuleDeleted', data: { module_id: moduleIdOf(name, generation), name, version_ids: versionIds, versions_deleted: versionIds.length, deleted_at: T2 } };
+  return {
+    type: 'ModuleDeleted',
+    data: { module_id: moduleIdOf(name, generation), name, version_ids: versionIds, versions_deleted: versionIds.length, deleted_at: T2 },
+  };
 }
 
 // ---- provisioner events ----------------------------------------------------------------------------------
 
-export function nodeCreated(options: { node_id?: string; hostname?: string; template?: string; channel?: NodeChannel } = {}): ProvisionerEventOf<'NodeCreated'> {
+export function nodeCreated(
+  options: { node_id?: string; hostname?: string; template?: string; channel?: NodeChannel } = {},
+): ProvisionerEventOf<'NodeCreated'> {
   return {
     type: 'NodeCreated',
     data: {
@@ -179,7 +196,13 @@ export function provisionRequested(options: { instance_id?: string; node_id?: st
   };
 }
 
-export function statusChanged(from: InstanceStatus, to: InstanceStatus, at = T0, reason = 'test', instanceId = INSTANCE_ID): ProvisionerEventOf<'InstanceStatusChanged'> {
+export function statusChanged(
+  from: InstanceStatus,
+  to: InstanceStatus,
+  at = T0,
+  reason = 'test',
+  instanceId = INSTANCE_ID,
+): ProvisionerEventOf<'InstanceStatusChanged'> {
   return { type: 'InstanceStatusChanged', data: { instance_id: instanceId, from, to, reason, changed_at: at } };
 }
 
@@ -190,9 +213,24 @@ export function historyTo(status: InstanceStatus): InstanceEvent[] {
     provisioning: [statusChanged('pending', 'provisioning')],
     starting: [statusChanged('pending', 'provisioning'), statusChanged('provisioning', 'starting')],
     running: [statusChanged('pending', 'provisioning'), statusChanged('provisioning', 'starting'), statusChanged('starting', 'running')],
-    stopping: [statusChanged('pending', 'provisioning'), statusChanged('provisioning', 'starting'), statusChanged('starting', 'running'), statusChanged('running', 'stopping')],
-    stopped: [statusChanged('pending', 'provisioning'), statusChanged('provisioning', 'starting'), statusChanged('starting', 'running'), statusChanged('running', 'stopped')],
-    rebooting: [statusChanged('pending', 'provisioning'), statusChanged('provisioning', 'starting'), statusChanged('starting', 'running'), statusChanged('running', 'rebooting')],
+    stopping: [
+      statusChanged('pending', 'provisioning'),
+      statusChanged('provisioning', 'starting'),
+      statusChanged('starting', 'running'),
+      statusChanged('running', 'stopping'),
+    ],
+    stopped: [
+      statusChanged('pending', 'provisioning'),
+      statusChanged('provisioning', 'starting'),
+      statusChanged('starting', 'running'),
+      statusChanged('running', 'stopped'),
+    ],
+    rebooting: [
+      statusChanged('pending', 'provisioning'),
+      statusChanged('provisioning', 'starting'),
+      statusChanged('starting', 'running'),
+      statusChanged('running', 'rebooting'),
+    ],
     error: [statusChanged('pending', 'error')],
     terminated: [terminated('pending')],
   };

@@ -14,6 +14,8 @@ export type ProvisionerProjection<State> = Projection<State, StoredEventLike>;
  * A provisioner read model from one handler per event it folds: it declares those types, so a runner or a fold
  * hands it no other event.
  */
-export function provisionerProjection<State>(definition: ProjectionDefinition<State, ProvisionerReadEvent>): DeclaredProjection<State, ProvisionerEventType | CatalogEventType> {
+export function provisionerProjection<State>(
+  definition: ProjectionDefinition<State, ProvisionerReadEvent>,
+): DeclaredProjection<State, ProvisionerEventType | CatalogEventType> {
   return defineProjection(definition);
 }

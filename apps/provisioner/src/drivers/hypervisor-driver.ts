@@ -24,9 +24,7 @@ import { hostnameSchema, PowernodeError, type InstanceExecEnd, type InstanceExec
 /** What a driver needs to bring up one instance. Secrets (the enrolment token) never leave the driver's private state. */
 export const instanceSpecSchema = z.object({
   /** Used as a directory or domain name: letters, digits, `.`, `_`, `-`; no path separators. */
-  instance_id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+  instance_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit'),
   hostname: hostnameSchema,
   /** One-time token the agent exchanges for its credential. */
   enrolment_token: z.string().min(16, 'must be at least 16 characters').max(512),
@@ -138,7 +136,11 @@ export function instanceNotCreated(driver: string, instanceId: string): Powernod
 
 /** `instance_not_running` for an instance the driver holds but does not run. */
 export function instanceNotRunning(driver: string, instanceId: string): PowernodeError {
-  return new PowernodeError('instance_not_running', `instance ${instanceId} is not running: start it (powernode instances start ${instanceId}) and run the command again`, {
-    details: { driver, instance_id: instanceId, rule: 'instance_must_run' },
-  });
+  return new PowernodeError(
+    'instance_not_running',
+    `instance ${instanceId} is not running: start it (powernode instances start ${instanceId}) and run the command again`,
+    {
+      details: { driver, instance_id: instanceId, rule: 'instance_must_run' },
+    },
+  );
 }

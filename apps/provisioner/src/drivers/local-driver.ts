@@ -83,13 +83,19 @@ export class LocalDriver implements HypervisorDriver {
 
   constructor(options: LocalDriverOptions) {
     if (!existsSync('/proc/self/stat')) {
-      throw new PowernodeError('config_invalid', 'the local driver needs /proc (Linux) to tell its agents from other processes; use another driver on this system', {
-        details: { driver: 'local', rule: 'procfs_required' },
-      });
+      throw new PowernodeError(
+        'config_invalid',
+        'the local driver needs /proc (Linux) to tell its agents from other processes; use another driver on this system',
+        {
+          details: { driver: 'local', rule: 'procfs_required' },
+        },
+      );
     }
     const agentCommand = options.agentCommand ?? [process.execPath, path.join(REPOSITORY_ROOT, 'apps/agent/dist/main.js')];
     if (agentCommand.length === 0) {
-      throw new PowernodeError('config_invalid', 'the local driver needs an agent command (argv with at least the program)', { details: { driver: 'local', rule: 'agent_command' } });
+      throw new PowernodeError('config_invalid', 'the local driver needs an agent command (argv with at least the program)', {
+        details: { driver: 'local', rule: 'agent_command' },
+      });
     }
     this.records = new InstanceRecords(options.dataDir);
     this.agents = new AgentSupervisor(
@@ -117,9 +123,13 @@ export class LocalDriver implements HypervisorDriver {
       const existing = await this.records.read(spec.instance_id);
       if (existing !== null) {
         if (canonicalJson(existing.spec) === canonicalJson(spec)) return this.handle(spec.instance_id);
-        throw new PowernodeError('already_exists', `the local driver already holds instance ${spec.instance_id} with another spec: destroy it first or use a new instance id`, {
-          details: { driver: 'local', instance_id: spec.instance_id, rule: 'driver_instance_unique' },
-        });
+        throw new PowernodeError(
+          'already_exists',
+          `the local driver already holds instance ${spec.instance_id} with another spec: destroy it first or use a new instance id`,
+          {
+            details: { driver: 'local', instance_id: spec.instance_id, rule: 'driver_instance_unique' },
+          },
+        );
       }
       await this.records.makeDirectories(spec.instance_id);
       await this.records.write(spec.instance_id, { spec, desired: 'stopped', created_at: new Date().toISOString() });
@@ -200,7 +210,9 @@ export class LocalDriver implements HypervisorDriver {
   async exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecEnd> {
     const id = parseInstanceId(instanceId);
     if (argv.length === 0 || argv[0] === '') {
-      throw new PowernodeError('validation_failed', 'exec needs an argv naming at least the program', { details: { field: 'argv', rule: 'exec_argv_program' } });
+      throw new PowernodeError('validation_failed', 'exec needs an argv naming at least the program', {
+        details: { field: 'argv', rule: 'exec_argv_program' },
+      });
     }
     const record = await this.requireRecord(id);
     if ((await this.agents.runningIdentity(id)) === null) throw instanceNotRunning(this.kind, id);

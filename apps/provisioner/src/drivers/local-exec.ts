@@ -36,21 +36,34 @@ export function sandboxExecArgv(input: { program: string; entries: readonly Sand
   return [
     input.program,
     ...mounts,
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--tmpfs', '/tmp',
-    '--tmpfs', '/run',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--tmpfs',
+    '/run',
     // Last of the mounts: the mount points above are created first, then bwrap's own root turns read-only.
-    '--remount-ro', '/',
+    '--remount-ro',
+    '/',
     '--unshare-all',
-    '--hostname', input.hostname,
+    '--hostname',
+    input.hostname,
     '--die-with-parent',
     '--new-session',
     '--clearenv',
-    '--setenv', 'PATH', EXEC_PATH,
-    '--setenv', 'HOME', '/root',
-    '--setenv', 'LANG', 'C.UTF-8',
-    '--chdir', '/',
+    '--setenv',
+    'PATH',
+    EXEC_PATH,
+    '--setenv',
+    'HOME',
+    '/root',
+    '--setenv',
+    'LANG',
+    'C.UTF-8',
+    '--chdir',
+    '/',
     '--',
     ...input.argv,
   ];
@@ -69,11 +82,15 @@ export async function sandboxRootEntries(currentLink: string, instanceId: string
     names = (await readdir(root)).sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    throw new PowernodeError('conflict', `instance ${instanceId} has no composed root yet: its agent has not finished composing its modules; look at the instance's errors and try again once it reports running modules`, {
-      cause: error,
-      retryable: true,
-      details: { instance_id: instanceId, rule: 'composed_root_required' },
-    });
+    throw new PowernodeError(
+      'conflict',
+      `instance ${instanceId} has no composed root yet: its agent has not finished composing its modules; look at the instance's errors and try again once it reports running modules`,
+      {
+        cause: error,
+        retryable: true,
+        details: { instance_id: instanceId, rule: 'composed_root_required' },
+      },
+    );
   }
   const entries = await Promise.all(names.map((name) => entryAt(path.join(root, name), name)));
   if (!names.includes('usr')) {

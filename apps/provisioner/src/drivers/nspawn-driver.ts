@@ -4,7 +4,16 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowernodeError, type InstanceExecEnd } from '@powernode/contracts';
 import { killOrphanedLeader, machineLeaderOf, machineRecordPath, machineRuns, readMachineRecord, type MachineRecord } from '@powernode/host-machine';
-import { instanceNotRunning, parseInstanceId, type AdoptOutcome, type DriverInstanceStatus, type ExecOptions, type HypervisorDriver, type InstanceHandle, type InstanceSpec } from './hypervisor-driver.js';
+import {
+  instanceNotRunning,
+  parseInstanceId,
+  type AdoptOutcome,
+  type DriverInstanceStatus,
+  type ExecOptions,
+  type HypervisorDriver,
+  type InstanceHandle,
+  type InstanceSpec,
+} from './hypervisor-driver.js';
 import { LocalDriver, type LocalDriverOptions } from './local-driver.js';
 import { runStreaming } from './local-exec.js';
 
@@ -52,7 +61,9 @@ export async function nspawnUsable(): Promise<{ usable: boolean; reason: string 
     child.once('error', () => resolve(null));
     child.once('close', (code) => resolve(code));
   });
-  return outcome === 0 ? { usable: true, reason: 'systemd-nspawn runs as root' } : { usable: false, reason: 'systemd-nspawn is not installed (apt-get install systemd-container)' };
+  return outcome === 0
+    ? { usable: true, reason: 'systemd-nspawn runs as root' }
+    : { usable: false, reason: 'systemd-nspawn is not installed (apt-get install systemd-container)' };
 }
 
 async function mounted(mountPoint: string): Promise<boolean> {
@@ -140,16 +151,22 @@ export class NspawnDriver implements HypervisorDriver {
   async exec(instanceId: string, argv: readonly string[], options: ExecOptions): Promise<InstanceExecEnd> {
     const id = parseInstanceId(instanceId);
     if (argv.length === 0 || argv[0] === '') {
-      throw new PowernodeError('validation_failed', 'exec needs an argv naming at least the program', { details: { field: 'argv', rule: 'exec_argv_program' } });
+      throw new PowernodeError('validation_failed', 'exec needs an argv naming at least the program', {
+        details: { field: 'argv', rule: 'exec_argv_program' },
+      });
     }
     if ((await this.local.status(id)) !== 'running') throw instanceNotRunning(this.kind, id);
     const record = await this.machineRecord(id);
     const leader = record === null ? null : await machineLeaderOf(record.pid);
     if (leader === null) {
-      throw new PowernodeError('instance_not_running', `instance ${id} has no booted machine yet (it is being composed or rebooted): try again in a few seconds`, {
-        retryable: true,
-        details: { driver: this.kind, instance_id: id, rule: 'machine_booted' },
-      });
+      throw new PowernodeError(
+        'instance_not_running',
+        `instance ${id} has no booted machine yet (it is being composed or rebooted): try again in a few seconds`,
+        {
+          retryable: true,
+          details: { driver: this.kind, instance_id: id, rule: 'machine_booted' },
+        },
+      );
     }
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const inside = ['timeout', '--kill-after=2', `${seconds}s`, ...argv];

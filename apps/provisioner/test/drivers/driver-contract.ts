@@ -275,8 +275,16 @@ export function describeDriverContract(name: string, factory: () => Promise<Driv
 
       it('collected, keeps at most maxOutputBytes of each stream and marks the result truncated', async () => {
         const id = await runningInstance();
-        const outcome = await collectedExec(driver, id, ['/bin/sh', '-c', 'head -c 100000 /dev/zero | tr "\\000" a; echo short >&2'], { ...EXEC, maxOutputBytes: 1000 });
-        expect({ exit_code: outcome.exit_code, stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated }).toEqual({ exit_code: 0, stdout: 'a'.repeat(1000), stderr: 'short\n', truncated: true });
+        const outcome = await collectedExec(driver, id, ['/bin/sh', '-c', 'head -c 100000 /dev/zero | tr "\\000" a; echo short >&2'], {
+          ...EXEC,
+          maxOutputBytes: 1000,
+        });
+        expect({ exit_code: outcome.exit_code, stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated }).toEqual({
+          exit_code: 0,
+          stdout: 'a'.repeat(1000),
+          stderr: 'short\n',
+          truncated: true,
+        });
       });
 
       it('refuses an instance it does not hold (not_found) and a stopped one (instance_not_running)', async () => {

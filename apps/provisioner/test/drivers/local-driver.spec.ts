@@ -278,7 +278,8 @@ describe('local driver exec', () => {
   it("runs on the agent's composed root, read-only, with the host's userland but nothing else of the host", async () => {
     const id = await running();
     expect(await collectedExec(fixture.driver, id, ['/bin/cat', '/etc/stand-in-release'])).toMatchObject({ exit_code: 0, stdout: `stand-in root of ${id}\n` });
-    const script = 'test ! -e /etc/os-release && test ! -e /home && test -x /usr/bin/env; echo host=$?; touch /etc/x 2>/dev/null; echo write=$?; touch /tmp/x; echo tmp=$?; hostname; env | sort';
+    const script =
+      'test ! -e /etc/os-release && test ! -e /home && test -x /usr/bin/env; echo host=$?; touch /etc/x 2>/dev/null; echo write=$?; touch /tmp/x; echo tmp=$?; hostname; env | sort';
     const outcome = await collectedExec(fixture.driver, id, ['/bin/sh', '-c', script]);
     expect(outcome.stdout.split('\n').slice(0, 4)).toEqual(['host=0', 'write=1', 'tmp=0', id]);
     expect(outcome.stdout).not.toMatch(/POWERNODE_|ADMIN/);

@@ -150,7 +150,11 @@ export async function startE2ePlatform(options: { hypervisor?: 'local' | 'nspawn
 }
 
 /** Polls until `probe` answers something truthy; fails naming `what` (a wait, not a timing assertion). */
-export function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000): Promise<Exclude<T, null | undefined | false>> {
+export function eventually<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  limitMs = 60_000,
+): Promise<Exclude<T, null | undefined | false>> {
   return waitUntil(what, probe, limitMs, 100);
 }
 
@@ -179,7 +183,12 @@ export async function registerProbe(e: E2ePlatform, label: string): Promise<Prob
 }
 
 /** Writes, publishes (real CLI, dev signing, real webhook) and waits for the ingested version `version` of a probe. */
-export async function publishProbe(e: E2ePlatform, probe: ProbeModule, version: string, payloadBytes = 0): Promise<{ version: VersionView; published: PublishResult; treeLayer: string; descriptionLayer: string }> {
+export async function publishProbe(
+  e: E2ePlatform,
+  probe: ProbeModule,
+  version: string,
+  payloadBytes = 0,
+): Promise<{ version: VersionView; published: PublishResult; treeLayer: string; descriptionLayer: string }> {
   const dir = path.join(probe.work, version);
   await mkdir(path.join(dir, 'rootfs/etc', probe.name), { recursive: true });
   await writeFile(
@@ -205,7 +214,12 @@ export async function promoteThrough(e: E2ePlatform, versionId: string, ...state
 }
 
 /** Creates a template holding `modules` and a node of it on `channel`; returns both ids. */
-export async function templateAndNode(e: E2ePlatform, label: string, modules: string[], channel: 'live' | 'blessed' | 'staging' = 'live'): Promise<{ templateId: string; nodeId: string }> {
+export async function templateAndNode(
+  e: E2ePlatform,
+  label: string,
+  modules: string[],
+  channel: 'live' | 'blessed' | 'staging' = 'live',
+): Promise<{ templateId: string; nodeId: string }> {
   const { template } = await e.client.call<{ template: { id: string } }>('system_create_template', { name: `${label}-${randomBytes(3).toString('hex')}` });
   for (const module_name of modules) await e.client.call('system_assign_module_to_template', { template_id: template.id, module_name });
   return { templateId: template.id, nodeId: await nodeOf(e, template.id, label, channel) };
@@ -213,7 +227,11 @@ export async function templateAndNode(e: E2ePlatform, label: string, modules: st
 
 /** A node of the template on `channel`. */
 export async function nodeOf(e: E2ePlatform, templateId: string, label: string, channel: 'live' | 'blessed' | 'staging' = 'live'): Promise<string> {
-  const { node } = await e.client.call<{ node: { id: string } }>('system_create_node', { hostname: `${label}-${randomBytes(3).toString('hex')}`, node_template_id: templateId, channel });
+  const { node } = await e.client.call<{ node: { id: string } }>('system_create_node', {
+    hostname: `${label}-${randomBytes(3).toString('hex')}`,
+    node_template_id: templateId,
+    channel,
+  });
   return node.id;
 }
 
@@ -226,10 +244,14 @@ export async function runningInstance(e: E2ePlatform, nodeId: string, module: st
 
 /** Waits until the instance runs `module` at `digest` and its drift report shows no drift; returns the instance. */
 export async function convergedOn(e: E2ePlatform, instanceId: string, module: string, digest: string, limitMs = 60_000): Promise<any> {
-  const instance = await eventually(`instance ${instanceId} to run ${module} at ${digest}`, async () => {
-    const i = await e.instance(instanceId);
-    return i.status === 'running' && i.running_module_digests[module] === digest ? i : null;
-  }, limitMs);
+  const instance = await eventually(
+    `instance ${instanceId} to run ${module} at ${digest}`,
+    async () => {
+      const i = await e.instance(instanceId);
+      return i.status === 'running' && i.running_module_digests[module] === digest ? i : null;
+    },
+    limitMs,
+  );
   await eventually(`no drift on ${instanceId}`, async () => (await e.drift(instanceId)).drift === false, limitMs);
   return instance;
 }
@@ -289,12 +311,19 @@ export async function runDemoScript(e: E2ePlatform): Promise<{ code: number | nu
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(POWERNODE_|OCI_|NODE_OPTIONS$)/.test(k)) env[k] = v;
   Object.assign(env, { POWERNODE_URL: e.target.url, POWERNODE_TOKEN: e.target.token, POWERNODE_DATA_DIR: e.target.dataDir, OCI_REGISTRY: e.target.registry });
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/demo.ts'), '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/demo.ts'), '--json'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  const steps = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as DemoStep);
+  const steps = stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as DemoStep);
   return { code, steps, stderr };
 }

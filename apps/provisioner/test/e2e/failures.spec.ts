@@ -130,7 +130,11 @@ describe('failures during a rollout', () => {
     // A provision in flight; the provisioner dies as soon as the request is recorded (the log is polled
     // back to back, so the driver is usually still starting the agent).
     const caller = new AbortController();
-    const answer = fetch(`${e.platform.url}/api/v1/system/nodes/${nodeId}/instances`, { method: 'POST', headers: { authorization: `Bearer ${e.platform.adminToken}` }, signal: caller.signal }).then(
+    const answer = fetch(`${e.platform.url}/api/v1/system/nodes/${nodeId}/instances`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${e.platform.adminToken}` },
+      signal: caller.signal,
+    }).then(
       (res) => res.status,
       () => 'abandoned',
     );
@@ -164,7 +168,10 @@ describe('failures during a rollout', () => {
 
 /** The running versions an instance reported, in order, each once. */
 function reportedPath(events: LoggedEvent[], module: string): string[] {
-  const reported = events.filter((ev) => ev.type === 'InstanceHeartbeatReceived').map((ev) => ev.data.running_module_digests[module] as string | undefined).filter((d): d is string => d !== undefined);
+  const reported = events
+    .filter((ev) => ev.type === 'InstanceHeartbeatReceived')
+    .map((ev) => ev.data.running_module_digests[module] as string | undefined)
+    .filter((d): d is string => d !== undefined);
   return reported.filter((d, i) => i === 0 || d !== reported[i - 1]);
 }
 

@@ -5,7 +5,15 @@ import path from 'node:path';
 import { MY_REDIS } from '../../../../scripts/demo/example-modules.js';
 import { publishModule, waitForVersion } from '../../../../scripts/demo/steps.js';
 /* eslint-enable @nx/enforce-module-boundaries */
-import { promoteThrough, registerProbe, runningInstance, startE2ePlatform, templateAndNode, type E2ePlatform, type ProbeModule } from './e2e-platform.test-support.js';
+import {
+  promoteThrough,
+  registerProbe,
+  runningInstance,
+  startE2ePlatform,
+  templateAndNode,
+  type E2ePlatform,
+  type ProbeModule,
+} from './e2e-platform.test-support.js';
 
 /*
  * The tutorial's "ssh in and check" step on the local driver with the real agent: a module shipping the

@@ -19,7 +19,8 @@ import { runDemoScript, startE2ePlatform, type E2ePlatform } from './e2e-platfor
  * installs them); the base build is cached between runs.
  */
 
-const canBootMachines = process.getuid?.() === 0 && spawnSync('systemd-nspawn', ['--version']).status === 0 && spawnSync('mmdebstrap', ['--version']).status === 0;
+const canBootMachines =
+  process.getuid?.() === 0 && spawnSync('systemd-nspawn', ['--version']).status === 0 && spawnSync('mmdebstrap', ['--version']).status === 0;
 const describeMachines = canBootMachines ? describe : describe.skip;
 
 let e: E2ePlatform;
@@ -105,7 +106,11 @@ describeMachines('instances as machines (nspawn)', () => {
     const instanceId = onInstance[0]!.command![3]!;
     // The demo terminated its instance: nothing of the machine is left.
     expect((await e.instance(instanceId)).status).toBe('terminated');
-    await waitUntil('the terminated machine to be gone', async () => machineProcessesOf(instanceId).length === 0 && agentProcessesOf(instanceId).length === 0, 30_000);
+    await waitUntil(
+      'the terminated machine to be gone',
+      async () => machineProcessesOf(instanceId).length === 0 && agentProcessesOf(instanceId).length === 0,
+      30_000,
+    );
     expect(existsSync(path.join(e.target.dataDir, 'instances', instanceId))).toBe(false);
     const refused = await exec(instanceId, ['redis-cli', 'ping']);
     expect(refused.status).toBe(409);
@@ -126,11 +131,17 @@ describeMachines('instances as machines (nspawn)', () => {
     const { instance } = await e.client.call<{ instance: { id: string } }>('system_provision_instance', { node_id: node.id });
     await waitUntil('PONG from the instance', async () => (await ping(instance.id)) === 'PONG', 300_000, 500);
     // The unit states arrive with the heartbeat after the modules were started.
-    const view = await waitUntil('the instance to report its services', async () => {
-      const seen = await e.instance(instance.id);
-      return seen.services?.length > 0 ? seen : null;
-    }, 30_000);
-    expect(view.services).toContainEqual(expect.objectContaining({ module: 'my-redis', name: 'redis-server.service', state: 'active', since: expect.any(String) }));
+    const view = await waitUntil(
+      'the instance to report its services',
+      async () => {
+        const seen = await e.instance(instance.id);
+        return seen.services?.length > 0 ? seen : null;
+      },
+      30_000,
+    );
+    expect(view.services).toContainEqual(
+      expect.objectContaining({ module: 'my-redis', name: 'redis-server.service', state: 'active', since: expect.any(String) }),
+    );
     // The instance's agent is a service of the machine itself (the host process is only its keeper): it is
     // what reported those services, through the machine's link to the host.
     const agentUnit = await exec(instance.id, ['systemctl', 'show', '-p', 'ActiveState,MainPID', 'powernode-agent.service']);
@@ -162,7 +173,12 @@ describeMachines('instances as machines (nspawn)', () => {
       await writeFile(conf, `${await readFile(conf, 'utf8')}\n# powernode upgrade marker v0.2\n`);
       const second = await publishNextVersion(e.ctx, MY_REDIS, webhook_secret, changed);
       for (const to of ['staging', 'blessed', 'live']) await promoteVersion(e.ctx, second.version.id, to, approver);
-      await waitUntil('the instance to run the new version', async () => (await e.instance(instance.id)).running_module_digests['my-redis'] === second.version.composefs_digest, 300_000, 500);
+      await waitUntil(
+        'the instance to run the new version',
+        async () => (await e.instance(instance.id)).running_module_digests['my-redis'] === second.version.composefs_digest,
+        300_000,
+        500,
+      );
       const conf2 = await exec(instance.id, ['cat', '/etc/redis/redis.conf']);
       expect(conf2.body.stdout).toContain('# powernode upgrade marker v0.2');
       await waitUntil('PONG after the upgrade', async () => (await ping(instance.id)) === 'PONG', 60_000, 500);
@@ -189,7 +205,14 @@ describeMachines('instances as machines (nspawn)', () => {
           '',
         ].join('\n'),
       );
-      const module: typeof MY_REDIS = { name: 'broken-service', dir: broken, category: 'userland', repo: 'demo/modules/broken-service', series: '1.0', approval_policy: 'auto_approve' };
+      const module: typeof MY_REDIS = {
+        name: 'broken-service',
+        dir: broken,
+        category: 'userland',
+        repo: 'demo/modules/broken-service',
+        series: '1.0',
+        approval_policy: 'auto_approve',
+      };
       const registered = await ensureModule(e.ctx, module);
       const published = await publishNextVersion(e.ctx, module, registered.webhook_secret);
       for (const to of ['staging', 'blessed', 'live']) await promoteVersion(e.ctx, published.version.id, to, approver);
@@ -207,14 +230,19 @@ describeMachines('instances as machines (nspawn)', () => {
       );
       expect(drift).toMatchObject({ drift: true });
       const errors = (await e.instance(instance.id)).errors as Array<{ module: string | null; message: string }>;
-      expect(errors).toContainEqual(expect.objectContaining({ module: 'broken-service', message: expect.stringMatching(/rolled back .*broken-service\.service failed/) }));
+      expect(errors).toContainEqual(
+        expect.objectContaining({ module: 'broken-service', message: expect.stringMatching(/rolled back .*broken-service\.service failed/) }),
+      );
       expect(await ping(instance.id)).toBe('PONG');
       await e.client.call('system_unassign_module_from_template', { template_id: base.id, module_name: 'broken-service' });
 
       // On a first provision there is no earlier root to go back to: the unit stays failed and drift says so.
       const { template: alone } = await e.client.call<{ template: { id: string } }>('system_create_template', { name: 'broken-first' });
       await e.client.call('system_assign_module_to_template', { template_id: alone.id, module_name: 'broken-service' });
-      const { node: brokenNode } = await e.client.call<{ node: { id: string } }>('system_create_node', { hostname: 'broken-machine-1', node_template_id: alone.id });
+      const { node: brokenNode } = await e.client.call<{ node: { id: string } }>('system_create_node', {
+        hostname: 'broken-machine-1',
+        node_template_id: alone.id,
+      });
       const { instance: brokenInstance } = await e.client.call<{ instance: { id: string } }>('system_provision_instance', { node_id: brokenNode.id });
       const failedReport = await waitUntil(
         'the drift report of a first provision to list the failed unit',
@@ -225,8 +253,13 @@ describeMachines('instances as machines (nspawn)', () => {
         300_000,
         500,
       );
-      expect(failedReport).toMatchObject({ drift: true, services_failed: [expect.objectContaining({ module: 'broken-service', name: 'broken-service.service' })] });
-      expect((await e.instance(brokenInstance.id)).services).toContainEqual(expect.objectContaining({ module: 'broken-service', name: 'broken-service.service', state: 'failed' }));
+      expect(failedReport).toMatchObject({
+        drift: true,
+        services_failed: [expect.objectContaining({ module: 'broken-service', name: 'broken-service.service' })],
+      });
+      expect((await e.instance(brokenInstance.id)).services).toContainEqual(
+        expect.objectContaining({ module: 'broken-service', name: 'broken-service.service', state: 'failed' }),
+      );
       await e.client.call('system_terminate_instance', { id: brokenInstance.id });
       await waitUntil('the failed machine to be gone', async () => machineProcessesOf(brokenInstance.id).length === 0, 60_000);
     } finally {

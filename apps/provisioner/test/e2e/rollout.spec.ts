@@ -62,7 +62,12 @@ describe('rolling a module version out and back', () => {
       const report = await e.drift(onLive);
       return report.drift ? report : null;
     });
-    expect(drifting).toMatchObject({ drift: true, missing: {}, extra: {}, mismatched: { [probe.name]: { want: v2.version.composefs_digest, have: v1.version.composefs_digest } } });
+    expect(drifting).toMatchObject({
+      drift: true,
+      missing: {},
+      extra: {},
+      mismatched: { [probe.name]: { want: v2.version.composefs_digest, have: v1.version.composefs_digest } },
+    });
     expect((await e.instance(onLive)).running_module_digests).toEqual({ [probe.name]: v1.version.composefs_digest });
     e.gate.setMode({ kind: 'open' });
     await convergedOn(e, onLive, probe.name, v2.version.composefs_digest!);
@@ -81,7 +86,10 @@ describe('rolling a module version out and back', () => {
     ] as const) {
       const events = await e.events(`instance-${id}`);
       expectNoDuplicateEvents(events);
-      const reported = events.filter((ev) => ev.type === 'InstanceHeartbeatReceived').map((ev) => ev.data.running_module_digests[probe.name]).filter((d) => d !== undefined);
+      const reported = events
+        .filter((ev) => ev.type === 'InstanceHeartbeatReceived')
+        .map((ev) => ev.data.running_module_digests[probe.name])
+        .filter((d) => d !== undefined);
       const distinct = reported.filter((d, i) => i === 0 || d !== reported[i - 1]);
       expect(distinct).toEqual(path.map((v) => v.version.composefs_digest));
     }

@@ -24,7 +24,6 @@ afterAll(async () => {
   await e?.stop();
 }, 120_000);
 
-
 /** The transcript from the first record matching `from` on (a cursor that only moves forward). */
 function reader(steps: Step[]) {
   let at = 0;
@@ -42,7 +41,8 @@ function reader(steps: Step[]) {
   };
 }
 
-const manifestOf = (dir: string) => parseYaml(readFileSync(path.join(dir, 'manifest.yaml'), 'utf8')) as { name: string; dependencies?: { requires?: string[] } };
+const manifestOf = (dir: string) =>
+  parseYaml(readFileSync(path.join(dir, 'manifest.yaml'), 'utf8')) as { name: string; dependencies?: { requires?: string[] } };
 
 describe('npm run demo', () => {
   let firstTag: string;
@@ -57,44 +57,87 @@ describe('npm run demo', () => {
     const approverToken = t.call('system_create_token');
     expect(approverToken.result).toMatchObject({ role: 'approver', token: '(secret, shown once: redacted)' });
     for (const module of PREREQUISITE_MODULES) {
-      expect(t.next(`validation of ${module.name}`, (s) => s.command?.includes('validate') === true && s.command.includes(`examples/${module.name}`)).result).toEqual({ valid: true, errors: [], warnings: [] });
+      expect(
+        t.next(`validation of ${module.name}`, (s) => s.command?.includes('validate') === true && s.command.includes(`examples/${module.name}`)).result,
+      ).toEqual({ valid: true, errors: [], warnings: [] });
       const registered = t.call('system_create_module', (s) => s.args.name === module.name);
-      expect(registered.result.module).toMatchObject({ name: module.name, category: module.category, requires: manifestOf(module.dir).dependencies?.requires ?? [] });
-      const published = t.next(`publication of ${module.name}`, (s) => s.command?.includes('publish') === true && s.command.includes(`examples/${module.name}`));
+      expect(registered.result.module).toMatchObject({
+        name: module.name,
+        category: module.category,
+        requires: manifestOf(module.dir).dependencies?.requires ?? [],
+      });
+      const published = t.next(
+        `publication of ${module.name}`,
+        (s) => s.command?.includes('publish') === true && s.command.includes(`examples/${module.name}`),
+      );
       expect(published.result).toMatchObject({ module_name: module.name, version: '1.0.0', webhook: { status: 202 } });
       const listed = t.call('system_list_module_versions', (s) => s.args.module_name === module.name);
       const built = listed.result.versions.find((v: any) => v.version_string === '1.0.0');
-      expect(built).toMatchObject({ promotion_state: 'built', cosign_verified: true, rejection_reason: null, composefs_digest: published.result.composefs_digest, oci_digest: published.result.manifest_digest });
+      expect(built).toMatchObject({
+        promotion_state: 'built',
+        cosign_verified: true,
+        rejection_reason: null,
+        composefs_digest: published.result.composefs_digest,
+        oci_digest: published.result.manifest_digest,
+      });
       for (const to of ['staging', 'blessed', 'live']) {
-        expect(t.call('system_promote_module_version', (s) => s.args.id === built.id && s.args.to === to).result.version).toMatchObject({ id: built.id, promotion_state: to });
+        expect(t.call('system_promote_module_version', (s) => s.args.id === built.id && s.args.to === to).result.version).toMatchObject({
+          id: built.id,
+          promotion_state: to,
+        });
       }
       prerequisiteDigests[module.name] = built.composefs_digest;
     }
 
     // Step 4: the local dry-run and the platform's validation agree.
-    expect(t.next('validation of my-redis', (s) => s.command?.includes('examples/my-redis') === true).result).toEqual({ valid: true, errors: [], warnings: [] });
+    expect(t.next('validation of my-redis', (s) => s.command?.includes('examples/my-redis') === true).result).toEqual({
+      valid: true,
+      errors: [],
+      warnings: [],
+    });
     expect(t.call('system_validate_module_manifest').result).toEqual({ valid: true, errors: [], warnings: [] });
 
     // Step 5: registered from the manifest (its requires seed the record); the secret never reaches the transcript.
     const registered = t.call('system_create_module', (s) => s.args.name === 'my-redis');
     expect(registered.result).toMatchObject({
-      module: { name: 'my-redis', category: 'userland', approval_policy: 'require_approval', requires: ['powernode/powernode-base-ruby@^1.0', 'powernode/security-hardening@^1.0'] },
+      module: {
+        name: 'my-redis',
+        category: 'userland',
+        approval_policy: 'require_approval',
+        requires: ['powernode/powernode-base-ruby@^1.0', 'powernode/security-hardening@^1.0'],
+      },
       webhook_secret: '(secret, shown once: redacted)',
     });
 
     // Steps 6–7: published with dev signing through the webhook.
     const published = t.next('publication of my-redis', (s) => s.command?.includes('publish') === true && s.command.includes('examples/my-redis'));
     expect(published.env).toEqual({ POWERNODE_WEBHOOK_SECRET: '<webhook secret>' });
-    expect(published.result).toMatchObject({ module_name: 'my-redis', signature: { signer: { mode: 'dev', identity: 'https://powernode.dev/dev-signer' } }, webhook: { status: 202 } });
+    expect(published.result).toMatchObject({
+      module_name: 'my-redis',
+      signature: { signer: { mode: 'dev', identity: 'https://powernode.dev/dev-signer' } },
+      webhook: { status: 202 },
+    });
     firstTag = published.result.ref.split(':').pop();
     expect(firstTag).toMatch(/^v0\.1\.\d+$/);
 
     // Step 8: ingested as built and verified, then staging → blessed → live, live approved by the second token.
     const listed = t.call('system_list_module_versions', (s) => s.args.module_name === 'my-redis');
     const version = listed.result.versions.find((v: any) => `v${v.version_string}` === firstTag);
-    expect(version).toMatchObject({ promotion_state: 'built', cosign_verified: true, rejection_reason: null, composefs_digest: published.result.composefs_digest, oci_digest: published.result.manifest_digest });
-    expect(t.call('system_promote_module_version', (s) => s.args.to === 'staging').result.version).toMatchObject({ id: version.id, promotion_state: 'staging' });
-    expect(t.call('system_promote_module_version', (s) => s.args.to === 'blessed').result.version).toMatchObject({ id: version.id, promotion_state: 'blessed' });
+    expect(version).toMatchObject({
+      promotion_state: 'built',
+      cosign_verified: true,
+      rejection_reason: null,
+      composefs_digest: published.result.composefs_digest,
+      oci_digest: published.result.manifest_digest,
+    });
+    expect(t.call('system_promote_module_version', (s) => s.args.to === 'staging').result.version).toMatchObject({
+      id: version.id,
+      promotion_state: 'staging',
+    });
+    expect(t.call('system_promote_module_version', (s) => s.args.to === 'blessed').result.version).toMatchObject({
+      id: version.id,
+      promotion_state: 'blessed',
+    });
     const requested = t.call('system_promote_module_version', (s) => s.args.to === 'live');
     expect(requested.result.version).toBeUndefined();
     expect(requested.result.approval).toMatchObject({ version_id: version.id, to: 'live', status: 'pending', requested_by: 'bootstrap-admin' });
@@ -115,7 +158,13 @@ describe('npm run demo', () => {
     const running = t.call('system_get_instance', (s) => s.args.id === provisioned.id).result.instance;
     expect(running).toMatchObject({ status: 'running', errors: [], enrolled: true });
     expect(running.running_module_digests).toEqual({ 'my-redis': version.composefs_digest, ...prerequisiteDigests });
-    expect(t.call('system_drift_report', (s) => s.args.instance_id === provisioned.id).result).toMatchObject({ drift: false, missing: {}, extra: {}, mismatched: {}, unresolved: [] });
+    expect(t.call('system_drift_report', (s) => s.args.instance_id === provisioned.id).result).toMatchObject({
+      drift: false,
+      missing: {},
+      extra: {},
+      mismatched: {},
+      unresolved: [],
+    });
 
     // Cleanup: terminated, unassigned, deleted, approver token revoked.
     expect(t.call('system_terminate_instance', (s) => s.args.id === provisioned.id).result.instance).toMatchObject({ status: 'terminated' });
@@ -134,7 +183,11 @@ describe('npm run demo', () => {
     expect(approvalEvents[0]!.data.requested_by).toBe('bootstrap-admin');
     const versionEvents = await e.events(`module-version-${version.id}`);
     const promotions = versionEvents.filter((ev) => ev.type === 'ModuleVersionPromoted').map((ev) => [ev.data.from, ev.data.to, ev.data.approval_id]);
-    expect(promotions).toEqual([['built', 'staging', null], ['staging', 'blessed', null], ['blessed', 'live', requested.result.approval.id]]);
+    expect(promotions).toEqual([
+      ['built', 'staging', null],
+      ['staging', 'blessed', null],
+      ['blessed', 'live', requested.result.approval.id],
+    ]);
     const instanceEvents = await e.events(`instance-${provisioned.id}`);
     expectNoDuplicateEvents(instanceEvents);
     expect(instanceEvents.filter((ev) => ev.type === 'InstanceStatusChanged').map((ev) => ev.data.to)).toEqual(['provisioning', 'starting', 'running']);

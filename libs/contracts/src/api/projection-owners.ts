@@ -15,7 +15,13 @@ export const PROJECTION_OWNERS = [
     // The gateway's tokens, and its own copies of the catalog read models it serves reads from.
     service: 'gateway',
     replay: GATEWAY_RPC.replay,
-    projections: ['gateway-tokens', 'gateway-catalog-modules', 'gateway-catalog-module-versions', 'gateway-catalog-templates', 'gateway-catalog-promotion-approvals'],
+    projections: [
+      'gateway-tokens',
+      'gateway-catalog-modules',
+      'gateway-catalog-module-versions',
+      'gateway-catalog-templates',
+      'gateway-catalog-promotion-approvals',
+    ],
   },
   {
     service: 'provisioner',

@@ -16,13 +16,24 @@ export const listNodesInput = z.object({ ...pageInputShape });
 export const provisionInstanceInput = z.object({ node_id: z.string().min(1).max(200) });
 /** Accepts `instance_id` for `id` (the reference platform's name for it). */
 function withInstanceIdAlias(v: unknown): unknown {
-  return v && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>)['id'] === undefined && (v as Record<string, unknown>)['instance_id'] !== undefined
+  return v &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    (v as Record<string, unknown>)['id'] === undefined &&
+    (v as Record<string, unknown>)['instance_id'] !== undefined
     ? { ...(v as object), id: (v as Record<string, unknown>)['instance_id'] }
     : v;
 }
 export const instanceIdInput = z.preprocess(withInstanceIdAlias, z.object({ id: z.string().min(1).max(200) }));
 export const driftReportInput = z.preprocess(
-  (v) => (v && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>)['instance_id'] === undefined && (v as Record<string, unknown>)['id'] !== undefined ? { ...(v as object), instance_id: (v as Record<string, unknown>)['id'] } : v),
+  (v) =>
+    v &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    (v as Record<string, unknown>)['instance_id'] === undefined &&
+    (v as Record<string, unknown>)['id'] !== undefined
+      ? { ...(v as object), instance_id: (v as Record<string, unknown>)['id'] }
+      : v,
   z.object({ instance_id: z.string().min(1).max(200) }),
 );
 export const listInstancesInput = z.object({ ...pageInputShape, node_id: z.string().optional() });
@@ -104,6 +115,4 @@ export const INSTANCE_EXEC_STREAM_MEDIA_TYPE = 'application/x-ndjson';
  * lines), then exactly one last line, the end or an error that cut the stream short.
  */
 export type InstanceExecStreamLine =
-  | { stream: InstanceExecStream; data: string }
-  | InstanceExecEnd
-  | { error: { code: string; message: string; details?: Record<string, unknown> } };
+  { stream: InstanceExecStream; data: string } | InstanceExecEnd | { error: { code: string; message: string; details?: Record<string, unknown> } };

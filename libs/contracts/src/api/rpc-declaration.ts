@@ -40,8 +40,10 @@ export interface RpcDeclaration<P extends string = string, S extends z.ZodType =
  * An RPC the gateway forwards from its public surface: the request is `{actor, input}`, `input` is what the
  * tool and the route accept, and `operation` is how they are named and documented.
  */
-export interface PublicRpcDeclaration<P extends string = string, I extends z.ZodType = z.ZodType>
-  extends RpcDeclaration<P, ReturnType<typeof rpcRequestSchema<I>>> {
+export interface PublicRpcDeclaration<P extends string = string, I extends z.ZodType = z.ZodType> extends RpcDeclaration<
+  P,
+  ReturnType<typeof rpcRequestSchema<I>>
+> {
   input: I;
   operation: PublicOperation<z.output<I>>;
 }

@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import {
-  moduleVersionBuiltSchema,
-  moduleVersionRejectedSchema,
-  moduleVersionReverifiedSchema,
-} from '../events/catalog-events.js';
+import { moduleVersionBuiltSchema, moduleVersionRejectedSchema, moduleVersionReverifiedSchema } from '../events/catalog-events.js';
 import { rpcRequestSchema } from './actor.js';
 import { agentEnrolInput } from './agent-api.js';
 import {
@@ -68,7 +64,11 @@ const recordRequest = <S extends z.ZodType>(data: S) => z.object({ data, causati
 /** The reference platform names a node's hostname `name`; both are accepted. */
 export const createNodeWithAliases = z.preprocess(
   (v) =>
-    v && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>)['hostname'] === undefined && (v as Record<string, unknown>)['name'] !== undefined
+    v &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    (v as Record<string, unknown>)['hostname'] === undefined &&
+    (v as Record<string, unknown>)['name'] !== undefined
       ? { ...(v as Record<string, unknown>), hostname: (v as Record<string, unknown>)['name'] }
       : v,
   createNodeInput,
@@ -86,7 +86,8 @@ export const CATALOG_RPCS = {
   createModule: publicRpc('catalog.module.create', createModuleInput, {
     tool: 'system_create_module',
     title: 'Register a module',
-    description: 'Registers a NodeModule (name, category, variety, repository, cosign identity/issuer patterns, optional manifest_yaml to seed its spec). Returns the webhook secret once.',
+    description:
+      'Registers a NodeModule (name, category, variety, repository, cosign identity/issuer patterns, optional manifest_yaml to seed its spec). Returns the webhook secret once.',
     permission: 'change',
     rest: { method: 'POST', path: '/modules', status: 201 },
   }),
@@ -95,7 +96,8 @@ export const CATALOG_RPCS = {
   updateModule: publicRpc('catalog.module.update', updateModuleInput, {
     tool: 'system_update_module',
     title: 'Update a module',
-    description: 'Updates trust policy (cosign_identity_regexp, cosign_issuer_regexp), approval_policy and spec fields (mask, file_spec, package_spec, dependency_spec, protected_spec, requires, provides, priority). The platform record is authoritative after registration.',
+    description:
+      'Updates trust policy (cosign_identity_regexp, cosign_issuer_regexp), approval_policy and spec fields (mask, file_spec, package_spec, dependency_spec, protected_spec, requires, provides, priority). The platform record is authoritative after registration.',
     permission: 'change',
     rest: { method: 'PATCH', path: '/modules/{module_name}' },
   }),
@@ -118,7 +120,8 @@ export const CATALOG_RPCS = {
   promoteModuleVersion: publicRpc('catalog.version.promote', promoteVersionInput, {
     tool: 'system_promote_module_version',
     title: 'Promote a module version',
-    description: 'Moves a version along built → staging → blessed → live (or to retired). Promotion to live under require_approval returns a pending approval instead.',
+    description:
+      'Moves a version along built → staging → blessed → live (or to retired). Promotion to live under require_approval returns a pending approval instead.',
     permission: 'change',
     rest: { method: 'POST', path: '/module-versions/{id}/promote' },
   }),
@@ -181,7 +184,8 @@ export const INGEST_RPCS = {
   reverifyVersion: publicRpc('ingest.version.reverify', versionIdInput, {
     tool: 'system_reverify_module_version',
     title: 'Verify a version again',
-    description: "Pulls the version's artifact again and re-checks its signature under the module's current trust policy (after editing cosign_identity_regexp / cosign_issuer_regexp). Returns the version with its new verdict.",
+    description:
+      "Pulls the version's artifact again and re-checks its signature under the module's current trust policy (after editing cosign_identity_regexp / cosign_issuer_regexp). Returns the version with its new verdict.",
     permission: 'change',
     rest: { method: 'POST', path: '/module-versions/{id}/reverify' },
     timeout_ms: REVERIFY_TIMEOUT_MS,
@@ -194,7 +198,8 @@ export const PROVISIONER_RPCS = {
   createNode: publicRpc('provisioner.node.create', createNodeWithAliases, {
     tool: 'system_create_node',
     title: 'Create a node',
-    description: 'Creates a node (unique hostname) bound to a NodeTemplate (id or name). channel is the lowest promotion state it runs: live (default), blessed or staging.',
+    description:
+      'Creates a node (unique hostname) bound to a NodeTemplate (id or name). channel is the lowest promotion state it runs: live (default), blessed or staging.',
     permission: 'change',
     rest: { method: 'POST', path: '/nodes', status: 201 },
   }),
@@ -222,7 +227,8 @@ export const PROVISIONER_RPCS = {
   provisionInstance: publicRpc('provisioner.instance.provision', provisionInstanceInput, {
     tool: 'system_provision_instance',
     title: 'Provision an instance',
-    description: 'Provisions a NodeInstance of a node through the hypervisor driver: pending → provisioning → starting, then running on the first heartbeat of its agent.',
+    description:
+      'Provisions a NodeInstance of a node through the hypervisor driver: pending → provisioning → starting, then running on the first heartbeat of its agent.',
     permission: 'change',
     rest: { method: 'POST', path: '/nodes/{node_id}/instances', status: 201 },
     timeout_ms: LONG_RUNNING_MS,
@@ -230,7 +236,8 @@ export const PROVISIONER_RPCS = {
   getInstance: publicRpc('provisioner.instance.get', instanceIdInput, {
     tool: 'system_get_instance',
     title: 'Get an instance',
-    description: 'One instance: status, running_module_digests (module → composefs digest of the running version), last_heartbeat_at, heartbeat_stale, errors its agent reported.',
+    description:
+      'One instance: status, running_module_digests (module → composefs digest of the running version), last_heartbeat_at, heartbeat_stale, errors its agent reported.',
     permission: 'read',
     rest: { method: 'GET', path: '/instances/{id}' },
   }),
@@ -268,7 +275,8 @@ export const PROVISIONER_RPCS = {
   execInstance: publicRpc('provisioner.instance.exec', execInstanceInput, {
     tool: 'system_exec_instance',
     title: 'Run a command on an instance',
-    description: 'Runs argv (1–64 entries, never through a shell) inside a running instance, its root as /; killed after timeout_ms (1 s–10 min, default 60 s). Answers {exit_code, stdout, stderr, truncated, timed_out, duration_ms}; output beyond 1 MiB per stream is cut (truncated). Over REST, `Accept: application/x-ndjson` streams the output instead, as it comes and uncut. Recorded as InstanceCommandExecuted on the instance (argv, exit code, who; not the output). A terminated instance is refused (instance_terminated), a stopped one too (instance_not_running).',
+    description:
+      'Runs argv (1–64 entries, never through a shell) inside a running instance, its root as /; killed after timeout_ms (1 s–10 min, default 60 s). Answers {exit_code, stdout, stderr, truncated, timed_out, duration_ms}; output beyond 1 MiB per stream is cut (truncated). Over REST, `Accept: application/x-ndjson` streams the output instead, as it comes and uncut. Recorded as InstanceCommandExecuted on the instance (argv, exit code, who; not the output). A terminated instance is refused (instance_terminated), a stopped one too (instance_not_running).',
     permission: 'change',
     rest: { method: 'POST', path: '/instances/{id}/exec' },
     timeout_ms: (input) => input.timeout_ms + EXEC_MARGIN_MS,
@@ -278,7 +286,8 @@ export const PROVISIONER_RPCS = {
   driftReport: publicRpc('provisioner.instance.drift', driftReportInput, {
     tool: 'system_drift_report',
     title: 'Drift report',
-    description: 'What the instance should run against what its agent reports: {drift, missing, extra, mismatched:{module:{want,have}}}, plus what could not be desired and why.',
+    description:
+      'What the instance should run against what its agent reports: {drift, missing, extra, mismatched:{module:{want,have}}}, plus what could not be desired and why.',
     permission: 'read',
     rest: { method: 'GET', path: '/instances/{instance_id}/drift' },
   }),

@@ -47,7 +47,14 @@ describe('catalog event definitions', () => {
   });
 
   it('accept a ModuleBuildReported with exactly the hand-off fields', () => {
-    const report = { module_id: 'm1', module_name: 'my-redis', tag: 'v0.1.0', artifact_ref: '127.0.0.1:5000/acme/my-redis:v0.1.0', delivery_id: 'd-1', repository_full_name: 'acme/modules/my-redis' };
+    const report = {
+      module_id: 'm1',
+      module_name: 'my-redis',
+      tag: 'v0.1.0',
+      artifact_ref: '127.0.0.1:5000/acme/my-redis:v0.1.0',
+      delivery_id: 'd-1',
+      repository_full_name: 'acme/modules/my-redis',
+    };
     expect(catalogEventSchemas.ModuleBuildReported.parse(report)).toEqual(report);
     expect(catalogEventSchemas.ModuleBuildReported.safeParse({ ...report, repository_full_name: 'no-owner' }).success).toBe(false);
   });

@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  approvalPolicySchema,
-  moduleCategorySchema,
-  moduleVarietySchema,
-  promotionStateSchema,
-  versionRejectionCodeSchema,
-} from './catalog-vocabulary.js';
+import { approvalPolicySchema, moduleCategorySchema, moduleVarietySchema, promotionStateSchema, versionRejectionCodeSchema } from './catalog-vocabulary.js';
 
 /*
  * Event data of the catalog bounded context (modules, versions, promotion approvals, templates), plus the
@@ -153,7 +147,10 @@ export const moduleBuildReportedSchema = z.object({
   delivery_id: z.string().min(1),
   repository_full_name: giteaRepoFullNameSchema,
   /** Hex SHA-256 of the signed body: what a replay under a new delivery id is recognised by (absent before it was recorded). */
-  body_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  body_sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   /** When the catalog accepted the delivery: the start of its replay window (absent before it was recorded). */
   reported_at: isoTimestamp.optional(),
 });
@@ -350,9 +347,11 @@ export interface CatalogEventDefinition<T extends CatalogEventType = CatalogEven
 }
 
 /** The catalog's event types, ready to register in the event store's catalogue. */
-export const catalogEventDefinitions: readonly CatalogEventDefinition[] = (Object.keys(catalogEventSchemas) as CatalogEventType[]).map(
-  (type) => ({ type, schema_version: 1, schema: catalogEventSchemas[type] }),
-);
+export const catalogEventDefinitions: readonly CatalogEventDefinition[] = (Object.keys(catalogEventSchemas) as CatalogEventType[]).map((type) => ({
+  type,
+  schema_version: 1,
+  schema: catalogEventSchemas[type],
+}));
 
 /** True when `type` names a catalog event (projections over the global log skip everything else). */
 export function isCatalogEventType(type: string): type is CatalogEventType {

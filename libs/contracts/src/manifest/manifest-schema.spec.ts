@@ -82,16 +82,45 @@ const cases: SchemaCase[] = [
   ]),
   // dependencies
   { rule: 'empty dependencies', manifest: with_({ dependencies: {} }), reference: true },
-  { rule: 'requires in the documented form', manifest: with_({ dependencies: { requires: ['powernode/system-base@^1.0'], provides: ['http.server', 'http.port:80'] } }), reference: true },
-  { rule: 'requires with a nested owner and a comparator set', manifest: with_({ dependencies: { requires: ['acme/modules/redis@>=1.2 <2 || 3.x'] } }), reference: true },
+  {
+    rule: 'requires in the documented form',
+    manifest: with_({ dependencies: { requires: ['powernode/system-base@^1.0'], provides: ['http.server', 'http.port:80'] } }),
+    reference: true,
+  },
+  {
+    rule: 'requires with a nested owner and a comparator set',
+    manifest: with_({ dependencies: { requires: ['acme/modules/redis@>=1.2 <2 || 3.x'] } }),
+    reference: true,
+  },
   { rule: 'dependencies is closed', manifest: with_({ dependencies: { conflicts: [] } }), reference: false },
   { rule: 'requires must be a list', manifest: with_({ dependencies: { requires: 'powernode/system-base@^1.0' } }), reference: false },
   { rule: 'requires entries must be strings', manifest: with_({ dependencies: { requires: [1] } }), reference: false },
   { rule: 'provides entries must be strings', manifest: with_({ dependencies: { provides: [true] } }), reference: false },
-  { rule: 'requires without owner and range (deliberately refused)', manifest: with_({ dependencies: { requires: ['system-base'] } }), reference: true, ours: false },
-  { rule: 'requires without a range (deliberately refused)', manifest: with_({ dependencies: { requires: ['powernode/system-base'] } }), reference: true, ours: false },
-  { rule: 'requires with an empty range (deliberately refused)', manifest: with_({ dependencies: { requires: ['powernode/system-base@'] } }), reference: true, ours: false },
-  { rule: 'requires with a range semver cannot read (deliberately refused)', manifest: with_({ dependencies: { requires: ['powernode/system-base@latest'] } }), reference: true, ours: false, generated: true },
+  {
+    rule: 'requires without owner and range (deliberately refused)',
+    manifest: with_({ dependencies: { requires: ['system-base'] } }),
+    reference: true,
+    ours: false,
+  },
+  {
+    rule: 'requires without a range (deliberately refused)',
+    manifest: with_({ dependencies: { requires: ['powernode/system-base'] } }),
+    reference: true,
+    ours: false,
+  },
+  {
+    rule: 'requires with an empty range (deliberately refused)',
+    manifest: with_({ dependencies: { requires: ['powernode/system-base@'] } }),
+    reference: true,
+    ours: false,
+  },
+  {
+    rule: 'requires with a range semver cannot read (deliberately refused)',
+    manifest: with_({ dependencies: { requires: ['powernode/system-base@latest'] } }),
+    reference: true,
+    ours: false,
+    generated: true,
+  },
   // init
   { rule: 'init commands are strings', manifest: with_({ init: { start: 'systemctl start redis', stop: '', restart: '' } }), reference: true },
   { rule: 'init commands must be strings', manifest: with_({ init: { start: ['systemctl', 'start'] } }), reference: false },
@@ -120,7 +149,11 @@ const cases: SchemaCase[] = [
   { rule: 'exposed ports are closed', manifest: service({ exposed_ports: [{ port: 80, protocol: 'tcp', host: '0.0.0.0' }] }), reference: false },
   { rule: 'service capabilities', manifest: service({ capabilities: ['CAP_NET_BIND_SERVICE'] }), reference: true },
   { rule: 'service capabilities need the CAP_ prefix', manifest: service({ capabilities: ['NET_BIND_SERVICE'] }), reference: false },
-  { rule: 'a TCP health check', manifest: service({ health: { endpoint: '127.0.0.1:6379', method: 'TCP', interval_seconds: 1, timeout_seconds: 1, initial_delay_seconds: 0 } }), reference: true },
+  {
+    rule: 'a TCP health check',
+    manifest: service({ health: { endpoint: '127.0.0.1:6379', method: 'TCP', interval_seconds: 1, timeout_seconds: 1, initial_delay_seconds: 0 } }),
+    reference: true,
+  },
   { rule: 'a health method outside the enum', manifest: service({ health: { method: 'HEAD' } }), reference: false },
   { rule: 'health interval_seconds 0', manifest: service({ health: { interval_seconds: 0 } }), reference: false },
   { rule: 'health timeout_seconds -1', manifest: service({ health: { timeout_seconds: -1 } }), reference: false },
@@ -128,14 +161,36 @@ const cases: SchemaCase[] = [
   { rule: 'health is closed', manifest: service({ health: { path: '/' } }), reference: false },
   { rule: 'metadata is any mapping', manifest: service({ metadata: { a: { b: [1] } } }), reference: true },
   { rule: 'metadata must be a mapping', manifest: service({ metadata: ['a'] }), reference: false },
-  { rule: 'user and working_directory are strings', manifest: service({ user: 'redis', working_directory: '/var/lib/redis', stop_command: 'x' }), reference: true },
+  {
+    rule: 'user and working_directory are strings',
+    manifest: service({ user: 'redis', working_directory: '/var/lib/redis', stop_command: 'x' }),
+    reference: true,
+  },
   { rule: 'user must be a string', manifest: service({ user: 999 }), reference: false },
   // reboot_required
   { rule: 'reboot_required true', manifest: with_({ reboot_required: true }), reference: true },
   { rule: 'reboot_required "yes"', manifest: with_({ reboot_required: 'yes' }), reference: false },
   // security
-  { rule: 'the template security block', manifest: with_({ security: { capabilities: [], selinux_profile: null, apparmor_profile: null, seccomp_profile: null, egress_allow: [], privileged: false, user_namespace: true } }), reference: true },
-  { rule: 'security profiles as strings', manifest: with_({ security: { selinux_profile: 'profile.te', apparmor_profile: 'a', seccomp_profile: 's.json' } }), reference: true },
+  {
+    rule: 'the template security block',
+    manifest: with_({
+      security: {
+        capabilities: [],
+        selinux_profile: null,
+        apparmor_profile: null,
+        seccomp_profile: null,
+        egress_allow: [],
+        privileged: false,
+        user_namespace: true,
+      },
+    }),
+    reference: true,
+  },
+  {
+    rule: 'security profiles as strings',
+    manifest: with_({ security: { selinux_profile: 'profile.te', apparmor_profile: 'a', seccomp_profile: 's.json' } }),
+    reference: true,
+  },
   { rule: 'a security profile as a number', manifest: with_({ security: { seccomp_profile: 5 } }), reference: false },
   { rule: 'security capabilities need the CAP_ prefix', manifest: with_({ security: { capabilities: ['NET_ADMIN'] } }), reference: false },
   { rule: 'security capabilities are upper case', manifest: with_({ security: { capabilities: ['cap_net_admin'] } }), reference: false },
@@ -153,7 +208,11 @@ const cases: SchemaCase[] = [
   { rule: 'a digest without the algorithm', manifest: with_({ build: { ubuntu_digest: hex64 } }), reference: false },
   { rule: 'a snapshot date in ISO form', manifest: with_({ build: { apt_snapshot: '2026-04-15T00:00:00Z' } }), reference: false },
   { rule: 'a numeric snapshot', manifest: with_({ build: { apt_snapshot: 20260415 } }), reference: false },
-  { rule: 'firmware and k3s pins', manifest: with_({ build: { firmware_repo: 'https://github.com/raspberrypi/firmware', firmware_ref: '1.20240306', k3s_version: 'v1.30.0+k3s1' } }), reference: true },
+  {
+    rule: 'firmware and k3s pins',
+    manifest: with_({ build: { firmware_repo: 'https://github.com/raspberrypi/firmware', firmware_ref: '1.20240306', k3s_version: 'v1.30.0+k3s1' } }),
+    reference: true,
+  },
   { rule: 'k3s_version must be a string', manifest: with_({ build: { k3s_version: 1.3 } }), reference: false },
   { rule: 'build is closed', manifest: with_({ build: { base_image: 'ubuntu' } }), reference: false },
 ];
@@ -237,10 +296,14 @@ describe('the committed JSON Schema', () => {
   });
 
   test('the generator script agrees (--check exits 0 on the committed file)', () => {
-    const out = execFileSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'libs/contracts/scripts/generate-manifest-schema.ts'), '--check'], {
-      cwd: root,
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      process.execPath,
+      [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'libs/contracts/scripts/generate-manifest-schema.ts'), '--check'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+      },
+    );
     expect(out).toContain('is up to date');
   });
 });

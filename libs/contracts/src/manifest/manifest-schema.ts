@@ -61,7 +61,8 @@ export interface RequiresEntry {
 export function describeRequiresProblem(entry: string): string | undefined {
   const match = REQUIRES_PATTERN.exec(entry);
   if (match === null) {
-    if (!entry.includes('@')) return `must be <owner>/<module>@<version range> (e.g. powernode/system-base@^1.0): "${entry}" has no "@<range>"; write "@*" to accept any version`;
+    if (!entry.includes('@'))
+      return `must be <owner>/<module>@<version range> (e.g. powernode/system-base@^1.0): "${entry}" has no "@<range>"; write "@*" to accept any version`;
     const [repo] = entry.split('@', 1) as [string];
     if (!repo.includes('/')) return `must be <owner>/<module>@<version range> (e.g. powernode/system-base@^1.0): "${repo}" has no owner`;
     const moduleName = repo.slice(repo.lastIndexOf('/') + 1);
@@ -80,7 +81,9 @@ export function parseRequires(entry: string): RequiresEntry {
   const problem = describeRequiresProblem(entry);
   const match = REQUIRES_PATTERN.exec(entry);
   if (problem !== undefined || match === null) {
-    throw new PowernodeError('manifest_invalid', `dependencies.requires entry ${problem ?? 'is malformed'}`, { details: { entry, field: 'dependencies.requires' } });
+    throw new PowernodeError('manifest_invalid', `dependencies.requires entry ${problem ?? 'is malformed'}`, {
+      details: { entry, field: 'dependencies.requires' },
+    });
   }
   return { owner: match[1] as string, module: match[2] as string, range: match[3] as string };
 }
@@ -179,9 +182,9 @@ export const ModuleManifestSchema = z.strictObject({
   display_name: z.string().max(200, { error: 'must be at most 200 characters' }).optional(),
   description: z.string().optional(),
   license: z.string().optional(),
-  mask: globList('rsync-style globs excluded from this module\'s own artifact (build cruft)').optional(),
+  mask: globList("rsync-style globs excluded from this module's own artifact (build cruft)").optional(),
   file_spec: globList('rsync-style globs of the paths this module owns and ships').optional(),
-  protected_spec: globList('rsync-style globs no neighbouring module may ship (folded into every neighbour\'s effective_mask)').optional(),
+  protected_spec: globList("rsync-style globs no neighbouring module may ship (folded into every neighbour's effective_mask)").optional(),
   dependency_spec: globList('rsync-style globs dependant config/instance children inherit as their file_spec').optional(),
   package_spec: z.array(z.string()).optional().describe('Debian packages installed into the build root'),
   dependencies: ModuleDependenciesSchema.optional(),

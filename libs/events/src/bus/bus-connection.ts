@@ -23,13 +23,19 @@ export async function connectBus(options: { url?: string; name?: string } = {}):
     // are wrapped in PowernodeError at the call site, which already carries the caller's stack.
     nc = await connect({ servers: url, name: options.name ?? 'powernode', noAsyncTraces: true });
   } catch (cause) {
-    throw new PowernodeError('bus_unavailable', `cannot connect to NATS at ${url}: ${(cause as Error).message}; start nats-server or set NATS_URL`, { cause, details: { url } });
+    throw new PowernodeError('bus_unavailable', `cannot connect to NATS at ${url}: ${(cause as Error).message}; start nats-server or set NATS_URL`, {
+      cause,
+      details: { url },
+    });
   }
   try {
     const jsm = await jetstreamManager(nc);
     return { nc, js: jetstream(nc), jsm, close: () => nc.drain() };
   } catch (cause) {
     await nc.close();
-    throw new PowernodeError('bus_unavailable', `NATS at ${url} has no JetStream: ${(cause as Error).message}; run nats-server with -js`, { cause, details: { url } });
+    throw new PowernodeError('bus_unavailable', `NATS at ${url} has no JetStream: ${(cause as Error).message}; run nats-server with -js`, {
+      cause,
+      details: { url },
+    });
   }
 }

@@ -1,10 +1,5 @@
 import { PowernodeError } from '@powernode/contracts';
-import {
-  DEFAULT_DEAD_LETTER_PREFIX,
-  DEFAULT_DEAD_LETTER_STREAM,
-  DEFAULT_EVENT_STREAM,
-  DEFAULT_EVENT_SUBJECT_PREFIX,
-} from './event-subjects.js';
+import { DEFAULT_DEAD_LETTER_PREFIX, DEFAULT_DEAD_LETTER_STREAM, DEFAULT_EVENT_STREAM, DEFAULT_EVENT_SUBJECT_PREFIX } from './event-subjects.js';
 
 /**
  * What `POWERNODE_BUS_NAMESPACE` may be: one NATS subject token that is also valid inside a JetStream stream
@@ -40,7 +35,9 @@ export function busNames(namespace?: string): BusNames {
     };
   }
   if (!BUS_NAMESPACE_PATTERN.test(namespace)) {
-    throw new PowernodeError('config_invalid', `bus namespace ${JSON.stringify(namespace)} must be 1 to 32 letters, digits, _ or -`, { details: { namespace } });
+    throw new PowernodeError('config_invalid', `bus namespace ${JSON.stringify(namespace)} must be 1 to 32 letters, digits, _ or -`, {
+      details: { namespace },
+    });
   }
   return {
     namespace,

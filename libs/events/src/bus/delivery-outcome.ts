@@ -5,9 +5,7 @@ import { retryDelayMs, type BackoffPolicy } from './retry-delay.js';
 export type DeadLetterReason = 'terminal_error' | 'max_deliver' | 'undecodable';
 
 /** What the consumer does with a message whose handler failed. */
-export type FailureOutcome =
-  | { kind: 'retry'; delay_ms: number; code: ErrorCode }
-  | { kind: 'dead_letter'; reason: DeadLetterReason; code: ErrorCode };
+export type FailureOutcome = { kind: 'retry'; delay_ms: number; code: ErrorCode } | { kind: 'dead_letter'; reason: DeadLetterReason; code: ErrorCode };
 
 /**
  * Decides between redelivery and the dead-letter subject: a PowernodeError marked terminal is parked at

@@ -80,11 +80,17 @@ export class DurableConsumer {
 
   constructor(private readonly options: DurableConsumerOptions) {
     if (options.filter_subjects.length === 0) {
-      throw new PowernodeError('validation_failed', `durable consumer ${options.durable} has no filter subjects: pass at least one, e.g. powernode.events.module.*`);
+      throw new PowernodeError(
+        'validation_failed',
+        `durable consumer ${options.durable} has no filter subjects: pass at least one, e.g. powernode.events.module.*`,
+      );
     }
     this.maxDeliver = options.max_deliver ?? 5;
     if (!Number.isInteger(this.maxDeliver) || this.maxDeliver < 1) {
-      throw new PowernodeError('validation_failed', `max_deliver of durable consumer ${options.durable} must be a positive integer, got ${options.max_deliver}`);
+      throw new PowernodeError(
+        'validation_failed',
+        `max_deliver of durable consumer ${options.durable} must be a positive integer, got ${options.max_deliver}`,
+      );
     }
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.ackWaitMs = options.ack_wait_ms ?? 30_000;
@@ -147,7 +153,9 @@ export class DurableConsumer {
       try {
         const info = await jsm.consumers.info(stream, durable);
         const c = info.config;
-        const sameFilter = (c.filter_subject ?? '') === (config.filter_subject ?? '') && JSON.stringify(c.filter_subjects ?? []) === JSON.stringify(config.filter_subjects ?? []);
+        const sameFilter =
+          (c.filter_subject ?? '') === (config.filter_subject ?? '') &&
+          JSON.stringify(c.filter_subjects ?? []) === JSON.stringify(config.filter_subjects ?? []);
         if (!sameFilter || c.ack_wait !== config.ack_wait || c.max_deliver !== config.max_deliver) {
           const { durable_name: _name, deliver_policy: _deliver, ack_policy: _ack, ...mutable } = config;
           await jsm.consumers.update(stream, durable, mutable);
@@ -284,14 +292,25 @@ export class DurableConsumer {
     h.set(BUS_HEADERS.original_stream_sequence, String(m.seq));
     h.set(BUS_HEADERS.delivery_count, String(m.info.deliveryCount));
     h.set(BUS_HEADERS.consumer, durable);
-    const log = { consumer: durable, event_id: event?.id, type: event?.type, correlation_id: event?.correlation_id, reason, code, attempt: m.info.deliveryCount };
+    const log = {
+      consumer: durable,
+      event_id: event?.id,
+      type: event?.type,
+      correlation_id: event?.correlation_id,
+      reason,
+      code,
+      attempt: m.info.deliveryCount,
+    };
     try {
       await this.options.js.publish(this.dlqSubject, m.data, { headers: h, msgID: `${durable}:${event?.id ?? `seq-${m.seq}`}` });
     } catch (publishError) {
       // Never term a message we could not park: it stays in the stream and comes back after the delay.
       const delay = this.backoff.max_ms;
       m.nak(delay);
-      this.logger.error({ ...log, err: publishError, dead_letter_subject: this.dlqSubject, retry_in_ms: delay }, 'cannot publish to the dead-letter subject; message kept for redelivery');
+      this.logger.error(
+        { ...log, err: publishError, dead_letter_subject: this.dlqSubject, retry_in_ms: delay },
+        'cannot publish to the dead-letter subject; message kept for redelivery',
+      );
       return;
     }
     m.term();

@@ -51,7 +51,9 @@ export function decodeEvent(data: Uint8Array): EventEnvelope {
   try {
     raw = JSON.parse(decoder.decode(data));
   } catch (cause) {
-    throw new PowernodeError('invalid_event', 'bus message body is not JSON: it was not published by the event relay; inspect it on the dead-letter subject', { cause });
+    throw new PowernodeError('invalid_event', 'bus message body is not JSON: it was not published by the event relay; inspect it on the dead-letter subject', {
+      cause,
+    });
   }
   const parsed = eventEnvelopeSchema.safeParse(raw);
   if (!parsed.success) {

@@ -45,10 +45,14 @@ export class RpcClient {
       // No async traces: a failed request becomes a PowernodeError thrown from request(), with the caller's stack.
       return new RpcClient(await connect({ servers, name: 'powernode-rpc-client', noAsyncTraces: true }), options, true);
     } catch (cause) {
-      throw new PowernodeError('bus_unavailable', `cannot connect to NATS at ${String(servers)}: ${(cause as Error).message}; check NATS_URL and that nats-server runs`, {
-        cause,
-        details: { servers },
-      });
+      throw new PowernodeError(
+        'bus_unavailable',
+        `cannot connect to NATS at ${String(servers)}: ${(cause as Error).message}; check NATS_URL and that nats-server runs`,
+        {
+          cause,
+          details: { servers },
+        },
+      );
     }
   }
 
@@ -90,16 +94,23 @@ export class RpcClient {
     if (streamSubject !== undefined) h.set(BUS_HEADERS.stream_subject, streamSubject);
     let reply: Uint8Array;
     try {
-      const msg = await this.nc.request(rpcSubject(pattern, this.namespace), encodeRpcRequest({ pattern, data: payload, id: uuidv7() }), { timeout, headers: h });
+      const msg = await this.nc.request(rpcSubject(pattern, this.namespace), encodeRpcRequest({ pattern, data: payload, id: uuidv7() }), {
+        timeout,
+        headers: h,
+      });
       reply = msg.data;
     } catch (error) {
       throw this.transportError(error, pattern, timeout, correlationId);
     }
     const decoded = decodeRpcReply(reply);
     if (decoded.kind === 'malformed') {
-      throw new PowernodeError('internal', `the handler of ${pattern} answered with something that is not a Nest reply packet; check that it is a Nest microservice`, {
-        details: { pattern, correlation_id: correlationId },
-      });
+      throw new PowernodeError(
+        'internal',
+        `the handler of ${pattern} answered with something that is not a Nest reply packet; check that it is a Nest microservice`,
+        {
+          details: { pattern, correlation_id: correlationId },
+        },
+      );
     }
     if (decoded.kind === 'failed') {
       throw new PowernodeError('internal', `the handler of ${pattern} failed outside its reply envelope: ${decoded.message}; wrap it with rpcHandler()`, {
@@ -125,22 +136,37 @@ export class RpcClient {
     const details = { pattern, correlation_id: correlationId, ...(this.namespace === undefined ? {} : { namespace: this.namespace }) };
     if (error instanceof natsErrors.RequestError && error.isNoResponders()) {
       const where = this.namespace === undefined ? '' : ` in bus namespace ${this.namespace}`;
-      return new PowernodeError('rpc_no_responder', `no service handles ${pattern}${where}: start the service that owns it, or check the pattern name and POWERNODE_BUS_NAMESPACE`, { cause: error, details });
+      return new PowernodeError(
+        'rpc_no_responder',
+        `no service handles ${pattern}${where}: start the service that owns it, or check the pattern name and POWERNODE_BUS_NAMESPACE`,
+        { cause: error, details },
+      );
     }
     if (error instanceof natsErrors.TimeoutError || (error instanceof Error && error.cause instanceof natsErrors.TimeoutError)) {
-      return new PowernodeError('rpc_timeout', `no reply to ${pattern} within ${timeout} ms: the service is overloaded or stuck; retry later or raise timeout_ms`, {
-        cause: error,
-        details: { ...details, timeout_ms: timeout },
-      });
+      return new PowernodeError(
+        'rpc_timeout',
+        `no reply to ${pattern} within ${timeout} ms: the service is overloaded or stuck; retry later or raise timeout_ms`,
+        {
+          cause: error,
+          details: { ...details, timeout_ms: timeout },
+        },
+      );
     }
     if (error instanceof natsErrors.InvalidArgumentError && /max_payload/.test(error.message)) {
       // Not the bus failing: this request is larger than one message may be on this server.
       const max_payload = this.nc.info?.max_payload;
-      return new PowernodeError('payload_too_large', `${pattern}: the request is larger than the NATS server's max_payload (${max_payload ?? 'unknown'} bytes); send less, or raise max_payload`, {
-        cause: error,
-        details: { ...details, ...(max_payload === undefined ? {} : { max_payload }) },
-      });
+      return new PowernodeError(
+        'payload_too_large',
+        `${pattern}: the request is larger than the NATS server's max_payload (${max_payload ?? 'unknown'} bytes); send less, or raise max_payload`,
+        {
+          cause: error,
+          details: { ...details, ...(max_payload === undefined ? {} : { max_payload }) },
+        },
+      );
     }
-    return new PowernodeError('bus_unavailable', `cannot send ${pattern} over NATS: ${(error as Error)?.message ?? String(error)}; check the NATS connection`, { cause: error, details });
+    return new PowernodeError('bus_unavailable', `cannot send ${pattern} over NATS: ${(error as Error)?.message ?? String(error)}; check the NATS connection`, {
+      cause: error,
+      details,
+    });
   }
 }

@@ -31,7 +31,10 @@ export function rpcHandlerTable<D extends Record<string, RpcDeclaration>>(
     const { pattern, request } = declarations[name]!;
     // The mapped type pairs each handler with its declaration's output; TypeScript cannot follow that through a loop.
     const handle = handlers[name] as RpcTableHandler<unknown>;
-    table.set(pattern, rpcHandler(request, (input: unknown, context) => handle(input, context), options));
+    table.set(
+      pattern,
+      rpcHandler(request, (input: unknown, context) => handle(input, context), options),
+    );
   }
   return table;
 }

@@ -11,7 +11,11 @@ import type { RpcReply } from './rpc-reply.js';
  * Every subscriber of the subject gets the request (no queue group): a command such as replay reaches each
  * running replica, and the caller takes the first answer.
  */
-export function serveRpc(nc: NatsConnection, subject: string, handler: (payload: unknown, transport: RpcTransportContext) => Promise<RpcReply<unknown>>): { stop(): Promise<void> } {
+export function serveRpc(
+  nc: NatsConnection,
+  subject: string,
+  handler: (payload: unknown, transport: RpcTransportContext) => Promise<RpcReply<unknown>>,
+): { stop(): Promise<void> } {
   const subscription: Subscription = nc.subscribe(subject, {
     callback: (error, msg) => {
       if (error) return;
@@ -30,7 +34,11 @@ export function serveRpc(nc: NatsConnection, subject: string, handler: (payload:
 }
 
 /** Serves every handler of a table (`rpcHandlerTable`) on its pattern, in the bus `namespace` when there is one. */
-export function serveRpcTable(nc: NatsConnection, handlers: ReadonlyMap<string, RpcTransportHandler>, namespace: string | undefined): { stop(): Promise<void> } {
+export function serveRpcTable(
+  nc: NatsConnection,
+  handlers: ReadonlyMap<string, RpcTransportHandler>,
+  namespace: string | undefined,
+): { stop(): Promise<void> } {
   const served = [...handlers].map(([pattern, handler]) => serveRpc(nc, rpcSubject(pattern, namespace), handler));
   return {
     async stop() {

@@ -158,10 +158,14 @@ export async function* readStreamedReply<T>(
           const seq = Number(signal.msg.headers?.get(BUS_HEADERS.stream_seq) ?? Number.NaN);
           const part = signal.msg.headers?.get(BUS_HEADERS.stream_part) ?? '';
           if (seq !== expected) {
-            throw new PowernodeError('stream_interrupted', `the streamed answer to ${options.pattern} lost part ${expected} (part ${seq} came next): the bus dropped a message; run it again`, {
-              retryable: true,
-              details: { pattern: options.pattern, expected_seq: expected, received_seq: Number.isNaN(seq) ? null : seq, rule: 'stream_parts_in_sequence' },
-            });
+            throw new PowernodeError(
+              'stream_interrupted',
+              `the streamed answer to ${options.pattern} lost part ${expected} (part ${seq} came next): the bus dropped a message; run it again`,
+              {
+                retryable: true,
+                details: { pattern: options.pattern, expected_seq: expected, received_seq: Number.isNaN(seq) ? null : seq, rule: 'stream_parts_in_sequence' },
+              },
+            );
           }
           expected += 1;
           if (part === STREAM_END_PART) {
@@ -178,10 +182,14 @@ export async function* readStreamedReply<T>(
         case 'failed':
           throw signal.error;
         case 'end_overdue':
-          throw new PowernodeError('stream_interrupted', `${options.pattern} answered, but the end of its streamed answer never came (${expected} parts arrived): the bus dropped it; run it again`, {
-            retryable: true,
-            details: { pattern: options.pattern, parts_received: expected, rule: 'stream_end_required' },
-          });
+          throw new PowernodeError(
+            'stream_interrupted',
+            `${options.pattern} answered, but the end of its streamed answer never came (${expected} parts arrived): the bus dropped it; run it again`,
+            {
+              retryable: true,
+              details: { pattern: options.pattern, parts_received: expected, rule: 'stream_end_required' },
+            },
+          );
         case 'abandoned':
           return;
         default: {

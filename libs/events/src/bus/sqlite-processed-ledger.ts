@@ -10,7 +10,10 @@ export class SqliteProcessedLedger implements ProcessedLedger {
   private readonly hasStmt: Database.Statement<[string, string], { one: number }>;
   private readonly addStmt: Database.Statement<[string, string, string]>;
 
-  private constructor(private readonly db: Database.Database, private readonly ownsDb: boolean) {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly ownsDb: boolean,
+  ) {
     db.exec(`CREATE TABLE IF NOT EXISTS bus_processed_events (
       consumer TEXT NOT NULL,
       event_id TEXT NOT NULL,
@@ -31,10 +34,14 @@ export class SqliteProcessedLedger implements ProcessedLedger {
       // NORMAL may forget the last few ids on a power cut: handlers are idempotent, so that costs a re-run.
       db.pragma('synchronous = NORMAL');
     } catch (cause) {
-      throw new PowernodeError('store_unavailable', `cannot open the processed-events ledger at ${path}: ${(cause as Error).message}; check the path and its permissions`, {
-        cause,
-        details: { path },
-      });
+      throw new PowernodeError(
+        'store_unavailable',
+        `cannot open the processed-events ledger at ${path}: ${(cause as Error).message}; check the path and its permissions`,
+        {
+          cause,
+          details: { path },
+        },
+      );
     }
     return new SqliteProcessedLedger(db, true);
   }

@@ -87,9 +87,13 @@ export class ProjectionRunner<TState> {
         const index = this.waiters.findIndex((w) => w.resolve === release);
         if (index >= 0) this.waiters.splice(index, 1);
         reject(
-          new PowernodeError('read_model_behind', `read model ${this.projection.name} is at position ${this.position} and did not reach ${position} within ${timeoutMs} ms; retry shortly`, {
-            details: { projection: this.projection.name, position: this.position, wanted: position },
-          }),
+          new PowernodeError(
+            'read_model_behind',
+            `read model ${this.projection.name} is at position ${this.position} and did not reach ${position} within ${timeoutMs} ms; retry shortly`,
+            {
+              details: { projection: this.projection.name, position: this.position, wanted: position },
+            },
+          ),
         );
       }, timeoutMs);
       const release = () => {

@@ -44,9 +44,13 @@ export function checkAppendRequest(stream: string, expected: ExpectedVersion): v
     });
   }
   if (expected !== 'any' && expected !== 'no_stream' && !(Number.isSafeInteger(expected) && expected >= 0)) {
-    throw new PowernodeError('validation_failed', `expected version for stream ${stream} must be 'any', 'no_stream' or a non-negative integer, got ${JSON.stringify(expected)}`, {
-      details: { field: 'expected', stream },
-    });
+    throw new PowernodeError(
+      'validation_failed',
+      `expected version for stream ${stream} must be 'any', 'no_stream' or a non-negative integer, got ${JSON.stringify(expected)}`,
+      {
+        details: { field: 'expected', stream },
+      },
+    );
   }
 }
 
@@ -55,7 +59,8 @@ export function checkDistinctIds(events: readonly NewEvent[]): void {
   const seen = new Set<string>();
   for (const e of events) {
     if (e.id === undefined) continue;
-    if (seen.has(e.id)) throw new PowernodeError('invalid_event', `event id ${e.id} appears twice in one append: give every event its own id`, { details: { id: e.id } });
+    if (seen.has(e.id))
+      throw new PowernodeError('invalid_event', `event id ${e.id} appears twice in one append: give every event its own id`, { details: { id: e.id } });
     seen.add(e.id);
   }
 }

@@ -25,7 +25,14 @@ async function readLast(client: KurrentDBClient, stream: string): Promise<Record
 }
 
 /** Appends a value event, capping the stream's length the first time this process writes to it. */
-async function writeLast(kurrent: KurrentClientModule, client: KurrentDBClient, capped: Set<string>, stream: string, type: string, data: Record<string, unknown>): Promise<void> {
+async function writeLast(
+  kurrent: KurrentClientModule,
+  client: KurrentDBClient,
+  capped: Set<string>,
+  stream: string,
+  type: string,
+  data: Record<string, unknown>,
+): Promise<void> {
   await client.appendToStream(stream, kurrent.jsonEvent({ type, data }), { streamState: 'any' });
   if (!capped.has(stream)) {
     await client.setStreamMetadata(stream, { maxCount: KEEP_LAST });
@@ -89,7 +96,10 @@ export class KurrentProjectionStateStore implements ProjectionStateStore {
     // Kept as JSON text so the snapshot reads back exactly as the other adapters give it.
     const json = encodeProjectionState(name, state);
     try {
-      await writeLast(this.kurrent, this.client, this.capped, `${INTERNAL_STREAM_PREFIX}projection-${name}`, 'PowernodeProjectionStateSaved', { state: json, position });
+      await writeLast(this.kurrent, this.client, this.capped, `${INTERNAL_STREAM_PREFIX}projection-${name}`, 'PowernodeProjectionStateSaved', {
+        state: json,
+        position,
+      });
     } catch (cause) {
       throw kurrentFailure(`projection write of ${name}`, cause);
     }

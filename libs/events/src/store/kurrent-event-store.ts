@@ -1,12 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import type * as Kurrent from '@kurrent/kurrentdb-client';
-import type { AllStreamSubscription, AppendStreamState, JSONType, KurrentDBClient, ReadPosition, RecordedEvent, ResolvedEvent } from '@kurrent/kurrentdb-client';
+import type {
+  AllStreamSubscription,
+  AppendStreamState,
+  JSONType,
+  KurrentDBClient,
+  ReadPosition,
+  RecordedEvent,
+  ResolvedEvent,
+} from '@kurrent/kurrentdb-client';
 import { PowernodeError, isPowernodeError } from '@powernode/contracts';
 import type { EventCatalogue } from '../catalogue.js';
 import type { EventEnvelope, NewEvent } from '@powernode/event-core';
 import { uuidv7 } from '../uuid7.js';
 import { checkAppendRequest, checkDistinctIds, checkExpectedVersion, isAlreadyStored } from './append-rules.js';
-import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, SubscribeAllOptions, Subscription } from './event-store.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  ExpectedVersion,
+  ReadAllOptions,
+  ReadStreamOptions,
+  SubscribeAllOptions,
+  Subscription,
+} from './event-store.js';
 import { KurrentCheckpointStore, KurrentProjectionStateStore, INTERNAL_STREAM_PREFIX } from './kurrent-consumer-state.js';
 import { isMissingStream, kurrentFailure } from './kurrent-failure.js';
 import { LogSubscriptions } from './polling-subscription.js';
@@ -80,10 +97,14 @@ export class KurrentEventStore implements EventStore {
     try {
       client = kurrent.KurrentDBClient.connectionString(url.replace(/^esdb(\+discover)?:\/\//, 'kurrentdb$1://'));
     } catch (cause) {
-      throw new PowernodeError('config_invalid', `KurrentDB connection string is not valid: ${(cause as Error).message}: use kurrentdb://host:2113?tls=false (see EVENT_STORE_URL)`, {
-        details: { field: 'EVENT_STORE_URL' },
-        cause,
-      });
+      throw new PowernodeError(
+        'config_invalid',
+        `KurrentDB connection string is not valid: ${(cause as Error).message}: use kurrentdb://host:2113?tls=false (see EVENT_STORE_URL)`,
+        {
+          details: { field: 'EVENT_STORE_URL' },
+          cause,
+        },
+      );
     }
     return new KurrentEventStore(kurrent, client, catalogue, options.pollIntervalMs ?? 500);
   }
@@ -92,9 +113,13 @@ export class KurrentEventStore implements EventStore {
     this.assertOpen();
     checkAppendRequest(stream, options.expected);
     if (stream.startsWith('$') || stream.startsWith(INTERNAL_STREAM_PREFIX)) {
-      throw new PowernodeError('validation_failed', `stream name ${stream} is reserved in KurrentDB (system or ${INTERNAL_STREAM_PREFIX}… streams): choose another name`, {
-        details: { field: 'stream' },
-      });
+      throw new PowernodeError(
+        'validation_failed',
+        `stream name ${stream} is reserved in KurrentDB (system or ${INTERNAL_STREAM_PREFIX}… streams): choose another name`,
+        {
+          details: { field: 'stream' },
+        },
+      );
     }
     const validated = events.map((e) => this.catalogue.validate(e));
     checkDistinctIds(validated);
@@ -103,14 +128,18 @@ export class KurrentEventStore implements EventStore {
         const storedIds = await this.streamIds(stream);
         const current = storedIds.length;
         if (isAlreadyStored(stream, validated, (id) => (storedIds.includes(id) ? stream : undefined))) {
-          return { next_expected_version: current, position: current === 0 ? 0 : (await this.lastPosition(stream)) ?? 0, events: [] };
+          return { next_expected_version: current, position: current === 0 ? 0 : ((await this.lastPosition(stream)) ?? 0), events: [] };
         }
         checkExpectedVersion(stream, options.expected, current);
         const taken = validated.find((e) => storedIds.includes(e.id!));
         if (taken !== undefined) {
-          throw new PowernodeError('conflict', `event id ${taken.id} is already stored in stream ${stream}: mint a new id or re-append the whole original batch`, {
-            details: { id: taken.id, stream },
-          });
+          throw new PowernodeError(
+            'conflict',
+            `event id ${taken.id} is already stored in stream ${stream}: mint a new id or re-append the whole original batch`,
+            {
+              details: { id: taken.id, stream },
+            },
+          );
         }
       }
       if (validated.length === 0) {
@@ -145,10 +174,14 @@ export class KurrentEventStore implements EventStore {
       const wrong = cause as { type?: string; actualState?: unknown };
       if (wrong.type === 'wrong-expected-version') {
         const actual = typeof wrong.actualState === 'bigint' ? Number(wrong.actualState) + 1 : 0;
-        throw new PowernodeError('concurrency_conflict', `stream ${stream} is at version ${actual}, the append expected ${String(options.expected)}: reload the stream and retry`, {
-          details: { stream, expected: options.expected, actual },
-          cause,
-        });
+        throw new PowernodeError(
+          'concurrency_conflict',
+          `stream ${stream} is at version ${actual}, the append expected ${String(options.expected)}: reload the stream and retry`,
+          {
+            details: { stream, expected: options.expected, actual },
+            cause,
+          },
+        );
       }
       throw kurrentFailure('append', cause);
     }

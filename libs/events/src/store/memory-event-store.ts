@@ -55,7 +55,10 @@ export class MemoryEventStore implements EventStore {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
     if (options.direction === 'backward') {
       const from = options.from_version ?? all.length;
-      return all.filter((e) => e.version <= from).reverse().slice(0, limit);
+      return all
+        .filter((e) => e.version <= from)
+        .reverse()
+        .slice(0, limit);
     }
     const from = options.from_version ?? 1;
     return all.filter((e) => e.version >= from).slice(0, limit);

@@ -4,10 +4,7 @@ import type { EventStore } from './event-store.js';
 
 /** Where the event store lives, as `EVENT_STORE_URL` names it. */
 export type EventStoreLocation =
-  | { adapter: 'sqlite'; path: string }
-  | { adapter: 'postgres'; url: string }
-  | { adapter: 'kurrentdb'; url: string }
-  | { adapter: 'memory' };
+  { adapter: 'sqlite'; path: string } | { adapter: 'postgres'; url: string } | { adapter: 'kurrentdb'; url: string } | { adapter: 'memory' };
 
 export interface OpenEventStoreOptions {
   /** Subscription poll interval (each adapter has its own default). */
@@ -66,9 +63,15 @@ export async function openEventStore(url: string, catalogue: EventCatalogue, opt
   const poll = options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs };
   switch (location.adapter) {
     case 'sqlite':
-      return (await import('./sqlite-event-store.js')).SqliteEventStore.open(location.path, catalogue, { ...poll, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) });
+      return (await import('./sqlite-event-store.js')).SqliteEventStore.open(location.path, catalogue, {
+        ...poll,
+        ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+      });
     case 'postgres':
-      return (await import('./postgres-event-store.js')).PostgresEventStore.open(location.url, catalogue, { ...poll, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+      return (await import('./postgres-event-store.js')).PostgresEventStore.open(location.url, catalogue, {
+        ...poll,
+        ...(options.schema === undefined ? {} : { schema: options.schema }),
+      });
     case 'kurrentdb':
       return (await import('./kurrent-event-store.js')).KurrentEventStore.open(location.url, catalogue, poll);
     case 'memory':

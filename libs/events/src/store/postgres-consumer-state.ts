@@ -49,7 +49,12 @@ export class PostgresProjectionStateStore implements ProjectionStateStore {
     let rows: { state: string; position: string }[];
     try {
       // state::text: parse it ourselves so every adapter decodes snapshots the same way.
-      rows = (await this.pool.query<{ state: string; position: string }>(`SELECT state::text AS state, position FROM ${this.layout.q}projection_states WHERE name = $1`, [name])).rows;
+      rows = (
+        await this.pool.query<{ state: string; position: string }>(
+          `SELECT state::text AS state, position FROM ${this.layout.q}projection_states WHERE name = $1`,
+          [name],
+        )
+      ).rows;
     } catch (cause) {
       throw postgresFailure(`projection read of ${name}`, cause);
     }

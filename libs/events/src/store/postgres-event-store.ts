@@ -91,10 +91,14 @@ export class PostgresEventStore implements EventStore {
       }
     } catch (cause) {
       await pool.end().catch(() => undefined);
-      throw new PowernodeError('store_unavailable', `cannot open the PostgreSQL event store at ${redactUrl(url)} (schema ${layout.schema}): ${(cause as Error).message}: check EVENT_STORE_URL, that the server runs and the user may create the schema`, {
-        details: { schema: layout.schema, code: (cause as { code?: string }).code },
-        cause,
-      });
+      throw new PowernodeError(
+        'store_unavailable',
+        `cannot open the PostgreSQL event store at ${redactUrl(url)} (schema ${layout.schema}): ${(cause as Error).message}: check EVENT_STORE_URL, that the server runs and the user may create the schema`,
+        {
+          details: { schema: layout.schema, code: (cause as { code?: string }).code },
+          cause,
+        },
+      );
     }
     return new PostgresEventStore(pool, url, layout, catalogue, options.pollIntervalMs ?? 500);
   }
@@ -127,17 +131,18 @@ export class PostgresEventStore implements EventStore {
 
   async streamVersion(stream: string): Promise<number> {
     this.assertOpen();
-    const rows = await this.query<{ version: number }>('stream version read', `SELECT max(version) AS version FROM ${this.layout.q}events WHERE stream = $1`, [stream]);
+    const rows = await this.query<{ version: number }>('stream version read', `SELECT max(version) AS version FROM ${this.layout.q}events WHERE stream = $1`, [
+      stream,
+    ]);
     return rows[0]?.version ?? 0;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
     this.assertOpen();
-    const rows = await this.query<EventRow>(
-      'global log read',
-      `SELECT ${COLUMNS} FROM ${this.layout.q}events WHERE position > $1 ORDER BY position LIMIT $2`,
-      [options.after_position ?? 0, options.limit ?? null],
-    );
+    const rows = await this.query<EventRow>('global log read', `SELECT ${COLUMNS} FROM ${this.layout.q}events WHERE position > $1 ORDER BY position LIMIT $2`, [
+      options.after_position ?? 0,
+      options.limit ?? null,
+    ]);
     return rows.map(toEnvelopeFromRow);
   }
 
@@ -219,7 +224,15 @@ export class PostgresEventStore implements EventStore {
     let rows: OutcomeRow[];
     try {
       const [a, b] = this.layout.appendLock;
-      rows = (await this.pool.query<OutcomeRow>(`SELECT * FROM ${this.layout.q}append_group($1::json, $2::json[], $3, $4, $5)`, [JSON.stringify(payload), data, a, b, this.layout.channel])).rows;
+      rows = (
+        await this.pool.query<OutcomeRow>(`SELECT * FROM ${this.layout.q}append_group($1::json, $2::json[], $3, $4, $5)`, [
+          JSON.stringify(payload),
+          data,
+          a,
+          b,
+          this.layout.channel,
+        ])
+      ).rows;
     } catch (cause) {
       const unstorable = unstorableText(cause);
       if (unstorable !== undefined && group.length > 1) {
@@ -235,7 +248,12 @@ export class PostgresEventStore implements EventStore {
     prepared.forEach(({ pending, envelopes }, i) => {
       const row = rows.find((r) => r.idx === i);
       if (row === undefined) {
-        pending.reject(new PowernodeError('internal', `the append_group function returned no outcome for the append to ${pending.stream}: the schema's function is out of date, restart to recreate it`));
+        pending.reject(
+          new PowernodeError(
+            'internal',
+            `the append_group function returned no outcome for the append to ${pending.stream}: the schema's function is out of date, restart to recreate it`,
+          ),
+        );
         return;
       }
       const outcome = settle(pending, envelopes, row);
@@ -331,7 +349,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new PowernodeError('store_unavailable', `the PostgreSQL event store (schema ${this.layout.schema}) is closed: open it again`, { retryable: false });
+    if (this.closed)
+      throw new PowernodeError('store_unavailable', `the PostgreSQL event store (schema ${this.layout.schema}) is closed: open it again`, { retryable: false });
   }
 }
 
@@ -389,9 +408,13 @@ function settle(p: PendingAppend, envelopes: EventEnvelope[], row: AppendVerdict
       // another writer got in without the lock (an older build, a manual insert).
       return {
         ok: false,
-        error: new PowernodeError('concurrency_conflict', `stream ${p.stream} was appended to concurrently (the append expected ${String(p.expected)}): reload the stream and retry`, {
-          details: { stream: p.stream, expected: p.expected, actual: row.stream_version },
-        }),
+        error: new PowernodeError(
+          'concurrency_conflict',
+          `stream ${p.stream} was appended to concurrently (the append expected ${String(p.expected)}): reload the stream and retry`,
+          {
+            details: { stream: p.stream, expected: p.expected, actual: row.stream_version },
+          },
+        ),
       };
     case 'id_taken':
       return { ok: false, error: eventIdTaken(row.taken_id ?? 'unknown', row.taken_stream ?? undefined) };
@@ -406,9 +429,13 @@ function settle(p: PendingAppend, envelopes: EventEnvelope[], row: AppendVerdict
 function unstorableText(cause: unknown): PowernodeError | undefined {
   const code = (cause as { code?: string }).code;
   if (code !== '22P05' && code !== '22021') return undefined;
-  return new PowernodeError('invalid_event', `PostgreSQL cannot store this append (${(cause as Error).message}): stream names, ids, types and provenance fields must not contain U+0000`, {
-    cause,
-  });
+  return new PowernodeError(
+    'invalid_event',
+    `PostgreSQL cannot store this append (${(cause as Error).message}): stream names, ids, types and provenance fields must not contain U+0000`,
+    {
+      cause,
+    },
+  );
 }
 
 /** The URL without its password, for messages and logs. */

@@ -20,9 +20,13 @@ const MIGRATE_LOCK_CLASS = 0x706e6d67;
 /** Validates the schema name (lower-case identifier, so it needs no quoting rules) and derives the layout. */
 export function postgresLayout(schema: string): PostgresLayout {
   if (!/^[a-z_][a-z0-9_]{0,39}$/.test(schema)) {
-    throw new PowernodeError('config_invalid', `PostgreSQL event store schema ${JSON.stringify(schema)} is not valid: use 1-40 characters of a-z, 0-9 and _, not starting with a digit`, {
-      details: { field: 'schema' },
-    });
+    throw new PowernodeError(
+      'config_invalid',
+      `PostgreSQL event store schema ${JSON.stringify(schema)} is not valid: use 1-40 characters of a-z, 0-9 and _, not starting with a digit`,
+      {
+        details: { field: 'schema' },
+      },
+    );
   }
   const key = createHash('sha256').update(schema).digest().readInt32BE(0);
   return { schema, q: `"${schema}".`, channel: `${schema}_events`, appendLock: [APPEND_LOCK_CLASS, key], migrateLock: [MIGRATE_LOCK_CLASS, key] };

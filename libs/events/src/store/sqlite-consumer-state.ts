@@ -9,7 +9,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly select;
   private readonly upsert;
 
-  constructor(db: Database.Database, private readonly assertOpen: () => void) {
+  constructor(
+    db: Database.Database,
+    private readonly assertOpen: () => void,
+  ) {
     this.select = db.prepare<[string], number>('SELECT position FROM checkpoints WHERE name = ?').pluck();
     this.upsert = db.prepare<[string, number, string]>(
       'INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at',
@@ -44,7 +47,10 @@ export class SqliteProjectionStateStore implements ProjectionStateStore {
   private readonly upsert;
   private readonly remove;
 
-  constructor(db: Database.Database, private readonly assertOpen: () => void) {
+  constructor(
+    db: Database.Database,
+    private readonly assertOpen: () => void,
+  ) {
     this.select = db.prepare<[string], { state: string; position: number }>('SELECT state, position FROM projection_states WHERE name = ?');
     this.upsert = db.prepare<[string, string, number, string]>(
       'INSERT INTO projection_states (name, state, position, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET state = excluded.state, position = excluded.position, updated_at = excluded.updated_at',

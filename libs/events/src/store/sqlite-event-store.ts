@@ -105,7 +105,9 @@ export class SqliteEventStore implements EventStore {
         'INSERT INTO events (id, stream, version, type, schema_version, occurred_at, correlation_id, causation_id, actor, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       forward: db.prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?`).raw(),
-      backward: db.prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND version <= ? ORDER BY version DESC LIMIT ?`).raw(),
+      backward: db
+        .prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND version <= ? ORDER BY version DESC LIMIT ?`)
+        .raw(),
       all: db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
       head: db.prepare<[], number>('SELECT coalesce(max(position), 0) FROM events').pluck(),
       ping: db.prepare('SELECT 1').pluck(),
@@ -146,10 +148,14 @@ export class SqliteEventStore implements EventStore {
       if (version < 1) migrate.immediate();
     } catch (cause) {
       db?.close();
-      throw new PowernodeError('store_unavailable', `cannot open the SQLite event store at ${path}: ${(cause as Error).message}: check that the directory is writable and the file is a Powernode store`, {
-        details: { path },
-        cause,
-      });
+      throw new PowernodeError(
+        'store_unavailable',
+        `cannot open the SQLite event store at ${path}: ${(cause as Error).message}: check that the directory is writable and the file is a Powernode store`,
+        {
+          details: { path },
+          cause,
+        },
+      );
     }
     return new SqliteEventStore(db, catalogue, path, synchronous, options.pollIntervalMs ?? 100);
   }
@@ -255,7 +261,18 @@ export class SqliteEventStore implements EventStore {
     const stored = p.events.map((e, i) => toEnvelope(e, { id: e.id ?? uuidv7(), stream: p.stream, version: current + i + 1, position: 0 }, now));
     for (const e of stored) {
       try {
-        const info = this.stmt.insert.run(e.id, e.stream, e.version, e.type, e.schema_version, e.occurred_at, e.correlation_id, e.causation_id, e.actor, JSON.stringify(e.data));
+        const info = this.stmt.insert.run(
+          e.id,
+          e.stream,
+          e.version,
+          e.type,
+          e.schema_version,
+          e.occurred_at,
+          e.correlation_id,
+          e.causation_id,
+          e.actor,
+          JSON.stringify(e.data),
+        );
         e.position = Number(info.lastInsertRowid);
       } catch (cause) {
         const code = (cause as { code?: string }).code;

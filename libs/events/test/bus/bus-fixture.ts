@@ -55,7 +55,11 @@ export async function openBusFixture(options: { duplicate_window_ms?: number } =
       await nc.close();
     },
   };
-  await ensureEventStream(jsm, { name: fixture.event_stream, subjects: [`${fixture.subject_prefix}.>`], duplicate_window_ms: options.duplicate_window_ms ?? 120_000 });
+  await ensureEventStream(jsm, {
+    name: fixture.event_stream,
+    subjects: [`${fixture.subject_prefix}.>`],
+    duplicate_window_ms: options.duplicate_window_ms ?? 120_000,
+  });
   await ensureDeadLetterStream(jsm, { name: fixture.dead_letter_stream, subjects: [`${fixture.dead_letter_prefix}.>`] });
   return fixture;
 }

@@ -73,9 +73,12 @@ describe('bus namespaces', () => {
     expect(eventSubject(event, busNames('pt1a2b').event_subject_prefix)).toBe('pt1a2b.powernode.events.module.ModuleCreated');
   });
 
-  it.each(['', 'a.b', 'a*', 'a>', 'with space', 'x'.repeat(33)])('refuses %j as a namespace: it must be one subject token that fits a stream name', (namespace) => {
-    expect(() => busNames(namespace)).toThrow(expect.objectContaining({ code: 'config_invalid' }));
-  });
+  it.each(['', 'a.b', 'a*', 'a>', 'with space', 'x'.repeat(33)])(
+    'refuses %j as a namespace: it must be one subject token that fits a stream name',
+    (namespace) => {
+      expect(() => busNames(namespace)).toThrow(expect.objectContaining({ code: 'config_invalid' }));
+    },
+  );
 });
 
 describe('event messages', () => {
@@ -119,12 +122,27 @@ describe('retry delay', () => {
 describe('failure outcome', () => {
   const backoff = { initial_ms: 100, max_ms: 1000, factor: 2 };
   it.each([
-    ['a retryable PowernodeError before the limit', new PowernodeError('store_unavailable', 'db down'), 1, { kind: 'retry', delay_ms: 100, code: 'store_unavailable' }],
+    [
+      'a retryable PowernodeError before the limit',
+      new PowernodeError('store_unavailable', 'db down'),
+      1,
+      { kind: 'retry', delay_ms: 100, code: 'store_unavailable' },
+    ],
     ['an unexpected exception before the limit', new TypeError('boom'), 2, { kind: 'retry', delay_ms: 200, code: 'internal' }],
     ['a thrown non-error value', 'string thrown', 1, { kind: 'retry', delay_ms: 100, code: 'internal' }],
-    ['a terminal PowernodeError on the first attempt', new PowernodeError('invalid_transition', 'no'), 1, { kind: 'dead_letter', reason: 'terminal_error', code: 'invalid_transition' }],
+    [
+      'a terminal PowernodeError on the first attempt',
+      new PowernodeError('invalid_transition', 'no'),
+      1,
+      { kind: 'dead_letter', reason: 'terminal_error', code: 'invalid_transition' },
+    ],
     ['a code made retryable explicitly', new PowernodeError('conflict', 'later', { retryable: true }), 1, { kind: 'retry', delay_ms: 100, code: 'conflict' }],
-    ['a retryable error on the last attempt', new PowernodeError('bus_unavailable', 'x'), 3, { kind: 'dead_letter', reason: 'max_deliver', code: 'bus_unavailable' }],
+    [
+      'a retryable error on the last attempt',
+      new PowernodeError('bus_unavailable', 'x'),
+      3,
+      { kind: 'dead_letter', reason: 'max_deliver', code: 'bus_unavailable' },
+    ],
   ])('%s', (_name, error, attempt, expected) => {
     expect(failureOutcome(error, attempt, 3, backoff)).toEqual(expected);
   });

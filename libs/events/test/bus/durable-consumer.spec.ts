@@ -32,7 +32,9 @@ describe('DurableConsumer', () => {
   async function publishThings(count: number): Promise<EventEnvelope[]> {
     const out: EventEnvelope[] = [];
     for (let i = 0; i < count; i++) {
-      const { events } = await store.append(`thing-${++streamSeq}`, [{ type: 'ThingHappened', data: { n: i }, correlation_id: `corr-${i}` }], { expected: 'no_stream' });
+      const { events } = await store.append(`thing-${++streamSeq}`, [{ type: 'ThingHappened', data: { n: i }, correlation_id: `corr-${i}` }], {
+        expected: 'no_stream',
+      });
       out.push(...events);
     }
     for (const e of out) await bus.js.publish(eventSubject(e, bus.subject_prefix), encodeEvent(e), { msgID: e.id, headers: eventHeaders(e) });

@@ -16,7 +16,9 @@ const adapters: [string, (dir: string) => EventStore][] = [
 
 async function appendThings(store: EventStore, count: number, from = 0): Promise<void> {
   for (let i = from; i < from + count; i++) {
-    await store.append(`thing-${i % 3}`, [{ type: 'ThingHappened', data: { n: i }, correlation_id: `corr-${i}`, causation_id: i % 2 ? `cause-${i}` : null }], { expected: 'any' });
+    await store.append(`thing-${i % 3}`, [{ type: 'ThingHappened', data: { n: i }, correlation_id: `corr-${i}`, causation_id: i % 2 ? `cause-${i}` : null }], {
+      expected: 'any',
+    });
   }
 }
 
@@ -27,7 +29,15 @@ describe.each(adapters)('EventRelay over the %s store', (_adapter, openStore) =>
   const relays: EventRelay[] = [];
 
   function relay(options: Partial<ConstructorParameters<typeof EventRelay>[0]> = {}): EventRelay {
-    const r = new EventRelay({ store, js: bus.js, subject_prefix: bus.subject_prefix, expected_stream: bus.event_stream, batch_size: 7, logger: recordingLogger(), ...options });
+    const r = new EventRelay({
+      store,
+      js: bus.js,
+      subject_prefix: bus.subject_prefix,
+      expected_stream: bus.event_stream,
+      batch_size: 7,
+      logger: recordingLogger(),
+      ...options,
+    });
     relays.push(r);
     return r;
   }

@@ -76,6 +76,9 @@ describe('connectBus', () => {
   });
 
   it('reports an unreachable server as bus_unavailable naming the address', async () => {
-    await expect(connectBus({ url: 'nats://127.0.0.1:1' })).rejects.toMatchObject({ code: 'bus_unavailable', message: expect.stringContaining('nats://127.0.0.1:1') });
+    await expect(connectBus({ url: 'nats://127.0.0.1:1' })).rejects.toMatchObject({
+      code: 'bus_unavailable',
+      message: expect.stringContaining('nats://127.0.0.1:1'),
+    });
   });
 });

@@ -39,7 +39,9 @@ function spawnRelay(env: Record<string, string>): RelayProcess {
     lines.push(...parts);
   });
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   let done = false;
   void exited.then(() => (done = true));
   return {
@@ -87,7 +89,15 @@ describe('relay process killed between publish and checkpoint', () => {
         handlerCalls += 1;
         await effects.append(
           `handled-${event.stream}`,
-          [{ id: uuidFromName(durable, event.id), type: 'ThingHandled', data: { source_event_id: event.id, n: (event.data as { n: number }).n }, causation_id: event.id, correlation_id: event.correlation_id }],
+          [
+            {
+              id: uuidFromName(durable, event.id),
+              type: 'ThingHandled',
+              data: { source_event_id: event.id, n: (event.data as { n: number }).n },
+              causation_id: event.id,
+              correlation_id: event.correlation_id,
+            },
+          ],
           { expected: 'any' },
         );
       },
@@ -118,7 +128,11 @@ describe('relay process killed between publish and checkpoint', () => {
   async function appendThings(count: number, perAppend: number): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < count; i += perAppend) {
-      const batch = Array.from({ length: Math.min(perAppend, count - i) }, (_, k) => ({ type: 'ThingHappened', data: { n: i + k }, correlation_id: `corr-${i + k}` }));
+      const batch = Array.from({ length: Math.min(perAppend, count - i) }, (_, k) => ({
+        type: 'ThingHappened',
+        data: { n: i + k },
+        correlation_id: `corr-${i + k}`,
+      }));
       const { events } = await store.append(`thing-${i % 7}`, batch, { expected: 'any' });
       ids.push(...events.map((e) => e.id));
     }
@@ -131,7 +145,11 @@ describe('relay process killed between publish and checkpoint', () => {
 
   /** Every source event has exactly one effect, and the handler ran once per event. */
   async function expectEveryEffectExactlyOnce(sourceIds: string[]): Promise<void> {
-    await waitUntil(`the consumer handled all ${sourceIds.length} events`, () => consumer.stats().handled + consumer.stats().skipped >= sourceIds.length, 30_000);
+    await waitUntil(
+      `the consumer handled all ${sourceIds.length} events`,
+      () => consumer.stats().handled + consumer.stats().skipped >= sourceIds.length,
+      30_000,
+    );
     const effectEvents = await effects.readAll();
     const causes = effectEvents.map((e) => (e.data as { source_event_id: string }).source_event_id);
     expect(causes).toHaveLength(sourceIds.length);

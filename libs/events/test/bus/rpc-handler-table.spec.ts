@@ -28,7 +28,13 @@ describe('rpcHandlerTable', () => {
   });
 
   it('refuses a payload its declaration does not accept, naming the field, before the handler runs', async () => {
-    await expect(table.get('pntest.double')!({ n: 'x' }, transport)).resolves.toMatchObject({ ok: false, error: { code: 'validation_failed', details: { issues: [{ path: 'n' }] } } });
-    await expect(table.get('pntest.rename')!({ input: { name: 'x' } })).resolves.toMatchObject({ ok: false, error: { code: 'validation_failed', details: { issues: [{ path: 'actor' }] } } });
+    await expect(table.get('pntest.double')!({ n: 'x' }, transport)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'validation_failed', details: { issues: [{ path: 'n' }] } },
+    });
+    await expect(table.get('pntest.rename')!({ input: { name: 'x' } })).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'validation_failed', details: { issues: [{ path: 'actor' }] } },
+    });
   });
 });

@@ -35,7 +35,10 @@ describe('RPC packets in Nest’s NATS format', () => {
   });
 
   it('reads the response of a reply Nest’s server serialized', () => {
-    expect(decodeRpcReply(nestBytes({ response: { ok: true, data: 7 }, isDisposed: true, id: 'req-4' }))).toEqual({ kind: 'response', response: { ok: true, data: 7 } });
+    expect(decodeRpcReply(nestBytes({ response: { ok: true, data: 7 }, isDisposed: true, id: 'req-4' }))).toEqual({
+      kind: 'response',
+      response: { ok: true, data: 7 },
+    });
   });
 
   it('reads Nest’s error packet (a handler that threw, or none for the pattern) as a failure with its message', () => {
@@ -43,7 +46,10 @@ describe('RPC packets in Nest’s NATS format', () => {
       kind: 'failed',
       message: 'There is no matching message handler defined in the remote service.',
     });
-    expect(decodeRpcReply(nestBytes({ id: 'req-6', err: { status: 'error', message: 'Internal server error' }, isDisposed: true }))).toEqual({ kind: 'failed', message: 'Internal server error' });
+    expect(decodeRpcReply(nestBytes({ id: 'req-6', err: { status: 'error', message: 'Internal server error' }, isDisposed: true }))).toEqual({
+      kind: 'failed',
+      message: 'Internal server error',
+    });
   });
 
   it('reads anything else as malformed', () => {

@@ -32,14 +32,18 @@ describe('streamed RPC answers', () => {
   beforeAll(async () => {
     nc = await connect({ servers: NATS_URL });
     client = await RpcClient.connect(NATS_URL, { default_timeout_ms: 5000 });
-    const count = streamedRpcHandler(nc, z.object({ upto: z.number().int(), delay_ms: z.number().int().default(0) }), async ({ upto, delay_ms }, _context, writer) => {
-      for (let n = 1; n <= upto; n++) {
-        writer.part(n % 2 === 0 ? 'even' : 'odd', new TextEncoder().encode(String(n)));
-        if (delay_ms > 0) await new Promise((r) => setTimeout(r, delay_ms));
-      }
-      await writer.end({ total: upto });
-      return { total: upto };
-    });
+    const count = streamedRpcHandler(
+      nc,
+      z.object({ upto: z.number().int(), delay_ms: z.number().int().default(0) }),
+      async ({ upto, delay_ms }, _context, writer) => {
+        for (let n = 1; n <= upto; n++) {
+          writer.part(n % 2 === 0 ? 'even' : 'odd', new TextEncoder().encode(String(n)));
+          if (delay_ms > 0) await new Promise((r) => setTimeout(r, delay_ms));
+        }
+        await writer.end({ total: upto });
+        return { total: upto };
+      },
+    );
     const large = streamedRpcHandler(nc, z.object({ bytes: z.number().int() }), async ({ bytes }, _context, writer) => {
       writer.part('data', new Uint8Array(bytes).fill(0x61));
       await writer.end({ bytes });
@@ -54,7 +58,12 @@ describe('streamed RPC answers', () => {
       cancelled.push(context.correlation_id);
       return {};
     });
-    served.push(serveRpc(nc, `${prefix}.count`, count), serveRpc(nc, `${prefix}.large`, large), serveRpc(nc, `${prefix}.refuse`, refuse), serveRpc(nc, `${prefix}.endless`, endless));
+    served.push(
+      serveRpc(nc, `${prefix}.count`, count),
+      serveRpc(nc, `${prefix}.large`, large),
+      serveRpc(nc, `${prefix}.refuse`, refuse),
+      serveRpc(nc, `${prefix}.endless`, endless),
+    );
     // Publishes parts by hand: seq 0, then seq 2 (part 1 "lost"), or no end at all.
     served.push(
       serveRpc(
@@ -85,7 +94,14 @@ describe('streamed RPC answers', () => {
 
   it('yields the parts in the order they were written, then the end', async () => {
     const items = await collect(client.requestStream<{ total: number }>(`${prefix}.count`, { upto: 5 }));
-    expect(items.map((i) => (i.type === 'part' ? `${i.part}:${text(i.data)}` : i))).toEqual(['odd:1', 'even:2', 'odd:3', 'even:4', 'odd:5', { type: 'end', data: { total: 5 } }]);
+    expect(items.map((i) => (i.type === 'part' ? `${i.part}:${text(i.data)}` : i))).toEqual([
+      'odd:1',
+      'even:2',
+      'odd:3',
+      'even:4',
+      'odd:5',
+      { type: 'end', data: { total: 5 } },
+    ]);
   });
 
   it('hands on each part as it comes, before the handler has finished', async () => {
@@ -110,7 +126,10 @@ describe('streamed RPC answers', () => {
   });
 
   it('refuses a request sent without a stream subject (plain request)', async () => {
-    await expect(client.request(`${prefix}.count`, { upto: 1 })).rejects.toMatchObject({ code: 'validation_failed', details: { rule: 'stream_subject_required' } });
+    await expect(client.request(`${prefix}.count`, { upto: 1 })).rejects.toMatchObject({
+      code: 'validation_failed',
+      details: { rule: 'stream_subject_required' },
+    });
   });
 
   it('reports a lost part as stream_interrupted, naming the gap', async () => {

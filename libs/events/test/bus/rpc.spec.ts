@@ -1,7 +1,17 @@
 import 'reflect-metadata';
 import { Controller, Inject, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ClientProxyFactory, Ctx, MessagePattern, NatsContext, NatsRecordBuilder, Payload, Transport, type ClientProxy, type MicroserviceOptions } from '@nestjs/microservices';
+import {
+  ClientProxyFactory,
+  Ctx,
+  MessagePattern,
+  NatsContext,
+  NatsRecordBuilder,
+  Payload,
+  Transport,
+  type ClientProxy,
+  type MicroserviceOptions,
+} from '@nestjs/microservices';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { firstValueFrom } from 'rxjs';
 import { PowernodeError } from '@powernode/contracts';
@@ -148,12 +158,19 @@ describe('RPC over NATS with a Nest microservice', () => {
   it('throws the domain error with the code, message and details from the reply', async () => {
     const error = await client.request(`${prefix}.modules.get`, { module_name: 'nope' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PowernodeError);
-    expect(error).toMatchObject({ code: 'not_found', message: 'module nope does not exist: create it first', details: { module_name: 'nope' }, retryable: false });
+    expect(error).toMatchObject({
+      code: 'not_found',
+      message: 'module nope does not exist: create it first',
+      details: { module_name: 'nope' },
+      retryable: false,
+    });
     await expect(client.request(`${prefix}.modules.create`, { name: 'my-redis', category: 'userland' })).rejects.toMatchObject({ code: 'already_exists' });
   });
 
   it('refuses an invalid payload with validation_failed and the field paths', async () => {
-    const error = (await client.request(`${prefix}.modules.create`, { name: 'Bad Name', category: 'games', limits: { max_versions: 0 } }).catch((e: unknown) => e)) as PowernodeError;
+    const error = (await client
+      .request(`${prefix}.modules.create`, { name: 'Bad Name', category: 'games', limits: { max_versions: 0 } })
+      .catch((e: unknown) => e)) as PowernodeError;
     expect(error.code).toBe('validation_failed');
     const issues = (error.details as { issues: { path: string; message: string }[] }).issues;
     expect(issues.map((i) => i.path).sort()).toEqual(['category', 'limits.max_versions', 'name']);
@@ -171,13 +188,20 @@ describe('RPC over NATS with a Nest microservice', () => {
   });
 
   it('passes the correlation id to the handler in a header, or mints one', async () => {
-    await expect(client.request(`${prefix}.whoami`, {}, { correlation_id: 'corr-42' })).resolves.toEqual({ correlation_id: 'corr-42', subject: `${prefix}.whoami` });
+    await expect(client.request(`${prefix}.whoami`, {}, { correlation_id: 'corr-42' })).resolves.toEqual({
+      correlation_id: 'corr-42',
+      subject: `${prefix}.whoami`,
+    });
     const minted = await client.request<{ correlation_id: string }>(`${prefix}.whoami`, {});
     expect(minted.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('throws rpc_timeout when the handler does not answer in time', async () => {
-    await expect(client.request(`${prefix}.slow`, { ms: 1000 }, { timeout_ms: 200 })).rejects.toMatchObject({ code: 'rpc_timeout', retryable: true, details: { timeout_ms: 200 } });
+    await expect(client.request(`${prefix}.slow`, { ms: 1000 }, { timeout_ms: 200 })).rejects.toMatchObject({
+      code: 'rpc_timeout',
+      retryable: true,
+      details: { timeout_ms: 200 },
+    });
   });
 
   it('throws rpc_no_responder when no service listens, without waiting for the timeout', async () => {
@@ -241,16 +265,28 @@ describe('serveRpc (a plain NATS process answering like a Nest microservice)', (
   });
 
   it('answers RpcClient requests with the handler data, the correlation id and the subject', async () => {
-    await expect(client.request(`${prefix}.double`, { n: 21 }, { correlation_id: 'corr-plain-1' })).resolves.toEqual({ doubled: 42, correlation_id: 'corr-plain-1', subject: `${prefix}.double` });
+    await expect(client.request(`${prefix}.double`, { n: 21 }, { correlation_id: 'corr-plain-1' })).resolves.toEqual({
+      doubled: 42,
+      correlation_id: 'corr-plain-1',
+      subject: `${prefix}.double`,
+    });
   });
 
   it('carries refusals and payload validation back as coded errors', async () => {
-    await expect(client.request(`${prefix}.double`, { n: -1 })).rejects.toMatchObject({ code: 'validation_failed', message: 'n must not be negative', details: { n: -1 } });
+    await expect(client.request(`${prefix}.double`, { n: -1 })).rejects.toMatchObject({
+      code: 'validation_failed',
+      message: 'n must not be negative',
+      details: { n: -1 },
+    });
     await expect(client.request(`${prefix}.double`, { n: 'x' })).rejects.toMatchObject({ code: 'validation_failed', details: { issues: [{ path: 'n' }] } });
   });
 
   it('stops answering once stopped: callers get rpc_no_responder', async () => {
-    const stopped = serveRpc(nc, `${prefix}.gone`, rpcHandler(z.unknown(), () => ({ ok: true })));
+    const stopped = serveRpc(
+      nc,
+      `${prefix}.gone`,
+      rpcHandler(z.unknown(), () => ({ ok: true })),
+    );
     await nc.flush();
     await expect(client.request(`${prefix}.gone`, {})).resolves.toEqual({ ok: true });
     await stopped.stop();
@@ -291,7 +327,10 @@ describe("Nest's own ClientNats calling serveRpc (the gateway's responder)", () 
   });
 
   it('carries refusals back in the envelope, not as a transport error', async () => {
-    await expect(firstValueFrom(nest.send(`${prefix}.double`, { n: -1 }))).resolves.toMatchObject({ ok: false, error: { code: 'validation_failed', details: { n: -1 } } });
+    await expect(firstValueFrom(nest.send(`${prefix}.double`, { n: -1 }))).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'validation_failed', details: { n: -1 } },
+    });
     await expect(firstValueFrom(nest.send(`${prefix}.double`, { n: 'x' }))).resolves.toMatchObject({ ok: false, error: { code: 'validation_failed' } });
   });
 });
@@ -340,6 +379,9 @@ describe('RPC in a bus namespace', () => {
 
   it('hears nothing on the plain pattern: a client without the namespace gets rpc_no_responder', async () => {
     await expect(new RpcClient(nc).request(`${prefix}.owner`, {})).rejects.toMatchObject({ code: 'rpc_no_responder' });
-    await expect(new RpcClient(nc, { namespace: `pt${uniqueId()}` }).request(`${prefix}.owner`, {})).rejects.toMatchObject({ code: 'rpc_no_responder', details: { namespace: expect.any(String) } });
+    await expect(new RpcClient(nc, { namespace: `pt${uniqueId()}` }).request(`${prefix}.owner`, {})).rejects.toMatchObject({
+      code: 'rpc_no_responder',
+      details: { namespace: expect.any(String) },
+    });
   });
 });

@@ -23,7 +23,11 @@ const counters: Projection<Counters> = {
   evolve: (state, event: EventEnvelope) => {
     switch (event.type) {
       case 'CounterIncremented':
-        return { ...state, seen: state.seen + 1, totals: { ...state.totals, [event.stream]: (state.totals[event.stream] ?? 0) + (event.data as { by: number }).by } };
+        return {
+          ...state,
+          seen: state.seen + 1,
+          totals: { ...state.totals, [event.stream]: (state.totals[event.stream] ?? 0) + (event.data as { by: number }).by },
+        };
       case 'CounterRenamed':
         return { ...state, seen: state.seen + 1, names: { ...state.names, [event.stream]: (event.data as { name: string }).name } };
       default:
@@ -36,7 +40,11 @@ async function seed(store: MemoryEventStore, n: number): Promise<number> {
   let position = 0;
   for (let i = 0; i < n; i++) {
     const stream = `counter-${i % 7}`;
-    const r = await store.append(stream, [{ type: 'CounterIncremented', data: { by: i } }, ...(i % 5 === 0 ? [{ type: 'CounterRenamed', data: { name: `n${i}` } }] : [])], { expected: 'any' });
+    const r = await store.append(
+      stream,
+      [{ type: 'CounterIncremented', data: { by: i } }, ...(i % 5 === 0 ? [{ type: 'CounterRenamed', data: { name: `n${i}` } }] : [])],
+      { expected: 'any' },
+    );
     position = r.position;
   }
   return position;

@@ -58,7 +58,14 @@ describe('ReadModelSet', () => {
     const store = new MemoryEventStore(catalogue);
     const models = new ShopReadModels(store);
     await models.start();
-    const { position } = await store.append('shop', [{ type: 'ItemAdded', data: { name: 'a' } }, { type: 'ItemAdded', data: { name: 'b' } }], { expected: 'no_stream' });
+    const { position } = await store.append(
+      'shop',
+      [
+        { type: 'ItemAdded', data: { name: 'a' } },
+        { type: 'ItemAdded', data: { name: 'b' } },
+      ],
+      { expected: 'no_stream' },
+    );
     await models.caughtUpTo(position);
     expect(models.items.checkpoint).toBeGreaterThanOrEqual(position);
     expect(models.counts.checkpoint).toBeGreaterThanOrEqual(position);

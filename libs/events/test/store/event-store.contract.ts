@@ -82,7 +82,14 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
           s,
           [
             event(1),
-            { type: 'TestNote', data: { note: 'with provenance' }, occurred_at: '2024-05-06T07:08:09.123Z', correlation_id: 'corr-1', causation_id: causation, actor: 'user:alice' },
+            {
+              type: 'TestNote',
+              data: { note: 'with provenance' },
+              occurred_at: '2024-05-06T07:08:09.123Z',
+              correlation_id: 'corr-1',
+              causation_id: causation,
+              actor: 'user:alice',
+            },
           ],
           { expected: 'no_stream' },
         );
@@ -216,7 +223,11 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         const from = await store.headPosition();
         await store.append(s, [event(1), event(2), event(3)], { expected: 'no_stream' });
         const seen: EventEnvelope[] = [];
-        const subscription = store.subscribeAll({ after_position: from, batch_size: 2, onEvents: (events) => void seen.push(...events.filter((e) => e.stream === s)) });
+        const subscription = store.subscribeAll({
+          after_position: from,
+          batch_size: 2,
+          onEvents: (events) => void seen.push(...events.filter((e) => e.stream === s)),
+        });
         await subscription.caughtUp;
         expect(seen.map((e) => e.version)).toEqual([1, 2, 3]);
         await store.append(s, [event(4)], { expected: 3 });
@@ -301,7 +312,18 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
       it('refuses the same event id twice in one append', async () => {
         const s = streamName('twice');
         const id = uuidv7();
-        expect(await failure(store.append(s, [{ ...event(1), id }, { ...event(2), id }], { expected: 'any' }))).toMatchObject({ code: 'invalid_event' });
+        expect(
+          await failure(
+            store.append(
+              s,
+              [
+                { ...event(1), id },
+                { ...event(2), id },
+              ],
+              { expected: 'any' },
+            ),
+          ),
+        ).toMatchObject({ code: 'invalid_event' });
         expect(await store.streamVersion(s)).toBe(0);
       });
 
@@ -330,7 +352,14 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         const s = `${streamName('unicode')}-módulo-模块-🚀`;
         const text = 'émoji 🚀👩🏽‍💻, 中文, العربية, עברית, combining e\u0301, zero\u200bwidth, NUL\u0000byte, tab\t"quotes" \\back\\slash\nnewline \u2028sep';
         const note = '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ☃';
-        const { events } = await store.append(s, [{ type: 'TestEvent', data: { n: 1, text } }, { type: 'TestNote', data: { note }, actor: 'user:zoë' }], { expected: 'no_stream' });
+        const { events } = await store.append(
+          s,
+          [
+            { type: 'TestEvent', data: { n: 1, text } },
+            { type: 'TestNote', data: { note }, actor: 'user:zoë' },
+          ],
+          { expected: 'no_stream' },
+        );
         const stored = await store.readStream(s);
         expect(stored).toEqual(events);
         expect((stored[0]!.data as { text: string }).text).toBe(text);
@@ -395,44 +424,46 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
       });
     });
 
-    (multiProcess ? describe : describe.skip)(multiProcess ? 'several handles and processes' : 'several handles and processes (skipped: this store lives inside one process)', () => {
-      it('shares events, checkpoints and snapshots between handles, and wakes a subscriber on another handle', async () => {
-        const other = await fixture.reopen!();
-        try {
-          const s = streamName('handles');
-          const from = await store.headPosition();
-          const seen: EventEnvelope[] = [];
-          const subscription = store.subscribeAll({ after_position: from, onEvents: (events) => void seen.push(...events.filter((e) => e.stream === s)) });
-          await subscription.caughtUp;
-          const { events } = await other.append(s, [event(1), event(2)], { expected: 'no_stream' });
-          await until(() => seen.length >= 2, 'the other handle’s append to reach the subscriber');
-          await subscription.stop();
-          expect(seen).toEqual(events);
-          expect(await store.readStream(s)).toEqual(events);
-          await other.checkpoints.set(`shared-${run}`, 99);
-          expect(await store.checkpoints.get(`shared-${run}`)).toBe(99);
-          await other.projections.save(`shared-${run}`, { from: 'other' }, 99);
-          expect(await store.projections.load(`shared-${run}`)).toEqual({ state: { from: 'other' }, position: 99 });
-        } finally {
+    (multiProcess ? describe : describe.skip)(
+      multiProcess ? 'several handles and processes' : 'several handles and processes (skipped: this store lives inside one process)',
+      () => {
+        it('shares events, checkpoints and snapshots between handles, and wakes a subscriber on another handle', async () => {
+          const other = await fixture.reopen!();
+          try {
+            const s = streamName('handles');
+            const from = await store.headPosition();
+            const seen: EventEnvelope[] = [];
+            const subscription = store.subscribeAll({ after_position: from, onEvents: (events) => void seen.push(...events.filter((e) => e.stream === s)) });
+            await subscription.caughtUp;
+            const { events } = await other.append(s, [event(1), event(2)], { expected: 'no_stream' });
+            await until(() => seen.length >= 2, 'the other handle’s append to reach the subscriber');
+            await subscription.stop();
+            expect(seen).toEqual(events);
+            expect(await store.readStream(s)).toEqual(events);
+            await other.checkpoints.set(`shared-${run}`, 99);
+            expect(await store.checkpoints.get(`shared-${run}`)).toBe(99);
+            await other.projections.save(`shared-${run}`, { from: 'other' }, 99);
+            expect(await store.projections.load(`shared-${run}`)).toEqual({ state: { from: 'other' }, position: 99 });
+          } finally {
+            await other.close();
+          }
+        });
+
+        it('refuses calls on a closed handle with store_unavailable', async () => {
+          const other = await fixture.reopen!();
           await other.close();
-        }
-      });
+          expect(await failure(other.append(streamName('closed'), [event(1)], { expected: 'any' }))).toMatchObject({ code: 'store_unavailable' });
+          expect(await failure(other.readAll({}))).toMatchObject({ code: 'store_unavailable' });
+          await other.close();
+        });
 
-      it('refuses calls on a closed handle with store_unavailable', async () => {
-        const other = await fixture.reopen!();
-        await other.close();
-        expect(await failure(other.append(streamName('closed'), [event(1)], { expected: 'any' }))).toMatchObject({ code: 'store_unavailable' });
-        expect(await failure(other.readAll({}))).toMatchObject({ code: 'store_unavailable' });
-        await other.close();
-      });
-
-      it(
-        'keeps every event exactly once, without gaps, when two OS processes append 1,000 events each to one stream',
-        async () => {
+        it('keeps every event exactly once, without gaps, when two OS processes append 1,000 events each to one stream', async () => {
           const s = streamName('two-processes');
           const count = 1000;
           const before = await store.headPosition();
-          const reports = await runWriters(['w1', 'w2'].map((worker) => ({ url: fixture.shared!.url, options: fixture.shared!.options, stream: s, worker, count })));
+          const reports = await runWriters(
+            ['w1', 'w2'].map((worker) => ({ url: fixture.shared!.url, options: fixture.shared!.options, stream: s, worker, count })),
+          );
           expect(reports).toHaveLength(2);
           const events = await store.readStream(s);
           expect(events).toHaveLength(2 * count);
@@ -449,10 +480,9 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
           const log = (await readWholeLog(store, before)).filter((e) => e.stream === s);
           expect(log).toEqual(events);
           if (gapless) expect(events.map((e) => e.position)).toEqual(events.map((_, i) => before + i + 1));
-        },
-        240_000,
-      );
-    });
+        }, 240_000);
+      },
+    );
   });
 }
 
@@ -486,7 +516,7 @@ async function until(condition: () => boolean, what: string, boundMs = 30_000): 
 
 async function readWholeLog(store: EventStore, after: number): Promise<EventEnvelope[]> {
   const out: EventEnvelope[] = [];
-  for (let position = after; ; ) {
+  for (let position = after; ;) {
     const batch = await store.readAll({ after_position: position, limit: 500 });
     if (batch.length === 0) return out;
     out.push(...batch);

@@ -92,6 +92,8 @@ describe('openEventStore', () => {
   });
 
   it('refuses a malformed KurrentDB connection string with config_invalid', async () => {
-    await expect(openEventStore('kurrentdb://127.0.0.1:2113?tls=maybe&nodePreference=sideways', testCatalogue())).rejects.toMatchObject({ code: 'config_invalid' });
+    await expect(openEventStore('kurrentdb://127.0.0.1:2113?tls=maybe&nodePreference=sideways', testCatalogue())).rejects.toMatchObject({
+      code: 'config_invalid',
+    });
   });
 });

@@ -38,7 +38,9 @@ describe('PostgresEventStore on a real server', () => {
   });
 
   it('creates its tables in the given schema, and opening again is harmless', async () => {
-    const tables = await raw.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
+    const tables = await raw.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [
+      schema,
+    ]);
     expect(tables.rows.map((r) => r.table_name)).toEqual(['checkpoints', 'events', 'projection_states']);
     const again = await PostgresEventStore.open(PG_URL, testCatalogue(), { schema });
     expect(again.schema).toBe(schema);
@@ -53,7 +55,7 @@ describe('PostgresEventStore on a real server', () => {
     try {
       expect(await reopened.readStream('upgraded')).toEqual(before.events);
       const after = await reopened.append('upgraded', [{ type: 'TestEvent', data: { n: 2 } }], { expected: 1 });
-      expect(after.events.map((e) => [e.version, e.position])).toEqual([[2, (await reopened.headPosition())]]);
+      expect(after.events.map((e) => [e.version, e.position])).toEqual([[2, await reopened.headPosition()]]);
       expect(after.position).toBeGreaterThan(before.position);
     } finally {
       await reopened.close();
@@ -69,8 +71,11 @@ describe('PostgresEventStore on a real server', () => {
     const pending = store.append('late-commit', [{ type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' });
     await until(async () => (await waitingOn('advisory')) > 0, 'the append to queue behind the lock');
     expect(await store.headPosition()).toBe(head);
-    await raw.query(`INSERT INTO "${schema}".events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, actor, data)
-                     VALUES ($1, 'in-flight-id', 'in-flight', 1, 'TestEvent', 2, '2024-01-01T00:00:00Z', 'in-flight-id', 'system', '{"n":0}')`, [head + 1]);
+    await raw.query(
+      `INSERT INTO "${schema}".events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, actor, data)
+                     VALUES ($1, 'in-flight-id', 'in-flight', 1, 'TestEvent', 2, '2024-01-01T00:00:00Z', 'in-flight-id', 'system', '{"n":0}')`,
+      [head + 1],
+    );
     await raw.query('COMMIT');
     const result = await pending;
     expect(result.position).toBe(head + 2);
@@ -83,8 +88,11 @@ describe('PostgresEventStore on a real server', () => {
   it('turns a unique (stream, version) violation from a writer racing outside the lock into concurrency_conflict', async () => {
     const head = await store.headPosition();
     await raw.query('BEGIN');
-    await raw.query(`INSERT INTO "${schema}".events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, actor, data)
-                     VALUES ($1, 'racer-id', 'raced', 1, 'TestEvent', 2, '2024-01-01T00:00:00Z', 'racer-id', 'system', '{"n":0}')`, [head + 1000]);
+    await raw.query(
+      `INSERT INTO "${schema}".events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, actor, data)
+                     VALUES ($1, 'racer-id', 'raced', 1, 'TestEvent', 2, '2024-01-01T00:00:00Z', 'racer-id', 'system', '{"n":0}')`,
+      [head + 1000],
+    );
     const pending = store.append('raced', [{ type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' }).catch((e: unknown) => e);
     await until(async () => (await waitingOn('transactionid')) > 0, 'the append to block on the racing row');
     await raw.query('COMMIT');
@@ -96,8 +104,11 @@ describe('PostgresEventStore on a real server', () => {
     const head = await store.headPosition();
     const id = '0190a0a0-0000-7000-8000-00000000abcd';
     await raw.query('BEGIN');
-    await raw.query(`INSERT INTO "${schema}".events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, actor, data)
-                     VALUES ($1, $2, 'id-racer', 1, 'TestEvent', 2, '2024-01-01T00:00:00Z', $2, 'system', '{"n":0}')`, [head + 1000, id]);
+    await raw.query(
+      `INSERT INTO "${schema}".events (position, id, stream, version, type, schema_version, occurred_at, correlation_id, actor, data)
+                     VALUES ($1, $2, 'id-racer', 1, 'TestEvent', 2, '2024-01-01T00:00:00Z', $2, 'system', '{"n":0}')`,
+      [head + 1000, id],
+    );
     const pending = store.append('id-raced', [{ id, type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' }).catch((e: unknown) => e);
     await until(async () => (await waitingOn('transactionid')) > 0, 'the append to block on the racing id');
     await raw.query('COMMIT');
@@ -113,7 +124,10 @@ describe('PostgresEventStore on a real server', () => {
       const subscription = store.subscribeAll({ after_position: from, onEvents: (events) => void seen.push(...events) });
       await subscription.caughtUp;
       // The listener connects asynchronously; an append before it listens would only be found by the next poll.
-      await until(async () => (await observer.query(`SELECT 1 FROM pg_stat_activity WHERE query = 'LISTEN "${schema}_events"'`)).rowCount === 1, 'the listener');
+      await until(
+        async () => (await observer.query(`SELECT 1 FROM pg_stat_activity WHERE query = 'LISTEN "${schema}_events"'`)).rowCount === 1,
+        'the listener',
+      );
       const { events } = await writer.append('notified', [{ type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' });
       await until(() => seen.length >= 1, 'the notification to wake the subscriber');
       await subscription.stop();
@@ -139,12 +153,16 @@ describe('PostgresEventStore on a real server', () => {
 
   it('refuses a schema name that is not a plain identifier with config_invalid, before connecting', async () => {
     for (const bad of ['Powernode', 'drop table;', '1abc', '', 'x'.repeat(41)]) {
-      await expect(PostgresEventStore.open('postgresql://nobody@127.0.0.1:1/none', testCatalogue(), { schema: bad })).rejects.toMatchObject({ code: 'config_invalid' });
+      await expect(PostgresEventStore.open('postgresql://nobody@127.0.0.1:1/none', testCatalogue(), { schema: bad })).rejects.toMatchObject({
+        code: 'config_invalid',
+      });
     }
   });
 
   it('reports an unreachable server as store_unavailable without leaking the password', async () => {
-    const error = await PostgresEventStore.open('postgresql://powernode:s3cret@127.0.0.1:1/none', testCatalogue(), { schema: 'unreachable' }).catch((e: unknown) => e);
+    const error = await PostgresEventStore.open('postgresql://powernode:s3cret@127.0.0.1:1/none', testCatalogue(), { schema: 'unreachable' }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: 'store_unavailable', retryable: true });
     expect((error as Error).message).toContain('127.0.0.1:1');
     expect((error as Error).message).not.toContain('s3cret');

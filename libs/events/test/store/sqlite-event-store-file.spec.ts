@@ -58,7 +58,14 @@ describe('SqliteEventStore file', () => {
       const settled = await Promise.allSettled([
         store.append('group-a', [{ type: 'TestEvent', data: { n: 1 } }], { expected: 'no_stream' }),
         store.append('group-b', [{ type: 'TestEvent', data: { n: 2 } }], { expected: 5 }),
-        store.append('group-c', [{ type: 'TestEvent', data: { n: 3 } }, { type: 'TestEvent', data: { n: 4 } }], { expected: 'no_stream' }),
+        store.append(
+          'group-c',
+          [
+            { type: 'TestEvent', data: { n: 3 } },
+            { type: 'TestEvent', data: { n: 4 } },
+          ],
+          { expected: 'no_stream' },
+        ),
         store.append('group-a', [{ type: 'TestEvent', data: { n: 5 } }], { expected: 1 }),
       ]);
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
@@ -80,7 +87,9 @@ describe('SqliteEventStore file', () => {
   it('commits a burst of 500 concurrent appends with gapless positions matching their results', async () => {
     const store = SqliteEventStore.open(join(dir, 'events.db'), testCatalogue());
     try {
-      const results = await Promise.all(Array.from({ length: 500 }, (_, n) => store.append(`burst-${n % 7}`, [{ type: 'TestEvent', data: { n } }], { expected: 'any' })));
+      const results = await Promise.all(
+        Array.from({ length: 500 }, (_, n) => store.append(`burst-${n % 7}`, [{ type: 'TestEvent', data: { n } }], { expected: 'any' })),
+      );
       expect(results.map((r) => r.position).sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
       const log = await store.readAll();
       for (const r of results) expect(log[r.position - 1]).toEqual(r.events[0]);
@@ -109,7 +118,9 @@ describe('SqliteEventStore file', () => {
   it('refuses a file that is not an event store with store_unavailable naming the path', async () => {
     const path = join(dir, 'not-a-database.db');
     await writeFile(path, 'this is not SQLite'.repeat(100));
-    expect(() => SqliteEventStore.open(path, testCatalogue())).toThrow(expect.objectContaining({ code: 'store_unavailable', message: expect.stringContaining(path) }));
+    expect(() => SqliteEventStore.open(path, testCatalogue())).toThrow(
+      expect.objectContaining({ code: 'store_unavailable', message: expect.stringContaining(path) }),
+    );
   });
 
   it('refuses a file written by a newer layout version', async () => {
@@ -117,6 +128,8 @@ describe('SqliteEventStore file', () => {
     const raw = new Database(path);
     raw.pragma('user_version = 7');
     raw.close();
-    expect(() => SqliteEventStore.open(path, testCatalogue())).toThrow(expect.objectContaining({ code: 'store_unavailable', message: expect.stringContaining('layout version 7') }));
+    expect(() => SqliteEventStore.open(path, testCatalogue())).toThrow(
+      expect.objectContaining({ code: 'store_unavailable', message: expect.stringContaining('layout version 7') }),
+    );
   });
 });
