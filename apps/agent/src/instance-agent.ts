@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { KeyedLock } from '@powernode/event-core';
 import { isPowernodeError, type AgentDesiredState, type AgentServiceStatus } from '@powernode/contracts';
 import type { AgentConfig } from './agent-config.js';
 import { writeAgentState } from './agent-state-file.js';
@@ -17,6 +18,7 @@ import { afterDesiredHeard, afterFailure, afterSuccess, attemptDue, desiredDiffe
 import { errorMessage, type ReconcileContext, type Reconciler } from './reconcile-context.js';
 import type { RegistryClients } from './registry-clients.js';
 import { SandboxReconciler } from './sandbox-reconciler.js';
+import { WakeableSleep } from './wakeable-sleep.js';
 
 /** Reported in every heartbeat. */
 export const AGENT_VERSION = '0.1.0';
@@ -66,10 +68,10 @@ export class InstanceAgent {
   private book: AttemptBook = EMPTY_BOOK;
   private stopping = false;
   private stopped: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
   private loopDone: Promise<void> | undefined;
   /** Serialises what touches `current` and runs init commands: a switch, its starts, and the final stops. */
-  private exclusiveChain: Promise<unknown> = Promise.resolve();
+  private readonly serial = new KeyedLock();
 
   constructor(private readonly deps: InstanceAgentDependencies) {
     this.config = deps.config;
@@ -102,7 +104,7 @@ export class InstanceAgent {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      this.wakeUp?.();
+      this.pause.wakeUp();
       const budgetMs = this.config.initTimeoutMs;
       const deadline = Date.now() + budgetMs;
       await this.exclusive(async () => {
@@ -236,17 +238,7 @@ export class InstanceAgent {
 
   private async sleep(ms: number): Promise<void> {
     if (this.stopping) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-    });
+    await this.pause.sleep(ms);
   }
 
   private async sendHeartbeat(): Promise<void> {
@@ -353,11 +345,6 @@ export class InstanceAgent {
   }
 
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
-    const next = this.exclusiveChain.then(operation, operation);
-    this.exclusiveChain = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    return next;
+    return this.serial.run('instance', operation);
   }
 }

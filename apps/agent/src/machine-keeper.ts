@@ -4,6 +4,7 @@ import { connect, createServer as createNetServer, type Server as NetServer } fr
 import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { KeyedLock } from '@powernode/event-core';
 import { PowernodeError, isPowernodeError, type AgentDesiredState } from '@powernode/contracts';
 import type { AgentConfig } from './agent-config.js';
 import { ensureCacheLayout, removeAbandonedDownloads } from './artifact-cache.js';
@@ -20,6 +21,7 @@ import type { NspawnMachine } from './nspawn-machine.js';
 import type { RegistryClients } from './registry-clients.js';
 import { unitsOfModule } from './service-units.js';
 import { composeStackedRoot, describeStackedRoot, readStack, treeLayerNeeded } from './stacked-root.js';
+import { WakeableSleep } from './wakeable-sleep.js';
 
 /*
  * The host side of a machine instance (POWERNODE_AGENT_MACHINE=nspawn): the process the driver supervises.
@@ -72,9 +74,10 @@ export class MachineKeeper {
   private stopped: Promise<void> | undefined;
   /** A boot (or power-off) in progress: the watcher must not take the machine's absence for a death. */
   private booting = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
   private loopDone: Promise<void> | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Serialises boots, stages and releases. */
+  private readonly serial = new KeyedLock();
   private api: HttpServer | undefined;
   private pipe: NetServer | undefined;
 
@@ -115,7 +118,7 @@ export class MachineKeeper {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      this.wakeUp?.();
+      this.pause.wakeUp();
       await this.exclusive(async () => {
         this.booting = true;
         await this.deps.machine.powerOff().catch((error: unknown) => this.logger.error({ err: errorMessage(error) }, 'the machine did not power off cleanly'));
@@ -410,27 +413,12 @@ export class MachineKeeper {
   }
 
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(operation, operation);
-    this.chain = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    return next;
+    return this.serial.run('instance', operation);
   }
 
   private async sleep(ms: number): Promise<void> {
     if (this.stopping) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-    });
+    await this.pause.sleep(ms);
   }
 }
 
