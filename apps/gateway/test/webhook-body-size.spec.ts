@@ -1,9 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { openEventStore, PLATFORM_NATS_MAX_PAYLOAD, powernodeEventCatalogue, type EventStore } from '@powernode/events';
-import { startPlatform, type TestPlatform } from '@powernode/testing';
+import { PLATFORM_NATS_MAX_PAYLOAD, type EventStore } from '@powernode/events';
+import type { TestPlatform } from '@powernode/testing';
 import { WEBHOOK_BODY_LIMIT, webhookBodyLimit } from '../src/http/webhook-endpoint.js';
-import { restClient } from './platform-client.js';
+import { startWebhookPlatform, type WebhookPlatform } from './webhook-platform.test-support.js';
 
 /*
  * The webhook body travels base64 in one NATS message from the gateway to the catalog: a body the gateway
@@ -34,23 +33,15 @@ async function deliver(body: string): Promise<{ status: number; body: Record<str
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+let bed: WebhookPlatform | undefined;
+
 beforeAll(async () => {
-  platform = await startPlatform({ services: ['catalog', 'gateway'] });
-  store = await openEventStore(`sqlite:${path.join(platform.dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
-  const created = await restClient(platform.url, platform.adminToken)('POST', '/modules', {
-    name: 'sized',
-    category: 'userland',
-    variety: 'subscription',
-    gitea_repo_full_name: repo,
-    cosign_identity_regexp: 'x',
-    cosign_issuer_regexp: 'y',
-  });
-  secret = created.body.webhook_secret;
+  bed = await startWebhookPlatform('sized', repo);
+  ({ platform, store, secret } = bed);
 }, 120_000);
 
 afterAll(async () => {
-  await store?.close();
-  await platform?.stop();
+  await bed?.stop();
 });
 
 describe('webhook body size', () => {

@@ -1,9 +1,8 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import path from 'node:path';
 import fc from 'fast-check';
-import { openEventStore, powernodeEventCatalogue, type EventStore } from '@powernode/events';
-import { startPlatform, type TestPlatform } from '@powernode/testing';
-import { restClient } from './platform-client.js';
+import type { EventStore } from '@powernode/events';
+import type { TestPlatform } from '@powernode/testing';
+import { startWebhookPlatform, type WebhookPlatform } from './webhook-platform.test-support.js';
 
 let platform: TestPlatform;
 let store: EventStore;
@@ -31,23 +30,15 @@ async function buildReports(): Promise<{ delivery_id: string; tag: string; artif
 
 const payload = (tag = 'v0.1.0') => JSON.stringify({ repository: { full_name: repo }, ref: `refs/tags/${tag}`, artifact: `127.0.0.1:5000/${repo}:${tag}` });
 
+let bed: WebhookPlatform | undefined;
+
 beforeAll(async () => {
-  platform = await startPlatform({ services: ['catalog', 'gateway'] });
-  store = await openEventStore(`sqlite:${path.join(platform.dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
-  const created = await restClient(platform.url, platform.adminToken)('POST', '/modules', {
-    name: 'hooked',
-    category: 'userland',
-    variety: 'subscription',
-    gitea_repo_full_name: repo,
-    cosign_identity_regexp: 'x',
-    cosign_issuer_regexp: 'y',
-  });
-  secret = created.body.webhook_secret;
+  bed = await startWebhookPlatform('hooked', repo);
+  ({ platform, store, secret } = bed);
 }, 120_000);
 
 afterAll(async () => {
-  await store?.close();
-  await platform?.stop();
+  await bed?.stop();
 });
 
 describe('CI webhook', () => {
