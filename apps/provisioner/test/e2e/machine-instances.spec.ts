@@ -154,7 +154,7 @@ describeMachines('instances as machines (nspawn)', () => {
     expect(view.address).toMatch(/^10\.213\.\d+\.\d+$/);
     expect(await redisReplyFromHost(view.address)).toMatch(/^(\+PONG|-DENIED)/);
 
-    // SIGKILL of the machine: the driver's agent boots it again and redis answers again.
+    // SIGKILL of the machine: its keeper boots it again and redis answers again.
     const killed = machineProcessesOf(instance.id).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('systemd-nspawn'));
     expect(killed).toEqual(expect.any(Number));
     process.kill(killed!, 'SIGKILL');
