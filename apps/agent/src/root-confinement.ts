@@ -20,6 +20,15 @@ function confinementError(modulePath: string, offending: string, why: string): P
   );
 }
 
+/** A file composing writes or reads (a shared database, a unit) that a module's layer made a directory. */
+function notAFileError(modulePath: string): PowernodeError {
+  return new PowernodeError(
+    'compose_failed',
+    `composing cannot use ${modulePath}: a module's layer made it a directory where a file is expected; fix that module's layer`,
+    { details: { rule: 'not_a_file', path: modulePath } },
+  );
+}
+
 function componentsOf(modulePath: string): string[] {
   return modulePath.split('/').filter((part) => part !== '');
 }
@@ -42,6 +51,7 @@ function refusedLastComponent(modulePath: string, cause: unknown): never {
   // O_NOFOLLOW on a symlink fails with ELOOP; O_DIRECTORY on anything else with ENOTDIR.
   if (code === 'ELOOP') throw confinementError(modulePath, modulePath, 'is a symlink');
   if (code === 'ENOTDIR') throw confinementError(modulePath, modulePath, 'is not a directory');
+  if (code === 'EISDIR') throw notAFileError(modulePath);
   throw cause;
 }
 
@@ -88,7 +98,10 @@ export async function readFileInRoot(root: string, modulePath: string): Promise<
   });
   if (handle === undefined) return undefined;
   try {
-    return await handle.readFile('utf8');
+    return await handle.readFile('utf8').catch((cause: unknown) => {
+      if ((cause as NodeJS.ErrnoException).code === 'EISDIR') throw notAFileError(modulePath);
+      throw cause;
+    });
   } finally {
     await handle.close();
   }

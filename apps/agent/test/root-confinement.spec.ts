@@ -129,6 +129,20 @@ describe('composing never changes anything outside the root', () => {
     expect(await snapshot(host)).toEqual(before);
   });
 
+  it('a shared database a higher layer turned into a directory is refused by name (compose_failed), never an untyped EISDIR', async () => {
+    const passwd = (user: string, id: number): CraftedEntry[] => [
+      { type: 'directory', name: 'etc', mode: 0o755 },
+      { type: 'file', name: 'etc/passwd', mode: 0o644, content: `${user}:x:${id}:${id}::/home/${user}:/bin/sh\n` },
+    ];
+    const a = await module('a', passwd('alice', 1000), { priority: 1000 });
+    const b = await module('b', passwd('bob', 1001), { priority: 1100 });
+    const directory = await module('directory', [{ type: 'directory', name: 'etc/passwd', mode: 0o755 }], { priority: 2000 });
+    await expect(composeRoot(path.join(workDir, 'roots', `r${serial++}`), [a, b, directory])).rejects.toMatchObject({
+      code: 'compose_failed',
+      details: { rule: 'not_a_file', path: '/etc/passwd' },
+    });
+  });
+
   it('shared databases are not read through a symlink the same layer put on their directory (a host /etc/shadow never reaches the root)', async () => {
     const host = await hostDirectory();
     const leaky = await module(
