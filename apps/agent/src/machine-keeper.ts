@@ -16,6 +16,7 @@ import { pullDesiredModule, type VerifiedModule } from './desired-module-pull.js
 import { obtainInstanceCredential } from './enrolment.js';
 import type { GatewayClient } from './gateway-client.js';
 import { agentBinds, agentEnvironmentFile } from './in-machine-agent.js';
+import { errorMessage } from './reconcile-context.js';
 import { AGENT_DATA, AGENT_ENV_FILE, CA_FILE, GATEWAY_SOCKET, KEEPER_SOCKET, linkDirOf, writeBootedRecord, type BootedRecord } from './machine-link.js';
 import type { NspawnMachine } from './nspawn-machine.js';
 import type { RegistryClients } from './registry-clients.js';
@@ -45,10 +46,6 @@ export interface MachineKeeperDependencies {
   gateway: GatewayClient;
   registries: RegistryClients;
   machine: Pick<NspawnMachine, 'adopt' | 'running' | 'boot' | 'powerOff'>;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 class RequestRefused extends Error {
