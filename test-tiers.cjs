@@ -17,6 +17,7 @@ const e2e = [
 ];
 
 const integration = [
+  'libs/runtime/test/nats-permissions.spec.ts',
   'apps/agent/test/agent-artifact-cache.spec.ts',
   'apps/agent/test/agent-reconcile.spec.ts',
   'apps/agent/test/agent-resilience.spec.ts',

@@ -232,7 +232,7 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
     report(
       `replay fold (5 catalog read models, in process): ${foldSeconds.toFixed(2)} s (${(events.length / foldSeconds).toFixed(0)} events/s), ratio to read ${(readSeconds / foldSeconds).toFixed(2)}`,
     );
-    const rpc = await RpcClient.connect(platform.nats.url, { default_timeout_ms: 600_000, namespace: platform.namespace });
+    const rpc = await RpcClient.connect(platform.nats.url, { default_timeout_ms: 600_000, namespace: platform.namespace }, platform.natsAuth('operator'));
     t = performance.now();
     await rpc.request(CATALOG_RPC.replay, {});
     const serviceSeconds = (performance.now() - t) / 1000;

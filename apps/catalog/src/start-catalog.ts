@@ -32,6 +32,7 @@ export async function startCatalog(
       servers: host.config.NATS_URL.split(','),
       queue: 'catalog',
       namespace: host.bus.namespace,
+      auth: host.natsAuth,
       handlers: catalogRpcHandlers({ service, readModels, logger: host.logger }),
     }),
     logger: false,

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { freeLoopbackPort, isAddressInUse } from '@powernode/testing';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -97,6 +98,15 @@ describe('npm start (powernode dev)', () => {
     const url = `http://127.0.0.1:${httpPort}`;
     const text = first.output.join('');
     expect(text).toContain(`starting nats-server (JetStream) on 127.0.0.1:${natsPort}`);
+    // The NATS it starts knows one user per service and nobody else: anything that reaches the port without a
+    // password cannot send the services' requests.
+    expect(text).toContain('one user per service');
+    await expect(natsConnect({ servers: `127.0.0.1:${natsPort}`, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
+    for (const user of ['catalog', 'ingest', 'provisioner', 'gateway', 'operator']) {
+      expect((await stat(path.join(dataDir, 'nats-auth', `${user}.password`))).mode & 0o777).toBe(0o600);
+    }
+    const operatorPassword = (await readFile(path.join(dataDir, 'nats-auth', 'operator.password'), 'utf8')).trim();
+    await (await natsConnect({ servers: `127.0.0.1:${natsPort}`, reconnect: false, user: 'operator', pass: operatorPassword })).close();
     expect(text).toContain(`starting docker-registry on 127.0.0.1:${registryPort}`);
     expect(text).toMatch(/catalog\s+\|/);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);

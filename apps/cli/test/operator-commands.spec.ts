@@ -11,7 +11,7 @@ let platform: TestPlatform;
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(root, 'bin/powernode.mjs'), ...args], {
-      env: { ...process.env, ...platform.env, POWERNODE_URL: platform.url, POWERNODE_TOKEN: platform.adminToken, ...env },
+      env: { ...process.env, ...platform.env, ...platform.natsEnv('operator'), POWERNODE_URL: platform.url, POWERNODE_TOKEN: platform.adminToken, ...env },
       cwd: root,
     });
     return { code: 0, stdout, stderr };

@@ -332,7 +332,7 @@ describe('catalog over REST and MCP', () => {
   ];
 
   it('answers catalog reads from its own read models exactly as the catalog service answers them', async () => {
-    const rpc = await RpcClient.connect(platform.nats.url, { namespace: platform.namespace });
+    const rpc = await RpcClient.connect(platform.nats.url, { namespace: platform.namespace }, platform.natsAuth('gateway'));
     const actor = { id: 'test-reader', name: 'test-reader', role: 'viewer' };
     try {
       for (const [route, pattern, input] of catalogReads()) {
@@ -412,7 +412,7 @@ describe('catalog over REST and MCP', () => {
     expect(before.map((r) => r.status)).toEqual(reads.map(() => 200));
     expect(before[0]!.body.modules.length).toBeGreaterThan(3);
     expect(before[2]!.body.versions.length).toBeGreaterThan(0);
-    const rpc = await RpcClient.connect(platform.nats.url, { namespace: platform.namespace });
+    const rpc = await RpcClient.connect(platform.nats.url, { namespace: platform.namespace }, platform.natsAuth('operator'));
     try {
       for (const service of ['catalog', 'gateway'] as const) {
         const owner = PROJECTION_OWNERS.find((o) => o.service === service)!;

@@ -92,6 +92,7 @@ export async function startIngest(host: ServiceHost<IngestConfig>): Promise<Star
       servers: config.NATS_URL.split(','),
       queue: 'ingest',
       namespace: host.bus.namespace,
+      auth: host.natsAuth,
       handlers: ingestRpcHandlers({ ingest, logger: host.logger }),
     }),
     logger: false,

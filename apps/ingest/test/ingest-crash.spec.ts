@@ -29,7 +29,7 @@ afterAll(async () => {
 
 /** Ingest from its real entry point, as a separate process on the test bed's NATS and data dir. */
 async function startIngestProcess(env: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
-  const proc = startServiceProcess('ingest', { ...bed.platform.env, ...env });
+  const proc = startServiceProcess('ingest', { ...bed.platform.env, ...bed.platform.natsEnv('ingest'), ...env });
   processes.push(proc);
   await proc.waitForLog((line) => line.includes('ingest ready'), 60_000);
   return proc;

@@ -49,7 +49,7 @@ export async function startIngestTestBed(env: NodeJS.ProcessEnv = {}): Promise<I
   let platform: TestPlatform | undefined;
   try {
     platform = await startPlatform({ services: ['catalog'], env: { OCI_REGISTRY: registry.host, ...FAST_INGEST_ENV, ...env } });
-    const rpc = await RpcClient.connect(platform.env['NATS_URL']!, { default_timeout_ms: 15_000, namespace: platform.namespace });
+    const rpc = await RpcClient.connect(platform.env['NATS_URL']!, { default_timeout_ms: 15_000, namespace: platform.namespace }, platform.natsAuth('gateway'));
     const store = await openEventStore(platform.env['EVENT_STORE_URL']!, powernodeEventCatalogue());
     const dev = await DevSigstore.loadOrCreate(platform.dataDir);
     const workDir = await mkdtemp(path.join(tmpdir(), 'pn-ingest-test-'));
@@ -86,7 +86,7 @@ export async function startIngestInProcess(
   const host = await startServiceHost({
     service: 'ingest',
     shape: ingestConfigShape,
-    env: { ...bed.platform.env, LOG_LEVEL: 'error', ...env },
+    env: { ...bed.platform.env, ...bed.platform.natsEnv('ingest'), LOG_LEVEL: 'error', ...env },
     exitOnSignal: false,
   });
   try {

@@ -109,6 +109,7 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
       servers: config.NATS_URL.split(','),
       queue: 'provisioner',
       namespace: host.bus.namespace,
+      auth: host.natsAuth,
       handlers: provisionerRpcHandlers({ service, exec, agents, readModels, nats: host.nats, logger }),
     }),
     logger: false,

@@ -54,8 +54,18 @@ export { ReadModelSet } from './projection/read-model-set.js';
 
 // The bus: connection, subjects, relay, consumers.
 export { defaultBusLogger, type BusLogger } from './bus/bus-logger.js';
-export { connectBus, DEFAULT_NATS_URL, type BusConnection } from './bus/bus-connection.js';
-export { PLATFORM_NATS_MAX_PAYLOAD, platformNatsServerConfig } from './bus/nats-server-settings.js';
+export { connectBus, DEFAULT_NATS_URL, type BusConnection, type NatsConnectAuth } from './bus/bus-connection.js';
+export { PLATFORM_NATS_MAX_PAYLOAD } from './bus/nats-server-settings.js';
+export {
+  NATS_USERS,
+  natsInboxPrefix,
+  natsUserPermissions,
+  platformNatsServerConfig,
+  type NatsCredential,
+  type NatsPermissionSettings,
+  type NatsUser,
+  type NatsUserPermissions,
+} from './bus/nats-permissions.js';
 export {
   deadLetterSubject,
   DEFAULT_DEAD_LETTER_PREFIX,

@@ -3,6 +3,7 @@
 import { Module } from '@nestjs/common';
 import { ServerNats, type CustomStrategy } from '@nestjs/microservices';
 import type { NatsConnection, SubscriptionOptions } from '@nats-io/transport-node';
+import type { NatsConnectAuth } from './bus/bus-connection.js';
 import { rpcSubject } from './bus/bus-namespace.js';
 import type { RpcTransportHandler } from './bus/rpc-handler-table.js';
 
@@ -14,6 +15,8 @@ export interface RpcMicroserviceOptions {
   namespace?: string | undefined;
   /** The service's handlers by pattern (`rpcHandlerTable`), registered with the transport beside any `@MessagePattern`. */
   handlers?: ReadonlyMap<string, RpcTransportHandler>;
+  /** The service's NATS user, password and inbox prefix (`natsAuthFromConfig`); none on an open server. */
+  auth?: NatsConnectAuth;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface RpcMicroserviceOptions {
  */
 class NamespacedNatsServer extends ServerNats {
   constructor(
-    options: { servers: string[]; queue: string },
+    options: { servers: string[]; queue: string } & NatsConnectAuth,
     private readonly namespace: string | undefined,
     handlers: ReadonlyMap<string, RpcTransportHandler>,
   ) {
@@ -44,7 +47,9 @@ class NamespacedNatsServer extends ServerNats {
 
 /** The `NestFactory.createMicroservice` options of a service answering RPCs on NATS, in its bus namespace. */
 export function rpcMicroserviceOptions(options: RpcMicroserviceOptions): CustomStrategy {
-  return { strategy: new NamespacedNatsServer({ servers: options.servers, queue: options.queue }, options.namespace, options.handlers ?? new Map()) };
+  return {
+    strategy: new NamespacedNatsServer({ servers: options.servers, queue: options.queue, ...options.auth }, options.namespace, options.handlers ?? new Map()),
+  };
 }
 
 /** The Nest module of a service whose RPCs are all in its handler table: the transport is all it hosts. */

@@ -28,6 +28,14 @@ export const baseConfigShape = {
       (v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim()) || /^[^\s:/]+:\d+$/.test(u.trim())),
       'must be nats://host:port (comma-separated for a cluster)',
     ),
+  /** The NATS user this process connects as; unset for a server that takes anonymous connections. */
+  NATS_USER: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a NATS user name: 1 to 64 letters, digits, _ or -')
+    .optional(),
+  /** A file holding NATS_USER's password (mode 0600); preferred to NATS_PASSWORD, which shows in the process environment. */
+  NATS_PASSWORD_FILE: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
   EVENT_STORE_URL: z
     .string()
     .optional()

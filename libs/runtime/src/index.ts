@@ -5,3 +5,4 @@ export * from './poll.js';
 export * from './service-host.js';
 export * from './debian-packages.js';
 export * from './owner-only-file.js';
+export * from './nats-credentials.js';

@@ -12,9 +12,11 @@ import {
   powernodeEventCatalogue,
   type BusNames,
   type EventStore,
+  type NatsConnectAuth,
 } from '@powernode/events';
 import { hostsRelay, loadConfigOrExit, type RelayHost, type ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { natsAuthFromConfig } from './nats-credentials.js';
 import { installGracefulShutdown, type Closer } from './shutdown.js';
 
 export interface ServiceHost<C> {
@@ -23,6 +25,8 @@ export interface ServiceHost<C> {
   logger: Logger;
   store: EventStore;
   nats: NatsConnection;
+  /** How this service authenticates to NATS (`NATS_USER`, `NATS_PASSWORD_FILE`); its other connections reuse it. */
+  natsAuth: NatsConnectAuth;
   /** The streams and subject prefixes of this platform's bus (`POWERNODE_BUS_NAMESPACE`). */
   bus: BusNames;
   js: JetStreamClient;
@@ -52,15 +56,21 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
   const config = loadConfigOrExit(options.service, options.shape, options.env);
   const logger = createLogger(options.service, String(config['LOG_LEVEL' as keyof typeof config] ?? 'info'));
   mkdirSync(config.POWERNODE_DATA_DIR, { recursive: true });
+  const natsAuth = natsAuthOrExit(options.service, config);
   const store = await openEventStore(config.EVENT_STORE_URL, powernodeEventCatalogue());
   let nats: NatsConnection;
   try {
-    nats = await connect({ servers: String(config['NATS_URL' as keyof typeof config]).split(','), name: options.service, maxReconnectAttempts: -1 });
+    nats = await connect({
+      servers: String(config['NATS_URL' as keyof typeof config]).split(','),
+      name: options.service,
+      maxReconnectAttempts: -1,
+      ...natsAuth,
+    });
   } catch (cause) {
     await store.close();
     throw new PowernodeError(
       'bus_unavailable',
-      `cannot connect to NATS at ${String(config['NATS_URL' as keyof typeof config])}: start nats-server with JetStream (-js) or set NATS_URL`,
+      `cannot connect to NATS at ${String(config['NATS_URL' as keyof typeof config])}${natsAuth.user ? ` as ${natsAuth.user}` : ''}: ${(cause as Error).message}; start nats-server with JetStream (-js) or set NATS_URL${natsAuth.user ? ', and check NATS_USER and NATS_PASSWORD_FILE' : ''}`,
       { cause },
     );
   }
@@ -97,6 +107,7 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     logger,
     store,
     nats,
+    natsAuth,
     bus,
     js,
     jsm,
@@ -104,4 +115,17 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     onShutdown: (closer) => extra.push(closer),
     shutdown,
   };
+}
+
+/** natsAuthFromConfig for a process entry point: an unreadable or missing password prints one clear line and exits 1. */
+function natsAuthOrExit(service: string, config: object): NatsConnectAuth {
+  try {
+    return natsAuthFromConfig(config as Parameters<typeof natsAuthFromConfig>[0]);
+  } catch (error) {
+    if (error instanceof PowernodeError && error.code === 'config_invalid') {
+      for (const line of (error.details?.['problems'] as string[]) ?? [error.message]) process.stderr.write(`${service}: configuration error: ${line}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
 }

@@ -3,13 +3,16 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { platformNatsServerConfig } from '@powernode/events';
+import { platformNatsServerConfig, type NatsPermissionSettings } from '@powernode/events';
+import { ensureNatsCredentials, type NatsCredentialFiles } from '@powernode/runtime';
 import { reportedPort } from './loopback-port.js';
 
 /** A private nats-server with JetStream, so a test's subjects, streams and RPC patterns meet nobody else's. */
 export interface TestNatsServer {
   url: string;
   port: number;
+  /** With `auth`: the users' password files and the server configuration, as `npm start` makes them. */
+  credentials?: NatsCredentialFiles;
   stop(): Promise<void>;
 }
 
@@ -20,12 +23,21 @@ function natsBinary(): string {
   return 'nats-server';
 }
 
-/** Starts nats-server -js on a loopback port of its own choosing, with its store in a temp dir. */
-export async function startNatsServer(): Promise<TestNatsServer> {
+/**
+ * Starts nats-server -js on a loopback port of its own choosing, with its store in a temp dir. With `auth`, it
+ * has the platform's users and permissions for that bus and relay host, and refuses anonymous connections.
+ */
+export async function startNatsServer(options: { auth?: NatsPermissionSettings } = {}): Promise<TestNatsServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pn-nats-'));
-  // The platform's settings (max_payload), as `npm start` runs them.
-  const config = path.join(dir, 'nats.conf');
-  await writeFile(config, platformNatsServerConfig());
+  // The platform's settings (max_payload, and the users when asked for), as `npm start` runs them.
+  let config = path.join(dir, 'nats.conf');
+  let credentials: NatsCredentialFiles | undefined;
+  if (options.auth) {
+    credentials = ensureNatsCredentials(path.join(dir, 'auth'), options.auth);
+    config = credentials.config_file;
+  } else {
+    await writeFile(config, platformNatsServerConfig());
+  }
   // `-p -1` lets the server bind any free port and log which: a port picked here first could be taken by
   // another test's socket before the server binds it.
   const child: ChildProcess = spawn(natsBinary(), ['-c', config, '-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -42,6 +54,7 @@ export async function startNatsServer(): Promise<TestNatsServer> {
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    ...(credentials ? { credentials } : {}),
     async stop() {
       if (!exited) {
         const gone = new Promise((r) => child.once('exit', r));

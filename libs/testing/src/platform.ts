@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { busNames, type NatsConnectAuth, type NatsUser } from '@powernode/events';
+import { natsAuthFromConfig, natsUserEnvironment, RELAY_HOSTS, type RelayHost } from '@powernode/runtime';
 import { startNatsServer, type TestNatsServer } from './nats-server.js';
 import { startServiceProcess, type ServiceProcess } from './service-processes.js';
 
@@ -15,7 +17,12 @@ export interface TestPlatform {
   nats: TestNatsServer;
   /** The platform's `POWERNODE_BUS_NAMESPACE`: give it to an RpcClient (`namespace`) that talks to its services. */
   namespace: string;
+  /** The environment every service shares; each also gets its own NATS user (`natsEnv`). */
   env: NodeJS.ProcessEnv;
+  /** `NATS_USER` and `NATS_PASSWORD_FILE` of one of the platform's NATS users, as a service process gets them. */
+  natsEnv(user: NatsUser): { NATS_USER: string; NATS_PASSWORD_FILE: string };
+  /** The connect options of one of the platform's NATS users, for a client a test opens itself. */
+  natsAuth(user: NatsUser): NatsConnectAuth;
   services: Map<PlatformService, ServiceProcess>;
   /** Starts (again) one service with the platform's environment and waits until it says it is ready. */
   startService(name: PlatformService): Promise<ServiceProcess>;
@@ -40,7 +47,8 @@ function listeningUrl(line: string): string | undefined {
 }
 
 /**
- * The real services as child processes on a private nats-server and a SQLite store in a temp data dir:
+ * The real services as child processes on a private nats-server with the platform's users and permissions
+ * (each service connects as itself, as under `npm start`) and a SQLite store in a temp data dir:
  * what integration tests drive over REST and MCP. Services start in dependency order. Each platform also has
  * a bus namespace of its own, so its services answer only its requests and relay only to its streams even on
  * a NATS server that several platforms share.
@@ -50,10 +58,14 @@ function listeningUrl(line: string): string | undefined {
  * which is given that address for its agents, and a restarted gateway asks for the same port again.
  */
 export async function startPlatform(options: { services?: PlatformService[]; env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<TestPlatform> {
-  const nats = await startNatsServer();
+  const namespace = options.env?.['POWERNODE_BUS_NAMESPACE'] ?? `pt${randomBytes(6).toString('hex')}`;
+  const relayHost = (options.env?.['POWERNODE_RELAY_HOST'] ?? 'catalog') as RelayHost;
+  if (!RELAY_HOSTS.includes(relayHost)) throw new Error(`startPlatform: POWERNODE_RELAY_HOST must be one of ${RELAY_HOSTS.join(', ')}`);
+  const nats = await startNatsServer({ auth: { bus: busNames(namespace), relay_host: relayHost } });
+  const credentials = nats.credentials!;
+  const natsEnv = (user: NatsUser) => natsUserEnvironment(credentials, user);
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'pn-platform-')));
   const adminToken = `pn_test_admin_${randomBytes(16).toString('hex')}`;
-  const namespace = `pt${randomBytes(6).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     POWERNODE_BUS_NAMESPACE: namespace,
     POWERNODE_DATA_DIR: dataDir,
@@ -68,7 +80,8 @@ export async function startPlatform(options: { services?: PlatformService[]; env
   let url = env['PORT'] === undefined ? undefined : `http://127.0.0.1:${env['PORT']}`;
   const services = new Map<PlatformService, ServiceProcess>();
   const startService = async (name: PlatformService) => {
-    const proc = startServiceProcess(name, name === 'gateway' ? { ...env, PORT: env['PORT'] ?? '0' } : env);
+    const own = { ...env, ...natsEnv(name) };
+    const proc = startServiceProcess(name, name === 'gateway' ? { ...own, PORT: env['PORT'] ?? '0' } : own);
     services.set(name, proc);
     const ready = await proc.waitForLog((l) => l.includes(READY_LINE[name]), 60_000);
     if (name === 'gateway' && env['PORT'] === undefined) {
@@ -95,8 +108,10 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     adminToken,
     dataDir,
     nats,
-    namespace: env['POWERNODE_BUS_NAMESPACE'] ?? namespace,
+    namespace,
     env,
+    natsEnv,
+    natsAuth: (user) => natsAuthFromConfig(natsEnv(user)),
     services,
     startService,
     async stop() {

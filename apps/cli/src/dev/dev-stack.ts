@@ -1,14 +1,31 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PowernodeError } from '@powernode/contracts';
-import { platformNatsServerConfig } from '@powernode/events';
-import { findExecutable, gatewayConfigShape, installCommand, installDebianPackages, parseConfig, pollUntil } from '@powernode/runtime';
+import { busNames } from '@powernode/events';
+import {
+  ensureNatsCredentials,
+  findExecutable,
+  gatewayConfigShape,
+  installCommand,
+  installDebianPackages,
+  natsCredentialFiles,
+  natsUserEnvironment,
+  parseConfig,
+  pollUntil,
+  type NatsCredentialFiles,
+} from '@powernode/runtime';
 import { natsHostPort, registryAnswers, registryHostPort, tcpAnswers } from './endpoint-probe.js';
 import { ProcessSupervisor } from './process-supervisor.js';
 import { devServiceEnvironment } from './service-environment.js';
 
 export const SERVICES = ['catalog', 'ingest', 'provisioner', 'gateway'] as const;
+
+/**
+ * Where the dev stack runs its own nats-server when `NATS_URL` is unset: not NATS's default port, where a
+ * machine's shared server without authentication often answers already.
+ */
+export const DEV_NATS_URL = 'nats://127.0.0.1:4223';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -50,21 +67,37 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
 
   try {
     ensureMachineTools(out);
-    const nats = natsHostPort(config.NATS_URL);
+    // A nats-server the stack starts always has one user per service (the platform's NATS permissions); one it
+    // finds is used with whatever credentials the environment names (NATS_USER, NATS_PASSWORD_FILE).
+    const natsUrlGiven = (env['NATS_URL'] ?? '') !== '';
+    const natsUrl = natsUrlGiven ? config.NATS_URL : DEV_NATS_URL;
+    const nats = natsHostPort(natsUrl);
+    const authDir = path.join(dataDir, 'nats-auth');
+    let natsCredentials: NatsCredentialFiles | undefined;
     if (await tcpAnswers(nats.host, nats.port)) {
-      out(`powernode | using NATS at ${config.NATS_URL}`);
+      // At the stack's own address, a server that answers is the one an earlier start left with these users.
+      if (!natsUrlGiven && existsSync(natsCredentialFiles(authDir).config_file)) natsCredentials = natsCredentialFiles(authDir);
+      out(`powernode | using NATS at ${natsUrl}${natsCredentials ? ` with the users in ${authDir}` : ''}`);
+      if (!natsCredentials && !env['NATS_USER']) {
+        out(
+          `powernode | warning: connecting to NATS at ${natsUrl} without credentials: whatever reaches it can send any service's requests. Unset NATS_URL (or name a free address) to have npm start run its own with one user per service.`,
+        );
+      }
     } else {
       const bin = requireExecutable('nats-server', 'nats-server', out);
       const storeDir = path.join(dataDir, 'nats');
       mkdirSync(storeDir, { recursive: true });
-      // The platform's settings (max_payload) in a file: nats-server takes no command-line flag for them.
-      const natsConfig = path.join(dataDir, 'nats.conf');
-      writeFileSync(natsConfig, platformNatsServerConfig());
-      out(`powernode | starting nats-server (JetStream) on ${nats.host}:${nats.port}, data in ${storeDir}`);
-      supervisor.start('nats', bin, ['-c', natsConfig, '-a', nats.host, '-p', String(nats.port), '-js', '-sd', storeDir], {}, () => onCrash('nats'));
+      natsCredentials = ensureNatsCredentials(authDir, { bus: busNames(config.POWERNODE_BUS_NAMESPACE), relay_host: config.POWERNODE_RELAY_HOST });
+      out(`powernode | starting nats-server (JetStream) on ${nats.host}:${nats.port}, data in ${storeDir}, one user per service (passwords in ${authDir})`);
+      supervisor.start('nats', bin, ['-c', natsCredentials.config_file, '-a', nats.host, '-p', String(nats.port), '-js', '-sd', storeDir], {}, () =>
+        onCrash('nats'),
+      );
       started.push('nats');
       if (!(await pollUntil(() => tcpAnswers(nats.host, nats.port), { timeoutMs: 10_000 })))
         throw new Error(`nats-server did not answer on ${nats.host}:${nats.port} within 10 s`);
+    }
+    if (natsCredentials) {
+      out(`powernode | for powernode health and replay: NATS_URL=${natsUrl} NATS_USER=operator NATS_PASSWORD_FILE=${natsCredentials.passwordFile('operator')}`);
     }
 
     if (await registryAnswers(config.OCI_REGISTRY)) {
@@ -98,10 +131,15 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
         throw new Error(`docker-registry did not answer on ${config.OCI_REGISTRY} within 10 s`);
     }
 
-    const serviceEnv = devServiceEnvironment(env, config);
+    const serviceEnv = devServiceEnvironment(env, { ...config, NATS_URL: natsUrl });
     for (const service of SERVICES) {
-      supervisor.start(service, process.execPath, [path.join(repoRoot, 'apps', service, 'dist', 'main.js')], { cwd: repoRoot, env: serviceEnv }, () =>
-        onCrash(service),
+      const own = natsCredentials ? natsUserEnvironment(natsCredentials, service) : {};
+      supervisor.start(
+        service,
+        process.execPath,
+        [path.join(repoRoot, 'apps', service, 'dist', 'main.js')],
+        { cwd: repoRoot, env: { ...serviceEnv, ...own } },
+        () => onCrash(service),
       );
       started.push(service);
     }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RpcClient } from '@powernode/events';
-import { baseConfigShape, parseConfig } from '@powernode/runtime';
+import { baseConfigShape, natsAuthFromConfig, parseConfig } from '@powernode/runtime';
 
 /** `powernode health --service NAME`: exit 0 when the service answers its ping over NATS (container health checks). */
 export function registerHealthCommand(program: Command): void {
@@ -11,7 +11,11 @@ export function registerHealthCommand(program: Command): void {
     .action(async (o: { service: string }) => {
       const config = parseConfig(baseConfigShape);
       try {
-        const rpc = await RpcClient.connect(config.NATS_URL.split(','), { default_timeout_ms: 3000, namespace: config.POWERNODE_BUS_NAMESPACE });
+        const rpc = await RpcClient.connect(
+          config.NATS_URL.split(','),
+          { default_timeout_ms: 3000, namespace: config.POWERNODE_BUS_NAMESPACE },
+          natsAuthFromConfig(config),
+        );
         try {
           await rpc.request(`${o.service}.ping`, {});
         } finally {

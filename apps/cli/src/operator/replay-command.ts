@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isPowernodeError, PROJECTION_OWNERS } from '@powernode/contracts';
 import { openEventStore, powernodeEventCatalogue, RpcClient, type EventStore } from '@powernode/events';
-import { baseConfigShape, parseConfig } from '@powernode/runtime';
+import { baseConfigShape, natsAuthFromConfig, parseConfig } from '@powernode/runtime';
 
 /**
  * `powernode replay [--projection NAME]`: running services rebuild their read models from position 0 in place;
@@ -20,9 +20,10 @@ export function registerReplayCommand(program: Command): void {
         return;
       }
       const config = parseConfig(baseConfigShape);
+      const auth = natsAuthFromConfig(config);
       let rpc: RpcClient | undefined;
       try {
-        rpc = await RpcClient.connect(config.NATS_URL.split(','), { default_timeout_ms: 300_000, namespace: config.POWERNODE_BUS_NAMESPACE });
+        rpc = await RpcClient.connect(config.NATS_URL.split(','), { default_timeout_ms: 300_000, namespace: config.POWERNODE_BUS_NAMESPACE }, auth);
       } catch {
         rpc = undefined;
       }

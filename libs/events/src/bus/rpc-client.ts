@@ -2,6 +2,7 @@ import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnect
 import type { z } from 'zod';
 import { PowernodeError, type RpcDeclaration } from '@powernode/contracts';
 import { uuidv7 } from '../uuid7.js';
+import type { NatsConnectAuth } from './bus-connection.js';
 import { rpcSubject } from './bus-namespace.js';
 import { BUS_HEADERS } from './event-message.js';
 import { decodeRpcReply, encodeRpcRequest } from './rpc-packet.js';
@@ -40,10 +41,10 @@ export class RpcClient {
   }
 
   /** Connects to NATS (`servers`, e.g. `process.env.NATS_URL`) and returns a client that closes the connection on `close()`. */
-  static async connect(servers: string | string[], options: RpcClientOptions = {}): Promise<RpcClient> {
+  static async connect(servers: string | string[], options: RpcClientOptions = {}, auth: NatsConnectAuth = {}): Promise<RpcClient> {
     try {
       // No async traces: a failed request becomes a PowernodeError thrown from request(), with the caller's stack.
-      return new RpcClient(await connect({ servers, name: 'powernode-rpc-client', noAsyncTraces: true }), options, true);
+      return new RpcClient(await connect({ servers, name: 'powernode-rpc-client', noAsyncTraces: true, ...auth }), options, true);
     } catch (cause) {
       throw new PowernodeError(
         'bus_unavailable',

@@ -136,7 +136,7 @@ export async function* readStreamedReply<T>(
   request: (streamSubject: string) => Promise<unknown>,
   options: ReadStreamedReplyOptions,
 ): AsyncGenerator<StreamedReplyItem<T>, void, undefined> {
-  const subject = createInbox();
+  const subject = createInbox(connectionInboxPrefix(nc));
   const queue = new SignalQueue();
   // Subscribed before the request leaves on the same connection, so the server knows the inbox before any part.
   const subscription = nc.subscribe(subject, { callback: (error, msg) => queue.push(error ? { kind: 'failed', error } : { kind: 'message', msg }) });
@@ -232,4 +232,14 @@ export function streamedRpcHandler<S extends ZodType, T>(
   options: RpcHandlerOptions = {},
 ): (payload: unknown, transport?: RpcTransportContext) => Promise<RpcReply<T>> {
   return rpcHandler(schema, withStreamWriter(nc, fn), options);
+}
+
+/**
+ * The inbox prefix `nc` was connected with. A user the platform's NATS permissions confine to its own inboxes
+ * (`natsInboxPrefix`) must make every inbox under it, these streamed replies' included.
+ */
+export function connectionInboxPrefix(nc: NatsConnection): string | undefined {
+  // The connection keeps its options; nats.js types them only on the implementation class.
+  const options = (nc as unknown as { options?: { inboxPrefix?: unknown } }).options;
+  return typeof options?.inboxPrefix === 'string' ? options.inboxPrefix : undefined;
 }
