@@ -38,6 +38,12 @@ const registryList = z
  * - `POWERNODE_AGENT_MACHINE`: `none` (init commands in the isolation boundary), `nspawn` (the instance is a
  *   machine booting systemd on the composed root: this process is its keeper on the host, see machine-keeper.ts)
  *   or `inside` (this process is the agent inside such a machine, started by its systemd; see machine-link.ts).
+ *   `qemu` is the same keeper booting a QEMU VM instead (qemu-machine.ts), tuned by `POWERNODE_QEMU_MEMORY_MB`
+ *   (default 512), `POWERNODE_QEMU_VCPUS` (1), `POWERNODE_QEMU_ACCEL` (auto: kvm where /dev/kvm opens, else
+ *   tcg), `POWERNODE_QEMU_TB_SIZE_MB` (TCG translation cache, 64), `POWERNODE_QEMU_KERNEL_PACKAGE` and
+ *   `POWERNODE_QEMU_VERITY` (`require`: the root is the fs-verity checked composefs-style overlay; `off`).
+ * - `POWERNODE_GATEWAY_PIPE` (host:port), `POWERNODE_KEEPER_URL`, `POWERNODE_KEEPER_TOKEN_FILE`: inside a
+ *   QEMU machine, the keeper's gateway pipe and API over the user-mode network instead of unix sockets.
  * - `POWERNODE_GATEWAY_SOCKET`: reach the gateway through this unix socket (a byte pipe to it) instead of
  *   connecting to the URL's host; the URL still names the gateway (Host header, TLS name).
  * - `POWERNODE_CA_FILE`: like `POWERNODE_CA_PEM`, read from a file.
@@ -65,8 +71,26 @@ export const agentConfigShape = {
   POWERNODE_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).max(3_600_000).optional(),
   POWERNODE_AGENT_ISOLATION: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto'),
   POWERNODE_AGENT_NETWORK: z.enum(['none', 'host']).default('none'),
-  POWERNODE_AGENT_MACHINE: z.enum(['none', 'nspawn', 'inside']).default('none'),
+  POWERNODE_AGENT_MACHINE: z.enum(['none', 'nspawn', 'qemu', 'inside']).default('none'),
   POWERNODE_GATEWAY_SOCKET: absolutePath.optional(),
+  POWERNODE_GATEWAY_PIPE: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port')
+    .optional(),
+  POWERNODE_KEEPER_URL: z
+    .string()
+    .regex(/^http:\/\/[A-Za-z0-9.-]+:\d{1,5}$/, 'must be http://host:port')
+    .optional(),
+  POWERNODE_KEEPER_TOKEN_FILE: absolutePath.optional(),
+  POWERNODE_QEMU_MEMORY_MB: positiveInt.min(128).max(1_048_576).default(512),
+  POWERNODE_QEMU_VCPUS: positiveInt.max(256).default(1),
+  POWERNODE_QEMU_ACCEL: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+  POWERNODE_QEMU_TB_SIZE_MB: positiveInt.max(4096).default(64),
+  POWERNODE_QEMU_KERNEL_PACKAGE: z
+    .string()
+    .regex(/^linux-image-[A-Za-z0-9.+~-]+$/, 'must be a linux-image package name')
+    .optional(),
+  POWERNODE_QEMU_VERITY: z.enum(['require', 'off']).default('require'),
   POWERNODE_CA_FILE: absolutePath.optional(),
   POWERNODE_MACHINE_SUBNET: z.string().default(DEFAULT_MACHINE_SUBNET).pipe(machineSubnetSchema),
   POWERNODE_MACHINE_NETWORK_DIR: absolutePath.optional(),
@@ -94,9 +118,16 @@ export interface AgentConfig {
   caPem: string | undefined;
   heartbeatIntervalMs: number | undefined;
   isolation: 'auto' | 'bwrap' | 'unshare' | 'none';
-  machine: 'none' | 'nspawn' | 'inside';
+  machine: 'none' | 'nspawn' | 'qemu' | 'inside';
   /** A unix socket that pipes to the gateway (the agent inside a machine). */
   gatewaySocket: string | undefined;
+  /** A TCP address that pipes to the gateway (the agent inside a QEMU machine: the keeper's pipe at the host's user-network address). */
+  gatewayPipe: { host: string; port: number } | undefined;
+  /** The keeper's API over TCP and the file holding its token (the agent inside a QEMU machine), instead of keeper.sock. */
+  keeperUrl: string | undefined;
+  keeperTokenFile: string | undefined;
+  /** The QEMU machine's resources, accelerator and guest kernel (POWERNODE_AGENT_MACHINE=qemu). */
+  qemu: { memoryMb: number; vcpus: number; accel: 'auto' | 'kvm' | 'tcg'; tbSizeMb: number; kernelPackage: string | undefined; verity: 'require' | 'off' };
   /** A file holding the platform's CA (read at start-up). */
   caFile: string | undefined;
   /** The subnet machines take their /30 from. */
@@ -150,6 +181,20 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
     isolation: raw.POWERNODE_AGENT_ISOLATION,
     machine: raw.POWERNODE_AGENT_MACHINE,
     gatewaySocket: raw.POWERNODE_GATEWAY_SOCKET,
+    gatewayPipe:
+      raw.POWERNODE_GATEWAY_PIPE === undefined
+        ? undefined
+        : { host: raw.POWERNODE_GATEWAY_PIPE.replace(/:\d+$/, ''), port: Number(raw.POWERNODE_GATEWAY_PIPE.replace(/^.*:/, '')) },
+    keeperUrl: raw.POWERNODE_KEEPER_URL,
+    keeperTokenFile: raw.POWERNODE_KEEPER_TOKEN_FILE,
+    qemu: {
+      memoryMb: raw.POWERNODE_QEMU_MEMORY_MB,
+      vcpus: raw.POWERNODE_QEMU_VCPUS,
+      accel: raw.POWERNODE_QEMU_ACCEL,
+      tbSizeMb: raw.POWERNODE_QEMU_TB_SIZE_MB,
+      kernelPackage: raw.POWERNODE_QEMU_KERNEL_PACKAGE,
+      verity: raw.POWERNODE_QEMU_VERITY,
+    },
     caFile: raw.POWERNODE_CA_FILE,
     machineSubnet: raw.POWERNODE_MACHINE_SUBNET,
     machineNetworkDir: path.resolve(raw.POWERNODE_MACHINE_NETWORK_DIR ?? path.join(cacheDir, 'machine-network')),

@@ -1,5 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect as connectTcp } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 
@@ -42,7 +44,27 @@ interface OneRequest {
   signal: AbortSignal | undefined;
 }
 
-function sendOnce(request: OneRequest, ca: string[], socketPath: string | undefined): Promise<{ message: IncomingMessage; status: number }> {
+/** A TCP address every request is sent to, whatever its URL's host (a byte pipe to the one server). */
+export interface PipeAddress {
+  host: string;
+  port: number;
+}
+
+function pipeConnection(url: URL, ca: string[], pipe: PipeAddress): { createConnection: () => ReturnType<typeof connectTcp> } {
+  // The URL still names the server: Host header and, over TLS, the name its certificate is checked against.
+  const servername = url.hostname.replace(/^\[|\]$/g, '');
+  return {
+    createConnection: () =>
+      url.protocol === 'https:' ? connectTls({ host: pipe.host, port: pipe.port, servername, ca }) : connectTcp({ host: pipe.host, port: pipe.port }),
+  };
+}
+
+function sendOnce(
+  request: OneRequest,
+  ca: string[],
+  socketPath: string | undefined,
+  pipe?: PipeAddress,
+): Promise<{ message: IncomingMessage; status: number }> {
   return new Promise((resolve, reject) => {
     const headers = { ...request.headers, ...(request.body === undefined ? {} : { 'content-length': String(request.body.length) }) };
     const options = {
@@ -50,6 +72,7 @@ function sendOnce(request: OneRequest, ca: string[], socketPath: string | undefi
       headers,
       ...(request.url.protocol === 'https:' ? { ca } : {}),
       ...(socketPath === undefined ? {} : { socketPath }),
+      ...(pipe === undefined ? {} : pipeConnection(request.url, ca, pipe)),
       ...(request.signal === undefined ? {} : { signal: request.signal }),
     };
     const send = request.url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -73,9 +96,10 @@ export function fetchTrusting(caPem: string): typeof fetch {
  * `fetchTrusting`, optionally through a unix socket that pipes to the one server this fetch talks to (the
  * agent inside a machine reaches the gateway so): every request goes through it, whatever the URL's host.
  */
-export function fetchOver(options: { caPem?: string; socketPath?: string }): typeof fetch {
+export function fetchOver(options: { caPem?: string; socketPath?: string; pipe?: PipeAddress }): typeof fetch {
   const ca = options.caPem === undefined ? [...rootCertificates] : [...rootCertificates, options.caPem];
   const socketPath = options.socketPath;
+  const pipe = options.pipe;
   return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     let request: OneRequest = {
       url: new URL(typeof input === 'string' || input instanceof URL ? input : input.url),
@@ -85,7 +109,7 @@ export function fetchOver(options: { caPem?: string; socketPath?: string }): typ
       signal: init?.signal ?? undefined,
     };
     for (let hop = 0; ; hop++) {
-      const { message, status } = await sendOnce(request, ca, socketPath);
+      const { message, status } = await sendOnce(request, ca, socketPath, pipe);
       const location = message.headers.location;
       if (REDIRECT_STATUSES.has(status) && location !== undefined && init?.redirect !== 'manual' && init?.redirect !== 'error') {
         message.resume();

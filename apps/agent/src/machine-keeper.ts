@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -17,7 +17,17 @@ import { obtainInstanceCredential } from './enrolment.js';
 import type { GatewayClient } from './gateway-client.js';
 import { agentBinds, agentEnvironmentFile } from './in-machine-agent.js';
 import { errorMessage } from './reconcile-context.js';
-import { AGENT_DATA, AGENT_ENV_FILE, CA_FILE, GATEWAY_SOCKET, KEEPER_SOCKET, linkDirOf, writeBootedRecord, type BootedRecord } from './machine-link.js';
+import {
+  AGENT_DATA,
+  AGENT_ENV_FILE,
+  CA_FILE,
+  GATEWAY_SOCKET,
+  KEEPER_SOCKET,
+  LINK_INSIDE,
+  linkDirOf,
+  writeBootedRecord,
+  type BootedRecord,
+} from './machine-link.js';
 import type { NspawnMachine } from './nspawn-machine.js';
 import type { RegistryClients } from './registry-clients.js';
 import { unitsOfModule } from './service-units.js';
@@ -46,7 +56,19 @@ export interface MachineKeeperDependencies {
   gateway: GatewayClient;
   registries: RegistryClients;
   machine: Pick<NspawnMachine, 'adopt' | 'running' | 'boot' | 'powerOff'>;
+  /**
+   * How the agent inside reaches the keeper: `unix` (keeper.sock and gateway.sock in the link, bound into an
+   * nspawn machine) or `tcp` (a QEMU machine, where a unix socket cannot cross into the guest: both listen on
+   * the host's loopback, which the guest reaches at QEMU's user-network host address; the API then wants the
+   * token the keeper left in the link, which only root on the host and the guest can read).
+   */
+  link?: 'unix' | 'tcp';
 }
+
+/** The host as a QEMU guest on the user-mode network sees it (slirp forwards it to the host's loopback). */
+export const USER_NETWORK_HOST = '10.0.2.2';
+const KEEPER_TOKEN_FILE = 'keeper.token';
+const KEEPER_PORTS_FILE = 'keeper-ports.json';
 
 class RequestRefused extends Error {
   constructor(
@@ -77,6 +99,8 @@ export class MachineKeeper {
   private readonly serial = new KeyedLock();
   private api: HttpServer | undefined;
   private pipe: NetServer | undefined;
+  /** The API's token when it listens over TCP. */
+  private token: string | undefined;
 
   constructor(private readonly deps: MachineKeeperDependencies) {
     this.config = deps.config;
@@ -102,8 +126,9 @@ export class MachineKeeper {
     this.heartbeatIntervalMs = obtained.heartbeatIntervalMs;
     const caPem = await this.platformCa();
     if (caPem !== undefined) await writeFileAtomically(path.join(this.linkDir, CA_FILE), caPem, 0o644);
-    await writeFileAtomically(path.join(this.linkDir, AGENT_ENV_FILE), agentEnvironmentFile(this.config, { caFile: caPem !== undefined }), 0o600);
-    await this.listen();
+    const ports = await this.listen();
+    const environment = agentEnvironmentFile(this.config, { caFile: caPem !== undefined });
+    await writeFileAtomically(path.join(this.linkDir, AGENT_ENV_FILE), ports === null ? environment : tcpLinkEnvironment(environment, ports), 0o600);
     const removed = await removeStaleRoots(this.config.sandboxDir);
     if (removed.length > 0) this.logger.info({ roots: removed }, 'removed roots left by an earlier run');
     const current = await readCurrentRoot(this.config.sandboxDir);
@@ -319,7 +344,8 @@ export class MachineKeeper {
 
   // ---- the link ----------------------------------------------------------------------------------------------
 
-  private async listen(): Promise<void> {
+  /** Listens for the agent inside; over TCP, answers the ports it got (kept across keeper restarts when free). */
+  private async listen(): Promise<{ api: number; pipe: number } | null> {
     const apiPath = path.join(this.linkDir, KEEPER_SOCKET);
     const pipePath = path.join(this.linkDir, GATEWAY_SOCKET);
     for (const socket of [apiPath, pipePath]) await rm(socket, { force: true });
@@ -332,9 +358,42 @@ export class MachineKeeper {
       upstream.on('error', () => inside.destroy());
       inside.pipe(upstream).pipe(inside);
     });
+    if (this.deps.link === 'tcp') return this.listenOnLoopback();
     await new Promise<void>((resolve, reject) => this.api!.once('error', reject).listen(apiPath, resolve));
     await new Promise<void>((resolve, reject) => this.pipe!.once('error', reject).listen(pipePath, resolve));
     for (const socket of [apiPath, pipePath]) await chmod(socket, 0o600);
+    return null;
+  }
+
+  private async listenOnLoopback(): Promise<{ api: number; pipe: number }> {
+    const tokenFile = path.join(this.linkDir, KEEPER_TOKEN_FILE);
+    this.token = (await readFile(tokenFile, 'utf8').catch(() => '')).trim();
+    if (this.token.length < 32) {
+      this.token = randomBytes(32).toString('hex');
+      await writeFileAtomically(tokenFile, `${this.token}\n`, 0o600);
+    }
+    const portsFile = path.join(this.config.sandboxDir, KEEPER_PORTS_FILE);
+    const earlier = await readFile(portsFile, 'utf8').then(
+      (text) => JSON.parse(text) as { api?: number; pipe?: number },
+      () => ({}) as { api?: number; pipe?: number },
+    );
+    // The same ports as before when they are free: a guest that kept running across a keeper restart still reaches it.
+    const bind = async (server: HttpServer | NetServer, wanted: number | undefined): Promise<number> => {
+      for (const port of wanted === undefined ? [0] : [wanted, 0]) {
+        const bound = await new Promise<boolean>((resolve) => {
+          const onError = (): void => resolve(false);
+          server.once('error', onError).listen(port, '127.0.0.1', () => {
+            server.off('error', onError);
+            resolve(true);
+          });
+        });
+        if (bound) return (server.address() as { port: number }).port;
+      }
+      throw new PowernodeError('machine_failed', 'the keeper cannot listen on the loopback', { retryable: true, details: { rule: 'machine_link' } });
+    };
+    const ports = { api: await bind(this.api!, earlier.api), pipe: await bind(this.pipe!, earlier.pipe) };
+    await writeFileAtomically(portsFile, `${JSON.stringify(ports)}\n`, 0o600);
+    return ports;
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -344,6 +403,8 @@ export class MachineKeeper {
     };
     try {
       if (request.method !== 'POST') throw new RequestRefused(405, { code: 'method_not_allowed', message: 'the keeper takes POST only' });
+      if (this.token !== undefined && !tokenMatches(request.headers.authorization, this.token))
+        throw new RequestRefused(401, { code: 'unauthorized', message: 'the keeper wants the token of its link' });
       const body = await readJson(request);
       switch (request.url) {
         case '/stage': {
@@ -424,6 +485,23 @@ class ComposeFailed extends Error {
   constructor(readonly errors: ReconcileError[]) {
     super(errors.map((e) => e.message).join('; '));
   }
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from((header ?? '').replace(/^Bearer /, ''));
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/** agent.env for an agent that reaches its keeper and the gateway over the user-mode network. */
+export function tcpLinkEnvironment(environment: string, ports: { api: number; pipe: number }): string {
+  const kept = environment.split('\n').filter((line) => line !== '' && !line.startsWith('POWERNODE_GATEWAY_SOCKET='));
+  return `${[
+    ...kept,
+    `POWERNODE_KEEPER_URL="http://${USER_NETWORK_HOST}:${ports.api}"`,
+    `POWERNODE_KEEPER_TOKEN_FILE="${LINK_INSIDE}/${KEEPER_TOKEN_FILE}"`,
+    `POWERNODE_GATEWAY_PIPE="${USER_NETWORK_HOST}:${ports.pipe}"`,
+  ].join('\n')}\n`;
 }
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {

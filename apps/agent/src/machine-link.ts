@@ -105,6 +105,8 @@ export class KeeperClient implements MachineHost {
   constructor(
     private readonly linkDir: string,
     private readonly timeoutMs: number,
+    /** A QEMU machine's keeper: its API over TCP (the host's user-network address) and the token file it left in the link. */
+    private readonly overTcp?: { url: string; tokenFile: string },
   ) {}
 
   async stage(generation: string): Promise<Composition> {
@@ -137,15 +139,24 @@ export class KeeperClient implements MachineHost {
     return readBootedRecord(this.linkDir);
   }
 
-  private call(method: string, route: string, payload: unknown): Promise<{ status: number; body: unknown }> {
+  private async call(method: string, route: string, payload: unknown): Promise<{ status: number; body: unknown }> {
     const data = Buffer.from(JSON.stringify(payload));
+    const where =
+      this.overTcp === undefined
+        ? { socketPath: path.join(this.linkDir, KEEPER_SOCKET) }
+        : { host: new URL(this.overTcp.url).hostname, port: Number(new URL(this.overTcp.url).port) };
+    const token = this.overTcp === undefined ? undefined : (await readFile(this.overTcp.tokenFile, 'utf8').catch(() => '')).trim();
     return new Promise((resolve, reject) => {
       const req = request(
         {
-          socketPath: path.join(this.linkDir, KEEPER_SOCKET),
+          ...where,
           path: route,
           method,
-          headers: { 'content-type': 'application/json', 'content-length': String(data.length) },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(data.length),
+            ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+          },
           timeout: this.timeoutMs,
         },
         (res) => {
@@ -165,11 +176,15 @@ export class KeeperClient implements MachineHost {
       req.once('timeout', () => req.destroy(new Error(`no answer from the host's keeper within ${this.timeoutMs} ms`)));
       req.once('error', (cause) =>
         reject(
-          new PowernodeError('machine_failed', `cannot reach the host's keeper at ${path.join(this.linkDir, KEEPER_SOCKET)}: ${cause.message}`, {
-            cause,
-            retryable: true,
-            details: { rule: 'machine_link' },
-          }),
+          new PowernodeError(
+            'machine_failed',
+            `cannot reach the host's keeper at ${this.overTcp?.url ?? path.join(this.linkDir, KEEPER_SOCKET)}: ${cause.message}`,
+            {
+              cause,
+              retryable: true,
+              details: { rule: 'machine_link' },
+            },
+          ),
         ),
       );
       req.end(data);

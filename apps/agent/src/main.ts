@@ -9,6 +9,7 @@ import { detectIsolationBoundary, type IsolationBoundary } from './isolation-bou
 import { KeeperClient } from './machine-link.js';
 import { MachineKeeper } from './machine-keeper.js';
 import { machineNameOf, NspawnMachine } from './nspawn-machine.js';
+import { QemuMachine } from './qemu-machine.js';
 import { RegistryClients } from './registry-clients.js';
 
 function configOrExit(): AgentConfig {
@@ -28,9 +29,13 @@ const config = configOrExit();
 const logger = createAgentLogger(config.instanceId, config.logLevel);
 const caPem = config.caPem ?? (config.caFile === undefined ? undefined : await readFile(config.caFile, 'utf8'));
 const fetchImplementation =
-  caPem === undefined && config.gatewaySocket === undefined
+  caPem === undefined && config.gatewaySocket === undefined && config.gatewayPipe === undefined
     ? undefined
-    : fetchOver({ ...(caPem === undefined ? {} : { caPem }), ...(config.gatewaySocket === undefined ? {} : { socketPath: config.gatewaySocket }) });
+    : fetchOver({
+        ...(caPem === undefined ? {} : { caPem }),
+        ...(config.gatewaySocket === undefined ? {} : { socketPath: config.gatewaySocket }),
+        ...(config.gatewayPipe === undefined ? {} : { pipe: config.gatewayPipe }),
+      });
 const gateway = new GatewayClient({
   baseUrl: config.gatewayUrl,
   timeoutMs: config.httpTimeoutMs,
@@ -44,6 +49,11 @@ const registries = new RegistryClients({
   ...(registryFetch === undefined ? {} : { fetch: registryFetch }),
 });
 
+/** Inside a QEMU machine the keeper is reached over the user-mode network, with the token it left in the link. */
+function keeperOverTcp(): { url: string; tokenFile: string } | undefined {
+  return config.keeperUrl === undefined ? undefined : { url: config.keeperUrl, tokenFile: config.keeperTokenFile ?? `${config.sandboxDir}/keeper.token` };
+}
+
 /** What runs: a machine's keeper on the host, the agent inside a machine, or a sandbox instance's agent. */
 async function roleOf(): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
   if (config.machine === 'nspawn') {
@@ -55,10 +65,27 @@ async function roleOf(): Promise<{ start(): Promise<void>; stop(): Promise<void>
     });
     return new MachineKeeper({ config, logger, gateway, registries, machine });
   }
+  if (config.machine === 'qemu') {
+    const machine = new QemuMachine({
+      sandboxDir: config.sandboxDir,
+      cacheDir: config.cacheDir,
+      hostname: config.hostname,
+      instanceId: config.instanceId,
+      ...config.qemu,
+    });
+    return new MachineKeeper({ config, logger, gateway, registries, machine, link: 'tcp' });
+  }
   if (config.machine === 'inside') {
     // Commands run in this machine as they are: the machine is the boundary.
     const boundary: IsolationBoundary = { kind: 'machine', program: 'systemd', enter: (argv) => [...argv] };
-    return new InstanceAgent({ config, logger, boundary, gateway, registries, machine: new KeeperClient(config.sandboxDir, config.httpTimeoutMs * 20) });
+    return new InstanceAgent({
+      config,
+      logger,
+      boundary,
+      gateway,
+      registries,
+      machine: new KeeperClient(config.sandboxDir, config.httpTimeoutMs * 20, keeperOverTcp()),
+    });
   }
   const boundary = await detectIsolationBoundary(config.isolation);
   if (boundary.kind === 'none') logger.warn({ isolation: boundary }, 'no isolation boundary: module init commands will be recorded as skipped');
@@ -95,7 +122,7 @@ try {
   logger.info(
     {
       instance_id: config.instanceId,
-      role: config.machine === 'nspawn' ? 'machine keeper' : config.machine === 'inside' ? 'agent inside the machine' : 'agent',
+      role: config.machine === 'nspawn' || config.machine === 'qemu' ? 'machine keeper' : config.machine === 'inside' ? 'agent inside the machine' : 'agent',
       sandbox: config.sandboxDir,
       cache: config.cacheDir,
     },

@@ -27,3 +27,4 @@ export {
   type MachineLink,
   type MachineRecord,
 } from './machine-record.js';
+export { kvmUsable } from './kvm-probe.js';

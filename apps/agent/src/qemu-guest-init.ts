@@ -1,0 +1,120 @@
+/*
+ * The init of a QEMU machine's initramfs (busybox sh), and what it needs to know: the devices and shares the
+ * host attaches, in the order qemu-machine.ts attaches them.
+ *
+ *   /dev/vda … /dev/vd<N>   the root's read-only erofs layer images, highest first (`pn.layers=N`)
+ *   next disk              the instance's writable ext4 (the overlay's upper and work dirs, kept across boots)
+ *   next disk (optional)   the object store (`pn.objects=1`): ext4 holding objects/<2 hex>/<62 hex>, whose
+ *                          files get fs-verity enabled here (the host kernel cannot), then the root is the
+ *                          composefs-style overlay: `pn.layers` is then the erofs metadata image alone, its
+ *                          files redirecting to the objects, mounted with verity=require
+ *   9p `pnlink`            the keeper's link directory (read-write), mounted by systemd at /run/powernode
+ *   9p `pnrt`, `pnmods`, `pnlibs`, `pnagent`
+ *                          Node.js and package.json, node_modules, libs, apps/agent, read-only, under /opt/powernode
+ *
+ * Then it switches to systemd. Network: QEMU's user-mode network, the guest at 10.0.2.15, the host at 10.0.2.2.
+ * The units it writes (the link mount, the exec channel, the agent's ordering after the link) go to the
+ * instance's upper, rewritten every boot, so the composed root and its hash are the same as on nspawn.
+ */
+
+/** The guest's side of the exec channel (hostfwd from the host's loopback). */
+export const GUEST_EXEC_PORT = 7070;
+
+export function guestInitScript(): string {
+  return `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+fail() { echo "powernode-init: $*"; echo o > /proc/sysrq-trigger; poweroff -f; }
+for m in $(cat /modules.order); do insmod /lib/modules/$m 2>/dev/null; done
+LAYERS=0; OBJECTS=0
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    pn.layers=*) LAYERS=\${arg#pn.layers=} ;;
+    pn.objects=*) OBJECTS=\${arg#pn.objects=} ;;
+  esac
+done
+echo "powernode-init: $LAYERS layer(s), object store: $OBJECTS"
+for i in $(seq 1 50); do [ -b /dev/vda ] && break; sleep 0.1; done
+disk() { echo /dev/vd$(echo abcdefghijklmnopqrstuvwxyz | cut -c$1); }
+LOWER=""
+i=1
+while [ $i -le $LAYERS ]; do
+  mkdir -p /layers/$i
+  mount -t erofs -o ro $(disk $i) /layers/$i || fail "cannot mount layer $i ($(disk $i))"
+  LOWER="$LOWER\${LOWER:+:}/layers/$i"
+  i=$((i + 1))
+done
+mount -t ext4 $(disk $i) /upper || fail "cannot mount the instance disk $(disk $i)"
+mkdir -p /upper/upper /upper/work
+rm -rf /upper/work/*
+i=$((i + 1))
+if [ "$OBJECTS" = 1 ]; then
+  mkdir -p /objects
+  mount -t ext4 -o ro $(disk $i) /objects || fail "cannot mount the object store $(disk $i)"
+  # Each object's fs-verity digest is what the metadata image demands; a missing or altered object fails to read.
+  mount -o remount,rw /objects
+  /bin/pn-verity-enable /objects/objects || fail "cannot enable fs-verity on the object store"
+  mount -o remount,ro /objects
+  mount -t overlay overlay -o "lowerdir=$LOWER::/objects,upperdir=/upper/upper,workdir=/upper/work,metacopy=on,redirect_dir=on,verity=require" /newroot \\
+    || fail "cannot mount the verified root"
+else
+  mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=/upper/upper,workdir=/upper/work" /newroot || fail "cannot mount the root"
+fi
+mount -t tmpfs -o mode=0755,size=1m tmpfs /newroot/opt 2>/dev/null || { mkdir -p /newroot/opt && mount -t tmpfs -o mode=0755,size=1m tmpfs /newroot/opt; }
+R=/newroot/opt/powernode
+mkdir -p $R/.rt $R/app/node_modules $R/app/libs $R/app/apps/agent
+share() { mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=262144,cache=loose "$1" "$2" || fail "cannot mount share $1"; }
+share pnrt $R/.rt
+share pnmods $R/app/node_modules
+share pnlibs $R/app/libs
+share pnagent $R/app/apps/agent
+ln -s .rt/node $R/node
+ln -s ../.rt/package.json $R/app/package.json
+mount -o remount,ro /newroot/opt
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+U=/newroot/etc/systemd/system
+mkdir -p $U/multi-user.target.wants $U/powernode-agent.service.d
+cat > $U/run-powernode.mount <<'UNIT'
+[Unit]
+Description=The keeper's link directory (9p)
+DefaultDependencies=no
+Before=local-fs.target
+[Mount]
+What=pnlink
+Where=/run/powernode
+Type=9p
+Options=trans=virtio,version=9p2000.L,msize=262144
+[Install]
+WantedBy=local-fs.target
+UNIT
+ln -sf ../run-powernode.mount $U/multi-user.target.wants/run-powernode.mount
+cat > $U/powernode-agent.service.d/link.conf <<'UNIT'
+[Unit]
+Requires=run-powernode.mount
+After=run-powernode.mount network.target
+UNIT
+cat > $U/powernode-exec.service <<'UNIT'
+[Unit]
+Description=Powernode exec channel (commands the host runs in this machine)
+Requires=run-powernode.mount
+After=run-powernode.mount
+[Service]
+ExecStart=/opt/powernode/node --max-old-space-size=24 /opt/powernode/app/apps/agent/dist/guest-exec-server.js
+Restart=always
+RestartSec=1
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sf ../powernode-exec.service $U/multi-user.target.wants/powernode-exec.service
+echo "powernode-init: root composed, starting systemd"
+mount --move /dev /newroot/dev 2>/dev/null
+umount /sys /proc 2>/dev/null
+exec switch_root /newroot /lib/systemd/systemd
+`;
+}

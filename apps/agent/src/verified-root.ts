@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, link, lchown, mkdir, open, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describeDirectory, EXTRACTED_TREE_ENTRIES, stackDescriptions, type DescribedEntry } from '@powernode/artifact';
+import { PowernodeError } from '@powernode/contracts';
+import { hostPathOf, pathExists, runHostCommand } from './host-commands.js';
+import { EROFS_BUILD_TIME, EROFS_UUID } from './layer-images.js';
+
+/*
+ * A QEMU machine's root under kernel-enforced integrity, composefs-style, built without the composefs tools
+ * (Debian ships none):
+ *
+ *   object store   an ext4 image (fs-verity feature on) holding every file's content once, at
+ *                  objects/<2 hex>/<62 hex> of its fs-verity digest (the composefs layout). The host's kernel
+ *                  cannot enable fs-verity, so the guest's initramfs enables it on every object at first boot.
+ *   metadata       an erofs image of the composed root without content: directories, symlinks, and sparse
+ *                  files of the right size whose xattrs send overlayfs to their object and name its digest
+ *                  (trusted.overlay.redirect=/objects/…, trusted.overlay.metacopy = 00 24 00 01 <sha256>).
+ *
+ * The guest mounts `overlay lowerdir=<metadata>::<store>,metacopy=on,redirect_dir=on,verity=require` with the
+ * instance's upper: every file opened is checked to have the fs-verity digest the metadata names, and every
+ * page read from it is checked against its Merkle tree. A byte of an object changed on the host after the
+ * keeper verified the layer (in the store image) makes reads of that file fail with EIO in the guest.
+ *
+ * What the metadata says comes from the signed descriptions: each module tree's entries as they were
+ * verified at extraction (entries.json), stacked, plus the generation's own top/ (hashed here). The images
+ * are per generation, in `<root>/verity/`: the store is written by the guest (fs-verity's Merkle trees), so
+ * it is never shared between VMs.
+ */
+
+const VERITY_DIR = 'verity';
+export const METADATA_IMAGE = 'meta.erofs';
+export const OBJECT_STORE_IMAGE = 'objects.ext4';
+/** Which path each object came from, for the agent's integrity reports (object → paths in the root). */
+export const OBJECT_INDEX = 'objects.json';
+
+export interface VerifiedRootImages {
+  metadataImage: string;
+  objectStoreImage: string;
+  objectIndex: string;
+}
+
+/** objects/<2 hex>/<62 hex> of a `sha256:<hex>` fs-verity digest. */
+export function objectPathOf(digest: string): string {
+  const hex = digest.replace(/^sha256:/, '');
+  return `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
+}
+
+/** The overlay metacopy xattr naming an fs-verity sha256 digest: version 0, length 36, flags 0, algorithm 1. */
+export function metacopyXattr(digest: string): string {
+  return `0x00240001${digest.replace(/^sha256:/, '')}`;
+}
+
+/** A path as getfattr dumps it: control characters, backslash and non-ASCII as octal escapes. */
+function dumpPath(value: string): string {
+  return [...Buffer.from(value, 'utf8')]
+    .map((byte) => (byte < 0x21 || byte > 0x7e || byte === 0x5c ? `\\${byte.toString(8).padStart(3, '0')}` : String.fromCharCode(byte)))
+    .join('');
+}
+
+async function layerEntries(lower: string): Promise<DescribedEntry[]> {
+  if (path.basename(lower) === 'root') {
+    const recorded = await readFile(path.join(path.dirname(lower), EXTRACTED_TREE_ENTRIES), 'utf8').catch(() => null);
+    if (recorded !== null) return JSON.parse(recorded) as DescribedEntry[];
+  }
+  return describeDirectory(lower);
+}
+
+function failed(message: string, rule: string): PowernodeError {
+  return new PowernodeError('machine_failed', message, { retryable: true, details: { rule } });
+}
+
+/** The metadata and object-store images of a stacked generation (lowers highest first), built once per generation. */
+export async function ensureVerifiedRootImages(_cacheDir: string, rootDir: string, lowers: readonly string[]): Promise<VerifiedRootImages> {
+  const dir = path.join(rootDir, VERITY_DIR);
+  const images = {
+    metadataImage: path.join(dir, METADATA_IMAGE),
+    objectStoreImage: path.join(dir, OBJECT_STORE_IMAGE),
+    objectIndex: path.join(dir, OBJECT_INDEX),
+  };
+  if ((await pathExists(images.metadataImage)) && (await pathExists(images.objectStoreImage)) && (await pathExists(images.objectIndex))) return images;
+  const staging = `${dir}.staging-${randomBytes(4).toString('hex')}`;
+  try {
+    const meta = path.join(staging, 'meta');
+    const store = path.join(staging, 'store');
+    await mkdir(meta, { recursive: true, mode: 0o755 });
+    await mkdir(path.join(store, 'objects'), { recursive: true, mode: 0o755 });
+    // Lowest first, as the stack merges them; each file's content is taken from the layer whose entry won.
+    const layers: Array<{ lower: string; entries: Map<string, DescribedEntry> }> = [];
+    for (const lower of [...lowers].reverse()) layers.push({ lower, entries: new Map((await layerEntries(lower)).map((e) => [e.path, e])) });
+    const merged = stackDescriptions(layers.map((layer) => [...layer.entries.values()]));
+    merged.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const xattrs: string[] = [];
+    const index: Record<string, string[]> = {};
+    let storeBytes = 0;
+    let objects = 0;
+    for (const entry of merged) {
+      const target = hostPathOf(meta, entry.path);
+      if (entry.type === 'directory') {
+        await mkdir(target, { recursive: true });
+        await chmod(target, entry.mode);
+        await lchown(target, entry.uid, entry.gid);
+      } else if (entry.type === 'symlink') {
+        await mkdir(path.dirname(target), { recursive: true });
+        await symlink(entry.linkTarget ?? '', target);
+        await lchown(target, entry.uid, entry.gid);
+      } else if (entry.type === 'file' && entry.digest !== undefined) {
+        await mkdir(path.dirname(target), { recursive: true });
+        const sparse = await open(target, 'w', entry.mode);
+        await sparse.truncate(entry.size);
+        await sparse.close();
+        await chmod(target, entry.mode);
+        await lchown(target, entry.uid, entry.gid);
+        const objectPath = objectPathOf(entry.digest);
+        (index[entry.digest] ??= []).push(entry.path);
+        const object = path.join(store, objectPath);
+        if (!(await pathExists(object))) {
+          const source = [...layers].reverse().find((layer) => layer.entries.get(entry.path)?.digest === entry.digest);
+          if (source === undefined) throw failed(`no layer holds ${entry.path} with digest ${entry.digest}`, 'verified_root_source');
+          await mkdir(path.dirname(object), { recursive: true });
+          const from = hostPathOf(source.lower, entry.path);
+          await link(from, object).catch(() => copyFile(from, object));
+          storeBytes += Math.ceil(entry.size / 4096) * 4096;
+          objects += 1;
+        }
+        xattrs.push(
+          `# file: ${dumpPath(`.${entry.path}`)}`,
+          `trusted.overlay.redirect="/${objectPath}"`,
+          `trusted.overlay.metacopy=${metacopyXattr(entry.digest)}`,
+          '',
+        );
+      }
+    }
+    const dump = path.join(staging, 'xattrs.dump');
+    await writeFile(dump, `${xattrs.join('\n')}\n`);
+    const set = await runHostCommand(['sh', '-c', 'cd "$1" && setfattr -h --restore="$2"', 'sh', meta, dump], 600_000);
+    if (set.code !== 0) throw failed(`cannot set the overlay xattrs of the metadata tree: ${set.stderr.trim()}; install attr`, 'verified_root_metadata');
+    await mkdir(path.join(staging, 'out'), { recursive: true });
+    const metaImage = path.join(staging, 'out', METADATA_IMAGE);
+    // Chunked files: the sparse files' holes take no space, so the image holds metadata only.
+    const packed = await runHostCommand(['mkfs.erofs', '--quiet', '--chunksize=4096', `-T${EROFS_BUILD_TIME}`, `-U${EROFS_UUID}`, metaImage, meta], 600_000);
+    if (packed.code !== 0) throw failed(`cannot pack the metadata image: ${packed.stderr.trim()}`, 'verified_root_metadata');
+    // Room for the contents, fs-verity's Merkle trees (1/127 of the data with 4 KiB blocks), inodes and the journal.
+    const sizeMb = Math.ceil((storeBytes * 1.05 + objects * 8192) / 1048576) + 64;
+    const storeImage = path.join(staging, 'out', OBJECT_STORE_IMAGE);
+    const made = await runHostCommand(
+      [
+        'sh',
+        '-c',
+        'truncate -s "$3"M "$1" && mkfs.ext4 -q -F -b 4096 -O verity -E root_owner=0:0 -N "$4" -d "$2" "$1"',
+        'sh',
+        storeImage,
+        store,
+        String(sizeMb),
+        String(objects + 4096),
+      ],
+      600_000,
+    );
+    if (made.code !== 0) throw failed(`cannot make the object store image: ${made.stderr.trim()}`, 'verified_root_store');
+    await writeFile(path.join(staging, 'out', OBJECT_INDEX), JSON.stringify(index));
+    await rm(dir, { recursive: true, force: true });
+    await rename(path.join(staging, 'out'), dir);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  return images;
+}
