@@ -20,6 +20,9 @@ import { gatewayOperations } from './operations/gateway-operations.js';
 import { provisionerOperations } from './operations/provisioner-operations.js';
 import type { Operation } from './operations/operation.js';
 import { GatewayReadModels } from './read-models/gateway-read-models.js';
+import { eventStreamHandler } from './live/event-stream-endpoint.js';
+import { LogTail } from './live/log-tail.js';
+import { WEB_APP_PREFIX, webAppHandler } from './web/web-app.js';
 
 export interface GatewayDeps {
   host: ServiceHost<{ POWERNODE_DATA_DIR: string }>;
@@ -36,6 +39,8 @@ export interface GatewayRuntime {
   authenticator: Authenticator;
   operations: Operation[];
   metrics: HttpMetrics;
+  /** Wakes the live event streams when the log grows. */
+  tail: LogTail;
 }
 
 /**
@@ -53,6 +58,8 @@ export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime>
     host.bus.namespace,
   );
   host.onShutdown({ name: 'replay', close: () => replay.stop() });
+  const tail = new LogTail(host.store);
+  host.onShutdown({ name: 'event stream tail', close: () => tail.stop() });
   const rpc = new RpcClient(host.nats, { default_timeout_ms: 10_000, namespace: host.bus.namespace });
   const operations = [
     ...catalogOperations(rpc, readModels),
@@ -71,6 +78,7 @@ export async function prepareGateway(deps: GatewayDeps): Promise<GatewayRuntime>
     ),
     operations,
     metrics: new HttpMetrics(),
+    tail,
   };
 }
 
@@ -136,6 +144,7 @@ export class GatewayModule {
     }
     server.post(`${API_PREFIX}/webhooks/gitea/module`, webhookBody(bodyLimit), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
     server.post(`${API_PREFIX}/webhooks/github/module`, webhookBody(bodyLimit), webhookHandler(runtime.rpc, new RateLimiter(120, 60), logger));
+    server.get(`${API_PREFIX}/events/stream`, eventStreamHandler(host.store, runtime.tail, runtime.authenticator, logger));
     const json = express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] });
     server.use(API_PREFIX, json, restRouter(runtime.operations, runtime.authenticator, logger));
     server.use(AGENT_API_PREFIX, agentRouter(runtime.rpc, logger));
@@ -143,6 +152,8 @@ export class GatewayModule {
     server.get('/mcp', mcpHandler(runtime.operations, runtime.authenticator, logger));
     const doc = openApiDocument(runtime.operations);
     server.get('/api/docs', (_req: Request, res: Response) => void res.json(doc));
+    server.get(WEB_APP_PREFIX, (_req: Request, res: Response) => res.redirect(308, `${WEB_APP_PREFIX}/`));
+    server.use(WEB_APP_PREFIX, webAppHandler());
     server.get('/metrics', (_req: Request, res: Response) => {
       res.type('text/plain; version=0.0.4').send(runtime.metrics.render({ ...readModelPositions(runtime.readModels), powernode_event_store_open: 1 }));
     });

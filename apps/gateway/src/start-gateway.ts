@@ -14,7 +14,14 @@ export async function startGateway(
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.register(runtime), { logger: false, bodyParser: false });
   GatewayModule.configure(app, runtime);
   await app.listen(host.config.PORT, host.config.HOST);
-  host.onShutdown({ name: 'http', close: () => app.close() });
+  // Live event streams never end on their own: end them first, or closing the server would wait for them.
+  host.onShutdown({
+    name: 'http',
+    close: async () => {
+      await runtime.tail.stop();
+      await app.close();
+    },
+  });
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://${host.config.HOST}:${address.port}`;
   host.logger.info({ url, admin_token_file: bootstrap.file ?? null }, 'gateway listening');

@@ -6,6 +6,18 @@ import { templateComposePreview, type TemplateComposePreview } from './template-
 import { getTemplate, listTemplates, type TemplateView, type TemplatesReadModel } from './templates.projection.js';
 import { getModuleVersion, listModuleVersions, toVersionView, type ModuleVersionView, type VersionsReadModel } from './versions.projection.js';
 
+/** A module as lists show it: with its newest version (by version number) and that version's state. */
+export type ModuleListItem = ModuleView & { latest_version: { id: string; version_string: string; promotion_state: PromotionState } | null };
+
+/** The module's newest version, or undefined (none yet, or the versions read model has not folded the module yet). */
+function newestVersion(versions: VersionsReadModel, moduleName: string): ModuleVersionView | undefined {
+  try {
+    return listModuleVersions(versions, moduleName, { limit: 1 }).items[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /** The catalog read models a query reads: the catalog's own, or a copy another service folds from the same log. */
 export interface CatalogViews {
   readonly modules: ModulesReadModel;
@@ -47,10 +59,22 @@ export const catalogQueries = {
     return { module: getModule(views.modules, input.module_name) };
   },
 
-  listModules(views: CatalogViews, input: Page & { category?: ModuleCategory | string | undefined }): { modules: ModuleView[]; next_cursor: string | null } {
-    const page = listModules(views.modules, { limit: input.limit ?? null, cursor: input.cursor ?? null });
-    const items = input.category ? page.items.filter((m) => m.category === input.category) : page.items;
-    return { modules: items, next_cursor: page.next_cursor };
+  listModules(
+    views: CatalogViews,
+    input: Page & { category?: ModuleCategory | string | undefined; q?: string | undefined },
+  ): { modules: ModuleListItem[]; next_cursor: string | null } {
+    const q = input.q?.trim().toLowerCase() ?? '';
+    // Filters apply before paging, so a page is full whenever more matches follow.
+    const page = listModules(
+      views.modules,
+      { limit: input.limit ?? null, cursor: input.cursor ?? null },
+      (m) => (!input.category || m.category === input.category) && (q === '' || m.name.toLowerCase().includes(q) || m.display_name.toLowerCase().includes(q)),
+    );
+    const modules = page.items.map((m) => {
+      const latest = newestVersion(views.versions, m.name);
+      return { ...m, latest_version: latest ? { id: latest.id, version_string: latest.version_string, promotion_state: latest.promotion_state } : null };
+    });
+    return { modules, next_cursor: page.next_cursor };
   },
 
   listModuleVersions(

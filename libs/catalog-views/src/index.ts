@@ -48,4 +48,4 @@ export {
   type ClosureFacts,
   type TemplateComposePreview,
 } from './template-closure.js';
-export { catalogQueries, currentCatalogViews, resolveTemplate, type CatalogViews } from './catalog-queries.js';
+export { catalogQueries, currentCatalogViews, resolveTemplate, type CatalogViews, type ModuleListItem } from './catalog-queries.js';

@@ -115,8 +115,10 @@ export function getModule(state: ModulesReadModel, name: string): ModuleView {
 }
 
 /** Modules by name, one page at a time. */
-export function listModules(state: ModulesReadModel, page: PageRequest = {}): PageResult<ModuleView> {
-  const sorted = Object.values(state.modules).sort((a, b) => compareText(a.name, b.name));
+export function listModules(state: ModulesReadModel, page: PageRequest = {}, include: (m: ModuleView) => boolean = () => true): PageResult<ModuleView> {
+  const sorted = Object.values(state.modules)
+    .filter(include)
+    .sort((a, b) => compareText(a.name, b.name));
   return paginate(
     sorted,
     (m): SortKey => [m.name],

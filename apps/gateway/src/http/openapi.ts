@@ -80,6 +80,23 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Rec
       responses: { '202': { description: 'accepted' }, '200': { description: 'duplicate delivery' }, '401': { description: 'refused' } },
     },
   };
+  paths[`${API_PREFIX}/events/stream`] = {
+    get: {
+      operationId: 'system_stream_events',
+      summary: 'Live event log (server-sent events)',
+      description:
+        'The global event log as text/event-stream, live: one `log` event per stored event, its id the global log position, its data the event as JSON. Starts after `Last-Event-ID` (resuming), else after `?after=<position>`, else at the head. Bearer auth like every route; any role with the read permission; for roles other than admin the data of token, registration and enrolment events is withheld (`data: null, data_withheld: true`).',
+      parameters: [
+        { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^[0-9]+$' } },
+        { name: 'after', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]+$' } },
+      ],
+      security: [{ bearer: [] }],
+      responses: {
+        '200': { description: 'the stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        default: { description: 'error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
+      },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PowernodeError, tokenRoleSchema } from '@powernode/contracts';
 import { uuidv7, type EventStore, type ProjectionRunner } from '@powernode/events';
 import { hashToken, mintToken } from '../auth/token-hash.js';
+import { ROLES, roleAllows, type Permission } from '../auth/roles.js';
 import { assertTokenNameFree, type TokenRegistryState } from '../auth/token-registry.js';
 import { defineOperation, type Operation } from './operation.js';
 
@@ -13,9 +14,26 @@ const listEventsInput = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
+const PERMISSIONS: readonly Permission[] = ['read', 'change', 'approve', 'admin'];
+
 /** Operations the gateway answers itself: bearer tokens and the audit read of the event log. */
 export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<TokenRegistryState>): Operation[] {
   return [
+    defineOperation({
+      tool: 'system_whoami',
+      title: 'Who am I',
+      description: "The caller's token name, role and the permissions the role carries (read, change, approve, admin): what a client may offer its user.",
+      permission: 'read',
+      input: z.object({}),
+      rest: { method: 'GET', path: '/whoami' },
+      run: async (_input, ctx) => ({
+        id: ctx.principal.id,
+        name: ctx.principal.name,
+        role: ctx.principal.role,
+        permissions: PERMISSIONS.filter((p) => roleAllows(ctx.principal.role, p)),
+        roles: ROLES,
+      }),
+    }),
     defineOperation({
       tool: 'system_create_token',
       title: 'Create a bearer token',

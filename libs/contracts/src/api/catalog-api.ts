@@ -71,7 +71,8 @@ export const updateModuleInput = z.preprocess(
 
 export const deleteModuleInput = z.preprocess(withAliases({ name: ['module_name', 'module_id'] }), z.object({ name: catalogNameSchema }));
 
-export const listModulesInput = z.object({ ...pageInputShape, category: moduleCategorySchema.optional() });
+/** `q` keeps the modules whose name or display name contains it, ignoring case. */
+export const listModulesInput = z.object({ ...pageInputShape, category: moduleCategorySchema.optional(), q: z.string().max(200).optional() });
 
 export const listModuleVersionsInput = z.preprocess(
   withAliases({ module_name: ['name', 'module_id'] }),
