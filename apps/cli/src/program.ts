@@ -39,6 +39,10 @@ const GROUPS: readonly CommandGroup[] = [
     load: async () => (await import('./operator/health-command.js')).registerHealthCommand,
   },
   {
+    commands: [['nats-credentials [options]', "write the platform's NATS users (a password file each) and nats-server's configuration with their permissions"]],
+    load: async () => (await import('./operator/nats-credentials-command.js')).registerNatsCredentialsCommand,
+  },
+  {
     commands: [
       ['modules', 'NodeModules: list, get, create, update, delete, rotate-secret'],
       ['versions', 'NodeModuleVersions'],

@@ -26,20 +26,45 @@ const knownEnv = new Set([...Object.keys(gatewayConfigShape), ...Object.keys(bas
 
 describe('docker-compose.yml', () => {
   it('declares NATS with JetStream, an event store, an OCI registry and the four services, each with a health check', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['catalog', 'gateway', 'ingest', 'nats', 'postgres', 'provisioner', 'registry']);
+    expect(Object.keys(compose.services).sort()).toEqual(['catalog', 'gateway', 'ingest', 'nats', 'nats-credentials', 'postgres', 'provisioner', 'registry']);
     expect(compose.services['nats']!.image).toMatch(/^nats:/);
     expect((compose.services['nats'] as { command: string[] }).command).toContain('-js');
-    for (const [name, service] of Object.entries(compose.services))
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (name === 'nats-credentials') continue; // runs once and exits
       expect({ name, healthcheck: Boolean(service.healthcheck?.test?.length) }).toEqual({ name, healthcheck: true });
+    }
   });
 
-  it('gives NATS the platform max_payload from docker/nats-server.conf, which .ci/run starts its nats-server with too', () => {
+  it('starts NATS on the configuration `powernode nats-credentials` writes: the platform users, each service connecting as itself', () => {
+    const writer = compose.services['nats-credentials']!;
+    const dir = writer.command![writer.command!.indexOf('--dir') + 1]!;
+    expect(writer.command![0]).toBe('nats-credentials');
+    // Only the relay host may publish events: the writer must know the relay host the services are told.
+    expect(writer.environment!['POWERNODE_RELAY_HOST']).toBe(compose.services['catalog']!.environment!['POWERNODE_RELAY_HOST']);
+    expect(writer.volumes).toEqual([`nats-credentials:${dir}`]);
+    const nats = compose.services['nats']!;
+    expect(nats.command!.slice(nats.command!.indexOf('-c'), nats.command!.indexOf('-c') + 2)).toEqual(['-c', `${dir}/nats-server.conf`]);
+    expect(nats.volumes).toContain(`nats-credentials:${dir}:ro`);
+    expect((nats as { depends_on?: Record<string, { condition: string }> }).depends_on?.['nats-credentials']).toEqual({
+      condition: 'service_completed_successfully',
+    });
+    for (const name of ownServices) {
+      const service = compose.services[name]!;
+      expect({ name, user: service.environment!['NATS_USER'], file: service.environment!['NATS_PASSWORD_FILE'] }).toEqual({
+        name,
+        user: name,
+        file: `${dir}/${name}.password`,
+      });
+      expect(service.volumes).toContain(`nats-credentials:${dir}:ro`);
+      // `powernode health` sends a ping, which only the operator user may.
+      if (name !== 'gateway')
+        expect(service.healthcheck!.test).toEqual(expect.arrayContaining(['NATS_USER=operator', `NATS_PASSWORD_FILE=${dir}/operator.password`]));
+    }
+  });
+
+  it('gives the nats-server of .ci/run the platform max_payload from docker/nats-server.conf', () => {
     const conf = readFileSync(path.join(root, 'docker', 'nats-server.conf'), 'utf8');
     expect(Number(/^max_payload:\s*(\d+)\s*$/m.exec(conf)?.[1])).toBe(PLATFORM_NATS_MAX_PAYLOAD);
-    const nats = compose.services['nats']!;
-    const mount = nats.volumes!.find((v) => v.startsWith('./docker/nats-server.conf:'))!;
-    expect(mount).toBeDefined();
-    expect(nats.command!.slice(nats.command!.indexOf('-c'), nats.command!.indexOf('-c') + 2)).toEqual(['-c', mount.split(':')[1]]);
     expect(readFileSync(path.join(root, '.ci', 'run'), 'utf8')).toMatch(/nats-server -c docker\/nats-server\.conf /);
   });
 
