@@ -33,6 +33,7 @@ const integration = [
   'apps/cli/test/operator-commands.spec.ts',
   'apps/cli/test/verify-blob-command.spec.ts',
   'apps/gateway/test/catalog-api.spec.ts',
+  'apps/gateway/test/event-stream.spec.ts',
   'apps/gateway/test/gateway-workers.spec.ts',
   'apps/gateway/test/webhook-body-size.spec.ts',
   'apps/gateway/test/webhook.spec.ts',
