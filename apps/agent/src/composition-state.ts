@@ -177,6 +177,7 @@ export function heartbeatOf(
   agent: { version: string; bootId: string },
   services: readonly AgentServiceStatus[] = [],
   address: string | null = null,
+  integrity: AgentHeartbeat['integrity'] = [],
 ): AgentHeartbeat {
   const module_states: Record<string, string> = {};
   for (const module of composition?.modules ?? []) module_states[module.module_name] = formatModuleState(module.run);
@@ -188,6 +189,7 @@ export function heartbeatOf(
     module_states,
     services: [...services],
     address,
+    integrity: integrity.slice(0, 100).map((v) => ({ path: v.path, module: v.module, detected_at: v.detected_at })),
     agent_version: agent.version,
     boot_id: agent.bootId,
   };

@@ -19,6 +19,13 @@ import { errorMessage, type ReconcileContext, type Reconciler } from './reconcil
 import type { RegistryClients } from './registry-clients.js';
 import { SandboxReconciler } from './sandbox-reconciler.js';
 import { WakeableSleep } from './wakeable-sleep.js';
+import { runHostCommand } from './host-commands.js';
+import { IntegrityWatch, type IntegrityViolation } from './integrity-watch.js';
+
+/** In a QEMU machine's link: the keeper's index of which files each object backs (see qemu-machine.ts). */
+const INTEGRITY_INDEX_FILE = 'integrity-index.json';
+/** Where a QEMU machine's initramfs leaves the object store visible (qemu-guest-init.ts). */
+const VERIFIED_OBJECTS_INSIDE = '/opt/powernode/objects';
 
 /** Reported in every heartbeat. */
 export const AGENT_VERSION = '0.1.0';
@@ -65,6 +72,9 @@ export class InstanceAgent {
   private errors: ReconcileError[] = [];
   private services: AgentServiceStatus[] = [];
   private address: string | null = null;
+  /** Files the kernel refused (a QEMU machine's verified root); kept for this boot, whatever reconciles. */
+  private integrity: IntegrityViolation[] = [];
+  private integrityWatch: IntegrityWatch | undefined;
   private book: AttemptBook = EMPTY_BOOK;
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -92,7 +102,45 @@ export class InstanceAgent {
     await this.obtainCredential();
     if (this.stopping) return;
     await this.reconciler.resume();
+    if (this.deps.machine !== undefined) await this.watchIntegrity();
     this.loopDone = this.loop();
+  }
+
+  /**
+   * Inside a machine with a verified root: a file the kernel refuses is reported (integrity_violation, with its
+   * path) and the module that ships it is stopped — its services are not kept running on content that is not
+   * what was signed.
+   */
+  private async watchIntegrity(): Promise<void> {
+    const watch = new IntegrityWatch({
+      indexFile: path.join(this.config.sandboxDir, INTEGRITY_INDEX_FILE),
+      objectsDir: VERIFIED_OBJECTS_INSIDE,
+      logger: this.logger,
+      onViolation: (violations) => {
+        this.integrity.push(...violations);
+        this.logger.error({ violations }, 'integrity_violation: the kernel refused files of the verified root');
+        void this.stopViolatedModules(new Set(violations.map((v) => v.module).filter((m): m is string => m !== null))).finally(() => this.pause.wakeUp());
+      },
+    });
+    if (await watch.start()) this.integrityWatch = watch;
+  }
+
+  private async stopViolatedModules(modules: ReadonlySet<string>): Promise<void> {
+    await this.exclusive(async () => {
+      for (const module of this.committed?.modules ?? []) {
+        if (!modules.has(module.module_name)) continue;
+        const units = module.units ?? [];
+        if (units.length > 0) await runHostCommand(['systemctl', 'stop', ...units], 30_000);
+        module.run = { state: 'failed', reason: 'integrity_violation: a file of the module does not match its signed digest; its services are stopped' };
+      }
+    });
+  }
+
+  private integrityErrors(): ReconcileError[] {
+    return this.integrity.map((v) => ({
+      module_name: v.module,
+      message: `integrity_violation: ${v.path}: the kernel refused its content (fs-verity digest ${v.digest} not matched)`,
+    }));
   }
 
   /**
@@ -105,6 +153,7 @@ export class InstanceAgent {
     this.stopped ??= (async () => {
       this.stopping = true;
       this.pause.wakeUp();
+      await this.integrityWatch?.stop();
       const budgetMs = this.config.initTimeoutMs;
       const deadline = Date.now() + budgetMs;
       await this.exclusive(async () => {
@@ -142,7 +191,14 @@ export class InstanceAgent {
 
   /** The heartbeat this agent would send now (for logs and tests). */
   heartbeat(): ReturnType<typeof heartbeatOf> {
-    return heartbeatOf(this.committed, this.errors, { version: AGENT_VERSION, bootId: this.bootId }, this.services, this.address);
+    return heartbeatOf(
+      this.committed,
+      [...this.integrityErrors(), ...this.errors],
+      { version: AGENT_VERSION, bootId: this.bootId },
+      this.services,
+      this.address,
+      this.integrity,
+    );
   }
 
   /** Resolves when the loop has ended (after stop). */

@@ -9,6 +9,7 @@
  *                          composefs-style overlay: `pn.layers` is then the erofs metadata image alone, its
  *                          files redirecting to the objects, mounted with verity=require
  *   9p `pnlink`            the keeper's link directory (read-write), mounted by systemd at /run/powernode
+ *                          (the store stays visible read-only at /opt/powernode/objects)
  *   9p `pnrt`, `pnmods`, `pnlibs`, `pnagent`
  *                          Node.js and package.json, node_modules, libs, apps/agent, read-only, under /opt/powernode
  *
@@ -71,6 +72,11 @@ share pnrt $R/.rt
 share pnmods $R/app/node_modules
 share pnlibs $R/app/libs
 share pnagent $R/app/apps/agent
+if [ "$OBJECTS" = 1 ]; then
+  # Kept visible (read-only) for the agent, which names the file behind an object the kernel refused.
+  mkdir -p $R/objects
+  mount --move /objects $R/objects
+fi
 ln -s .rt/node $R/node
 ln -s ../.rt/package.json $R/app/package.json
 mount -o remount,ro /newroot/opt

@@ -78,6 +78,8 @@ const POWEROFF_GRACE_MS = 20_000;
 const DISK_SIZE = '4G';
 export const EXEC_CHANNEL_FILE = 'exec.json';
 export const EXEC_TOKEN_FILE = 'exec.token';
+/** In the link: which files each object backs, for the agent inside to name what the kernel refused. */
+export const INTEGRITY_INDEX_FILE = 'integrity-index.json';
 
 function machineDir(sandboxDir: string): string {
   return path.join(sandboxDir, 'machine');
@@ -203,7 +205,9 @@ export class QemuMachine {
         details: { rule: 'machine_root', root_dir: rootDir },
       });
     const lowers = stackLowers(lower, stack);
-    const verified = this.options.verity === 'require' ? await ensureVerifiedRootImages(this.options.cacheDir, lower, lowers) : null;
+    // The generation's own top/ first (no module), then the module trees.
+    const verified = this.options.verity === 'require' ? await ensureVerifiedRootImages(lower, lowers, [null, ...(stack.modules ?? [])]) : null;
+    if (verified !== null) await copyFile(verified.objectIndex, path.join(linkDirOf(this.options.sandboxDir), INTEGRITY_INDEX_FILE));
     const layerImages = verified === null ? await stackImages(lowers) : [verified.metadataImage];
     const disk = path.join(dir, 'disk.img');
     if (!(await pathExists(disk))) {

@@ -43,6 +43,8 @@ export const STACK_FILE = 'layers.json';
 export interface StackFile {
   /** The module trees in the shared cache, highest priority first (the generation's own `top/` goes above them). */
   trees: string[];
+  /** The module each tree is of, in the same order (what an integrity report names); absent in older stacks. */
+  modules?: string[];
 }
 
 /** The overlay lower directories of a stacked generation, highest first: its `top/`, then the module trees. */
@@ -194,7 +196,8 @@ export async function composeStackedRoot(stagingDir: string, modules: readonly V
     await rm(work, { recursive: true, force: true });
     await rm(view, { recursive: true, force: true });
   }
-  await writeFile(path.join(stagingDir, STACK_FILE), `${JSON.stringify({ trees: lowers } satisfies StackFile, null, 2)}\n`);
+  const modulesOfLowers = trees.length > 0 ? ordered.map((module) => module.desired.module_name).reverse() : [];
+  await writeFile(path.join(stagingDir, STACK_FILE), `${JSON.stringify({ trees: lowers, modules: modulesOfLowers } satisfies StackFile, null, 2)}\n`);
   return composed;
 }
 

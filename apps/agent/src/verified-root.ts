@@ -71,7 +71,21 @@ function failed(message: string, rule: string): PowernodeError {
 }
 
 /** The metadata and object-store images of a stacked generation (lowers highest first), built once per generation. */
-export async function ensureVerifiedRootImages(_cacheDir: string, rootDir: string, lowers: readonly string[]): Promise<VerifiedRootImages> {
+/** One file an object backs: its path in the root and the module whose layer it came from (null: the generation's own). */
+export interface ObjectUse {
+  path: string;
+  module: string | null;
+}
+
+/**
+ * The metadata and object-store images of a stacked generation (lowers highest first, with the module of each
+ * lower or null for the generation's own top), built once per generation.
+ */
+export async function ensureVerifiedRootImages(
+  rootDir: string,
+  lowers: readonly string[],
+  modules: ReadonlyArray<string | null> = [],
+): Promise<VerifiedRootImages> {
   const dir = path.join(rootDir, VERITY_DIR);
   const images = {
     metadataImage: path.join(dir, METADATA_IMAGE),
@@ -86,12 +100,13 @@ export async function ensureVerifiedRootImages(_cacheDir: string, rootDir: strin
     await mkdir(meta, { recursive: true, mode: 0o755 });
     await mkdir(path.join(store, 'objects'), { recursive: true, mode: 0o755 });
     // Lowest first, as the stack merges them; each file's content is taken from the layer whose entry won.
-    const layers: Array<{ lower: string; entries: Map<string, DescribedEntry> }> = [];
-    for (const lower of [...lowers].reverse()) layers.push({ lower, entries: new Map((await layerEntries(lower)).map((e) => [e.path, e])) });
+    const layers: Array<{ lower: string; module: string | null; entries: Map<string, DescribedEntry> }> = [];
+    for (const [position, lower] of [...lowers.entries()].reverse())
+      layers.push({ lower, module: modules[position] ?? null, entries: new Map((await layerEntries(lower)).map((e) => [e.path, e])) });
     const merged = stackDescriptions(layers.map((layer) => [...layer.entries.values()]));
     merged.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const xattrs: string[] = [];
-    const index: Record<string, string[]> = {};
+    const index: Record<string, ObjectUse[]> = {};
     let storeBytes = 0;
     let objects = 0;
     for (const entry of merged) {
@@ -112,11 +127,11 @@ export async function ensureVerifiedRootImages(_cacheDir: string, rootDir: strin
         await chmod(target, entry.mode);
         await lchown(target, entry.uid, entry.gid);
         const objectPath = objectPathOf(entry.digest);
-        (index[entry.digest] ??= []).push(entry.path);
+        const source = [...layers].reverse().find((layer) => layer.entries.get(entry.path)?.digest === entry.digest);
+        if (source === undefined) throw failed(`no layer holds ${entry.path} with digest ${entry.digest}`, 'verified_root_source');
+        (index[entry.digest] ??= []).push({ path: entry.path, module: source.module });
         const object = path.join(store, objectPath);
         if (!(await pathExists(object))) {
-          const source = [...layers].reverse().find((layer) => layer.entries.get(entry.path)?.digest === entry.digest);
-          if (source === undefined) throw failed(`no layer holds ${entry.path} with digest ${entry.digest}`, 'verified_root_source');
           await mkdir(path.dirname(object), { recursive: true });
           const from = hostPathOf(source.lower, entry.path);
           await link(from, object).catch(() => copyFile(from, object));

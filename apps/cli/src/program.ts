@@ -52,7 +52,7 @@ const GROUPS: readonly CommandGroup[] = [
       ['reject [options] <approval-id>', 'reject a pending promotion'],
       ['templates', 'NodeTemplates'],
       ['nodes', 'nodes: create, list, get, set-channel'],
-      ['instances', 'NodeInstances: provision, list, get, drift, stop, start, terminate, exec'],
+      ['instances', 'NodeInstances: provision, list, get, drift, stop, start, terminate, exec, console'],
       ['token', 'bearer tokens (admin)'],
       ['events [options]', 'read the audit log (admin)'],
       ['call [options] <tool>', 'call any MCP tool by name (see GET /api/docs for the list)'],

@@ -108,6 +108,7 @@ export class AgentSessions {
       module_states: { ...heartbeat.module_states },
       services: [...heartbeat.services],
       address: heartbeat.address,
+      integrity: [...heartbeat.integrity],
     };
     const recorded = entryOf(this.deps.readModels.instances.current.instances, instanceId);
     if (recorded !== undefined && heartbeatChangesNothing(recorded, report, now)) {

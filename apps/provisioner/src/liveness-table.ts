@@ -1,4 +1,4 @@
-import type { AgentServiceStatus } from '@powernode/contracts';
+import type { AgentHeartbeat, AgentServiceStatus } from '@powernode/contracts';
 import type { InstanceLiveness } from './domain/index.js';
 
 /** What the latest heartbeat of an agent said beyond what is recorded as an event. */
@@ -12,6 +12,8 @@ export interface AgentLiveness extends InstanceLiveness {
   services: AgentServiceStatus[];
   /** A machine instance's own address, as last reported. */
   address: string | null;
+  /** Files of a machine instance's verified root the kernel refused, as last reported. */
+  integrity?: AgentHeartbeat['integrity'];
 }
 
 /**

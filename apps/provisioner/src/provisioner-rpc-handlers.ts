@@ -2,6 +2,7 @@ import { PROVISIONER_RPCS } from '@powernode/contracts';
 import { rpcHandlerTable, withStreamWriter, type RpcTransportHandler } from '@powernode/events';
 import type { Logger, ServiceHost } from '@powernode/runtime';
 import type { AgentSessions } from './agent-sessions.js';
+import type { InstanceConsoleService } from './instance-console-service.js';
 import type { InstanceExecService } from './instance-exec-service.js';
 import type { ProvisionerService } from './provisioner-service.js';
 import type { ProvisionerReadModels } from './read-models.js';
@@ -9,6 +10,7 @@ import type { ProvisionerReadModels } from './read-models.js';
 export interface ProvisionerRpcDeps {
   service: ProvisionerService;
   exec: InstanceExecService;
+  consoles: InstanceConsoleService;
   agents: AgentSessions;
   readModels: ProvisionerReadModels;
   /** Where streamed answers (exec output) are published. */
@@ -17,7 +19,7 @@ export interface ProvisionerRpcDeps {
 }
 
 /** The provisioner's commands, queries and agent calls on NATS, one handler per declaration in `PROVISIONER_RPCS`. */
-export function provisionerRpcHandlers({ service, exec, agents, readModels, nats, logger }: ProvisionerRpcDeps): Map<string, RpcTransportHandler> {
+export function provisionerRpcHandlers({ service, exec, consoles, agents, readModels, nats, logger }: ProvisionerRpcDeps): Map<string, RpcTransportHandler> {
   return rpcHandlerTable(
     PROVISIONER_RPCS,
     {
@@ -34,6 +36,7 @@ export function provisionerRpcHandlers({ service, exec, agents, readModels, nats
       execInstance: ({ input, actor }, c) => exec.exec(input, actor, c.correlation_id),
       execInstanceStream: withStreamWriter(nats, ({ input, actor }, c, writer) => exec.execStreamed(input, actor, c.correlation_id, writer)),
       driftReport: ({ input }) => service.driftReport(input.instance_id),
+      instanceConsole: ({ input }) => consoles.read(input),
       agentEnrol: (input, c) => agents.enrol(input, c.correlation_id),
       agentDesired: ({ credential }) => agents.desired(credential),
       agentHeartbeat: ({ credential, heartbeat }, c) => agents.heartbeat(credential, heartbeat, c.correlation_id),

@@ -247,7 +247,12 @@ export class ProvisionerService {
     const liveness = this.deps.liveness.get(id);
     const view = instanceView(this.deps.readModels.instances.current, id, liveness);
     const gone = view.status === 'terminated';
-    return { ...view, services: gone ? [] : (liveness?.services ?? []), address: gone ? null : (liveness?.address ?? null) };
+    return {
+      ...view,
+      services: gone ? [] : (liveness?.services ?? []),
+      address: gone ? null : (liveness?.address ?? null),
+      integrity: gone ? [] : (liveness?.integrity ?? []),
+    };
   }
 
   /** Appends the status `target` picks for the current status (null: nothing to do), decided on fresh state. */

@@ -19,6 +19,7 @@ import { DEFAULT_HEARTBEAT_KEEPALIVE_MS } from './domain/index.js';
 import { assigned, composefsOf, LATER, moduleRegistered, promotedTo, templateCreated, versionBuilt } from './domain/provisioner-fixtures.test-support.js';
 import type { AdoptOutcome, DriverInstanceStatus, HypervisorDriver, InstanceHandle, InstanceSpec } from './drivers/index.js';
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
+import { InstanceConsoleService } from './instance-console-service.js';
 import { InstanceExecService } from './instance-exec-service.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
@@ -140,7 +141,8 @@ beforeEach(async () => {
   // Swept by hand: its timer is never started.
   sweeper = new HeartbeatSweeper({ store, readModels, liveness, reconciler, intervalMs: HEARTBEAT_INTERVAL_MS, logger, clock });
   // Only the streamed exec publishes on NATS, and it is not driven here.
-  handlers = provisionerRpcHandlers({ service, exec, agents, readModels, nats: undefined as unknown as ProvisionerRpcDeps['nats'], logger });
+  const consoles = new InstanceConsoleService({ store, driver });
+  handlers = provisionerRpcHandlers({ service, exec, consoles, agents, readModels, nats: undefined as unknown as ProvisionerRpcDeps['nats'], logger });
 });
 afterEach(() => readModels.stop());
 

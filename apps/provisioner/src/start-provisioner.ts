@@ -10,8 +10,9 @@ import { CommandSyntaxError, splitArgv } from '@powernode/manifest';
 import { baseConfigShape, type Logger, type ServiceHost } from '@powernode/runtime';
 import { AgentSessions } from './agent-sessions.js';
 import { EnrolmentKeys } from './agent-secrets.js';
-import { LocalDriver, NspawnDriver, nspawnUsable, type HypervisorDriver, type LocalDriverEvent } from './drivers/index.js';
+import { LocalDriver, NspawnDriver, nspawnUsable, QemuDriver, qemuUsable, type HypervisorDriver, type LocalDriverEvent } from './drivers/index.js';
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
+import { InstanceConsoleService } from './instance-console-service.js';
 import { InstanceExecService } from './instance-exec-service.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
@@ -21,8 +22,14 @@ import { ProvisionerReadModels } from './read-models.js';
 
 export const provisionerConfigShape = {
   ...baseConfigShape,
-  /** The hypervisor driver that runs instances: `auto` picks nspawn where systemd-nspawn runs as root, else local. */
-  POWERNODE_HYPERVISOR: z.enum(['auto', 'nspawn', 'local']).default('auto'),
+  /**
+   * The hypervisor driver that runs instances: `auto` picks qemu where a KVM guest starts (TCG is too slow to be
+   * picked unasked), else nspawn where systemd-nspawn runs as root, else local.
+   */
+  POWERNODE_HYPERVISOR: z.enum(['auto', 'qemu', 'nspawn', 'local']).default('auto'),
+  /** qemu: a VM's memory and vCPUs when the instance's node or template sets none. */
+  POWERNODE_QEMU_MEMORY_MB: z.coerce.number().int().min(128).default(512),
+  POWERNODE_QEMU_VCPUS: z.coerce.number().int().min(1).max(256).default(1),
   /** How often agents report; an instance silent for three intervals is marked stale. */
   POWERNODE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5000),
   /** The gateway's port, for the default POWERNODE_GATEWAY_URL. */
@@ -44,7 +51,9 @@ type ProvisionerConfig = {
   POWERNODE_DATA_DIR: string;
   NATS_URL: string;
   OCI_REGISTRY: string;
-  POWERNODE_HYPERVISOR: 'auto' | 'nspawn' | 'local';
+  POWERNODE_HYPERVISOR: 'auto' | 'qemu' | 'nspawn' | 'local';
+  POWERNODE_QEMU_MEMORY_MB: number;
+  POWERNODE_QEMU_VCPUS: number;
   POWERNODE_HEARTBEAT_INTERVAL_MS: number;
   PORT: number;
   POWERNODE_GATEWAY_URL?: string | undefined;
@@ -102,6 +111,7 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
     logger,
   });
   const exec = new InstanceExecService({ store: host.store, driver, logger });
+  const consoles = new InstanceConsoleService({ store: host.store, driver });
   const agents = new AgentSessions({ store: host.store, readModels, liveness, keys, heartbeatIntervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
 
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(RpcHostModule, {
@@ -110,7 +120,7 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
       queue: 'provisioner',
       namespace: host.bus.namespace,
       auth: host.natsAuth,
-      handlers: provisionerRpcHandlers({ service, exec, agents, readModels, nats: host.nats, logger }),
+      handlers: provisionerRpcHandlers({ service, exec, consoles, agents, readModels, nats: host.nats, logger }),
     }),
     logger: false,
   });
@@ -125,9 +135,11 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   return { service, agents, reconciler, readModels, driver };
 }
 
-/** The driver `POWERNODE_HYPERVISOR` names; `auto` is nspawn where systemd-nspawn can run as root, else local. */
-export async function chooseHypervisor(setting: ProvisionerConfig['POWERNODE_HYPERVISOR']): Promise<{ kind: 'nspawn' | 'local'; reason: string }> {
+/** The driver `POWERNODE_HYPERVISOR` names; `auto` is qemu where KVM works, else nspawn where it can run as root, else local. */
+export async function chooseHypervisor(setting: ProvisionerConfig['POWERNODE_HYPERVISOR']): Promise<{ kind: 'qemu' | 'nspawn' | 'local'; reason: string }> {
   if (setting !== 'auto') return { kind: setting, reason: `POWERNODE_HYPERVISOR=${setting}` };
+  const qemu = await qemuUsable();
+  if (qemu.usable && qemu.kvm) return { kind: 'qemu', reason: qemu.reason };
   const nspawn = await nspawnUsable();
   return nspawn.usable ? { kind: 'nspawn', reason: nspawn.reason } : { kind: 'local', reason: nspawn.reason };
 }
@@ -151,6 +163,8 @@ async function createDriver(config: ProvisionerConfig, cacheDir: string, logger:
   switch (chosen.kind) {
     case 'nspawn':
       return new NspawnDriver({ ...options, agentEnvironment: { POWERNODE_MACHINE_SUBNET: config.POWERNODE_MACHINE_SUBNET } });
+    case 'qemu':
+      return new QemuDriver({ ...options, defaults: { memoryMb: config.POWERNODE_QEMU_MEMORY_MB, vcpus: config.POWERNODE_QEMU_VCPUS } });
     case 'local':
       return new LocalDriver(options);
     default: {

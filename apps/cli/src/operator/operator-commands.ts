@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { isPowernodeError } from '@powernode/contracts';
+import { registerInstanceConsoleCommand } from './instance-console-command.js';
 import { registerInstanceExecCommand } from './instance-exec-command.js';
 import { callTool, platformTarget } from './platform-api.js';
 
@@ -222,7 +223,7 @@ export function registerOperatorCommands(program: Command): void {
       return run(this, 'system_set_node_channel', { node_id: id, channel });
     });
 
-  const instances = program.command('instances').description('NodeInstances: provision, list, get, drift, stop, start, terminate, exec');
+  const instances = program.command('instances').description('NodeInstances: provision, list, get, drift, stop, start, terminate, exec, console');
   instances
     .command('provision <node-id>')
     .description('provision an instance of a node')
@@ -263,6 +264,7 @@ export function registerOperatorCommands(program: Command): void {
       });
   }
   registerInstanceExecCommand(instances);
+  registerInstanceConsoleCommand(instances);
 
   const token = program.command('token').description('bearer tokens (admin)');
   token

@@ -15,6 +15,7 @@ export function provisionerOperations(rpc: RpcClient): Operation[] {
     forwarded({ rpc, declaration: PROVISIONER_RPCS.listInstances }),
     forwarded({ rpc, declaration: PROVISIONER_RPCS.getInstance }),
     forwarded({ rpc, declaration: PROVISIONER_RPCS.driftReport }),
+    forwarded({ rpc, declaration: PROVISIONER_RPCS.instanceConsole }),
     forwarded({ rpc, declaration: PROVISIONER_RPCS.terminateInstance }),
     forwarded({ rpc, declaration: PROVISIONER_RPCS.stopInstance }),
     forwarded({ rpc, declaration: PROVISIONER_RPCS.startInstance }),

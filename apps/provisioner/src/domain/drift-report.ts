@@ -23,6 +23,8 @@ export interface InstanceDriftReport extends DriftReport {
   unresolved: UnresolvedReason[];
   /** Units of desired modules that systemd reports failed inside the instance. */
   services_failed: Array<{ module: string; name: string; since: string | null }>;
+  /** Files the kernel refused to read because they do not match their signed digest (a QEMU machine's verified root). */
+  integrity: Array<{ path: string; module: string | null; detected_at: string }>;
 }
 
 /**
@@ -49,10 +51,12 @@ export function driftReport(desired: Pick<DesiredModules, 'modules'>, running: R
 export function instanceDriftReport(desired: DesiredModules, instance: InstanceView): InstanceDriftReport {
   const report = driftReport(desired, instance.running_module_digests);
   const services_failed = (instance.services ?? []).filter((s) => s.state === 'failed').map((s) => ({ module: s.module, name: s.name, since: s.since }));
+  const integrity = (instance.integrity ?? []).map((v) => ({ path: v.path, module: v.module, detected_at: v.detected_at }));
   return {
     ...report,
-    drift: report.drift || services_failed.length > 0,
+    drift: report.drift || services_failed.length > 0 || integrity.length > 0,
     services_failed,
+    integrity,
     instance_id: instance.id,
     missing_count: Object.keys(report.missing).length,
     extra_count: Object.keys(report.extra).length,

@@ -133,3 +133,4 @@ export {
 export { agentCredentialsProjection, instanceOfCredential, type AgentCredentialsModel } from './agent-credentials.projection.js';
 export { agentDesiredState, desiredGeneration } from './agent-desired-state.js';
 export { artifactCacheRoots } from './artifact-cache-roots.js';
+export { existingInstance } from './instance-refusals.js';

@@ -35,6 +35,8 @@ export interface InstanceView {
   services?: AgentServiceStatus[];
   /** A machine instance's own address, which the host reaches it at; from the liveness table like `services`. */
   address?: string | null;
+  /** Files of a machine instance's verified root that the kernel refused (integrity_violation); from the liveness table. */
+  integrity?: Array<{ path: string; module: string | null; detected_at: string }>;
 }
 
 export interface InstancesReadModel {

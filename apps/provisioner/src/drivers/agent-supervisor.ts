@@ -110,6 +110,9 @@ export class AgentSupervisor {
     if (spec.ca_pem !== undefined) env['POWERNODE_CA_PEM'] = spec.ca_pem;
     if (this.options.cacheDir !== undefined) env['POWERNODE_AGENT_CACHE_DIR'] = this.options.cacheDir;
     Object.assign(env, this.options.agentEnvironment);
+    // A VM's resources: the spec's, over the driver's defaults.
+    if (spec.memory_mb !== undefined) env['POWERNODE_QEMU_MEMORY_MB'] = String(spec.memory_mb);
+    if (spec.vcpus !== undefined) env['POWERNODE_QEMU_VCPUS'] = String(spec.vcpus);
     return env;
   }
 

@@ -68,7 +68,7 @@ function agentCommand(): string {
 }
 
 /** Starts registry, gate and platform; heartbeats every 300 ms. */
-export async function startE2ePlatform(options: { hypervisor?: 'local' | 'nspawn' } = {}): Promise<E2ePlatform> {
+export async function startE2ePlatform(options: { hypervisor?: 'local' | 'nspawn' | 'qemu' } = {}): Promise<E2ePlatform> {
   const registry = await startRegistry();
   const gate = await startRegistryGate(registry.host);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'pn-e2e-'));

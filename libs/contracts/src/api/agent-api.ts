@@ -77,6 +77,15 @@ export const agentHeartbeat = z.object({
   services: z.array(agentServiceStatus).max(500).default([]),
   /** A machine instance's own address, which the host reaches it at (null where the instance has none). */
   address: z.ipv4().nullable().default(null),
+  /**
+   * Files of a machine instance's verified root that the kernel refused to read (their content does not match
+   * the fs-verity digest the signed metadata names): `integrity_violation`, per path, with the module whose
+   * layer ships it (null: the generation's own files).
+   */
+  integrity: z
+    .array(z.object({ path: z.string().max(4096), module: z.string().nullable(), detected_at: z.string() }))
+    .max(100)
+    .default([]),
   agent_version: z.string(),
   boot_id: z.string(),
 });

@@ -63,6 +63,22 @@ const execArgument = z
   .refine((arg) => !arg.includes('\u0000'), 'must not contain a NUL character (arguments are C strings)');
 
 /** `system_exec_instance`: argv is executed as argv on the instance, never handed to a shell. */
+/** `powernode instances console`: the VM's serial console from byte `from`, or its last `tail_bytes` (default 64 KiB). */
+export const instanceConsoleInput = z.preprocess(
+  withInstanceIdAlias,
+  z.object({
+    id: z.string().min(1).max(200),
+    from: z.coerce.number().int().min(0).optional(),
+    tail_bytes: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1024 * 1024)
+      .optional(),
+  }),
+);
+export type InstanceConsoleInput = z.infer<typeof instanceConsoleInput>;
+
 export const execInstanceInput = z.preprocess(
   withInstanceIdAlias,
   z.object({

@@ -25,6 +25,7 @@ import {
   createNodeInput,
   driftReportInput,
   execInstanceInput,
+  instanceConsoleInput,
   instanceIdInput,
   listInstancesInput,
   listNodesInput,
@@ -283,6 +284,14 @@ export const PROVISIONER_RPCS = {
   }),
   /** Like execInstance, but the output goes to the subject in the request's Powernode-Stream-Subject header as it comes. */
   execInstanceStream: rpc('provisioner.instance.exec_stream', rpcRequestSchema(execInstanceInput)),
+  instanceConsole: publicRpc('provisioner.instance.console', instanceConsoleInput, {
+    tool: 'system_instance_console',
+    title: "An instance's serial console",
+    description:
+      'The serial console of a VM instance (qemu driver), kept across its boots: from byte `from`, or its last `tail_bytes` (default 64 KiB, at most 1 MiB a read). Answers {instance_id, text, next_offset, size}; pass next_offset as `from` to follow. Instances of drivers without a console are refused (conflict).',
+    permission: 'read',
+    rest: { method: 'GET', path: '/instances/{id}/console' },
+  }),
   driftReport: publicRpc('provisioner.instance.drift', driftReportInput, {
     tool: 'system_drift_report',
     title: 'Drift report',
