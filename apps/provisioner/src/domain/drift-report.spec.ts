@@ -87,6 +87,14 @@ describe('drift report', () => {
     });
   });
 
+  it('says drift when the kernel refused a file of the instance, listing it under integrity', () => {
+    const events = myRedisRunningLive();
+    const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
+    const view = instanceView(foldEvents(instancesProjection, events), INSTANCE_ID);
+    const integrity = [{ path: '/etc/redis/redis.conf', module: 'my-redis', detected_at: T1 }];
+    expect(instanceDriftReport(desired, { ...view, integrity })).toMatchObject({ drift: true, missing: {}, mismatched: {}, services_failed: [], integrity });
+  });
+
   it('gives the tutorial its { drift: false } once my-redis runs at the live digest', () => {
     const events = myRedisRunningLive();
     const desired = desiredModulesFor(foldEvents(desiredStateProjection, events), { instance_id: INSTANCE_ID });
@@ -101,6 +109,7 @@ describe('drift report', () => {
       extra_count: 0,
       mismatched_count: 0,
       services_failed: [],
+      integrity: [],
       last_heartbeat_at: T1,
       heartbeat_stale: false,
       unresolved: [],
