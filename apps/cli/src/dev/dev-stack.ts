@@ -186,6 +186,12 @@ function ensureMachineTools(out: (line: string) => void): void {
 const MACHINE_TOOLS: ReadonlyArray<readonly [string, string]> = [
   ['systemd-nspawn', 'systemd-container'],
   ['mmdebstrap', 'mmdebstrap'],
+  // The qemu driver (POWERNODE_HYPERVISOR=qemu): QEMU, and what its initramfs and verified roots are built with.
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['busybox', 'busybox-static'],
+  ['cpio', 'cpio'],
+  ['setfattr', 'attr'],
+  ['gcc', 'gcc'],
 ];
 
 function requireExecutable(name: string, debianPackage: string, out: (line: string) => void): string {
