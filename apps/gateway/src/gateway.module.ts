@@ -152,7 +152,10 @@ export class GatewayModule {
     server.get('/mcp', mcpHandler(runtime.operations, runtime.authenticator, logger));
     const doc = openApiDocument(runtime.operations);
     server.get('/api/docs', (_req: Request, res: Response) => void res.json(doc));
-    server.get(WEB_APP_PREFIX, (_req: Request, res: Response) => res.redirect(308, `${WEB_APP_PREFIX}/`));
+    // `/app` alone gets the trailing slash the page's relative paths need (the route also matches `/app/`).
+    server.get(WEB_APP_PREFIX, (req: Request, res: Response, next: NextFunction) =>
+      req.originalUrl.split('?')[0] === WEB_APP_PREFIX ? res.redirect(308, `${WEB_APP_PREFIX}/`) : next(),
+    );
     server.use(WEB_APP_PREFIX, webAppHandler());
     server.get('/metrics', (_req: Request, res: Response) => {
       res.type('text/plain; version=0.0.4').send(runtime.metrics.render({ ...readModelPositions(runtime.readModels), powernode_event_store_open: 1 }));

@@ -156,6 +156,9 @@ describe('the web UI under /app', () => {
     expect(asset.headers.get('cache-control')).toContain('immutable');
     expect((await fetch(`${p.url}/app/assets/missing-123.js`)).status).toBe(404);
     expect((await fetch(`${p.url}/app`, { redirect: 'manual' })).status).toBe(308);
+    const root = await fetch(`${p.url}/app/`, { redirect: 'manual' });
+    expect(root.status).toBe(200);
+    expect(root.headers.get('content-type')).toMatch(/^text\/html/);
   });
 
   it('GET /whoami names the caller, the role and its permissions', async () => {

@@ -5,7 +5,7 @@ import type { ModuleView } from '../api/api-types.js';
 import { ErrorMessage, Field, SelectField, CopyButton } from '../components/widgets.js';
 import { fieldErrors, type FieldIssue } from '../domain/field-errors.js';
 import { Link } from '../router.js';
-import { useSession } from '../session/session.js';
+import { useCan, useSession } from '../session/session.js';
 
 const FIELDS = ['name', 'display_name', 'category', 'variety', 'gitea_repo_full_name', 'cosign_identity_regexp', 'cosign_issuer_regexp'] as const;
 type Form = Record<(typeof FIELDS)[number], string>;
@@ -24,6 +24,18 @@ function localIssues(form: Form): FieldIssue[] {
 
 /** Tutorial step 5 as a form; on success the webhook secret is shown once. */
 export function ModuleNew() {
+  if (!useCan('change')) {
+    return (
+      <section>
+        <h1>Register a module</h1>
+        <p>Your role cannot register modules: that needs an operator or admin token.</p>
+      </section>
+    );
+  }
+  return <ModuleForm />;
+}
+
+function ModuleForm() {
   const { api } = useSession();
   const [form, setForm] = useState<Form>({
     name: '',
