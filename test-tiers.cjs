@@ -12,6 +12,7 @@
 const e2e = [
   'apps/provisioner/test/e2e/**/*.spec.ts',
   '**/*.e2e.spec.ts',
+  'apps/web/test/**/*.e2e.spec.ts',
   'apps/agent/test/init-isolation.spec.ts',
   'libs/debian-build/src/module-packages.spec.ts',
 ];
