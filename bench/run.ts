@@ -11,6 +11,7 @@ import { benchMachines } from './machines.bench.js';
 import { benchProjectionFold } from './projection-fold.bench.js';
 import { benchProvisioning } from './provisioning.bench.js';
 import { benchSupplyChain } from './supply-chain.bench.js';
+import { benchUi } from './ui.bench.js';
 
 const benches: Record<string, (report: (line: string) => void) => Promise<void>> = {
   'event-store': benchEventStore,
@@ -22,6 +23,7 @@ const benches: Record<string, (report: (line: string) => void) => Promise<void>>
   provisioning: benchProvisioning,
   machines: benchMachines,
   cli: benchCli,
+  ui: benchUi,
 };
 
 const wanted = process.argv.slice(2);

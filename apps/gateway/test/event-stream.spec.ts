@@ -122,7 +122,7 @@ describe('GET /api/v1/system/events/stream', () => {
   it('refuses a Last-Event-ID that is not a log position', async () => {
     const res = await fetch(`${p.url}/api/v1/system/events/stream`, { headers: { authorization: `Bearer ${p.adminToken}`, 'last-event-id': 'abc' } });
     expect(res.status).toBe(400);
-    expect((await res.json()).code).toBe('validation_failed');
+    expect(((await res.json()) as { code: string }).code).toBe('validation_failed');
   });
 
   it('gives a viewer every event but withholds the data only an administrator reads', async () => {
