@@ -8,11 +8,16 @@
 //              share the cores; every such test takes unique names and its own bus namespace, and lets the servers
 //              it starts bind port 0 and say which port they got (never a port picked free beforehand, which
 //              another worker's socket could take first).
-// e2e          boots machines or runs the whole supply chain; heavy on its own, so one file at a time.
+// e2e          runs the whole supply chain or isolates real commands; heavy on its own, so one file at a time.
+// machines     boots real machines (systemd-nspawn, QEMU): the heaviest tier, on its own after e2e.
+// browser      drives the web UI in a real Chromium, on its own last.
+const machines = ['apps/provisioner/test/e2e/machine-instances.spec.ts', 'apps/provisioner/test/e2e/qemu-instances.spec.ts'];
+
+const browser = ['apps/web/test/**/*.e2e.spec.ts'];
+
 const e2e = [
   'apps/provisioner/test/e2e/**/*.spec.ts',
   '**/*.e2e.spec.ts',
-  'apps/web/test/**/*.e2e.spec.ts',
   'apps/agent/test/init-isolation.spec.ts',
   'libs/debian-build/src/module-packages.spec.ts',
 ];
@@ -77,7 +82,7 @@ const integration = [
   'libs/testing/src/loopback-port.spec.ts',
 ];
 
-const TIERS = ['unit', 'integration', 'e2e'];
+const TIERS = ['unit', 'integration', 'e2e', 'machines', 'browser'];
 
 /**
  * The jest `testMatch` of one project in one tier: its usual globs narrowed to the tier's files. Later
@@ -88,14 +93,18 @@ function tierTestMatch(tier, root, projectTestMatch) {
   const not = (globs) => abs(globs).map((g) => `!${g}`);
   switch (tier) {
     case 'unit':
-      return [...projectTestMatch, ...not(integration), ...not(e2e)];
+      return [...projectTestMatch, ...not(integration), ...not(e2e), ...not(machines), ...not(browser)];
     case 'integration':
-      return [...abs(integration), ...not(e2e)];
+      return [...abs(integration), ...not(e2e), ...not(machines), ...not(browser)];
     case 'e2e':
-      return abs(e2e);
+      return [...abs(e2e), ...not(machines), ...not(browser)];
+    case 'machines':
+      return abs(machines);
+    case 'browser':
+      return abs(browser);
     default:
       throw new Error(`unknown test tier "${tier}": ${TIERS.join(', ')}`);
   }
 }
 
-module.exports = { TIERS, tierTestMatch, e2e, integration };
+module.exports = { TIERS, tierTestMatch, e2e, integration, machines, browser };

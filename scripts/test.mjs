@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every project's jest suite (or one: --project NAME) in native ESM mode, tier by tier (test-tiers.cjs):
-// unit and integration side by side, then e2e; `--tier NAME` (repeatable) runs only those. Prints each tier's
+// unit and integration side by side, then e2e, machines and browser one after another; `--tier NAME`
+// (repeatable) runs only those. Prints each tier's
 // wall time and ends with the plain summary line `N passed, N failed` that CI reads; POWERNODE_TEST_TIMES names
 // a file that gets one `tier seconds passed|failed` line per tier. Exit code is non-zero on any failure.
 // Jest runs the sources through swc, but the services, agents and CLI that tests spawn run the compiled
@@ -18,9 +19,15 @@ if (build.status !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
-const { TIERS, integration: integrationFiles, e2e: e2eFiles } = createRequire(import.meta.url)('../test-tiers.cjs');
+const {
+  TIERS,
+  integration: integrationFiles,
+  e2e: e2eFiles,
+  machines: machineFiles,
+  browser: browserFiles,
+} = createRequire(import.meta.url)('../test-tiers.cjs');
 // A renamed or deleted spec left in the lists would quietly run in the unit tier under its new name.
-for (const file of [...integrationFiles, ...e2eFiles]) {
+for (const file of [...integrationFiles, ...e2eFiles, ...machineFiles, ...browserFiles]) {
   if (!file.includes('*') && !existsSync(path.join(root, file))) console.error(`test-tiers.cjs lists ${file}, which does not exist: update the list`);
 }
 
@@ -45,12 +52,13 @@ const chosen = tiers.length > 0 ? TIERS.filter((t) => tiers.includes(t)) : TIERS
 // could take first: servers bind port 0 and report the port they got (libs/testing: reportedPort), and where a
 // program must be told a fixed port its test starts again on a new one when the bind fails.
 const integrationWorkers = process.env.POWERNODE_TEST_WORKERS || '3';
-const WORKERS = { unit: '1', integration: integrationWorkers, e2e: '1' };
+const WORKERS = { unit: '1', integration: integrationWorkers, e2e: '1', machines: '1', browser: '1' };
 const optionArgs = jestArgs.includes('--') ? jestArgs.slice(0, jestArgs.indexOf('--')) : jestArgs;
 const userSetsWorkers = optionArgs.some((a) => /^(--maxWorkers|-w|--runInBand|-i)(=|$)/.test(a));
-// The tiers that run at the same time: unit needs one core's worth, integration mostly waits; the heavy e2e
-// tier (machines) gets the machine to itself afterwards.
-const waves = [chosen.filter((t) => t !== 'e2e'), chosen.filter((t) => t === 'e2e')].filter((w) => w.length > 0);
+// The tiers that run at the same time: unit needs one core's worth, integration mostly waits; each heavy tier
+// (e2e, machines, browser) gets the machine to itself afterwards, so each prints a time of its own.
+const SIDE_BY_SIDE = ['unit', 'integration'];
+const waves = [chosen.filter((t) => SIDE_BY_SIDE.includes(t)), ...chosen.filter((t) => !SIDE_BY_SIDE.includes(t)).map((t) => [t])].filter((w) => w.length > 0);
 const width = Math.max(...chosen.map((t) => t.length));
 
 /** Runs one tier as its own jest process; its output is prefixed with the tier's name when others run beside it. */
