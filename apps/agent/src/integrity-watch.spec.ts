@@ -6,8 +6,10 @@ const INDEX: IntegrityIndex = { [DIGEST]: [{ path: '/etc/redis/redis.conf', modu
 describe('kernel integrity lines', () => {
   it("reads the inode of an object whose page failed fs-verity's Merkle tree", () => {
     const record = '3,1234,56789012,-;fs-verity (vdc, inode 1042): FILE CORRUPTED! pos=0, level=-1, want_hash=sha256:00, real_hash=sha256:11';
-    expect(parseKernelIntegrityLine(record)).toEqual({ kind: 'inode', inode: 1042 });
-    expect(digestOfEvent({ kind: 'inode', inode: 1042 }, INDEX, new Map([[1042, DIGEST]]))).toBe(DIGEST);
+    expect(parseKernelIntegrityLine(record)).toEqual({ kind: 'inode', device: 'vdc', inode: 1042 });
+    expect(digestOfEvent({ kind: 'inode', device: 'vdc', inode: 1042 }, INDEX, new Map([['vdc:1042', DIGEST]]))).toBe(DIGEST);
+    // The same inode number in another store is another object.
+    expect(digestOfEvent({ kind: 'inode', device: 'vdd', inode: 1042 }, INDEX, new Map([['vdc:1042', DIGEST]]))).toBeNull();
   });
 
   it('reads the object name overlayfs refused for a wrong or missing fs-verity digest', () => {
@@ -19,6 +21,6 @@ describe('kernel integrity lines', () => {
 
   it('ignores every other kernel line, and inodes that are no object', () => {
     expect(parseKernelIntegrityLine('6,1,1,-;EXT4-fs (vdb): mounted filesystem')).toBeNull();
-    expect(digestOfEvent({ kind: 'inode', inode: 7 }, INDEX, new Map())).toBeNull();
+    expect(digestOfEvent({ kind: 'inode', device: 'vdc', inode: 7 }, INDEX, new Map())).toBeNull();
   });
 });

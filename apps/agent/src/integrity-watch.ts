@@ -25,24 +25,24 @@ export interface IntegrityViolation {
 }
 
 /** What one kernel log line says about an object: its inode in the store, or its file name; null when nothing. */
-export type KernelIntegrityEvent = { kind: 'inode'; inode: number } | { kind: 'object_name'; name: string };
+export type KernelIntegrityEvent = { kind: 'inode'; device: string; inode: number } | { kind: 'object_name'; name: string };
 
 /** Parses one /dev/kmsg record (`prio,seq,ts,flags;message`). */
 export function parseKernelIntegrityLine(record: string): KernelIntegrityEvent | null {
   const message = record.includes(';') ? record.slice(record.indexOf(';') + 1) : record;
-  const corrupted = /fs-verity \([^,]+, inode (\d+)\): FILE CORRUPTED/.exec(message);
-  if (corrupted !== null) return { kind: 'inode', inode: Number(corrupted[1]) };
+  const corrupted = /fs-verity \(([^,]+), inode (\d+)\): FILE CORRUPTED/.exec(message);
+  if (corrupted !== null) return { kind: 'inode', device: corrupted[1]!, inode: Number(corrupted[2]) };
   const digest = /overlayfs: lower file '([0-9a-f]{62})' has (?:the wrong|no) fs-verity digest/.exec(message);
   if (digest !== null) return { kind: 'object_name', name: digest[1]! };
   return null;
 }
 
 /** digest → the files it backs, as the keeper wrote it (integrity-index.json). */
-export type IntegrityIndex = Record<string, Array<{ path: string; module: string | null }>>;
+export type IntegrityIndex = Record<string, Array<{ path: string; module: string | null; store?: string }>>;
 
-/** The digest an event names, given the store's inodes (inode → digest). */
-export function digestOfEvent(event: KernelIntegrityEvent, index: IntegrityIndex, inodes: ReadonlyMap<number, string>): string | null {
-  if (event.kind === 'inode') return inodes.get(event.inode) ?? null;
+/** The digest an event names, given the stores' objects (`<device>:<inode>` → digest). */
+export function digestOfEvent(event: KernelIntegrityEvent, index: IntegrityIndex, inodes: ReadonlyMap<string, string>): string | null {
+  if (event.kind === 'inode') return inodes.get(`${event.device}:${event.inode}`) ?? null;
   return Object.keys(index).find((digest) => digest.replace(/^sha256:/, '').slice(2) === event.name) ?? null;
 }
 
@@ -53,7 +53,7 @@ export class IntegrityWatch {
   private handle: FileHandle | undefined;
   private timer: NodeJS.Timeout | undefined;
   private index: IntegrityIndex = {};
-  private inodes: Map<number, string> | undefined;
+  private inodes: Map<string, string> | undefined;
   private readonly reported = new Set<string>();
 
   constructor(private readonly options: { indexFile: string; objectsDir: string; logger: Logger; onViolation: (violations: IntegrityViolation[]) => void }) {}
@@ -114,14 +114,25 @@ export class IntegrityWatch {
     if (found.length > 0) this.options.onViolation(found);
   }
 
-  /** Every object's inode in the store: the fs-verity message names the inode, not the file. */
-  private async storeInodes(): Promise<Map<number, string>> {
-    const inodes = new Map<number, string>();
-    const root = path.join(this.options.objectsDir, 'objects');
-    for (const prefix of await readdir(root).catch(() => [] as string[])) {
-      for (const rest of await readdir(path.join(root, prefix)).catch(() => [] as string[])) {
-        const info = await stat(path.join(root, prefix, rest)).catch(() => null);
-        if (info !== null) inodes.set(info.ino, `sha256:${prefix}${rest}`);
+  /**
+   * Every object of every store by device and inode: the fs-verity message names those, not the file. A
+   * store's device name (vdc…) is its mount's source in /proc/self/mountinfo.
+   */
+  private async storeInodes(): Promise<Map<string, string>> {
+    const inodes = new Map<string, string>();
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+    for (const store of await readdir(this.options.objectsDir).catch(() => [] as string[])) {
+      const mountPoint = path.join(this.options.objectsDir, store);
+      const line = mounts.split('\n').find((l) => l.split(' ')[4] === mountPoint);
+      const source = line?.split(' - ')[1]?.split(' ')[1];
+      if (source === undefined) continue;
+      const device = path.basename(source);
+      const root = path.join(mountPoint, 'objects');
+      for (const prefix of await readdir(root).catch(() => [] as string[])) {
+        for (const rest of await readdir(path.join(root, prefix)).catch(() => [] as string[])) {
+          const info = await stat(path.join(root, prefix, rest)).catch(() => null);
+          if (info !== null) inodes.set(`${device}:${info.ino}`, `sha256:${prefix}${rest}`);
+        }
       }
     }
     return inodes;

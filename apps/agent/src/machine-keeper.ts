@@ -46,6 +46,8 @@ import { WakeableSleep } from './wakeable-sleep.js';
 const KEEPER_VERSION = '0.1.0';
 const ABANDONED_DOWNLOAD_IDLE_MS = 10 * 60 * 1000;
 const WATCH_INTERVAL_MS = 1_000;
+/** A machine that ran this long since its boot counts as healthy: its next death is booted again at once. */
+const HEALTHY_RUN_MS = 5 * 60 * 1000;
 const MAX_REQUEST_BYTES = 64 * 1024;
 const COMPOSITION_FILE = 'composition.json';
 const ROOT_DIR_SHAPE = /^roots\/[A-Za-z0-9][A-Za-z0-9._~-]{0,140}$/;
@@ -88,6 +90,11 @@ export class MachineKeeper {
   private heartbeatIntervalMs = 10_000;
   private errors: ReconcileError[] = [];
   private failedAttempts = 0;
+  /** Deaths of the machine in a row (each soon after its boot); reset once it ran HEALTHY_RUN_MS. */
+  private deaths = 0;
+  private lastBootAt = 0;
+  /** A dead machine waits out its delay before it is booted again. */
+  private rebootDue = false;
   private nextAttemptAt = 0;
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -176,7 +183,24 @@ export class MachineKeeper {
       await this.bootstrap();
       return;
     }
-    if (await this.deps.machine.running()) return;
+    if (await this.deps.machine.running()) {
+      if (this.deaths > 0 && Date.now() - this.lastBootAt > HEALTHY_RUN_MS) this.deaths = 0;
+      return;
+    }
+    // After a boot that failed (and was powered off), the machine is down on purpose: the failure's backoff applies.
+    if (!this.rebootDue && this.failedAttempts === 0) {
+      // The machine died on its own (QEMU or nspawn killed, a guest panic): reported, and booted again at
+      // once the first time, after a growing delay when it keeps dying soon after each boot.
+      this.deaths += 1;
+      const delay = this.deaths === 1 ? 0 : retryDelayMs(this.deaths - 1, this.config.retryInitialMs, this.config.retryMaxMs);
+      await this.reportDeath(current, delay);
+      if (delay > 0) {
+        this.rebootDue = true;
+        this.nextAttemptAt = Date.now() + delay;
+        return;
+      }
+    }
+    this.rebootDue = false;
     this.logger.warn({ root: current }, 'the machine is not running; booting it');
     try {
       await this.bootRoot(await this.readComposition(current));
@@ -199,6 +223,17 @@ export class MachineKeeper {
     } catch (error) {
       await this.recordFailure(error instanceof ComposeFailed ? error.errors : [{ module_name: null, message: errorMessage(error) }]);
     }
+  }
+
+  /** Heartbeats that the machine died (no agent runs inside to say anything) and when it boots again. */
+  private async reportDeath(rootDir: string, delayMs: number): Promise<void> {
+    const message = `the machine stopped unexpectedly (${this.deaths} time(s) in a row); booting it again${delayMs > 0 ? ` in ${Math.round(delayMs / 1000)} s` : ''}`;
+    this.logger.error({ root: rootDir, deaths: this.deaths, reboot_in_ms: delayMs }, message);
+    if (this.credential === undefined) return;
+    const heartbeat = heartbeatOf(null, [{ module_name: null, message }], { version: KEEPER_VERSION, bootId: this.bootId });
+    await this.deps.gateway
+      .heartbeat(this.credential, heartbeat)
+      .catch((error: unknown) => this.logger.warn({ err: errorMessage(error) }, 'heartbeat not delivered'));
   }
 
   private recordSuccess(): void {
@@ -320,6 +355,7 @@ export class MachineKeeper {
     } finally {
       this.booting = false;
     }
+    this.lastBootAt = Date.now();
     this.logger.info({ generation: composition.generation, root: composition.root_dir }, 'machine booted');
   }
 

@@ -20,7 +20,7 @@ import { guestInitScript } from './qemu-guest-init.js';
  */
 
 /** What the init needs, in load order after dependencies (computed with modprobe --show-depends). */
-const GUEST_MODULES = ['virtio_blk', 'virtio_net', 'erofs', 'overlay', 'ext4', '9p', '9pnet_virtio'];
+const GUEST_MODULES = ['virtio_blk', 'virtio_net', 'virtio_balloon', 'erofs', 'overlay', 'ext4', '9p', '9pnet_virtio'];
 /** Debian's metapackage whose dependency names the kernel image. */
 const KERNEL_METAPACKAGE = 'linux-image-amd64';
 const KERNEL_SUITE = 'bookworm-backports';

@@ -4,16 +4,19 @@
  *
  *   /dev/vda … /dev/vd<N>   the root's read-only erofs layer images, highest first (`pn.layers=N`)
  *   next disk              the instance's writable ext4 (the overlay's upper and work dirs, kept across boots)
- *   next disk (optional)   the object store (`pn.objects=1`): ext4 holding objects/<2 hex>/<62 hex>, whose
- *                          files get fs-verity enabled here (the host kernel cannot), then the root is the
- *                          composefs-style overlay: `pn.layers` is then the erofs metadata image alone, its
- *                          files redirecting to the objects, mounted with verity=require
+ *   next disks (optional)  the object stores (`pn.objects=N`, read-only): ext4 images holding
+ *                          objects/<2 hex>/<62 hex> with fs-verity enabled; the root is then the composefs-style
+ *                          overlay: `pn.layers` is the erofs metadata image alone, its files redirecting to the
+ *                          objects, mounted with verity=require (the stores stay visible read-only at
+ *                          /opt/powernode/objects/<n>)
  *   9p `pnlink`            the keeper's link directory (read-write), mounted by systemd at /run/powernode
- *                          (the store stays visible read-only at /opt/powernode/objects)
  *   9p `pnrt`, `pnmods`, `pnlibs`, `pnagent`
  *                          Node.js and package.json, node_modules, libs, apps/agent, read-only, under /opt/powernode
  *
- * Then it switches to systemd. Network: QEMU's user-mode network, the guest at 10.0.2.15, the host at 10.0.2.2.
+ * `pn.mode=verity` is another job: every disk attached is an object store to enable fs-verity on (the host
+ * kernel cannot), after which the machine powers off; see qemu-machine.ts.
+ *
+ * Otherwise it switches to systemd. Network: QEMU's user-mode network, the guest at 10.0.2.15, the host at 10.0.2.2.
  * The units it writes (the link mount, the exec channel, the agent's ordering after the link) go to the
  * instance's upper, rewritten every boot, so the composed root and its hash are the same as on nspawn.
  */
@@ -30,16 +33,31 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 fail() { echo "powernode-init: $*"; echo o > /proc/sysrq-trigger; poweroff -f; }
 for m in $(cat /modules.order); do insmod /lib/modules/$m 2>/dev/null; done
-LAYERS=0; OBJECTS=0
+LAYERS=0; OBJECTS=0; MODE=boot
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     pn.layers=*) LAYERS=\${arg#pn.layers=} ;;
     pn.objects=*) OBJECTS=\${arg#pn.objects=} ;;
+    pn.mode=*) MODE=\${arg#pn.mode=} ;;
   esac
 done
-echo "powernode-init: $LAYERS layer(s), object store: $OBJECTS"
 for i in $(seq 1 50); do [ -b /dev/vda ] && break; sleep 0.1; done
 disk() { echo /dev/vd$(echo abcdefghijklmnopqrstuvwxyz | cut -c$1); }
+if [ "$MODE" = verity ]; then
+  i=1
+  while [ -b $(disk $i) ]; do
+    mkdir -p /mnt/$i
+    if mount -t ext4 $(disk $i) /mnt/$i && /bin/pn-verity-enable /mnt/$i/objects && umount /mnt/$i; then
+      echo "powernode-verity: store $i enabled"
+    else
+      echo "powernode-verity: store $i failed"
+    fi
+    i=$((i + 1))
+  done
+  sync
+  poweroff -f
+fi
+echo "powernode-init: $LAYERS layer(s), $OBJECTS object store(s)"
 LOWER=""
 i=1
 while [ $i -le $LAYERS ]; do
@@ -52,14 +70,18 @@ mount -t ext4 $(disk $i) /upper || fail "cannot mount the instance disk $(disk $
 mkdir -p /upper/upper /upper/work
 rm -rf /upper/work/*
 i=$((i + 1))
-if [ "$OBJECTS" = 1 ]; then
-  mkdir -p /objects
-  mount -t ext4 -o ro $(disk $i) /objects || fail "cannot mount the object store $(disk $i)"
+if [ "$OBJECTS" -gt 0 ]; then
+  DATA=""
+  j=1
+  while [ $j -le $OBJECTS ]; do
+    mkdir -p /objects/$j
+    mount -t ext4 -o ro $(disk $i) /objects/$j || fail "cannot mount object store $j ($(disk $i))"
+    DATA="$DATA::/objects/$j"
+    i=$((i + 1))
+    j=$((j + 1))
+  done
   # Each object's fs-verity digest is what the metadata image demands; a missing or altered object fails to read.
-  mount -o remount,rw /objects
-  /bin/pn-verity-enable /objects/objects || fail "cannot enable fs-verity on the object store"
-  mount -o remount,ro /objects
-  mount -t overlay overlay -o "lowerdir=$LOWER::/objects,upperdir=/upper/upper,workdir=/upper/work,metacopy=on,redirect_dir=on,verity=require" /newroot \\
+  mount -t overlay overlay -o "lowerdir=$LOWER$DATA,upperdir=/upper/upper,workdir=/upper/work,metacopy=on,redirect_dir=on,verity=require" /newroot \\
     || fail "cannot mount the verified root"
 else
   mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=/upper/upper,workdir=/upper/work" /newroot || fail "cannot mount the root"
@@ -72,11 +94,13 @@ share pnrt $R/.rt
 share pnmods $R/app/node_modules
 share pnlibs $R/app/libs
 share pnagent $R/app/apps/agent
-if [ "$OBJECTS" = 1 ]; then
+j=1
+while [ $j -le $OBJECTS ]; do
   # Kept visible (read-only) for the agent, which names the file behind an object the kernel refused.
-  mkdir -p $R/objects
-  mount --move /objects $R/objects
-fi
+  mkdir -p $R/objects/$j
+  mount --move /objects/$j $R/objects/$j
+  j=$((j + 1))
+done
 ln -s .rt/node $R/node
 ln -s ../.rt/package.json $R/app/package.json
 mount -o remount,ro /newroot/opt

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -22,9 +22,9 @@ import { stackImages } from './layer-images.js';
 import { linkDirOf } from './machine-link.js';
 import type { MachineNetwork } from './machine-network.js';
 import type { BootOptions } from './nspawn-machine.js';
-import { ensureGuestBootAssets } from './qemu-boot-assets.js';
+import { ensureGuestBootAssets, type GuestBootAssets } from './qemu-boot-assets.js';
 import { GUEST_EXEC_PORT } from './qemu-guest-init.js';
-import { ensureVerifiedRootImages } from './verified-root.js';
+import { ensureVerifiedRootImages, markVerityEnabled, verityEnabled } from './verified-root.js';
 import { readStack, stackLowers } from './stacked-root.js';
 
 /*
@@ -73,9 +73,30 @@ export interface QemuExecChannel {
 
 const RUNTIME_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** TCG on two shared cores boots a Debian systemd in 20–60 s; a KVM guest in a few. */
-const BOOT_TIMEOUT_MS = 240_000;
+const BOOT_TIMEOUT_MS = 600_000;
 const POWEROFF_GRACE_MS = 20_000;
 const DISK_SIZE = '4G';
+/** Enabling fs-verity reads every object once: a minute or two for a Debian base under TCG. */
+const VERITY_TIMEOUT_MS = 20 * 60 * 1000;
+const STORE_LOCK_STALE_MS = VERITY_TIMEOUT_MS + 60_000;
+
+/** Takes `<store>.lock` (waiting while another keeper holds it, taking over one left by a dead keeper). */
+async function lockStore(store: string): Promise<string> {
+  const lock = `${store}.lock`;
+  for (;;) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      return lock;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const held = await stat(lock).catch(() => null);
+      const owner = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      const ownerAlive = Number.isInteger(owner) && owner > 0 && (await processStartTicks(owner)) !== null;
+      if (held === null || !ownerAlive || Date.now() - held.mtimeMs > STORE_LOCK_STALE_MS) await rm(lock, { force: true });
+      else await sleep(1_000);
+    }
+  }
+}
 export const EXEC_CHANNEL_FILE = 'exec.json';
 export const EXEC_TOKEN_FILE = 'exec.token';
 /** In the link: which files each object backs, for the agent inside to name what the kernel refused. */
@@ -207,7 +228,10 @@ export class QemuMachine {
     const lowers = stackLowers(lower, stack);
     // The generation's own top/ first (no module), then the module trees.
     const verified = this.options.verity === 'require' ? await ensureVerifiedRootImages(lower, lowers, [null, ...(stack.modules ?? [])]) : null;
-    if (verified !== null) await copyFile(verified.objectIndex, path.join(linkDirOf(this.options.sandboxDir), INTEGRITY_INDEX_FILE));
+    if (verified !== null) {
+      await this.enableVerity(verified.objectStores, assets);
+      await copyFile(verified.objectIndex, path.join(linkDirOf(this.options.sandboxDir), INTEGRITY_INDEX_FILE));
+    }
     const layerImages = verified === null ? await stackImages(lowers) : [verified.metadataImage];
     const disk = path.join(dir, 'disk.img');
     if (!(await pathExists(disk))) {
@@ -224,10 +248,8 @@ export class QemuMachine {
     const port = await freeLoopbackPort();
     await writeFileAtomically(path.join(dir, EXEC_CHANNEL_FILE), `${JSON.stringify({ port })}\n`, 0o600);
     await options.beforeSpawn?.({ address: '10.0.2.15' } as MachineNetwork);
-    const kvm = this.options.accel === 'kvm' || (this.options.accel === 'auto' && (await kvmUsable()).usable);
     const drives = [...layerImages.map((image) => ({ file: image, readOnly: true })), { file: disk, readOnly: false }];
-    // Written by the guest once: it enables fs-verity on every object (the Merkle trees go into the image).
-    if (verified !== null) drives.push({ file: verified.objectStoreImage, readOnly: false });
+    if (verified !== null) for (const store of verified.objectStores) drives.push({ file: store, readOnly: true });
     const shares: Array<[string, string, boolean]> = [
       ['pnlink', linkDir, false],
       ['pnrt', runtime, true],
@@ -240,29 +262,17 @@ export class QemuMachine {
       'quiet',
       'panic=-1',
       `pn.layers=${layerImages.length}`,
-      `pn.objects=${verified === null ? 0 : 1}`,
+      `pn.objects=${verified === null ? 0 : verified.objectStores.length}`,
       'systemd.mask=serial-getty@ttyS0.service',
       `systemd.hostname=${this.options.hostname}`,
     ].join(' ');
     const argv = [
       '-name',
       `pn-${this.options.instanceId}`,
-      ...(kvm ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', `tcg,tb-size=${this.options.tbSizeMb}`, '-cpu', 'max']),
-      '-m',
-      String(this.options.memoryMb),
-      '-smp',
-      String(this.options.vcpus),
-      '-nodefaults',
-      '-display',
-      'none',
-      '-no-reboot',
-      '-kernel',
-      assets.kernel.vmlinuz,
-      '-initrd',
-      assets.initramfs,
-      '-append',
-      cmdline,
-      ...drives.flatMap((d) => ['-drive', `file=${d.file},if=virtio,format=raw${d.readOnly ? ',readonly=on' : ''}`]),
+      ...(await this.machineArguments(assets, cmdline, drives)),
+      // Pages the guest frees go back to the host: what a VM holds is what it uses, not what it ever touched.
+      '-device',
+      'virtio-balloon-pci,free-page-reporting=on',
       ...shares.flatMap(([tag, share, readOnly]) => ['-virtfs', `local,path=${share},mount_tag=${tag},security_model=none${readOnly ? ',readonly=on' : ''}`]),
       '-netdev',
       `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-10.0.2.15:${GUEST_EXEC_PORT}`,
@@ -316,6 +326,67 @@ export class QemuMachine {
       `the VM did not finish booting within ${BOOT_TIMEOUT_MS / 1000} s; last console lines: ${log.trim().split('\n').slice(-3).join(' | ')}${qemuLog.trim() === '' ? '' : `; qemu: ${qemuLog.trim().split('\n').slice(-2).join(' | ')}`}`,
       { retryable: true, details: { rule: 'machine_boot', root_dir: rootDir } },
     );
+  }
+
+  /** The accelerator, resources, kernel and disks of a boot. */
+  private async machineArguments(assets: GuestBootAssets, cmdline: string, drives: ReadonlyArray<{ file: string; readOnly: boolean }>): Promise<string[]> {
+    const kvm = this.options.accel === 'kvm' || (this.options.accel === 'auto' && (await kvmUsable()).usable);
+    return [
+      ...(kvm ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', `tcg,tb-size=${this.options.tbSizeMb}`, '-cpu', 'max']),
+      '-m',
+      String(this.options.memoryMb),
+      '-smp',
+      String(this.options.vcpus),
+      '-nodefaults',
+      '-display',
+      'none',
+      '-no-reboot',
+      '-kernel',
+      assets.kernel.vmlinuz,
+      '-initrd',
+      assets.initramfs,
+      '-append',
+      cmdline,
+      ...drives.flatMap((d) => ['-drive', `file=${d.file},if=virtio,format=raw${d.readOnly ? ',readonly=on' : ''}`]),
+    ];
+  }
+
+  /**
+   * Enables fs-verity on object stores that have not had it yet, in a short-lived guest of their own (the host
+   * kernel cannot): each store is written once, here, and attached read-only to every VM afterwards. A lock
+   * file beside each store keeps two keepers of the host from writing it at once.
+   */
+  private async enableVerity(stores: readonly string[], assets: GuestBootAssets): Promise<void> {
+    const pending: string[] = [];
+    for (const store of stores) if (!(await verityEnabled(store))) pending.push(store);
+    if (pending.length === 0) return;
+    const locks: string[] = [];
+    try {
+      for (const store of pending) locks.push(await lockStore(store));
+      const still: string[] = [];
+      for (const store of pending) if (!(await verityEnabled(store))) still.push(store);
+      if (still.length === 0) return;
+      const log = path.join(machineDir(this.options.sandboxDir), 'verity.log');
+      await rm(log, { force: true });
+      const args = await this.machineArguments(
+        assets,
+        'console=ttyS0 quiet panic=-1 pn.mode=verity',
+        still.map((file) => ({ file, readOnly: false })),
+      );
+      const outcome = await runHostCommand(['qemu-system-x86_64', ...args, '-serial', `file:${log}`, '-monitor', 'none'], VERITY_TIMEOUT_MS);
+      const said = await readFile(log, 'utf8').catch(() => '');
+      for (const [index, store] of still.entries()) {
+        if (said.includes(`powernode-verity: store ${index + 1} enabled`)) await markVerityEnabled(store);
+        else
+          throw new PowernodeError(
+            'machine_failed',
+            `cannot enable fs-verity on ${store} (qemu exit ${outcome.code}): ${said.trim().split('\n').slice(-3).join(' | ') || outcome.stderr.trim()}`,
+            { retryable: true, details: { rule: 'object_store_verity', store } },
+          );
+      }
+    } finally {
+      for (const lock of locks) await rm(lock, { force: true });
+    }
   }
 
   /** Asks the guest to power off (its agent stops the modules and reports), kills QEMU after the grace period. */
