@@ -67,9 +67,19 @@ export {
   type NatsUserPermissions,
 } from './bus/nats-permissions.js';
 export {
+  DEFAULT_LEASE_TTL_MS,
+  ensureLeaseStream,
+  JetStreamLease,
+  leaseHolder,
+  type JetStreamLeaseOptions,
+  type LeaseStatus,
+} from './bus/jetstream-lease.js';
+export {
   deadLetterSubject,
   DEFAULT_DEAD_LETTER_PREFIX,
   DEFAULT_DEAD_LETTER_STREAM,
+  DEFAULT_LEASE_PREFIX,
+  DEFAULT_LEASE_STREAM,
   DEFAULT_EVENT_STREAM,
   DEFAULT_EVENT_SUBJECT_PREFIX,
   eventFilterSubject,

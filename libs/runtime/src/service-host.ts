@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { z } from 'zod';
@@ -8,6 +9,8 @@ import {
   EventRelay,
   ensureDeadLetterStream,
   ensureEventStream,
+  ensureLeaseStream,
+  JetStreamLease,
   openEventStore,
   powernodeEventCatalogue,
   type BusNames,
@@ -31,7 +34,10 @@ export interface ServiceHost<C> {
   bus: BusNames;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** This process's relay when its service hosts the relay: it runs while this replica holds `relayLease`. */
   relay: EventRelay | undefined;
+  /** The relay lease this replica contends for (`status().holding`: whether it relays now). */
+  relayLease: JetStreamLease | undefined;
   /** Registers something to close on shutdown; closed in reverse registration order, before NATS and the store. */
   onShutdown(closer: Closer): void;
   /** Stops everything this host opened (what SIGTERM/SIGINT run). */
@@ -80,9 +86,32 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
   await ensureEventStream(jsm, { name: bus.event_stream, subjects: [`${bus.event_subject_prefix}.>`] });
   await ensureDeadLetterStream(jsm, { name: bus.dead_letter_stream, subjects: [`${bus.dead_letter_prefix}.>`] });
   let relay: EventRelay | undefined;
+  let relayLease: JetStreamLease | undefined;
   if (hostsRelay(options.service, { POWERNODE_RELAY_HOST: config['POWERNODE_RELAY_HOST' as keyof typeof config] as RelayHost | undefined })) {
-    relay = new EventRelay({ store, js, checkpoints: store.checkpoints, subject_prefix: bus.event_subject_prefix, expected_stream: bus.event_stream, logger });
-    await relay.start();
+    const leasedRelay = new EventRelay({
+      store,
+      js,
+      checkpoints: store.checkpoints,
+      subject_prefix: bus.event_subject_prefix,
+      expected_stream: bus.event_stream,
+      logger,
+    });
+    relay = leasedRelay;
+    // Every replica of the relay host contends for one lease; only its holder relays, and a holder that dies
+    // hands over within the lease's TTL. Two relays at once would only publish duplicates JetStream drops
+    // (Nats-Msg-Id), but the lease keeps the checkpoint with one writer.
+    await ensureLeaseStream(jsm, { name: bus.lease_stream, subjects: [`${bus.lease_subject_prefix}.>`] });
+    relayLease = new JetStreamLease({
+      js,
+      jsm,
+      stream: bus.lease_stream,
+      subject: `${bus.lease_subject_prefix}.relay`,
+      holder: `${options.service}-${hostname()}-${process.pid}`,
+      onAcquired: () => leasedRelay.start(),
+      onLost: () => leasedRelay.stop(),
+      logger,
+    });
+    await relayLease.start();
   }
   const extra: Closer[] = [];
   const closers: Closer[] = [
@@ -92,13 +121,19 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
         for (const c of [...extra].reverse()) await c.close();
       },
     },
-    { name: 'relay', close: () => relay?.stop() },
+    { name: 'relay', close: () => relayLease?.stop() },
     { name: 'nats', close: () => nats.drain() },
     { name: 'store', close: () => store.close() },
   ];
   const shutdown = installGracefulShutdown(logger, closers, { exit: options.exitOnSignal !== false });
   logger.info(
-    { store: store.adapter, nats: String(config['NATS_URL' as keyof typeof config]), bus_namespace: bus.namespace ?? null, relay: Boolean(relay) },
+    {
+      store: store.adapter,
+      nats: String(config['NATS_URL' as keyof typeof config]),
+      bus_namespace: bus.namespace ?? null,
+      relay: relayLease?.status().holding ?? false,
+      relay_contender: Boolean(relayLease),
+    },
     `${options.service} connected`,
   );
   return {
@@ -112,6 +147,7 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     js,
     jsm,
     relay,
+    relayLease,
     onShutdown: (closer) => extra.push(closer),
     shutdown,
   };

@@ -1,7 +1,7 @@
 import { readFile, stat, writeFile, chmod } from 'node:fs/promises';
 import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { busNames, ensureDeadLetterStream, ensureEventStream, NATS_USERS, type NatsUser } from '@powernode/events';
+import { busNames, ensureDeadLetterStream, ensureEventStream, ensureLeaseStream, JetStreamLease, NATS_USERS, type NatsUser } from '@powernode/events';
 import { startNatsServer, type TestNatsServer } from '@powernode/testing';
 import { natsAuthFromConfig, natsUserEnvironment } from '../src/index.js';
 
@@ -40,8 +40,12 @@ beforeAll(async () => {
   server = await startNatsServer({ auth: { bus, relay_host: 'catalog' } });
 }, 30_000);
 
+// Each test's connections go with it: a responder left subscribed would answer the next test's requests.
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((nc) => nc.close().catch(() => undefined)));
+});
+
 afterAll(async () => {
-  await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
   await server?.stop();
 });
 
@@ -85,12 +89,36 @@ describe('the platform NATS users', () => {
     expect((await jsm.streams.info(bus.event_stream)).state.messages).toBe(before);
   });
 
+  it('lets only the relay host contend for the relay lease', async () => {
+    const catalog = await connectAs('catalog');
+    const catalogJsm = await jetstreamManager(catalog);
+    await ensureLeaseStream(catalogJsm, { name: bus.lease_stream, subjects: [`${bus.lease_subject_prefix}.>`] });
+    const lease = new JetStreamLease({
+      js: jetstream(catalog),
+      jsm: catalogJsm,
+      stream: bus.lease_stream,
+      subject: `${bus.lease_subject_prefix}.relay`,
+      holder: 'catalog-1',
+      onAcquired: async () => undefined,
+      onLost: async () => undefined,
+    });
+    await lease.start();
+    expect(lease.status().holding).toBe(true);
+    await lease.stop();
+
+    for (const user of ['gateway', 'ingest', 'provisioner'] as const) {
+      const nc = await connectAs(user);
+      await expect(jetstream(nc).publish(`${bus.lease_subject_prefix}.relay`, '{}', { timeout: 2000 })).rejects.toThrow(/Permissions Violation for Publish/i);
+      await expect((await jetstreamManager(nc)).streams.purge(bus.lease_stream)).rejects.toThrow(/Permissions Violation for Publish/i);
+    }
+  });
+
   it('lets the gateway and ingest ask the catalog, and nobody but the gateway ask the provisioner', async () => {
     const catalog = await connectAs('catalog');
     const provisioner = await connectAs('provisioner');
     const heard: string[] = [];
-    catalog.subscribe('permtest.catalog.>', { callback: (_e, m) => (heard.push(m.subject), m.respond('pong')) });
-    provisioner.subscribe('permtest.provisioner.>', { callback: (_e, m) => (heard.push(m.subject), m.respond('pong')) });
+    catalog.subscribe('permtest.catalog.>', { callback: (_e, m) => void (heard.push(m.subject), m.respond('pong')) });
+    provisioner.subscribe('permtest.provisioner.>', { callback: (_e, m) => void (heard.push(m.subject), m.respond('pong')) });
     await catalog.flush();
     await provisioner.flush();
 
@@ -109,7 +137,7 @@ describe('the platform NATS users', () => {
 
   it('gives the operator the pings and replays, not the commands', async () => {
     const catalog = await connectAs('catalog');
-    catalog.subscribe('permtest.catalog.>', { callback: (_e, m) => m.respond('ok') });
+    catalog.subscribe('permtest.catalog.>', { callback: (_e, m) => void m.respond('ok') });
     await catalog.flush();
     const operator = await connectAs('operator');
     expect((await operator.request('permtest.catalog.ping', '', { timeout: 2000 })).string()).toBe('ok');
@@ -126,7 +154,7 @@ describe('the platform NATS users', () => {
 
     // The provisioner streams exec output to the inbox the gateway names; the catalog may not write there.
     const parts: string[] = [];
-    gateway.subscribe('_INBOX.gateway.stream1', { callback: (_e, m) => parts.push(m.string()) });
+    gateway.subscribe('_INBOX.gateway.stream1', { callback: (_e, m) => void parts.push(m.string()) });
     await gateway.flush();
     const provisioner = await connectAs('provisioner');
     provisioner.publish('_INBOX.gateway.stream1', 'from-provisioner');

@@ -1,5 +1,12 @@
 import { PowernodeError } from '@powernode/contracts';
-import { DEFAULT_DEAD_LETTER_PREFIX, DEFAULT_DEAD_LETTER_STREAM, DEFAULT_EVENT_STREAM, DEFAULT_EVENT_SUBJECT_PREFIX } from './event-subjects.js';
+import {
+  DEFAULT_DEAD_LETTER_PREFIX,
+  DEFAULT_DEAD_LETTER_STREAM,
+  DEFAULT_EVENT_STREAM,
+  DEFAULT_EVENT_SUBJECT_PREFIX,
+  DEFAULT_LEASE_PREFIX,
+  DEFAULT_LEASE_STREAM,
+} from './event-subjects.js';
 
 /**
  * What `POWERNODE_BUS_NAMESPACE` may be: one NATS subject token that is also valid inside a JetStream stream
@@ -17,6 +24,9 @@ export interface BusNames {
   dead_letter_stream: string;
   /** Dead-lettered messages go to `<dead_letter_prefix>.<durable>`. */
   dead_letter_prefix: string;
+  /** The stream of leases: who relays (`<lease_subject_prefix>.relay`), one holder at a time. */
+  lease_stream: string;
+  lease_subject_prefix: string;
 }
 
 /**
@@ -32,6 +42,8 @@ export function busNames(namespace?: string): BusNames {
       event_subject_prefix: DEFAULT_EVENT_SUBJECT_PREFIX,
       dead_letter_stream: DEFAULT_DEAD_LETTER_STREAM,
       dead_letter_prefix: DEFAULT_DEAD_LETTER_PREFIX,
+      lease_stream: DEFAULT_LEASE_STREAM,
+      lease_subject_prefix: DEFAULT_LEASE_PREFIX,
     };
   }
   if (!BUS_NAMESPACE_PATTERN.test(namespace)) {
@@ -45,6 +57,8 @@ export function busNames(namespace?: string): BusNames {
     event_subject_prefix: `${namespace}.${DEFAULT_EVENT_SUBJECT_PREFIX}`,
     dead_letter_stream: `${DEFAULT_DEAD_LETTER_STREAM}_${namespace}`,
     dead_letter_prefix: `${namespace}.${DEFAULT_DEAD_LETTER_PREFIX}`,
+    lease_stream: `${DEFAULT_LEASE_STREAM}_${namespace}`,
+    lease_subject_prefix: `${namespace}.${DEFAULT_LEASE_PREFIX}`,
   };
 }
 

@@ -8,6 +8,10 @@ export const DEFAULT_EVENT_STREAM = 'POWERNODE_EVENTS';
 export const DEFAULT_DEAD_LETTER_PREFIX = 'powernode.dlq';
 /** Name of the JetStream stream that keeps dead-lettered messages for inspection and replay. */
 export const DEFAULT_DEAD_LETTER_STREAM = 'POWERNODE_DLQ';
+/** Subject prefix of leases (`<prefix>.relay`): who among a service's replicas does what only one may do. */
+export const DEFAULT_LEASE_PREFIX = 'powernode.leases';
+/** Name of the JetStream stream holding the leases, one message per subject, each expiring after its TTL. */
+export const DEFAULT_LEASE_STREAM = 'POWERNODE_LEASES';
 
 /**
  * The category of an event stream: the stream name up to its first `-` (`module-3f2a…` → `module`,

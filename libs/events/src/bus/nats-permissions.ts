@@ -42,7 +42,16 @@ export function natsUserPermissions(user: NatsUser, settings: NatsPermissionSett
   const streams = [bus.event_stream, bus.dead_letter_stream];
   // Every service makes sure both streams exist when it starts, so no start order is required of them.
   const ensureStreams = ['$JS.API.INFO', ...streams.flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`])];
-  const relay = settings.relay_host === user ? [`${bus.event_subject_prefix}.>`] : [];
+  // The relay host's replicas take turns through a lease: make its stream, write, read and release it.
+  const leases = bus.lease_stream;
+  const relay =
+    settings.relay_host === user
+      ? [
+          `${bus.event_subject_prefix}.>`,
+          `${bus.lease_subject_prefix}.relay`,
+          ...['INFO', 'CREATE', 'UPDATE', 'PURGE', 'MSG.GET'].map((api) => `$JS.API.STREAM.${api}.${leases}`),
+        ]
+      : [];
   const inbox = `${natsInboxPrefix(user)}.>`;
   switch (user) {
     case 'catalog':
