@@ -10,6 +10,7 @@ import { benchFsverity } from './fsverity.bench.js';
 import { benchMachines } from './machines.bench.js';
 import { benchProjectionFold } from './projection-fold.bench.js';
 import { benchProvisioning } from './provisioning.bench.js';
+import { benchQemu } from './qemu.bench.js';
 import { benchSupplyChain } from './supply-chain.bench.js';
 import { benchUi } from './ui.bench.js';
 
@@ -22,6 +23,7 @@ const benches: Record<string, (report: (line: string) => void) => Promise<void>>
   'supply-chain': benchSupplyChain,
   provisioning: benchProvisioning,
   machines: benchMachines,
+  qemu: benchQemu,
   cli: benchCli,
   ui: benchUi,
 };

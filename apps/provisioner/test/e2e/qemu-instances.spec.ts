@@ -125,10 +125,11 @@ describeVms('instances as QEMU machines (TCG)', () => {
       },
       60_000,
     );
-    const index = JSON.parse(await readFile(path.join(verityDir, 'objects.json'), 'utf8')) as Record<string, Array<{ path: string }>>;
-    const digest = Object.entries(index).find(([, paths]) => paths.some((p) => p.path === '/etc/redis/redis.conf'))![0];
+    const index = JSON.parse(await readFile(path.join(verityDir, 'objects.json'), 'utf8')) as Record<string, Array<{ path: string; store: string }>>;
+    const [digest, uses] = Object.entries(index).find(([, paths]) => paths.some((p) => p.path === '/etc/redis/redis.conf'))!;
     const hex = digest.replace(/^sha256:/, '');
-    const image = path.join(verityDir, 'objects.ext4');
+    // The object lives in the store of the layer that ships the file, shared by every VM of the host.
+    const image = uses.find((u) => u.path === '/etc/redis/redis.conf')!.store;
     const offset = dataOffsetInImage(image, `/objects/${hex.slice(0, 2)}/${hex.slice(2)}`);
     const handle = await open(image, 'r+');
     try {
