@@ -36,7 +36,7 @@ function Authenticated() {
   const api = useMemo(() => new ApiClient(() => token, expired), [token, expired]);
   useEffect(() => {
     if (!token || me) return;
-    api.get<Whoami>('/whoami').then(setMe, () => undefined);
+    api.call('system_whoami', {}).then(setMe, () => undefined);
   }, [api, token, me]);
   const signIn = async (candidate: string): Promise<void> => {
     const probe = new ApiClient(
@@ -44,7 +44,7 @@ function Authenticated() {
       () => undefined,
     );
     try {
-      const who = await probe.get<Whoami>('/whoami');
+      const who = await probe.call('system_whoami', {});
       sessionStorage.setItem(TOKEN_KEY, candidate);
       setNotice(undefined);
       setToken(candidate);
@@ -114,7 +114,7 @@ function Shell() {
 function Page(props: { path: string }) {
   const p = props.path;
   const one = (prefix: string): string | null =>
-    p.startsWith(prefix) && p.length > prefix.length ? decodeURIComponent(p.slice(prefix.length).split('/')[0]!) : null;
+    p.startsWith(prefix) && p.length > prefix.length ? decodeURIComponent(p.slice(prefix.length).split('/')[0] ?? '') : null;
   useEffect(() => {
     if (p === '/' || p === '/system' || p === '/system/') navigate('/system/modules', true);
   }, [p]);

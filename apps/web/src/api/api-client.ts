@@ -1,4 +1,5 @@
-import type { Problem } from './api-types.js';
+import { API_OPERATIONS, type ApiInputs, type ApiOperationId } from './api-operations.generated.js';
+import type { ApiResults, Problem } from './api-types.js';
 
 /** An answer that was not 2xx, with its problem details. */
 export class ApiError extends Error {
@@ -47,11 +48,25 @@ export class ApiClient {
     throw new ApiError(problem);
   }
 
-  get<T>(route: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
-    const qs = params.toString();
-    return this.request<T>('GET', qs ? `${route}?${qs}` : route);
+  /**
+   * Calls an operation by its operationId with its typed input (from the OpenAPI document): path parameters
+   * go into the path, the rest into the query (GET, DELETE) or the JSON body.
+   */
+  call<K extends ApiOperationId>(operation: K, input: ApiInputs[K]): Promise<K extends keyof ApiResults ? ApiResults[K] : unknown> {
+    const { method, path, path_params } = API_OPERATIONS[operation];
+    const rest: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+    let route: string = path;
+    for (const name of path_params) {
+      route = route.replace(`{${name}}`, seg(String(rest[name])));
+      delete rest[name];
+    }
+    if (method === 'GET' || method === 'DELETE') {
+      const query = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v === undefined ? undefined : String(v)]));
+      const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+      const qs = params.toString();
+      return this.request(method, qs ? `${route}?${qs}` : route);
+    }
+    return this.request(method, route, rest);
   }
 }
 

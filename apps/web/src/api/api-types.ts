@@ -69,3 +69,35 @@ export interface Problem {
   issues?: { path: string; message: string }[];
   [extension: string]: unknown;
 }
+
+type Page<K extends string, T> = { [key in K]: T[] } & { next_cursor: string | null };
+
+/**
+ * What each operation the UI calls answers. The OpenAPI document types inputs (api-operations.generated.ts);
+ * answers are the read models' own types.
+ */
+export interface ApiResults {
+  system_whoami: Whoami;
+  system_list_modules: Page<'modules', ModuleListItem>;
+  system_get_module: { module: ModuleView };
+  system_create_module: { module: ModuleView; webhook_secret: string };
+  system_update_module: { module: ModuleView };
+  system_list_module_versions: Page<'versions', ModuleVersionView>;
+  system_promote_module_version: { version?: ModuleVersionView; approval?: ApprovalView };
+  system_list_approvals: Page<'approvals', ApprovalView>;
+  system_approve_promotion: { approval: ApprovalView; version?: ModuleVersionView };
+  system_reject_promotion: { approval: ApprovalView };
+  system_list_templates: Page<'templates', TemplateView>;
+  system_get_template: { template: TemplateView };
+  system_compose_preview: { template: { id: string; name: string }; preview: TemplateComposePreview };
+  system_assign_module_to_template: { template: TemplateView };
+  system_unassign_module_from_template: { template: TemplateView };
+  system_list_nodes: Page<'nodes', NodeView>;
+  system_create_node: { node: NodeView };
+  system_list_instances: Page<'instances', InstanceView>;
+  system_get_instance: { instance: InstanceView };
+  system_provision_instance: { instance: InstanceView };
+  system_terminate_instance: { instance: InstanceView };
+  system_drift_report: DriftReport;
+  system_list_events: { events: LoggedEvent[]; next_from: number | null };
+}

@@ -19,7 +19,7 @@ export function EventsPage() {
     let cancelled = false;
     void (async () => {
       try {
-        const recent = stream ? (await api.get<{ events: LoggedEvent[] }>('/events', { stream, from: 0, limit: 1000 })).events : await latestEvents(api);
+        const recent = stream ? (await api.call('system_list_events', { stream, from: 0, limit: 1000 })).events : await latestEvents(api);
         if (!cancelled) setEvents(recent.slice(-KEEP).reverse());
       } catch (e) {
         if (!cancelled) setError(e);
@@ -93,7 +93,7 @@ async function latestEvents(api: ReturnType<typeof useSession>['api']): Promise<
   let from = 0;
   let last: LoggedEvent[] = [];
   for (let i = 0; i < 1000; i++) {
-    const page = await api.get<{ events: LoggedEvent[]; next_from: number | null }>('/events', { from, limit: 1000 });
+    const page = await api.call('system_list_events', { from, limit: 1000 });
     if (page.events.length) last = [...last, ...page.events].slice(-KEEP);
     if (page.next_from === null) break;
     from = page.next_from;

@@ -1,6 +1,5 @@
 import { useState } from 'react';
-import { seg } from '../api/api-client.js';
-import type { DriftReport, InstanceView, LoggedEvent } from '../api/api-types.js';
+import type { LoggedEvent } from '../api/api-types.js';
 import { useResource } from '../components/use-resource.js';
 import { Digest, ErrorMessage, RelativeTime, StateBadge } from '../components/widgets.js';
 import { useLiveEvents } from '../live/live-events.js';
@@ -24,8 +23,8 @@ export function InstanceDetail(props: { id: string }) {
   const { api } = useSession();
   const canChange = useCan('change');
   const mine = (e: LoggedEvent) => e.stream === `instance-${props.id}` || e.type.startsWith('ModuleVersion') || e.type.includes('Template');
-  const instance = useResource(() => api.get<{ instance: InstanceView }>(`/instances/${seg(props.id)}`), [api, props.id], mine);
-  const drift = useResource(() => api.get<DriftReport>(`/instances/${seg(props.id)}/drift`), [api, props.id], mine);
+  const instance = useResource(() => api.call('system_get_instance', { id: props.id }), [api, props.id], mine);
+  const drift = useResource(() => api.call('system_drift_report', { instance_id: props.id }), [api, props.id], mine);
   const trail = useStatusTrail(props.id);
   const [error, setError] = useState<unknown>();
   const [confirming, setConfirming] = useState(false);
@@ -35,7 +34,7 @@ export function InstanceDetail(props: { id: string }) {
   const terminate = async (): Promise<void> => {
     setError(undefined);
     try {
-      await api.request('POST', `/instances/${seg(i.id)}/terminate`, {});
+      await api.call('system_terminate_instance', { id: i.id });
       setConfirming(false);
       instance.reload();
     } catch (e) {

@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { seg } from '../api/api-client.js';
-import type { ApprovalView, LoggedEvent, ModuleVersionView, ModuleView } from '../api/api-types.js';
+import type { ApprovalView, LoggedEvent, ModuleView } from '../api/api-types.js';
 import { useResource } from '../components/use-resource.js';
 import { Digest, ErrorMessage, Field, RelativeTime, StateBadge } from '../components/widgets.js';
 import { mayApprove, promotionActions } from '../domain/promotion-actions.js';
@@ -36,9 +35,9 @@ export function ModuleDetail(props: { name: string }) {
   const canChange = useCan('change');
   const name = props.name;
   const affects = concerns(name);
-  const module = useResource(() => api.get<{ module: ModuleView }>(`/modules/${seg(name)}`), [api, name], affects);
-  const versions = useResource(() => api.get<{ versions: ModuleVersionView[] }>(`/modules/${seg(name)}/versions`, { limit: 200 }), [api, name], affects);
-  const approvals = useResource(() => api.get<{ approvals: ApprovalView[] }>('/approvals', { status: 'pending', limit: 200 }), [api], affects);
+  const module = useResource(() => api.call('system_get_module', { module_name: name }), [api, name], affects);
+  const versions = useResource(() => api.call('system_list_module_versions', { module_name: name, limit: 200 }), [api, name], affects);
+  const approvals = useResource(() => api.call('system_list_approvals', { status: 'pending', limit: 200 }), [api], affects);
   const builds = useIngestProgress(name);
   const [actionError, setActionError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
@@ -101,14 +100,14 @@ export function ModuleDetail(props: { name: string }) {
                     {' '}
                     <button
                       type="button"
-                      onClick={() => void act(`approve ${a.version_string}`, () => api.request('POST', `/approvals/${seg(a.id)}/approve`, {}))}
+                      onClick={() => void act(`approve ${a.version_string}`, () => api.call('system_approve_promotion', { approval_id: a.id }))}
                     >
                       Approve {a.version_string} to live
                     </button>{' '}
                     <button
                       type="button"
                       className="secondary"
-                      onClick={() => void act(`reject ${a.version_string}`, () => api.request('POST', `/approvals/${seg(a.id)}/reject`, {}))}
+                      onClick={() => void act(`reject ${a.version_string}`, () => api.call('system_reject_promotion', { approval_id: a.id }))}
                     >
                       Reject {a.version_string}
                     </button>
@@ -163,9 +162,7 @@ export function ModuleDetail(props: { name: string }) {
                         key={a.to}
                         type="button"
                         className={a.to === 'retired' || a.to === 'built' ? 'secondary' : undefined}
-                        onClick={() =>
-                          void act(`${a.label} (${v.version_string})`, () => api.request('POST', `/module-versions/${seg(v.id)}/promote`, { to: a.to }))
-                        }
+                        onClick={() => void act(`${a.label} (${v.version_string})`, () => api.call('system_promote_module_version', { id: v.id, to: a.to }))}
                       >
                         {a.label}
                       </button>
@@ -228,7 +225,7 @@ function PolicyEditor(props: { module: ModuleView; canChange: boolean; onSaved: 
     e.preventDefault();
     setError(undefined);
     try {
-      await api.request('PATCH', `/modules/${seg(props.module.name)}`, { cosign_identity_regexp: identity, cosign_issuer_regexp: issuer });
+      await api.call('system_update_module', { module_name: props.module.name, cosign_identity_regexp: identity, cosign_issuer_regexp: issuer });
       setEditing(false);
       props.onSaved();
     } catch (err) {

@@ -64,7 +64,7 @@ function ModuleForm() {
     setBusy(true);
     setError(undefined);
     try {
-      setCreated(await api.request('POST', '/modules', inputOf(form)));
+      setCreated(await api.call('system_create_module', createModuleInput.parse(inputOf(form))));
     } catch (err) {
       if (err instanceof ApiError && err.problem.issues) setServerErrors(fieldErrors(err.problem.issues, FIELDS));
       else if (err instanceof ApiError && typeof err.problem['field'] === 'string' && FIELDS.includes(err.problem['field'] as never))

@@ -1,5 +1,4 @@
 import { useState } from 'react';
-import type { ModuleListItem } from '../api/api-types.js';
 import { useResource } from '../components/use-resource.js';
 import { ErrorMessage, StateBadge } from '../components/widgets.js';
 import { Link } from '../router.js';
@@ -15,7 +14,7 @@ export function ModulesList() {
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
   const list = useResource(
-    () => api.get<{ modules: ModuleListItem[]; next_cursor: string | null }>('/modules', { q, limit: PAGE, cursor }),
+    () => api.call('system_list_modules', { q, limit: PAGE, ...(cursor ? { cursor } : {}) }),
     [api, q, cursor],
     (e) => e.stream.startsWith('module-'),
   );

@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { seg } from '../api/api-client.js';
-import type { InstanceView, NodeView, TemplateView } from '../api/api-types.js';
+import type { NodeView } from '../api/api-types.js';
 import { useResource } from '../components/use-resource.js';
 import { ErrorMessage, Field, RelativeTime, SelectField, StateBadge } from '../components/widgets.js';
 import { Link, navigate } from '../router.js';
@@ -12,13 +11,13 @@ const provisionerEvents = (e: { type: string }) => e.type.startsWith('Node') || 
 export function NodesPage() {
   const { api } = useSession();
   const canChange = useCan('change');
-  const nodes = useResource(() => api.get<{ nodes: NodeView[] }>('/nodes', { limit: 200 }), [api], provisionerEvents);
-  const instances = useResource(() => api.get<{ instances: InstanceView[] }>('/instances', { limit: 200 }), [api], provisionerEvents);
+  const nodes = useResource(() => api.call('system_list_nodes', { limit: 200 }), [api], provisionerEvents);
+  const instances = useResource(() => api.call('system_list_instances', { limit: 200 }), [api], provisionerEvents);
   const [error, setError] = useState<unknown>();
   const provision = async (node: NodeView): Promise<void> => {
     setError(undefined);
     try {
-      const { instance } = await api.request<{ instance: InstanceView }>('POST', `/nodes/${seg(node.id)}/instances`, {});
+      const { instance } = await api.call('system_provision_instance', { node_id: node.id });
       navigate(`/system/instances/${encodeURIComponent(instance.id)}`);
     } catch (e) {
       setError(e);
@@ -82,7 +81,7 @@ export function NodesPage() {
 
 function NewNodeForm(props: { onCreated: () => void }) {
   const { api } = useSession();
-  const templates = useResource(() => api.get<{ templates: TemplateView[] }>('/templates', { limit: 200 }), [api]);
+  const templates = useResource(() => api.call('system_list_templates', { limit: 200 }), [api]);
   const [hostname, setHostname] = useState('');
   const [template, setTemplate] = useState('');
   const [channel, setChannel] = useState('live');
@@ -92,7 +91,7 @@ function NewNodeForm(props: { onCreated: () => void }) {
     e.preventDefault();
     setError(undefined);
     try {
-      await api.request('POST', '/nodes', { hostname, node_template_id: template || names[0], channel });
+      await api.call('system_create_node', { hostname, node_template_id: template || names[0] || '', channel: channel as 'live' | 'blessed' | 'staging' });
       setHostname('');
       props.onCreated();
     } catch (err) {

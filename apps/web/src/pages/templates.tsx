@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { seg } from '../api/api-client.js';
-import type { ModuleListItem, TemplateComposePreview, TemplateView } from '../api/api-types.js';
+
 import { useResource } from '../components/use-resource.js';
 import { ErrorMessage } from '../components/widgets.js';
 import { Link } from '../router.js';
@@ -10,7 +9,7 @@ const templateEvents = (e: { type: string }) => /Template|ModuleVersion|ModuleDe
 
 export function TemplatesList() {
   const { api } = useSession();
-  const list = useResource(() => api.get<{ templates: TemplateView[] }>('/templates', { limit: 200 }), [api], templateEvents);
+  const list = useResource(() => api.call('system_list_templates', { limit: 200 }), [api], templateEvents);
   return (
     <section aria-labelledby="templates-heading">
       <h1 id="templates-heading">Templates</h1>
@@ -42,16 +41,12 @@ export function TemplatesList() {
 export function TemplateDetail(props: { id: string }) {
   const { api } = useSession();
   const canChange = useCan('change');
-  const template = useResource(() => api.get<{ template: TemplateView }>(`/templates/${seg(props.id)}`), [api, props.id], templateEvents);
-  const preview = useResource(
-    () => api.get<{ preview: TemplateComposePreview }>(`/templates/${seg(props.id)}/compose-preview`),
-    [api, props.id],
-    templateEvents,
-  );
+  const template = useResource(() => api.call('system_get_template', { template_id: props.id }), [api, props.id], templateEvents);
+  const preview = useResource(() => api.call('system_compose_preview', { template_id: props.id }), [api, props.id], templateEvents);
   const [moduleName, setModuleName] = useState('');
   const [error, setError] = useState<unknown>();
   const candidates = useResource(
-    () => (canChange ? api.get<{ modules: ModuleListItem[] }>('/modules', { limit: 200, q: moduleName }) : Promise.resolve({ modules: [] })),
+    () => (canChange ? api.call('system_list_modules', { limit: 200, q: moduleName }) : Promise.resolve({ modules: [], next_cursor: null })),
     [api, canChange, moduleName],
   );
   const change = async (call: () => Promise<unknown>): Promise<void> => {
@@ -67,7 +62,7 @@ export function TemplateDetail(props: { id: string }) {
   const assign = (e: FormEvent): void => {
     e.preventDefault();
     void change(async () => {
-      await api.request('POST', `/templates/${seg(props.id)}/modules`, { module_name: moduleName.trim() });
+      await api.call('system_assign_module_to_template', { template_id: props.id, module_name: moduleName.trim() });
       setModuleName('');
     });
   };
@@ -88,7 +83,7 @@ export function TemplateDetail(props: { id: string }) {
               <button
                 type="button"
                 className="secondary"
-                onClick={() => void change(() => api.request('DELETE', `/templates/${seg(t.id)}/modules/${seg(m.name)}`))}
+                onClick={() => void change(() => api.call('system_unassign_module_from_template', { template_id: t.id, module_name: m.name }))}
               >
                 Unassign {m.name}
               </button>
