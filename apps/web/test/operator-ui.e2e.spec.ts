@@ -70,6 +70,7 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
   let admin: Page;
   let secret: string;
   let hostname: string;
+  let instanceId: string;
 
   it('step 5: registers a module with the validation the API applies, and shows the webhook secret once with a copy button', async () => {
     admin = await signIn(await context(), e.platform.adminToken);
@@ -163,6 +164,7 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
     await admin.getByRole('button', { name: 'Create node' }).click();
     await admin.getByRole('button', { name: `Provision instance of ${hostname}` }).click();
     await admin.getByRole('heading', { name: /^Instance / }).waitFor();
+    instanceId = decodeURIComponent(new URL(admin.url()).pathname.split('/').pop()!);
     // Status from the events: provisioning, starting, then running on the agent's first heartbeat.
     await admin.getByTestId('instance-status').getByText('running').waitFor({ timeout: 90_000 });
     const version = (await e.rest('GET', `/modules/${moduleName}/versions`)).body.versions[0];
@@ -187,10 +189,26 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
     await shot(admin, 'events');
   }, 180_000);
 
+  it('edits the signature policy and terminates the instance', async () => {
+    await admin.getByRole('link', { name: 'Modules' }).click();
+    await admin.getByRole('link', { name: moduleName }).click();
+    await admin.getByRole('button', { name: 'Edit signature policy' }).click();
+    await admin.getByLabel('Cosign identity regexp').fill('https://ci\\.example\\.com/.*');
+    await admin.getByRole('button', { name: 'Save signature policy' }).click();
+    await admin.getByText('https://ci\\.example\\.com/.*').waitFor();
+    expect((await e.rest('GET', `/modules/${moduleName}`)).body.module.cosign_identity_regexp).toBe('https://ci\\.example\\.com/.*');
+
+    await admin.goto(`/app/system/instances/${instanceId}`);
+    await admin.getByRole('button', { name: 'Terminate…' }).click();
+    await admin.getByRole('button', { name: 'Terminate instance' }).click();
+    await admin.getByTestId('instance-status').getByText('terminated').waitFor({ timeout: 60_000 });
+    expect((await e.instance(instanceId)).status).toBe('terminated');
+    expect(await admin.getByRole('button', { name: /^Terminate/ }).count()).toBe(0);
+  }, 90_000);
+
   it('a viewer is offered no control that changes anything', async () => {
     const viewer = await signIn(await context(), await token('viewer', 'web-viewer'));
     const mutating = /Register|Promote|Retire|Send back|Approve|Reject|Edit|Save|Assign|Unassign|Provision|Terminate|Create/;
-    const instanceId = (await e.rest('GET', '/instances')).body.instances[0].id;
     const templateId = (await e.rest('GET', '/templates')).body.templates.find((t: { name: string }) => t.name === 'base').id;
     // Each page once its data has loaded (the controls in question depend on it).
     const pages: [string, (p: Page) => Promise<void>][] = [
@@ -198,7 +216,7 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
       [`/app/system/modules/${moduleName}`, (p) => p.locator('tr[data-version="0.1.0"]').waitFor()],
       [`/app/system/templates/${templateId}`, (p) => p.getByRole('table', { name: 'Layers' }).getByRole('cell', { name: moduleName, exact: true }).waitFor()],
       ['/app/system/nodes', (p) => p.getByRole('cell', { name: hostname, exact: true }).waitFor()],
-      [`/app/system/instances/${instanceId}`, (p) => p.getByTestId('drift-summary').waitFor()],
+      [`/app/system/instances/${instanceId}`, (p) => p.getByRole('table', { name: 'Running module digests' }).waitFor()],
       ['/app/system/modules/new', (p) => p.getByText('Your role cannot register modules').waitFor()],
     ];
     for (const [route, ready] of pages) {
@@ -223,5 +241,10 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
     await page.getByLabel('Bearer token').waitFor();
     await page.getByText('Your token was refused').waitFor();
     expect(await page.evaluate("sessionStorage.getItem('powernode.token')")).toBeNull();
+    // Signing in again with the keyboard alone: type the token, Enter submits.
+    await page.getByLabel('Bearer token').focus();
+    await page.keyboard.type(e.platform.adminToken);
+    await page.keyboard.press('Enter');
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
   }, 60_000);
 });
