@@ -31,6 +31,7 @@ const integration = [
   'apps/agent/test/gateway-client.spec.ts',
   'apps/agent/test/machine-keeper.spec.ts',
   'apps/agent/test/root-composition.spec.ts',
+  'apps/cli/test/audit-sink.spec.ts',
   'apps/cli/test/dev-stack.spec.ts',
   'apps/cli/test/digest-command.spec.ts',
   'apps/cli/test/module-build-push.spec.ts',

@@ -39,6 +39,10 @@ const GROUPS: readonly CommandGroup[] = [
     load: async () => (await import('./operator/health-command.js')).registerHealthCommand,
   },
   {
+    commands: [['audit-sink [options]', 'write every event of the log as a CloudEvents JSON line to a file or stdout, live; resumes where the file ends']],
+    load: async () => (await import('./operator/audit-sink-command.js')).registerAuditSinkCommand,
+  },
+  {
     commands: [['nats-credentials [options]', "write the platform's NATS users (a password file each) and nats-server's configuration with their permissions"]],
     load: async () => (await import('./operator/nats-credentials-command.js')).registerNatsCredentialsCommand,
   },

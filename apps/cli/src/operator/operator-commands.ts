@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { isPowernodeError } from '@powernode/contracts';
+import { isPowernodeError, PowernodeError } from '@powernode/contracts';
+import { followEventLog } from './event-log-follow.js';
 import { registerInstanceConsoleCommand } from './instance-console-command.js';
 import { registerInstanceExecCommand } from './instance-exec-command.js';
 import { callTool, platformTarget } from './platform-api.js';
@@ -28,6 +29,26 @@ async function run(command: Command, tool: string, args: Record<string, unknown>
     if (opts.json) process.stdout.write(`${JSON.stringify({ error: error.toBody() }, null, 2)}\n`);
     process.stderr.write(`powernode: ${error.code}: ${error.message}\n`);
     process.exitCode = 1;
+  }
+}
+
+/** `events --follow`: the live log as JSON lines, resuming by itself when the connection drops. */
+async function followEvents(command: Command, from: string | undefined): Promise<void> {
+  const opts = command.optsWithGlobals<GlobalOptions>();
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    if (from !== undefined && !/^\d{1,15}$/.test(from)) throw new PowernodeError('validation_failed', `--from must be a global log position, got "${from}"`);
+    const onReconnect = (after: number, cause: string) => process.stderr.write(`powernode: ${cause}; reconnecting after position ${after}\n`);
+    const events = followEventLog(platformTarget(opts), { ...(from === undefined ? {} : { after: Number(from) }), signal: stop.signal, onReconnect });
+    for await (const { event } of events) process.stdout.write(`${JSON.stringify(event)}\n`);
+  } catch (error) {
+    if (!isPowernodeError(error)) throw error;
+    process.stderr.write(`powernode: ${error.code}: ${error.message}\n`);
+    process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onSignal);
   }
 }
 
@@ -198,9 +219,20 @@ export function registerOperatorCommands(program: Command): void {
     .command('create <hostname>')
     .requiredOption('--template <template>', 'node template id or name (e.g. base)')
     .option('--channel <channel>', 'lowest promotion state this node accepts: live | blessed | staging', 'live')
+    .option('--memory-mb <mb>', "memory of the node's instances where they are VMs (qemu driver; default: the provisioner's)")
+    .option('--vcpus <n>', "vCPUs of the node's instances where they are VMs (qemu driver; default: the provisioner's)")
     .description('create a node')
     .action(function (this: Command, hostname: string, o) {
-      return run(this, 'system_create_node', { hostname, node_template_id: o.template, channel: o.channel });
+      const resources = {
+        ...(o.memoryMb === undefined ? {} : { memory_mb: Number(o.memoryMb) }),
+        ...(o.vcpus === undefined ? {} : { vcpus: Number(o.vcpus) }),
+      };
+      return run(this, 'system_create_node', {
+        hostname,
+        node_template_id: o.template,
+        channel: o.channel,
+        ...(Object.keys(resources).length === 0 ? {} : { resources }),
+      });
     });
   nodes
     .command('list')
@@ -291,11 +323,13 @@ export function registerOperatorCommands(program: Command): void {
   program
     .command('events')
     .option('--stream <name>')
-    .option('--from <position>', 'exclusive position (or version within --stream)', '0')
+    .option('--from <position>', 'exclusive position (or version within --stream); with --follow, where to start (default: now)')
     .option('--limit <n>', 'events per page', '100')
+    .option('--follow', 'go on printing each event as it is appended, one JSON line each, until interrupted')
     .description('read the audit log (admin)')
     .action(function (this: Command, o) {
-      return run(this, 'system_list_events', { ...(o.stream ? { stream: o.stream } : {}), from: Number(o.from), limit: Number(o.limit) });
+      if (o.follow) return followEvents(this, o.from);
+      return run(this, 'system_list_events', { ...(o.stream ? { stream: o.stream } : {}), from: Number(o.from ?? '0'), limit: Number(o.limit) });
     });
 
   program
