@@ -302,12 +302,16 @@ export class InstanceReconciler {
 
   /** The driver spec of an instance: the same on every call, so a repeated create is a no-op. */
   private specFor(instance: InstanceRecord): InstanceSpec {
+    // A VM's memory and vCPUs as its node sets them (the driver's defaults otherwise).
+    const resources = entryOf(this.deps.readModels.nodes.current.nodes, instance.node_id)?.resources;
     return {
       instance_id: instance.instance_id,
       hostname: instance.hostname,
       enrolment_token: this.deps.keys.enrolmentToken(instance.instance_id),
       gateway_url: this.deps.settings.gatewayUrl,
       oci_registry: this.deps.settings.ociRegistry,
+      ...(resources?.memory_mb === undefined ? {} : { memory_mb: resources.memory_mb }),
+      ...(resources?.vcpus === undefined ? {} : { vcpus: resources.vcpus }),
     };
   }
 }

@@ -79,7 +79,12 @@ export class ProvisionerService {
 
   /** Creates a node: hostname claimed on the registry first (unique), then the node's own stream. */
   async createNode(
-    input: { hostname: string; node_template_id: string; channel?: NodeChannel | undefined },
+    input: {
+      hostname: string;
+      node_template_id: string;
+      channel?: NodeChannel | undefined;
+      resources?: { memory_mb?: number | undefined; vcpus?: number | undefined } | undefined;
+    },
     actor: Actor,
     correlation_id: string,
   ): Promise<{ node: NodeView }> {
@@ -93,6 +98,7 @@ export class ProvisionerService {
       hostname: input.hostname,
       node_template_id,
       channel: input.channel,
+      resources: input.resources,
       template_exists: this.templateExists(node_template_id),
       created_by: actor.name,
       now,

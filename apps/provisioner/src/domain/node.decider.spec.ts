@@ -29,6 +29,13 @@ describe('node decider', () => {
         .then([nodeCreated({ channel })]);
     });
 
+    it("records the memory and vCPUs of the node's VM instances when given, only the fields given", () => {
+      const created = nodeCreated();
+      given(nodeDecider, [])
+        .when(create({ resources: { memory_mb: 768, vcpus: undefined } }))
+        .then([{ ...created, data: { ...created.data, resources: { memory_mb: 768 } } }]);
+    });
+
     it.each(['built', 'retired', 'production', 'LIVE'])('refuses channel %j with validation_failed listing the channels', (channel) => {
       given(nodeDecider, [])
         .when(create({ channel }))

@@ -18,6 +18,8 @@ export type NodeCommand =
       node_template_id: string;
       /** Omitted: `live`. */
       channel?: string | undefined;
+      /** Memory and vCPUs of the node's VM instances. */
+      resources?: { memory_mb?: number | undefined; vcpus?: number | undefined } | undefined;
       /** Whether the catalog knows the template (looked up by the handler in the templates read model). */
       template_exists: boolean;
       created_by: string;
@@ -66,6 +68,7 @@ export const nodeDecider: Decider<NodeCommand, NodeState, NodeEvent> = {
               hostname,
               node_template_id: command.node_template_id,
               channel,
+              ...(command.resources === undefined ? {} : { resources: resourcesOf(command.resources) }),
               created_by: command.created_by,
               created_at: command.now,
             },
@@ -113,4 +116,12 @@ function nodeNotFound(nodeId: string): PowernodeError {
   return new PowernodeError('not_found', `node ${nodeId} not found: create it with system_create_node first`, {
     details: { node_id: nodeId, rule: 'node_must_exist' },
   });
+}
+
+/** The resources as recorded: only the fields that were given. */
+function resourcesOf(resources: { memory_mb?: number | undefined; vcpus?: number | undefined }): { memory_mb?: number; vcpus?: number } {
+  return {
+    ...(resources.memory_mb === undefined ? {} : { memory_mb: resources.memory_mb }),
+    ...(resources.vcpus === undefined ? {} : { vcpus: resources.vcpus }),
+  };
 }

@@ -8,6 +8,8 @@ export interface NodeView {
   hostname: string;
   node_template_id: string;
   channel: NodeChannel;
+  /** Memory and vCPUs of the node's VM instances, when set. */
+  resources?: { memory_mb?: number; vcpus?: number };
   /** Every instance provisioned from the node, oldest first. */
   instance_ids: string[];
   created_at: string;
@@ -54,6 +56,7 @@ export const nodesProjection = provisionerProjection<NodesReadModel>({
         hostname: d.hostname,
         node_template_id: d.node_template_id,
         channel: d.channel,
+        ...(d.resources === undefined ? {} : { resources: d.resources }),
         created_at: d.created_at,
         updated_at: d.created_at,
       });

@@ -119,6 +119,11 @@ export class QemuDriver implements HypervisorDriver {
     return this.local.agentPid(instanceId);
   }
 
+  /** Where the instance's records and sandbox live. */
+  instanceDir(instanceId: string): string {
+    return this.local.instanceDir(instanceId);
+  }
+
   /** The pid of the instance's QEMU process, or null when the VM does not run. */
   async machinePid(instanceId: string): Promise<number | null> {
     const record = await readMachineRecord(this.sandboxOf(parseInstanceId(instanceId)));

@@ -4,10 +4,24 @@ import { pageInputShape } from './pagination.js';
 import { agentHeartbeat } from './agent-api.js';
 
 /** Inputs of the provisioner's operations (MCP tools and REST routes), shared by gateway and service. */
+/** A VM instance's resources (qemu driver); a field left out takes the provisioner's default. */
+export const nodeResourcesSchema = z.object({
+  memory_mb: z
+    .number()
+    .int()
+    .min(128)
+    .max(1024 * 1024)
+    .optional(),
+  vcpus: z.number().int().min(1).max(256).optional(),
+});
+export type NodeResources = z.infer<typeof nodeResourcesSchema>;
+
 export const createNodeInput = z.object({
   hostname: hostnameSchema,
   node_template_id: z.string().min(1).max(200),
   channel: z.enum(['live', 'blessed', 'staging']).optional(),
+  /** Memory and vCPUs of the node's instances where they are VMs. */
+  resources: nodeResourcesSchema.optional(),
 });
 
 export const nodeIdInput = z.object({ node_id: z.string().min(1).max(200) });

@@ -200,7 +200,7 @@ export const PROVISIONER_RPCS = {
     tool: 'system_create_node',
     title: 'Create a node',
     description:
-      'Creates a node (unique hostname) bound to a NodeTemplate (id or name). channel is the lowest promotion state it runs: live (default), blessed or staging.',
+      'Creates a node (unique hostname) bound to a NodeTemplate (id or name). channel is the lowest promotion state it runs: live (default), blessed or staging. resources {memory_mb, vcpus} size its instances where they are VMs (qemu driver); left out, the provisioner defaults.',
     permission: 'change',
     rest: { method: 'POST', path: '/nodes', status: 201 },
   }),

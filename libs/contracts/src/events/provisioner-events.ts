@@ -86,6 +86,8 @@ export const nodeCreatedSchema = z.object({
   hostname: hostnameSchema,
   node_template_id: id,
   channel: nodeChannelSchema,
+  /** Memory and vCPUs of the node's VM instances (absent: the provisioner's defaults). */
+  resources: z.object({ memory_mb: z.number().int().min(128).optional(), vcpus: z.number().int().min(1).optional() }).optional(),
   created_by: z.string().min(1),
   created_at: isoTimestamp,
 });
