@@ -5,7 +5,8 @@ import { GATEWAY_RPCS, PowernodeError } from '@powernode/contracts';
 import { RpcClient, rpcHandlerTable, serveRpcTable } from '@powernode/events';
 import type { ServiceHost } from '@powernode/runtime';
 import { Authenticator } from './auth/authenticator.js';
-import { HealthController, READINESS_AUTHENTICATOR, READINESS_CHECKS } from './health/health.controller.js';
+import { busLeadershipMetrics, readBusLeadership } from './health/bus-leadership.js';
+import { HealthController, READINESS_AUTHENTICATOR, READINESS_BUS, READINESS_CHECKS } from './health/health.controller.js';
 import type { ReadinessCheck } from './health/readiness.js';
 import { HttpMetrics } from './http/metrics.js';
 import { API_PREFIX, openApiDocument } from './http/openapi.js';
@@ -108,6 +109,7 @@ export class GatewayModule {
       providers: [
         { provide: READINESS_CHECKS, useValue: checks },
         { provide: READINESS_AUTHENTICATOR, useValue: runtime.authenticator },
+        { provide: READINESS_BUS, useValue: () => readBusLeadership(host.jsm, host.bus, () => host.store.headPosition()) },
       ],
     };
   }
@@ -157,8 +159,16 @@ export class GatewayModule {
       req.originalUrl.split('?')[0] === WEB_APP_PREFIX ? res.redirect(308, `${WEB_APP_PREFIX}/`) : next(),
     );
     server.use(WEB_APP_PREFIX, webAppHandler());
-    server.get('/metrics', (_req: Request, res: Response) => {
-      res.type('text/plain; version=0.0.4').send(runtime.metrics.render({ ...readModelPositions(runtime.readModels), powernode_event_store_open: 1 }));
+    server.get('/metrics', async (_req: Request, res: Response) => {
+      const gauges = runtime.metrics.render({ ...readModelPositions(runtime.readModels), powernode_event_store_open: 1 });
+      let bus: string[];
+      try {
+        bus = [...busLeadershipMetrics(await readBusLeadership(host.jsm, host.bus, () => host.store.headPosition())), 'powernode_bus_leadership_up 1'];
+      } catch (error) {
+        logger.warn({ err: error }, 'cannot read the relay holder and consumer lag for /metrics');
+        bus = ['powernode_bus_leadership_up 0'];
+      }
+      res.type('text/plain; version=0.0.4').send(`${gauges}${bus.join('\n')}\n`);
     });
     server.use(API_PREFIX, (req: Request, res: Response) => {
       const problem = toProblem(new PowernodeError('not_found', `no route ${req.method} ${req.originalUrl}: see /api/docs`), req.originalUrl);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { CATALOG_RPC, catalogStreams, GATEWAY_RPC, moduleVersionIdFor, PROJECTION_OWNERS } from '@powernode/contracts';
 import { openEventStore, powernodeEventCatalogue, RpcClient, type EventStore } from '@powernode/events';
-import { startPlatform, type TestPlatform } from '@powernode/testing';
+import { startPlatform, waitUntil, type TestPlatform } from '@powernode/testing';
 import { mcpClient, restClient } from './platform-client.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64).slice(0, 64)}`;
@@ -366,6 +366,26 @@ describe('catalog over REST and MCP', () => {
     }
     const trusted = await readyz({ authorization: `Bearer ${platform.adminToken}` });
     expect(trusted.body.checks['provisioner']).toMatchObject({ ok: false, error: expect.stringContaining('provisioner.ping') });
+    for (const headers of untrusted) expect((await readyz(headers)).body).not.toHaveProperty('bus');
+  });
+
+  it('shows who relays and how far behind the stream is, in /readyz (with a token) and /metrics', async () => {
+    await registerModule('relayed-module');
+    const catalogPid = platform.services.get('catalog')!.child.pid;
+    const ready = (await (await fetch(`${platform.url}/readyz`, { headers: { authorization: `Bearer ${platform.adminToken}` } })).json()) as {
+      bus: { relay: { holder: string | null; published_position: number | null; lag_events: number | null }; consumers: unknown[] };
+    };
+    expect(ready.bus.relay.holder).toMatch(new RegExp(`^catalog-.+-${catalogPid}$`));
+    const head = await store.headPosition();
+    await waitUntil('the relay to publish the whole log', async () => {
+      const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+      return /^powernode_relay_lag_events 0$/m.test(metrics) ? metrics : undefined;
+    });
+    const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^powernode_relay_holder\\{holder="catalog-.+-${catalogPid}"\\} 1$`, 'm'));
+    expect(metrics).toMatch(/^powernode_bus_leadership_up 1$/m);
+    const after = (await (await fetch(`${platform.url}/readyz`, { headers: { authorization: `Bearer ${platform.adminToken}` } })).json()) as typeof ready;
+    expect(after.bus.relay.published_position).toBeGreaterThanOrEqual(head);
   });
 
   it('sees at once a version appended to the store by another process', async () => {

@@ -1,10 +1,13 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { BusLeadership } from './bus-leadership.js';
 import { runReadinessChecks, withoutErrorTexts, type ReadinessCheck } from './readiness.js';
 
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 export const READINESS_AUTHENTICATOR = Symbol('READINESS_AUTHENTICATOR');
+/** Who leads on the bus (relay holder, consumer lag), shown to callers with a bearer token. */
+export const READINESS_BUS = Symbol('READINESS_BUS');
 
 /** Liveness and readiness for orchestrators: /healthz says the process is up, /readyz that it can serve. */
 @Controller()
@@ -12,6 +15,7 @@ export class HealthController {
   constructor(
     @Inject(READINESS_CHECKS) private readonly checks: ReadinessCheck[],
     @Inject(READINESS_AUTHENTICATOR) private readonly authenticator: Authenticator,
+    @Inject(READINESS_BUS) private readonly bus: () => Promise<BusLeadership>,
   ) {}
 
   @Get('healthz')
@@ -27,7 +31,10 @@ export class HealthController {
     const failing = Object.entries(report.checks)
       .filter(([, r]) => !r.ok)
       .map(([name]) => name);
-    res.status(report.status === 'ready' ? 200 : 503).json(failing.length ? { ...report, unavailable: failing } : report);
+    // Which replica relays names a host: like the error texts, for callers with a token only. It informs; a
+    // platform between relay holders still serves, so it is no readiness check.
+    const bus = trusted ? await this.bus().catch((error: Error) => ({ error: error.message })) : undefined;
+    res.status(report.status === 'ready' ? 200 : 503).json({ ...report, ...(failing.length ? { unavailable: failing } : {}), ...(bus ? { bus } : {}) });
   }
 
   private async hasValidToken(authorization: string | undefined): Promise<boolean> {

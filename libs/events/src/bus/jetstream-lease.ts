@@ -192,7 +192,8 @@ export class JetStreamLease {
   private async lose(reason: string): Promise<void> {
     if (this.holdingSince === null) return;
     this.holdingSince = null;
-    this.logger.warn({ lease: this.options.subject, holder: this.holderId, reason }, 'lease lost');
+    if (reason === 'stopped') this.logger.info({ lease: this.options.subject, holder: this.holderId }, 'lease released');
+    else this.logger.warn({ lease: this.options.subject, holder: this.holderId, reason }, 'lease lost');
     try {
       await this.options.onLost(reason);
     } catch (error) {

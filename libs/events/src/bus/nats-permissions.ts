@@ -80,7 +80,17 @@ export function natsUserPermissions(user: NatsUser, settings: NatsPermissionSett
       };
     case 'gateway':
       return {
-        publish: [...ensureStreams, rpcs('catalog'), rpcs('provisioner'), rpcs('ingest'), `${natsInboxPrefix('gateway')}.*.cancel`],
+        // Besides the requests it forwards: reading who relays and how far each consumer lags, for /readyz and /metrics.
+        publish: [
+          ...ensureStreams,
+          rpcs('catalog'),
+          rpcs('provisioner'),
+          rpcs('ingest'),
+          `${natsInboxPrefix('gateway')}.*.cancel`,
+          `$JS.API.STREAM.MSG.GET.${bus.lease_stream}`,
+          `$JS.API.STREAM.MSG.GET.${bus.event_stream}`,
+          `$JS.API.CONSUMER.LIST.${bus.event_stream}`,
+        ],
         subscribe: [rpcs('gateway'), inbox],
         allow_responses: true,
       };
