@@ -19,6 +19,7 @@ const e2e = [
   'apps/provisioner/test/e2e/**/*.spec.ts',
   '**/*.e2e.spec.ts',
   'apps/agent/test/init-isolation.spec.ts',
+  'apps/provisioner/test/drivers/qemu-driver.spec.ts',
   'libs/debian-build/src/module-packages.spec.ts',
 ];
 
