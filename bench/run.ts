@@ -10,6 +10,7 @@ import { benchFsverity } from './fsverity.bench.js';
 import { benchMachines } from './machines.bench.js';
 import { benchProjectionFold } from './projection-fold.bench.js';
 import { benchProvisioning } from './provisioning.bench.js';
+import { benchRelayFailover } from './relay-failover.bench.js';
 import { benchQemu } from './qemu.bench.js';
 import { benchSupplyChain } from './supply-chain.bench.js';
 import { benchUi } from './ui.bench.js';
@@ -17,6 +18,7 @@ import { benchUi } from './ui.bench.js';
 const benches: Record<string, (report: (line: string) => void) => Promise<void>> = {
   'event-store': benchEventStore,
   bus: benchBus,
+  'relay-failover': benchRelayFailover,
   fsverity: benchFsverity,
   'projection-fold': benchProjectionFold,
   catalog: benchCatalog,
