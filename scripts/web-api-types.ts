@@ -1,7 +1,7 @@
 // Writes apps/web/src/api/api-operations.generated.ts from the gateway's OpenAPI document: each operation's
 // method, path and input (path, query and body fields, merged as the REST router merges them) as TypeScript,
-// so the web UI's API client is typed from the same operations that serve it. apps/web/test checks that the
-// file is current. Run: npx tsx scripts/web-api-types.ts
+// so the web UI's API client is typed from the same operations that serve it. apps/web/test checks that every
+// route and required field in the file is still what the gateway serves. Run: npx tsx scripts/web-api-types.ts
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import type { GatewayReadModels } from '../apps/gateway/src/read-models/gateway-
 
 export const GENERATED_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../apps/web/src/api/api-operations.generated.ts');
 
-type Schema = {
+export type Schema = {
   type?: string | string[];
   properties?: Record<string, Schema>;
   required?: string[];
@@ -29,8 +29,8 @@ type Schema = {
   additionalProperties?: Schema | boolean;
   $ref?: string;
 };
-type Parameter = { name: string; in: 'path' | 'query' | 'header'; required: boolean; schema: Schema };
-type OperationItem = { operationId: string; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } };
+export type Parameter = { name: string; in: 'path' | 'query' | 'header'; required: boolean; schema: Schema };
+export type OperationItem = { operationId: string; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } };
 
 /** A JSON Schema as a TypeScript type (the subset zod's toJSONSchema produces for our inputs). */
 export function schemaType(s: Schema | undefined): string {
@@ -72,15 +72,20 @@ function objectType(properties: Record<string, Schema>, required: string[]): str
   return fields.length ? `{ ${fields.join('; ')} }` : 'Record<string, never>';
 }
 
-/** The generated module's text. */
-export function generateApiOperations(): string {
+/** The REST paths of the gateway's OpenAPI document. */
+export function documentPaths(): Record<string, Record<string, OperationItem>> {
   // Building the document only reads each operation's definition; nothing here is called.
   const operations = [
     ...catalogOperations({} as RpcClient, {} as GatewayReadModels),
     ...provisionerOperations({} as RpcClient),
     ...gatewayOperations({} as EventStore, {} as ProjectionRunner<TokenRegistryState>),
   ];
-  const paths = openApiDocument(operations)['paths'] as Record<string, Record<string, OperationItem>>;
+  return openApiDocument(operations)['paths'] as Record<string, Record<string, OperationItem>>;
+}
+
+/** The generated module's text. */
+export function generateApiOperations(): string {
+  const paths = documentPaths();
   const entries: string[] = [];
   const table: string[] = [];
   for (const [route, methods] of Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))) {
@@ -95,8 +100,9 @@ export function generateApiOperations(): string {
       required.push(...(body?.required ?? []));
       const pathParams = params.filter((p) => p.in === 'path').map((p) => p.name);
       entries.push(`  ${op.operationId}: ${objectType(fields, required)};`);
+      const list = (names: string[]) => `[${names.map((n) => `'${n}'`).join(', ')}]`;
       table.push(
-        `  ${op.operationId}: { method: '${method.toUpperCase()}', path: '${route.slice(API_PREFIX.length)}', path_params: [${pathParams.map((p) => `'${p}'`).join(', ')}] },`,
+        `  ${op.operationId}: { method: '${method.toUpperCase()}', path: '${route.slice(API_PREFIX.length)}', path_params: ${list(pathParams)}, required: ${list([...new Set(required)].sort())} },`,
       );
     }
   }
@@ -109,10 +115,10 @@ export function generateApiOperations(): string {
     ...entries,
     '}',
     '',
-    '/** Method and path (under /api/v1/system) of each operation; `path_params` are filled from the input. */',
+    '/** Method and path (under /api/v1/system) of each operation; `path_params` are filled from the input; `required` input fields. */',
     'export const API_OPERATIONS = {',
     ...table,
-    '} as const satisfies Record<keyof ApiInputs, { method: string; path: string; path_params: readonly string[] }>;',
+    '} as const satisfies Record<keyof ApiInputs, { method: string; path: string; path_params: readonly string[]; required: readonly string[] }>;',
     '',
     'export type ApiOperationId = keyof ApiInputs;',
     '',

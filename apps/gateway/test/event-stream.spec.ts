@@ -107,6 +107,7 @@ describe('GET /api/v1/system/events/stream', () => {
     await api('POST', '/modules', moduleInput('stream-resume-a'));
     const log = await api('GET', '/events?from=0&limit=1000');
     const all = log.body.events as { position: number; id: string }[];
+    expect(log.body.head).toBe(all[all.length - 1]!.position);
     const cut = all[all.length - 3]!.position;
     const stream = await openStream({ authorization: `Bearer ${p.adminToken}`, 'last-event-id': String(cut) });
     try {

@@ -115,7 +115,7 @@ export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<To
       tool: 'system_list_events',
       title: 'Read the event log',
       description:
-        'Audit read of the event log: the global log after position `from`, or one stream from version `from`. Each event carries its actor and correlation id.',
+        'Audit read of the event log: the global log after position `from`, or one stream from version `from`. Each event carries its actor and correlation id; `head` is the position of the last event in the log.',
       permission: 'admin',
       input: listEventsInput,
       rest: { method: 'GET', path: '/events' },
@@ -125,7 +125,8 @@ export function gatewayOperations(store: EventStore, tokens: ProjectionRunner<To
           : await store.readAll({ after_position: input.from, limit: input.limit });
         const last = events[events.length - 1];
         const next_from = events.length < input.limit || !last ? null : input.stream ? last.version : last.position;
-        return { events, next_from };
+        // The log's head, so a reader can start near the end (`from: head - n`) instead of paging from 0.
+        return { events, next_from, head: await store.headPosition() };
       },
     }),
   ];

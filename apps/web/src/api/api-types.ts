@@ -99,5 +99,5 @@ export interface ApiResults {
   system_provision_instance: { instance: InstanceView };
   system_terminate_instance: { instance: InstanceView };
   system_drift_report: DriftReport;
-  system_list_events: { events: LoggedEvent[]; next_from: number | null };
+  system_list_events: { events: LoggedEvent[]; next_from: number | null; head: number };
 }
