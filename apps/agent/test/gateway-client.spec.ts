@@ -48,6 +48,7 @@ describe('the gateway client speaks the agent protocol', () => {
       module_states: {},
       services: [],
       address: null,
+      integrity: [],
       agent_version: '0.1.0',
       boot_id: 'b',
     });

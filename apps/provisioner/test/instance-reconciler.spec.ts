@@ -159,6 +159,7 @@ function heartbeat(running: Record<string, string> = {}): AgentHeartbeat {
     module_states: {},
     services: [],
     address: null,
+    integrity: [],
     agent_version: 'stand-in/1',
     boot_id: 'boot-1',
   };
