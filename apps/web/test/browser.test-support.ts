@@ -51,3 +51,23 @@ export async function signIn(context: BrowserContext, token: string, path = '/ap
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
   return page;
 }
+
+/**
+ * Controls a person using a screen reader or the keyboard could not use: inputs without a visible <label>,
+ * buttons and links without a name, anything focusable taken out of the tab order. Empty when all is well.
+ */
+export async function inaccessibleControls(page: Page): Promise<string[]> {
+  return page.evaluate(`(() => {
+    const problems = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      const label = el.labels && el.labels[0];
+      if (!label || !label.textContent.trim() || label.offsetParent === null) problems.push('no visible label: ' + el.outerHTML.slice(0, 80));
+    }
+    for (const el of document.querySelectorAll('button, a[href]')) {
+      const name = (el.getAttribute('aria-label') || el.textContent || '').trim();
+      if (!name) problems.push('no name: ' + el.outerHTML.slice(0, 80));
+      if (el.tabIndex < 0) problems.push('not in the tab order: ' + el.outerHTML.slice(0, 80));
+    }
+    return problems;
+  })()`);
+}

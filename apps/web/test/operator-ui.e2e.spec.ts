@@ -7,7 +7,7 @@ import { startE2ePlatform, type E2ePlatform } from '../../provisioner/test/e2e/e
 import { DEV_IDENTITY_REGEXP, DEV_ISSUER_REGEXP } from '../../../scripts/demo/example-modules.js';
 import { publishModule } from '../../../scripts/demo/steps.js';
 /* eslint-enable @nx/enforce-module-boundaries */
-import { launchChromium, newContext, signIn } from './browser.test-support.js';
+import { inaccessibleControls, launchChromium, newContext, signIn } from './browser.test-support.js';
 
 /*
  * Tutorial steps 5, 8 and 9 in a real browser (Debian's chromium) against the whole platform: register a
@@ -76,6 +76,7 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
     admin = await signIn(await context(), e.platform.adminToken);
     await admin.getByRole('link', { name: 'Register a module' }).click();
     await admin.getByRole('heading', { name: 'Register a module' }).waitFor();
+    expect(await inaccessibleControls(admin)).toEqual([]);
     const name = admin.getByLabel('Name', { exact: true });
     await name.fill('Not A Name');
     await name.blur();
@@ -180,6 +181,7 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
     await shot(admin, 'instance');
     await admin.getByRole('link', { name: 'Nodes' }).click();
     await admin.getByRole('cell', { name: hostname, exact: true }).waitFor();
+    expect(await inaccessibleControls(admin)).toEqual([]);
     await shot(admin, 'nodes');
     await admin.getByRole('link', { name: 'Modules' }).click();
     await admin.getByRole('link', { name: moduleName }).waitFor();
@@ -228,6 +230,7 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
         ...(await viewer.locator('input, select, textarea').evaluateAll((els) => els.map((el: any) => String(el.labels?.[0]?.textContent ?? el.id)))),
       ];
       expect({ route, mutating: controls.filter((c) => mutating.test(c)) }).toEqual({ route, mutating: [] });
+      expect({ route, problems: await inaccessibleControls(viewer) }).toEqual({ route, problems: [] });
     }
     // The audit log is an administrator's: not offered either.
     expect(await viewer.getByRole('link', { name: 'Events' }).count()).toBe(0);
