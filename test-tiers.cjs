@@ -66,6 +66,7 @@ const integration = [
   'libs/events/test/bus/event-relay.spec.ts',
   'libs/events/test/bus/event-stream.spec.ts',
   'libs/events/test/bus/jetstream-lease.spec.ts',
+  'libs/events/test/bus/nats-cluster.spec.ts',
   'libs/events/test/bus/relay-crash.spec.ts',
   'libs/events/test/bus/rpc-stream.spec.ts',
   'libs/events/test/bus/rpc.spec.ts',

@@ -61,6 +61,16 @@ export const baseConfigShape = {
    * Puts every NATS subject (events, dead letters, RPCs) under `<namespace>.` and suffixes the JetStream stream
    * names, so several platforms can share one NATS server. Every service of a platform needs the same value.
    */
+  /**
+   * Copies JetStream keeps of the platform's streams (events, dead letters, leases): 3 on a cluster of three or
+   * more NATS servers, so losing one loses no event. Every service of a platform needs the same value.
+   */
+  POWERNODE_STREAM_REPLICAS: z.coerce
+    .number()
+    .int()
+    .min(1, 'must be 1 to 5 (3 on a cluster of three NATS servers), the same for every service')
+    .max(5, 'must be 1 to 5 (3 on a cluster of three NATS servers), the same for every service')
+    .default(1),
   POWERNODE_BUS_NAMESPACE: z
     .string()
     .regex(BUS_NAMESPACE_PATTERN, 'must be 1 to 32 letters, digits, _ or - (one NATS subject token), the same for every service')

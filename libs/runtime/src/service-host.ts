@@ -22,6 +22,9 @@ import { createLogger, type Logger } from './logger.js';
 import { natsAuthFromConfig } from './nats-credentials.js';
 import { installGracefulShutdown, type Closer } from './shutdown.js';
 
+/** Seconds a service waits, one attempt each, for JetStream to take the platform's streams. */
+const STREAM_ATTEMPTS = 30;
+
 export interface ServiceHost<C> {
   service: string;
   config: C;
@@ -81,10 +84,26 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     );
   }
   const js = jetstream(nats);
-  const jsm = await jetstreamManager(nats);
   const bus = busNames(config['POWERNODE_BUS_NAMESPACE' as keyof typeof config] as string | undefined);
-  await ensureEventStream(jsm, { name: bus.event_stream, subjects: [`${bus.event_subject_prefix}.>`] });
-  await ensureDeadLetterStream(jsm, { name: bus.dead_letter_stream, subjects: [`${bus.dead_letter_prefix}.>`] });
+  const num_replicas = Number(config['POWERNODE_STREAM_REPLICAS' as keyof typeof config] ?? 1);
+  // A cluster that has just started answers the JetStream API only once it has elected its meta leader, and a
+  // stream with replicas needs as many servers up: wait for both for a while rather than exit at once.
+  const jsm = await jetstreamManager(nats, { checkAPI: false });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureEventStream(jsm, { name: bus.event_stream, subjects: [`${bus.event_subject_prefix}.>`], num_replicas });
+      await ensureDeadLetterStream(jsm, { name: bus.dead_letter_stream, subjects: [`${bus.dead_letter_prefix}.>`], num_replicas });
+      break;
+    } catch (error) {
+      if (attempt >= STREAM_ATTEMPTS) {
+        await nats.close();
+        await store.close();
+        throw error;
+      }
+      logger.warn({ err: error, attempt, of: STREAM_ATTEMPTS }, 'JetStream is not ready for the platform streams yet; retrying in 1 s');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
   let relay: EventRelay | undefined;
   let relayLease: JetStreamLease | undefined;
   if (hostsRelay(options.service, { POWERNODE_RELAY_HOST: config['POWERNODE_RELAY_HOST' as keyof typeof config] as RelayHost | undefined })) {
@@ -100,7 +119,7 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     // Every replica of the relay host contends for one lease; only its holder relays, and a holder that dies
     // hands over within the lease's TTL. Two relays at once would only publish duplicates JetStream drops
     // (Nats-Msg-Id), but the lease keeps the checkpoint with one writer.
-    await ensureLeaseStream(jsm, { name: bus.lease_stream, subjects: [`${bus.lease_subject_prefix}.>`] });
+    await ensureLeaseStream(jsm, { name: bus.lease_stream, subjects: [`${bus.lease_subject_prefix}.>`], num_replicas });
     relayLease = new JetStreamLease({
       js,
       jsm,

@@ -9,3 +9,4 @@ export * from './registry-proxy.js';
 export * from './registry-gate.js';
 export * from './wait-until.js';
 export * from './debian-tools.js';
+export * from './nats-cluster.js';

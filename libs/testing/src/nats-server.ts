@@ -16,7 +16,8 @@ export interface TestNatsServer {
   stop(): Promise<void>;
 }
 
-function natsBinary(): string {
+/** The nats-server program: NATS_SERVER_BIN, else Debian's, else the one on PATH. */
+export function natsBinary(): string {
   for (const candidate of [process.env['NATS_SERVER_BIN'], '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
     if (candidate && existsSync(candidate)) return candidate;
   }

@@ -69,9 +69,12 @@ async function ensureStream(jsm: JetStreamManager, want: Required<EventStreamOpt
     const same =
       c.duplicate_window === config.duplicate_window &&
       c.max_age === config.max_age &&
+      c.num_replicas === want.num_replicas &&
       c.subjects.length === config.subjects.length &&
       config.subjects.every((s) => c.subjects.includes(s));
-    return same ? existing : await jsm.streams.update(want.name, config);
+    // A stream made on one server keeps its events when the platform moves to a cluster: raising its replicas
+    // is an update JetStream carries out by copying them to the new peers.
+    return same ? existing : await jsm.streams.update(want.name, { ...config, num_replicas: want.num_replicas });
   } catch (cause) {
     throw new PowernodeError(
       'bus_unavailable',

@@ -59,8 +59,9 @@ export async function ensureLeaseStream(
   };
   try {
     const existing = await jsm.streams.info(options.name);
-    if (existing.config.max_age !== config.max_age || existing.config.max_msgs_per_subject !== 1) {
-      await jsm.streams.update(options.name, { ...existing.config, ...config });
+    const replicas = options.num_replicas ?? 1;
+    if (existing.config.max_age !== config.max_age || existing.config.max_msgs_per_subject !== 1 || existing.config.num_replicas !== replicas) {
+      await jsm.streams.update(options.name, { ...existing.config, ...config, num_replicas: replicas });
     }
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
