@@ -109,3 +109,44 @@ describe('docker-compose.yml', () => {
     for (const source of sources) expect({ source, exists: existsSync(path.join(root, source)) }).toEqual({ source, exists: true });
   });
 });
+
+describe('docker-compose.production.yml', () => {
+  type Service = { command?: string[]; environment?: Record<string, string>; deploy?: { replicas?: number }; volumes?: string[]; image?: string };
+  const production = parse(readFileSync(path.join(root, 'docker-compose.production.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+  // What `docker compose -f docker-compose.yml -f docker-compose.production.yml` runs: mappings merge, lists replace.
+  const merged = (name: string): Service => {
+    const base = compose.services[name] ?? {};
+    const over = production.services[name] ?? {};
+    return { ...base, ...over, environment: { ...(base.environment ?? {}), ...(over.environment ?? {}) } };
+  };
+  const natsServers = ['nats', 'nats-2', 'nats-3'];
+  const flag = (command: string[], name: string) => command[command.indexOf(name) + 1];
+
+  it('clusters three NATS servers, each routed to the two others, on the platform configuration', () => {
+    const names = natsServers.map((s) => flag(merged(s).command!, '-n'));
+    expect(new Set(names).size).toBe(3);
+    for (const server of natsServers) {
+      const command = merged(server).command!;
+      expect(merged(server).image).toMatch(/^nats:/);
+      expect(command).toEqual(expect.arrayContaining(['-js', '-c', '/etc/powernode/nats/nats-server.conf']));
+      expect(flag(command, '--cluster_name')).toBe('powernode');
+      const routes = flag(command, '--routes')!.split(',').map((r) => new URL(r).hostname).sort();
+      expect(routes).toEqual(natsServers.filter((s) => s !== server).sort());
+    }
+  });
+
+  it('points every service at all three servers, with three copies of each stream', () => {
+    for (const name of [...ownServices, 'nats-credentials']) {
+      const env = merged(name).environment!;
+      expect({ name, servers: env['NATS_URL']!.split(',').map((u) => new URL(u).hostname) }).toEqual({ name, servers: natsServers });
+      expect({ name, replicas: env['POWERNODE_STREAM_REPLICAS'] }).toEqual({ name, replicas: '3' });
+      expect(parseConfig(baseConfigShape, env).POWERNODE_STREAM_REPLICAS).toBe(3);
+    }
+  });
+
+  it('runs two catalogs and two ingests, whose relay lease and durable consumer keep them from doing the same work twice', () => {
+    expect(merged('catalog').deploy?.replicas).toBe(2);
+    expect(merged('ingest').deploy?.replicas).toBe(2);
+    expect(Number(merged('gateway').environment!['POWERNODE_GATEWAY_WORKERS']!.replace(/^\$\{[^:]+:-(\d+)\}$/, '$1'))).toBe(2);
+  });
+});
