@@ -130,7 +130,10 @@ describe('docker-compose.production.yml', () => {
       expect(merged(server).image).toMatch(/^nats:/);
       expect(command).toEqual(expect.arrayContaining(['-js', '-c', '/etc/powernode/nats/nats-server.conf']));
       expect(flag(command, '--cluster_name')).toBe('powernode');
-      const routes = flag(command, '--routes')!.split(',').map((r) => new URL(r).hostname).sort();
+      const routes = flag(command, '--routes')!
+        .split(',')
+        .map((r) => new URL(r).hostname)
+        .sort();
       expect(routes).toEqual(natsServers.filter((s) => s !== server).sort());
     }
   });
