@@ -74,6 +74,7 @@ const integration = [
   'libs/events/test/store/open-event-store.spec.ts',
   'libs/events/test/store/postgres-event-store-server.spec.ts',
   'libs/events/test/store/postgres-event-store.spec.ts',
+  'libs/events/test/store/sqlite-event-store.spec.ts',
   'libs/fsverity/src/fsverity.spec.ts',
   'libs/globs/src/rsync-oracle.spec.ts',
   'libs/host-machine/src/process-exit.spec.ts',

@@ -52,7 +52,7 @@ const chosen = tiers.length > 0 ? TIERS.filter((t) => tiers.includes(t)) : TIERS
 // could take first: servers bind port 0 and report the port they got (libs/testing: reportedPort), and where a
 // program must be told a fixed port its test starts again on a new one when the bind fails.
 const integrationWorkers = process.env.POWERNODE_TEST_WORKERS || '3';
-const WORKERS = { unit: '1', integration: integrationWorkers, e2e: '1', machines: '1', browser: '1' };
+const WORKERS = { unit: process.env.POWERNODE_UNIT_WORKERS || '1', integration: integrationWorkers, e2e: '1', machines: '1', browser: '1' };
 const optionArgs = jestArgs.includes('--') ? jestArgs.slice(0, jestArgs.indexOf('--')) : jestArgs;
 const userSetsWorkers = optionArgs.some((a) => /^(--maxWorkers|-w|--runInBand|-i)(=|$)/.test(a));
 // The tiers that run at the same time: unit needs one core's worth, integration mostly waits; each heavy tier
