@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -207,6 +208,22 @@ describe('the operator web UI walks tutorial steps 5, 8 and 9', () => {
     expect((await e.instance(instanceId)).status).toBe('terminated');
     expect(await admin.getByRole('button', { name: /^Terminate/ }).count()).toBe(0);
   }, 90_000);
+
+  it('shows a promotion made with the CLI on the open page within a second', async () => {
+    await admin.goto(`/app/system/modules/${moduleName}`);
+    const row = admin.locator('tr[data-version="0.1.0"]');
+    await row.getByText('live', { exact: true }).waitFor();
+    await admin.getByTestId('live-state').getByText('live').waitFor();
+    const version = (await e.rest('GET', `/modules/${moduleName}/versions`)).body.versions[0];
+    const cli = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/powernode.mjs'), 'promote', version.id, '--to', 'retired'], {
+      env: { ...process.env, POWERNODE_URL: e.platform.url, POWERNODE_TOKEN: e.platform.adminToken },
+      encoding: 'utf8',
+    });
+    expect({ code: cli.status, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+    const promotedAt = performance.now();
+    await row.getByText('retired', { exact: true }).waitFor({ timeout: 5_000 });
+    expect(performance.now() - promotedAt).toBeLessThan(1_000);
+  }, 60_000);
 
   it('a viewer is offered no control that changes anything', async () => {
     const viewer = await signIn(await context(), await token('viewer', 'web-viewer'));
