@@ -297,7 +297,7 @@ export class PostgresEventStore implements EventStore {
       });
       verdict = result.rows[0]!;
     } catch (cause) {
-      pending.reject(unstorableText(cause) ?? postgresFailure('append', cause));
+      pending.reject(unstorableText(cause) ?? uniqueViolation(pending, cause) ?? postgresFailure('append', cause));
       return;
     }
     const outcome = settle(pending, envelopes, verdict);
@@ -423,6 +423,24 @@ function settle(p: PendingAppend, envelopes: EventEnvelope[], row: AppendVerdict
       return { ok: false, error: new PowernodeError('internal', `unknown append outcome ${String(unexpected)}`) };
     }
   }
+}
+
+/**
+ * The insert of a lone append hit a unique constraint: another writer got in without the schema's lock (an
+ * older build, a manual insert). Its event id is taken, or its stream moved on; either way nothing was written.
+ */
+function uniqueViolation(p: PendingAppend, cause: unknown): PowernodeError | undefined {
+  const error = cause as { code?: string; constraint?: string; detail?: string };
+  if (error.code !== '23505') return undefined;
+  if (error.constraint === 'events_id_key') return eventIdTaken(/\(id\)=\((.*)\)/.exec(error.detail ?? '')?.[1] ?? 'unknown', undefined, cause);
+  return new PowernodeError(
+    'concurrency_conflict',
+    `stream ${p.stream} was appended to concurrently (the append expected ${String(p.expected)}): reload the stream and retry`,
+    {
+      cause,
+      details: { stream: p.stream, expected: p.expected },
+    },
+  );
 }
 
 /** PostgreSQL text cannot hold U+0000 or invalid UTF-8: such an event is refused, not retried forever. */
