@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LoggedEvent } from '../api/api-types.js';
-import { useLiveEvents } from '../live/live-events.js';
+import { useLiveEvents, useLiveState } from '../live/live-events.js';
 
 export interface Resource<T> {
   data: T | undefined;
@@ -53,5 +53,13 @@ export function useResource<T>(load: () => Promise<T>, deps: readonly unknown[],
     void run();
   }, [run]);
   useLiveEvents(affects, () => void run());
+  // An event appended after the first load but before the stream was connected would be missed: once the
+  // stream is live (at first, and after a reconnect), read again.
+  const live = useLiveState();
+  const wasLive = useRef(live === 'live');
+  useEffect(() => {
+    if (live === 'live' && !wasLive.current) void run();
+    wasLive.current = live === 'live';
+  }, [live, run]);
   return { data, error, loading, reload: () => void run() };
 }
