@@ -9,6 +9,17 @@ import { freeLoopbackPort, isAddressInUse } from '@powernode/testing';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** Asks `probe` every 200 ms for up to 30 s until it answers something other than undefined or null. */
+async function waitFor<T>(probe: () => Promise<T | undefined | null>, what: string): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const answer = await probe().catch(() => undefined);
+    if (answer !== undefined && answer !== null) return answer;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
@@ -55,7 +66,7 @@ interface StackPorts {
  * with, or uses whatever answers there), and another test may take a port picked free before the stack binds
  * it. So: start on fresh ports again when a bind failed or when something else already answered at one.
  */
-async function startStackOnFreePorts(dataDir: string): Promise<{ child: ChildProcess; output: string[]; ports: StackPorts }> {
+async function startStackOnFreePorts(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: string[]; ports: StackPorts }> {
   for (let attempt = 1; ; attempt++) {
     const ports = { nats: await freeLoopbackPort(), registry: await freeLoopbackPort(), http: await freeLoopbackPort() };
     const env = {
@@ -64,6 +75,7 @@ async function startStackOnFreePorts(dataDir: string): Promise<{ child: ChildPro
       OCI_REGISTRY: `127.0.0.1:${ports.registry}`,
       PORT: String(ports.http),
       POWERNODE_ADMIN_TOKEN: '',
+      ...extraEnv,
     };
     let started: { child: ChildProcess; output: string[] };
     try {
@@ -171,4 +183,47 @@ describe('npm start (powernode dev)', () => {
     expect(code).toBe(1);
     expect(err).toContain('PORT: powernode dev needs a fixed port for the gateway');
   });
+
+  it('runs POWERNODE_REPLICAS catalogs and ingests, and keeps relaying and answering when the relaying catalog is killed', async () => {
+    const replicaDir = await mkdtemp(path.join(tmpdir(), 'pn-dev-replicas-'));
+    const stack = await startStackOnFreePorts(replicaDir, { POWERNODE_REPLICAS: '2' });
+    try {
+      const url = `http://127.0.0.1:${stack.ports.http}`;
+      const text = () => stack.output.join('');
+      expect(text()).toContain('2 replicas of catalog and ingest');
+      for (const name of ['catalog-1', 'catalog-2', 'ingest-1', 'ingest-2']) expect(text()).toMatch(new RegExp(`${name}\\s+\\|`));
+      const token = (await readFile(path.join(replicaDir, 'admin-token'), 'utf8')).trim();
+      const auth = { authorization: `Bearer ${token}` };
+      type Bus = { bus: { relay: { holder: string | null; lag_events: number | null } } };
+      const bus = async () => ((await (await fetch(`${url}/readyz`, { headers: auth })).json()) as Bus).bus;
+      const holder = (await waitFor(async () => (await bus()).relay.holder, 'a catalog to hold the relay lease'))!;
+      expect(holder).toMatch(/^catalog-/);
+
+      // SIGKILL the relaying catalog: the other takes the lease, and the killed one is started again.
+      process.kill(Number(holder.split('-').at(-1)), 'SIGKILL');
+      const next = await waitFor(async () => {
+        const h = (await bus()).relay.holder;
+        return h !== null && h !== holder ? h : undefined;
+      }, 'the other catalog to take the relay lease');
+      expect(next).toMatch(/^catalog-/);
+      const created = await fetch(`${url}/api/v1/system/modules`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'after-failover',
+          category: 'userland',
+          variety: 'subscription',
+          gitea_repo_full_name: 'acme/after-failover',
+          cosign_identity_regexp: '.*',
+          cosign_issuer_regexp: '.*',
+        }),
+      });
+      expect(created.status).toBe(201);
+      await waitFor(async () => ((await bus()).relay.lag_events === 0 ? true : undefined), 'the new holder to relay the new events');
+      await waitFor(async () => (/exited \(SIGKILL\)[\s\S]*catalog ready/.test(text()) ? true : undefined), 'the killed catalog to be started again');
+    } finally {
+      expect(await stopStack(stack.child)).toBe(0);
+      await rm(replicaDir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

@@ -22,6 +22,26 @@ import { devServiceEnvironment } from './service-environment.js';
 export const SERVICES = ['catalog', 'ingest', 'provisioner', 'gateway'] as const;
 
 /**
+ * The services `POWERNODE_REPLICAS` multiplies: the catalogs share requests and contend for the relay lease,
+ * the ingests share one durable consumer. The gateway's replicas are its workers (one port); the provisioner runs
+ * once, since its reconciler acts on every instance it reads and drives this host's machines.
+ */
+const REPLICATED: ReadonlySet<string> = new Set(['catalog', 'ingest']);
+/** How long a replica that exited waits before it is started again. */
+const REPLICA_RESTART_MS = 1000;
+
+/** `POWERNODE_REPLICAS`: how many of each service `npm start` runs, 1 to 8. */
+export function devReplicas(env: NodeJS.ProcessEnv): number {
+  const raw = env['POWERNODE_REPLICAS'];
+  if (raw === undefined || raw === '') return 1;
+  if (!/^[1-8]$/.test(raw)) {
+    const problem = `POWERNODE_REPLICAS: must be a whole number from 1 to 8 (got ${JSON.stringify(raw)})`;
+    throw new PowernodeError('config_invalid', `invalid configuration: ${problem}`, { details: { problems: [problem] } });
+  }
+  return Number(raw);
+}
+
+/**
  * Where the dev stack runs its own nats-server when `NATS_URL` is unset: not NATS's default port, where a
  * machine's shared server without authentication often answers already.
  */
@@ -58,9 +78,10 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
     const problem = 'PORT: powernode dev needs a fixed port for the gateway, which it gives the agents it starts (got "0")';
     throw new PowernodeError('config_invalid', `invalid configuration: ${problem}`, { details: { problems: [problem] } });
   }
+  const replicas = devReplicas(env);
   const dataDir = config.POWERNODE_DATA_DIR;
   mkdirSync(dataDir, { recursive: true });
-  const supervisor = new ProcessSupervisor(out, ['nats', 'registry', ...SERVICES]);
+  const supervisor = new ProcessSupervisor(out, ['nats', 'registry', ...SERVICES.map((s) => (replicas > 1 && REPLICATED.has(s) ? `${s}-${replicas}` : s))]);
   const started: string[] = [];
   let onCrash!: (name: string) => void;
   const crashed = new Promise<string>((r) => (onCrash = r));
@@ -132,16 +153,32 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<Runn
     }
 
     const serviceEnv = devServiceEnvironment(env, { ...config, NATS_URL: natsUrl });
+    if (replicas > 1) {
+      out(
+        `powernode | ${replicas} replicas of catalog and ingest, ${env['POWERNODE_GATEWAY_WORKERS'] ?? replicas} gateway workers, one provisioner (it drives this host's machines); a replica that exits is started again`,
+      );
+    }
     for (const service of SERVICES) {
       const own = natsCredentials ? natsUserEnvironment(natsCredentials, service) : {};
-      supervisor.start(
-        service,
-        process.execPath,
-        [path.join(repoRoot, 'apps', service, 'dist', 'main.js')],
-        { cwd: repoRoot, env: { ...serviceEnv, ...own } },
-        () => onCrash(service),
-      );
-      started.push(service);
+      const count = REPLICATED.has(service) ? replicas : 1;
+      const serviceOwnEnv = {
+        ...serviceEnv,
+        ...own,
+        ...(service === 'gateway' && replicas > 1 && !env['POWERNODE_GATEWAY_WORKERS'] ? { POWERNODE_GATEWAY_WORKERS: String(replicas) } : {}),
+      };
+      for (let replica = 1; replica <= count; replica++) {
+        const name = count > 1 ? `${service}-${replica}` : service;
+        const launch = (): void => {
+          if (supervisor.stopped) return;
+          supervisor.start(name, process.execPath, [path.join(repoRoot, 'apps', service, 'dist', 'main.js')], { cwd: repoRoot, env: serviceOwnEnv }, () => {
+            // One of several replicas going is what replicas are for: the others carry on while it starts again.
+            if (count > 1) setTimeout(launch, REPLICA_RESTART_MS).unref();
+            else onCrash(name);
+          });
+        };
+        launch();
+        started.push(name);
+      }
     }
 
     const gatewayUrl = `http://${config.HOST}:${config.PORT}`;

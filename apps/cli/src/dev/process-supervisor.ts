@@ -68,6 +68,11 @@ export class ProcessSupervisor {
     return child;
   }
 
+  /** True once stopAll began: nothing should be started any more. */
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
   /** Stops every child in reverse start order. */
   async stopAll(graceMs = 8000): Promise<void> {
     this.stopping = true;
