@@ -58,6 +58,8 @@ async function openStream(headers: Record<string, string>) {
       }
       throw new Error(`no matching event within ${ms} ms; got ${received.map((r) => JSON.parse(r.data).type).join(', ')}`);
     },
+    /** Resolves when the server ends the stream. */
+    ended: pump,
     async close() {
       abort.abort();
       await pump;
@@ -168,4 +170,27 @@ describe('the web UI under /app', () => {
     const viewer = await api('POST', '/tokens', { role: 'viewer', name: 'whoami-viewer' });
     expect((await api('GET', '/whoami', undefined, viewer.body.token)).body).toMatchObject({ name: 'whoami-viewer', role: 'viewer', permissions: ['read'] });
   });
+});
+
+describe('a gateway shutting down', () => {
+  it('ends its open streams so it stops at once, and a client resumes after the restart where it left off', async () => {
+    const stream = await openStream({ authorization: `Bearer ${p.adminToken}` });
+    await api('POST', '/modules', moduleInput('stream-restart-a'));
+    const seen = await stream.waitFor((e) => e.type === 'ModuleRegistered' && e.data.name === 'stream-restart-a');
+    const gateway = p.services.get('gateway')!;
+    const started = performance.now();
+    expect(await gateway.stop()).toBe(0);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await stream.ended;
+    await p.startService('gateway');
+    await api('POST', '/modules', moduleInput('stream-restart-b'));
+    const resumed = await openStream({ authorization: `Bearer ${p.adminToken}`, 'last-event-id': String(seen.position) });
+    try {
+      const next = await resumed.waitFor((e) => e.type === 'ModuleRegistered' && e.data.name === 'stream-restart-b');
+      expect(Number(resumed.received[0]!.id)).toBe(seen.position + 1);
+      expect(next.position).toBeGreaterThan(seen.position);
+    } finally {
+      await resumed.close();
+    }
+  }, 60_000);
 });
