@@ -55,7 +55,9 @@ function ModuleForm() {
   const errorFor = (f: string): string | undefined => serverErrors[f] ?? (touched[f] ? local[f] : undefined);
   const set = (f: keyof Form) => (value: string) => {
     setForm({ ...form, [f]: value });
-    setServerErrors({ ...serverErrors, [f]: undefined as unknown as string });
+    // The API's verdict on the old value no longer holds once the field changes.
+    const { [f]: _stale, ...rest } = serverErrors;
+    setServerErrors(rest);
   };
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
