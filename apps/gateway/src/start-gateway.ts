@@ -24,6 +24,6 @@ export async function startGateway(
   });
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://${host.config.HOST}:${address.port}`;
-  host.logger.info({ url, admin_token_file: bootstrap.file ?? null }, 'gateway listening');
+  host.logger.info({ url, web_ui: `${url}/app/`, admin_token_file: bootstrap.file ?? null }, 'gateway listening');
   return { url, adminToken: bootstrap.token, adminTokenFile: bootstrap.file, runtime };
 }
