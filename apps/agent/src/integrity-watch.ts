@@ -40,29 +40,26 @@ export function parseKernelIntegrityLine(record: string): KernelIntegrityEvent |
 /** digest → the files it backs, as the keeper wrote it (integrity-index.json). */
 export type IntegrityIndex = Record<string, Array<{ path: string; module: string | null; store?: string }>>;
 
-/** The digest an event names, given the stores' objects (`<device>:<inode>` → digest). */
-export function digestOfEvent(event: KernelIntegrityEvent, index: IntegrityIndex, inodes: ReadonlyMap<string, string>): string | null {
-  if (event.kind === 'inode') return inodes.get(`${event.device}:${event.inode}`) ?? null;
-  return Object.keys(index).find((digest) => digest.replace(/^sha256:/, '').slice(2) === event.name) ?? null;
-}
-
 const POLL_MS = 1_000;
 
 /** Follows the kernel log and reports each refused file once. */
 export class IntegrityWatch {
   private handle: FileHandle | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private index: IntegrityIndex = {};
-  private inodes: Map<string, string> | undefined;
   private readonly reported = new Set<string>();
 
   constructor(private readonly options: { indexFile: string; objectsDir: string; logger: Logger; onViolation: (violations: IntegrityViolation[]) => void }) {}
 
   /** Starts following; false when this machine has no verified root (no index). */
   async start(): Promise<boolean> {
-    const text = await readFile(this.options.indexFile, 'utf8').catch(() => null);
-    if (text === null) return false;
-    this.index = JSON.parse(text) as IntegrityIndex;
+    // The index is read only when the kernel refused something: it is large, and the agent's heap is small.
+    if (
+      !(await stat(this.options.indexFile).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
     try {
       this.handle = await open('/dev/kmsg', fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     } catch (error) {
@@ -102,10 +99,10 @@ export class IntegrityWatch {
       if (bytesRead === 0) break;
       const event = parseKernelIntegrityLine(buffer.subarray(0, bytesRead).toString('utf8'));
       if (event === null) continue;
-      if (event.kind === 'inode' && this.inodes === undefined) this.inodes = await this.storeInodes();
-      const digest = digestOfEvent(event, this.index, this.inodes ?? new Map());
+      const digest = await this.objectOf(event);
       if (digest === null) continue;
-      for (const use of this.index[digest] ?? []) {
+      const index = JSON.parse(await readFile(this.options.indexFile, 'utf8')) as IntegrityIndex;
+      for (const use of index[digest] ?? []) {
         if (this.reported.has(use.path)) continue;
         this.reported.add(use.path);
         found.push({ path: use.path, module: use.module, digest, detected_at: new Date().toISOString() });
@@ -115,26 +112,37 @@ export class IntegrityWatch {
   }
 
   /**
-   * Every object of every store by device and inode: the fs-verity message names those, not the file. A
-   * store's device name (vdc…) is its mount's source in /proc/self/mountinfo.
+   * The digest of the object an event names: by device and inode (the fs-verity message), the device being a
+   * store's mount source in /proc/self/mountinfo, searched until the inode is found; or by the object's name
+   * (the overlayfs message). Nothing is kept between events.
    */
-  private async storeInodes(): Promise<Map<string, string>> {
-    const inodes = new Map<string, string>();
-    const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  private async objectOf(event: KernelIntegrityEvent): Promise<string | null> {
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')).split('\n');
     for (const store of await readdir(this.options.objectsDir).catch(() => [] as string[])) {
       const mountPoint = path.join(this.options.objectsDir, store);
-      const line = mounts.split('\n').find((l) => l.split(' ')[4] === mountPoint);
-      const source = line?.split(' - ')[1]?.split(' ')[1];
-      if (source === undefined) continue;
-      const device = path.basename(source);
+      const source = mounts
+        .find((line) => line.split(' ')[4] === mountPoint)
+        ?.split(' - ')[1]
+        ?.split(' ')[1];
+      if (source === undefined || (event.kind === 'inode' && path.basename(source) !== event.device)) continue;
       const root = path.join(mountPoint, 'objects');
       for (const prefix of await readdir(root).catch(() => [] as string[])) {
+        if (event.kind === 'object_name') {
+          if (
+            await stat(path.join(root, prefix, event.name)).then(
+              () => true,
+              () => false,
+            )
+          )
+            return `sha256:${prefix}${event.name}`;
+          continue;
+        }
         for (const rest of await readdir(path.join(root, prefix)).catch(() => [] as string[])) {
           const info = await stat(path.join(root, prefix, rest)).catch(() => null);
-          if (info !== null) inodes.set(`${device}:${info.ino}`, `sha256:${prefix}${rest}`);
+          if (info?.ino === event.inode) return `sha256:${prefix}${rest}`;
         }
       }
     }
-    return inodes;
+    return null;
   }
 }

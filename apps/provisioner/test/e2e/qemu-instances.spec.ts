@@ -152,7 +152,7 @@ describeVms('instances as QEMU machines (TCG)', () => {
         const seen = await e.instance(instance.id);
         return (seen.errors as Array<{ message: string }>).some((err) => err.message.includes('integrity_violation')) ? seen : null;
       },
-      120_000,
+      300_000,
       1_000,
     );
     expect(reported.errors).toContainEqual(expect.objectContaining({ module: 'my-redis', message: expect.stringContaining('/etc/redis/redis.conf') }));
