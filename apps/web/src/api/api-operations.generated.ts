@@ -60,7 +60,12 @@ export interface ApiInputs {
   system_delete_module: { module_name: string };
   system_list_module_versions: { module_name: string; limit?: number; cursor?: string; promotion_state?: 'built' | 'staging' | 'blessed' | 'live' | 'retired' };
   system_rotate_webhook_secret: { module_name: string };
-  system_create_node: { hostname: string; node_template_id: string; channel?: 'live' | 'blessed' | 'staging' };
+  system_create_node: {
+    hostname: string;
+    node_template_id: string;
+    channel?: 'live' | 'blessed' | 'staging';
+    resources?: { memory_mb?: number; vcpus?: number };
+  };
   system_list_nodes: { limit?: number; cursor?: string };
   system_get_node: { node_id: string };
   system_set_node_channel: { node_id: string; channel: 'live' | 'blessed' | 'staging' };
