@@ -24,7 +24,6 @@ const e2e = [
 ];
 
 const integration = [
-  'libs/runtime/test/nats-permissions.spec.ts',
   'apps/agent/test/agent-artifact-cache.spec.ts',
   'apps/agent/test/agent-reconcile.spec.ts',
   'apps/agent/test/agent-resilience.spec.ts',
@@ -32,12 +31,14 @@ const integration = [
   'apps/agent/test/gateway-client.spec.ts',
   'apps/agent/test/machine-keeper.spec.ts',
   'apps/agent/test/root-composition.spec.ts',
+  'apps/catalog/test/relay-on-nats-cluster.spec.ts',
   'apps/cli/test/audit-sink.spec.ts',
   'apps/cli/test/dev-stack.spec.ts',
   'apps/cli/test/digest-command.spec.ts',
   'apps/cli/test/module-build-push.spec.ts',
   'apps/cli/test/module-init-validate.spec.ts',
   'apps/cli/test/module-sign-publish.spec.ts',
+  'apps/cli/test/nats-permissions.spec.ts',
   'apps/cli/test/operator-commands.spec.ts',
   'apps/cli/test/verify-blob-command.spec.ts',
   'apps/gateway/test/catalog-api.spec.ts',
@@ -66,7 +67,6 @@ const integration = [
   'libs/events/test/bus/event-relay.spec.ts',
   'libs/events/test/bus/event-stream.spec.ts',
   'libs/events/test/bus/jetstream-lease.spec.ts',
-  'libs/events/test/bus/nats-cluster.spec.ts',
   'libs/events/test/bus/relay-crash.spec.ts',
   'libs/events/test/bus/rpc-stream.spec.ts',
   'libs/events/test/bus/rpc.spec.ts',

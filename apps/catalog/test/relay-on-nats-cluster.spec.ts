@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { decodeEvent, ensureEventStream, EventCatalogue, EventRelay, openEventStore, type BusLogger } from '@powernode/events';
 import { startNatsCluster, waitUntil, type TestNatsCluster } from '@powernode/testing';
-import { decodeEvent } from '../../src/bus/event-message.js';
-import { EventRelay } from '../../src/bus/event-relay.js';
-import { ensureEventStream } from '../../src/bus/event-stream.js';
-import { SqliteEventStore } from '../../src/store/sqlite-event-store.js';
-import { busTestCatalogue, recordingLogger, storedMessages } from './bus-fixture.js';
+
+const quiet: BusLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const catalogue = new EventCatalogue([{ type: 'ThingHappened', schema_version: 1, schema: z.object({ n: z.number().int() }) }]);
 
 /*
  * The platform's event stream on a cluster of three nats-servers, with three replicas: losing a server, even the
@@ -43,13 +43,13 @@ it('keeps every event, exactly once, when the stream leader is killed while the 
   );
   expect(info.config.num_replicas).toBe(3);
 
-  const store = SqliteEventStore.open(path.join(dir, 'events.db'), busTestCatalogue());
+  const store = await openEventStore(`sqlite:${path.join(dir, 'events.db')}`, catalogue);
   const relay = new EventRelay({
     store,
     js: jetstream(nc),
     subject_prefix: 'cluster.events',
     expected_stream: 'EVENTS_CLUSTER',
-    logger: recordingLogger(),
+    logger: quiet,
     retry: { initial_ms: 50, max_ms: 500 },
   });
   await relay.start();
@@ -67,8 +67,13 @@ it('keeps every event, exactly once, when the stream leader is killed while the 
     await append(200, 200);
     await relay.caughtUp();
 
-    const stored = await storedMessages(jsm, 'EVENTS_CLUSTER');
-    expect(stored.map((m) => (decodeEvent(m.data).data as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 400 }, (_, n) => n));
+    const stream = await jsm.streams.info('EVENTS_CLUSTER');
+    const published: number[] = [];
+    for (let seq = stream.state.first_seq; seq <= stream.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage('EVENTS_CLUSTER', { seq });
+      if (m) published.push((decodeEvent(m.data).data as { n: number }).n);
+    }
+    expect(published.sort((a, b) => a - b)).toEqual(Array.from({ length: 400 }, (_, n) => n));
     const after = await jsm.streams.info('EVENTS_CLUSTER');
     expect(after.cluster?.leader).not.toBe(leader);
 

@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, ensureDeadLetterStream, ensureEventStream, ensureLeaseStream, JetStreamLease, NATS_USERS, type NatsUser } from '@powernode/events';
 import { startNatsServer, type TestNatsServer } from '@powernode/testing';
-import { natsAuthFromConfig, natsUserEnvironment } from '../src/index.js';
+import { natsAuthFromConfig, natsUserEnvironment } from '@powernode/runtime';
 
 /*
  * The platform's NATS users against a real nats-server started with the configuration `npm start` writes: each

@@ -44,12 +44,16 @@ export interface IngestTestBed {
 }
 
 /** Starts NATS, the catalog, a registry; ingest is started by the test (in-process or as a process). */
-export async function startIngestTestBed(env: NodeJS.ProcessEnv = {}): Promise<IngestTestBed> {
+export async function startIngestTestBed(env: NodeJS.ProcessEnv = {}, options: { natsCluster?: boolean } = {}): Promise<IngestTestBed> {
   const registry = await startRegistry();
   let platform: TestPlatform | undefined;
   try {
-    platform = await startPlatform({ services: ['catalog'], env: { OCI_REGISTRY: registry.host, ...FAST_INGEST_ENV, ...env } });
-    const rpc = await RpcClient.connect(platform.env['NATS_URL']!, { default_timeout_ms: 15_000, namespace: platform.namespace }, platform.natsAuth('gateway'));
+    platform = await startPlatform({ services: ['catalog'], env: { OCI_REGISTRY: registry.host, ...FAST_INGEST_ENV, ...env }, ...options });
+    const rpc = await RpcClient.connect(
+      platform.env['NATS_URL']!.split(','),
+      { default_timeout_ms: 15_000, namespace: platform.namespace },
+      platform.natsAuth('gateway'),
+    );
     const store = await openEventStore(platform.env['EVENT_STORE_URL']!, powernodeEventCatalogue());
     const dev = await DevSigstore.loadOrCreate(platform.dataDir);
     const workDir = await mkdtemp(path.join(tmpdir(), 'pn-ingest-test-'));

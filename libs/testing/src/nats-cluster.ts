@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { platformNatsServerConfig } from '@powernode/events';
+import { platformNatsServerConfig, type NatsPermissionSettings } from '@powernode/events';
+import { ensureNatsCredentials, type NatsCredentialFiles } from '@powernode/runtime';
 import { freeLoopbackPort, reportedPort } from './loopback-port.js';
 import { natsBinary } from './nats-server.js';
 
@@ -21,18 +22,26 @@ export interface TestNatsCluster {
   /** Every server's URL, comma-separated: what `NATS_URL` takes for a cluster. */
   url: string;
   nodes: ClusterNode[];
+  /** With `auth`: the users' password files and the configuration every server runs with. */
+  credentials?: NatsCredentialFiles;
   stop(): Promise<void>;
 }
 
 /**
  * `size` nats-servers with JetStream, clustered over routes on loopback, each with its own store in a temp dir,
- * with the platform's settings (max_payload). Resolves once every server listens; JetStream elects its
+ * with the platform's settings (max_payload, and with `auth` its users and permissions). Resolves once every server listens; JetStream elects its
  * meta leader soon after, which callers wait for by retrying their first stream creation.
  */
-export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
+export async function startNatsCluster(size = 3, options: { auth?: NatsPermissionSettings } = {}): Promise<TestNatsCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pn-nats-cluster-'));
-  const config = path.join(dir, 'nats.conf');
-  await writeFile(config, platformNatsServerConfig());
+  let config = path.join(dir, 'nats.conf');
+  let credentials: NatsCredentialFiles | undefined;
+  if (options.auth) {
+    credentials = ensureNatsCredentials(path.join(dir, 'auth'), options.auth);
+    config = credentials.config_file;
+  } else {
+    await writeFile(config, platformNatsServerConfig());
+  }
   // Routes name each other's cluster ports, so those are picked beforehand; client ports are taken again on restart.
   const clusterPorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
   const clientPorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
@@ -90,6 +99,7 @@ export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
   return {
     url: nodes.map((n) => n.url).join(','),
     nodes,
+    ...(credentials ? { credentials } : {}),
     async stop() {
       await Promise.all(nodes.map((n) => n.kill()));
       await rm(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { busNames, type NatsConnectAuth, type NatsUser } from '@powernode/events';
 import { natsAuthFromConfig, natsUserEnvironment, RELAY_HOSTS, type RelayHost } from '@powernode/runtime';
+import { startNatsCluster, type TestNatsCluster } from './nats-cluster.js';
 import { startNatsServer, type TestNatsServer } from './nats-server.js';
 import { startServiceProcess, type ServiceProcess } from './service-processes.js';
 
@@ -14,7 +15,10 @@ export interface TestPlatform {
   url: string;
   adminToken: string;
   dataDir: string;
+  /** The platform's NATS: one server, or with `natsCluster` the first server's port and every server's URL. */
   nats: TestNatsServer;
+  /** With `natsCluster`: the servers, which a test may kill and start again. */
+  cluster: TestNatsCluster | undefined;
   /** The platform's `POWERNODE_BUS_NAMESPACE`: give it to an RpcClient (`namespace`) that talks to its services. */
   namespace: string;
   /** The environment every service shares; each also gets its own NATS user (`natsEnv`). */
@@ -26,6 +30,8 @@ export interface TestPlatform {
   services: Map<PlatformService, ServiceProcess>;
   /** Starts (again) one service with the platform's environment and waits until it says it is ready. */
   startService(name: PlatformService): Promise<ServiceProcess>;
+  /** Starts one more replica of a service beside the one in `services`, and waits until it is ready. */
+  startReplica(name: Exclude<PlatformService, 'gateway'>): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -57,11 +63,23 @@ function listeningUrl(line: string): string | undefined {
  * taken by another test's socket before the gateway binds it. So the gateway starts before the provisioner,
  * which is given that address for its agents, and a restarted gateway asks for the same port again.
  */
-export async function startPlatform(options: { services?: PlatformService[]; env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<TestPlatform> {
+export async function startPlatform(
+  options: {
+    services?: PlatformService[];
+    env?: NodeJS.ProcessEnv;
+    dataDir?: string;
+    /** Three clustered nats-servers instead of one, the platform's streams with three replicas. */
+    natsCluster?: boolean;
+  } = {},
+): Promise<TestPlatform> {
   const namespace = options.env?.['POWERNODE_BUS_NAMESPACE'] ?? `pt${randomBytes(6).toString('hex')}`;
   const relayHost = (options.env?.['POWERNODE_RELAY_HOST'] ?? 'catalog') as RelayHost;
   if (!RELAY_HOSTS.includes(relayHost)) throw new Error(`startPlatform: POWERNODE_RELAY_HOST must be one of ${RELAY_HOSTS.join(', ')}`);
-  const nats = await startNatsServer({ auth: { bus: busNames(namespace), relay_host: relayHost } });
+  const auth = { bus: busNames(namespace), relay_host: relayHost };
+  const cluster = options.natsCluster ? await startNatsCluster(3, { auth }) : undefined;
+  const nats: TestNatsServer = cluster
+    ? { url: cluster.url, port: Number(new URL(cluster.nodes[0]!.url).port), credentials: cluster.credentials!, stop: () => cluster.stop() }
+    : await startNatsServer({ auth });
   const credentials = nats.credentials!;
   const natsEnv = (user: NatsUser) => natsUserEnvironment(credentials, user);
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'pn-platform-')));
@@ -70,6 +88,7 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     POWERNODE_BUS_NAMESPACE: namespace,
     POWERNODE_DATA_DIR: dataDir,
     NATS_URL: nats.url,
+    ...(cluster ? { POWERNODE_STREAM_REPLICAS: '3' } : {}),
     EVENT_STORE_URL: `sqlite:${path.join(dataDir, 'events.sqlite')}`,
     POWERNODE_ADMIN_TOKEN: adminToken,
     HOST: '127.0.0.1',
@@ -93,6 +112,13 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     }
     return proc;
   };
+  const extra: ServiceProcess[] = [];
+  const startReplica = async (name: Exclude<PlatformService, 'gateway'>) => {
+    const proc = startServiceProcess(name, { ...env, ...natsEnv(name) });
+    extra.push(proc);
+    await proc.waitForLog((l) => l.includes(READY_LINE[name]), 60_000);
+    return proc;
+  };
   const order: PlatformService[] = ['catalog', 'ingest', 'gateway', 'provisioner'];
   const wanted = options.services ?? ['catalog', 'gateway'];
   try {
@@ -108,13 +134,16 @@ export async function startPlatform(options: { services?: PlatformService[]; env
     adminToken,
     dataDir,
     nats,
+    cluster,
     namespace,
     env,
     natsEnv,
     natsAuth: (user) => natsAuthFromConfig(natsEnv(user)),
     services,
     startService,
+    startReplica,
     async stop() {
+      for (const proc of extra) await proc.stop();
       for (const name of [...order].reverse()) await services.get(name)?.stop();
       await nats.stop();
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
