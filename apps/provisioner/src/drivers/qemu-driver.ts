@@ -9,6 +9,7 @@ import { PowernodeError, type InstanceExecEnd } from '@powernode/contracts';
 import { kvmUsable, machineRecordPath, machineRuns, readMachineRecord } from '@powernode/host-machine';
 import {
   EXEC_TIMEOUT_EXIT_CODE,
+  instanceNotCreated,
   instanceNotRunning,
   parseInstanceId,
   type AdoptOutcome,
@@ -171,7 +172,9 @@ export class QemuDriver implements HypervisorDriver {
         details: { field: 'argv', rule: 'exec_argv_program' },
       });
     }
-    if ((await this.local.status(id)) !== 'running') throw instanceNotRunning(this.kind, id);
+    const status = await this.local.status(id);
+    if (status === 'absent') throw instanceNotCreated(this.kind, id);
+    if (status !== 'running') throw instanceNotRunning(this.kind, id);
     const channel = await this.execChannel(id);
     if (channel === null) {
       throw new PowernodeError('instance_not_running', `instance ${id} has no booted VM yet (it is being composed or booted): try again in a few seconds`, {
