@@ -11,7 +11,11 @@
 // e2e          runs the whole supply chain or isolates real commands; heavy on its own, so one file at a time.
 // machines     boots real machines (systemd-nspawn, QEMU): the heaviest tier, on its own after e2e.
 // browser      drives the web UI in a real Chromium, on its own last.
-const machines = ['apps/provisioner/test/e2e/machine-instances.spec.ts', 'apps/provisioner/test/e2e/qemu-instances.spec.ts'];
+const machines = [
+  'apps/provisioner/test/e2e/machine-instances.spec.ts',
+  'apps/provisioner/test/e2e/qemu-instances.spec.ts',
+  'apps/provisioner/test/drivers/qemu-driver.spec.ts',
+];
 
 const browser = ['apps/web/test/**/*.e2e.spec.ts'];
 
@@ -19,7 +23,6 @@ const e2e = [
   'apps/provisioner/test/e2e/**/*.spec.ts',
   '**/*.e2e.spec.ts',
   'apps/agent/test/init-isolation.spec.ts',
-  'apps/provisioner/test/drivers/qemu-driver.spec.ts',
   'libs/debian-build/src/module-packages.spec.ts',
 ];
 
