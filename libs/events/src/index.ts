@@ -66,14 +66,7 @@ export {
   type NatsUser,
   type NatsUserPermissions,
 } from './bus/nats-permissions.js';
-export {
-  DEFAULT_LEASE_TTL_MS,
-  ensureLeaseStream,
-  JetStreamLease,
-  leaseHolder,
-  type JetStreamLeaseOptions,
-  type LeaseStatus,
-} from './bus/jetstream-lease.js';
+export { DEFAULT_LEASE_TTL_MS, ensureLeaseStream, JetStreamLease, leaseHolder, type JetStreamLeaseOptions, type LeaseStatus } from './bus/jetstream-lease.js';
 export {
   deadLetterSubject,
   DEFAULT_DEAD_LETTER_PREFIX,
