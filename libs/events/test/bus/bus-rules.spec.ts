@@ -57,6 +57,8 @@ describe('bus namespaces', () => {
       event_subject_prefix: 'powernode.events',
       dead_letter_stream: 'POWERNODE_DLQ',
       dead_letter_prefix: 'powernode.dlq',
+      lease_stream: 'POWERNODE_LEASES',
+      lease_subject_prefix: 'powernode.leases',
     });
     expect(rpcSubject('catalog.module.create')).toBe('catalog.module.create');
   });
@@ -68,6 +70,8 @@ describe('bus namespaces', () => {
       event_subject_prefix: 'pt1a2b.powernode.events',
       dead_letter_stream: 'POWERNODE_DLQ_pt1a2b',
       dead_letter_prefix: 'pt1a2b.powernode.dlq',
+      lease_stream: 'POWERNODE_LEASES_pt1a2b',
+      lease_subject_prefix: 'pt1a2b.powernode.leases',
     });
     expect(rpcSubject('catalog.module.create', 'pt1a2b')).toBe('pt1a2b.catalog.module.create');
     expect(eventSubject(event, busNames('pt1a2b').event_subject_prefix)).toBe('pt1a2b.powernode.events.module.ModuleCreated');
