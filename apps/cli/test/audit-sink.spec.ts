@@ -139,8 +139,10 @@ describe('powernode events --follow', () => {
     const follower = powernode(['events', '--follow']);
     const seen: { position: number; type: string; data: { name?: string } | null }[] = [];
     createInterface({ input: follower.stdout! }).on('line', (l) => seen.push(JSON.parse(l)));
-    // The stream starts at the head: wait until it is open before the change it should show.
-    await new Promise((r) => setTimeout(r, 1500));
+    const notes: string[] = [];
+    createInterface({ input: follower.stderr! }).on('line', (l) => notes.push(l));
+    // The stream starts at the head: wait until it says it is open before the change it should show.
+    await waitUntil('the follower to open the stream', () => notes.some((l) => l.startsWith('powernode: following the event log after position')), 30_000);
     await registerModule();
     await waitUntil('the new module registered', () => seen.some((e) => e.type === 'ModuleRegistered' && e.data?.name === `audited-${modules}`), 15_000);
     expect(seen.every((e) => e.position > before)).toBe(true);

@@ -11,6 +11,8 @@ export interface FollowOptions {
   /** Exclusive global position to start after; undefined starts at the head (only what comes next). */
   after?: number;
   signal?: AbortSignal;
+  /** Told when a connection is open, with the position the stream starts after. */
+  onOpen?: (after: number) => void;
   /** Told each time the connection dropped and is opened again, from the last position received. */
   onReconnect?: (after: number, cause: string) => void;
   /** Wait before opening a dropped connection again. Default 1000 ms. */
@@ -91,7 +93,9 @@ export async function* followEventLog(target: PlatformTarget, options: FollowOpt
     // The stream's first comment names the position it starts after: where to resume if it drops before an event.
     const parser = new ServerSentEventParser((comment) => {
       const start = /^position (\d+)$/.exec(comment);
-      if (start && last === undefined) last = Number(start[1]);
+      if (!start) return;
+      if (last === undefined) last = Number(start[1]);
+      options.onOpen?.(Number(start[1]));
     });
     const decoder = new TextDecoder();
     let cause = 'the platform closed the stream';

@@ -41,7 +41,8 @@ async function followEvents(command: Command, from: string | undefined): Promise
   try {
     if (from !== undefined && !/^\d{1,15}$/.test(from)) throw new PowernodeError('validation_failed', `--from must be a global log position, got "${from}"`);
     const onReconnect = (after: number, cause: string) => process.stderr.write(`powernode: ${cause}; reconnecting after position ${after}\n`);
-    const events = followEventLog(platformTarget(opts), { ...(from === undefined ? {} : { after: Number(from) }), signal: stop.signal, onReconnect });
+    const onOpen = (after: number) => process.stderr.write(`powernode: following the event log after position ${after}\n`);
+    const events = followEventLog(platformTarget(opts), { ...(from === undefined ? {} : { after: Number(from) }), signal: stop.signal, onReconnect, onOpen });
     for await (const { event } of events) process.stdout.write(`${JSON.stringify(event)}\n`);
   } catch (error) {
     if (!isPowernodeError(error)) throw error;
