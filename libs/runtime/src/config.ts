@@ -121,8 +121,16 @@ export function loadConfigOrExit<S extends z.ZodRawShape>(
   shape: S,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedConfig<z.infer<z.ZodObject<S>>> {
+  return orExitOnInvalidConfig(service, () => parseConfig(shape, env));
+}
+
+/**
+ * Runs a step of a process's start-up that reads its configuration; a `config_invalid` refusal prints one clear
+ * line per problem, naming the service, and exits 1. Other errors are thrown on.
+ */
+export function orExitOnInvalidConfig<T>(service: string, read: () => T): T {
   try {
-    return parseConfig(shape, env);
+    return read();
   } catch (error) {
     if (error instanceof PowernodeError && error.code === 'config_invalid') {
       for (const line of (error.details?.['problems'] as string[]) ?? [error.message]) process.stderr.write(`${service}: configuration error: ${line}\n`);

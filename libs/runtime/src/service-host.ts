@@ -17,7 +17,7 @@ import {
   type EventStore,
   type NatsConnectAuth,
 } from '@powernode/events';
-import { hostsRelay, loadConfigOrExit, type RelayHost, type ResolvedConfig } from './config.js';
+import { hostsRelay, loadConfigOrExit, orExitOnInvalidConfig, type RelayHost, type ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { natsAuthFromConfig } from './nats-credentials.js';
 import { installGracefulShutdown, type Closer } from './shutdown.js';
@@ -65,7 +65,7 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
   const config = loadConfigOrExit(options.service, options.shape, options.env);
   const logger = createLogger(options.service, String(config['LOG_LEVEL' as keyof typeof config] ?? 'info'));
   mkdirSync(config.POWERNODE_DATA_DIR, { recursive: true });
-  const natsAuth = natsAuthOrExit(options.service, config);
+  const natsAuth = orExitOnInvalidConfig(options.service, () => natsAuthFromConfig(config as Parameters<typeof natsAuthFromConfig>[0]));
   const store = await openEventStore(config.EVENT_STORE_URL, powernodeEventCatalogue());
   let nats: NatsConnection;
   try {
@@ -170,17 +170,4 @@ export async function startServiceHost<S extends z.ZodRawShape>(options: Service
     onShutdown: (closer) => extra.push(closer),
     shutdown,
   };
-}
-
-/** natsAuthFromConfig for a process entry point: an unreadable or missing password prints one clear line and exits 1. */
-function natsAuthOrExit(service: string, config: object): NatsConnectAuth {
-  try {
-    return natsAuthFromConfig(config as Parameters<typeof natsAuthFromConfig>[0]);
-  } catch (error) {
-    if (error instanceof PowernodeError && error.code === 'config_invalid') {
-      for (const line of (error.details?.['problems'] as string[]) ?? [error.message]) process.stderr.write(`${service}: configuration error: ${line}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
 }

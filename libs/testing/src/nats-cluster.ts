@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { platformNatsServerConfig, type NatsPermissionSettings } from '@powernode/events';
-import { ensureNatsCredentials, type NatsCredentialFiles } from '@powernode/runtime';
+import type { NatsPermissionSettings } from '@powernode/events';
+import type { NatsCredentialFiles } from '@powernode/runtime';
 import { freeLoopbackPort, reportedPort } from './loopback-port.js';
-import { natsBinary } from './nats-server.js';
+import { natsBinary, writeNatsServerConfig } from './nats-server.js';
 
 /** One server of a test cluster, which a test may kill and start again on the same ports and store. */
 export interface ClusterNode {
@@ -29,19 +29,13 @@ export interface TestNatsCluster {
 
 /**
  * `size` nats-servers with JetStream, clustered over routes on loopback, each with its own store in a temp dir,
- * with the platform's settings (max_payload, and with `auth` its users and permissions). Resolves once every server listens; JetStream elects its
- * meta leader soon after, which callers wait for by retrying their first stream creation.
+ * with the platform's settings (max_payload, and with `auth` its users and permissions). Resolves once every
+ * server listens; JetStream elects its meta leader soon after, which callers wait for by retrying their first
+ * stream creation.
  */
 export async function startNatsCluster(size = 3, options: { auth?: NatsPermissionSettings } = {}): Promise<TestNatsCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pn-nats-cluster-'));
-  let config = path.join(dir, 'nats.conf');
-  let credentials: NatsCredentialFiles | undefined;
-  if (options.auth) {
-    credentials = ensureNatsCredentials(path.join(dir, 'auth'), options.auth);
-    config = credentials.config_file;
-  } else {
-    await writeFile(config, platformNatsServerConfig());
-  }
+  const { config, credentials } = await writeNatsServerConfig(dir, options.auth);
   // Routes name each other's cluster ports, so those are picked beforehand; client ports are taken again on restart.
   const clusterPorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
   const clientPorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));

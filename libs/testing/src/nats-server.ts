@@ -25,20 +25,29 @@ export function natsBinary(): string {
 }
 
 /**
+ * Writes the configuration of a test nats-server into `dir`: the platform's settings (max_payload) as
+ * `npm start` runs them, and with `auth` the users and permissions of that bus and relay host.
+ */
+export async function writeNatsServerConfig(
+  dir: string,
+  auth: NatsPermissionSettings | undefined,
+): Promise<{ config: string; credentials: NatsCredentialFiles | undefined }> {
+  if (auth) {
+    const credentials = ensureNatsCredentials(path.join(dir, 'auth'), auth);
+    return { config: credentials.config_file, credentials };
+  }
+  const config = path.join(dir, 'nats.conf');
+  await writeFile(config, platformNatsServerConfig());
+  return { config, credentials: undefined };
+}
+
+/**
  * Starts nats-server -js on a loopback port of its own choosing, with its store in a temp dir. With `auth`, it
  * has the platform's users and permissions for that bus and relay host, and refuses anonymous connections.
  */
 export async function startNatsServer(options: { auth?: NatsPermissionSettings } = {}): Promise<TestNatsServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pn-nats-'));
-  // The platform's settings (max_payload, and the users when asked for), as `npm start` runs them.
-  let config = path.join(dir, 'nats.conf');
-  let credentials: NatsCredentialFiles | undefined;
-  if (options.auth) {
-    credentials = ensureNatsCredentials(path.join(dir, 'auth'), options.auth);
-    config = credentials.config_file;
-  } else {
-    await writeFile(config, platformNatsServerConfig());
-  }
+  const { config, credentials } = await writeNatsServerConfig(dir, options.auth);
   // `-p -1` lets the server bind any free port and log which: a port picked here first could be taken by
   // another test's socket before the server binds it.
   const child: ChildProcess = spawn(natsBinary(), ['-c', config, '-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
