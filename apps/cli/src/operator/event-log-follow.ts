@@ -1,5 +1,5 @@
-import { PowernodeError, type ErrorCode } from '@powernode/contracts';
-import type { PlatformTarget } from './platform-api.js';
+import { PowernodeError } from '@powernode/contracts';
+import { platformRefusal, type PlatformTarget } from './platform-api.js';
 
 /** One event of the global log as the gateway's live stream carries it, with its position. */
 export interface FollowedEvent {
@@ -89,7 +89,7 @@ export async function* followEventLog(target: PlatformTarget, options: FollowOpt
       await pause(options.retryMs ?? 1000, options.signal);
       continue;
     }
-    if (!res.ok) throw await refusal(res);
+    if (!res.ok) throw platformRefusal(res.status, await res.text());
     // The stream's first comment names the position it starts after: where to resume if it drops before an event.
     const parser = new ServerSentEventParser((comment) => {
       const start = /^position (\d+)$/.exec(comment);
@@ -116,17 +116,6 @@ export async function* followEventLog(target: PlatformTarget, options: FollowOpt
     options.onReconnect?.(last ?? 0, cause);
     await pause(options.retryMs ?? 1000, options.signal);
   }
-}
-
-async function refusal(res: Response): Promise<PowernodeError> {
-  const text = await res.text();
-  try {
-    const problem = JSON.parse(text) as { code?: string; detail?: string };
-    if (problem.code) return new PowernodeError(problem.code as ErrorCode, problem.detail ?? text);
-  } catch {
-    // not a problem document: reported below with its status
-  }
-  return new PowernodeError('internal', `platform answered HTTP ${res.status}: ${text.slice(0, 200)}`);
 }
 
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PowernodeError } from '@powernode/contracts';
-import type { PlatformTarget } from './platform-api.js';
+import { platformRefusal, type PlatformTarget } from './platform-api.js';
 
 /*
  * A REST call whose answer streams as newline-delimited JSON. Node's fetch gives up on an answer after 300 s
@@ -57,12 +57,5 @@ export async function postForLines(
 async function refusal(res: IncomingMessage): Promise<PowernodeError> {
   let text = '';
   for await (const chunk of res as AsyncIterable<string>) text += chunk;
-  try {
-    const problem = JSON.parse(text) as { code?: string; detail?: string };
-    if (problem.code) return new PowernodeError(problem.code as never, problem.detail ?? text);
-    text = problem.detail ?? text;
-  } catch {
-    // not JSON: the text as it came
-  }
-  return new PowernodeError('internal', `platform answered HTTP ${res.statusCode}: ${text}`);
+  return platformRefusal(res.statusCode, text);
 }

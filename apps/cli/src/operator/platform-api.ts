@@ -33,17 +33,7 @@ export async function callTool<T = Record<string, unknown>>(target: PlatformTarg
     throw new PowernodeError('rpc_no_responder', `cannot reach the platform at ${target.url}: start it with npm start or set POWERNODE_URL`, { cause });
   }
   const text = await res.text();
-  if (!res.ok) {
-    let detail = text;
-    try {
-      const problem = JSON.parse(text) as { code?: string; detail?: string };
-      if (problem.code) throw new PowernodeError(problem.code as never, problem.detail ?? text);
-      detail = problem.detail ?? text;
-    } catch (error) {
-      if (error instanceof PowernodeError) throw error;
-    }
-    throw new PowernodeError('internal', `platform answered HTTP ${res.status}: ${detail}`);
-  }
+  if (!res.ok) throw platformRefusal(res.status, text);
   const reply = JSON.parse(text) as { result?: { isError?: boolean; structuredContent?: unknown; content?: { text: string }[] }; error?: { message: string } };
   if (reply.error) throw new PowernodeError('internal', `MCP error: ${reply.error.message}`);
   const result = reply.result!;
@@ -56,4 +46,20 @@ export async function callTool<T = Record<string, unknown>>(target: PlatformTarg
     );
   }
   return (result.structuredContent ?? JSON.parse(result.content?.[0]?.text ?? '{}')) as T;
+}
+
+/**
+ * A refusal the platform answered with: its problem document's code and detail when it has a code, otherwise
+ * `internal` naming the HTTP status and the detail or text.
+ */
+export function platformRefusal(status: number | undefined, text: string): PowernodeError {
+  let detail = text;
+  try {
+    const problem = JSON.parse(text) as { code?: string; detail?: string };
+    if (problem.code) return new PowernodeError(problem.code as never, problem.detail ?? text);
+    detail = problem.detail ?? text;
+  } catch {
+    // not JSON: the text as it came
+  }
+  return new PowernodeError('internal', `platform answered HTTP ${status}: ${detail}`);
 }
