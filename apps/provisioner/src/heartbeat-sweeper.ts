@@ -61,10 +61,11 @@ export class HeartbeatSweeper {
   }
 
   private async markStale(correlationId: string): Promise<void> {
-    const { readModels, liveness, intervalMs } = this.deps;
+    const { readModels, liveness, intervalMs, reconciler } = this.deps;
     const now = this.clock().toISOString();
     for (const view of listInstances(readModels.instances.current, { status: 'running' })) {
-      if (view.heartbeat_stale) continue;
+      // Each host's provisioner judges the silence of the instances it runs.
+      if (view.heartbeat_stale || !reconciler.runsHere(view)) continue;
       const lastHeard = laterOf(view.last_heartbeat_at, liveness.get(view.id)?.last_heartbeat_at ?? null);
       // Cheap pre-check on the read models; the decider has the last word on the stream's own state.
       if (!isHeartbeatStale(laterOf(lastHeard, this.watchingSince)!, now, intervalMs, DEFAULT_MISSED_BEATS)) continue;

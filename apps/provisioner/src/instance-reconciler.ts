@@ -8,6 +8,7 @@ import {
   artifactCacheRoots,
   instanceDecider,
   listInstances,
+  runsOnHost,
   type InstanceCommand,
   type InstanceEvent,
   type InstanceRecord,
@@ -43,6 +44,8 @@ export interface ReconcilerSettings {
   ociRegistry: string;
   /** The artifact cache shared by the driver's agents. */
   cacheDir: string;
+  /** This provisioner's host: start-up passes and sweeps touch only the instances that run here. */
+  provisionerHost: string;
 }
 
 export interface ReconcilerDeps {
@@ -91,7 +94,7 @@ export class InstanceReconciler {
     const instances = listInstances(this.deps.readModels.instances.current, { include_terminated: true });
     let reconciled = 0;
     for (const instance of instances) {
-      if (instance.status === 'terminated') continue;
+      if (instance.status === 'terminated' || !this.runsHere(instance)) continue;
       try {
         await this.reconcile(instance.id, correlationId);
         reconciled++;
@@ -131,7 +134,7 @@ export class InstanceReconciler {
     if (unknown.length > 0)
       this.deps.logger.warn({ instances: unknown }, `the ${this.deps.driver.kind} driver holds instances the event store does not know; left alone`);
     for (const view of listInstances(state)) {
-      if (view.status !== 'pending' && view.status !== 'provisioning') continue;
+      if ((view.status !== 'pending' && view.status !== 'provisioning') || !this.runsHere(view)) continue;
       await this.reconcile(view.id, correlationId).catch((error: unknown) =>
         this.deps.logger.error({ err: error, instance_id: view.id, correlation_id: correlationId }, 'provisioning step failed; retrying on the next sweep'),
       );
@@ -166,6 +169,11 @@ export class InstanceReconciler {
       this.collecting = null;
     });
     return this.collecting;
+  }
+
+  /** True when this provisioner's driver runs the instance. */
+  runsHere(instance: { provisioner_host: string | null }): boolean {
+    return runsOnHost(instance, this.deps.settings.provisionerHost);
   }
 
   // ---- one instance -----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ beforeEach(async () => {
     readModels,
     logger,
     clock: () => new Date(now),
-    settings: { enrolmentTtlMs: 60_000 },
+    settings: { enrolmentTtlMs: 60_000, provisionerHost: 'hv-test' },
     driverKind: 'local',
   } as unknown as ProvisionerServiceDeps;
   service = new ProvisionerService(deps);

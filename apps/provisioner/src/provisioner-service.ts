@@ -30,7 +30,7 @@ import {
   type NodeView,
 } from './domain/index.js';
 import { conditionalInstanceDecider } from './instance-commands.js';
-import type { InstanceReconciler } from './instance-reconciler.js';
+import type { InstanceReactions } from './instance-reactions.js';
 import { pageOf } from './list-pages.js';
 import type { LivenessTable } from './liveness-table.js';
 import type { ProvisionerReadModels } from './read-models.js';
@@ -41,12 +41,15 @@ const BASE_OS_CATEGORY = 'system-base';
 export interface ProvisionerSettings {
   /** How long a new instance's enrolment token stays valid. */
   enrolmentTtlMs: number;
+  /** This provisioner's host: instances it provisions run on its driver, and only its reactions act on them. */
+  provisionerHost: string;
 }
 
 export interface ProvisionerServiceDeps {
   store: EventStore;
   readModels: ProvisionerReadModels;
-  reconciler: InstanceReconciler;
+  /** Makes the driver follow what a command appended. */
+  reactions: InstanceReactions;
   liveness: LivenessTable;
   keys: EnrolmentKeys;
   driverKind: string;
@@ -57,8 +60,8 @@ export interface ProvisionerServiceDeps {
 
 /**
  * The operator-facing commands and queries of the provisioner: load state, gather facts from the read models,
- * let the decider decide, append with the expected version, let the reconciler make the driver match, and
- * answer once the read models have caught up.
+ * let the decider decide, append with the expected version, answer once the read models have caught up, and
+ * leave the driver work to the instance's reactions (the consumer of its events on the provisioner's host).
  */
 export class ProvisionerService {
   private readonly clock: () => Date;
@@ -142,9 +145,10 @@ export class ProvisionerService {
   // ---- instances -------------------------------------------------------------------------------------------
 
   /**
-   * Records the request (with the SHA-256 of the instance's one-time enrolment token) and brings the instance
-   * up through the driver; answers with the instance as it then is (`starting`, or `error` naming the driver
-   * failure). The agent's first heartbeat makes it `running`.
+   * Records the request (with the SHA-256 of the instance's one-time enrolment token) on this provisioner's
+   * host and answers with the instance as it then is: `pending` while the host's reaction brings it up through
+   * the driver (→ provisioning → starting, or `error` naming the driver failure), or already `starting` where
+   * the reaction runs in process. The agent's first heartbeat makes it `running`.
    */
   async provisionInstance(input: { node_id: string }, actor: Actor, correlation_id: string): Promise<{ instance: InstanceView }> {
     const instance_id = uuidv7();
@@ -160,6 +164,7 @@ export class ProvisionerService {
         node_id: input.node_id,
         node,
         driver: this.deps.driverKind,
+        provisioner_host: this.deps.settings.provisionerHost,
         ...(node === null ? {} : { base_os: this.baseOsFacts(input.node_id) }),
         enrolment_token_sha256: sha256Hex(this.deps.keys.enrolmentToken(instance_id)),
         enrolment_expires_at: new Date(Date.parse(now) + this.deps.settings.enrolmentTtlMs).toISOString(),
@@ -169,7 +174,7 @@ export class ProvisionerService {
       this.meta(actor, correlation_id, { event_id: (i) => contentDerivedId('instance-provision-requested', instance_id, String(i)) }),
     );
     await this.deps.readModels.caughtUpTo(outcome.position);
-    await this.deps.reconciler.reconcile(instance_id, correlation_id);
+    await this.deps.reactions.requested(instance_id, correlation_id);
     return this.getInstance(instance_id);
   }
 
@@ -202,7 +207,7 @@ export class ProvisionerService {
     );
     await this.deps.readModels.caughtUpTo(outcome.position);
     try {
-      await this.deps.reconciler.reconcile(id, correlation_id);
+      await this.deps.reactions.requested(id, correlation_id);
     } catch (error) {
       this.deps.logger.error({ err: error, instance_id: id, correlation_id }, 'destroying the terminated instance failed; the sweep retries');
     }
@@ -221,7 +226,7 @@ export class ProvisionerService {
       actor,
       correlation_id,
     );
-    await this.deps.reconciler.reconcile(id, correlation_id);
+    await this.deps.reactions.requested(id, correlation_id);
     return this.getInstance(id);
   }
 
@@ -237,7 +242,7 @@ export class ProvisionerService {
       actor,
       correlation_id,
     );
-    await this.deps.reconciler.reconcile(id, correlation_id);
+    await this.deps.reactions.requested(id, correlation_id);
     return this.getInstance(id);
   }
 

@@ -21,6 +21,7 @@ import type { AdoptOutcome, DriverInstanceStatus, HypervisorDriver, InstanceHand
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
 import { InstanceConsoleService } from './instance-console-service.js';
 import { InstanceExecService } from './instance-exec-service.js';
+import { ReconcileInProcess } from './instance-reactions.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
 import { provisionerRpcHandlers, type ProvisionerRpcDeps } from './provisioner-rpc-handlers.js';
@@ -121,18 +122,18 @@ beforeEach(async () => {
     readModels,
     keys,
     liveness,
-    settings: { gatewayUrl: 'http://127.0.0.1:9', ociRegistry: '127.0.0.1:5000', cacheDir },
+    settings: { gatewayUrl: 'http://127.0.0.1:9', ociRegistry: '127.0.0.1:5000', cacheDir, provisionerHost: 'hv-test' },
     logger,
     clock,
   });
   const service = new ProvisionerService({
     store,
     readModels,
-    reconciler,
+    reactions: new ReconcileInProcess(reconciler),
     liveness,
     keys,
     driverKind: driver.kind,
-    settings: { enrolmentTtlMs: 3_600_000 },
+    settings: { enrolmentTtlMs: 3_600_000, provisionerHost: 'hv-test' },
     logger,
     clock,
   });

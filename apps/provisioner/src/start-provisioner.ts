@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
@@ -14,6 +15,7 @@ import { LocalDriver, NspawnDriver, nspawnUsable, QemuDriver, qemuUsable, type H
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
 import { InstanceConsoleService } from './instance-console-service.js';
 import { InstanceExecService } from './instance-exec-service.js';
+import { InstanceReactionConsumer, REACT_ON_THE_BUS } from './instance-reactions.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
 import { provisionerRpcHandlers } from './provisioner-rpc-handlers.js';
@@ -27,6 +29,14 @@ export const provisionerConfigShape = {
    * picked unasked), else nspawn where systemd-nspawn runs as root, else local.
    */
   POWERNODE_HYPERVISOR: z.enum(['auto', 'qemu', 'nspawn', 'local']).default('auto'),
+  /**
+   * The host this provisioner's driver runs machines on (default: the machine's hostname). Instances record it;
+   * only this host's provisioner acts on their events, and its replicas share one durable consumer.
+   */
+  POWERNODE_PROVISIONER_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'must be a host name: letters, digits, ".", "_" and "-", starting with a letter or digit')
+    .optional(),
   /** qemu: a VM's memory and vCPUs when the instance's node or template sets none. */
   POWERNODE_QEMU_MEMORY_MB: z.coerce.number().int().min(128).default(512),
   POWERNODE_QEMU_VCPUS: z.coerce.number().int().min(1).max(256).default(1),
@@ -52,6 +62,7 @@ type ProvisionerConfig = {
   NATS_URL: string;
   OCI_REGISTRY: string;
   POWERNODE_HYPERVISOR: 'auto' | 'qemu' | 'nspawn' | 'local';
+  POWERNODE_PROVISIONER_HOST?: string | undefined;
   POWERNODE_QEMU_MEMORY_MB: number;
   POWERNODE_QEMU_VCPUS: number;
   POWERNODE_HEARTBEAT_INTERVAL_MS: number;
@@ -66,6 +77,7 @@ export interface RunningProvisioner {
   service: ProvisionerService;
   agents: AgentSessions;
   reconciler: InstanceReconciler;
+  reactions: InstanceReactionConsumer;
   readModels: ProvisionerReadModels;
   driver: HypervisorDriver;
 }
@@ -74,8 +86,10 @@ const DEFAULT_AGENT_ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 /**
  * Starts the provisioner on a connected host: read models caught up, the hypervisor driver, the NATS
- * microservice answering PROVISIONER_RPC, a start-up pass that re-adopts the agents of every instance that is
- * not terminated, and the heartbeat sweeper. Returns its parts for in-process use (tests, benchmarks).
+ * microservice answering PROVISIONER_RPC (commands append events and answer), a start-up pass that re-adopts
+ * the agents of every instance of this host that is not terminated, the host's durable consumer of instance
+ * events (the driver follows each command there), and the heartbeat sweeper. Returns its parts for in-process
+ * use (tests, benchmarks).
  */
 export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Promise<RunningProvisioner> {
   const { config, logger } = host;
@@ -90,6 +104,7 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   host.onShutdown({ name: 'driver', close: () => driver.close() });
 
   const liveness = new LivenessTable();
+  const provisionerHost = config.POWERNODE_PROVISIONER_HOST ?? os.hostname();
   const gatewayUrl = config.POWERNODE_GATEWAY_URL ?? `http://127.0.0.1:${config.PORT}`;
   const reconciler = new InstanceReconciler({
     store: host.store,
@@ -97,17 +112,17 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
     readModels,
     keys,
     liveness,
-    settings: { gatewayUrl, ociRegistry: config.OCI_REGISTRY, cacheDir },
+    settings: { gatewayUrl, ociRegistry: config.OCI_REGISTRY, cacheDir, provisionerHost },
     logger,
   });
   const service = new ProvisionerService({
     store: host.store,
     readModels,
-    reconciler,
+    reactions: REACT_ON_THE_BUS,
     liveness,
     keys,
     driverKind: driver.kind,
-    settings: { enrolmentTtlMs: config.POWERNODE_ENROLMENT_TTL_MS },
+    settings: { enrolmentTtlMs: config.POWERNODE_ENROLMENT_TTL_MS, provisionerHost },
     logger,
   });
   const exec = new InstanceExecService({ store: host.store, driver, logger });
@@ -128,11 +143,25 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   host.onShutdown({ name: 'nest', close: () => app.close() });
 
   const resumed = await reconciler.resumeAll('provisioner-start');
+  // After the start-up pass: what it already did, the events' reactions find done.
+  const reactions = new InstanceReactionConsumer({ host, reconciler, readModels, provisionerHost, dataDir: config.POWERNODE_DATA_DIR, logger });
+  await reactions.start();
+  host.onShutdown({ name: 'instance-reactions', close: () => reactions.stop() });
   const sweeper = new HeartbeatSweeper({ store: host.store, readModels, liveness, reconciler, intervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
   sweeper.start();
   host.onShutdown({ name: 'heartbeat-sweeper', close: () => sweeper.stop() });
-  logger.info({ driver: driver.kind, gateway_url: gatewayUrl, heartbeat_interval_ms: config.POWERNODE_HEARTBEAT_INTERVAL_MS, ...resumed }, 'provisioner ready');
-  return { service, agents, reconciler, readModels, driver };
+  logger.info(
+    {
+      driver: driver.kind,
+      provisioner_host: provisionerHost,
+      durable: reactions.durable,
+      gateway_url: gatewayUrl,
+      heartbeat_interval_ms: config.POWERNODE_HEARTBEAT_INTERVAL_MS,
+      ...resumed,
+    },
+    'provisioner ready',
+  );
+  return { service, agents, reconciler, reactions, readModels, driver };
 }
 
 /** The driver `POWERNODE_HYPERVISOR` names; `auto` is qemu where KVM works, else nspawn where it can run as root, else local. */

@@ -353,6 +353,7 @@ describe('instances that cannot run commands', () => {
   it('refuses a stopped instance (409 instance_not_running) and a terminated one (409 instance_terminated), also in the CLI', async () => {
     const id = await provisionRunning();
     expect((await p.rest('POST', `/instances/${id}/stop`)).status).toBe(200);
+    await waitFor('the instance to stop', async () => (await p.rest('GET', `/instances/${id}`)).body.instance.status === 'stopped');
     const stopped = await exec(id, { argv: ['/bin/true'] });
     expect(stopped.status).toBe(409);
     expect(stopped.body).toMatchObject({ code: 'instance_not_running', instance_status: 'stopped' });

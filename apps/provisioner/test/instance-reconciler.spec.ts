@@ -11,6 +11,7 @@ import { EnrolmentKeys, sha256Hex } from '../src/agent-secrets.js';
 import { instanceDecider } from '../src/domain/index.js';
 import { LocalDriver } from '../src/drivers/index.js';
 import { HeartbeatSweeper } from '../src/heartbeat-sweeper.js';
+import { ReconcileInProcess } from '../src/instance-reactions.js';
 import { InstanceReconciler } from '../src/instance-reconciler.js';
 import { LivenessTable } from '../src/liveness-table.js';
 import { ProvisionerService } from '../src/provisioner-service.js';
@@ -60,18 +61,18 @@ async function world(agentCommand: string[] = [process.execPath, STAND_IN_AGENT]
     readModels,
     keys,
     liveness,
-    settings: { ...SETTINGS, cacheDir: path.join(dir, 'cache') },
+    settings: { ...SETTINGS, cacheDir: path.join(dir, 'cache'), provisionerHost: 'hv-test' },
     logger,
     clock,
   });
   const service = new ProvisionerService({
     store,
     readModels,
-    reconciler,
+    reactions: new ReconcileInProcess(reconciler),
     liveness,
     keys,
     driverKind: driver.kind,
-    settings: { enrolmentTtlMs: 3_600_000 },
+    settings: { enrolmentTtlMs: 3_600_000, provisionerHost: 'hv-test' },
     logger,
     clock,
   });

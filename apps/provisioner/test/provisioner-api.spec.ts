@@ -137,7 +137,8 @@ describe('an instance on a live node', () => {
     const provisioned = await p.rest('POST', `/nodes/${node.id}/instances`);
     expect(provisioned.status).toBe(201);
     expect(provisioned.body.instance).toMatchObject({ node_id: node.id, driver: 'local' });
-    expect(['starting', 'running']).toContain(provisioned.body.instance.status);
+    // The command only records the request: the provisioner's consumer of instance events brings it up.
+    expect(['pending', 'provisioning', 'starting', 'running']).toContain(provisioned.body.instance.status);
     instanceId = provisioned.body.instance.id;
 
     const running = await waitUntil('the instance to run both modules', async () => {
@@ -301,7 +302,8 @@ describe('an instance on a live node', () => {
     const before = await p.agentPid(instanceId);
     const stopped = await p.rest('POST', `/instances/${instanceId}/stop`);
     expect(stopped.status).toBe(200);
-    expect(stopped.body.instance.status).toBe('stopped');
+    expect(['stopping', 'stopped']).toContain(stopped.body.instance.status);
+    await waitUntil('the instance to stop', async () => (await getInstance(instanceId)).status === 'stopped');
     expect(agentProcessesOf(instanceId)).toEqual([]);
     const eventsStopped = (await p.instanceEvents(instanceId)).length;
     expect((await p.rest('POST', `/instances/${instanceId}/stop`)).body.instance.status).toBe('stopped');
@@ -337,7 +339,9 @@ describe('terminating', () => {
     const terminated = await p.rest('POST', `/instances/${canary.id}/terminate`);
     expect(terminated.status).toBe(200);
     expect(terminated.body.instance).toMatchObject({ id: canary.id, status: 'terminated' });
-    expect(existsSync(p.instanceDir(canary.id))).toBe(false);
+    // The credential is revoked with the event; the host's reaction then destroys the sandbox.
+    expect((await p.agentApi('GET', 'desired', { credential })).status).toBe(401);
+    await waitUntil('the sandbox to be destroyed', async () => !existsSync(p.instanceDir(canary.id)));
     expect(agentProcessesOf(canary.id)).toEqual([]);
     expect((await p.agentApi('GET', 'desired', { credential })).status).toBe(401);
 

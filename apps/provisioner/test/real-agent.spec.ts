@@ -49,7 +49,7 @@ describe('the real agent', () => {
 
     const terminated = await p.rest('POST', `/instances/${id}/terminate`);
     expect(terminated.body.instance.status).toBe('terminated');
-    expect(existsSync(p.instanceDir(id))).toBe(false);
+    await waitUntil('the sandbox to be destroyed', async () => !existsSync(p.instanceDir(id)));
     expect(agentProcessesOf(id)).toEqual([]);
   });
 

@@ -94,6 +94,7 @@ export {
   type RecordedHeartbeat,
 } from './instance.decider.js';
 export { assertAcceptsCommands, type CommandExecutionFacts } from './instance-exec.js';
+export { instanceNeedingReconcile, runsOnHost } from './instance-reactions.js';
 export {
   INSTANCE_TRANSITIONS,
   STATUSES_A_HEARTBEAT_MARKS_RUNNING,

@@ -43,6 +43,8 @@ export type InstanceCommand =
       /** The node as its stream knows it, or null when there is no such node. */
       node: NodeFacts | null;
       driver: string;
+      /** The provisioner host whose driver will run the instance. */
+      provisioner_host?: string;
       /**
        * Drivers that boot a real machine need a base OS: a `system-base` module among the node's desired
        * modules (template or dependency closure). Absent for drivers that need none.
@@ -103,6 +105,8 @@ export interface InstanceRecord {
   hostname: string;
   node_template_id: string;
   driver: string;
+  /** The provisioner host that runs it; null on instances recorded before hosts were named (any host runs those). */
+  provisioner_host: string | null;
   status: InstanceStatus;
   status_changed_at: string;
   enrolment_token_sha256: string;
@@ -177,6 +181,7 @@ export const instanceDecider: Decider<InstanceCommand, InstanceState, InstanceEv
           hostname: d.hostname,
           node_template_id: d.node_template_id,
           driver: d.driver,
+          provisioner_host: d.provisioner_host ?? null,
           status: 'pending',
           status_changed_at: d.requested_at,
           enrolment_token_sha256: d.enrolment_token_sha256,
@@ -255,6 +260,7 @@ function requestProvision(command: Extract<InstanceCommand, { type: 'RequestProv
         hostname: command.node.hostname,
         node_template_id: command.node.node_template_id,
         driver: command.driver,
+        ...(command.provisioner_host === undefined ? {} : { provisioner_host: command.provisioner_host }),
         enrolment_token_sha256: command.enrolment_token_sha256,
         enrolment_expires_at: command.enrolment_expires_at,
         requested_by: command.requested_by,

@@ -10,6 +10,8 @@ export interface InstanceView {
   hostname: string;
   node_template_id: string;
   driver: string;
+  /** The provisioner host whose driver runs it; null on instances recorded before hosts were named. */
+  provisioner_host: string | null;
   status: InstanceStatus;
   /** Why the instance entered its current status. */
   status_reason: string | null;
@@ -53,7 +55,7 @@ function withInstance(state: InstancesReadModel, id: string, change: (i: Instanc
 /** Instances with their status, enrolment and last recorded heartbeat. Updates its state in place. */
 export const instancesProjection = provisionerProjection<InstancesReadModel>({
   name: 'provisioner-instances',
-  version: 2,
+  version: 3,
   initialState: () => ({ instances: {} }),
   handlers: {
     InstanceProvisionRequested(state, event) {
@@ -65,6 +67,7 @@ export const instancesProjection = provisionerProjection<InstancesReadModel>({
         hostname: d.hostname,
         node_template_id: d.node_template_id,
         driver: d.driver,
+        provisioner_host: d.provisioner_host ?? null,
         status: 'pending',
         status_reason: 'provisioning requested',
         running_module_digests: {},

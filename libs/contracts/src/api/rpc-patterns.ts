@@ -229,7 +229,7 @@ export const PROVISIONER_RPCS = {
     tool: 'system_provision_instance',
     title: 'Provision an instance',
     description:
-      'Provisions a NodeInstance of a node through the hypervisor driver: pending → provisioning → starting, then running on the first heartbeat of its agent.',
+      'Provisions a NodeInstance of a node on the answering provisioner host and returns it `pending`; that host brings it up through its hypervisor driver (provisioning → starting), and the first heartbeat of its agent makes it running.',
     permission: 'change',
     rest: { method: 'POST', path: '/nodes/{node_id}/instances', status: 201 },
     timeout_ms: LONG_RUNNING_MS,
@@ -252,7 +252,8 @@ export const PROVISIONER_RPCS = {
   terminateInstance: publicRpc('provisioner.instance.terminate', instanceIdInput, {
     tool: 'system_terminate_instance',
     title: 'Terminate an instance',
-    description: 'Terminates an instance from any status (idempotent): revokes its agent credential, destroys its sandbox and private state.',
+    description:
+      'Terminates an instance from any status (idempotent): revokes its agent credential at once; its host then destroys its sandbox and private state.',
     permission: 'change',
     rest: { method: 'POST', path: '/instances/{id}/terminate' },
     timeout_ms: LONG_RUNNING_MS,
@@ -260,7 +261,7 @@ export const PROVISIONER_RPCS = {
   stopInstance: publicRpc('provisioner.instance.stop', instanceIdInput, {
     tool: 'system_stop_instance',
     title: 'Stop an instance',
-    description: 'Stops the agent of a running instance (running → stopping → stopped); its sandbox and credential stay. Idempotent.',
+    description: 'Stops a running instance: returns it `stopping`, and its host stops the agent (→ stopped); its sandbox and credential stay. Idempotent.',
     permission: 'change',
     rest: { method: 'POST', path: '/instances/{id}/stop' },
     timeout_ms: LONG_RUNNING_MS,

@@ -110,6 +110,11 @@ export const instanceProvisionRequestedSchema = z.object({
   node_template_id: id,
   /** The hypervisor driver that runs it (`local`, `libvirt`, …). */
   driver: z.string().min(1).max(50),
+  /**
+   * The provisioner host whose driver runs it (`POWERNODE_PROVISIONER_HOST`): only that host's provisioner acts
+   * on the instance's events. Absent on instances requested before hosts were named; any provisioner runs those.
+   */
+  provisioner_host: z.string().min(1).max(253).optional(),
   enrolment_token_sha256: sha256Hex,
   enrolment_expires_at: isoTimestamp,
   requested_by: z.string().min(1),

@@ -53,28 +53,27 @@ export function natsUserPermissions(user: NatsUser, settings: NatsPermissionSett
         ]
       : [];
   const inbox = `${natsInboxPrefix(user)}.>`;
+  // A durable pull consumer of the events: create or update it, read it, pull from it, ack, and dead-letter
+  // what cannot be processed. Not delete: a consumer's position is the platform's.
+  const consume = [
+    `$JS.API.CONSUMER.CREATE.${bus.event_stream}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${bus.event_stream}.>`,
+    `$JS.API.CONSUMER.INFO.${bus.event_stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${bus.event_stream}.>`,
+    `$JS.ACK.${bus.event_stream}.>`,
+    `${bus.dead_letter_prefix}.>`,
+  ];
   switch (user) {
     case 'catalog':
       return { publish: [...ensureStreams, ...relay], subscribe: [rpcs('catalog'), inbox], allow_responses: true };
-    case 'ingest': {
-      const stream = bus.event_stream;
-      // The durable pull consumer of ModuleBuildReported: create or update it, read it, pull from it, ack,
-      // and dead-letter what cannot be processed. Not delete: a consumer's position is the platform's.
-      const consume = [
-        `$JS.API.CONSUMER.CREATE.${stream}.>`,
-        `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
-        `$JS.API.CONSUMER.INFO.${stream}.>`,
-        `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
-        `$JS.ACK.${stream}.>`,
-        `${bus.dead_letter_prefix}.>`,
-      ];
+    case 'ingest':
+      // The durable consumer of ModuleBuildReported.
       return { publish: [...ensureStreams, ...consume, rpcs('catalog'), ...relay], subscribe: [rpcs('ingest'), inbox], allow_responses: true };
-    }
     case 'provisioner':
-      // A streamed answer (instance exec output) goes to the inbox the gateway names in its request, and the
-      // gateway asks to stop it on `<that inbox>.cancel`.
+      // Besides its host's durable consumer of instance events: a streamed answer (instance exec output) goes
+      // to the inbox the gateway names in its request, and the gateway asks to stop it on `<that inbox>.cancel`.
       return {
-        publish: [...ensureStreams, `${natsInboxPrefix('gateway')}.>`, ...relay],
+        publish: [...ensureStreams, ...consume, `${natsInboxPrefix('gateway')}.>`, ...relay],
         subscribe: [rpcs('provisioner'), inbox, `${natsInboxPrefix('gateway')}.*.cancel`],
         allow_responses: true,
       };
