@@ -10,7 +10,7 @@ for (const lib of libs) moduleNameMapper[`^@powernode/${lib}$`] = path.join(root
 moduleNameMapper['^@powernode/([^/]+)/([^/]+)$'] = path.join(root, 'libs', '$1', 'src', '$2.ts');
 
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: path.join(root, 'jest.environment.cjs'),
   extensionsToTreatAsEsm: ['.ts'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   moduleNameMapper,
