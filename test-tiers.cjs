@@ -60,6 +60,7 @@ const integration = [
   'apps/provisioner/test/provisioner-api.spec.ts',
   'apps/provisioner/test/provisioner-restart.spec.ts',
   'apps/provisioner/test/real-agent.spec.ts',
+  'apps/provisioner/test/provisioner-hosts.spec.ts',
   'libs/artifact/src/module-artifact-build.spec.ts',
   'libs/artifact/src/module-artifact.registry.spec.ts',
   'libs/artifact/src/tar.spec.ts',

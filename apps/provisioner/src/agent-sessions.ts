@@ -137,6 +137,11 @@ export class AgentSessions {
   }
 
   /** The instance a credential belongs to; `unauthenticated` for anything else. */
+  /** The instance a credential belongs to as the read models know it now (no catching up), or null. */
+  instanceOfCredential(credential: string): string | null {
+    return instanceOfCredential(this.deps.readModels.credentials.current, sha256Hex(credential));
+  }
+
   private async authenticate(credential: string): Promise<string> {
     const digest = sha256Hex(credential);
     const find = (): string | null => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
+import { entryOf, hostRpcNamespace } from '@powernode/events';
 import { rpcMicroserviceOptions, RpcHostModule } from '@powernode/events/rpc-microservice';
 import { z } from 'zod';
 import { DEFAULT_MACHINE_SUBNET, machineSubnetSchema, PowernodeError } from '@powernode/contracts';
@@ -15,6 +16,7 @@ import { LocalDriver, NspawnDriver, nspawnUsable, QemuDriver, qemuUsable, type H
 import { HeartbeatSweeper } from './heartbeat-sweeper.js';
 import { InstanceConsoleService } from './instance-console-service.js';
 import { InstanceExecService } from './instance-exec-service.js';
+import { routedToInstanceHost } from './instance-host-routing.js';
 import { InstanceReactionConsumer, REACT_ON_THE_BUS } from './instance-reactions.js';
 import { InstanceReconciler } from './instance-reconciler.js';
 import { LivenessTable } from './liveness-table.js';
@@ -129,18 +131,26 @@ export async function startProvisioner(host: ServiceHost<ProvisionerConfig>): Pr
   const consoles = new InstanceConsoleService({ store: host.store, driver });
   const agents = new AgentSessions({ store: host.store, readModels, liveness, keys, heartbeatIntervalMs: config.POWERNODE_HEARTBEAT_INTERVAL_MS, logger });
 
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(RpcHostModule, {
-    ...rpcMicroserviceOptions({
-      servers: config.NATS_URL.split(','),
-      queue: 'provisioner',
-      namespace: host.bus.namespace,
-      auth: host.natsAuth,
-      handlers: provisionerRpcHandlers({ service, exec, consoles, agents, readModels, nats: host.nats, logger }),
-    }),
-    logger: false,
+  const handlers = provisionerRpcHandlers({ service, exec, consoles, agents, readModels, nats: host.nats, logger });
+  const routed = routedToInstanceHost(handlers, {
+    provisionerHost,
+    hostOf: (instanceId) => entryOf(readModels.instances.current.instances, instanceId)?.provisioner_host ?? null,
+    instanceOfCredential: (credential) => agents.instanceOfCredential(credential),
+    nats: host.nats,
+    namespace: host.bus.namespace,
   });
-  await app.listen();
-  host.onShutdown({ name: 'nest', close: () => app.close() });
+  // Every replica answers the shared queue; only this host's replicas answer what is forwarded to the host.
+  for (const [queue, namespace, table] of [
+    ['provisioner', host.bus.namespace, routed],
+    ['provisioner-host', hostRpcNamespace(host.bus.namespace, provisionerHost), handlers],
+  ] as const) {
+    const app = await NestFactory.createMicroservice<MicroserviceOptions>(RpcHostModule, {
+      ...rpcMicroserviceOptions({ servers: config.NATS_URL.split(','), queue, namespace, auth: host.natsAuth, handlers: table }),
+      logger: false,
+    });
+    await app.listen();
+    host.onShutdown({ name: `nest ${queue}`, close: () => app.close() });
+  }
 
   const resumed = await reconciler.resumeAll('provisioner-start');
   // After the start-up pass: what it already did, the events' reactions find done.

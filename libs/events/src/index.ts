@@ -80,7 +80,7 @@ export {
   streamCategory,
   subjectToken,
 } from './bus/event-subjects.js';
-export { BUS_NAMESPACE_PATTERN, busNames, rpcSubject, type BusNames } from './bus/bus-namespace.js';
+export { BUS_NAMESPACE_PATTERN, busNames, hostRpcNamespace, rpcSubject, type BusNames } from './bus/bus-namespace.js';
 export { BUS_HEADERS, decodeEvent, encodeEvent, eventHeaders } from './bus/event-message.js';
 export { DEFAULT_DUPLICATE_WINDOW_MS, ensureDeadLetterStream, ensureEventStream, type EventStreamOptions } from './bus/event-stream.js';
 export { EventRelay, type EventRelayOptions, type EventRelayStats } from './bus/event-relay.js';

@@ -30,8 +30,11 @@ export interface TestPlatform {
   services: Map<PlatformService, ServiceProcess>;
   /** Starts (again) one service with the platform's environment and waits until it says it is ready. */
   startService(name: PlatformService): Promise<ServiceProcess>;
-  /** Starts one more replica of a service beside the one in `services`, and waits until it is ready. */
-  startReplica(name: Exclude<PlatformService, 'gateway'>): Promise<ServiceProcess>;
+  /**
+   * Starts one more replica of a service beside the one in `services`, and waits until it is ready; `env`
+   * changes its environment (e.g. another provisioner host with its own data directory).
+   */
+  startReplica(name: Exclude<PlatformService, 'gateway'>, env?: NodeJS.ProcessEnv): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -113,8 +116,8 @@ export async function startPlatform(
     return proc;
   };
   const extra: ServiceProcess[] = [];
-  const startReplica = async (name: Exclude<PlatformService, 'gateway'>) => {
-    const proc = startServiceProcess(name, { ...env, ...natsEnv(name) });
+  const startReplica = async (name: Exclude<PlatformService, 'gateway'>, overrides: NodeJS.ProcessEnv = {}) => {
+    const proc = startServiceProcess(name, { ...env, ...natsEnv(name), ...overrides });
     extra.push(proc);
     await proc.waitForLog((l) => l.includes(READY_LINE[name]), 60_000);
     return proc;

@@ -6,6 +6,7 @@ import {
   DEFAULT_EVENT_SUBJECT_PREFIX,
   DEFAULT_LEASE_PREFIX,
   DEFAULT_LEASE_STREAM,
+  subjectToken,
 } from './event-subjects.js';
 
 /**
@@ -65,4 +66,13 @@ export function busNames(namespace?: string): BusNames {
 /** The NATS subject of an RPC pattern (`CATALOG_RPC.createModule`, …) on a namespaced bus. */
 export function rpcSubject(pattern: string, namespace?: string): string {
   return namespace === undefined ? pattern : `${namespace}.${pattern}`;
+}
+
+/**
+ * The namespace of the RPCs only one host's replicas answer (`<namespace>.host.<host>`): requests that need what
+ * lives on that host, such as an instance's machine, are forwarded there by whichever replica received them.
+ */
+export function hostRpcNamespace(namespace: string | undefined, host: string): string {
+  const token = subjectToken(host);
+  return namespace === undefined ? `host.${token}` : `${namespace}.host.${token}`;
 }

@@ -72,9 +72,11 @@ export function natsUserPermissions(user: NatsUser, settings: NatsPermissionSett
     case 'provisioner':
       // Besides its host's durable consumer of instance events: a streamed answer (instance exec output) goes
       // to the inbox the gateway names in its request, and the gateway asks to stop it on `<that inbox>.cancel`.
+      // What needs an instance's own host (its machine, its agent's liveness) is forwarded to that host's
+      // replicas, on `<ns>.host.<host>.provisioner.…`.
       return {
-        publish: [...ensureStreams, ...consume, `${natsInboxPrefix('gateway')}.>`, ...relay],
-        subscribe: [rpcs('provisioner'), inbox, `${natsInboxPrefix('gateway')}.*.cancel`],
+        publish: [...ensureStreams, ...consume, `${natsInboxPrefix('gateway')}.>`, rpcSubject('host.*.provisioner.>', ns), ...relay],
+        subscribe: [rpcs('provisioner'), rpcSubject('host.*.provisioner.>', ns), inbox, `${natsInboxPrefix('gateway')}.*.cancel`],
         allow_responses: true,
       };
     case 'gateway':

@@ -1,12 +1,13 @@
 import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { z } from 'zod';
-import { PowernodeError, type RpcDeclaration } from '@powernode/contracts';
+import { isPowernodeError, PowernodeError, type RpcDeclaration } from '@powernode/contracts';
 import { uuidv7 } from '../uuid7.js';
 import type { NatsConnectAuth } from './bus-connection.js';
 import { rpcSubject } from './bus-namespace.js';
 import { BUS_HEADERS } from './event-message.js';
 import { decodeRpcReply, encodeRpcRequest } from './rpc-packet.js';
-import { rpcReplySchema } from './rpc-reply.js';
+import type { RpcTransportContext } from './rpc-handler.js';
+import { rpcFailure, rpcOk, rpcReplySchema, type RpcReply } from './rpc-reply.js';
 import { readStreamedReply, type ReadStreamedReplyOptions, type StreamedReplyItem } from './rpc-stream.js';
 
 export interface RpcRequestOptions {
@@ -85,6 +86,28 @@ export class RpcClient {
       ...(end_grace_ms === undefined ? {} : { end_grace_ms }),
       ...(signal === undefined ? {} : { signal }),
     });
+  }
+
+  /**
+   * Hands a request this service received on to another handler of the same pattern (another namespace's, e.g.
+   * the host that holds what it names) and returns that handler's reply envelope: the request keeps its
+   * correlation id and stream subject, so the other handler streams its parts straight to the original caller.
+   */
+  async forward(
+    pattern: string,
+    payload: unknown,
+    transport: RpcTransportContext | undefined,
+    options: { timeout_ms?: number } = {},
+  ): Promise<RpcReply<unknown>> {
+    const headers = transport?.getHeaders?.();
+    const correlation_id = headers?.get(BUS_HEADERS.correlation_id) || undefined;
+    const streamSubject = headers?.get(BUS_HEADERS.stream_subject) || undefined;
+    try {
+      return rpcOk(await this.send<unknown>(pattern, payload, { ...options, ...(correlation_id === undefined ? {} : { correlation_id }) }, streamSubject));
+    } catch (error) {
+      if (isPowernodeError(error)) return rpcFailure(error.toBody());
+      throw error;
+    }
   }
 
   private async send<T>(pattern: string, payload: unknown, options: RpcRequestOptions, streamSubject: string | undefined): Promise<T> {
