@@ -152,4 +152,16 @@ describe('docker-compose.production.yml', () => {
     expect(merged('ingest').deploy?.replicas).toBe(2);
     expect(Number(merged('gateway').environment!['POWERNODE_GATEWAY_WORKERS']!.replace(/^\$\{[^:]+:-(\d+)\}$/, '$1'))).toBe(2);
   });
+
+  it('runs two provisioner hosts on the one store, each with its own name and data volume', () => {
+    const hosts = ['provisioner', 'provisioner-2'].map((name) => merged(name));
+    expect(hosts.map((h) => h.environment!['POWERNODE_PROVISIONER_HOST'])).toEqual(['hv-1', 'hv-2']);
+    expect(hosts.map((h) => h.environment!['POWERNODE_SERVICE'])).toEqual(['provisioner', 'provisioner']);
+    const dataVolume = (h: Service) => h.volumes!.find((v) => v.endsWith(':/var/lib/powernode'))!.split(':')[0];
+    expect(new Set(hosts.map(dataVolume)).size).toBe(2);
+    const base = compose.services['provisioner']!.environment!;
+    for (const key of ['EVENT_STORE_URL', 'OCI_REGISTRY', 'POWERNODE_DATA_DIR', 'POWERNODE_RELAY_HOST', 'NATS_USER']) {
+      expect({ key, value: hosts[1]!.environment![key] }).toEqual({ key, value: base[key] });
+    }
+  });
 });

@@ -152,7 +152,7 @@ describe('npm run demo', () => {
     const node = t.call('system_create_node').result.node;
     expect(node).toMatchObject({ node_template_id: assigned.result.template.id, channel: 'live', hostname: expect.stringMatching(/^redis-test-/) });
     const provisioned = t.call('system_provision_instance', (s) => s.args.node_id === node.id).result.instance;
-    expect(['provisioning', 'starting', 'running']).toContain(provisioned.status);
+    expect(['pending', 'provisioning', 'starting', 'running']).toContain(provisioned.status);
 
     // Verification: my-redis and its whole dependency closure run at the digests that were promoted; no drift.
     const running = t.call('system_get_instance', (s) => s.args.id === provisioned.id).result.instance;
