@@ -9,8 +9,10 @@ import { ensureOwnerOnlyFile } from '@powernode/runtime';
  * its credential, and only its SHA-256 is recorded. It is derived from a key kept in the provisioner's private
  * state (HMAC-SHA256 of the instance id), so a provisioner that crashes between recording the request and
  * handing the token to the driver computes the same token again instead of losing it; the key never leaves
- * this process, and the token is useless once used or expired. The credential is 32 random bytes, shown to the
- * agent once; only its SHA-256 is recorded, and terminating the instance revokes it.
+ * this process, and the token is useless once used or expired. The credential is derived the same way (another
+ * HMAC of the instance id), so an agent whose enrolment answer was lost (a provisioner killed mid-reply) gets the
+ * same credential when it presents the still valid token again; only its SHA-256 is recorded, and terminating
+ * the instance revokes it.
  */
 
 const KEY_FILE = 'enrolment-key';
@@ -65,15 +67,15 @@ export class EnrolmentKeys {
     return new EnrolmentKeys(Buffer.from(key));
   }
 
+  /** The credential an instance's agent gets for its enrolment token (the same on every call and after a restart). */
+  agentCredential(instanceId: string): string {
+    return CREDENTIAL_PREFIX + createHmac('sha256', this.key).update(`powernode-agent-credential\u0000${instanceId}`).digest('base64url');
+  }
+
   /** The one-time enrolment token of an instance (the same on every call and after a restart). */
   enrolmentToken(instanceId: string): string {
     return ENROLMENT_TOKEN_PREFIX + createHmac('sha256', this.key).update(`powernode-enrolment-token\u0000${instanceId}`).digest('base64url');
   }
-}
-
-/** A fresh agent credential: 32 random bytes, base64url, with a prefix that says what it is in a leaked log. */
-export function mintAgentCredential(): string {
-  return CREDENTIAL_PREFIX + randomBytes(32).toString('base64url');
 }
 
 /** SHA-256 (hex) of a secret: what events and read models keep instead of the secret. */

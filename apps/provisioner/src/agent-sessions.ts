@@ -11,7 +11,7 @@ import {
 } from '@powernode/contracts';
 import { entryOf, executeCommand, type EventStore } from '@powernode/events';
 import type { Logger } from '@powernode/runtime';
-import { mintAgentCredential, sha256Hex, type EnrolmentKeys } from './agent-secrets.js';
+import { sha256Hex, type EnrolmentKeys } from './agent-secrets.js';
 import {
   agentDesiredState,
   DEFAULT_HEARTBEAT_KEEPALIVE_MS,
@@ -59,7 +59,8 @@ export class AgentSessions {
 
   /** Exchanges the one-time enrolment token for a credential bound to the instance. */
   async enrol(input: AgentEnrolInput, correlation_id: string): Promise<AgentEnrolResult> {
-    const credential = mintAgentCredential();
+    // Derived, not random: a retry whose first answer was lost presents the same token and gets the same credential.
+    const credential = this.deps.keys.agentCredential(input.instance_id);
     let position: number;
     try {
       const outcome = await executeCommand(
@@ -77,7 +78,8 @@ export class AgentSessions {
         // One enrolment per instance ever: a derived id makes a blindly repeated append a no-op.
         { actor: `agent:${input.instance_id}`, correlation_id, event_id: (i) => contentDerivedId('instance-enrolled', input.instance_id, String(i)) },
       );
-      if (outcome.appended.length === 0) throw new PowernodeError('unauthenticated', ENROLMENT_REFUSED, { details: { rule: 'enrolment_token_used' } });
+      // Nothing appended: the decider found this very credential recorded, so this is a retry of an enrolment
+      // whose answer was lost, and it gets the answer again.
       position = outcome.position;
     } catch (error) {
       if (!isPowernodeError(error) || !['unauthenticated', 'not_found', 'conflict'].includes(error.code)) throw error;

@@ -3,8 +3,8 @@ import { hostRpcNamespace, RpcClient, type RpcTransportContext, type RpcTranspor
 import type { ServiceHost } from '@powernode/runtime';
 
 /*
- * Requests that need an instance's own host: its machine (exec, console) or its agent's liveness (heartbeats,
- * which only that host's sweeper judges). Any provisioner replica may receive them from the shared queue; one
+ * Requests that need an instance's own host: its machine (exec, console), its agent's liveness (heartbeats,
+ * which only that host's sweeper judges) or its key (enrolment, whose credential the key derives). Any provisioner replica may receive them from the shared queue; one
  * that does not run the instance forwards the request to `<namespace>.host.<host>.<pattern>`, which only that
  * host's replicas answer, and returns their reply as it is. Everything else is answered by whoever received it:
  * commands only append events, and the right host reacts to those.
@@ -15,6 +15,11 @@ type InstanceOf = (payload: unknown, lookup: Pick<InstanceHostRoutingDeps, 'inst
 const inputId: InstanceOf = (payload) => {
   const input = (payload as { input?: { id?: unknown; instance_id?: unknown } } | null)?.input;
   const id = input?.id ?? input?.instance_id;
+  return typeof id === 'string' ? id : null;
+};
+
+const enrollingInstance: InstanceOf = (payload) => {
+  const id = (payload as { instance_id?: unknown } | null)?.instance_id;
   return typeof id === 'string' ? id : null;
 };
 
@@ -32,6 +37,8 @@ const HOST_BOUND: ReadonlyArray<{ pattern: string; instanceOf: InstanceOf; timeo
   { pattern: PROVISIONER_RPCS.execInstanceStream.pattern, instanceOf: inputId, timeout_ms: EXEC_FORWARD_TIMEOUT_MS },
   { pattern: PROVISIONER_RPCS.instanceConsole.pattern, instanceOf: inputId, timeout_ms: FORWARD_TIMEOUT_MS },
   { pattern: PROVISIONER_RPCS.agentHeartbeat.pattern, instanceOf: credentialInstance, timeout_ms: FORWARD_TIMEOUT_MS },
+  // The host's key derives the credential, so a retried enrolment gets the same one there.
+  { pattern: PROVISIONER_RPCS.agentEnrol.pattern, instanceOf: enrollingInstance, timeout_ms: FORWARD_TIMEOUT_MS },
 ];
 
 export interface InstanceHostRoutingDeps {

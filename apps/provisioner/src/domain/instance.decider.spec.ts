@@ -244,6 +244,12 @@ describe('instance decider', () => {
         .then([]);
     });
 
+    it('refuses a retried enrolment once the token expired: it obtains nothing, not even the credential again', () => {
+      given(instanceDecider, [...historyTo('starting'), enrolled])
+        .when(enrol({ now: '2099-01-01T00:00:00.000Z' }))
+        .thenRefuses({ code: 'unauthenticated', rule: 'enrolment_token_expired' });
+    });
+
     it('refuses enrolment of a terminated instance (conflict)', () => {
       given(instanceDecider, historyTo('terminated')).when(enrol()).thenRefuses({ code: 'conflict', rule: 'instance_terminated' });
     });

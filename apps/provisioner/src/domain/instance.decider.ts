@@ -284,12 +284,13 @@ function enrolAgent(command: Extract<InstanceCommand, { type: 'EnrolAgent' }>, i
     );
   };
   if (command.presented_token_sha256 !== instance.enrolment_token_sha256) return refuse('enrolment_token_invalid');
+  // Checked before a retry is answered: an expired token obtains nothing, not even the credential again.
+  if (epochMs(command.now, 'now') >= epochMs(instance.enrolment_expires_at, 'enrolment_expires_at')) return refuse('enrolment_token_expired');
   if (instance.credential_sha256 !== null) {
     // A retried enrolment that lost its reply presents the same credential: nothing to record.
     if (instance.credential_sha256 === command.credential_sha256) return [];
     return refuse('enrolment_token_used');
   }
-  if (epochMs(command.now, 'now') >= epochMs(instance.enrolment_expires_at, 'enrolment_expires_at')) return refuse('enrolment_token_expired');
   if (!/^[0-9a-f]{64}$/.test(command.credential_sha256)) {
     throw new PowernodeError('validation_failed', 'credential_sha256 must be 64 lowercase hex characters', {
       details: { field: 'credential_sha256', rule: 'sha256_hex' },
