@@ -13,6 +13,8 @@
 //    new digest. Baseline: the same with a single instance. N is 100 unless the memory this machine has
 //    available would not hold 100 agents (about 90 MB each, measured and printed), then the largest count that
 //    fits, stated in the output.
+// 3. the same fleet with a second provisioner host started beside the first (its own data directory): the
+//    instances spread over both, each host reacting to its own. Baseline: step 2 on one host. Target: no slower.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -45,6 +47,7 @@ export async function benchProvisioning(report: (line: string) => void): Promise
     throw error;
   });
   const work = await mkdtemp(path.join(tmpdir(), 'pn-bench-prov-'));
+  let secondHostDir: string | undefined;
   const client = new PlatformClient(platform.url, platform.adminToken);
   const ctx: StepContext = {
     client,
@@ -82,7 +85,7 @@ export async function benchProvisioning(report: (line: string) => void): Promise
       await client.call('system_get_node', { node_id: probeNode });
       rpc.push(performance.now() - t);
     }
-    await terminateAll(client);
+    await terminateAll(client, [platform.dataDir]);
     report(
       `baseline: provision → running, empty template (agent start, enrolment, first heartbeat): median ${median(baseline).toFixed(0)} ms (${ROUNDS} rounds)`,
     );
@@ -92,24 +95,37 @@ export async function benchProvisioning(report: (line: string) => void): Promise
     );
 
     // ---- 2. fleet convergence after one promotion to live -----------------------------------------------------
-    const single = await fleetConvergence(ctx, approver, work, 'solo', 1, platform.dataDir);
+    const single = await fleetConvergence(ctx, approver, work, 'solo', 1, [platform.dataDir]);
     const agentBytes = single.agentBytes ?? AGENT_BYTES_GUESS;
     const fits = Math.max(1, Math.floor((memAvailableBytes() - RESERVE_BYTES) / (agentBytes * 1.2)));
     const size = Math.min(FLEET_SIZE, fits);
     report(
       `agent memory: ${(agentBytes / 1024 ** 2).toFixed(0)} MiB proportional set size per agent${single.agentBytes === null ? ' (assumed)' : ''}; ${(memAvailableBytes() / 1024 ** 3).toFixed(1)} GiB available → fleet of ${size}${size < FLEET_SIZE ? ` (${FLEET_SIZE} would not fit: measured with the largest count that does)` : ''}`,
     );
-    const fleet = await fleetConvergence(ctx, approver, work, 'fleet', size, platform.dataDir, (line) => report(line));
+    const fleet = await fleetConvergence(ctx, approver, work, 'fleet', size, [platform.dataDir], (line) => report(line));
     report(`baseline: one instance converged ${single.last.toFixed(0)} ms after the approval (heartbeat interval ${HEARTBEAT_MS} ms)`);
     report(
       `${size} instances converged after one promotion to live: first ${fleet.first.toFixed(0)} ms, median ${fleet.median.toFixed(0)} ms, all ${fleet.last.toFixed(0)} ms after the approval; ratio to one instance ${(fleet.last / single.last).toFixed(2)} (${size} agents started in ${(fleet.startMs / 1000).toFixed(1)} s)`,
     );
+
+    // ---- 3. the same fleet on two provisioner hosts ---------------------------------------------------------
+    // A second host (its own data directory and driver, as a second machine would have) shares provisioning
+    // with the first through the provisioner queue; each reacts to its own instances' events.
+    secondHostDir = await mkdtemp(path.join(tmpdir(), 'pn-bench-host2-'));
+    await platform.startReplica('provisioner', { POWERNODE_PROVISIONER_HOST: 'bench-host-2', POWERNODE_DATA_DIR: secondHostDir });
+    const twoHosts = await fleetConvergence(ctx, approver, work, 'two-hosts', size, [platform.dataDir, secondHostDir], (line) => report(line));
+    report(
+      `${size} instances on 2 provisioner hosts converged after one promotion: first ${twoHosts.first.toFixed(0)} ms, median ${twoHosts.median.toFixed(0)} ms, all ${twoHosts.last.toFixed(0)} ms; ratio to 1 host ${(twoHosts.last / fleet.last).toFixed(2)} — target ≤ 1.00 (no slower): ${twoHosts.last <= fleet.last ? 'OK' : 'SLOWER'} (${size} agents started in ${(twoHosts.startMs / 1000).toFixed(1)} s against ${(fleet.startMs / 1000).toFixed(1)} s on 1 host)`,
+    );
   } finally {
     await terminateAll(client).catch(() => undefined);
     await platform.stop();
-    const sweeper = new LocalDriver({ dataDir: platform.dataDir, stopGraceMs: 2_000 });
-    for (const id of await sweeper.list()) await sweeper.destroy(id);
-    await sweeper.close();
+    for (const dataDir of [platform.dataDir, ...(secondHostDir === undefined ? [] : [secondHostDir])]) {
+      const sweeper = new LocalDriver({ dataDir, stopGraceMs: 2_000 });
+      for (const id of await sweeper.list()) await sweeper.destroy(id);
+      await sweeper.close();
+    }
+    if (secondHostDir !== undefined) await rm(secondHostDir, { recursive: true, force: true });
     await registry.stop();
     await rm(work, { recursive: true, force: true });
   }
@@ -159,7 +175,7 @@ async function fleetConvergence(
   work: string,
   label: string,
   size: number,
-  dataDir: string,
+  dataDirs: string[],
   progress: (line: string) => void = () => undefined,
 ): Promise<{ first: number; median: number; last: number; startMs: number; agentBytes: number | null }> {
   const { client } = ctx;
@@ -216,8 +232,8 @@ async function fleetConvergence(
     20,
   );
   const times = [...seen.values()].sort((a, b) => a - b);
-  const agentBytes = await agentMemoryPerProcess(dataDir);
-  await terminateAll(client);
+  const agentBytes = await agentMemoryPerProcess(dataDirs[0]!);
+  await terminateAll(client, dataDirs);
   return { first: times[0]!, median: median(times), last: times[times.length - 1]!, startMs, agentBytes };
 }
 
@@ -262,13 +278,18 @@ async function listAll(client: PlatformClient, nodeId: string | undefined): Prom
   return all;
 }
 
-async function terminateAll(client: PlatformClient): Promise<void> {
+/** Terminates every instance and, given the hosts' data directories, waits until their sandboxes are destroyed. */
+async function terminateAll(client: PlatformClient, dataDirs: string[] = []): Promise<void> {
   const instances = await listAll(client, undefined);
   let next = 0;
   await inParallel(instances.length, 8, async () => {
     const instance = instances[next++]!;
     await client.call('system_terminate_instance', { id: instance.id });
   });
+  // Each host destroys its sandboxes on the terminate events: the next measurement starts without them.
+  const deadline = Date.now() + 300_000;
+  const left = async () => (await Promise.all(dataDirs.map((dir) => readdir(path.join(dir, 'instances')).catch(() => [])))).flat().length;
+  while ((await left()) > 0 && Date.now() < deadline) await sleep(250);
 }
 
 /** Runs `task` `count` times with at most `width` at once. */

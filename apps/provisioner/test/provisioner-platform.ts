@@ -46,18 +46,19 @@ export interface ProvisionerPlatform {
 }
 
 /** catalog + provisioner + gateway as real processes, the provisioner running the stand-in agent through the local driver. */
-export async function startProvisionerPlatform(env: NodeJS.ProcessEnv = {}): Promise<ProvisionerPlatform> {
+export async function startProvisionerPlatform(env: NodeJS.ProcessEnv = {}, options: { natsCluster?: boolean } = {}): Promise<ProvisionerPlatform> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'pn-provisioner-'));
   const platform = await startPlatform({
     services: ['catalog', 'provisioner', 'gateway'],
     dataDir,
+    ...(options.natsCluster === undefined ? {} : { natsCluster: options.natsCluster }),
     env: {
       POWERNODE_AGENT_COMMAND: `'${process.execPath}' '${PROTOCOL_AGENT}'`,
       POWERNODE_HEARTBEAT_INTERVAL_MS: '300',
       ...env,
     },
   });
-  const store = await openEventStore(`sqlite:${path.join(dataDir, 'events.sqlite')}`, powernodeEventCatalogue());
+  const store = await openEventStore(platform.env['EVENT_STORE_URL']!, powernodeEventCatalogue());
   const request = async (url: string, method: string, token: string | undefined, body: unknown) => {
     const res = await fetch(url, {
       method,
