@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '../lazy-schema.js';
 
 /*
  * The result of validating a module manifest (MCP `system_validate_module_manifest`, `powernode module validate
@@ -44,24 +45,28 @@ export const MANIFEST_ISSUE_CODES = [
   'unmatched_file_spec',
   'set_id_stripped',
 ] as const;
-export const manifestIssueCodeSchema = z.enum(MANIFEST_ISSUE_CODES);
+export const manifestIssueCodeSchema = lazySchema(() => z.enum(MANIFEST_ISSUE_CODES));
 export type ManifestIssueCode = z.infer<typeof manifestIssueCodeSchema>;
 
-export const manifestValidationIssueSchema = z.object({
-  /** YAML path of the offending field (`services[1].exposed_ports[0].port`); `""` for the whole document. */
-  path: z.string(),
-  message: z.string(),
-  code: manifestIssueCodeSchema,
-  line: z.number().int().min(1).optional(),
-  column: z.number().int().min(1).optional(),
-  /** The module file the issue is about when it is not manifest.yaml itself (`rootfs/etc/redis/redis.conf`). */
-  file: z.string().optional(),
-});
+export const manifestValidationIssueSchema = lazySchema(() =>
+  z.object({
+    /** YAML path of the offending field (`services[1].exposed_ports[0].port`); `""` for the whole document. */
+    path: z.string(),
+    message: z.string(),
+    code: manifestIssueCodeSchema,
+    line: z.number().int().min(1).optional(),
+    column: z.number().int().min(1).optional(),
+    /** The module file the issue is about when it is not manifest.yaml itself (`rootfs/etc/redis/redis.conf`). */
+    file: z.string().optional(),
+  }),
+);
 export type ManifestValidationIssue = z.infer<typeof manifestValidationIssueSchema>;
 
-export const manifestValidationResultSchema = z.object({
-  valid: z.boolean(),
-  errors: z.array(manifestValidationIssueSchema),
-  warnings: z.array(manifestValidationIssueSchema),
-});
+export const manifestValidationResultSchema = lazySchema(() =>
+  z.object({
+    valid: z.boolean(),
+    errors: z.array(manifestValidationIssueSchema),
+    warnings: z.array(manifestValidationIssueSchema),
+  }),
+);
 export type ManifestValidationResult = z.infer<typeof manifestValidationResultSchema>;
