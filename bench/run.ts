@@ -3,6 +3,7 @@
  * `npm run bench -- <name>…` runs only the named ones.
  */
 import { benchBus } from './bus.bench.js';
+import { benchChaos } from './chaos.bench.js';
 import { benchCatalog } from './catalog.bench.js';
 import { benchCli } from './cli.bench.js';
 import { benchEventStore } from './event-store.bench.js';
@@ -19,6 +20,7 @@ const benches: Record<string, (report: (line: string) => void) => Promise<void>>
   'event-store': benchEventStore,
   bus: benchBus,
   'relay-failover': benchRelayFailover,
+  chaos: benchChaos,
   fsverity: benchFsverity,
   'projection-fold': benchProjectionFold,
   catalog: benchCatalog,
