@@ -86,14 +86,16 @@ export async function benchChaos(report: (line: string) => void): Promise<void> 
     const started = performance.now();
     let done = 0;
     let failed = 0;
+    const failures: string[] = [];
     let stopping = false;
     const workers = Array.from({ length: WORKERS }, async () => {
       while (!stopping) {
         try {
           await cycle(true);
           done++;
-        } catch {
+        } catch (error) {
           failed++;
+          failures.push((error as Error).message);
         }
       }
     });
@@ -140,6 +142,7 @@ export async function benchChaos(report: (line: string) => void): Promise<void> 
     report(
       `sustained: ${((headAtEnd - headAtStart) / seconds).toFixed(1)} events/s over ${seconds.toFixed(0)} s with ${WORKERS} workers; ${done} provision → running → terminate cycles done, ${failed} failed (each retried its commands for up to 20 s)`,
     );
+    if (failures.length > 0) report(`  first failure: ${failures[0]}`);
     for (const { kind, ms } of recoveries) {
       report(
         `recovery after killing the ${kind}: a provision issued at the kill ran ${ms.toFixed(0)} ms later; ratio to baseline ${(ms / median(baseline)).toFixed(2)}`,

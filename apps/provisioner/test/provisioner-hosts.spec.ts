@@ -87,6 +87,11 @@ it('runs each instance on the host that provisioned it; commands reach either ho
     expect(await instance(target.id)).toMatchObject({ status: 'running', heartbeat_stale: false });
   }
 
+  // Each host has its own durable consumer, and /metrics shows how far behind each is.
+  const metrics = await (await fetch(`${p.platform.url}/metrics`)).text();
+  expect(metrics).toMatch(/powernode_consumer_pending\{consumer="provisioner-hv-a"\} \d+/);
+  expect(metrics).toMatch(/powernode_consumer_pending\{consumer="provisioner-hv-b"\} \d+/);
+
   // Stop reaches either provisioner; the instance's host stops its agent, the other host's instance runs on.
   expect((await p.rest('POST', `/instances/${onB.id}/stop`)).status).toBe(200);
   await waitUntil('the instance on hv-b to stop', async () => (await instance(onB.id)).status === 'stopped' && agentProcessesOf(onB.id).length === 0);
