@@ -1,8 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -16,7 +18,8 @@ import { agentProcessesOf, catalogSetup, PROTOCOL_AGENT, startProvisionerPlatfor
  * gateway on a cluster of three nats-servers and PostgreSQL. While instances are provisioned, a provisioner of
  * each host, the relaying catalog and a NATS server are SIGKILLed and started again. Every instance must reach
  * running with no drift, started once (one provisioning → starting → running, one agent), every event must be in
- * the store once and on the stream once, and terminating must leave nothing behind on either host.
+ * the store once and on the stream once, and terminating must leave nothing behind on either host. An audit sink,
+ * itself SIGKILLed and started again meanwhile, must hold every event once.
  */
 const PG_URL = process.env['PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const INSTANCES = 8;
@@ -25,6 +28,35 @@ let p: ProvisionerPlatform;
 let database: string;
 let dirB: string;
 let hostB: ServiceProcess | undefined;
+let sink: ChildProcess | undefined;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+/** `powernode audit-sink --out <file>` against the platform's gateway. */
+function startAuditSink(file: string): ChildProcess {
+  return spawn(process.execPath, [path.join(root, 'bin/powernode.mjs'), 'audit-sink', '--out', file], {
+    cwd: root,
+    env: { ...process.env, POWERNODE_URL: p.platform.url, POWERNODE_TOKEN: p.platform.adminToken },
+    stdio: 'ignore',
+  });
+}
+
+function killed(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** The complete lines of the audit file (a kill may leave the last one torn). */
+async function auditLines(file: string): Promise<{ id: string; powernodeposition: number }[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { id: string; powernodeposition: number });
+}
 
 async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_URL });
@@ -46,6 +78,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await killed(sink, 'SIGKILL');
   await hostB?.kill();
   await p?.stop();
   if (dirB) {
@@ -79,6 +112,8 @@ async function retried(what: string, attempt: () => Promise<{ status: number; bo
 it('starts every instance once and leaves nothing behind while provisioners, the relaying catalog and a NATS server are killed', async () => {
   await p.platform.startReplica('catalog');
   hostB = await startHostB();
+  const auditFile = path.join(dirB, 'audit.jsonl');
+  sink = startAuditSink(auditFile);
   const catalog = catalogSetup(p);
   const templateId = await catalog.createTemplate(uniqueName('chaos'), []);
   const node = await retried(
@@ -109,6 +144,10 @@ it('starts every instance once and leaves nothing behind while provisioners, the
       await p.platform.startService('catalog');
     }
     if (i === 4) await p.platform.cluster!.nodes[0]!.kill();
+    if (i === 5) {
+      await killed(sink, 'SIGKILL');
+      sink = startAuditSink(auditFile);
+    }
     if (i === 6) await p.platform.cluster!.nodes[0]!.restart();
   }
 
@@ -170,6 +209,18 @@ it('starts every instance once and leaves nothing behind while provisioners, the
   } finally {
     await nc.close();
   }
+
+  // The audit sink, killed once, holds the whole log, each event once and in order.
+  const audited = await waitUntil(
+    'the audit file to reach the head of the log',
+    async () => {
+      const lines = await auditLines(auditFile);
+      return (lines.at(-1)?.powernodeposition ?? 0) >= log.at(-1)!.position ? lines : undefined;
+    },
+    60_000,
+    250,
+  );
+  expect(audited.filter((l) => l.powernodeposition <= log.at(-1)!.position).map((l) => l.id)).toEqual(log.map((e) => e.id));
 
   for (const instance of listed)
     await retried(
