@@ -34,6 +34,7 @@ import {
   setNodeChannelInput,
 } from './provisioner-api.js';
 import { publicRpc, rpc, rpcPatterns } from './rpc-declaration.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /*
  * Every RPC between the services, declared once: its NATS pattern (the subject, under the bus namespace), the
@@ -43,36 +44,40 @@ import { publicRpc, rpc, rpcPatterns } from './rpc-declaration.js';
  */
 
 /** What a service's replay pattern takes: one projection by name, or none for all of its read models. */
-export const replayRequestSchema = z.object({ projection: z.string().min(1).max(200).optional() });
+export const replayRequestSchema = lazySchema(() => z.object({ projection: z.string().min(1).max(200).optional() }));
 
 /** A liveness probe answers anything. */
 const pingRequest = z.unknown();
 
 /** A CI build report as the gateway received it: the catalog checks the signature, the gateway holds no secret. */
-export const webhookReceiveRequest = z.object({
-  repository_full_name: z.string().min(1).max(300),
-  raw_body_base64: z.string().max(2_000_000),
-  signature: z.string().max(200),
-  delivery_id: z.string().min(1).max(200),
-  // Transport bounds only: the build report decider judges tag and artifact once the signature is checked.
-  tag: z.string().max(4096).nullable(),
-  artifact_ref: z.string().max(4096).nullable(),
-});
+export const webhookReceiveRequest = lazySchema(() =>
+  z.object({
+    repository_full_name: z.string().min(1).max(300),
+    raw_body_base64: z.string().max(2_000_000),
+    signature: z.string().max(200),
+    delivery_id: z.string().min(1).max(200),
+    // Transport bounds only: the build report decider judges tag and artifact once the signature is checked.
+    tag: z.string().max(4096).nullable(),
+    artifact_ref: z.string().max(4096).nullable(),
+  }),
+);
 
 /** An outcome ingest verified, with the build report's event id as causation. */
 const recordRequest = <S extends z.ZodType>(data: S) => z.object({ data, causation_id: z.string().nullable() });
 
 /** The reference platform names a node's hostname `name`; both are accepted. */
-export const createNodeWithAliases = z.preprocess(
-  (v) =>
-    v &&
-    typeof v === 'object' &&
-    !Array.isArray(v) &&
-    (v as Record<string, unknown>)['hostname'] === undefined &&
-    (v as Record<string, unknown>)['name'] !== undefined
-      ? { ...(v as Record<string, unknown>), hostname: (v as Record<string, unknown>)['name'] }
-      : v,
-  createNodeInput,
+export const createNodeWithAliases = lazySchema(() =>
+  z.preprocess(
+    (v) =>
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      (v as Record<string, unknown>)['hostname'] === undefined &&
+      (v as Record<string, unknown>)['name'] !== undefined
+        ? { ...(v as Record<string, unknown>), hostname: (v as Record<string, unknown>)['name'] }
+        : v,
+    createNodeInput,
+  ),
 );
 
 /** Re-verification pulls the whole artifact again: give it longer than a query. */

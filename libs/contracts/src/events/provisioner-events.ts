@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { catalogNameSchema } from './catalog-events.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /*
  * Event data of the provisioner bounded context (nodes and their instances). Field names are snake_case;
@@ -23,7 +24,7 @@ const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex c
 
 /** Statuses of a NodeInstance (CONTRACT §2), in lifecycle order. */
 export const INSTANCE_STATUSES = ['pending', 'provisioning', 'starting', 'running', 'stopping', 'stopped', 'rebooting', 'terminated', 'error'] as const;
-export const instanceStatusSchema = z.enum(INSTANCE_STATUSES);
+export const instanceStatusSchema = lazySchema(() => z.enum(INSTANCE_STATUSES));
 export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
 
 /**
@@ -37,7 +38,7 @@ export const MACHINE_DRIVER_KINDS: ReadonlySet<string> = new Set(['nspawn', 'qem
  * node on `staging` takes the newest version that reached staging or beyond.
  */
 export const NODE_CHANNELS = ['staging', 'blessed', 'live'] as const;
-export const nodeChannelSchema = z.enum(NODE_CHANNELS);
+export const nodeChannelSchema = lazySchema(() => z.enum(NODE_CHANNELS));
 export type NodeChannel = z.infer<typeof nodeChannelSchema>;
 export const DEFAULT_NODE_CHANNEL: NodeChannel = 'live';
 
@@ -45,142 +46,168 @@ export const DEFAULT_NODE_CHANNEL: NodeChannel = 'live';
  * A node's hostname: RFC 1123 labels of lowercase letters, digits and hyphens joined by dots, at most 253
  * characters. Lowercase only, so uniqueness needs no case folding and the name is what DNS will answer.
  */
-export const hostnameSchema = z
-  .string()
-  .max(253, 'must be at most 253 characters')
-  .regex(
-    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/,
-    'must be dot-separated labels of 1–63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
-  );
+export const hostnameSchema = lazySchema(() =>
+  z
+    .string()
+    .max(253, 'must be at most 253 characters')
+    .regex(
+      /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/,
+      'must be dot-separated labels of 1–63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
+    ),
+);
 
 /** What an agent runs: module name → composefs digest of the running version (`{"my-redis": "sha256:…"}`). */
-export const runningModuleDigestsSchema = z.record(catalogNameSchema, digest);
+export const runningModuleDigestsSchema = lazySchema(() => z.record(catalogNameSchema, digest));
 export type RunningModuleDigests = z.infer<typeof runningModuleDigestsSchema>;
 
 /** A problem an agent reports with its heartbeat; `module` is null for instance-wide problems. */
-export const agentReportedErrorSchema = z.object({
-  module: catalogNameSchema.nullable(),
-  code: z.string().min(1).max(100).nullable(),
-  message: z.string().min(1).max(2000),
-});
+export const agentReportedErrorSchema = lazySchema(() =>
+  z.object({
+    module: catalogNameSchema.nullable(),
+    code: z.string().min(1).max(100).nullable(),
+    message: z.string().min(1).max(2000),
+  }),
+);
 export type AgentReportedError = z.infer<typeof agentReportedErrorSchema>;
 
 // ---- node registry (stream `node-registry`) -----------------------------------------------------------------
 
-export const nodeHostnameClaimedSchema = z.object({
-  node_id: id,
-  hostname: hostnameSchema,
-  claimed_at: isoTimestamp,
-});
+export const nodeHostnameClaimedSchema = lazySchema(() =>
+  z.object({
+    node_id: id,
+    hostname: hostnameSchema,
+    claimed_at: isoTimestamp,
+  }),
+);
 
-export const nodeHostnameReleasedSchema = z.object({
-  node_id: id,
-  hostname: hostnameSchema,
-  released_at: isoTimestamp,
-});
+export const nodeHostnameReleasedSchema = lazySchema(() =>
+  z.object({
+    node_id: id,
+    hostname: hostnameSchema,
+    released_at: isoTimestamp,
+  }),
+);
 
 // ---- Node (stream `node-<node_id>`) -------------------------------------------------------------------------
 
-export const nodeCreatedSchema = z.object({
-  node_id: id,
-  hostname: hostnameSchema,
-  node_template_id: id,
-  channel: nodeChannelSchema,
-  /** Memory and vCPUs of the node's VM instances (absent: the provisioner's defaults). */
-  resources: z.object({ memory_mb: z.number().int().min(128).optional(), vcpus: z.number().int().min(1).optional() }).optional(),
-  created_by: z.string().min(1),
-  created_at: isoTimestamp,
-});
+export const nodeCreatedSchema = lazySchema(() =>
+  z.object({
+    node_id: id,
+    hostname: hostnameSchema,
+    node_template_id: id,
+    channel: nodeChannelSchema,
+    /** Memory and vCPUs of the node's VM instances (absent: the provisioner's defaults). */
+    resources: z.object({ memory_mb: z.number().int().min(128).optional(), vcpus: z.number().int().min(1).optional() }).optional(),
+    created_by: z.string().min(1),
+    created_at: isoTimestamp,
+  }),
+);
 
-export const nodeChannelChangedSchema = z.object({
-  node_id: id,
-  from: nodeChannelSchema,
-  to: nodeChannelSchema,
-  changed_by: z.string().min(1),
-  changed_at: isoTimestamp,
-});
+export const nodeChannelChangedSchema = lazySchema(() =>
+  z.object({
+    node_id: id,
+    from: nodeChannelSchema,
+    to: nodeChannelSchema,
+    changed_by: z.string().min(1),
+    changed_at: isoTimestamp,
+  }),
+);
 
 // ---- NodeInstance (stream `instance-<instance_id>`) ---------------------------------------------------------
 
 /** An instance of a node was asked for; it starts `pending`. Only the enrolment token's digest is recorded. */
-export const instanceProvisionRequestedSchema = z.object({
-  instance_id: id,
-  node_id: id,
-  hostname: hostnameSchema,
-  node_template_id: id,
-  /** The hypervisor driver that runs it (`local`, `libvirt`, …). */
-  driver: z.string().min(1).max(50),
-  /**
-   * The provisioner host whose driver runs it (`POWERNODE_PROVISIONER_HOST`): only that host's provisioner acts
-   * on the instance's events. Absent on instances requested before hosts were named; any provisioner runs those.
-   */
-  provisioner_host: z.string().min(1).max(253).optional(),
-  enrolment_token_sha256: sha256Hex,
-  enrolment_expires_at: isoTimestamp,
-  requested_by: z.string().min(1),
-  requested_at: isoTimestamp,
-});
+export const instanceProvisionRequestedSchema = lazySchema(() =>
+  z.object({
+    instance_id: id,
+    node_id: id,
+    hostname: hostnameSchema,
+    node_template_id: id,
+    /** The hypervisor driver that runs it (`local`, `libvirt`, …). */
+    driver: z.string().min(1).max(50),
+    /**
+     * The provisioner host whose driver runs it (`POWERNODE_PROVISIONER_HOST`): only that host's provisioner acts
+     * on the instance's events. Absent on instances requested before hosts were named; any provisioner runs those.
+     */
+    provisioner_host: z.string().min(1).max(253).optional(),
+    enrolment_token_sha256: sha256Hex,
+    enrolment_expires_at: isoTimestamp,
+    requested_by: z.string().min(1),
+    requested_at: isoTimestamp,
+  }),
+);
 
-export const instanceStatusChangedSchema = z.object({
-  instance_id: id,
-  from: instanceStatusSchema,
-  to: instanceStatusSchema,
-  reason: z.string().min(1).max(2000),
-  changed_at: isoTimestamp,
-});
+export const instanceStatusChangedSchema = lazySchema(() =>
+  z.object({
+    instance_id: id,
+    from: instanceStatusSchema,
+    to: instanceStatusSchema,
+    reason: z.string().min(1).max(2000),
+    changed_at: isoTimestamp,
+  }),
+);
 
 /** The agent exchanged its one-time enrolment token for a credential; only the credential's digest is kept. */
-export const instanceEnrolledSchema = z.object({
-  instance_id: id,
-  credential_sha256: sha256Hex,
-  agent_version: z.string().min(1).max(100).nullable(),
-  enrolled_at: isoTimestamp,
-});
+export const instanceEnrolledSchema = lazySchema(() =>
+  z.object({
+    instance_id: id,
+    credential_sha256: sha256Hex,
+    agent_version: z.string().min(1).max(100).nullable(),
+    enrolled_at: isoTimestamp,
+  }),
+);
 
-export const instanceHeartbeatReceivedSchema = z.object({
-  instance_id: id,
-  running_module_digests: runningModuleDigestsSchema,
-  /** fs-verity digest of the composed root the agent mounted, when it reports one. */
-  composed_root_hash: digest.nullable(),
-  errors: z.array(agentReportedErrorSchema).max(100),
-  agent_version: z.string().min(1).max(100).nullable(),
-  boot_id: z.string().min(1).max(100).nullable(),
-  at: isoTimestamp,
-});
+export const instanceHeartbeatReceivedSchema = lazySchema(() =>
+  z.object({
+    instance_id: id,
+    running_module_digests: runningModuleDigestsSchema,
+    /** fs-verity digest of the composed root the agent mounted, when it reports one. */
+    composed_root_hash: digest.nullable(),
+    errors: z.array(agentReportedErrorSchema).max(100),
+    agent_version: z.string().min(1).max(100).nullable(),
+    boot_id: z.string().min(1).max(100).nullable(),
+    at: isoTimestamp,
+  }),
+);
 
 /** No heartbeat for longer than the stale threshold; cleared by the next heartbeat. */
-export const instanceHeartbeatStaleSchema = z.object({
-  instance_id: id,
-  /** Null when the agent was never heard from since the instance started. */
-  last_heartbeat_at: isoTimestamp.nullable(),
-  threshold_ms: z.number().int().positive(),
-  detected_at: isoTimestamp,
-});
+export const instanceHeartbeatStaleSchema = lazySchema(() =>
+  z.object({
+    instance_id: id,
+    /** Null when the agent was never heard from since the instance started. */
+    last_heartbeat_at: isoTimestamp.nullable(),
+    threshold_ms: z.number().int().positive(),
+    detected_at: isoTimestamp,
+  }),
+);
 
-export const instanceTerminatedSchema = z.object({
-  instance_id: id,
-  from: instanceStatusSchema,
-  reason: z.string().min(1).max(2000),
-  terminated_by: z.string().min(1),
-  terminated_at: isoTimestamp,
-});
+export const instanceTerminatedSchema = lazySchema(() =>
+  z.object({
+    instance_id: id,
+    from: instanceStatusSchema,
+    reason: z.string().min(1).max(2000),
+    terminated_by: z.string().min(1),
+    terminated_at: isoTimestamp,
+  }),
+);
 
 /**
  * An operator ran a command on the instance (`powernode instances exec`). What ran and how it ended is a fact
  * of record; its output is not: it can hold secrets and can be large, so it only goes back to the caller.
  */
-export const instanceCommandExecutedSchema = z.object({
-  instance_id: id,
-  argv: z.array(z.string().max(4096)).min(1).max(64),
-  /** The command's exit code; 124 when it was killed at its timeout, 128 + n when a signal n ended it. */
-  exit_code: z.number().int().min(0).max(255),
-  timed_out: z.boolean(),
-  /** Some of its output went beyond the cap and was not returned. */
-  truncated: z.boolean(),
-  duration_ms: z.number().int().min(0),
-  requested_by: z.string().min(1),
-  executed_at: isoTimestamp,
-});
+export const instanceCommandExecutedSchema = lazySchema(() =>
+  z.object({
+    instance_id: id,
+    argv: z.array(z.string().max(4096)).min(1).max(64),
+    /** The command's exit code; 124 when it was killed at its timeout, 128 + n when a signal n ended it. */
+    exit_code: z.number().int().min(0).max(255),
+    timed_out: z.boolean(),
+    /** Some of its output went beyond the cap and was not returned. */
+    truncated: z.boolean(),
+    duration_ms: z.number().int().min(0),
+    requested_by: z.string().min(1),
+    executed_at: isoTimestamp,
+  }),
+);
 
 /** Every provisioner event type with its data schema. */
 export const provisionerEventSchemas = {
