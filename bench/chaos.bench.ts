@@ -16,12 +16,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import pg from 'pg';
 import { busNames, openEventStore, powernodeEventCatalogue } from '@powernode/events';
-import { startPlatform, type ServiceProcess, type TestPlatform } from '@powernode/testing';
+import { createTestDatabase, startPlatform, type ServiceProcess, type TestPlatform } from '@powernode/testing';
 import { LocalDriver } from '../apps/provisioner/src/drivers/index.js';
 
-const PG_URL = process.env['PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECONDS = Number(process.env['POWERNODE_BENCH_CHAOS_SECONDS'] ?? 180);
 const WORKERS = 4;
 const PROTOCOL_AGENT = fileURLToPath(new URL('../apps/provisioner/test/fixtures/protocol-agent.mjs', import.meta.url));
@@ -29,10 +27,8 @@ const PROTOCOL_AGENT = fileURLToPath(new URL('../apps/provisioner/test/fixtures/
 type Rest = (method: string, route: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
 export async function benchChaos(report: (line: string) => void): Promise<void> {
-  const database = `pn_chaos_bench_${randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const storeUrl = new URL(PG_URL);
-  storeUrl.pathname = `/${database}`;
+  const database = await createTestDatabase('pn_chaos_bench');
+  const storeUrl = database.url;
   const dirB = await mkdtemp(path.join(tmpdir(), 'pn-chaos-bench-b-'));
   let platform: TestPlatform | undefined;
   let hostB: ServiceProcess | undefined;
@@ -41,7 +37,7 @@ export async function benchChaos(report: (line: string) => void): Promise<void> 
       services: ['catalog', 'gateway', 'provisioner'],
       natsCluster: true,
       env: {
-        EVENT_STORE_URL: storeUrl.toString(),
+        EVENT_STORE_URL: storeUrl,
         POWERNODE_AGENT_COMMAND: `'${process.execPath}' '${PROTOCOL_AGENT}'`,
         POWERNODE_HEARTBEAT_INTERVAL_MS: '1000',
         POWERNODE_PROVISIONER_HOST: 'chaos-a',
@@ -60,7 +56,7 @@ export async function benchChaos(report: (line: string) => void): Promise<void> 
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : null };
     };
-    const store = await openEventStore(storeUrl.toString(), powernodeEventCatalogue());
+    const store = await openEventStore(storeUrl, powernodeEventCatalogue());
 
     const template = await retry(() => rest('POST', '/templates', { name: `chaos-${randomBytes(3).toString('hex')}` }), 201);
     const templateId = template.template.id as string;
@@ -187,17 +183,7 @@ export async function benchChaos(report: (line: string) => void): Promise<void> 
       await sweeper.close();
       if ((await readdir(dir).catch(() => null)) !== null) await rm(dir, { recursive: true, force: true });
     }
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  }
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
+    await database.drop();
   }
 }
 

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { CATALOG_RPC, moduleVersionIdFor } from '@powernode/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { busNames } from '@powernode/events';
-import { startServiceProcess, waitUntil, type ServiceProcess } from '@powernode/testing';
+import { createTestDatabase, startServiceProcess, waitUntil, type ServiceProcess, type TestDatabase } from '@powernode/testing';
 import type { CatalogVersionView } from '../src/catalog-commands.js';
 import {
   ADMIN,
@@ -26,22 +25,11 @@ import {
  * versions, the relaying catalog, an ingest and a NATS server are SIGKILLed and started again. Every delivery
  * must end as exactly one ModuleVersionBuilt, every event must be in the store once and on the stream once.
  */
-const PG_URL = process.env['PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const VERSIONS = 6;
 
 let bed: IngestTestBed;
-let database: string;
+let database: TestDatabase | undefined;
 const processes: ServiceProcess[] = [];
-
-async function admin<T>(sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 function startIngest(): Promise<ServiceProcess> {
   const proc = startServiceProcess('ingest', { ...bed.platform.env, ...bed.platform.natsEnv('ingest'), ...FAST_INGEST_ENV });
@@ -63,17 +51,14 @@ async function builtVersion(module: TestModule, tag: string): Promise<CatalogVer
 }
 
 beforeAll(async () => {
-  database = `pn_chaos_${randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${database}`;
-  bed = await startIngestTestBed({ EVENT_STORE_URL: url.toString() }, { natsCluster: true });
+  database = await createTestDatabase('pn_chaos');
+  bed = await startIngestTestBed({ EVENT_STORE_URL: database.url }, { natsCluster: true });
 }, 180_000);
 
 afterAll(async () => {
   for (const p of processes) await p.kill();
   await bed?.stop();
-  if (database) await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await database?.drop();
 });
 
 it('turns every delivery into exactly one built version while a catalog, an ingest and a NATS server are killed', async () => {

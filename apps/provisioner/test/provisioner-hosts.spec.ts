@@ -1,11 +1,15 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import type { ServiceProcess } from '@powernode/testing';
 import { waitUntil } from '@powernode/testing';
-import { LocalDriver } from '../src/drivers/index.js';
-import { agentProcessesOf, catalogSetup, PROTOCOL_AGENT, startProvisionerPlatform, uniqueName, type ProvisionerPlatform } from './provisioner-platform.js';
+import {
+  agentProcessesOf,
+  catalogSetup,
+  startProvisionerPlatform,
+  startSecondHost,
+  uniqueName,
+  type ProvisionerPlatform,
+  type SecondHost,
+} from './provisioner-platform.js';
 
 /*
  * Two provisioner hosts on one store and one NATS server, each with its own driver and data directory (as two
@@ -15,13 +19,11 @@ import { agentProcessesOf, catalogSetup, PROTOCOL_AGENT, startProvisionerPlatfor
  */
 
 let p: ProvisionerPlatform;
-let dirB: string;
-let hostB: ServiceProcess | undefined;
+let hostB: SecondHost | undefined;
 let nodeId: string;
 
 beforeAll(async () => {
   p = await startProvisionerPlatform({ POWERNODE_PROVISIONER_HOST: 'hv-a' });
-  dirB = await mkdtemp(path.join(os.tmpdir(), 'pn-host-b-'));
   const catalog = catalogSetup(p);
   const templateId = await catalog.createTemplate(uniqueName('empty'), []);
   const node = await p.rest('POST', '/nodes', { hostname: uniqueName('hosts'), node_template_id: templateId });
@@ -30,14 +32,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await hostB?.kill();
+  await hostB?.stop();
   await p?.stop();
-  if (dirB) {
-    const sweeper = new LocalDriver({ dataDir: dirB, agentCommand: [process.execPath, PROTOCOL_AGENT], stopGraceMs: 2_000 });
-    for (const id of await sweeper.list()) await sweeper.destroy(id);
-    await sweeper.close();
-    await rm(dirB, { recursive: true, force: true });
-  }
 }, 60_000);
 
 async function instance(id: string): Promise<any> {
@@ -64,7 +60,8 @@ it('runs each instance on the host that provisioned it; commands reach either ho
   expect(onA.provisioner_host).toBe('hv-a');
 
   // hv-b joins with a data directory of its own; while hv-a is away, the next instance goes to hv-b.
-  hostB = await p.platform.startReplica('provisioner', { POWERNODE_PROVISIONER_HOST: 'hv-b', POWERNODE_DATA_DIR: dirB });
+  hostB = await startSecondHost(p, 'hv-b');
+  const dirB = hostB.dataDir;
   await p.platform.services.get('provisioner')!.stop();
   const onB = await provisionRunning();
   expect(onB.provisioner_host).toBe('hv-b');

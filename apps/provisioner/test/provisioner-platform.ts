@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { catalogStreams, moduleVersionIdFor, provisionerStreams } from '@powernode/contracts';
 import { openEventStore, powernodeEventCatalogue, type EventEnvelope, type EventStore } from '@powernode/events';
-import { startPlatform, type TestPlatform, waitUntil } from '@powernode/testing';
+import { startPlatform, type ServiceProcess, type TestPlatform, waitUntil } from '@powernode/testing';
 import { LocalDriver } from '../src/drivers/index.js';
 
 /** The stand-in agent that speaks the HTTP agent protocol. */
@@ -217,4 +217,35 @@ export function catalogSetup(p: ProvisionerPlatform) {
       return res.body.template.id as string;
     },
   };
+}
+
+/** A second provisioner host beside the platform's: a data directory and driver of its own, the same store and bus. */
+export interface SecondHost {
+  dataDir: string;
+  process: ServiceProcess;
+  /** SIGKILLs its provisioner and starts it again. */
+  restart(): Promise<void>;
+  /** Kills its provisioner, destroys what its driver still runs and removes its directory. */
+  stop(): Promise<void>;
+}
+
+export async function startSecondHost(p: ProvisionerPlatform, host: string): Promise<SecondHost> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `pn-${host}-`));
+  const start = () => p.platform.startReplica('provisioner', { POWERNODE_PROVISIONER_HOST: host, POWERNODE_DATA_DIR: dataDir });
+  const second: SecondHost = {
+    dataDir,
+    process: await start(),
+    async restart() {
+      await second.process.kill();
+      second.process = await start();
+    },
+    async stop() {
+      await second.process.kill();
+      const sweeper = new LocalDriver({ dataDir, agentCommand: [process.execPath, PROTOCOL_AGENT], stopGraceMs: 2_000 });
+      for (const id of await sweeper.list()) await sweeper.destroy(id);
+      await sweeper.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return second;
 }

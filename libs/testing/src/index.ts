@@ -10,3 +10,4 @@ export * from './registry-gate.js';
 export * from './wait-until.js';
 export * from './debian-tools.js';
 export * from './nats-cluster.js';
+export * from './postgres-database.js';

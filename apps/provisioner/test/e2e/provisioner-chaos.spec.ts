@@ -1,17 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { busNames } from '@powernode/events';
-import { waitUntil, type ServiceProcess } from '@powernode/testing';
-import { LocalDriver } from '../../src/drivers/index.js';
-import { agentProcessesOf, catalogSetup, PROTOCOL_AGENT, startProvisionerPlatform, uniqueName, type ProvisionerPlatform } from '../provisioner-platform.js';
+import { createTestDatabase, waitUntil, type TestDatabase } from '@powernode/testing';
+import {
+  agentProcessesOf,
+  catalogSetup,
+  startProvisionerPlatform,
+  startSecondHost,
+  uniqueName,
+  type ProvisionerPlatform,
+  type SecondHost,
+} from '../provisioner-platform.js';
 
 /*
  * A short chaos run of the provisioning half: two catalogs (one relaying, by lease), two provisioner hosts and a
@@ -21,13 +25,11 @@ import { agentProcessesOf, catalogSetup, PROTOCOL_AGENT, startProvisionerPlatfor
  * the store once and on the stream once, and terminating must leave nothing behind on either host. An audit sink,
  * itself SIGKILLed and started again meanwhile, must hold every event once.
  */
-const PG_URL = process.env['PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const INSTANCES = 8;
 
 let p: ProvisionerPlatform;
-let database: string;
-let dirB: string;
-let hostB: ServiceProcess | undefined;
+let database: TestDatabase | undefined;
+let hostB: SecondHost | undefined;
 let sink: ChildProcess | undefined;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -58,41 +60,17 @@ async function auditLines(file: string): Promise<{ id: string; powernodeposition
     .map((l) => JSON.parse(l) as { id: string; powernodeposition: number });
 }
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 beforeAll(async () => {
-  database = `pn_chaos_${randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${database}`;
-  p = await startProvisionerPlatform({ EVENT_STORE_URL: url.toString(), POWERNODE_PROVISIONER_HOST: 'hv-a' }, { natsCluster: true });
-  dirB = await mkdtemp(path.join(os.tmpdir(), 'pn-chaos-b-'));
+  database = await createTestDatabase('pn_chaos');
+  p = await startProvisionerPlatform({ EVENT_STORE_URL: database.url, POWERNODE_PROVISIONER_HOST: 'hv-a' }, { natsCluster: true });
 }, 180_000);
 
 afterAll(async () => {
   await killed(sink, 'SIGKILL');
-  await hostB?.kill();
+  await hostB?.stop();
   await p?.stop();
-  if (dirB) {
-    const sweeper = new LocalDriver({ dataDir: dirB, agentCommand: [process.execPath, PROTOCOL_AGENT], stopGraceMs: 2_000 });
-    for (const id of await sweeper.list()) await sweeper.destroy(id);
-    await sweeper.close();
-    await rm(dirB, { recursive: true, force: true });
-  }
-  if (database) await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await database?.drop();
 }, 120_000);
-
-function startHostB(): Promise<ServiceProcess> {
-  return p.platform.startReplica('provisioner', { POWERNODE_PROVISIONER_HOST: 'hv-b', POWERNODE_DATA_DIR: dirB });
-}
 
 /** A command sent while the process that would answer it is down fails: retried as an operator would. */
 async function retried(what: string, attempt: () => Promise<{ status: number; body: any }>, accept: (status: number) => boolean): Promise<any> {
@@ -111,7 +89,8 @@ async function retried(what: string, attempt: () => Promise<{ status: number; bo
 
 it('starts every instance once and leaves nothing behind while provisioners, the relaying catalog and a NATS server are killed', async () => {
   await p.platform.startReplica('catalog');
-  hostB = await startHostB();
+  hostB = await startSecondHost(p, 'hv-b');
+  const dirB = hostB.dataDir;
   const auditFile = path.join(dirB, 'audit.jsonl');
   sink = startAuditSink(auditFile);
   const catalog = catalogSetup(p);
@@ -135,8 +114,7 @@ it('starts every instance once and leaves nothing behind while provisioners, the
       await p.platform.startService('provisioner');
     }
     if (i === 2) {
-      await hostB.kill();
-      hostB = await startHostB();
+      await hostB.restart();
     }
     if (i === 3) {
       // The first catalog started holds the relay lease.
@@ -173,7 +151,7 @@ it('starts every instance once and leaves nothing behind while provisioners, the
     ).catch(async (error: Error) => {
       const view = (await p.rest('GET', `/instances/${instance.id}`).catch(() => null))?.body?.instance;
       const events = (await p.instanceEvents(instance.id)).map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 160)}`);
-      const logs = [p.platform.services.get('provisioner'), hostB].map((proc) => proc?.lines.slice(-15).join('\n')).join('\n---\n');
+      const logs = [p.platform.services.get('provisioner'), hostB?.process].map((proc) => proc?.lines.slice(-15).join('\n')).join('\n---\n');
       throw new Error(`${error.message}\nview: ${JSON.stringify(view)}\nevents:\n${events.join('\n')}\nprovisioner logs:\n${logs}`);
     });
     hosts.add(running.provisioner_host);
