@@ -13,8 +13,15 @@
  *   9p `pnrt`, `pnmods`, `pnlibs`, `pnagent`
  *                          Node.js and package.json, node_modules, libs, apps/agent, read-only, under /opt/powernode
  *
+ *   next disk (optional)   the root's compiled AppArmor policy (`pn.apparmor=1`, read-only ext4, made by
+ *                          `pn.mode=apparmor`): copied into the root's /var/cache/apparmor before systemd
+ *                          starts, so apparmor.service loads it instead of compiling every profile again
+ *
  * `pn.mode=verity` is another job: every disk attached is an object store to enable fs-verity on (the host
  * kernel cannot), after which the machine powers off; see qemu-machine.ts.
+ * `pn.mode=apparmor` composes the root as a boot would (no instance disk: the upper is a tmpfs), compiles its
+ * AppArmor profiles with the root's own apparmor_parser (without loading them) into the last disk attached,
+ * an empty ext4, and powers off. Nothing of the root runs but the parser.
  *
  * Otherwise it switches to systemd. Network: QEMU's user-mode network, the guest at 10.0.2.15, the host at 10.0.2.2.
  * The units it writes (the link mount, the exec channel, the agent's ordering after the link) go to the
@@ -33,11 +40,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 fail() { echo "powernode-init: $*"; echo o > /proc/sysrq-trigger; poweroff -f; }
 for m in $(cat /modules.order); do insmod /lib/modules/$m 2>/dev/null; done
-LAYERS=0; OBJECTS=0; MODE=boot
+LAYERS=0; OBJECTS=0; APPARMOR=0; MODE=boot
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     pn.layers=*) LAYERS=\${arg#pn.layers=} ;;
     pn.objects=*) OBJECTS=\${arg#pn.objects=} ;;
+    pn.apparmor=*) APPARMOR=\${arg#pn.apparmor=} ;;
     pn.mode=*) MODE=\${arg#pn.mode=} ;;
   esac
 done
@@ -66,10 +74,14 @@ while [ $i -le $LAYERS ]; do
   LOWER="$LOWER\${LOWER:+:}/layers/$i"
   i=$((i + 1))
 done
-mount -t ext4 $(disk $i) /upper || fail "cannot mount the instance disk $(disk $i)"
+if [ "$MODE" = apparmor ]; then
+  mount -t tmpfs -o mode=0755 tmpfs /upper
+else
+  mount -t ext4 $(disk $i) /upper || fail "cannot mount the instance disk $(disk $i)"
+  i=$((i + 1))
+fi
 mkdir -p /upper/upper /upper/work
 rm -rf /upper/work/*
-i=$((i + 1))
 if [ "$OBJECTS" -gt 0 ]; then
   DATA=""
   j=1
@@ -85,6 +97,29 @@ if [ "$OBJECTS" -gt 0 ]; then
     || fail "cannot mount the verified root"
 else
   mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=/upper/upper,workdir=/upper/work" /newroot || fail "cannot mount the root"
+fi
+if [ "$MODE" = apparmor ]; then
+  # The policy compiled for this kernel's AppArmor features, as apparmor.service at boot would.
+  mount -t proc proc /newroot/proc && mount -t sysfs sysfs /newroot/sys && mount -t securityfs securityfs /newroot/sys/kernel/security \
+    || fail "cannot mount proc, sysfs and securityfs in the root"
+  mkdir -p /out && mount -t ext4 $(disk $i) /out || fail "cannot mount the policy disk $(disk $i)"
+  mkdir -p /newroot/run/pn-apparmor
+  if chroot /newroot /usr/sbin/apparmor_parser --quiet --skip-kernel-load --skip-read-cache --write-cache --cache-loc=/run/pn-apparmor -- /etc/apparmor.d \
+    && mkdir -p /out/cache && cp -a /newroot/run/pn-apparmor/. /out/cache/ && umount /out; then
+    echo "powernode-apparmor: compiled"
+  else
+    echo "powernode-apparmor: failed"
+  fi
+  sync
+  poweroff -f
+fi
+if [ "$APPARMOR" = 1 ]; then
+  # Every boot: the policy of the root booted now replaces whatever an earlier generation's boot left there
+  # (the layer images date every profile 0, so the parser cannot tell an earlier generation's cache by its time).
+  mkdir -p /apparmor /newroot/var/cache/apparmor
+  mount -t ext4 -o ro $(disk $i) /apparmor && cp -R /apparmor/cache/. /newroot/var/cache/apparmor/ || echo "powernode-init: no compiled AppArmor policy"
+  umount /apparmor 2>/dev/null
+  i=$((i + 1))
 fi
 mount -t tmpfs -o mode=0755,size=1m tmpfs /newroot/opt 2>/dev/null || { mkdir -p /newroot/opt && mount -t tmpfs -o mode=0755,size=1m tmpfs /newroot/opt; }
 R=/newroot/opt/powernode
@@ -132,8 +167,13 @@ UNIT
 cat > $U/powernode-exec.service <<'UNIT'
 [Unit]
 Description=Powernode exec channel (commands the host runs in this machine)
+# Up as soon as its token's share is: the host asks it how the boot goes, and Node.js takes seconds to start
+# under TCG, better spent while sysinit.target's units run than after them.
+DefaultDependencies=no
 Requires=run-powernode.mount
 After=run-powernode.mount
+Conflicts=shutdown.target
+Before=shutdown.target
 [Service]
 ExecStart=/opt/powernode/node --max-old-space-size=24 /opt/powernode/app/apps/agent/dist/guest-exec-server.js
 Restart=always

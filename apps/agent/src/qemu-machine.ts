@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -79,6 +80,10 @@ const DISK_SIZE = '4G';
 /** Enabling fs-verity reads every object once: a minute or two for a Debian base under TCG. */
 const VERITY_TIMEOUT_MS = 20 * 60 * 1000;
 const STORE_LOCK_STALE_MS = VERITY_TIMEOUT_MS + 60_000;
+/** Compiling a Debian profile set takes a minute or two under TCG on a busy host. */
+const APPARMOR_TIMEOUT_MS = 10 * 60 * 1000;
+/** Part of a compiled policy's key: changed when the init compiles it differently. */
+const APPARMOR_POLICY_FORMAT = 'apparmor-policy-1';
 
 /** Takes `<store>.lock` (waiting while another keeper holds it, taking over one left by a dead keeper). */
 async function lockStore(store: string): Promise<string> {
@@ -227,12 +232,16 @@ export class QemuMachine {
       });
     const lowers = stackLowers(lower, stack);
     // The generation's own top/ first (no module), then the module trees.
-    const verified = this.options.verity === 'require' ? await ensureVerifiedRootImages(lower, lowers, [null, ...(stack.modules ?? [])]) : null;
+    const verified =
+      this.options.verity === 'require'
+        ? await ensureVerifiedRootImages(lower, lowers, [null, ...(stack.modules ?? [])], path.join(this.options.cacheDir, 'qemu', 'verified'))
+        : null;
     if (verified !== null) {
       await this.enableVerity(verified.objectStores, assets);
       await copyFile(verified.objectIndex, path.join(linkDirOf(this.options.sandboxDir), INTEGRITY_INDEX_FILE));
     }
     const layerImages = verified === null ? await stackImages(lowers) : [verified.metadataImage];
+    const apparmorPolicy = verified === null ? null : await this.ensureAppArmorPolicy(lowers, verified, assets);
     const disk = path.join(dir, 'disk.img');
     if (!(await pathExists(disk))) {
       const partial = `${disk}.partial`;
@@ -250,6 +259,7 @@ export class QemuMachine {
     await options.beforeSpawn?.({ address: '10.0.2.15' } as MachineNetwork);
     const drives = [...layerImages.map((image) => ({ file: image, readOnly: true })), { file: disk, readOnly: false }];
     if (verified !== null) for (const store of verified.objectStores) drives.push({ file: store, readOnly: true });
+    if (apparmorPolicy !== null) drives.push({ file: apparmorPolicy, readOnly: true });
     const shares: Array<[string, string, boolean]> = [
       ['pnlink', linkDir, false],
       ['pnrt', runtime, true],
@@ -263,7 +273,19 @@ export class QemuMachine {
       'panic=-1',
       `pn.layers=${layerImages.length}`,
       `pn.objects=${verified === null ? 0 : verified.objectStores.length}`,
-      'systemd.mask=serial-getty@ttyS0.service',
+      `pn.apparmor=${apparmorPolicy === null ? 0 : 1}`,
+      // Nothing reads a console but the serial one (kept in console.log), the root's packages come from its
+      // layers (apt in the guest only fills the upper and takes the vCPU), and there is no LVM to scrub.
+      ...[
+        'serial-getty@ttyS0.service',
+        'getty@tty1.service',
+        'e2scrub_reap.service',
+        'e2scrub_all.timer',
+        'apt-daily.timer',
+        'apt-daily-upgrade.timer',
+        'dpkg-db-backup.timer',
+        'man-db.timer',
+      ].map((unit) => `systemd.mask=${unit}`),
       `systemd.hostname=${this.options.hostname}`,
     ].join(' ');
     const argv = [
@@ -313,10 +335,12 @@ export class QemuMachine {
     const deadline = Date.now() + BOOT_TIMEOUT_MS;
     const channel = { port, token };
     while (Date.now() < deadline && (await machineRuns(record))) {
-      const state = await execInGuest(channel, ['systemctl', 'is-system-running'], 10_000);
+      // One waiting command rather than a poll: under TCG every systemctl the guest starts takes its one vCPU
+      // from the boot it is asked about.
+      const state = await execInGuest(channel, ['systemctl', 'is-system-running', '--wait'], Math.max(1_000, deadline - Date.now()));
       const text = state.stdout.trim();
       if (text === 'running' || text === 'degraded') return;
-      await sleep(500);
+      await sleep(1_000);
     }
     const log = await readFile(consoleLogPath(this.options.sandboxDir), 'utf8').catch(() => '');
     const qemuLog = await readFile(path.join(dir, 'qemu.log'), 'utf8').catch(() => '');
@@ -386,6 +410,72 @@ export class QemuMachine {
       }
     } finally {
       for (const lock of locks) await rm(lock, { force: true });
+    }
+  }
+
+  /**
+   * The root's AppArmor policy compiled once per host, root content and kernel, in a short-lived guest of its
+   * own (`pn.mode=apparmor`): apparmor.service orders itself before sysinit.target, and compiling a Debian
+   * profile set under TCG holds every unit of the boot back for a minute, on every instance's first boot.
+   * Keyed by the hash of the verified metadata image (which names every file's fs-verity digest, so the
+   * same key is the same profiles, parser and libraries) and the kernel: the policy is only ever given to
+   * guests booting that very content. Null for a root without AppArmor profiles, and when compiling failed
+   * (a parser failure is marked and not tried again): such guests compile at boot as before.
+   */
+  private async ensureAppArmorPolicy(
+    lowers: readonly string[],
+    verified: { metadataImage: string; objectStores: string[] },
+    assets: GuestBootAssets,
+  ): Promise<string | null> {
+    let profiles = false;
+    let parser = false;
+    for (const lower of lowers) {
+      profiles ||= await pathExists(path.join(lower, 'etc', 'apparmor.d'));
+      parser ||= await pathExists(path.join(lower, 'usr', 'sbin', 'apparmor_parser'));
+    }
+    if (!profiles || !parser) return null;
+    const content = createHash('sha256');
+    for await (const chunk of createReadStream(verified.metadataImage)) content.update(chunk as Buffer);
+    const key = createHash('sha256')
+      .update(`${APPARMOR_POLICY_FORMAT}\n${content.digest('hex')}\n${assets.kernel.package}\n`)
+      .digest('hex')
+      .slice(0, 32);
+    const dir = path.join(this.options.cacheDir, 'qemu', 'apparmor');
+    const image = path.join(dir, `${key}.ext4`);
+    const failed = `${image}.failed`;
+    if (await pathExists(image)) return image;
+    if (await pathExists(failed)) return null;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const lock = await lockStore(image);
+    try {
+      if (await pathExists(image)) return image;
+      const partial = `${image}.${randomBytes(4).toString('hex')}.partial`;
+      const made = await runHostCommand(['sh', '-c', 'truncate -s 16M "$1" && mkfs.ext4 -q -F -E root_owner=0:0 "$1"', 'sh', partial], 60_000);
+      if (made.code !== 0)
+        throw new PowernodeError('machine_failed', `cannot make the AppArmor policy disk: ${made.stderr.trim()}`, {
+          retryable: true,
+          details: { rule: 'machine_disk' },
+        });
+      const log = path.join(machineDir(this.options.sandboxDir), 'apparmor.log');
+      await rm(log, { force: true });
+      const args = await this.machineArguments(assets, `console=ttyS0 quiet panic=-1 pn.mode=apparmor pn.layers=1 pn.objects=${verified.objectStores.length}`, [
+        { file: verified.metadataImage, readOnly: true },
+        ...verified.objectStores.map((file) => ({ file, readOnly: true })),
+        { file: partial, readOnly: false },
+      ]);
+      await runHostCommand(['qemu-system-x86_64', ...args, '-serial', `file:${log}`, '-monitor', 'none'], APPARMOR_TIMEOUT_MS);
+      const said = await readFile(log, 'utf8').catch(() => '');
+      if (said.includes('powernode-apparmor: compiled')) {
+        await rename(partial, image);
+        return image;
+      }
+      await rm(partial, { force: true });
+      // The parser refused the profiles: that root's guests compile at boot, as they would without this. A guest
+      // that did not finish (a timeout on a busy host) is tried again at the next boot.
+      if (said.includes('powernode-apparmor: failed')) await writeFile(failed, said.trim().split('\n').slice(-5).join('\n'));
+      return null;
+    } finally {
+      await rm(lock, { force: true });
     }
   }
 

@@ -117,15 +117,13 @@ describeVms('instances as QEMU machines (TCG)', () => {
 
     // A byte of the object behind /etc/redis/redis.conf changed on the host, in the store the VM reads: the
     // guest refuses the file, and the instance reports the violation by path.
-    const verityDir = await waitUntil(
-      'the booted generation',
-      async () => {
-        const record = JSON.parse(await readFile(path.join(sandbox, 'machine.json'), 'utf8').catch(() => '{}')) as { root_dir?: string };
-        return record.root_dir === undefined ? null : path.join(sandbox, record.root_dir, 'verity');
-      },
+    // The booted generation's index, as the keeper hands it to the agent inside (the link).
+    const indexText = await waitUntil(
+      "the booted generation's integrity index",
+      async () => readFile(path.join(sandbox, 'link', 'integrity-index.json'), 'utf8').catch(() => null),
       60_000,
     );
-    const index = JSON.parse(await readFile(path.join(verityDir, 'objects.json'), 'utf8')) as Record<string, Array<{ path: string; store: string }>>;
+    const index = JSON.parse(indexText) as Record<string, Array<{ path: string; store: string }>>;
     const [digest, uses] = Object.entries(index).find(([, paths]) => paths.some((p) => p.path === '/etc/redis/redis.conf'))!;
     const hex = digest.replace(/^sha256:/, '');
     // The object lives in the store of the layer that ships the file, shared by every VM of the host.
