@@ -62,6 +62,8 @@ export function InstanceDetail(props: { id: string }) {
         <dd>{String(i['hostname'] ?? i.node_id)}</dd>
         <dt>Driver</dt>
         <dd>{String(i['driver'] ?? '')}</dd>
+        <dt>Provisioner host</dt>
+        <dd>{String(i['provisioner_host'] ?? 'any')}</dd>
         <dt>Last heartbeat</dt>
         <dd>
           <RelativeTime iso={i.last_heartbeat_at} />
