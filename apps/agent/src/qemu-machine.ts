@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -84,6 +83,7 @@ const STORE_LOCK_STALE_MS = VERITY_TIMEOUT_MS + 60_000;
 const APPARMOR_TIMEOUT_MS = 10 * 60 * 1000;
 /** Part of a compiled policy's key: changed when the init compiles it differently. */
 const APPARMOR_POLICY_FORMAT = 'apparmor-policy-1';
+const LDCONFIG_AUX_CACHE = '/var/cache/ldconfig/aux-cache';
 
 /** Takes `<store>.lock` (waiting while another keeper holds it, taking over one left by a dead keeper). */
 async function lockStore(store: string): Promise<string> {
@@ -232,10 +232,7 @@ export class QemuMachine {
       });
     const lowers = stackLowers(lower, stack);
     // The generation's own top/ first (no module), then the module trees.
-    const verified =
-      this.options.verity === 'require'
-        ? await ensureVerifiedRootImages(lower, lowers, [null, ...(stack.modules ?? [])], path.join(this.options.cacheDir, 'qemu', 'verified'))
-        : null;
+    const verified = this.options.verity === 'require' ? await ensureVerifiedRootImages(lower, lowers, [null, ...(stack.modules ?? [])]) : null;
     if (verified !== null) {
       await this.enableVerity(verified.objectStores, assets);
       await copyFile(verified.objectIndex, path.join(linkDirOf(this.options.sandboxDir), INTEGRITY_INDEX_FILE));
@@ -417,14 +414,14 @@ export class QemuMachine {
    * The root's AppArmor policy compiled once per host, root content and kernel, in a short-lived guest of its
    * own (`pn.mode=apparmor`): apparmor.service orders itself before sysinit.target, and compiling a Debian
    * profile set under TCG holds every unit of the boot back for a minute, on every instance's first boot.
-   * Keyed by the hash of the verified metadata image (which names every file's fs-verity digest, so the
-   * same key is the same profiles, parser and libraries) and the kernel: the policy is only ever given to
-   * guests booting that very content. Null for a root without AppArmor profiles, and when compiling failed
+   * Keyed by every file's fs-verity digest (so the same key is the same profiles, parser and libraries; the
+   * guest refuses any other content) and the kernel: the policy is only ever given to guests booting that
+   * content. Null for a root without AppArmor profiles, and when compiling failed
    * (a parser failure is marked and not tried again): such guests compile at boot as before.
    */
   private async ensureAppArmorPolicy(
     lowers: readonly string[],
-    verified: { metadataImage: string; objectStores: string[] },
+    verified: { metadataImage: string; objectStores: string[]; objectIndex: string },
     assets: GuestBootAssets,
   ): Promise<string | null> {
     let profiles = false;
@@ -434,10 +431,16 @@ export class QemuMachine {
       parser ||= await pathExists(path.join(lower, 'usr', 'sbin', 'apparmor_parser'));
     }
     if (!profiles || !parser) return null;
-    const content = createHash('sha256');
-    for await (const chunk of createReadStream(verified.metadataImage)) content.update(chunk as Buffer);
+    // Every file of the root by digest (the generation's top/ by its index, the module trees by their
+    // content-addressed names) but ldconfig's aux cache, which only ldconfig reads and which differs between
+    // compositions of the same modules (it records inode numbers).
+    const index = JSON.parse(await readFile(verified.objectIndex, 'utf8')) as Record<string, Array<{ path: string }>>;
+    const files = Object.entries(index)
+      .flatMap(([digest, uses]) => uses.filter((use) => use.path !== LDCONFIG_AUX_CACHE).map((use) => `${use.path} ${digest}`))
+      .sort();
+    const trees = lowers.filter((lower) => path.basename(lower) === 'root');
     const key = createHash('sha256')
-      .update(`${APPARMOR_POLICY_FORMAT}\n${content.digest('hex')}\n${assets.kernel.package}\n`)
+      .update(`${APPARMOR_POLICY_FORMAT}\n${assets.kernel.package}\n${trees.join('\n')}\n${files.join('\n')}\n`)
       .digest('hex')
       .slice(0, 32);
     const dir = path.join(this.options.cacheDir, 'qemu', 'apparmor');

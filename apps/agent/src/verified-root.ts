@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, link, lchown, mkdir, open, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeDirectory, EXTRACTED_TREE_ENTRIES, stackDescriptions, type DescribedEntry } from '@powernode/artifact';
@@ -26,10 +26,7 @@ import { EROFS_BUILD_TIME, EROFS_UUID } from './layer-images.js';
  *
  * What the metadata says comes from the signed descriptions: each module tree's entries as they were
  * verified at extraction (entries.json), stacked, plus the generation's own top/ (hashed here). The metadata
- * image and the index of which file each object backs are per generation, in `<root>/verity/`, or, with a
- * shared directory (the qemu keeper's), per content in `<shared>/roots/<hash of the stack's entries>/`, the
- * top/'s store in `<shared>/stores/<hash of its objects>.objects.ext4`: every instance of a composition then
- * reuses them, and a store's fs-verity is enabled once rather than by a guest on every provision.
+ * image and the index of which file each object backs are per generation, in `<root>/verity/`.
  */
 
 const VERITY_DIR = 'verity';
@@ -104,9 +101,9 @@ export interface ObjectUse {
  * guest that enables fs-verity, and attached read-only after) holding each file of the lower once, by digest.
  * Built once per layer and host; kept beside the tree it was made from.
  */
-export async function ensureObjectStore(lower: string, entries: readonly DescribedEntry[], image: string = objectStorePath(lower)): Promise<string> {
+export async function ensureObjectStore(lower: string, entries: readonly DescribedEntry[]): Promise<string> {
+  const image = objectStorePath(lower);
   if (await pathExists(image)) return image;
-  await mkdir(path.dirname(image), { recursive: true });
   const staging = `${image}.staging-${randomBytes(4).toString('hex')}`;
   try {
     await mkdir(path.join(staging, 'objects'), { recursive: true, mode: 0o755 });
@@ -142,56 +139,30 @@ export async function ensureObjectStore(lower: string, entries: readonly Describ
       await rm(partial, { force: true });
       throw failed(`cannot make the object store image of ${lower}: ${made.stderr.trim()}`, 'verified_root_store');
     }
-    // Never over a store another keeper made meanwhile: that one may already have fs-verity (and its marker).
-    await link(partial, image).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    await rm(partial, { force: true });
+    await rename(partial, image);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
   return image;
 }
 
-/** A store named by the objects it holds: the same content (a generation's top/ on every instance) is one store. */
-function contentStorePath(sharedDir: string, entries: readonly DescribedEntry[]): string {
-  const digests = [...new Set(entries.filter((e) => e.type === 'file' && e.digest !== undefined).map((e) => e.digest!))].sort();
-  return path.join(sharedDir, 'stores', `${createHash('sha256').update(digests.join('\n')).digest('hex').slice(0, 32)}.objects.ext4`);
-}
-
 /**
  * The metadata image of a stacked generation (lowers highest first, with the module of each lower or null for
  * the generation's own top) and the object stores it points into, built once per generation (stores once per
- * layer). With `sharedDir`, once per host and content instead: the image and the stores of lowers that are
- * not shared trees (a generation's top/) are named by what they hold, so every instance of the same
- * composition uses the same ones, and their fs-verity is enabled once.
+ * layer).
  */
 export async function ensureVerifiedRootImages(
   rootDir: string,
   lowers: readonly string[],
   modules: ReadonlyArray<string | null> = [],
-  sharedDir?: string,
 ): Promise<VerifiedRootImages> {
+  const dir = path.join(rootDir, VERITY_DIR);
   // Lowest first, as the stack merges them; each file's object is in the store of the layer whose entry won.
-  const layers: Array<{ lower: string; module: string | null; entries: Map<string, DescribedEntry>; store: string }> = [];
-  for (const [position, lower] of [...lowers.entries()].reverse()) {
-    const entries = await layerEntries(lower);
-    const store = sharedDir !== undefined && path.basename(lower) !== 'root' ? contentStorePath(sharedDir, entries) : objectStorePath(lower);
-    layers.push({ lower, module: modules[position] ?? null, entries: new Map(entries.map((e) => [e.path, e])), store });
-  }
+  const layers: Array<{ lower: string; module: string | null; entries: Map<string, DescribedEntry> }> = [];
+  for (const [position, lower] of [...lowers.entries()].reverse())
+    layers.push({ lower, module: modules[position] ?? null, entries: new Map((await layerEntries(lower)).map((e) => [e.path, e])) });
   const objectStores: string[] = [];
-  for (const layer of [...layers].reverse()) objectStores.push(await ensureObjectStore(layer.lower, [...layer.entries.values()], layer.store));
-  const dir =
-    sharedDir === undefined
-      ? path.join(rootDir, VERITY_DIR)
-      : path.join(
-          sharedDir,
-          'roots',
-          createHash('sha256')
-            .update(JSON.stringify(layers.map((layer) => [layer.module, layer.store, [...layer.entries.values()]])))
-            .digest('hex')
-            .slice(0, 32),
-        );
+  for (const layer of [...layers].reverse()) objectStores.push(await ensureObjectStore(layer.lower, [...layer.entries.values()]));
   const images = { metadataImage: path.join(dir, METADATA_IMAGE), objectStores, objectIndex: path.join(dir, OBJECT_INDEX) };
   if ((await pathExists(images.metadataImage)) && (await pathExists(images.objectIndex))) return images;
   const staging = `${dir}.staging-${randomBytes(4).toString('hex')}`;
@@ -221,7 +192,7 @@ export async function ensureVerifiedRootImages(
         await lchown(target, entry.uid, entry.gid);
         const source = [...layers].reverse().find((layer) => layer.entries.get(entry.path)?.digest === entry.digest);
         if (source === undefined) throw failed(`no layer holds ${entry.path} with digest ${entry.digest}`, 'verified_root_source');
-        (index[entry.digest] ??= []).push({ path: entry.path, module: source.module, store: source.store });
+        (index[entry.digest] ??= []).push({ path: entry.path, module: source.module, store: objectStorePath(source.lower) });
         xattrs.push(
           `# file: ${dumpPath(`.${entry.path}`)}`,
           `trusted.overlay.redirect="/${objectPathOf(entry.digest)}"`,
@@ -242,12 +213,8 @@ export async function ensureVerifiedRootImages(
     );
     if (packed.code !== 0) throw failed(`cannot pack the metadata image: ${packed.stderr.trim()}`, 'verified_root_metadata');
     await writeFile(path.join(staging, 'out', OBJECT_INDEX), JSON.stringify(index));
-    if (sharedDir === undefined) await rm(dir, { recursive: true, force: true });
-    else await mkdir(path.dirname(dir), { recursive: true });
-    // A shared one another keeper finished meanwhile is the same content: kept, as VMs may have it attached.
-    await rename(path.join(staging, 'out'), dir).catch(async (error: NodeJS.ErrnoException) => {
-      if (!(await pathExists(images.metadataImage))) throw error;
-    });
+    await rm(dir, { recursive: true, force: true });
+    await rename(path.join(staging, 'out'), dir);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
