@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { z } from 'zod';
 import { PowernodeError } from '../errors.js';
+import { lazySchema } from '../lazy-schema.js';
 
 /*
  * The module manifest, schema version 1: the `manifest.yaml` at the root of a module repository. This schema
@@ -98,103 +99,121 @@ const requiresEntry = z
   })
   .describe('<owner>/<module>@<semver range>, e.g. powernode/system-base@^1.0');
 
-export const ExposedPortSchema = z.strictObject({
-  port: integer.min(1, { error: 'must be a port number from 1 to 65535' }).max(65535, { error: 'must be a port number from 1 to 65535' }),
-  protocol: z.enum(PORT_PROTOCOLS),
-  name: z.string().optional(),
-});
+export const ExposedPortSchema = lazySchema(() =>
+  z.strictObject({
+    port: integer.min(1, { error: 'must be a port number from 1 to 65535' }).max(65535, { error: 'must be a port number from 1 to 65535' }),
+    protocol: z.enum(PORT_PROTOCOLS),
+    name: z.string().optional(),
+  }),
+);
 
-export const ServiceHealthSchema = z.strictObject({
-  endpoint: z.string().optional(),
-  method: z.enum(HEALTH_CHECK_METHODS).optional(),
-  interval_seconds: integer.min(1).optional(),
-  timeout_seconds: integer.min(1).optional(),
-  initial_delay_seconds: integer.min(0).optional(),
-});
+export const ServiceHealthSchema = lazySchema(() =>
+  z.strictObject({
+    endpoint: z.string().optional(),
+    method: z.enum(HEALTH_CHECK_METHODS).optional(),
+    interval_seconds: integer.min(1).optional(),
+    timeout_seconds: integer.min(1).optional(),
+    initial_delay_seconds: integer.min(0).optional(),
+  }),
+);
 
-export const ServiceSchema = z.strictObject({
-  name: z.string().regex(SERVICE_NAME_PATTERN, { error: 'must be 1–63 lowercase letters, digits or hyphens, starting with a letter or digit' }),
-  start_command: z.string().optional().describe('argv of the service, split like a POSIX shell would but never run by a shell'),
-  stop_command: z.string().optional(),
-  restart_policy: z.enum(SERVICE_RESTART_POLICIES).optional(),
-  user: z.string().optional(),
-  working_directory: z.string().optional(),
-  env: z.record(z.string(), z.unknown()).optional().describe('Environment of the service; scalar values are passed as strings'),
-  exposed_ports: z.array(ExposedPortSchema).optional(),
-  capabilities: z.array(capabilityName).optional(),
-  health: ServiceHealthSchema.optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-});
+export const ServiceSchema = lazySchema(() =>
+  z.strictObject({
+    name: z.string().regex(SERVICE_NAME_PATTERN, { error: 'must be 1–63 lowercase letters, digits or hyphens, starting with a letter or digit' }),
+    start_command: z.string().optional().describe('argv of the service, split like a POSIX shell would but never run by a shell'),
+    stop_command: z.string().optional(),
+    restart_policy: z.enum(SERVICE_RESTART_POLICIES).optional(),
+    user: z.string().optional(),
+    working_directory: z.string().optional(),
+    env: z.record(z.string(), z.unknown()).optional().describe('Environment of the service; scalar values are passed as strings'),
+    exposed_ports: z.array(ExposedPortSchema).optional(),
+    capabilities: z.array(capabilityName).optional(),
+    health: ServiceHealthSchema.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
 
-export const ModuleSecuritySchema = z.strictObject({
-  capabilities: z.array(capabilityName).optional().describe('Linux capabilities the module processes keep; everything else is dropped'),
-  selinux_profile: z.string().nullable().optional(),
-  apparmor_profile: z.string().nullable().optional(),
-  seccomp_profile: z.string().nullable().optional(),
-  egress_allow: z.array(z.string()).optional().describe('Egress allow-list (default deny), "host:port" with the port optional'),
-  privileged: z.boolean().optional().describe('Raw hardware access; attaching needs explicit operator approval'),
-  user_namespace: z.boolean().optional(),
-});
+export const ModuleSecuritySchema = lazySchema(() =>
+  z.strictObject({
+    capabilities: z.array(capabilityName).optional().describe('Linux capabilities the module processes keep; everything else is dropped'),
+    selinux_profile: z.string().nullable().optional(),
+    apparmor_profile: z.string().nullable().optional(),
+    seccomp_profile: z.string().nullable().optional(),
+    egress_allow: z.array(z.string()).optional().describe('Egress allow-list (default deny), "host:port" with the port optional'),
+    privileged: z.boolean().optional().describe('Raw hardware access; attaching needs explicit operator approval'),
+    user_namespace: z.boolean().optional(),
+  }),
+);
 
 const DISTRIBUTION_PATTERN = /^[a-z0-9][a-z0-9.+-]*\/[a-z0-9][a-z0-9.+-]*$/;
 
-export const ModuleBuildSchema = z.strictObject({
-  ubuntu_digest: z
-    .string()
-    .regex(UBUNTU_DIGEST_PATTERN, { error: 'must be sha256:<64 lowercase hex digits>, or null to keep the Containerfile default' })
-    .nullable()
-    .optional()
-    .describe('Pinned Ubuntu base image digest; null inherits the Containerfile default'),
-  apt_snapshot: z
-    .string()
-    .regex(APT_SNAPSHOT_PATTERN, { error: 'must be a snapshot timestamp YYYYMMDDTHHMMSSZ (e.g. 20260415T000000Z), or null to keep the Containerfile default' })
-    .nullable()
-    .optional()
-    .describe('Pinned APT snapshot timestamp; null inherits the Containerfile default'),
-  firmware_repo: z.string().optional(),
-  firmware_ref: z.string().optional(),
-  k3s_version: z.string().optional(),
-  distribution: z
-    .string()
-    .regex(DISTRIBUTION_PATTERN, { error: 'must be <vendor>/<suite>, e.g. debian/bookworm' })
-    .optional()
-    .describe('Distribution package_spec installs from, <vendor>/<suite>; default debian/bookworm'),
-});
+export const ModuleBuildSchema = lazySchema(() =>
+  z.strictObject({
+    ubuntu_digest: z
+      .string()
+      .regex(UBUNTU_DIGEST_PATTERN, { error: 'must be sha256:<64 lowercase hex digits>, or null to keep the Containerfile default' })
+      .nullable()
+      .optional()
+      .describe('Pinned Ubuntu base image digest; null inherits the Containerfile default'),
+    apt_snapshot: z
+      .string()
+      .regex(APT_SNAPSHOT_PATTERN, {
+        error: 'must be a snapshot timestamp YYYYMMDDTHHMMSSZ (e.g. 20260415T000000Z), or null to keep the Containerfile default',
+      })
+      .nullable()
+      .optional()
+      .describe('Pinned APT snapshot timestamp; null inherits the Containerfile default'),
+    firmware_repo: z.string().optional(),
+    firmware_ref: z.string().optional(),
+    k3s_version: z.string().optional(),
+    distribution: z
+      .string()
+      .regex(DISTRIBUTION_PATTERN, { error: 'must be <vendor>/<suite>, e.g. debian/bookworm' })
+      .optional()
+      .describe('Distribution package_spec installs from, <vendor>/<suite>; default debian/bookworm'),
+  }),
+);
 
-export const ModuleDependenciesSchema = z.strictObject({
-  requires: z.array(requiresEntry).optional().describe('Modules this one needs, <owner>/<module>@<semver range>'),
-  provides: z.array(z.string()).optional().describe('Abstract capability tags other modules can target, e.g. http.server'),
-});
+export const ModuleDependenciesSchema = lazySchema(() =>
+  z.strictObject({
+    requires: z.array(requiresEntry).optional().describe('Modules this one needs, <owner>/<module>@<semver range>'),
+    provides: z.array(z.string()).optional().describe('Abstract capability tags other modules can target, e.g. http.server'),
+  }),
+);
 
-export const ModuleInitSchema = z.strictObject({
-  start: z.string().optional().describe('argv run by the agent to start the module (never through a shell); "" for none'),
-  stop: z.string().optional(),
-  restart: z.string().optional(),
-});
+export const ModuleInitSchema = lazySchema(() =>
+  z.strictObject({
+    start: z.string().optional().describe('argv run by the agent to start the module (never through a shell); "" for none'),
+    stop: z.string().optional(),
+    restart: z.string().optional(),
+  }),
+);
 
 /** manifest.yaml, schema version 1. Unknown keys are refused at every level. */
-export const ModuleManifestSchema = z.strictObject({
-  schema_version: z.literal(MANIFEST_SCHEMA_VERSION, { error: 'must be 1, the only manifest schema version this platform reads' }),
-  name: z
-    .string()
-    .regex(MODULE_NAME_PATTERN, { error: 'must be 1–64 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen' })
-    .describe('Stable module identifier; must equal the name the module is registered under'),
-  display_name: z.string().max(200, { error: 'must be at most 200 characters' }).optional(),
-  description: z.string().optional(),
-  license: z.string().optional(),
-  mask: globList("rsync-style globs excluded from this module's own artifact (build cruft)").optional(),
-  file_spec: globList('rsync-style globs of the paths this module owns and ships').optional(),
-  protected_spec: globList("rsync-style globs no neighbouring module may ship (folded into every neighbour's effective_mask)").optional(),
-  dependency_spec: globList('rsync-style globs dependant config/instance children inherit as their file_spec').optional(),
-  package_spec: z.array(z.string()).optional().describe('Debian packages installed into the build root'),
-  dependencies: ModuleDependenciesSchema.optional(),
-  init: ModuleInitSchema.optional(),
-  services: z.array(ServiceSchema).optional(),
-  reboot_required: z.boolean().optional().describe('true: attaching or detaching this module needs a reboot of the instance'),
-  security: ModuleSecuritySchema.optional(),
-  skills: z.array(z.unknown()).optional().describe('Skills this module ships; entries are owned by the skill subsystem'),
-  build: ModuleBuildSchema.optional(),
-});
+export const ModuleManifestSchema = lazySchema(() =>
+  z.strictObject({
+    schema_version: z.literal(MANIFEST_SCHEMA_VERSION, { error: 'must be 1, the only manifest schema version this platform reads' }),
+    name: z
+      .string()
+      .regex(MODULE_NAME_PATTERN, { error: 'must be 1–64 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen' })
+      .describe('Stable module identifier; must equal the name the module is registered under'),
+    display_name: z.string().max(200, { error: 'must be at most 200 characters' }).optional(),
+    description: z.string().optional(),
+    license: z.string().optional(),
+    mask: globList("rsync-style globs excluded from this module's own artifact (build cruft)").optional(),
+    file_spec: globList('rsync-style globs of the paths this module owns and ships').optional(),
+    protected_spec: globList("rsync-style globs no neighbouring module may ship (folded into every neighbour's effective_mask)").optional(),
+    dependency_spec: globList('rsync-style globs dependant config/instance children inherit as their file_spec').optional(),
+    package_spec: z.array(z.string()).optional().describe('Debian packages installed into the build root'),
+    dependencies: ModuleDependenciesSchema.optional(),
+    init: ModuleInitSchema.optional(),
+    services: z.array(ServiceSchema).optional(),
+    reboot_required: z.boolean().optional().describe('true: attaching or detaching this module needs a reboot of the instance'),
+    security: ModuleSecuritySchema.optional(),
+    skills: z.array(z.unknown()).optional().describe('Skills this module ships; entries are owned by the skill subsystem'),
+    build: ModuleBuildSchema.optional(),
+  }),
+);
 
 export type ModuleManifest = z.infer<typeof ModuleManifestSchema>;
 export type ModuleService = z.infer<typeof ServiceSchema>;
