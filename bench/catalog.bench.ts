@@ -11,7 +11,16 @@ import { pathToFileURL } from 'node:url';
 import { CATALOG_RPC, catalogStreams, moduleVersionIdFor } from '@powernode/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { busNames, foldEvents, openEventStore, powernodeEventCatalogue, RpcClient, type EventStore, type NewEvent } from '@powernode/events';
+import {
+  busNames,
+  foldEvents,
+  openEventStore,
+  powernodeEventCatalogue,
+  RpcClient,
+  type EventStore,
+  type NatsConnectAuth,
+  type NewEvent,
+} from '@powernode/events';
 import { startPlatform } from '@powernode/testing';
 import { abAvailable, measureWithAb } from './ab-load.js';
 import { measureRequestsPerSecond } from './http-load.js';
@@ -137,8 +146,8 @@ async function padWithPromotions(store: EventStore, modules: { id: string; name:
  * Waits until the catalog's relay has published every event up to `head` to JetStream: until then the catalog
  * and nats-server are busy with the dataset just loaded, and would take CPU from the reads being measured.
  */
-async function relayCaughtUp(natsUrl: string, eventStream: string, head: number): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+async function relayCaughtUp(natsUrl: string, auth: NatsConnectAuth, eventStream: string, head: number): Promise<void> {
+  const nc = await connect({ servers: natsUrl, ...auth });
   try {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + 120_000;
@@ -163,7 +172,7 @@ export async function benchCatalog(report: (line: string) => void): Promise<void
       if (res.ok && ((await res.json()) as { versions: unknown[] }).versions.length === VERSIONS_PER_MODULE) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await relayCaughtUp(platform.nats.url, busNames(platform.namespace).event_stream, await store.headPosition());
+    await relayCaughtUp(platform.nats.url, platform.natsAuth('gateway'), busNames(platform.namespace).event_stream, await store.headPosition());
     report(`dataset: ${MODULES} modules, ${MODULES * VERSIONS_PER_MODULE} versions (SQLite store, catalog + gateway processes, private nats-server)`);
     const auth = { authorization: `Bearer ${platform.adminToken}` };
     const load = { concurrency: 16, durationMs: 4000 };
