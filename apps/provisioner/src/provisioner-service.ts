@@ -321,7 +321,10 @@ export class ProvisionerService {
   private async nodeFacts(nodeId: string): Promise<NodeFacts | null> {
     const find = (): NodeFacts | null => {
       const node = entryOf(this.deps.readModels.nodes.current.nodes, nodeId);
-      return node === undefined ? null : { hostname: node.hostname, node_template_id: node.node_template_id };
+      // A node another host created a moment ago reaches each read model on its own runner: the desired state,
+      // which provisioning also reads, must know it too.
+      if (node === undefined || entryOf(this.deps.readModels.desired.current.nodes, nodeId) === undefined) return null;
+      return { hostname: node.hostname, node_template_id: node.node_template_id };
     };
     const found = find();
     if (found !== null) return found;
