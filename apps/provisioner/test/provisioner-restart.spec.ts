@@ -15,7 +15,9 @@ let nodeId: string;
 let composefs: string;
 
 beforeAll(async () => {
-  p = await startProvisionerPlatform();
+  // Three missed beats mark an instance stale: at 1 s a restarted provisioner that is busy catching up (its
+  // consumer redelivering what the killed one left unacked) on a loaded machine is not mistaken for silence.
+  p = await startProvisionerPlatform({ POWERNODE_HEARTBEAT_INTERVAL_MS: '1000' });
   const catalog = catalogSetup(p);
   const module = await catalog.registerModule(uniqueName('rmod'), 'userland');
   const build = await catalog.recordBuild(module, '1.0.0');
