@@ -138,16 +138,15 @@ export class AgentSessions {
     return { ok: true, desired_generation: this.desiredFor(instanceId).generation };
   }
 
-  /** The instance a credential belongs to; `unauthenticated` for anything else. */
   /** The instance a credential belongs to as the read models know it now (no catching up), or null. */
   instanceOfCredential(credential: string): string | null {
     return instanceOfCredential(this.deps.readModels.credentials.current, sha256Hex(credential));
   }
 
+  /** The instance a credential belongs to; `unauthenticated` for anything else. */
   private async authenticate(credential: string): Promise<string> {
-    const digest = sha256Hex(credential);
     const find = (): string | null => {
-      const instanceId = instanceOfCredential(this.deps.readModels.credentials.current, digest);
+      const instanceId = this.instanceOfCredential(credential);
       if (instanceId === null) return null;
       return entryOf(this.deps.readModels.instances.current.instances, instanceId)?.status === 'terminated' ? null : instanceId;
     };
